@@ -1,0 +1,229 @@
+// Turns one decoded command from a device into actor calls and exactly one reply.
+// A command either completes or fails with a code; it is never half-applied, because every
+// state change happens inside one actor's mailbox step after all checks have passed.
+
+import { randomUUID } from "node:crypto";
+import { ConvType, DisconnectCode, ErrorCode, Method, PROTOCOL_VERSION } from "../proto/codes.ts";
+import { decodeCommand, FrameError, type CommandFrame } from "../proto/codec.ts";
+import { DEFAULT_DECODE_LIMITS, type DecodeLimits } from "../proto/limits.ts";
+import type * as P from "../proto/types.ts";
+import type { ConversationActor } from "./conversation-actor.ts";
+import type { DeviceSession } from "./device-session.ts";
+import { isProtocolError } from "./device-session.ts";
+import { CommandError, notFound, notMember } from "./errors.ts";
+import type { Node } from "./node.ts";
+
+export function decodeLimits(node: Node): DecodeLimits {
+  return { ...DEFAULT_DECODE_LIMITS, maxFrameBytes: node.ctx.config.limits.maxFrameBytes };
+}
+
+/** Handles one frame; never throws. */
+export function handleFrame(node: Node, s: DeviceSession, bytes: Uint8Array, limits: DecodeLimits): void {
+  const now = Date.now();
+  s.lastFrameAt = now;
+  node.ctx.metrics.framesIn.inc();
+  let cmd: CommandFrame;
+  try {
+    cmd = decodeCommand(bytes, limits);
+  } catch (e) {
+    if (!(e instanceof FrameError)) throw e;
+    s.error(e.id, e.code, e.message);
+    s.protocolError(now, node.ctx.config.limits.maxProtocolErrors);
+    return;
+  }
+  node.inflight++;
+  run(node, s, cmd, now).then(
+    (result) => {
+      node.inflight--;
+      if (result) s.reply(cmd.id, result);
+    },
+    (e) => {
+      node.inflight--;
+      if (e instanceof CommandError) {
+        s.error(cmd.id, e.code, e.message, e.retryAfterMs);
+        // The reply says why; then close, since nothing else can be said in a version the server does not speak.
+        if (e.code === ErrorCode.UnsupportedVersion) s.close(DisconnectCode.UnsupportedVersion, "unsupported protocol version");
+        else if (isProtocolError(e.code)) s.protocolError(now, node.ctx.config.limits.maxProtocolErrors);
+        return;
+      }
+      node.ctx.log.error({ err: e, method: cmd.method, user: s.user }, "command failed");
+      s.error(cmd.id, ErrorCode.Internal, "internal error");
+    },
+  );
+}
+
+async function member(node: Node, conv: string, user: string): Promise<ConversationActor> {
+  const a = await node.conversation(conv);
+  if (!a) throw notFound();
+  if (!a.isMember(user)) throw notMember();
+  return a;
+}
+
+/** Returns the reply body, or null when the reply was already sent (SYNC) or none is due. */
+async function run(node: Node, s: DeviceSession, cmd: CommandFrame, acceptedAt: number): Promise<object | null> {
+  const { ctx } = node;
+  const p = cmd.params;
+  if (cmd.method === Method.Connect) return connect(node, s, p as unknown as P.ConnectParams);
+  if (!s.connected) throw new CommandError(ErrorCode.NotConnected, "send CONNECT first");
+  if (node.draining && cmd.method !== Method.Ping) throw new CommandError(ErrorCode.Unavailable, "server is shutting down; reconnect", 1000);
+  const actor = node.userActor(s.user);
+  if (!actor) throw new CommandError(ErrorCode.Unavailable, "session is closing", 1000);
+
+  switch (cmd.method) {
+    case Method.Ping:
+      await ctx.presence.heartbeat(s.user, s.device, ctx.config.server.nodeId, acceptedAt);
+      return { t: Date.now() };
+
+    case Method.Sync: {
+      const { cursors = {} } = p as unknown as Partial<P.SyncParams>;
+      await actor.sync(s, cursors, (convs) => s.reply(cmd.id, { convs } satisfies P.SyncResult));
+      return null;
+    }
+
+    case Method.Send: {
+      const { conv, cid, kind, body } = p as unknown as P.SendParams;
+      if (body.length > ctx.config.limits.maxBodyBytes) {
+        throw new CommandError(ErrorCode.BodyTooLarge, `body exceeds ${ctx.config.limits.maxBodyBytes} bytes`);
+      }
+      const wait = actor.sendBucket.take(acceptedAt);
+      if (wait > 0) throw new CommandError(ErrorCode.RateLimited, "sending too fast", wait);
+      const a = await member(node, conv, s.user);
+      // Copy: the frame's buffer belongs to the socket layer.
+      return a.send(s.user, s.device, cid, kind, body.slice(), acceptedAt);
+    }
+
+    case Method.Receipt: {
+      const { conv, type, seq } = p as unknown as P.ReceiptParams;
+      await (await member(node, conv, s.user)).receipt(s.user, type, seq);
+      return {};
+    }
+
+    case Method.Typing: {
+      const { conv, on } = p as unknown as P.TypingParams;
+      (await member(node, conv, s.user)).typing(s.user, s.device, on);
+      return {};
+    }
+
+    case Method.History: {
+      const { conv, before, limit = 50 } = p as unknown as P.HistoryParams;
+      await member(node, conv, s.user);
+      const rows = await ctx.messages.history(conv, before ?? Number.MAX_SAFE_INTEGER, limit + 1);
+      return { messages: rows.slice(0, limit), more: rows.length > limit } satisfies P.HistoryResult;
+    }
+
+    case Method.PresenceSubscribe: {
+      const { users } = p as unknown as P.PresenceSubscribeParams;
+      if (users.length > ctx.config.limits.maxPresenceWatch) {
+        throw new CommandError(ErrorCode.InvalidParams, `users: at most ${ctx.config.limits.maxPresenceWatch}`);
+      }
+      // Only people who share a conversation with the watcher are visible; others look offline.
+      const visible: string[] = [];
+      for (const u of new Set(users)) if (u === s.user || (await ctx.metadata.sharesConversation(s.user, u))) visible.push(u);
+      node.watch(s, visible);
+      const known = new Map((await ctx.presence.get(visible)).map((x) => [x.user, x]));
+      return { presence: users.map((u) => known.get(u) ?? { user: u, online: false, lastSeen: 0 }) } satisfies P.PresenceSubscribeResult;
+    }
+
+    case Method.ConvList: {
+      const convs: P.ConvInfo[] = [];
+      for (const id of actor.conversations()) {
+        const a = await node.conversation(id);
+        if (a?.isMember(s.user)) convs.push(a.info());
+      }
+      return { convs };
+    }
+
+    case Method.ConvGet: {
+      const { conv } = p as unknown as P.ConvRef;
+      return (await member(node, conv, s.user)).info();
+    }
+
+    case Method.DirectOpen: {
+      const { user } = p as unknown as P.DirectOpenParams;
+      if (user === s.user) throw new CommandError(ErrorCode.InvalidParams, "user: cannot open a direct conversation with yourself");
+      const { id, created } = await ctx.metadata.openDirect(
+        { id: newConversationId(), type: ConvType.Direct, title: "", createdBy: s.user, createdAt: Date.now() },
+        s.user,
+        user,
+      );
+      const a = await member(node, id, s.user);
+      if (created) a.announceDirect();
+      return a.info();
+    }
+
+    case Method.GroupCreate: {
+      const { title, members } = p as unknown as P.GroupCreateParams;
+      const users = [...new Set([s.user, ...members])];
+      if (users.length > ctx.config.limits.maxGroupSize) {
+        throw new CommandError(ErrorCode.GroupFull, `a group holds at most ${ctx.config.limits.maxGroupSize} members`);
+      }
+      const id = newConversationId();
+      await ctx.metadata.createConversation(
+        { id, type: ConvType.Group, title, createdBy: s.user, createdAt: Date.now() },
+        users.map((user) => ({ user, admin: user === s.user, joinedSeq: 1, delivered: 0, read: 0 })),
+      );
+      const a = (await node.conversation(id))!;
+      await a.announceCreated(s.user);
+      return a.info();
+    }
+
+    case Method.GroupRename: {
+      const { conv, title } = p as unknown as P.GroupRenameParams;
+      return { seq: await (await member(node, conv, s.user)).rename(s.user, title) } satisfies P.MembershipResult;
+    }
+    case Method.GroupAdd: {
+      const { conv, users } = p as unknown as P.GroupAddParams;
+      return { seq: await (await member(node, conv, s.user)).add(s.user, users) } satisfies P.MembershipResult;
+    }
+    case Method.GroupRemove: {
+      const { conv, user } = p as unknown as P.GroupRemoveParams;
+      return { seq: await (await member(node, conv, s.user)).remove(s.user, user) } satisfies P.MembershipResult;
+    }
+    case Method.GroupSetAdmin: {
+      const { conv, user, admin } = p as unknown as P.GroupSetAdminParams;
+      return { seq: await (await member(node, conv, s.user)).setAdmin(s.user, user, admin) } satisfies P.MembershipResult;
+    }
+
+    case Method.DeviceList: {
+      const [devices, online] = await Promise.all([ctx.metadata.listDevices(s.user), ctx.presence.onlineDevices(s.user)]);
+      const on = new Set(online);
+      return {
+        devices: devices.map((d) => ({ device: d.device, online: on.has(d.device), lastSeen: d.lastSeen, revoked: d.revoked }) satisfies P.DeviceInfo),
+      };
+    }
+    case Method.DeviceRevoke: {
+      const { device } = p as unknown as P.DeviceRevokeParams;
+      if (!(await node.revokeDevice(s.user, device))) throw new CommandError(ErrorCode.NotFound, "no such device");
+      return {};
+    }
+  }
+  throw new CommandError(ErrorCode.UnknownMethod, `unknown method ${cmd.method}`);
+}
+
+function connect(node: Node, s: DeviceSession, p: P.ConnectParams): P.ConnectResult {
+  if (s.connected) throw new CommandError(ErrorCode.AlreadyConnected, "already connected");
+  const { config } = node.ctx;
+  if (p.v !== PROTOCOL_VERSION) {
+    throw new CommandError(ErrorCode.UnsupportedVersion, `protocol version ${p.v} is not supported; this server speaks ${PROTOCOL_VERSION}`);
+  }
+  s.connected = true;
+  return {
+    v: PROTOCOL_VERSION,
+    user: s.user,
+    device: s.device,
+    node: config.server.nodeId,
+    session: s.id,
+    heartbeatMs: config.heartbeat.intervalMs,
+    heartbeatTimeoutMs: config.heartbeat.timeoutMs,
+    limits: {
+      ...DEFAULT_DECODE_LIMITS,
+      maxFrameBytes: config.limits.maxFrameBytes,
+      maxBodyBytes: config.limits.maxBodyBytes,
+      maxGroupSize: config.limits.maxGroupSize,
+    },
+  };
+}
+
+function newConversationId(): string {
+  return "c" + randomUUID().replaceAll("-", "");
+}

@@ -1,0 +1,21 @@
+// What every actor of a node shares: configuration, the bus, the stores and the instruments.
+
+import type { Logger } from "pino";
+import type { Config } from "../config/config.ts";
+import type { Metrics } from "../metrics/metrics.ts";
+import type { MessageStore, MetadataStore, PresenceStore } from "../storage/types.ts";
+import type { Bus } from "./bus.ts";
+import type { CursorWriter } from "./cursor-writer.ts";
+import type { SnowflakeGenerator } from "./snowflake.ts";
+
+export interface NodeContext {
+  config: Config;
+  bus: Bus;
+  messages: MessageStore;
+  metadata: MetadataStore;
+  presence: PresenceStore;
+  metrics: Metrics;
+  log: Logger;
+  ids: SnowflakeGenerator;
+  cursors: CursorWriter;
+}

@@ -1,0 +1,316 @@
+// One actor per active conversation: the single writer of its messages, membership and
+// receipt markers. Commands arrive through its mailbox, so membership checks, message appends
+// and membership changes happen in one serial order. Sends are pipelined: the mailbox issues
+// the append and moves on; the store commits appends in order (group commit) and each commit
+// is published to the conversation's subject in seq order. Idle actors are dropped by the node.
+
+import { ConvType, ErrorCode, MessageKind, ReceiptType, SystemOp } from "../proto/codes.ts";
+import { pack } from "../proto/codec.ts";
+import type { ConvInfo, SendResult, SystemEvent } from "../proto/types.ts";
+import type { ConversationRecord, StoredMessage } from "../storage/types.ts";
+import type { NodeContext } from "./context.ts";
+import { CommandError, notMember } from "./errors.ts";
+import type { ConversationEvent, ReceiptEvent } from "./events.ts";
+import { Mailbox } from "./mailbox.ts";
+import { subjects } from "./subjects.ts";
+
+interface MemberState {
+  admin: boolean;
+  joinedSeq: number;
+  delivered: number;
+  read: number;
+}
+
+/** How many recent acceptance times are kept for the delivered/read stage latencies. */
+const RECENT_TS = 2048;
+
+export class ConversationActor {
+  readonly mailbox: Mailbox;
+  lastUsed = Date.now();
+  private lastSeq = 0;
+  private inflight = 0;
+  private settledWaiters: (() => void)[] = [];
+  private readonly recentTs = new Map<number, number>();
+
+  private constructor(
+    private readonly ctx: NodeContext,
+    private record: ConversationRecord,
+    private readonly members: Map<string, MemberState>,
+    private readonly lastSentBy: Map<string, number>,
+    lastSeq: number,
+  ) {
+    this.lastSeq = lastSeq;
+    this.mailbox = new Mailbox((e) => ctx.log.error({ err: e, conv: record.id }, "conversation actor task failed"));
+  }
+
+  static async load(ctx: NodeContext, id: string): Promise<ConversationActor | null> {
+    const record = await ctx.metadata.getConversation(id);
+    if (!record) return null;
+    const [rows, lastSeq, lastSentBy] = await Promise.all([ctx.metadata.listMembers(id), ctx.messages.lastSeq(id), ctx.messages.lastSeqBySender(id)]);
+    const members = new Map<string, MemberState>();
+    for (const m of rows) members.set(m.user, { admin: m.admin, joinedSeq: m.joinedSeq, delivered: m.delivered, read: m.read });
+    return new ConversationActor(ctx, record, members, lastSentBy, lastSeq);
+  }
+
+  get id(): string {
+    return this.record.id;
+  }
+
+  /** True when nothing is queued or in flight, so the actor can be dropped from memory. */
+  get idle(): boolean {
+    return this.mailbox.size === 0 && this.inflight === 0;
+  }
+
+  isMember(user: string): boolean {
+    return this.members.has(user);
+  }
+
+  joinedSeq(user: string): number | undefined {
+    return this.members.get(user)?.joinedSeq;
+  }
+
+  info(): ConvInfo {
+    const members = [...this.members].map(([user, m]) => ({ user, admin: m.admin, joined: m.joinedSeq, delivered: m.delivered, read: m.read }));
+    return { id: this.record.id, type: this.record.type, title: this.record.title, lastSeq: this.lastSeq, members };
+  }
+
+  // ---- messages -------------------------------------------------------------------------
+
+  /** Accepts a message; resolves with the sender's ack once it is durable. */
+  send(from: string, dev: string, cid: string, kind: number, body: Uint8Array, acceptedAt: number): Promise<SendResult> {
+    return new Promise((resolve, reject) => {
+      this.mailbox.enqueue(() => {
+        this.lastUsed = Date.now();
+        if (!this.members.has(from)) return reject(notMember());
+        if (kind === MessageKind.System) return reject(new CommandError(ErrorCode.InvalidParams, "kind: system messages are written by the server"));
+        this.append(from, dev, cid, kind, body, acceptedAt).then(resolve, reject);
+      });
+    });
+  }
+
+  /** Issues the append without waiting; publication happens in commit (= seq) order. */
+  private append(from: string, dev: string, cid: string, kind: number, body: Uint8Array, acceptedAt: number): Promise<SendResult> {
+    this.inflight++;
+    const ts = Date.now();
+    return this.ctx.messages.append({ conv: this.record.id, id: this.ctx.ids.next(), from, dev, cid, kind, body, ts }).then(
+      ({ message, duplicate }) => {
+        this.settle();
+        if (!duplicate) this.committed(message, acceptedAt);
+        return { id: message.id, seq: message.seq, ts: message.ts, dup: duplicate };
+      },
+      (err) => {
+        this.settle();
+        this.ctx.log.error({ err, conv: this.record.id }, "append failed");
+        throw new CommandError(ErrorCode.Unavailable, "storage unavailable; retry with the same client id");
+      },
+    );
+  }
+
+  private committed(message: StoredMessage, acceptedAt: number): void {
+    const m = this.ctx.metrics;
+    const now = Date.now();
+    m.observeStage("durable", acceptedAt, now);
+    m.messagesAccepted.inc();
+    this.lastSeq = Math.max(this.lastSeq, message.seq);
+    if (message.from && this.members.has(message.from)) this.lastSentBy.set(message.from, message.seq);
+    this.recentTs.set(message.seq, acceptedAt);
+    if (this.recentTs.size > RECENT_TS) this.recentTs.delete(this.recentTs.keys().next().value!);
+    this.ctx.bus.publish(subjects.conversation(this.record.id), { t: "msg", msg: message });
+    m.observeStage("routed", acceptedAt);
+  }
+
+  private settle(): void {
+    if (--this.inflight === 0) {
+      const w = this.settledWaiters;
+      this.settledWaiters = [];
+      for (const f of w) f();
+    }
+  }
+
+  /** Waits until every issued append has committed, so lastSeq is exact. */
+  private quiesce(): Promise<void> {
+    if (this.inflight === 0) return Promise.resolve();
+    return new Promise((r) => this.settledWaiters.push(r));
+  }
+
+  private async appendSystem(event: SystemEvent): Promise<number> {
+    const r = await this.append(event.by, "", "", MessageKind.System, pack(event), Date.now());
+    return r.seq;
+  }
+
+  // ---- receipts and typing --------------------------------------------------------------
+
+  /** Moves a member's delivered or read marker forward and relays it; resolves once it is stored. */
+  receipt(user: string, type: number, seq: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.mailbox.enqueue(() => {
+        this.lastUsed = Date.now();
+        const m = this.members.get(user);
+        if (!m) return reject(notMember());
+        const upTo = Math.min(seq, this.lastSeq);
+        const before = type === ReceiptType.Read ? m.read : m.delivered;
+        if (type === ReceiptType.Read) m.read = Math.max(m.read, upTo);
+        m.delivered = Math.max(m.delivered, type === ReceiptType.Read ? m.read : upTo);
+        const after = type === ReceiptType.Read ? m.read : m.delivered;
+        if (after === before) return resolve();
+        const acceptedAt = this.recentTs.get(after);
+        if (acceptedAt !== undefined) this.ctx.metrics.observeStage(type === ReceiptType.Read ? "read" : "delivered", acceptedAt);
+        this.ctx.bus.publish(subjects.conversation(this.record.id), this.receiptEvent(user, m, before));
+        this.ctx.cursors.save({ conv: this.record.id, user, delivered: m.delivered, read: m.read }).then(resolve, () =>
+          reject(new CommandError(ErrorCode.Unavailable, "storage unavailable; retry")),
+        );
+      });
+    });
+  }
+
+  private receiptEvent(user: string, m: MemberState, before: number): ReceiptEvent {
+    const to = [user];
+    for (const [sender, last] of this.lastSentBy) if (sender !== user && last > before && this.members.has(sender)) to.push(sender);
+    return {
+      t: "receipt",
+      conv: this.record.id,
+      user,
+      delivered: m.delivered,
+      read: m.read,
+      to,
+      deliveredMin: this.lowestTwo((s) => s.delivered),
+      readMin: this.lowestTwo((s) => s.read),
+    };
+  }
+
+  /** The lowest marker, its holder and the second lowest: enough for every "all but me" aggregate. */
+  private lowestTwo(pick: (m: MemberState) => number): [number, string, number] {
+    let v1 = Infinity;
+    let v2 = Infinity;
+    let u1 = "";
+    for (const [user, m] of this.members) {
+      const v = pick(m);
+      if (v < v1) {
+        v2 = v1;
+        v1 = v;
+        u1 = user;
+      } else if (v < v2) v2 = v;
+    }
+    if (v2 === Infinity) v2 = this.lastSeq;
+    if (v1 === Infinity) v1 = this.lastSeq;
+    return [v1, u1, v2];
+  }
+
+  typing(user: string, dev: string, on: boolean): void {
+    if (!this.members.has(user)) throw notMember();
+    this.ctx.bus.publish(subjects.conversation(this.record.id), { t: "typing", conv: this.record.id, user, dev, on });
+  }
+
+  // ---- membership -----------------------------------------------------------------------
+
+  private requireGroup(): void {
+    if (this.record.type !== ConvType.Group) throw new CommandError(ErrorCode.InvalidParams, "not a group conversation");
+  }
+
+  private requireAdmin(user: string): void {
+    const m = this.members.get(user);
+    if (!m) throw notMember();
+    if (!m.admin) throw new CommandError(ErrorCode.Forbidden, "only group admins may do this");
+  }
+
+  /** Records the system message of a new group (seq 1) and tells every member. */
+  announceCreated(by: string): Promise<number> {
+    return this.mailbox.call(async () => {
+      const users = [...this.members.keys()];
+      const seq = await this.appendSystem({ op: SystemOp.Created, by, users, title: this.record.title });
+      this.publishChange(users, []);
+      return seq;
+    });
+  }
+
+  /** Tells both users of a new direct conversation, so their nodes start routing it. */
+  announceDirect(): void {
+    this.mailbox.enqueue(() => this.publishChange([...this.members.keys()], []));
+  }
+
+  rename(by: string, title: string): Promise<number> {
+    return this.mailbox.call(async () => {
+      this.requireGroup();
+      this.requireAdmin(by);
+      await this.quiesce();
+      await this.ctx.metadata.renameConversation(this.record.id, title);
+      this.record = { ...this.record, title };
+      const seq = await this.appendSystem({ op: SystemOp.Renamed, by, title });
+      this.publishChange([], []);
+      return seq;
+    });
+  }
+
+  add(by: string, users: string[]): Promise<number> {
+    return this.mailbox.call(async () => {
+      this.requireGroup();
+      this.requireAdmin(by);
+      const fresh = [...new Set(users)].filter((u) => !this.members.has(u));
+      if (fresh.length === 0) throw new CommandError(ErrorCode.Conflict, "every user is already a member");
+      if (this.members.size + fresh.length > this.ctx.config.limits.maxGroupSize) {
+        throw new CommandError(ErrorCode.GroupFull, `a group holds at most ${this.ctx.config.limits.maxGroupSize} members`);
+      }
+      await this.quiesce();
+      // The system message recording the addition is the first message the new members receive.
+      const joinedSeq = this.lastSeq + 1;
+      await this.ctx.metadata.addMembers(
+        this.record.id,
+        fresh.map((user) => ({ user, admin: false, joinedSeq, delivered: 0, read: 0 })),
+      );
+      for (const user of fresh) this.members.set(user, { admin: false, joinedSeq, delivered: 0, read: 0 });
+      const seq = await this.appendSystem({ op: SystemOp.MembersAdded, by, users: fresh });
+      this.publishChange(fresh, []);
+      return seq;
+    });
+  }
+
+  remove(by: string, user: string): Promise<number> {
+    return this.mailbox.call(async () => {
+      this.requireGroup();
+      if (by !== user) this.requireAdmin(by);
+      const target = this.members.get(user);
+      if (!target) throw new CommandError(ErrorCode.NotFound, "not a member");
+      if (target.admin && this.members.size > 1 && this.adminCount() === 1) {
+        throw new CommandError(ErrorCode.Conflict, "the last admin must make another member admin before leaving");
+      }
+      await this.quiesce();
+      await this.ctx.metadata.removeMember(this.record.id, user);
+      this.members.delete(user);
+      this.lastSentBy.delete(user);
+      const op = by === user ? SystemOp.MemberLeft : SystemOp.MemberRemoved;
+      const seq = await this.appendSystem({ op, by, users: [user] });
+      this.publishChange([], [user]);
+      return seq;
+    });
+  }
+
+  setAdmin(by: string, user: string, admin: boolean): Promise<number> {
+    return this.mailbox.call(async () => {
+      this.requireGroup();
+      this.requireAdmin(by);
+      const target = this.members.get(user);
+      if (!target) throw new CommandError(ErrorCode.NotFound, "not a member");
+      if (target.admin === admin) throw new CommandError(ErrorCode.Conflict, admin ? "already an admin" : "not an admin");
+      if (!admin && this.adminCount() === 1) throw new CommandError(ErrorCode.Conflict, "a group keeps at least one admin");
+      await this.quiesce();
+      await this.ctx.metadata.setAdmin(this.record.id, user, admin);
+      target.admin = admin;
+      const seq = await this.appendSystem({ op: admin ? SystemOp.AdminGranted : SystemOp.AdminRevoked, by, users: [user] });
+      this.publishChange([], []);
+      return seq;
+    });
+  }
+
+  private adminCount(): number {
+    let n = 0;
+    for (const m of this.members.values()) if (m.admin) n++;
+    return n;
+  }
+
+  /** Tells the conversation's nodes, and the added or removed users wherever they are. */
+  private publishChange(added: string[], removed: string[]): void {
+    const event: ConversationEvent = { t: "conv", info: this.info(), added, removed };
+    this.ctx.bus.publish(subjects.conversation(this.record.id), event);
+    for (const u of [...added, ...removed]) this.ctx.bus.publish(subjects.user(u), event);
+  }
+}

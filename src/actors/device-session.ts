@@ -1,0 +1,90 @@
+// The server side of one device connection: its protocol state and what it has been sent.
+// Owned by the user actor; writes go through the Transport the edge provides.
+
+import { DisconnectCode, ErrorCode, PushKind, type ErrorCodeId, type PushKindId } from "../proto/codes.ts";
+import { encodeError, encodePush, encodeReply } from "../proto/codec.ts";
+import type { Metrics } from "../metrics/metrics.ts";
+import type { Transport } from "./transport.ts";
+
+const ERROR_WINDOW_MS = 10_000;
+
+export class DeviceSession {
+  /** CONNECT was accepted. */
+  connected = false;
+  /** SYNC was accepted: message pushes flow to this device from now on. */
+  synced = false;
+  /** conversation id -> highest seq pushed (or known to the device) on this connection, with no gap below. */
+  sent = new Map<string, number>();
+  /** Users whose presence this device watches. */
+  watching = new Set<string>();
+  /** Time of the last frame from the device (heartbeat). */
+  lastFrameAt: number;
+  readonly openedAt: number;
+  private errorTimes: number[] = [];
+
+  constructor(
+    readonly user: string,
+    readonly device: string,
+    readonly id: string,
+    /** Access-token expiry, ms since epoch: the connection is closed then. */
+    readonly expiresAt: number,
+    private readonly transport: Transport,
+    private readonly metrics: Metrics,
+    now: number,
+  ) {
+    this.lastFrameAt = now;
+    this.openedAt = now;
+  }
+
+  get closed(): boolean {
+    return this.transport.closed;
+  }
+
+  reply(id: number, result: object): void {
+    if (id !== 0) this.write(encodeReply(id, result));
+  }
+
+  error(id: number, code: ErrorCodeId, message: string, retryAfterMs?: number): void {
+    this.metrics.errors.inc({ code });
+    this.write(encodeError(id, code, message, retryAfterMs));
+  }
+
+  push(kind: PushKindId, body: object): boolean {
+    const ok = this.write(encodePush(kind, body));
+    if (ok && kind === PushKind.Message) this.metrics.messagesDelivered.inc();
+    return ok;
+  }
+
+  write(frame: Uint8Array): boolean {
+    if (this.transport.closed) return false;
+    const ok = this.transport.send(frame);
+    if (ok) this.metrics.framesOut.inc();
+    return ok;
+  }
+
+  /** Waits while the socket holds a large backlog (used when streaming history, not for live pushes). */
+  async drained(limit: number): Promise<void> {
+    if (this.transport.bufferedAmount() > limit / 4) await this.transport.drained();
+  }
+
+  close(code: number, reason: string): void {
+    if (this.transport.closed) return;
+    this.metrics.disconnects.inc({ code });
+    this.transport.close(code, reason);
+  }
+
+  /**
+   * Counts a protocol error; returns true (and closes the connection) when the device has sent
+   * too many bad frames recently to be anything but broken or abusive.
+   */
+  protocolError(now: number, max: number): boolean {
+    this.errorTimes.push(now);
+    while (this.errorTimes.length > 0 && this.errorTimes[0]! < now - ERROR_WINDOW_MS) this.errorTimes.shift();
+    if (this.errorTimes.length <= max) return false;
+    this.close(DisconnectCode.ProtocolViolation, "too many protocol errors");
+    return true;
+  }
+}
+
+export const isProtocolError = (code: number) =>
+  code === ErrorCode.BadFrame || code === ErrorCode.FrameTooLarge || code === ErrorCode.UnknownMethod || code === ErrorCode.InvalidParams;

@@ -1,0 +1,53 @@
+// Events that travel on the bus between actors (and, in a cluster, between nodes).
+
+import type { ConvInfo, PresenceInfo, WireMessage } from "../proto/types.ts";
+
+/** A committed message, on the conversation subject, in seq order. */
+export interface MessageEvent {
+  t: "msg";
+  msg: WireMessage;
+}
+
+/** A member's delivered/read markers moved, on the conversation subject. */
+export interface ReceiptEvent {
+  t: "receipt";
+  conv: string;
+  user: string;
+  delivered: number;
+  read: number;
+  /** Users whose devices get the receipt: the member itself and the senders it concerns. */
+  to: string[];
+  /** Lowest delivered marker among members, its holder, and the second lowest (for "all but me" aggregates). */
+  deliveredMin: [number, string, number];
+  readMin: [number, string, number];
+}
+
+export interface TypingEvent {
+  t: "typing";
+  conv: string;
+  user: string;
+  dev: string;
+  on: boolean;
+}
+
+/** Membership or title changed, on the conversation subject and on each added/removed user's subject. */
+export interface ConversationEvent {
+  t: "conv";
+  info: ConvInfo;
+  added: string[];
+  removed: string[];
+}
+
+/** On a user subject: one of the user's devices was revoked and must be disconnected. */
+export interface RevokeEvent {
+  t: "revoke";
+  user: string;
+  device: string;
+}
+
+export interface PresenceEvent {
+  t: "presence";
+  info: PresenceInfo;
+}
+
+export type BusEvent = MessageEvent | ReceiptEvent | TypingEvent | ConversationEvent | RevokeEvent | PresenceEvent;

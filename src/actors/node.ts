@@ -1,0 +1,207 @@
+// A node: the actors of one edge process and the indexes that connect them to the bus.
+// - user actors, created when a user's first device connects here and dropped with its last;
+// - conversation actors, loaded on first use and dropped after an idle period;
+// - the local conversation index: which local users belong to a conversation, so this node
+//   subscribes to a conversation's subject once, however many of its members are connected;
+// - presence watches: which local devices watch which users.
+
+import { randomUUID } from "node:crypto";
+import { DisconnectCode, PushKind } from "../proto/codes.ts";
+import type { Unsubscribe } from "./bus.ts";
+import type { NodeContext } from "./context.ts";
+import { ConversationActor } from "./conversation-actor.ts";
+import { DeviceSession } from "./device-session.ts";
+import type { BusEvent } from "./events.ts";
+import { subjects } from "./subjects.ts";
+import type { Transport } from "./transport.ts";
+import { UserActor, type UserActorHost } from "./user-actor.ts";
+
+export interface SessionClaims {
+  user: string;
+  device: string;
+  expiresAt: number;
+}
+
+interface Fanout {
+  members: Set<UserActor>;
+  unsubscribe: Unsubscribe;
+}
+
+export class Node implements UserActorHost {
+  private readonly users = new Map<string, { actor: UserActor; unsubscribe: Unsubscribe }>();
+  private readonly convs = new Map<string, ConversationActor>();
+  private readonly loading = new Map<string, Promise<ConversationActor | null>>();
+  private readonly convIndex = new Map<string, Fanout>();
+  private readonly watched = new Map<string, { sessions: Set<DeviceSession>; unsubscribe: Unsubscribe }>();
+  private readonly allSessions = new Set<DeviceSession>();
+  /** Commands being handled; a drain waits for them. */
+  inflight = 0;
+  draining = false;
+
+  constructor(readonly ctx: NodeContext) {}
+
+  get sessionCount(): number {
+    return this.allSessions.size;
+  }
+
+  sessions(): Iterable<DeviceSession> {
+    return this.allSessions;
+  }
+
+  userActor(user: string): UserActor | undefined {
+    return this.users.get(user)?.actor;
+  }
+
+  // ---- sessions ---------------------------------------------------------------------------
+
+  openSession(transport: Transport, claims: SessionClaims): DeviceSession {
+    const now = Date.now();
+    const s = new DeviceSession(claims.user, claims.device, randomUUID(), claims.expiresAt, transport, this.ctx.metrics, now);
+    this.allSessions.add(s);
+    this.ctx.metrics.connections.set(this.allSessions.size);
+    let entry = this.users.get(claims.user);
+    if (!entry) {
+      const actor = new UserActor(claims.user, this.ctx, this);
+      actor.mailbox.enqueue(() => actor.activate());
+      const unsubscribe = this.ctx.bus.subscribe(subjects.user(claims.user), (e) => actor.onEvent(e));
+      this.users.set(claims.user, (entry = { actor, unsubscribe }));
+      this.ctx.metrics.actors.set({ kind: "user" }, this.users.size);
+    }
+    // One connection per device: a newer one replaces the older.
+    entry.actor.sessions.get(claims.device)?.close(DisconnectCode.Replaced, "replaced by a newer connection of this device");
+    entry.actor.sessions.set(claims.device, s);
+    void this.presenceChanged(claims.user, claims.device, true, now);
+    return s;
+  }
+
+  closeSession(s: DeviceSession): void {
+    if (!this.allSessions.delete(s)) return;
+    this.ctx.metrics.connections.set(this.allSessions.size);
+    this.watch(s, []);
+    const entry = this.users.get(s.user);
+    if (!entry || entry.actor.sessions.get(s.device) !== s) return;
+    entry.actor.sessions.delete(s.device);
+    void this.presenceChanged(s.user, s.device, false, Date.now());
+    if (entry.actor.sessions.size === 0) {
+      this.users.delete(s.user);
+      entry.unsubscribe();
+      entry.actor.mailbox.enqueue(() => entry.actor.passivate());
+      this.ctx.metrics.actors.set({ kind: "user" }, this.users.size);
+    }
+  }
+
+  private async presenceChanged(user: string, device: string, online: boolean, now: number): Promise<void> {
+    const p = this.ctx.presence;
+    const node = this.ctx.config.server.nodeId;
+    try {
+      const changed = online ? await p.deviceOnline(user, device, node, now) : await p.deviceOffline(user, device, node, now);
+      if (changed) this.ctx.bus.publish(subjects.presence(user), { t: "presence", info: { user, online, lastSeen: online ? 0 : now } });
+    } catch (err) {
+      this.ctx.log.warn({ err, user }, "presence update failed");
+    }
+  }
+
+  /** Replaces the set of users a device watches; returns nothing, updates arrive as pushes. */
+  watch(s: DeviceSession, users: string[]): void {
+    const next = new Set(users);
+    for (const u of s.watching) {
+      if (next.has(u)) continue;
+      const w = this.watched.get(u);
+      if (!w) continue;
+      w.sessions.delete(s);
+      if (w.sessions.size === 0) {
+        w.unsubscribe();
+        this.watched.delete(u);
+      }
+    }
+    for (const u of next) {
+      if (s.watching.has(u)) continue;
+      let w = this.watched.get(u);
+      if (!w) {
+        const sessions = new Set<DeviceSession>();
+        const unsubscribe = this.ctx.bus.subscribe(subjects.presence(u), (e) => {
+          if (e.t !== "presence") return;
+          for (const x of sessions) if (x.connected) x.push(PushKind.Presence, e.info);
+        });
+        this.watched.set(u, (w = { sessions, unsubscribe }));
+      }
+      w.sessions.add(s);
+    }
+    s.watching = next;
+  }
+
+  // ---- conversations ------------------------------------------------------------------------
+
+  /** The conversation's actor, loaded on first use; null when it does not exist. */
+  conversation(id: string): Promise<ConversationActor | null> {
+    const a = this.convs.get(id);
+    if (a) return Promise.resolve(a);
+    let p = this.loading.get(id);
+    if (!p) {
+      p = ConversationActor.load(this.ctx, id).then((actor) => {
+        this.loading.delete(id);
+        if (actor) {
+          this.convs.set(id, actor);
+          this.ctx.metrics.actors.set({ kind: "conversation" }, this.convs.size);
+        }
+        return actor;
+      });
+      this.loading.set(id, p);
+    }
+    return p;
+  }
+
+  registerConversation(conv: string, actor: UserActor): void {
+    let f = this.convIndex.get(conv);
+    if (!f) {
+      const members = new Set<UserActor>();
+      const unsubscribe = this.ctx.bus.subscribe(subjects.conversation(conv), (e: BusEvent) => {
+        for (const m of members) m.onEvent(e);
+      });
+      this.convIndex.set(conv, (f = { members, unsubscribe }));
+    }
+    f.members.add(actor);
+  }
+
+  unregisterConversation(conv: string, actor: UserActor): void {
+    const f = this.convIndex.get(conv);
+    if (!f) return;
+    f.members.delete(actor);
+    if (f.members.size === 0) {
+      f.unsubscribe();
+      this.convIndex.delete(conv);
+    }
+  }
+
+  /** Disconnects a device on every node and refuses it from now on. */
+  async revokeDevice(user: string, device: string): Promise<boolean> {
+    const known = await this.ctx.metadata.revokeDevice(user, device, Date.now());
+    this.ctx.bus.publish(subjects.user(user), { t: "revoke", user, device });
+    return known;
+  }
+
+  // ---- housekeeping -----------------------------------------------------------------------
+
+  /** Closes dead, expired and silent connections and drops idle conversation actors. */
+  sweep(now: number): void {
+    const { heartbeat } = this.ctx.config;
+    for (const s of this.allSessions) {
+      if (!s.connected && now - s.openedAt > heartbeat.connectTimeoutMs) s.close(DisconnectCode.ConnectTimeout, "no CONNECT in time");
+      else if (now - s.lastFrameAt > heartbeat.timeoutMs) s.close(DisconnectCode.HeartbeatTimeout, "no heartbeat");
+      else if (now >= s.expiresAt) s.close(DisconnectCode.TokenExpired, "access token expired");
+    }
+    for (const [id, a] of this.convs) {
+      if (a.idle && now - a.lastUsed > this.ctx.config.actors.conversationIdleMs) this.convs.delete(id);
+    }
+    this.ctx.metrics.actors.set({ kind: "conversation" }, this.convs.size);
+  }
+
+  /** Resolves when no command is in flight and every actor mailbox is empty. */
+  async quiesce(deadline: number): Promise<void> {
+    while (Date.now() < deadline) {
+      const busy = this.inflight > 0 || [...this.convs.values()].some((a) => !a.idle);
+      if (!busy) return;
+      await Bun.sleep(10);
+    }
+  }
+}

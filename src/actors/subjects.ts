@@ -1,0 +1,16 @@
+// Every bus subject name, in one place. Actors are addressed only through these.
+// Ids are encoded so that a user id containing '.', '*' or '>' cannot change a subject's shape.
+
+function token(id: string): string {
+  // Ids are already restricted to [A-Za-z0-9_.@+=:-]; escape the characters NATS gives meaning to.
+  return id.replace(/[.%*> ]/g, (c) => "%" + c.charCodeAt(0).toString(16).padStart(2, "0"));
+}
+
+export const subjects = {
+  /** Events for every actor of one user, on every node: conversation membership, revocations. */
+  user: (userId: string) => `msgr.user.${token(userId)}`,
+  /** Events of one conversation, delivered once per node that has a member connected. */
+  conversation: (convId: string) => `msgr.conv.${token(convId)}`,
+  /** Online/offline transitions of one user, for nodes with devices watching that user. */
+  presence: (userId: string) => `msgr.presence.${token(userId)}`,
+} as const;

@@ -1,0 +1,16 @@
+// What an actor may do with a device's connection. Only src/edge implements this (over Bun's
+// ServerWebSocket); actors never see a socket.
+
+export interface Transport {
+  /**
+   * Queues a frame. Returns false when the connection is gone or was just closed because its
+   * send buffer passed the limit (slow consumer); after false the caller stops writing to it.
+   */
+  send(frame: Uint8Array): boolean;
+  close(code: number, reason: string): void;
+  /** Bytes queued in the socket that the peer has not read yet. */
+  bufferedAmount(): number;
+  /** Resolves once the queued bytes fall to a quarter of the limit, or the connection closes. */
+  drained(): Promise<void>;
+  readonly closed: boolean;
+}

@@ -1,0 +1,197 @@
+// One actor per user with a device connected to this node. It owns those devices' sessions
+// and handles, one at a time through its mailbox, everything pushed to them: messages (with
+// exactly-once, in-order delivery per device), receipts, typing, membership changes and the
+// SYNC that resumes a device from its cursors. It is dropped when its last device leaves.
+
+import { DisconnectCode, PushKind } from "../proto/codes.ts";
+import type { SyncConvState, WireMessage } from "../proto/types.ts";
+import type { NodeContext } from "./context.ts";
+import type { DeviceSession } from "./device-session.ts";
+import type { BusEvent, ConversationEvent, ReceiptEvent } from "./events.ts";
+import { Mailbox } from "./mailbox.ts";
+import { TokenBucket } from "./rate-limit.ts";
+
+/** Rows read per store query when streaming a backlog. */
+const PAGE = 500;
+
+/** What the user actor needs from its node: the local index of conversation members. */
+export interface UserActorHost {
+  registerConversation(conv: string, actor: UserActor): void;
+  unregisterConversation(conv: string, actor: UserActor): void;
+}
+
+export class UserActor {
+  readonly mailbox: Mailbox;
+  readonly sessions = new Map<string, DeviceSession>();
+  readonly sendBucket: TokenBucket;
+  /** conversation id -> seq of the first message this user may receive. */
+  private readonly convs = new Map<string, number>();
+
+  constructor(
+    readonly user: string,
+    private readonly ctx: NodeContext,
+    private readonly host: UserActorHost,
+  ) {
+    this.mailbox = new Mailbox((e) => ctx.log.error({ err: e, user }, "user actor task failed"));
+    this.sendBucket = new TokenBucket(ctx.config.limits.sendPerSecond, ctx.config.limits.sendBurst, Date.now());
+  }
+
+  /** Loads the user's conversations and joins their local index; run once, first in the mailbox. */
+  async activate(): Promise<void> {
+    for (const { conv, joinedSeq } of await this.ctx.metadata.listUserConversations(this.user)) this.join(conv, joinedSeq);
+  }
+
+  /** Leaves every index; the node calls it when the last device is gone. */
+  passivate(): void {
+    for (const conv of this.convs.keys()) this.host.unregisterConversation(conv, this);
+    this.convs.clear();
+  }
+
+  conversations(): string[] {
+    return [...this.convs.keys()];
+  }
+
+  private join(conv: string, joinedSeq: number): void {
+    if (this.convs.has(conv)) return;
+    this.convs.set(conv, joinedSeq);
+    this.host.registerConversation(conv, this);
+  }
+
+  private leave(conv: string): void {
+    if (!this.convs.delete(conv)) return;
+    this.host.unregisterConversation(conv, this);
+    for (const s of this.sessions.values()) s.sent.delete(conv);
+  }
+
+  /** Entry point for bus events addressed to this user or to one of its conversations. */
+  onEvent(event: BusEvent): void {
+    switch (event.t) {
+      case "msg":
+        return this.mailbox.enqueue(() => this.deliver(event.msg));
+      case "receipt":
+        if (event.to.includes(this.user)) this.mailbox.enqueue(() => this.relayReceipt(event));
+        return;
+      case "typing":
+        return this.mailbox.enqueue(() => {
+          for (const s of this.sessions.values()) {
+            if (s.synced && s.device !== event.dev) s.push(PushKind.Typing, { conv: event.conv, user: event.user, dev: event.dev, on: event.on });
+          }
+        });
+      case "conv":
+        return this.mailbox.enqueue(() => this.conversationChanged(event));
+      case "revoke":
+        return this.mailbox.enqueue(() => this.sessions.get(event.device)?.close(DisconnectCode.DeviceRevoked, "device revoked"));
+      case "presence":
+        return;
+    }
+  }
+
+  // ---- delivery ---------------------------------------------------------------------------
+
+  private async deliver(msg: WireMessage): Promise<void> {
+    for (const s of this.sessions.values()) {
+      if (s.synced && !s.closed) await this.deliverTo(s, msg);
+    }
+  }
+
+  /**
+   * Pushes `msg` to one device exactly once and in order: an older seq is dropped, a gap is
+   * filled from the store first. The sending device already has its own message (the ack
+   * carried its seq), so it is only marked as sent there.
+   */
+  private async deliverTo(s: DeviceSession, msg: WireMessage): Promise<void> {
+    let sent = s.sent.get(msg.conv);
+    if (sent === undefined) {
+      const joined = this.convs.get(msg.conv);
+      if (joined === undefined) return;
+      sent = joined - 1;
+    }
+    if (msg.seq <= sent) return;
+    if (msg.seq > sent + 1) {
+      sent = await this.stream(s, msg.conv, sent, msg.seq - 1);
+      if (sent < msg.seq - 1 || s.closed) return;
+    }
+    if (!(msg.dev === s.device && msg.from === this.user) && !s.push(PushKind.Message, msg)) return;
+    s.sent.set(msg.conv, msg.seq);
+  }
+
+  /** Streams stored messages (after, upTo] to a device with flow control; returns the last seq sent. */
+  private async stream(s: DeviceSession, conv: string, after: number, upTo: number): Promise<number> {
+    let last = after;
+    while (last < upTo && !s.closed) {
+      const rows = await this.ctx.messages.range(conv, last, Math.min(PAGE, upTo - last));
+      if (rows.length === 0) break;
+      for (const m of rows) {
+        if (m.seq > upTo) break;
+        if (!(m.dev === s.device && m.from === this.user) && !s.push(PushKind.Message, m)) return last;
+        last = m.seq;
+        s.sent.set(conv, last);
+      }
+      await s.drained(this.ctx.config.limits.socketBufferBytes);
+    }
+    return last;
+  }
+
+  private relayReceipt(e: ReceiptEvent): void {
+    // Aggregates exclude the receiving user: "everyone but me has delivered / read up to".
+    const allDelivered = e.deliveredMin[1] === this.user ? e.deliveredMin[2] : e.deliveredMin[0];
+    const allRead = e.readMin[1] === this.user ? e.readMin[2] : e.readMin[0];
+    const body = { conv: e.conv, user: e.user, delivered: e.delivered, read: e.read, allDelivered, allRead };
+    for (const s of this.sessions.values()) if (s.synced) s.push(PushKind.Receipt, body);
+  }
+
+  private async conversationChanged(e: ConversationEvent): Promise<void> {
+    const conv = e.info.id;
+    if (e.removed.includes(this.user)) {
+      if (!this.convs.has(conv)) return;
+      this.leave(conv);
+      for (const s of this.sessions.values()) if (s.synced) s.push(PushKind.Conversation, { conv: e.info, removed: true });
+      return;
+    }
+    const me = e.info.members.find((m) => m.user === this.user);
+    if (!me) return;
+    const joinedSeq = this.convs.get(conv) ?? me.joined;
+    const isNew = !this.convs.has(conv);
+    this.join(conv, joinedSeq);
+    for (const s of this.sessions.values()) {
+      if (!s.synced) continue;
+      s.push(PushKind.Conversation, { conv: e.info, removed: false });
+      // Messages published before this node subscribed to the conversation come from the store.
+      if (isNew && !s.sent.has(conv)) {
+        s.sent.set(conv, joinedSeq - 1);
+        await this.stream(s, conv, joinedSeq - 1, await this.ctx.messages.lastSeq(conv));
+      }
+    }
+  }
+
+  // ---- resume -----------------------------------------------------------------------------
+
+  /**
+   * Resumes a device from its cursors across all conversations: replies with what will come,
+   * streams the backlog in order, then marks the device live. Runs in the mailbox, so live
+   * messages queue behind it and are then de-duplicated by seq.
+   */
+  sync(s: DeviceSession, cursors: Record<string, number>, reply: (convs: SyncConvState[]) => void): Promise<void> {
+    return this.mailbox.call(async () => {
+      s.synced = false;
+      s.sent = new Map();
+      const plan: SyncConvState[] = [];
+      for (const [conv, joinedSeq] of this.convs) {
+        const [last, first] = await Promise.all([this.ctx.messages.lastSeq(conv), this.ctx.messages.firstRetainedSeq(conv)]);
+        const start = Math.max(joinedSeq, first) - 1;
+        const cursor = cursors[conv];
+        let from = start;
+        // A cursor ahead of the server (another server, a restore) or behind what is still kept cannot resume.
+        const reset = cursor !== undefined && (cursor > last || cursor + 1 < first);
+        if (cursor !== undefined && !reset) from = Math.max(cursor, start);
+        s.sent.set(conv, from);
+        if (from < last || reset) plan.push(reset ? { conv, from: from + 1, to: last, reset } : { conv, from: from + 1, to: last });
+      }
+      for (const conv of Object.keys(cursors)) if (!this.convs.has(conv)) plan.push({ conv, from: 0, to: 0, removed: true });
+      reply(plan);
+      s.synced = true;
+      for (const p of plan) if (!p.removed && p.from <= p.to) await this.stream(s, p.conv, p.from - 1, p.to);
+      s.push(PushKind.SyncDone, {});
+    });
+  }
+}

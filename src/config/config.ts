@@ -1,0 +1,207 @@
+// One configuration: built-in defaults, then an optional TOML file, then environment variables.
+// Every setting has an environment override named MSGR_<SECTION>_<KEY> in upper snake case,
+// e.g. server.port -> MSGR_SERVER_PORT, limits.maxGroupSize -> MSGR_LIMITS_MAX_GROUP_SIZE.
+// msgr.example.toml documents every key; keep it in step with DEFAULTS.
+
+import { readFileSync } from "node:fs";
+
+export interface Config {
+  server: {
+    host: string;
+    port: number;
+    /** 0..1023, the node field of message ids; unique per edge process in a cluster. */
+    nodeId: number;
+    dataDir: string;
+    /** Browser origins allowed to open a WebSocket. A request without Origin (not a browser) is allowed. */
+    allowedOrigins: string[];
+    /** Several processes may listen on one port (SO_REUSEPORT). */
+    reusePort: boolean;
+  };
+  auth: {
+    /** JWK Set with the verification keys; empty: generate `<dataDir>/jwks.json` (embedded mode). */
+    keysFile: string;
+    audience: string;
+    /** Required `iss` claim; empty: not checked. */
+    issuer: string;
+    clockToleranceSec: number;
+    ticketTtlMs: number;
+  };
+  heartbeat: {
+    /** How often clients send PING. */
+    intervalMs: number;
+    /** A connection with no frame for this long is closed as dead. */
+    timeoutMs: number;
+    /** A connection must send CONNECT within this time. */
+    connectTimeoutMs: number;
+  };
+  limits: {
+    maxFrameBytes: number;
+    maxBodyBytes: number;
+    maxGroupSize: number;
+    /** Sustained SEND rate per user and node, and the burst above it. */
+    sendPerSecond: number;
+    sendBurst: number;
+    /** Bytes queued to one socket before it is closed as a slow consumer. */
+    socketBufferBytes: number;
+    /** Protocol errors per connection within 10 s before the connection is closed as abusive. */
+    maxProtocolErrors: number;
+    /** Users one device may watch for presence. */
+    maxPresenceWatch: number;
+  };
+  storage: {
+    /** "full": an acked message survives power loss. "normal": it survives a process crash (SIGKILL), the last commits may be lost on power loss. */
+    synchronous: "full" | "normal";
+    /** Messages older than this are deleted; 0 keeps everything. Devices with older cursors are told to reset. */
+    retentionSeconds: number;
+  };
+  actors: {
+    /** An idle conversation actor is dropped from memory after this long. */
+    conversationIdleMs: number;
+  };
+  shutdown: {
+    /** Longest wait for in-flight commands during a drain. */
+    drainTimeoutMs: number;
+  };
+  log: {
+    level: string;
+  };
+}
+
+export const DEFAULTS: Config = {
+  server: {
+    host: "127.0.0.1",
+    port: 8787,
+    nodeId: 0,
+    dataDir: "./data",
+    allowedOrigins: [],
+    reusePort: false,
+  },
+  auth: {
+    keysFile: "",
+    audience: "msgr",
+    issuer: "",
+    clockToleranceSec: 5,
+    ticketTtlMs: 30_000,
+  },
+  heartbeat: {
+    intervalMs: 30_000,
+    timeoutMs: 60_000,
+    connectTimeoutMs: 10_000,
+  },
+  limits: {
+    maxFrameBytes: 128 * 1024,
+    maxBodyBytes: 64 * 1024,
+    maxGroupSize: 256,
+    sendPerSecond: 50,
+    sendBurst: 200,
+    socketBufferBytes: 4 * 1024 * 1024,
+    maxProtocolErrors: 20,
+    maxPresenceWatch: 256,
+  },
+  storage: {
+    synchronous: "full",
+    retentionSeconds: 0,
+  },
+  actors: {
+    conversationIdleMs: 5 * 60_000,
+  },
+  shutdown: {
+    drainTimeoutMs: 10_000,
+  },
+  log: {
+    level: "info",
+  },
+};
+
+export type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? (T[K] extends unknown[] ? T[K] : DeepPartial<T[K]>) : T[K] };
+
+export class ConfigError extends Error {}
+
+function envName(path: string[]): string {
+  return "MSGR_" + path.map((p) => p.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toUpperCase()).join("_");
+}
+
+function coerce(path: string[], def: unknown, raw: unknown, source: string): unknown {
+  const where = `${path.join(".")} (${source})`;
+  if (Array.isArray(def)) {
+    if (typeof raw === "string") return raw === "" ? [] : raw.split(",").map((s) => s.trim());
+    if (Array.isArray(raw) && raw.every((s) => typeof s === "string")) return raw;
+    throw new ConfigError(`${where}: expected a list of strings`);
+  }
+  if (typeof def === "number") {
+    const n = typeof raw === "string" ? Number(raw) : raw;
+    if (typeof n !== "number" || !Number.isFinite(n)) throw new ConfigError(`${where}: expected a number`);
+    return n;
+  }
+  if (typeof def === "boolean") {
+    if (raw === true || raw === "true" || raw === "1") return true;
+    if (raw === false || raw === "false" || raw === "0") return false;
+    throw new ConfigError(`${where}: expected true or false`);
+  }
+  if (typeof raw !== "string") throw new ConfigError(`${where}: expected a string`);
+  return raw;
+}
+
+function merge(def: Record<string, unknown>, over: Record<string, unknown> | undefined, env: Record<string, string | undefined>, path: string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(over ?? {})) {
+    if (!(key in def)) throw new ConfigError(`unknown setting ${[...path, key].join(".")}`);
+  }
+  for (const [key, dv] of Object.entries(def)) {
+    const p = [...path, key];
+    if (dv && typeof dv === "object" && !Array.isArray(dv)) {
+      out[key] = merge(dv as Record<string, unknown>, over?.[key] as Record<string, unknown> | undefined, env, p);
+      continue;
+    }
+    let v: unknown = dv;
+    if (over && over[key] !== undefined) v = coerce(p, dv, over[key], "config file");
+    const e = env[envName(p)];
+    if (e !== undefined) v = coerce(p, dv, e, envName(p));
+    out[key] = v;
+  }
+  return out;
+}
+
+function validate(c: Config): Config {
+  const bad = (m: string) => {
+    throw new ConfigError(m);
+  };
+  if (c.server.nodeId < 0 || c.server.nodeId > 1023 || !Number.isInteger(c.server.nodeId)) bad("server.nodeId must be an integer 0..1023");
+  if (c.limits.maxGroupSize < 2 || c.limits.maxGroupSize > 4096) bad("limits.maxGroupSize must be 2..4096");
+  if (c.limits.maxBodyBytes > c.limits.maxFrameBytes - 1024) bad("limits.maxBodyBytes must leave 1 KiB of room below limits.maxFrameBytes");
+  if (c.heartbeat.timeoutMs <= c.heartbeat.intervalMs) bad("heartbeat.timeoutMs must exceed heartbeat.intervalMs");
+  if (c.storage.synchronous !== "full" && c.storage.synchronous !== "normal") bad('storage.synchronous must be "full" or "normal"');
+  return c;
+}
+
+/** Defaults <- `overrides` (a parsed file, or a test's settings) <- environment. */
+export function resolveConfig(overrides: DeepPartial<Config> = {}, env: Record<string, string | undefined> = process.env): Config {
+  return validate(merge(DEFAULTS as unknown as Record<string, unknown>, overrides as Record<string, unknown>, env, []) as unknown as Config);
+}
+
+export function loadConfig(file: string | undefined, env: Record<string, string | undefined> = process.env): Config {
+  let parsed: DeepPartial<Config> = {};
+  if (file) {
+    let text: string;
+    try {
+      text = readFileSync(file, "utf8");
+    } catch (e) {
+      throw new ConfigError(`cannot read config file ${file}: ${(e as Error).message}`);
+    }
+    parsed = Bun.TOML.parse(text) as DeepPartial<Config>;
+  }
+  return resolveConfig(parsed, env);
+}
+
+/** Every environment variable the config understands, for docs and `--help`. */
+export function environmentVariables(): string[] {
+  const out: string[] = [];
+  const walk = (o: Record<string, unknown>, path: string[]) => {
+    for (const [k, v] of Object.entries(o)) {
+      if (v && typeof v === "object" && !Array.isArray(v)) walk(v as Record<string, unknown>, [...path, k]);
+      else out.push(envName([...path, k]));
+    }
+  };
+  walk(DEFAULTS as unknown as Record<string, unknown>, []);
+  return out;
+}

@@ -1,0 +1,74 @@
+// The plain HTTP side of the edge: health, readiness, metrics, browser tickets, admin revocation.
+
+import { verifyAccessToken } from "../auth/tokens.ts";
+import { ID_PATTERN } from "../proto/schema.ts";
+import type { Node } from "../actors/node.ts";
+import { bearerToken, originAllowed, refuse, verify, type UpgradeDeps } from "./upgrade-auth.ts";
+
+export interface RouteDeps extends UpgradeDeps {
+  node: Node;
+  ready: () => boolean;
+}
+
+function corsHeaders(deps: RouteDeps, req: Request): Record<string, string> {
+  const origin = req.headers.get("origin");
+  if (!origin || !originAllowed(deps.config, origin)) return {};
+  return {
+    "access-control-allow-origin": origin,
+    "access-control-allow-headers": "authorization, content-type",
+    "access-control-allow-methods": "POST, OPTIONS",
+    vary: "origin",
+  };
+}
+
+export async function routeHttp(deps: RouteDeps, req: Request, url: URL): Promise<Response> {
+  const { pathname } = url;
+  if (req.method === "GET" && pathname === "/healthz") return new Response("ok\n");
+  if (req.method === "GET" && pathname === "/readyz") {
+    return deps.ready() ? new Response("ready\n") : new Response("draining\n", { status: 503 });
+  }
+  if (req.method === "GET" && pathname === "/metrics") {
+    const reg = deps.node.ctx.metrics.registry;
+    return new Response(await reg.metrics(), { headers: { "content-type": reg.contentType } });
+  }
+  if (req.method === "OPTIONS" && pathname === "/v1/tickets") return new Response(null, { status: 204, headers: corsHeaders(deps, req) });
+  if (req.method === "POST" && pathname === "/v1/tickets") return issueTicket(deps, req);
+  if (req.method === "POST" && pathname === "/v1/admin/revoke") return adminRevoke(deps, req);
+  return refuse({ status: 404, code: "not-found", message: "no such route" });
+}
+
+async function issueTicket(deps: RouteDeps, req: Request): Promise<Response> {
+  const cors = corsHeaders(deps, req);
+  if (!originAllowed(deps.config, req.headers.get("origin"))) return refuse({ status: 403, code: "origin-not-allowed", message: "origin not allowed" }, cors);
+  const token = bearerToken(req);
+  if (!token) return refuse({ status: 401, code: "credentials-missing", message: "Authorization: Bearer <token> required" }, cors);
+  const claims = await verify(deps, token);
+  if ("status" in claims) return refuse(claims, cors);
+  const ttl = deps.config.auth.ticketTtlMs;
+  const ticket = await deps.tickets.issue({ user: claims.user, device: claims.device, expiresAt: claims.expiresAt }, ttl, Date.now());
+  return Response.json({ ticket, expiresInMs: ttl }, { headers: cors });
+}
+
+async function adminRevoke(deps: RouteDeps, req: Request): Promise<Response> {
+  const token = bearerToken(req);
+  if (!token) return refuse({ status: 401, code: "credentials-missing", message: "admin token required" });
+  const { auth } = deps.config;
+  let admin = false;
+  try {
+    admin = (await verifyAccessToken(token, deps.keyring, { audience: auth.audience, issuer: auth.issuer || undefined })).admin;
+  } catch {
+    return refuse({ status: 401, code: "token-invalid", message: "invalid admin token" });
+  }
+  if (!admin) return refuse({ status: 403, code: "not-admin", message: "the token lacks scope=admin" });
+  let body: unknown;
+  try {
+    body = await req.json();
+  } catch {
+    return refuse({ status: 400, code: "bad-json", message: "expected JSON {user, device}" });
+  }
+  const { user, device } = (body ?? {}) as Record<string, unknown>;
+  if (typeof user !== "string" || typeof device !== "string" || !ID_PATTERN.test(user) || !ID_PATTERN.test(device)) {
+    return refuse({ status: 400, code: "bad-params", message: "expected JSON {user, device} with valid ids" });
+  }
+  return Response.json({ revoked: await deps.node.revokeDevice(user, device) });
+}

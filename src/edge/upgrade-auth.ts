@@ -1,0 +1,95 @@
+// Who is connecting: decided once, at the WebSocket upgrade, from credentials the client
+// presents in one of three ways, never from a user id in the URL:
+//   Authorization: Bearer <access token>           (native clients)
+//   Sec-WebSocket-Protocol: msgr.v1, bearer.<token>  (browsers cannot set headers)
+//   ?ticket=<single-use ticket>                      (browsers; from POST /v1/tickets)
+// Browsers must also come from an allowed Origin.
+
+import { AuthError, verifyAccessToken, type AccessClaims } from "../auth/tokens.ts";
+import type { Keyring } from "../auth/keyring.ts";
+import type { Config } from "../config/config.ts";
+import { BEARER_SUBPROTOCOL_PREFIX, SUBPROTOCOL } from "../proto/codes.ts";
+import type { MetadataStore, TicketStore } from "../storage/types.ts";
+
+export interface UpgradeDeps {
+  config: Config;
+  keyring: Keyring;
+  metadata: MetadataStore;
+  tickets: TicketStore;
+}
+
+export interface Refusal {
+  status: number;
+  code: string;
+  message: string;
+}
+
+export function refuse(r: Refusal, extraHeaders: Record<string, string> = {}): Response {
+  return Response.json({ code: r.code, message: r.message }, { status: r.status, headers: extraHeaders });
+}
+
+export function originAllowed(config: Config, origin: string | null): boolean {
+  return origin === null || config.server.allowedOrigins.includes(origin) || config.server.allowedOrigins.includes("*");
+}
+
+export function bearerToken(req: Request): string | null {
+  const h = req.headers.get("authorization");
+  if (!h) return null;
+  const m = /^Bearer\s+(\S+)$/i.exec(h);
+  return m ? m[1]! : null;
+}
+
+/** Subprotocols the client offered, trimmed. */
+export function offeredSubprotocols(req: Request): string[] {
+  return (req.headers.get("sec-websocket-protocol") ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+export async function verify(deps: UpgradeDeps, token: string): Promise<AccessClaims | Refusal> {
+  const { auth } = deps.config;
+  try {
+    return await verifyAccessToken(token, deps.keyring, {
+      audience: auth.audience,
+      issuer: auth.issuer || undefined,
+      clockToleranceSec: auth.clockToleranceSec,
+    });
+  } catch (e) {
+    if (e instanceof AuthError) return { status: 401, code: `token-${e.reason}`, message: e.message };
+    throw e;
+  }
+}
+
+/** Returns the claims of an acceptable upgrade request, or why it is refused. */
+export async function authenticateUpgrade(deps: UpgradeDeps, req: Request, url: URL): Promise<AccessClaims | Refusal> {
+  if (!originAllowed(deps.config, req.headers.get("origin"))) {
+    return { status: 403, code: "origin-not-allowed", message: "this Origin may not connect; add it to server.allowedOrigins" };
+  }
+  if (url.searchParams.has("token") || url.searchParams.has("access_token")) {
+    return { status: 400, code: "token-in-url", message: "access tokens in URLs are refused (they end up in logs); use a ticket or a header" };
+  }
+  const offered = offeredSubprotocols(req);
+  if (offered.length > 0 && !offered.includes(SUBPROTOCOL)) {
+    return { status: 400, code: "unsupported-subprotocol", message: `offer the ${SUBPROTOCOL} subprotocol` };
+  }
+
+  let claims: AccessClaims | Refusal;
+  const ticket = url.searchParams.get("ticket");
+  const token = bearerToken(req) ?? offered.find((p) => p.startsWith(BEARER_SUBPROTOCOL_PREFIX))?.slice(BEARER_SUBPROTOCOL_PREFIX.length);
+  if (token) {
+    claims = await verify(deps, token);
+  } else if (ticket) {
+    const t = await deps.tickets.redeem(ticket, Date.now());
+    claims = t
+      ? { user: t.user, device: t.device, expiresAt: t.expiresAt, admin: false }
+      : { status: 401, code: "ticket-invalid", message: "the ticket is unknown, used or expired" };
+  } else {
+    return { status: 401, code: "credentials-missing", message: "present an access token (Authorization header or bearer.<token> subprotocol) or a ticket" };
+  }
+  if ("status" in claims) return claims;
+  if ((await deps.metadata.touchDevice(claims.user, claims.device, Date.now())).revoked) {
+    return { status: 403, code: "device-revoked", message: "this device was revoked" };
+  }
+  return claims;
+}

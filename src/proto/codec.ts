@@ -1,0 +1,125 @@
+// The v1 frame codec: bytes <-> envelopes. Pure (no I/O, no clock), so it can be fuzzed and
+// benchmarked alone. Both the server and the SDK use it.
+//
+//   Command  [1, id, method, params]   client -> server; id 0 asks for no reply on success
+//   Reply    [2, id, code, body]       server -> client; code 0: body is the result, else {message, retryAfterMs?}
+//   Push     [3, kind, body]           server -> client
+
+import { Packr, Unpackr } from "msgpackr";
+import { ErrorCode, FrameType, type ErrorCodeId, type MethodId, type PushKindId } from "./codes.ts";
+import { DEFAULT_DECODE_LIMITS, type DecodeLimits } from "./limits.ts";
+import { scanMsgpack } from "./scan.ts";
+import { isMethod, ParamError, validateParams } from "./schema.ts";
+
+// Records, structured clone, bundled strings and extra types are msgpackr extensions other
+// clients cannot read and a hostile peer could abuse: all off. 64-bit integers decode as bigint.
+const MSGPACK_OPTIONS = {
+  useRecords: false,
+  structuredClone: false,
+  moreTypes: false,
+  bundleStrings: false,
+  mapsAsObjects: true,
+  int64AsType: "bigint",
+} as const;
+
+const packr = new Packr(MSGPACK_OPTIONS);
+const unpackr = new Unpackr(MSGPACK_OPTIONS);
+
+export interface CommandFrame {
+  id: number;
+  method: MethodId;
+  params: Record<string, unknown>;
+}
+
+export interface ErrorBody {
+  message: string;
+  retryAfterMs?: number;
+}
+
+export type ServerFrame =
+  | { type: typeof FrameType.Reply; id: number; code: number; body: unknown }
+  | { type: typeof FrameType.Push; kind: number; body: unknown };
+
+/** A frame the server could not accept. `id` is the command id when it could be read, else 0. */
+export class FrameError extends Error {
+  constructor(
+    readonly code: ErrorCodeId,
+    message: string,
+    readonly id = 0,
+  ) {
+    super(message);
+  }
+}
+
+const MAX_ID = 0xffff_ffff;
+
+/** Decodes and validates one client frame. Throws FrameError; never anything else for bad input. */
+export function decodeCommand(buf: Uint8Array, limits: DecodeLimits = DEFAULT_DECODE_LIMITS): CommandFrame {
+  if (buf.length > limits.maxFrameBytes) {
+    throw new FrameError(ErrorCode.FrameTooLarge, `frame of ${buf.length} bytes exceeds ${limits.maxFrameBytes}`);
+  }
+  const bad = scanMsgpack(buf, limits);
+  if (bad) throw new FrameError(ErrorCode.BadFrame, `malformed frame: ${bad}`);
+  let v: unknown;
+  try {
+    v = unpackr.unpack(buf);
+  } catch (e) {
+    throw new FrameError(ErrorCode.BadFrame, "malformed frame: undecodable");
+  }
+  if (!Array.isArray(v) || v.length !== 4 || v[0] !== FrameType.Command) {
+    throw new FrameError(ErrorCode.BadFrame, "expected a command [1, id, method, params]");
+  }
+  const [, id, method, params] = v;
+  if (typeof id !== "number" || !Number.isInteger(id) || id < 0 || id > MAX_ID) {
+    throw new FrameError(ErrorCode.BadFrame, "command id must be an integer in 0..2^32-1");
+  }
+  if (typeof method !== "number" || !isMethod(method)) {
+    throw new FrameError(ErrorCode.UnknownMethod, `unknown method ${String(method)}`, id);
+  }
+  try {
+    return { id, method, params: validateParams(method, params) };
+  } catch (e) {
+    if (e instanceof ParamError) throw new FrameError(ErrorCode.InvalidParams, e.message, id);
+    throw e;
+  }
+}
+
+export function encodeCommand(id: number, method: MethodId, params: object): Uint8Array {
+  return packr.pack([FrameType.Command, id, method, params]);
+}
+
+export function encodeReply(id: number, result: object): Uint8Array {
+  return packr.pack([FrameType.Reply, id, ErrorCode.Ok, result]);
+}
+
+export function encodeError(id: number, code: ErrorCodeId, message: string, retryAfterMs?: number): Uint8Array {
+  const body: ErrorBody = retryAfterMs === undefined ? { message } : { message, retryAfterMs };
+  return packr.pack([FrameType.Reply, id, code, body]);
+}
+
+export function encodePush(kind: PushKindId, body: object): Uint8Array {
+  return packr.pack([FrameType.Push, kind, body]);
+}
+
+/** Client side: decodes a server frame. The server is trusted to be well-formed, but the shape is still checked. */
+export function decodeServerFrame(buf: Uint8Array): ServerFrame {
+  const v = unpackr.unpack(buf);
+  if (Array.isArray(v)) {
+    if (v[0] === FrameType.Reply && v.length === 4 && typeof v[1] === "number" && typeof v[2] === "number") {
+      return { type: FrameType.Reply, id: v[1], code: v[2], body: v[3] };
+    }
+    if (v[0] === FrameType.Push && v.length === 3 && typeof v[1] === "number") {
+      return { type: FrameType.Push, kind: v[1], body: v[2] };
+    }
+  }
+  throw new Error("unexpected server frame");
+}
+
+/** Encodes any value with the protocol's MessagePack settings (used for System message bodies and the bus). */
+export function pack(value: unknown): Uint8Array {
+  return packr.pack(value);
+}
+
+export function unpack(buf: Uint8Array): unknown {
+  return unpackr.unpack(buf);
+}

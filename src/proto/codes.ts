@@ -1,0 +1,138 @@
+// Numeric enums of protocol v1. Values are part of the wire format: never renumber, only append.
+// docs/protocol.md is the normative description; keep both in the same commit.
+
+export const PROTOCOL_VERSION = 1;
+/** WebSocket subprotocol a v1 client offers; the server echoes it. */
+export const SUBPROTOCOL = "msgr.v1";
+/** Prefix of the subprotocol entry that carries a bearer token (browsers cannot set headers). */
+export const BEARER_SUBPROTOCOL_PREFIX = "bearer.";
+
+/** First element of every frame: which of the three envelopes it is. */
+export const FrameType = {
+  Command: 1,
+  Reply: 2,
+  Push: 3,
+} as const;
+
+/** Commands a client sends. */
+export const Method = {
+  Connect: 1,
+  Ping: 2,
+  Sync: 3,
+  Send: 4,
+  Receipt: 5,
+  Typing: 6,
+  History: 7,
+  PresenceSubscribe: 8,
+  ConvList: 9,
+  ConvGet: 10,
+  DirectOpen: 11,
+  GroupCreate: 12,
+  GroupRename: 13,
+  GroupAdd: 14,
+  GroupRemove: 15,
+  GroupSetAdmin: 16,
+  DeviceList: 17,
+  DeviceRevoke: 18,
+} as const;
+export type MethodId = (typeof Method)[keyof typeof Method];
+
+/** Pushes the server sends without being asked. */
+export const PushKind = {
+  Message: 1,
+  Receipt: 2,
+  Presence: 3,
+  Typing: 4,
+  /** The backlog requested by SYNC has been sent in full; live traffic follows. */
+  SyncDone: 5,
+  /** A conversation this user belongs to was created, changed, or the user was removed from it. */
+  Conversation: 6,
+} as const;
+export type PushKindId = (typeof PushKind)[keyof typeof PushKind];
+
+/** What a message body is. The body itself is opaque bytes to the server. */
+export const MessageKind = {
+  Text: 1,
+  Media: 2,
+  /** Written by the server only (membership and title changes); body is a MessagePack SystemEvent. */
+  System: 3,
+} as const;
+export type MessageKindId = (typeof MessageKind)[keyof typeof MessageKind];
+
+export const ReceiptType = {
+  Delivered: 1,
+  Read: 2,
+} as const;
+
+export const ConvType = {
+  Direct: 1,
+  Group: 2,
+} as const;
+
+/** Operation carried by a System message body. */
+export const SystemOp = {
+  Created: 1,
+  Renamed: 2,
+  MembersAdded: 3,
+  MemberRemoved: 4,
+  AdminGranted: 5,
+  AdminRevoked: 6,
+  MemberLeft: 7,
+} as const;
+
+/**
+ * Reply error codes. The range tells the client what to do:
+ *   0            success
+ *   1000..1999   the command is wrong or not allowed: retrying it unchanged fails the same way
+ *   2000..2999   temporary: retry the same command (same client id for SEND) after a backoff
+ */
+export const ErrorCode = {
+  Ok: 0,
+  BadFrame: 1000,
+  FrameTooLarge: 1001,
+  UnknownMethod: 1002,
+  InvalidParams: 1003,
+  NotConnected: 1004,
+  AlreadyConnected: 1005,
+  UnsupportedVersion: 1006,
+  BodyTooLarge: 1007,
+  NotFound: 1100,
+  Forbidden: 1101,
+  GroupFull: 1102,
+  Conflict: 1103,
+  RateLimited: 2000,
+  Unavailable: 2001,
+  Internal: 2002,
+} as const;
+export type ErrorCodeId = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export function isRetryableError(code: number): boolean {
+  return code >= 2000 && code <= 2999;
+}
+
+/**
+ * WebSocket close codes. The range tells the client whether to reconnect:
+ *   4000..4499   reconnect with backoff and jitter, then SYNC from the stored cursors
+ *   4500..4999   do not reconnect with the same credentials
+ */
+export const DisconnectCode = {
+  Shutdown: 4000,
+  HeartbeatTimeout: 4001,
+  SlowConsumer: 4002,
+  ServerError: 4003,
+  ConnectTimeout: 4004,
+  /** The access token expired: obtain a fresh one, then reconnect. */
+  TokenExpired: 4010,
+  ProtocolViolation: 4500,
+  UnsupportedVersion: 4501,
+  /** A newer connection of the same device took over; reconnecting would fight it. */
+  Replaced: 4502,
+  DeviceRevoked: 4503,
+} as const;
+export type DisconnectCodeId = (typeof DisconnectCode)[keyof typeof DisconnectCode];
+
+export function shouldReconnect(closeCode: number): boolean {
+  if (closeCode >= 4500 && closeCode <= 4999) return false;
+  // 1000-class closes (normal, going away, abnormal 1006, too big 1009) are transport events: reconnect.
+  return true;
+}

@@ -1,0 +1,146 @@
+// Structural pre-check of a MessagePack value, run before msgpackr sees the bytes.
+// It walks the encoding without allocating, so a hostile frame (a length prefix of 4 GiB,
+// nesting 10,000 deep, an extension type, a `__proto__` key) is refused before any decoder
+// builds objects from it. Pure: no I/O, no globals.
+
+import type { DecodeLimits } from "./limits.ts";
+
+export type ScanFailure =
+  | "truncated"
+  | "trailing-bytes"
+  | "too-deep"
+  | "too-many-items"
+  | "string-too-long"
+  | "extension-type"
+  | "reserved-byte"
+  | "non-string-key"
+  | "forbidden-key";
+
+const FORBIDDEN_KEYS = new Set(["__proto__", "constructor", "prototype"]);
+const textDecoder = new TextDecoder("utf-8", { fatal: false });
+
+class ScanError {
+  constructor(readonly reason: ScanFailure) {}
+}
+
+/** Returns null when `buf` holds exactly one well-formed value within `limits`, else the reason. */
+export function scanMsgpack(buf: Uint8Array, limits: DecodeLimits): ScanFailure | null {
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  let pos = 0;
+
+  const need = (n: number) => {
+    if (pos + n > buf.length) throw new ScanError("truncated");
+  };
+  const u8 = () => {
+    need(1);
+    return buf[pos++]!;
+  };
+  const u16 = () => {
+    need(2);
+    const v = view.getUint16(pos);
+    pos += 2;
+    return v;
+  };
+  const u32 = () => {
+    need(4);
+    const v = view.getUint32(pos);
+    pos += 4;
+    return v;
+  };
+  const skip = (n: number) => {
+    need(n);
+    pos += n;
+  };
+  const container = (n: number, depth: number, isMap: boolean) => {
+    if (depth > limits.maxDepth) throw new ScanError("too-deep");
+    if (n > limits.maxContainerItems) throw new ScanError("too-many-items");
+    // Every entry takes at least one byte: a count beyond what is left is a lie, refuse it now.
+    if (n * (isMap ? 2 : 1) > buf.length - pos) throw new ScanError("truncated");
+    for (let i = 0; i < n; i++) {
+      if (isMap) key();
+      value(depth);
+    }
+  };
+  const str = (len: number) => {
+    if (len > limits.maxStringBytes) throw new ScanError("string-too-long");
+    skip(len);
+  };
+  const key = () => {
+    const b = u8();
+    let len: number;
+    if (b >= 0xa0 && b <= 0xbf) len = b & 0x1f;
+    else if (b === 0xd9) len = u8();
+    else if (b === 0xda) len = u16();
+    else if (b === 0xdb) len = u32();
+    else throw new ScanError("non-string-key");
+    if (len > limits.maxStringBytes) throw new ScanError("string-too-long");
+    need(len);
+    if (len === 9 || len === 11) {
+      const k = textDecoder.decode(buf.subarray(pos, pos + len));
+      if (FORBIDDEN_KEYS.has(k)) throw new ScanError("forbidden-key");
+    }
+    pos += len;
+  };
+  const value = (depth: number): void => {
+    const b = u8();
+    if (b <= 0x7f || b >= 0xe0) return; // fixint
+    if (b <= 0x8f) return container(b & 0x0f, depth + 1, true);
+    if (b <= 0x9f) return container(b & 0x0f, depth + 1, false);
+    if (b <= 0xbf) return str(b & 0x1f);
+    switch (b) {
+      case 0xc0:
+      case 0xc2:
+      case 0xc3:
+        return;
+      case 0xc1:
+        throw new ScanError("reserved-byte");
+      case 0xc4:
+        return skip(u8());
+      case 0xc5:
+        return skip(u16());
+      case 0xc6:
+        return skip(u32());
+      case 0xca:
+        return skip(4);
+      case 0xcb:
+        return skip(8);
+      case 0xcc:
+      case 0xd0:
+        return skip(1);
+      case 0xcd:
+      case 0xd1:
+        return skip(2);
+      case 0xce:
+      case 0xd2:
+        return skip(4);
+      case 0xcf:
+      case 0xd3:
+        return skip(8);
+      case 0xd9:
+        return str(u8());
+      case 0xda:
+        return str(u16());
+      case 0xdb:
+        return str(u32());
+      case 0xdc:
+        return container(u16(), depth + 1, false);
+      case 0xdd:
+        return container(u32(), depth + 1, false);
+      case 0xde:
+        return container(u16(), depth + 1, true);
+      case 0xdf:
+        return container(u32(), depth + 1, true);
+      default:
+        // 0xc7-0xc9 ext8/16/32 and 0xd4-0xd8 fixext: timestamps, records, structured clone. Never accepted.
+        throw new ScanError("extension-type");
+    }
+  };
+
+  try {
+    value(0);
+  } catch (e) {
+    if (e instanceof ScanError) return e.reason;
+    throw e;
+  }
+  return pos === buf.length ? null : "trailing-bytes";
+}

@@ -1,0 +1,426 @@
+// The client SDK: one device's connection to a msgr server, with handshake, heartbeats,
+// reconnection (exponential backoff with jitter), resume from per-conversation cursors,
+// exactly-once in-order message events, idempotent sends that survive reconnects, and
+// automatic delivered receipts.
+
+import {
+  BEARER_SUBPROTOCOL_PREFIX,
+  ErrorCode,
+  FrameType,
+  isRetryableError,
+  Method,
+  MessageKind,
+  PROTOCOL_VERSION,
+  PushKind,
+  ReceiptType,
+  shouldReconnect,
+  SUBPROTOCOL,
+  type MethodId,
+} from "../proto/codes.ts";
+import { decodeServerFrame, encodeCommand, type ErrorBody } from "../proto/codec.ts";
+import type * as P from "../proto/types.ts";
+import { ConversationCursor } from "./conversation-cursor.ts";
+import { Emitter } from "./emitter.ts";
+
+export interface ClientOptions {
+  /** ws://host:port/v1/ws */
+  url: string;
+  /** Access token, or a function returning a fresh one (called on every connect). */
+  token: string | (() => string | Promise<string>);
+  /** Reconnect after a connection loss the server does not mark final (default true). */
+  reconnect?: boolean;
+  minBackoffMs?: number;
+  maxBackoffMs?: number;
+  /** Cursors saved from an earlier run: conversation id -> highest seq held. */
+  cursors?: Record<string, number>;
+  /** Send delivered receipts for received messages (default true). */
+  autoAck?: boolean;
+  requestTimeoutMs?: number;
+  clientName?: string;
+}
+
+export interface ClientEvents extends Record<string, unknown> {
+  connected: P.ConnectResult;
+  disconnected: { code: number; reason: string; willReconnect: boolean };
+  /** A message, in seq order per conversation, exactly once, including this device's own sends. */
+  message: P.WireMessage;
+  receipt: P.ReceiptPush;
+  presence: P.PresenceInfo;
+  typing: P.TypingPush;
+  conversation: P.ConversationPush;
+  /** The backlog after a (re)connect has been delivered. */
+  synced: undefined;
+  /** A conversation's cursor could not be resumed: local state for it is stale, history starts at `from`. */
+  reset: P.SyncConvState;
+}
+
+export class ProtocolError extends Error {
+  constructor(
+    readonly code: number,
+    message: string,
+    readonly retryAfterMs?: number,
+  ) {
+    super(message);
+  }
+  get retryable(): boolean {
+    return isRetryableError(this.code);
+  }
+}
+
+interface Pending {
+  resolve: (v: unknown) => void;
+  reject: (e: Error) => void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+interface OutboxEntry {
+  params: P.SendParams;
+  resolve: (r: P.SendResult) => void;
+  reject: (e: Error) => void;
+  inFlight: boolean;
+}
+
+const CONNECTION_LOST = -1;
+
+export class Client extends Emitter<ClientEvents> {
+  readonly opts: Required<Omit<ClientOptions, "cursors" | "clientName">> & Pick<ClientOptions, "clientName">;
+  session: P.ConnectResult | null = null;
+  private ws: WebSocket | null = null;
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private readonly outbox = new Map<string, OutboxEntry>();
+  private readonly convCursors = new Map<string, ConversationCursor>();
+  private readonly ackDue = new Map<string, number>();
+  private ackScheduled = false;
+  private heartbeat: ReturnType<typeof setInterval> | null = null;
+  private lastFrameAt = 0;
+  private attempt = 0;
+  private closedByUser = false;
+  private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
+
+  constructor(opts: ClientOptions) {
+    super();
+    this.opts = {
+      reconnect: true,
+      minBackoffMs: 200,
+      maxBackoffMs: 10_000,
+      autoAck: true,
+      requestTimeoutMs: 15_000,
+      ...opts,
+    };
+    for (const [conv, seq] of Object.entries(opts.cursors ?? {})) this.convCursors.set(conv, new ConversationCursor(seq));
+  }
+
+  // ---- connection -------------------------------------------------------------------------
+
+  /** Opens the connection, performs CONNECT and SYNC; resolves with the session once both are answered. */
+  connect(): Promise<P.ConnectResult> {
+    this.closedByUser = false;
+    return this.open();
+  }
+
+  /** Closes for good (no reconnect). */
+  close(): void {
+    this.closedByUser = true;
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.ws?.close(1000, "client closed");
+    this.teardown();
+  }
+
+  get connected(): boolean {
+    return this.session !== null;
+  }
+
+  /** Cursors to persist and pass back as `cursors` on the next start. */
+  cursors(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [conv, c] of this.convCursors) out[conv] = c.seq;
+    return out;
+  }
+
+  private async open(): Promise<P.ConnectResult> {
+    const token = typeof this.opts.token === "function" ? await this.opts.token() : this.opts.token;
+    const ws = new WebSocket(this.opts.url, [SUBPROTOCOL, BEARER_SUBPROTOCOL_PREFIX + token]);
+    ws.binaryType = "arraybuffer";
+    this.ws = ws;
+    return new Promise<P.ConnectResult>((resolve, reject) => {
+      let settled = false;
+      ws.onopen = () => {
+        this.lastFrameAt = Date.now();
+        this.handshake().then(
+          (r) => {
+            settled = true;
+            resolve(r);
+          },
+          (e) => {
+            settled = true;
+            reject(e);
+            ws.close(1000, "handshake failed");
+          },
+        );
+      };
+      ws.onmessage = (ev) => this.onFrame(new Uint8Array(ev.data as ArrayBuffer));
+      ws.onclose = (ev) => {
+        if (this.ws !== ws) return;
+        this.teardown();
+        const willReconnect = this.opts.reconnect && !this.closedByUser && shouldReconnect(ev.code);
+        this.emit("disconnected", { code: ev.code, reason: ev.reason, willReconnect });
+        if (!settled) {
+          settled = true;
+          reject(new ProtocolError(CONNECTION_LOST, `connection closed (${ev.code}${ev.reason ? ": " + ev.reason : ""})`));
+        }
+        if (willReconnect) this.scheduleReconnect();
+      };
+      ws.onerror = () => {
+        /* onclose follows with the code */
+      };
+    });
+  }
+
+  private async handshake(): Promise<P.ConnectResult> {
+    const params: P.ConnectParams = this.opts.clientName ? { v: PROTOCOL_VERSION, client: this.opts.clientName } : { v: PROTOCOL_VERSION };
+    const session = (await this.request(Method.Connect, params)) as P.ConnectResult;
+    this.session = session;
+    this.attempt = 0;
+    this.heartbeat = setInterval(() => this.beat(), session.heartbeatMs);
+    const plan = (await this.request(Method.Sync, { cursors: this.cursors() })) as P.SyncResult;
+    for (const c of plan.convs) {
+      if (c.removed) this.convCursors.delete(c.conv);
+      else if (c.reset) {
+        this.convCursors.set(c.conv, new ConversationCursor(c.from - 1));
+        this.emit("reset", c);
+      } else if (!this.convCursors.has(c.conv)) this.convCursors.set(c.conv, new ConversationCursor(c.from - 1));
+    }
+    this.emit("connected", session);
+    for (const [, entry] of this.outbox) if (!entry.inFlight) this.transmit(entry);
+    return session;
+  }
+
+  private beat(): void {
+    const s = this.session;
+    if (!s) return;
+    if (Date.now() - this.lastFrameAt > s.heartbeatTimeoutMs) {
+      // The server went silent: treat the connection as dead and reconnect.
+      this.ws?.close(4001, "server heartbeat timeout");
+      return;
+    }
+    this.request(Method.Ping, {}).catch(() => {});
+  }
+
+  private scheduleReconnect(): void {
+    const { minBackoffMs, maxBackoffMs } = this.opts;
+    const ceiling = Math.min(maxBackoffMs, minBackoffMs * 2 ** this.attempt++);
+    const delay = ceiling / 2 + Math.random() * (ceiling / 2);
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null;
+      this.open().catch(() => {
+        /* onclose schedules the next attempt */
+      });
+    }, delay);
+  }
+
+  private teardown(): void {
+    this.session = null;
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.heartbeat = null;
+    for (const [, p] of this.pending) {
+      clearTimeout(p.timer);
+      p.reject(new ProtocolError(CONNECTION_LOST, "connection lost"));
+    }
+    this.pending.clear();
+    for (const [, e] of this.outbox) e.inFlight = false;
+  }
+
+  // ---- frames -----------------------------------------------------------------------------
+
+  /** Sends a command and resolves with its result; rejects with ProtocolError. */
+  request(method: MethodId, params: object): Promise<unknown> {
+    const ws = this.ws;
+    if (!ws || ws.readyState !== WebSocket.OPEN) return Promise.reject(new ProtocolError(CONNECTION_LOST, "not connected"));
+    const id = this.nextId;
+    this.nextId = this.nextId >= 0xffff_ffff ? 1 : this.nextId + 1;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new ProtocolError(ErrorCode.Unavailable, "request timed out"));
+      }, this.opts.requestTimeoutMs);
+      this.pending.set(id, { resolve, reject, timer });
+      ws.send(encodeCommand(id, method, params));
+    });
+  }
+
+  /** Sends a command that wants no reply on success (id 0). */
+  notify(method: MethodId, params: object): void {
+    if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(encodeCommand(0, method, params));
+  }
+
+  private onFrame(buf: Uint8Array): void {
+    this.lastFrameAt = Date.now();
+    const f = decodeServerFrame(buf);
+    if (f.type === FrameType.Reply) {
+      const p = this.pending.get(f.id);
+      if (!p) return;
+      this.pending.delete(f.id);
+      clearTimeout(p.timer);
+      if (f.code === ErrorCode.Ok) p.resolve(f.body);
+      else {
+        const e = f.body as ErrorBody;
+        p.reject(new ProtocolError(f.code, e.message, e.retryAfterMs));
+      }
+      return;
+    }
+    switch (f.kind) {
+      case PushKind.Message:
+        return this.received(f.body as P.WireMessage);
+      case PushKind.Receipt:
+        return this.emit("receipt", f.body as P.ReceiptPush);
+      case PushKind.Presence:
+        return this.emit("presence", f.body as P.PresenceInfo);
+      case PushKind.Typing:
+        return this.emit("typing", f.body as P.TypingPush);
+      case PushKind.Conversation: {
+        const c = f.body as P.ConversationPush;
+        if (c.removed) this.convCursors.delete(c.conv.id);
+        else if (!this.convCursors.has(c.conv.id)) {
+          const me = c.conv.members.find((m) => m.user === this.session?.user);
+          this.convCursors.set(c.conv.id, new ConversationCursor((me?.joined ?? 1) - 1));
+        }
+        return this.emit("conversation", c);
+      }
+      case PushKind.SyncDone:
+        return this.emit("synced", undefined);
+    }
+  }
+
+  private received(m: P.WireMessage): void {
+    let c = this.convCursors.get(m.conv);
+    if (!c) this.convCursors.set(m.conv, (c = new ConversationCursor(m.seq - 1)));
+    const ready = c.accept(m);
+    if (ready.length === 0) return;
+    for (const x of ready) this.emit("message", x);
+    if (this.opts.autoAck && ready.some((x) => x.from !== this.session?.user)) this.scheduleAck(m.conv, c.seq);
+  }
+
+  private scheduleAck(conv: string, seq: number): void {
+    this.ackDue.set(conv, seq);
+    if (this.ackScheduled) return;
+    this.ackScheduled = true;
+    // One cumulative receipt per conversation per turn, however many messages arrived.
+    setTimeout(() => {
+      this.ackScheduled = false;
+      for (const [c, s] of this.ackDue) this.notify(Method.Receipt, { conv: c, type: ReceiptType.Delivered, seq: s });
+      this.ackDue.clear();
+    }, 0);
+  }
+
+  // ---- messaging ----------------------------------------------------------------------------
+
+  /**
+   * Sends a message. Resolves once the server has stored it durably. If the connection drops
+   * first, the same client id is sent again after reconnecting, so it is stored once.
+   */
+  send(conv: string, body: Uint8Array | string, opts: { kind?: number; cid?: string } = {}): Promise<P.SendResult> {
+    const params: P.SendParams = {
+      conv,
+      cid: opts.cid ?? crypto.randomUUID(),
+      kind: opts.kind ?? MessageKind.Text,
+      body: typeof body === "string" ? new TextEncoder().encode(body) : body,
+    };
+    const known = this.outbox.get(params.cid);
+    if (known) return new Promise((resolve, reject) => this.outbox.set(params.cid, { ...known, resolve, reject }));
+    return new Promise((resolve, reject) => {
+      const entry: OutboxEntry = { params, resolve, reject, inFlight: false };
+      this.outbox.set(params.cid, entry);
+      if (this.session) this.transmit(entry);
+    });
+  }
+
+  private transmit(entry: OutboxEntry): void {
+    entry.inFlight = true;
+    const { params } = entry;
+    this.request(Method.Send, params).then(
+      (r) => {
+        const res = r as P.SendResult;
+        this.outbox.delete(params.cid);
+        // The sender's own message joins the conversation's order like any other.
+        this.received({ conv: params.conv, seq: res.seq, id: res.id, from: this.session?.user ?? "", dev: this.session?.device ?? "", cid: params.cid, kind: params.kind, body: params.body, ts: res.ts });
+        entry.resolve(res);
+      },
+      (e: ProtocolError) => {
+        entry.inFlight = false;
+        if (e.code === CONNECTION_LOST) return; // resent after reconnect
+        if (e.retryable) {
+          setTimeout(() => this.session && this.outbox.has(params.cid) && this.transmit(entry), e.retryAfterMs ?? 500);
+          return;
+        }
+        this.outbox.delete(params.cid);
+        entry.reject(e);
+      },
+    );
+  }
+
+  /** Marks everything up to `seq` as read (and delivered). */
+  markRead(conv: string, seq: number): Promise<unknown> {
+    return this.request(Method.Receipt, { conv, type: ReceiptType.Read, seq });
+  }
+
+  markDelivered(conv: string, seq: number): Promise<unknown> {
+    return this.request(Method.Receipt, { conv, type: ReceiptType.Delivered, seq });
+  }
+
+  typing(conv: string, on: boolean): void {
+    this.notify(Method.Typing, { conv, on });
+  }
+
+  history(conv: string, before?: number, limit?: number): Promise<P.HistoryResult> {
+    const params: P.HistoryParams = { conv };
+    if (before !== undefined) params.before = before;
+    if (limit !== undefined) params.limit = limit;
+    return this.request(Method.History, params) as Promise<P.HistoryResult>;
+  }
+
+  /** Replaces the set of users whose presence this device watches; returns their current presence. */
+  async watchPresence(users: string[]): Promise<P.PresenceInfo[]> {
+    return ((await this.request(Method.PresenceSubscribe, { users })) as P.PresenceSubscribeResult).presence;
+  }
+
+  async conversations(): Promise<P.ConvInfo[]> {
+    return ((await this.request(Method.ConvList, {})) as { convs: P.ConvInfo[] }).convs;
+  }
+
+  conversation(conv: string): Promise<P.ConvInfo> {
+    return this.request(Method.ConvGet, { conv }) as Promise<P.ConvInfo>;
+  }
+
+  openDirect(user: string): Promise<P.ConvInfo> {
+    return this.request(Method.DirectOpen, { user }) as Promise<P.ConvInfo>;
+  }
+
+  createGroup(title: string, members: string[]): Promise<P.ConvInfo> {
+    return this.request(Method.GroupCreate, { title, members }) as Promise<P.ConvInfo>;
+  }
+
+  renameGroup(conv: string, title: string): Promise<P.MembershipResult> {
+    return this.request(Method.GroupRename, { conv, title }) as Promise<P.MembershipResult>;
+  }
+
+  addMembers(conv: string, users: string[]): Promise<P.MembershipResult> {
+    return this.request(Method.GroupAdd, { conv, users }) as Promise<P.MembershipResult>;
+  }
+
+  removeMember(conv: string, user: string): Promise<P.MembershipResult> {
+    return this.request(Method.GroupRemove, { conv, user }) as Promise<P.MembershipResult>;
+  }
+
+  setAdmin(conv: string, user: string, admin: boolean): Promise<P.MembershipResult> {
+    return this.request(Method.GroupSetAdmin, { conv, user, admin }) as Promise<P.MembershipResult>;
+  }
+
+  async devices(): Promise<P.DeviceInfo[]> {
+    return ((await this.request(Method.DeviceList, {})) as { devices: P.DeviceInfo[] }).devices;
+  }
+
+  revokeDevice(device: string): Promise<unknown> {
+    return this.request(Method.DeviceRevoke, { device });
+  }
+}

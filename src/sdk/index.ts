@@ -1,0 +1,19 @@
+// Public client SDK. Applications, the terminal client and the bench import from here only;
+// nothing under src/actors, src/edge or src/storage is part of the public surface.
+
+export { Client, ProtocolError, type ClientEvents, type ClientOptions } from "./client.ts";
+export {
+  ConvType,
+  DisconnectCode,
+  ErrorCode,
+  MessageKind,
+  Method,
+  PROTOCOL_VERSION,
+  PushKind,
+  ReceiptType,
+  SystemOp,
+  isRetryableError,
+  shouldReconnect,
+} from "../proto/codes.ts";
+export { unpack as decodeSystemEvent } from "../proto/codec.ts";
+export type * from "../proto/types.ts";

@@ -1,0 +1,101 @@
+// Composition root: builds one edge node from a Config with the embedded backends (SQLite,
+// in-memory presence and tickets, in-process bus) and runs it until stopped.
+
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import pino, { type Logger } from "pino";
+import { MemoryBus } from "./actors/bus.ts";
+import type { NodeContext } from "./actors/context.ts";
+import { CursorWriter } from "./actors/cursor-writer.ts";
+import { Node } from "./actors/node.ts";
+import { SnowflakeGenerator } from "./actors/snowflake.ts";
+import { ensureEmbeddedKeyring, loadKeyring } from "./auth/keyring.ts";
+import type { Config } from "./config/config.ts";
+import { startEdge, WS_PATH } from "./edge/edge.ts";
+import { Metrics } from "./metrics/metrics.ts";
+import { DisconnectCode } from "./proto/codes.ts";
+import { MemoryPresenceStore } from "./storage/memory/presence-store.ts";
+import { MemoryTicketStore } from "./storage/memory/ticket-store.ts";
+import { openSqlite } from "./storage/sqlite/db.ts";
+
+export interface RunningServer {
+  /** ws://host:port/v1/ws */
+  wsUrl: string;
+  /** http://host:port */
+  httpUrl: string;
+  port: number;
+  node: Node;
+  /** Drains and stops: stop accepting, finish in-flight commands, flush, close sockets (4000), close stores. */
+  stop(): Promise<void>;
+}
+
+export function createLogger(config: Config): Logger {
+  return pino({
+    level: config.log.level,
+    base: { node: config.server.nodeId },
+    // Credentials never reach a log line, whatever a caller passes.
+    redact: { paths: ["token", "*.token", "authorization", "*.authorization", "headers", "*.headers", "ticket", "*.ticket"], censor: "[redacted]" },
+  });
+}
+
+export async function startServer(config: Config, log: Logger = createLogger(config)): Promise<RunningServer> {
+  mkdirSync(config.server.dataDir, { recursive: true, mode: 0o700 });
+  const keysFile = config.auth.keysFile || (await ensureEmbeddedKeyring(config.server.dataDir));
+  const keyring = await loadKeyring(keysFile);
+  const db = openSqlite({ path: join(config.server.dataDir, "msgr.db"), synchronous: config.storage.synchronous });
+  const presence = new MemoryPresenceStore();
+  const tickets = new MemoryTicketStore();
+  const bus = new MemoryBus();
+  const metrics = new Metrics();
+  const ctx: NodeContext = {
+    config,
+    bus,
+    messages: db.messages,
+    metadata: db.metadata,
+    presence,
+    metrics,
+    log,
+    ids: new SnowflakeGenerator(config.server.nodeId),
+    cursors: new CursorWriter(db.metadata),
+  };
+  const node = new Node(ctx);
+  let accepting = true;
+  const edge = startEdge({ config, keyring, metadata: db.metadata, tickets, node, ready: () => accepting });
+
+  const sweeper = setInterval(() => node.sweep(Date.now()), Math.min(1000, config.heartbeat.intervalMs / 2));
+  const retention = config.storage.retentionSeconds;
+  const pruner =
+    retention > 0
+      ? setInterval(
+          () => void db.messages.pruneBefore(Date.now() - retention * 1000).catch((err) => log.error({ err }, "prune failed")),
+          Math.max(1000, Math.min(60_000, (retention * 1000) / 2)),
+        )
+      : undefined;
+
+  const host = edge.hostname === "0.0.0.0" || edge.hostname === "::" ? "127.0.0.1" : edge.hostname;
+  const httpUrl = `http://${host}:${edge.port}`;
+  log.info({ url: httpUrl, ws: WS_PATH, dataDir: config.server.dataDir, synchronous: config.storage.synchronous }, "edge listening");
+
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      accepting = false;
+      node.draining = true;
+      log.info({ connections: node.sessionCount }, "draining");
+      edge.stop(false);
+      clearInterval(sweeper);
+      if (pruner) clearInterval(pruner);
+      await node.quiesce(Date.now() + config.shutdown.drainTimeoutMs);
+      await db.messages.flush();
+      await ctx.cursors.flush();
+      for (const s of [...node.sessions()]) s.close(DisconnectCode.Shutdown, "server shutting down; reconnect");
+      await Bun.sleep(50);
+      edge.stop(true);
+      await bus.close();
+      await Promise.all([presence.close(), tickets.close()]);
+      await db.close();
+      log.info("stopped");
+    })());
+
+  return { wsUrl: `ws://${host}:${edge.port}${WS_PATH}`, httpUrl, port: edge.port!, node, stop };
+}

@@ -1,0 +1,66 @@
+// Opens the embedded SQLite backend: one bun:sqlite connection shared by the message and
+// metadata stores, so both write through the same WAL and never contend for the write lock.
+
+import { Database } from "bun:sqlite";
+import { mkdirSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { drizzle } from "drizzle-orm/bun-sqlite";
+import { migrate } from "drizzle-orm/bun-sqlite/migrator";
+import type { MessageStore, MetadataStore } from "../types.ts";
+import { SqliteMessageStore } from "./message-store.ts";
+import { SqliteMetadataStore } from "./metadata-store.ts";
+import * as schema from "./schema.ts";
+
+export interface SqliteOptions {
+  /** Database file; its directory is created when missing. ":memory:" works for throwaway use. */
+  path: string;
+  /**
+   * Durability of a commit in WAL mode, i.e. of every acked message:
+   * - "full": the WAL is fsynced at each commit, so a committed transaction survives power loss
+   *   and OS crashes.
+   * - "normal": the WAL is fsynced only at checkpoints, so a commit survives a crash of the
+   *   process (SIGKILL included) but the last commits may be lost on power loss or an OS crash.
+   *   Group commit already amortizes the fsync, so "full" is the sensible default.
+   */
+  synchronous: "full" | "normal";
+}
+
+export interface SqliteBackend {
+  messages: MessageStore;
+  metadata: MetadataStore;
+  /** Flushes pending appends, then closes the shared connection. */
+  close(): Promise<void>;
+}
+
+const MIGRATIONS = join(import.meta.dir, "migrations");
+
+export function openSqlite(opts: SqliteOptions): SqliteBackend {
+  if (opts.path !== ":memory:") mkdirSync(dirname(opts.path), { recursive: true });
+  // safeIntegers stays off so that seq and timestamps read as numbers; the one 64-bit column
+  // (messages.id) is read as text and parsed to bigint by the message store.
+  const db = new Database(opts.path, { create: true, strict: true });
+  try {
+    db.run("PRAGMA journal_mode = WAL");
+    db.run(`PRAGMA synchronous = ${opts.synchronous === "full" ? "FULL" : "NORMAL"}`);
+    // Another process (a CLI tool, a backup) may hold the lock briefly; wait rather than fail.
+    db.run("PRAGMA busy_timeout = 5000");
+    db.run("PRAGMA foreign_keys = ON");
+    const orm = drizzle({ client: db, schema });
+    migrate(orm, { migrationsFolder: MIGRATIONS });
+
+    const messages = new SqliteMessageStore(db);
+    const metadata = new SqliteMetadataStore(orm);
+    return {
+      messages,
+      metadata,
+      async close() {
+        await messages.close();
+        await metadata.close();
+        db.close();
+      },
+    };
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+}

@@ -1,0 +1,186 @@
+// SQLite MetadataStore: devices, conversations and membership through drizzle. These calls are
+// far less frequent than message appends, so the query builder's cost does not matter here.
+// bun:sqlite is synchronous, so every method completes before it returns its promise.
+
+import { and, eq, sql } from "drizzle-orm";
+import type { BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
+import { alias } from "drizzle-orm/sqlite-core";
+import type {
+  ConversationRecord,
+  CursorUpdate,
+  DeviceRecord,
+  MemberRecord,
+  MetadataStore,
+} from "../types.ts";
+import * as schema from "./schema.ts";
+import { conversations, devices, directPairs, members } from "./schema.ts";
+
+type Orm = BunSQLiteDatabase<typeof schema>;
+
+/** Write transactions take the write lock up front so they never fail upgrading a read lock. */
+const WRITE = { behavior: "immediate" } as const;
+
+function memberRow(conv: string, m: MemberRecord): typeof members.$inferInsert {
+  return { convId: conv, user: m.user, admin: m.admin, joinedSeq: m.joinedSeq, delivered: m.delivered, read: m.read };
+}
+
+export class SqliteMetadataStore implements MetadataStore {
+  readonly #db: Orm;
+
+  constructor(db: Orm) {
+    this.#db = db;
+  }
+
+  async touchDevice(user: string, device: string, nowMs: number): Promise<{ revoked: boolean }> {
+    const row = this.#db
+      .insert(devices)
+      .values({ user, device, firstSeen: nowMs, lastSeen: nowMs })
+      .onConflictDoUpdate({
+        target: [devices.user, devices.device],
+        set: { lastSeen: sql`max(${devices.lastSeen}, excluded.last_seen)` },
+      })
+      .returning({ revokedAt: devices.revokedAt })
+      .get();
+    return { revoked: row?.revokedAt != null };
+  }
+
+  async listDevices(user: string): Promise<DeviceRecord[]> {
+    const rows = this.#db.select().from(devices).where(eq(devices.user, user)).orderBy(devices.firstSeen, devices.device).all();
+    return rows.map((r) => ({
+      user: r.user,
+      device: r.device,
+      firstSeen: r.firstSeen,
+      lastSeen: r.lastSeen,
+      revoked: r.revokedAt !== null,
+    }));
+  }
+
+  async revokeDevice(user: string, device: string, nowMs: number): Promise<boolean> {
+    const rows = this.#db
+      .update(devices)
+      // coalesce: revoking again keeps the original revocation time.
+      .set({ revokedAt: sql`coalesce(${devices.revokedAt}, ${nowMs})` })
+      .where(and(eq(devices.user, user), eq(devices.device, device)))
+      .returning({ user: devices.user })
+      .all();
+    return rows.length > 0;
+  }
+
+  async isDeviceRevoked(user: string, device: string): Promise<boolean> {
+    const row = this.#db
+      .select({ revokedAt: devices.revokedAt })
+      .from(devices)
+      .where(and(eq(devices.user, user), eq(devices.device, device)))
+      .get();
+    return row?.revokedAt != null;
+  }
+
+  async createConversation(conv: ConversationRecord, memberList: MemberRecord[]): Promise<void> {
+    this.#db.transaction((tx) => {
+      tx.insert(conversations).values(conv).run();
+      if (memberList.length > 0) tx.insert(members).values(memberList.map((m) => memberRow(conv.id, m))).run();
+    }, WRITE);
+  }
+
+  async openDirect(conv: ConversationRecord, a: string, b: string): Promise<{ id: string; created: boolean }> {
+    const [userA, userB] = a < b ? [a, b] : [b, a];
+    return this.#db.transaction((tx) => {
+      // The pair's primary key arbitrates: only the caller whose insert lands creates the
+      // conversation; everyone else reads the winner's id.
+      const won = tx.insert(directPairs).values({ userA, userB, convId: conv.id }).onConflictDoNothing().returning().get();
+      if (!won) {
+        const existing = tx
+          .select({ convId: directPairs.convId })
+          .from(directPairs)
+          .where(and(eq(directPairs.userA, userA), eq(directPairs.userB, userB)))
+          .get();
+        if (!existing) throw new Error(`direct pair ${userA}/${userB} vanished inside its transaction`);
+        return { id: existing.convId, created: false };
+      }
+      tx.insert(conversations).values(conv).run();
+      const both = userA === userB ? [userA] : [userA, userB];
+      tx.insert(members)
+        .values(both.map((user) => memberRow(conv.id, { user, admin: false, joinedSeq: 1, delivered: 0, read: 0 })))
+        .run();
+      return { id: conv.id, created: true };
+    }, WRITE);
+  }
+
+  async getConversation(id: string): Promise<ConversationRecord | null> {
+    return this.#db.select().from(conversations).where(eq(conversations.id, id)).get() ?? null;
+  }
+
+  async renameConversation(id: string, title: string): Promise<void> {
+    this.#db.update(conversations).set({ title }).where(eq(conversations.id, id)).run();
+  }
+
+  async listMembers(conv: string): Promise<MemberRecord[]> {
+    return this.#db
+      .select({
+        user: members.user,
+        admin: members.admin,
+        joinedSeq: members.joinedSeq,
+        delivered: members.delivered,
+        read: members.read,
+      })
+      .from(members)
+      .where(eq(members.convId, conv))
+      .orderBy(members.joinedSeq, members.user)
+      .all();
+  }
+
+  async addMembers(conv: string, memberList: MemberRecord[]): Promise<void> {
+    if (memberList.length === 0) return;
+    this.#db
+      .insert(members)
+      .values(memberList.map((m) => memberRow(conv, m)))
+      .onConflictDoNothing()
+      .run();
+  }
+
+  async removeMember(conv: string, user: string): Promise<void> {
+    this.#db.delete(members).where(and(eq(members.convId, conv), eq(members.user, user))).run();
+  }
+
+  async setAdmin(conv: string, user: string, admin: boolean): Promise<void> {
+    this.#db.update(members).set({ admin }).where(and(eq(members.convId, conv), eq(members.user, user))).run();
+  }
+
+  async listUserConversations(user: string): Promise<{ conv: string; joinedSeq: number }[]> {
+    return this.#db
+      .select({ conv: members.convId, joinedSeq: members.joinedSeq })
+      .from(members)
+      .where(eq(members.user, user))
+      .all();
+  }
+
+  async saveCursors(updates: CursorUpdate[]): Promise<void> {
+    if (updates.length === 0) return;
+    this.#db.transaction((tx) => {
+      for (const u of updates) {
+        tx.update(members)
+          .set({
+            delivered: sql`max(${members.delivered}, ${u.delivered})`,
+            read: sql`max(${members.read}, ${u.read})`,
+          })
+          .where(and(eq(members.convId, u.conv), eq(members.user, u.user)))
+          .run();
+      }
+    }, WRITE);
+  }
+
+  async sharesConversation(a: string, b: string): Promise<boolean> {
+    const other = alias(members, "other");
+    const row = this.#db
+      .select({ one: sql`1` })
+      .from(members)
+      .innerJoin(other, eq(other.convId, members.convId))
+      .where(and(eq(members.user, a), eq(other.user, b)))
+      .limit(1)
+      .get();
+    return row !== undefined;
+  }
+
+  /** Nothing to release: the shared connection is closed by openSqlite's close(). */
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,107 @@
+// Drizzle schema of the embedded SQLite backend. `bun run db:generate` turns changes here into
+// SQL migrations under ./migrations, which openSqlite() applies at startup.
+
+import { sql } from "drizzle-orm";
+import { blob, customType, index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+
+/**
+ * A 64-bit SQLite INTEGER seen as bigint. bun:sqlite (without safeIntegers) returns integers as
+ * doubles, which corrupts snowflake ids above 2^53, so hot-path reads select such columns with
+ * CAST(... AS TEXT); the guard below makes a lossy read through drizzle fail instead of corrupting.
+ */
+const int64 = customType<{ data: bigint; driverData: bigint | number | string }>({
+  dataType: () => "integer",
+  fromDriver(value) {
+    if (typeof value === "number" && !Number.isSafeInteger(value)) {
+      throw new RangeError("64-bit integer read as a lossy number; select it with CAST(... AS TEXT)");
+    }
+    return BigInt(value);
+  },
+});
+
+export const devices = sqliteTable(
+  "devices",
+  {
+    user: text("user").notNull(),
+    device: text("device").notNull(),
+    firstSeen: integer("first_seen").notNull(),
+    lastSeen: integer("last_seen").notNull(),
+    /** Null while the device may connect; set once, revocation is permanent. */
+    revokedAt: integer("revoked_at"),
+  },
+  (t) => [primaryKey({ columns: [t.user, t.device] })],
+);
+
+export const conversations = sqliteTable("conversations", {
+  id: text("id").primaryKey(),
+  type: integer("type").notNull(),
+  title: text("title").notNull(),
+  createdBy: text("created_by").notNull(),
+  createdAt: integer("created_at").notNull(),
+});
+
+/**
+ * One row per pair of users that have a direct conversation, userA < userB. Its primary key is
+ * what makes concurrent openDirect calls agree on one conversation. No foreign key to
+ * conversations: the pair row is written first, to win the race, and its conversation after.
+ */
+export const directPairs = sqliteTable(
+  "direct_pairs",
+  {
+    userA: text("user_a").notNull(),
+    userB: text("user_b").notNull(),
+    convId: text("conv_id").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.userA, t.userB] })],
+);
+
+export const members = sqliteTable(
+  "members",
+  {
+    convId: text("conv_id")
+      .notNull()
+      .references(() => conversations.id, { onDelete: "cascade" }),
+    user: text("user").notNull(),
+    admin: integer("admin", { mode: "boolean" }).notNull(),
+    joinedSeq: integer("joined_seq").notNull(),
+    delivered: integer("delivered").notNull().default(0),
+    read: integer("read").notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.convId, t.user] }), index("members_user_idx").on(t.user)],
+);
+
+/**
+ * Append-only message log. A rowid table rather than WITHOUT ROWID: drizzle cannot declare the
+ * latter, and SQLite advises against it for rows as large as message bodies can be.
+ * No foreign key to conversations: the message store stands alone (other backends split the two).
+ */
+export const messages = sqliteTable(
+  "messages",
+  {
+    convId: text("conv_id").notNull(),
+    seq: integer("seq").notNull(),
+    id: int64("id").notNull(),
+    sender: text("sender").notNull(),
+    device: text("device").notNull(),
+    cid: text("cid").notNull(),
+    kind: integer("kind").notNull(),
+    body: blob("body", { mode: "buffer" }).notNull(),
+    ts: integer("ts").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.convId, t.seq] }),
+    // Partial: system messages all carry cid "" and must not collide with each other.
+    uniqueIndex("messages_client_id_idx").on(t.convId, t.sender, t.cid).where(sql`cid <> ''`),
+    index("messages_ts_idx").on(t.ts),
+  ],
+);
+
+/**
+ * Highest seq ever stored per conversation, raised in the same transaction as the inserts. Appends
+ * take their seq from it (never from the rows), so seqs are not reused after pruning, and
+ * lastSeq() and firstRetainedSeq() stay right after pruning has deleted the newest messages.
+ */
+export const convSeq = sqliteTable("conv_seq", {
+  convId: text("conv_id").primaryKey(),
+  lastSeq: integer("last_seq").notNull(),
+});

@@ -1,0 +1,161 @@
+// Behaviour every MetadataStore backend must show. Each backend's test file calls
+// metadataStoreContract() with a factory that opens a fresh, empty store.
+
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import type { ConversationRecord, MemberRecord, MetadataStore } from "../../src/storage/types.ts";
+
+export type OpenMetadataStore = () => Promise<{ store: MetadataStore; close: () => Promise<void> }>;
+
+const GROUP = 2;
+const DIRECT = 1;
+
+function conversation(id: string, type = GROUP): ConversationRecord {
+  return { id, type, title: `title of ${id}`, createdBy: "alice", createdAt: 1_700_000_000_000 };
+}
+
+function member(user: string, fields: Partial<MemberRecord> = {}): MemberRecord {
+  return { user, admin: false, joinedSeq: 1, delivered: 0, read: 0, ...fields };
+}
+
+const byUser = <T extends { user: string }>(rows: T[]) => [...rows].sort((a, b) => a.user.localeCompare(b.user));
+
+export function metadataStoreContract(name: string, open: OpenMetadataStore): void {
+  describe(name, () => {
+    let store: MetadataStore;
+    let close: () => Promise<void>;
+
+    beforeEach(async () => {
+      ({ store, close } = await open());
+    });
+    afterEach(async () => {
+      await close();
+    });
+
+    test("devices are recorded on touch, listed, and revoked for good", async () => {
+      expect(await store.touchDevice("alice", "phone", 1000)).toEqual({ revoked: false });
+      expect(await store.touchDevice("alice", "laptop", 2000)).toEqual({ revoked: false });
+      expect(await store.touchDevice("alice", "phone", 3000)).toEqual({ revoked: false });
+      await store.touchDevice("bob", "phone", 1000);
+
+      const listed = (await store.listDevices("alice")).sort((a, b) => a.device.localeCompare(b.device));
+      expect(listed).toEqual([
+        { user: "alice", device: "laptop", firstSeen: 2000, lastSeen: 2000, revoked: false },
+        { user: "alice", device: "phone", firstSeen: 1000, lastSeen: 3000, revoked: false },
+      ]);
+      expect(await store.listDevices("nobody")).toEqual([]);
+
+      expect(await store.revokeDevice("alice", "phone", 4000)).toBe(true);
+      expect(await store.revokeDevice("alice", "unknown", 4000)).toBe(false);
+      expect(await store.isDeviceRevoked("alice", "phone")).toBe(true);
+      expect(await store.isDeviceRevoked("alice", "laptop")).toBe(false);
+      expect(await store.isDeviceRevoked("bob", "phone")).toBe(false);
+      expect(await store.isDeviceRevoked("alice", "unknown")).toBe(false);
+
+      expect(await store.touchDevice("alice", "phone", 5000)).toEqual({ revoked: true });
+      expect(await store.isDeviceRevoked("alice", "phone")).toBe(true);
+      const phone = (await store.listDevices("alice")).find((d) => d.device === "phone");
+      expect(phone?.revoked).toBe(true);
+    });
+
+    test("a conversation is created with its members", async () => {
+      const conv = conversation("g1");
+      await store.createConversation(conv, [member("alice", { admin: true }), member("bob", { joinedSeq: 1 })]);
+      expect(await store.getConversation("g1")).toEqual(conv);
+      expect(await store.getConversation("unknown")).toBeNull();
+      expect(byUser(await store.listMembers("g1"))).toEqual([member("alice", { admin: true }), member("bob")]);
+      expect(await store.listMembers("unknown")).toEqual([]);
+    });
+
+    test("openDirect creates one conversation per pair, whatever the order", async () => {
+      const first = await store.openDirect(conversation("d1", DIRECT), "alice", "bob");
+      expect(first).toEqual({ id: "d1", created: true });
+      expect(await store.openDirect(conversation("d2", DIRECT), "bob", "alice")).toEqual({ id: "d1", created: false });
+      expect(await store.getConversation("d2")).toBeNull();
+      expect(await store.getConversation("d1")).toEqual(conversation("d1", DIRECT));
+      expect(byUser(await store.listMembers("d1"))).toEqual([member("alice"), member("bob")]);
+      expect((await store.openDirect(conversation("d3", DIRECT), "alice", "carol")).created).toBe(true);
+    });
+
+    test("20 concurrent openDirect calls agree on one conversation", async () => {
+      const results = await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          i % 2 === 0
+            ? store.openDirect(conversation(`d${i}`, DIRECT), "alice", "bob")
+            : store.openDirect(conversation(`d${i}`, DIRECT), "bob", "alice"),
+        ),
+      );
+      expect(new Set(results.map((r) => r.id)).size).toBe(1);
+      expect(results.filter((r) => r.created)).toHaveLength(1);
+      expect(await store.listUserConversations("alice")).toHaveLength(1);
+    });
+
+    test("conversations can be renamed", async () => {
+      await store.createConversation(conversation("g1"), [member("alice")]);
+      await store.renameConversation("g1", "new title");
+      expect((await store.getConversation("g1"))?.title).toBe("new title");
+    });
+
+    test("members are added (ignoring present ones), removed and made admin", async () => {
+      await store.createConversation(conversation("g1"), [member("alice", { admin: true })]);
+      await store.addMembers("g1", [member("bob", { joinedSeq: 4 }), member("alice", { joinedSeq: 4 })]);
+      expect(byUser(await store.listMembers("g1"))).toEqual([member("alice", { admin: true }), member("bob", { joinedSeq: 4 })]);
+
+      await store.setAdmin("g1", "bob", true);
+      await store.setAdmin("g1", "alice", false);
+      expect(byUser(await store.listMembers("g1")).map((m) => [m.user, m.admin])).toEqual([
+        ["alice", false],
+        ["bob", true],
+      ]);
+
+      await store.removeMember("g1", "alice");
+      expect((await store.listMembers("g1")).map((m) => m.user)).toEqual(["bob"]);
+    });
+
+    test("listUserConversations lists the conversations a user belongs to, with the seq they joined at", async () => {
+      const byConv = (rows: { conv: string; joinedSeq: number }[]) => [...rows].sort((a, b) => a.conv.localeCompare(b.conv));
+      await store.createConversation(conversation("g1"), [member("alice"), member("bob", { joinedSeq: 3 })]);
+      await store.createConversation(conversation("g2"), [member("alice", { joinedSeq: 7 })]);
+      await store.createConversation(conversation("g3"), [member("bob")]);
+      await store.addMembers("g3", [member("alice", { joinedSeq: 12 })]);
+      expect(byConv(await store.listUserConversations("alice"))).toEqual([
+        { conv: "g1", joinedSeq: 1 },
+        { conv: "g2", joinedSeq: 7 },
+        { conv: "g3", joinedSeq: 12 },
+      ]);
+      expect(byConv(await store.listUserConversations("bob"))).toEqual([
+        { conv: "g1", joinedSeq: 3 },
+        { conv: "g3", joinedSeq: 1 },
+      ]);
+      expect(await store.listUserConversations("nobody")).toEqual([]);
+      await store.removeMember("g2", "alice");
+      await store.removeMember("g3", "alice");
+      expect(await store.listUserConversations("alice")).toEqual([{ conv: "g1", joinedSeq: 1 }]);
+    });
+
+    test("saveCursors only ever raises delivered and read", async () => {
+      await store.createConversation(conversation("g1"), [member("alice"), member("bob")]);
+      await store.saveCursors([
+        { conv: "g1", user: "alice", delivered: 5, read: 3 },
+        { conv: "g1", user: "bob", delivered: 2, read: 2 },
+      ]);
+      await store.saveCursors([{ conv: "g1", user: "alice", delivered: 4, read: 6 }]);
+      // Members that are not there (any more) are ignored.
+      await store.saveCursors([{ conv: "g1", user: "carol", delivered: 9, read: 9 }]);
+      expect(byUser(await store.listMembers("g1")).map((m) => [m.user, m.delivered, m.read])).toEqual([
+        ["alice", 5, 6],
+        ["bob", 2, 2],
+      ]);
+    });
+
+    test("sharesConversation tells whether two users have a conversation in common", async () => {
+      await store.createConversation(conversation("g1"), [member("alice"), member("bob")]);
+      await store.createConversation(conversation("g2"), [member("carol"), member("dave")]);
+      expect(await store.sharesConversation("alice", "bob")).toBe(true);
+      expect(await store.sharesConversation("bob", "alice")).toBe(true);
+      expect(await store.sharesConversation("alice", "carol")).toBe(false);
+      expect(await store.sharesConversation("alice", "nobody")).toBe(false);
+      await store.removeMember("g1", "bob");
+      expect(await store.sharesConversation("alice", "bob")).toBe(false);
+    });
+  });
+}

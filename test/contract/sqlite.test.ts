@@ -1,0 +1,86 @@
+// Runs the message and metadata contracts against SQLite files (not ":memory:", which has no
+// WAL and no fsync) in both synchronous modes.
+
+import { Database } from "bun:sqlite";
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { openSqlite, type SqliteBackend } from "../../src/storage/sqlite/db.ts";
+import { SqliteMessageStore } from "../../src/storage/sqlite/message-store.ts";
+import { message, messageStoreContract, unstorable } from "./message-store.contract.ts";
+import { metadataStoreContract } from "./metadata-store.contract.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "msgr-sqlite-contract-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+let opened = 0;
+function openFresh(synchronous: "full" | "normal"): { backend: SqliteBackend; close: () => Promise<void> } {
+  const path = join(dir, `${synchronous}-${++opened}`, "msgr.db");
+  const backend = openSqlite({ path, synchronous });
+  return {
+    backend,
+    close: async () => {
+      await backend.close();
+      rmSync(join(path, ".."), { recursive: true, force: true });
+    },
+  };
+}
+
+for (const synchronous of ["full", "normal"] as const) {
+  messageStoreContract(`sqlite message store (synchronous=${synchronous})`, async () => {
+    const { backend, close } = openFresh(synchronous);
+    return { store: backend.messages, close };
+  });
+  metadataStoreContract(`sqlite metadata store (synchronous=${synchronous})`, async () => {
+    const { backend, close } = openFresh(synchronous);
+    return { store: backend.metadata, close };
+  });
+}
+
+describe("sqlite message store specifics", () => {
+  test("a failed group commit rejects every append of its batch and consumes no seqs", async () => {
+    const { backend, close } = openFresh("normal");
+    try {
+      const store = backend.messages;
+      await store.append(message("c1", 1));
+      const batch = [store.append(message("c1", 2)), store.append(message("c2", 1)), store.append(unstorable("c1", 3)), store.append(message("c1", 4))];
+      const settled = await Promise.allSettled(batch);
+      expect(settled.map((s) => s.status)).toEqual(["rejected", "rejected", "rejected", "rejected"]);
+      expect(await store.lastSeq("c1")).toBe(1);
+      expect(await store.lastSeq("c2")).toBe(0);
+      expect(await store.range("c2", 0, 10)).toEqual([]);
+      // The retried appends get the seqs the failed batch did not consume.
+      const retried = await Promise.all([store.append(message("c1", 2)), store.append(message("c2", 1))]);
+      expect(retried.map((r) => [r.message.conv, r.message.seq, r.duplicate])).toEqual([
+        ["c1", 2, false],
+        ["c2", 1, false],
+      ]);
+      expect((await store.range("c1", 0, 10)).map((m) => m.seq)).toEqual([1, 2]);
+    } finally {
+      await close();
+    }
+  });
+
+  test("a commit that fails because the connection is gone consumes no seqs", async () => {
+    const path = join(dir, "closed-connection", "msgr.db");
+    const setup = openSqlite({ path, synchronous: "full" });
+    await setup.messages.append(message("c1", 1));
+    await setup.close();
+
+    const db = new Database(path, { strict: true });
+    const store = new SqliteMessageStore(db);
+    const pending = [store.append(message("c1", 2)), store.append(message("c1", 3))];
+    db.close();
+    expect((await Promise.allSettled(pending)).map((s) => s.status)).toEqual(["rejected", "rejected"]);
+
+    const reopened = openSqlite({ path, synchronous: "full" });
+    try {
+      expect(await reopened.messages.lastSeq("c1")).toBe(1);
+      expect((await reopened.messages.append(message("c1", 2))).message.seq).toBe(2);
+      expect((await reopened.messages.range("c1", 0, 10)).map((m) => m.seq)).toEqual([1, 2]);
+    } finally {
+      await reopened.close();
+    }
+  });
+});
