@@ -68,7 +68,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     retention > 0
       ? setInterval(
           () => void db.messages.pruneBefore(Date.now() - retention * 1000).catch((err) => log.error({ err }, "prune failed")),
-          Math.max(1000, Math.min(60_000, (retention * 1000) / 2)),
+          Math.max(250, Math.min(60_000, (retention * 1000) / 4)),
         )
       : undefined;
 

@@ -57,9 +57,13 @@ export class DeviceSession {
 
   write(frame: Uint8Array): boolean {
     if (this.transport.closed) return false;
-    const ok = this.transport.send(frame);
-    if (ok) this.metrics.framesOut.inc();
-    return ok;
+    if (this.transport.send(frame)) {
+      this.metrics.framesOut.inc();
+      return true;
+    }
+    // Never keep writing after a drop: the device would see a gap. It resumes from its cursors instead.
+    this.close(DisconnectCode.SlowConsumer, "slow consumer: reconnect and resume from your cursors");
+    return false;
   }
 
   /** Waits while the socket holds a large backlog (used when streaming history, not for live pushes). */

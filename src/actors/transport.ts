@@ -3,8 +3,8 @@
 
 export interface Transport {
   /**
-   * Queues a frame. Returns false when the connection is gone or was just closed because its
-   * send buffer passed the limit (slow consumer); after false the caller stops writing to it.
+   * Queues a frame. Returns false when the connection is gone, the frame was dropped, or the
+   * send buffer passed the limit; the caller must then close the connection and write no more.
    */
   send(frame: Uint8Array): boolean;
   close(code: number, reason: string): void;

@@ -185,7 +185,8 @@ export class UserActor {
         const reset = cursor !== undefined && (cursor > last || cursor + 1 < first);
         if (cursor !== undefined && !reset) from = Math.max(cursor, start);
         s.sent.set(conv, from);
-        if (from < last || reset) plan.push(reset ? { conv, from: from + 1, to: last, reset } : { conv, from: from + 1, to: last });
+        // Every conversation is listed, so the device learns all of them and their positions at once.
+        plan.push(reset ? { conv, from: from + 1, to: last, reset } : { conv, from: from + 1, to: last });
       }
       for (const conv of Object.keys(cursors)) if (!this.convs.has(conv)) plan.push({ conv, from: 0, to: 0, removed: true });
       reply(plan);

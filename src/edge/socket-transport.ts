@@ -1,7 +1,6 @@
 // The Transport actors write to, over one of Bun's server WebSockets (uWebSockets inside Bun).
 
 import type { ServerWebSocket } from "bun";
-import { DisconnectCode } from "../proto/codes.ts";
 import type { Transport } from "../actors/transport.ts";
 
 export class SocketTransport implements Transport {
@@ -18,12 +17,7 @@ export class SocketTransport implements Transport {
     if (this.closed) return false;
     // -1: queued behind unread data; 0: dropped (connection gone); n > 0: written.
     const r = this.ws.send(frame, false);
-    if (r === 0 || (r === -1 && this.ws.getBufferedAmount() > this.limit)) {
-      // Never keep writing after a drop: the device would see a gap. It resumes from its cursor instead.
-      this.close(DisconnectCode.SlowConsumer, "slow consumer: resume from your cursor");
-      return false;
-    }
-    return true;
+    return !(r === 0 || (r === -1 && this.ws.getBufferedAmount() > this.limit));
   }
 
   close(code: number, reason: string): void {

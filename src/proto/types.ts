@@ -74,6 +74,7 @@ export interface SyncConvState {
   /** The user is no longer a member: the conversation is closed for this device. */
   removed?: boolean;
 }
+/** One entry for every conversation the user belongs to (from > to: nothing to send), plus `removed` ones the device named. */
 export interface SyncResult {
   convs: SyncConvState[];
 }

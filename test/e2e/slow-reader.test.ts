@@ -1,0 +1,86 @@
+// A device that stops reading is disconnected once its socket buffer passes the limit (never
+// left to grow the server's memory), and a later resync brings it everything, once, in order.
+
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { connect, type Socket } from "node:net";
+import { encodeCommand } from "../../src/proto/codec.ts";
+import { Client, Method } from "../../src/sdk/index.ts";
+import { collect, nextEvent, startHarness, until, type Harness } from "../helpers/harness.ts";
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness({ limits: { socketBufferBytes: 256 * 1024 } });
+});
+afterAll(() => h.stop());
+
+/** A masked client frame (RFC 6455 5.2), binary, final. */
+function clientFrame(payload: Uint8Array): Uint8Array {
+  const len = payload.length;
+  const head = len < 126 ? 2 : len < 65536 ? 4 : 10;
+  const out = new Uint8Array(head + 4 + len);
+  out[0] = 0x82;
+  if (head === 2) out[1] = 0x80 | len;
+  else if (head === 4) {
+    out[1] = 0x80 | 126;
+    new DataView(out.buffer).setUint16(2, len);
+  } else {
+    out[1] = 0x80 | 127;
+    new DataView(out.buffer).setBigUint64(2, BigInt(len));
+  }
+  const mask = crypto.getRandomValues(new Uint8Array(4));
+  out.set(mask, head);
+  for (let i = 0; i < len; i++) out[head + 4 + i] = payload[i]! ^ mask[i & 3]!;
+  return out;
+}
+
+/** Opens a WebSocket by hand, says CONNECT and SYNC, then stops reading from the kernel. */
+async function stalledDevice(port: number, token: string): Promise<Socket> {
+  const sock = connect(port, "127.0.0.1");
+  await new Promise((r) => sock.once("connect", r));
+  const key = Buffer.from(crypto.getRandomValues(new Uint8Array(16))).toString("base64");
+  sock.write(
+    `GET /v1/ws HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+      `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\nAuthorization: Bearer ${token}\r\n\r\n`,
+  );
+  await new Promise<void>((resolve) => {
+    let head = "";
+    const onData = (d: Buffer) => {
+      head += d.toString("latin1");
+      if (head.includes("\r\n\r\n")) {
+        sock.off("data", onData);
+        expect(head.startsWith("HTTP/1.1 101")).toBe(true);
+        resolve();
+      }
+    };
+    sock.on("data", onData);
+  });
+  sock.write(clientFrame(encodeCommand(1, Method.Connect, { v: 1 })));
+  sock.write(clientFrame(encodeCommand(2, Method.Sync, { cursors: {} })));
+  await Bun.sleep(100);
+  sock.pause();
+  return sock;
+}
+
+test("a slow reader is disconnected at the buffer limit and a later resync gets everything", async () => {
+  const sender = await h.client("fast");
+  const conv = await sender.openDirect("slow");
+  const stalled = await stalledDevice(h.server.port, await h.token("slow", "slow-dev"));
+  await until(() => h.server.node.userActor("slow") !== undefined);
+
+  const body = new Uint8Array(60_000).fill(7);
+  const total = 400; // 24 MB: far beyond the kernel's socket buffers and the 256 KiB limit
+  for (let i = 0; i < total; i++) await sender.send(conv.id, body, { cid: `big-${i}` });
+  // The server gave up on the stalled device rather than buffer 24 MB for it.
+  await until(() => h.server.node.userActor("slow") === undefined, 20_000, "slow consumer to be disconnected");
+  const metrics = await h.server.node.ctx.metrics.registry.getSingleMetricAsString("msgr_disconnects_total");
+  expect(metrics).toContain('code="4002"');
+  stalled.destroy();
+
+  const back = new Client({ url: h.server.wsUrl, token: await h.token("slow", "slow-dev") });
+  const log = collect(back);
+  const synced = nextEvent(back, "synced", undefined, 30_000);
+  await back.connect();
+  await synced;
+  expect(log.filter((m) => m.conv === conv.id).map((m) => m.seq)).toEqual(Array.from({ length: total }, (_, i) => i + 1));
+  back.close();
+});
