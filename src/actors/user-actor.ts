@@ -123,7 +123,9 @@ export class UserActor {
       if (rows.length === 0) break;
       for (const m of rows) {
         if (m.seq > upTo) break;
-        if (!(m.dev === s.device && m.from === this.user) && !s.push(PushKind.Message, m)) return last;
+        // Unlike live delivery, a backlog includes the device's own messages: an ack it never
+        // received, or local state it lost, must not leave a hole in its conversation.
+        if (!s.push(PushKind.Message, m)) return last;
         last = m.seq;
         s.sent.set(conv, last);
       }

@@ -141,4 +141,22 @@ describe("offline and multi-device sync", () => {
     expect((await bo.history(conv.id)).messages.map(text)).toEqual(["after", "once"]);
     again.close();
   });
+
+  test("a device's own earlier messages are part of its resume (an ack it never saw leaves no hole)", async () => {
+    const own = await h.client("own", "o1");
+    const conv = await own.openDirect("peer");
+    await own.send(conv.id, "mine");
+    const peer = await h.client("peer");
+    await peer.send(conv.id, "theirs");
+    own.close();
+    // Same device, local state lost: resumes from nothing.
+    const back = new Client({ url: h.server.wsUrl, token: await h.token("own", "o1") });
+    const log = collect(back);
+    const synced = nextEvent(back, "synced");
+    await back.connect();
+    await synced;
+    expect(textsIn(log, conv.id)).toEqual(["mine", "theirs"]);
+    expect(back.cursors()[conv.id]).toBe(2);
+    back.close();
+  });
 });
