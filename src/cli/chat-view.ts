@@ -1,0 +1,314 @@
+// Presentation for the terminal client: pure functions from protocol data to text lines.
+// Nothing here touches the terminal, the clock or the network, so it can be unit-tested;
+// src/cli/chat.ts wires these to readline and the SDK client.
+
+import {
+  ConvType,
+  decodeSystemEvent,
+  MessageKind,
+  ProtocolError,
+  SystemOp,
+  type ConvInfo,
+  type PresenceInfo,
+  type SystemEvent,
+  type WireMessage,
+} from "../sdk/index.ts";
+
+// ---- colours --------------------------------------------------------------------------------
+
+const ESC = "\x1b[";
+const RESET = `${ESC}0m`;
+export const ansi = {
+  blue: (s: string) => `${ESC}34m${s}${RESET}`,
+  dim: (s: string) => `${ESC}2m${s}${RESET}`,
+  bold: (s: string) => `${ESC}1m${s}${RESET}`,
+  red: (s: string) => `${ESC}31m${s}${RESET}`,
+};
+
+const paint = (color: boolean, f: (s: string) => string, s: string) => (color ? f(s) : s);
+
+// ---- time -----------------------------------------------------------------------------------
+
+const pad2 = (n: number) => String(n).padStart(2, "0");
+
+/** `HH:MM:SS` in local time. */
+export function formatTime(ts: number): string {
+  const d = new Date(ts);
+  return `${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
+}
+
+/** `HH:MM` when `ts` is on the same local day as `now`, else `YYYY-MM-DD HH:MM`. */
+export function formatClock(ts: number, now: number): string {
+  const d = new Date(ts);
+  const n = new Date(now);
+  const hm = `${pad2(d.getHours())}:${pad2(d.getMinutes())}`;
+  const sameDay = d.getFullYear() === n.getFullYear() && d.getMonth() === n.getMonth() && d.getDate() === n.getDate();
+  return sameDay ? hm : `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())} ${hm}`;
+}
+
+// ---- text -----------------------------------------------------------------------------------
+
+/**
+ * Makes text from other users safe to print: control characters (escape sequences could move
+ * the cursor or recolour the terminal) become visible placeholders; tabs become spaces.
+ */
+export function sanitize(text: string): string {
+  return text.replace(/\t/g, "    ").replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => (c === "\n" ? " ⏎ " : "\ufffd"));
+}
+
+/** The printable text of a non-system message body. */
+export function messageText(kind: number, body: Uint8Array): string {
+  if (kind === MessageKind.Text) return sanitize(new TextDecoder().decode(body));
+  if (kind === MessageKind.Media) return `[media, ${body.byteLength} bytes]`;
+  return `[message of kind ${kind}, ${body.byteLength} bytes]`;
+}
+
+/** Decodes a System message body; null when it is not a SystemEvent. */
+export function decodeSystem(body: Uint8Array): SystemEvent | null {
+  try {
+    const v = decodeSystemEvent(body) as Partial<SystemEvent> | null;
+    if (!v || typeof v !== "object" || typeof v.op !== "number" || typeof v.by !== "string") return null;
+    return v as SystemEvent;
+  } catch {
+    return null;
+  }
+}
+
+const names = (users: string[] | undefined) => (users && users.length > 0 ? users.map(sanitize).join(", ") : "nobody");
+
+/** `alice added bob, carol` — a system event as a sentence (without the leading `* `). */
+export function describeSystemEvent(ev: SystemEvent): string {
+  const by = sanitize(ev.by || "someone");
+  switch (ev.op) {
+    case SystemOp.Created: {
+      const others = (ev.users ?? []).filter((u) => u !== ev.by);
+      const title = ev.title ? ` "${sanitize(ev.title)}"` : "";
+      return others.length > 0 ? `${by} created the group${title} with ${names(others)}` : `${by} created the group${title}`;
+    }
+    case SystemOp.Renamed:
+      return `${by} renamed the group to "${sanitize(ev.title ?? "")}"`;
+    case SystemOp.MembersAdded:
+      return `${by} added ${names(ev.users)}`;
+    case SystemOp.MemberRemoved:
+      return `${by} removed ${names(ev.users)}`;
+    case SystemOp.AdminGranted:
+      return `${by} made ${names(ev.users)} an admin`;
+    case SystemOp.AdminRevoked:
+      return `${by} revoked admin rights of ${names(ev.users)}`;
+    case SystemOp.MemberLeft:
+      return `${by} left`;
+    default:
+      return `${by}: system event ${ev.op}`;
+  }
+}
+
+/** `* alice added bob, carol` */
+export function formatSystemEvent(ev: SystemEvent | null): string {
+  return ev ? `* ${describeSystemEvent(ev)}` : "* (unreadable system event)";
+}
+
+// ---- ticks ----------------------------------------------------------------------------------
+
+/** pending: not yet acknowledged; sent: stored; delivered: every other member has it; read: every other member read it. */
+export type TickState = "pending" | "sent" | "delivered" | "read";
+
+export interface Aggregates {
+  /** Every member other than me has delivered up to this seq. */
+  allDelivered: number;
+  /** Every member other than me has read up to this seq. */
+  allRead: number;
+}
+
+const TICK_RANK: Record<TickState, number> = { pending: 0, sent: 1, delivered: 2, read: 3 };
+
+export function tickRank(s: TickState): number {
+  return TICK_RANK[s];
+}
+
+/** State of own message `seq` (undefined while the send is not acknowledged). */
+export function tickState(seq: number | undefined, agg: Aggregates): TickState {
+  if (seq === undefined || seq <= 0) return "pending";
+  if (agg.allRead >= seq) return "read";
+  if (agg.allDelivered >= seq) return "delivered";
+  return "sent";
+}
+
+/** `…`, `✓`, `✓✓`, or `✓✓` in blue. */
+export function formatTicks(state: TickState, color: boolean): string {
+  switch (state) {
+    case "pending":
+      return "…";
+    case "sent":
+      return "✓";
+    case "delivered":
+      return "✓✓";
+    case "read":
+      return paint(color, ansi.blue, "✓✓");
+  }
+}
+
+/** The short line printed under the conversation when the latest own message's ticks change. */
+export function formatTickStatus(state: TickState, color: boolean): string {
+  const word = { pending: "sending", sent: "sent", delivered: "delivered", read: "read" }[state];
+  const line = `   ${formatTicks(state, false)} ${word}`;
+  return state === "read" ? paint(color, ansi.blue, line) : paint(color, ansi.dim, line);
+}
+
+/** Aggregates from a conversation snapshot: the lowest markers of every member but `me`. */
+export function aggregatesFromInfo(info: ConvInfo, me: string): Aggregates {
+  const others = info.members.filter((m) => m.user !== me);
+  if (others.length === 0) return { allDelivered: info.lastSeq, allRead: info.lastSeq };
+  return {
+    allDelivered: Math.min(...others.map((m) => m.delivered)),
+    allRead: Math.min(...others.map((m) => m.read)),
+  };
+}
+
+// ---- messages -------------------------------------------------------------------------------
+
+export interface LineOptions {
+  me: string;
+  agg: Aggregates;
+  color: boolean;
+}
+
+/** `HH:MM:SS alice: text` (own messages followed by their ticks). */
+export function formatChatLine(ts: number, from: string, text: string, ticks: TickState | null, color: boolean): string {
+  const who = paint(color, ansi.bold, sanitize(from));
+  const suffix = ticks ? ` ${formatTicks(ticks, color)}` : "";
+  return `${formatTime(ts)} ${who}: ${text}${suffix}`;
+}
+
+/** One stored or live message as a line: chat text, or `HH:MM:SS * alice added bob` for system messages. */
+export function formatMessage(m: WireMessage, opts: LineOptions): string {
+  if (m.kind === MessageKind.System) {
+    const line = `${formatTime(m.ts)} ${formatSystemEvent(decodeSystem(m.body))}`;
+    return paint(opts.color, ansi.dim, line);
+  }
+  const own = m.from === opts.me;
+  return formatChatLine(m.ts, m.from, messageText(m.kind, m.body), own ? tickState(m.seq, opts.agg) : null, opts.color);
+}
+
+// ---- conversations --------------------------------------------------------------------------
+
+/** The other members of a conversation. */
+export function peersOf(info: ConvInfo, me: string): string[] {
+  return info.members.map((m) => m.user).filter((u) => u !== me);
+}
+
+/** What a conversation is called: the peer of a direct conversation, a group's title. */
+export function convLabel(info: ConvInfo | undefined, me: string, id = info?.id ?? "?"): string {
+  if (!info) return id;
+  if (info.type === ConvType.Direct) return sanitize(peersOf(info, me)[0] ?? id);
+  return sanitize(info.title || id);
+}
+
+export function formatPrompt(label: string | null): string {
+  return label === null ? "[-] > " : `[${label}] > `;
+}
+
+/** One row of /list. */
+export function formatListEntry(index: number, info: ConvInfo, me: string, unread: number, current: boolean): string {
+  const kind = info.type === ConvType.Direct ? "direct" : `group of ${info.members.length}`;
+  const mark = current ? "*" : " ";
+  const count = unread > 0 ? `  ${unread} unread` : "";
+  return `${mark} ${String(index).padStart(2)}. [${convLabel(info, me)}]  ${kind}  ${info.id}${count}`;
+}
+
+/** `(new message in [team] from carol – 3 unread)`; `from` is omitted for direct conversations (null). */
+export function formatNewMessageNotice(label: string, from: string | null, unread: number): string {
+  const who = from === null ? "" : ` from ${sanitize(from)}`;
+  const count = unread > 1 ? ` – ${unread} unread` : "";
+  return `(new message in [${label}]${who}${count})`;
+}
+
+// ---- presence and typing --------------------------------------------------------------------
+
+/** `online`, `last seen HH:MM`, or `offline` (last seen unknown or hidden). */
+export function formatPresenceState(p: PresenceInfo | undefined, now: number): string {
+  if (!p) return "presence unknown";
+  if (p.online) return "online";
+  if (p.lastSeen > 0) return `last seen ${formatClock(p.lastSeen, now)}`;
+  return "offline";
+}
+
+/** `bob is online` / `bob was last seen HH:MM` / `bob is offline`. */
+export function formatPresenceChange(p: PresenceInfo, now: number): string {
+  const who = sanitize(p.user);
+  if (p.online) return `${who} is online`;
+  if (p.lastSeen > 0) return `${who} was last seen ${formatClock(p.lastSeen, now)}`;
+  return `${who} is offline`;
+}
+
+/** One row of /who. */
+export function formatMember(user: string, admin: boolean, me: string, presence: PresenceInfo | undefined, now: number): string {
+  const tags = [user === me ? "(you)" : formatPresenceState(presence, now)];
+  if (admin) tags.push("admin");
+  return `  ${sanitize(user)}  ${tags.join(", ")}`;
+}
+
+/** `bob is typing…`, `bob and carol are typing…`, `3 people are typing…`; empty when nobody is. */
+export function formatTyping(users: string[]): string {
+  const u = users.map(sanitize);
+  if (u.length === 0) return "";
+  if (u.length === 1) return `${u[0]} is typing…`;
+  if (u.length === 2) return `${u[0]} and ${u[1]} are typing…`;
+  return `${u.length} people are typing…`;
+}
+
+// ---- errors and commands --------------------------------------------------------------------
+
+/** `error: <message> (code N)` for protocol errors, `error: <message>` otherwise. */
+export function formatError(e: unknown): string {
+  if (e instanceof ProtocolError) return `error: ${e.message} (code ${e.code})`;
+  if (e instanceof Error) return `error: ${e.message}`;
+  return `error: ${String(e)}`;
+}
+
+export interface ParsedCommand {
+  /** Lower-cased name without the slash. */
+  name: string;
+  /** Whitespace-separated arguments. */
+  args: string[];
+  /** Everything after the command name, trimmed. */
+  rest: string;
+}
+
+/** Parses `/name args...`; null for a plain message line. `//text` is a message starting with `/`. */
+export function parseCommand(line: string): ParsedCommand | null {
+  const t = line.trim();
+  if (!t.startsWith("/") || t.startsWith("//")) return null;
+  const m = /^\/(\S*)\s*(.*)$/s.exec(t)!;
+  const rest = (m[2] ?? "").trim();
+  return { name: (m[1] ?? "").toLowerCase(), args: rest ? rest.split(/\s+/) : [], rest };
+}
+
+/** `bob,carol dave` -> [bob, carol, dave], without empties and duplicates. */
+export function parseUserList(parts: string[]): string[] {
+  return [...new Set(parts.flatMap((p) => p.split(",")).map((s) => s.trim()).filter(Boolean))];
+}
+
+/** `/group TITLE USER1,USER2,...`: the last argument is the member list when there are two or more. */
+export function parseGroupArgs(args: string[]): { title: string; members: string[] } | null {
+  if (args.length === 0) return null;
+  if (args.length === 1) return { title: args[0]!, members: [] };
+  return { title: args.slice(0, -1).join(" "), members: parseUserList([args[args.length - 1]!]) };
+}
+
+export const HELP = [
+  "commands:",
+  "  /dm USER                 open a direct conversation with USER and switch to it",
+  "  /group TITLE U1,U2,...   create a group and switch to it",
+  "  /add USER[,USER...]      add members to the current group",
+  "  /kick USER               remove a member from the current group",
+  "  /leave                   leave the current group",
+  "  /rename TITLE            rename the current group",
+  "  /admin USER [off]        make USER an admin of the current group (or revoke it)",
+  "  /list                    conversations with ids and unread counts",
+  "  /switch N|ID|USER        switch by list number, conversation id, or direct peer",
+  "  /history [N]             show N earlier messages of the current conversation",
+  "  /who                     members of the current conversation with presence",
+  "  /help                    this text",
+  "  /quit                    exit (or Ctrl-D)",
+  "anything else is sent to the current conversation (start with // to send a line beginning with /)",
+].join("\n");

@@ -1,0 +1,726 @@
+// The terminal client: a readline front end over the public SDK. One current conversation
+// receives plain lines; slash commands manage conversations. Formatting lives in chat-view.ts.
+//
+// Screen layout (on a TTY): output lines scroll above a one-line status area (who is typing)
+// and the prompt. Every write goes through `Screen`, which erases the status area and the
+// prompt, prints, and redraws them with the user's unfinished input intact.
+
+import * as readline from "node:readline";
+import {
+  Client,
+  ConvType,
+  MessageKind,
+  ProtocolError,
+  type ConvInfo,
+  type PresenceInfo,
+  type ReceiptPush,
+  type TypingPush,
+  type WireMessage,
+} from "../sdk/index.ts";
+import {
+  aggregatesFromInfo,
+  ansi,
+  convLabel,
+  formatError,
+  formatListEntry,
+  formatMember,
+  formatMessage,
+  formatNewMessageNotice,
+  formatPresenceChange,
+  formatPrompt,
+  formatTickStatus,
+  formatTyping,
+  HELP,
+  parseCommand,
+  parseGroupArgs,
+  parseUserList,
+  peersOf,
+  tickRank,
+  tickState,
+  type Aggregates,
+  type ParsedCommand,
+  type TickState,
+} from "./chat-view.ts";
+
+export interface ChatOptions {
+  url: string;
+  user: string;
+  device: string;
+  token: () => Promise<string>;
+}
+
+/** Send `typing on` at most this often while the user keeps typing. */
+const TYPING_THROTTLE_MS = 3_000;
+/** Forget someone's typing indicator after this long without a refresh. */
+const TYPING_EXPIRY_MS = 5_000;
+/** Messages shown when switching to a conversation. */
+const SWITCH_BACKLOG = 10;
+const HISTORY_PAGE = 20;
+/** Receipts often come in pairs (delivered, then read): wait a moment and report the final state. */
+const TICK_SETTLE_MS = 250;
+
+interface ConvState {
+  id: string;
+  info: ConvInfo | undefined;
+  /** Every message this run has seen, by seq. */
+  messages: Map<number, WireMessage>;
+  /** My read marker. */
+  read: number;
+  agg: Aggregates;
+  /** Latest own message and the tick state last shown for it. */
+  lastOwnSeq: number;
+  shownTick: TickState;
+  /** Lowest seq printed since switching here (for /history). */
+  oldestShown: number;
+  tickTimer: ReturnType<typeof setTimeout> | null;
+}
+
+/** Output above a readline prompt, with a one-line status area between them. */
+class Screen {
+  private statusShown = "";
+  status = "";
+
+  constructor(
+    private readonly rl: readline.Interface,
+    private readonly out: NodeJS.WriteStream,
+    readonly tty: boolean,
+    readonly color: boolean,
+  ) {}
+
+  /** Moves to the first row of what is drawn below the scrollback and erases it. */
+  private erase(): void {
+    let rows = 0;
+    try {
+      rows = this.rl.getCursorPos().rows;
+    } catch {
+      rows = 0;
+    }
+    if (rows > 0) readline.moveCursor(this.out, 0, -rows);
+    readline.cursorTo(this.out, 0);
+    if (this.statusShown) readline.moveCursor(this.out, 0, -1);
+    readline.clearScreenDown(this.out);
+    this.statusShown = "";
+  }
+
+  private drawStatusAndPrompt(): void {
+    if (this.status) {
+      this.out.write(`${this.color ? ansi.dim(this.status) : this.status}\n`);
+      this.statusShown = this.status;
+    }
+    this.rl.prompt(true);
+  }
+
+  /** Prints lines above the status area and the prompt. */
+  print(...lines: string[]): void {
+    if (!this.tty) {
+      for (const l of lines) this.out.write(`${l}\n`);
+      return;
+    }
+    this.erase();
+    for (const l of lines) this.out.write(`${l}\n`);
+    this.drawStatusAndPrompt();
+  }
+
+  /** Replaces the status line (empty hides it). */
+  setStatus(text: string): void {
+    if (text === this.status) return;
+    this.status = text;
+    if (!this.tty) {
+      if (text) this.out.write(`${text}\n`);
+      return;
+    }
+    this.erase();
+    this.drawStatusAndPrompt();
+  }
+
+  setPrompt(prompt: string): void {
+    this.rl.setPrompt(prompt);
+    if (this.tty) {
+      this.erase();
+      this.drawStatusAndPrompt();
+    }
+  }
+
+  /**
+   * Called when the user pressed Enter: readline left the finished input on screen with the cursor
+   * below it. Erases it (and the status above it); `keep` reprints it as an ordinary output line.
+   */
+  lineEntered(prompt: string, line: string, keep: boolean): void {
+    if (!this.tty) return;
+    const cols = this.out.columns || 80;
+    const rows = Math.floor((prompt.length + line.length) / cols) + 1;
+    readline.moveCursor(this.out, 0, -rows);
+    readline.cursorTo(this.out, 0);
+    if (this.statusShown) readline.moveCursor(this.out, 0, -1);
+    readline.clearScreenDown(this.out);
+    this.statusShown = "";
+    if (keep) this.out.write(`${prompt}${line}\n`);
+    this.drawStatusAndPrompt();
+  }
+}
+
+export async function runChat(opts: ChatOptions): Promise<void> {
+  const me = opts.user;
+  const input = process.stdin;
+  const output = process.stdout;
+  const tty = Boolean(input.isTTY && output.isTTY);
+  const color = Boolean(output.isTTY) && !process.env.NO_COLOR;
+
+  readline.emitKeypressEvents(input);
+  const rl = readline.createInterface({ input, output, terminal: tty, prompt: formatPrompt(null), historySize: 200 });
+  const screen = new Screen(rl, output, tty, color);
+  const client = new Client({ url: opts.url, token: opts.token, clientName: "msgr-cli" });
+
+  const convs = new Map<string, ConvState>();
+  let current: string | null = null;
+  const presence = new Map<string, PresenceInfo>();
+  let watched: string[] = [];
+  const typers = new Map<string, ReturnType<typeof setTimeout>>();
+  let typingSentAt = 0;
+  let typingConv: string | null = null;
+  let online = false;
+  let initialSyncDone = false;
+  let convListLoad: Promise<void> = Promise.resolve();
+  let quitting = false;
+  /** /dm or /group commands in flight (their conversation push is not news). */
+  let creating = 0;
+
+  const say = (...lines: string[]) => screen.print(...lines);
+  const note = (text: string) => say(color ? ansi.dim(text) : text);
+  const report = (e: unknown) => say(color ? ansi.red(formatError(e)) : formatError(e));
+  /** Runs a promise for its side effects; failures are printed, never thrown. */
+  const guard = (p: Promise<unknown>, quiet = false) => {
+    p.catch((e) => {
+      if (!quiet && !quitting) report(e);
+    });
+  };
+
+  // ---- conversation state ---------------------------------------------------------------------
+
+  function state(id: string): ConvState {
+    let c = convs.get(id);
+    if (!c) {
+      c = {
+        id,
+        info: undefined,
+        messages: new Map(),
+        read: 0,
+        agg: { allDelivered: 0, allRead: 0 },
+        lastOwnSeq: 0,
+        shownTick: "pending",
+        oldestShown: Infinity,
+        tickTimer: null,
+      };
+      convs.set(id, c);
+    }
+    return c;
+  }
+
+  function setInfo(info: ConvInfo): ConvState {
+    const c = state(info.id);
+    c.info = info;
+    c.agg = aggregatesFromInfo(info, me);
+    const mine = info.members.find((m) => m.user === me);
+    if (mine) c.read = Math.max(c.read, mine.read);
+    return c;
+  }
+
+  const label = (id: string) => convLabel(convs.get(id)?.info, me, id);
+
+  function unread(c: ConvState): number {
+    let n = 0;
+    for (const m of c.messages.values()) if (m.seq > c.read && m.from !== me && m.kind !== MessageKind.System) n++;
+    return n;
+  }
+
+  /** Conversations in a stable order (the order /list numbers them). */
+  const ordered = () => [...convs.values()].filter((c) => c.info);
+
+  async function loadConversations(): Promise<void> {
+    const list = await client.conversations();
+    const ids = new Set(list.map((i) => i.id));
+    for (const info of list) setInfo(info);
+    for (const [id, c] of convs) if (c.info && !ids.has(id)) forget(id);
+  }
+
+  function forget(id: string): void {
+    convs.delete(id);
+    if (current === id) {
+      current = null;
+      clearTypers();
+      screen.setPrompt(formatPrompt(null));
+    }
+  }
+
+  async function ensureInfo(id: string): Promise<void> {
+    if (convs.get(id)?.info) return;
+    setInfo(await client.conversation(id));
+  }
+
+  // ---- read markers and ticks -----------------------------------------------------------------
+
+  let readDue = new Map<string, number>();
+  let readScheduled = false;
+  /** Marks `seq` read; one receipt per conversation per turn however many lines were shown. */
+  function markRead(c: ConvState, seq: number): void {
+    if (seq <= c.read) return;
+    c.read = seq;
+    readDue.set(c.id, seq);
+    if (readScheduled) return;
+    readScheduled = true;
+    setTimeout(() => {
+      readScheduled = false;
+      const due = readDue;
+      readDue = new Map();
+      for (const [conv, s] of due) guard(client.markRead(conv, s), true);
+    }, 0);
+  }
+
+  function lineFor(c: ConvState, m: WireMessage): string {
+    return formatMessage(m, { me, agg: c.agg, color });
+  }
+
+  function noteOwnShown(c: ConvState, m: WireMessage): void {
+    if (m.from === me && m.kind !== MessageKind.System && m.seq >= c.lastOwnSeq) {
+      c.lastOwnSeq = m.seq;
+      c.shownTick = tickState(m.seq, c.agg);
+    }
+  }
+
+  function onReceipt(r: ReceiptPush): void {
+    const c = state(r.conv);
+    c.agg = { allDelivered: r.allDelivered, allRead: r.allRead };
+    if (r.user === me) c.read = Math.max(c.read, r.read);
+    if (c.id !== current || c.lastOwnSeq === 0) return;
+    if (c.tickTimer) clearTimeout(c.tickTimer);
+    c.tickTimer = setTimeout(() => {
+      c.tickTimer = null;
+      if (c.id !== current) return;
+      const st = tickState(c.lastOwnSeq, c.agg);
+      if (tickRank(st) > tickRank(c.shownTick)) {
+        c.shownTick = st;
+        say(formatTickStatus(st, color));
+      }
+    }, TICK_SETTLE_MS);
+  }
+
+  // ---- presence and typing --------------------------------------------------------------------
+
+  async function watchPeers(): Promise<void> {
+    const info = current ? convs.get(current)?.info : undefined;
+    const peers = info ? peersOf(info, me) : [];
+    if (peers.join("\n") === watched.join("\n")) return;
+    watched = peers;
+    const res = await client.watchPresence(peers);
+    for (const p of res) presence.set(p.user, p);
+  }
+
+  function onPresence(p: PresenceInfo): void {
+    const before = presence.get(p.user);
+    presence.set(p.user, p);
+    if (!watched.includes(p.user)) return;
+    if (before && before.online === p.online && (p.online || before.lastSeen === p.lastSeen)) return;
+    note(formatPresenceChange(p, Date.now()));
+  }
+
+  function clearTypers(): void {
+    for (const t of typers.values()) clearTimeout(t);
+    typers.clear();
+    screen.setStatus("");
+  }
+
+  function dropTyper(user: string): void {
+    const t = typers.get(user);
+    if (!t) return;
+    clearTimeout(t);
+    typers.delete(user);
+    screen.setStatus(formatTyping([...typers.keys()]));
+  }
+
+  function onTyping(t: TypingPush): void {
+    if (t.conv !== current || t.user === me) return;
+    if (!t.on) return dropTyper(t.user);
+    const old = typers.get(t.user);
+    if (old) clearTimeout(old);
+    typers.set(
+      t.user,
+      setTimeout(() => dropTyper(t.user), TYPING_EXPIRY_MS),
+    );
+    screen.setStatus(formatTyping([...typers.keys()]));
+  }
+
+  /** Tells the current conversation I am typing (throttled), or that I stopped. */
+  function localTyping(on: boolean): void {
+    if (on) {
+      if (!current || !client.connected) return;
+      if (typingConv !== current) {
+        if (typingConv) client.typing(typingConv, false);
+        typingSentAt = 0;
+      }
+      const now = Date.now();
+      if (now - typingSentAt < TYPING_THROTTLE_MS) return;
+      typingSentAt = now;
+      typingConv = current;
+      client.typing(current, true);
+    } else if (typingConv) {
+      if (client.connected) client.typing(typingConv, false);
+      typingConv = null;
+      typingSentAt = 0;
+    }
+  }
+
+  // ---- switching --------------------------------------------------------------------------------
+
+  /** Makes `id` the current conversation and shows its latest messages. */
+  function switchTo(id: string, headline?: string): void {
+    if (current !== id) localTyping(false);
+    clearTypers();
+    current = id;
+    const c = state(id);
+    screen.setPrompt(formatPrompt(label(id)));
+    const recent = [...c.messages.values()].sort((a, b) => a.seq - b.seq).slice(-SWITCH_BACKLOG);
+    const lines = [color ? ansi.bold(`── [${label(id)}] ──`) : `── [${label(id)}] ──`];
+    if (headline) lines.push(headline);
+    for (const m of recent) {
+      lines.push(lineFor(c, m));
+      noteOwnShown(c, m);
+    }
+    c.oldestShown = recent[0]?.seq ?? (c.info?.lastSeq ?? 0) + 1;
+    say(...lines);
+    const last = recent[recent.length - 1];
+    if (last) markRead(c, last.seq);
+    guard(
+      watchPeers().then(() => {
+        if (current !== id || !c.info || c.info.type !== ConvType.Direct) return;
+        const peer = peersOf(c.info, me)[0];
+        if (peer) note(formatPresenceChange(presence.get(peer) ?? { user: peer, online: false, lastSeen: 0 }, Date.now()));
+      }),
+    );
+  }
+
+  function currentConv(): ConvState {
+    const c = current ? convs.get(current) : undefined;
+    if (!c) throw new Error("no current conversation: use /dm USER, /group TITLE USERS or /switch");
+    return c;
+  }
+
+  function findConv(key: string): ConvState | undefined {
+    const list = ordered();
+    if (/^\d+$/.test(key)) {
+      const byIndex = list[Number(key) - 1];
+      if (byIndex) return byIndex;
+    }
+    const byId = convs.get(key);
+    if (byId?.info) return byId;
+    const direct = list.find((c) => c.info!.type === ConvType.Direct && peersOf(c.info!, me)[0] === key);
+    if (direct) return direct;
+    return list.find((c) => c.info!.type === ConvType.Group && c.info!.title === key);
+  }
+
+  // ---- incoming -----------------------------------------------------------------------------
+
+  function onMessage(m: WireMessage): void {
+    const c = state(m.conv);
+    c.messages.set(m.seq, m);
+    if (m.from === me && m.kind !== MessageKind.System && m.seq > c.lastOwnSeq) {
+      c.lastOwnSeq = m.seq;
+      c.shownTick = "pending";
+    }
+    // The first backlog after start is history, not news: it is shown on switching.
+    if (!initialSyncDone) return;
+    if (m.conv === current) {
+      if (m.from !== me) dropTyper(m.from);
+      say(lineFor(c, m));
+      noteOwnShown(c, m);
+      if (m.from !== me) markRead(c, m.seq);
+      return;
+    }
+    if (m.from === me || m.kind === MessageKind.System) return;
+    guard(
+      ensureInfo(m.conv).then(() => {
+        if (current === null) switchTo(m.conv);
+        else if (current !== m.conv) {
+          note(formatNewMessageNotice(label(m.conv), c.info?.type === ConvType.Group ? m.from : null, unread(c)));
+        }
+      }),
+    );
+  }
+
+  function onConversation(push: { conv: ConvInfo; removed: boolean }): void {
+    const id = push.conv.id;
+    const known = convs.get(id)?.info;
+    if (push.removed) {
+      if (known) note(`(you are no longer a member of [${label(id)}])`);
+      forget(id);
+      if (id === current) guard(watchPeers(), true);
+      return;
+    }
+    const c = setInfo(push.conv);
+    // A conversation this client is creating itself is opened by the command.
+    if (!known && initialSyncDone && creating === 0) {
+      if (current === null) switchTo(id);
+      else note(`(new conversation [${label(id)}] – /switch ${ordered().indexOf(c) + 1})`);
+    }
+    if (id === current) {
+      screen.setPrompt(formatPrompt(label(id)));
+      guard(watchPeers());
+    }
+  }
+
+  async function afterInitialSync(): Promise<void> {
+    try {
+      await convListLoad;
+    } catch (e) {
+      report(e);
+    }
+    initialSyncDone = true;
+    const list = ordered();
+    if (list.length === 0) {
+      note("no conversations yet: /dm USER to start one, /help for commands");
+      return;
+    }
+    const lines = [`${list.length} conversation${list.length === 1 ? "" : "s"}:`];
+    list.forEach((c, i) => lines.push(formatListEntry(i + 1, c.info!, me, unread(c), false)));
+    say(...lines);
+    if (current) return;
+    // Open the conversation with the latest activity.
+    const lastTs = (c: ConvState) => Math.max(0, ...[...c.messages.values()].map((m) => m.ts));
+    const latest = [...list].sort((a, b) => lastTs(b) - lastTs(a))[0]!;
+    switchTo(latest.id);
+  }
+
+  // ---- commands -----------------------------------------------------------------------------
+
+  async function command(cmd: ParsedCommand): Promise<void> {
+    const { name, args, rest } = cmd;
+    switch (name) {
+      case "help":
+      case "h":
+      case "?":
+        return say(HELP);
+      case "quit":
+      case "q":
+      case "exit":
+        return quit();
+      case "dm": {
+        const user = args[0];
+        if (!user || args.length > 1) throw new Error("usage: /dm USER");
+        creating++;
+        const info = await client.openDirect(user).finally(() => creating--);
+        setInfo(info);
+        return switchTo(info.id);
+      }
+      case "group": {
+        const g = parseGroupArgs(args);
+        if (!g) throw new Error("usage: /group TITLE USER1,USER2,...");
+        creating++;
+        const info = await client.createGroup(g.title, g.members).finally(() => creating--);
+        setInfo(info);
+        return switchTo(info.id);
+      }
+      case "add": {
+        const users = parseUserList(args);
+        if (users.length === 0) throw new Error("usage: /add USER[,USER...]");
+        await client.addMembers(currentConv().id, users);
+        return;
+      }
+      case "kick": {
+        const user = args[0];
+        if (!user) throw new Error("usage: /kick USER");
+        await client.removeMember(currentConv().id, user);
+        return;
+      }
+      case "leave": {
+        const c = currentConv();
+        const name = label(c.id);
+        await client.removeMember(c.id, me);
+        // The conversation push may have closed it already.
+        if (convs.has(c.id)) {
+          note(`(you are no longer a member of [${name}])`);
+          forget(c.id);
+        }
+        return;
+      }
+      case "rename": {
+        if (!rest) throw new Error("usage: /rename TITLE");
+        await client.renameGroup(currentConv().id, rest);
+        return;
+      }
+      case "admin": {
+        const user = args[0];
+        if (!user) throw new Error("usage: /admin USER [off]");
+        const off = ["off", "no", "false", "-"].includes((args[1] ?? "").toLowerCase());
+        await client.setAdmin(currentConv().id, user, !off);
+        return;
+      }
+      case "list":
+      case "ls": {
+        await loadConversations();
+        const list = ordered();
+        if (list.length === 0) return note("no conversations yet: /dm USER to start one");
+        return say(...list.map((c, i) => formatListEntry(i + 1, c.info!, me, unread(c), c.id === current)));
+      }
+      case "switch":
+      case "s": {
+        const key = rest;
+        if (!key) throw new Error("usage: /switch N|ID|USER");
+        let c = findConv(key);
+        if (!c && !/^\d+$/.test(key)) {
+          await loadConversations();
+          c = findConv(key);
+        }
+        if (!c) throw new Error(`no conversation ${JSON.stringify(key)} (see /list)`);
+        return switchTo(c.id);
+      }
+      case "history": {
+        const c = currentConv();
+        const n = args[0] === undefined ? HISTORY_PAGE : Number(args[0]);
+        if (!Number.isInteger(n) || n <= 0) throw new Error("usage: /history [N]");
+        const before = Number.isFinite(c.oldestShown) ? c.oldestShown : (c.info?.lastSeq ?? 0) + 1;
+        if (before <= 1) return note("(no earlier messages)");
+        const page = await client.history(c.id, before, Math.min(n, 200));
+        if (page.messages.length === 0) return note("(no earlier messages)");
+        const msgs = [...page.messages].sort((a, b) => a.seq - b.seq);
+        c.oldestShown = msgs[0]!.seq;
+        const head = `── ${msgs.length} earlier message${msgs.length === 1 ? "" : "s"} ──`;
+        const tail = page.more ? "── /history for more ──" : "── beginning of the conversation ──";
+        return say(color ? ansi.dim(head) : head, ...msgs.map((m) => lineFor(c, m)), color ? ansi.dim(tail) : tail);
+      }
+      case "who": {
+        const c = currentConv();
+        const info = await client.conversation(c.id);
+        setInfo(info);
+        await watchPeers();
+        const now = Date.now();
+        return say(
+          `members of [${label(c.id)}]:`,
+          ...info.members.map((m) => formatMember(m.user, m.admin, me, presence.get(m.user), now)),
+        );
+      }
+      default:
+        throw new Error(`unknown command /${name} (try /help)`);
+    }
+  }
+
+  function sendLine(text: string): void {
+    const c = currentConv();
+    localTyping(false);
+    if (!client.connected) note("(not connected: the message is sent when the connection is back)");
+    guard(client.send(c.id, text));
+  }
+
+  // ---- wiring -------------------------------------------------------------------------------
+
+  let resolveDone!: () => void;
+  const done = new Promise<void>((r) => (resolveDone = r));
+
+  function quit(): void {
+    if (quitting) return;
+    quitting = true;
+    localTyping(false);
+    clearTypers();
+    for (const c of convs.values()) if (c.tickTimer) clearTimeout(c.tickTimer);
+    client.close();
+    if (tty) {
+      // Leave the screen without a dangling prompt.
+      readline.cursorTo(output, 0);
+      readline.clearScreenDown(output);
+    }
+    rl.close();
+    resolveDone();
+  }
+
+  /** Event handlers must not throw into the SDK's socket callbacks: print instead. */
+  const safe =
+    <T>(fn: (payload: T) => void) =>
+    (payload: T) => {
+      try {
+        fn(payload);
+      } catch (e) {
+        report(e);
+      }
+    };
+  client.on("message", safe(onMessage));
+  client.on("receipt", safe(onReceipt));
+  client.on("presence", safe(onPresence));
+  client.on("typing", safe(onTyping));
+  client.on("conversation", safe(onConversation));
+  client.on(
+    "reset",
+    safe((s) => {
+      const c = convs.get(s.conv);
+      if (!c) return;
+      c.messages.clear();
+      c.lastOwnSeq = 0;
+      c.oldestShown = Infinity;
+    }),
+  );
+  client.on("connected", (s) => {
+    const wasOnline = online;
+    online = true;
+    if (!wasOnline) note(`connected as ${s.user} (device ${s.device})`);
+    convListLoad = loadConversations();
+    guard(convListLoad, true);
+    // Presence subscriptions belong to the connection: renew them.
+    watched = [];
+    if (current) guard(watchPeers(), true);
+  });
+  client.on("synced", () => {
+    if (!initialSyncDone) guard(afterInitialSync());
+  });
+  client.on("disconnected", (d) => {
+    if (quitting) return;
+    const was = online;
+    online = false;
+    typingConv = null;
+    typingSentAt = 0;
+    if (!d.willReconnect) {
+      say(`connection closed (${d.code}${d.reason ? `: ${d.reason}` : ""}) – not reconnecting`);
+      quit();
+      return;
+    }
+    if (was) say(`connection lost (${d.code}) – reconnecting…`);
+  });
+
+  rl.on("line", (line) => {
+    if (quitting) return;
+    const cmd = parseCommand(line);
+    const prompt = rl.getPrompt();
+    screen.lineEntered(prompt, line, cmd !== null || line.trim() === "");
+    if (cmd) {
+      command(cmd).catch(report);
+      return;
+    }
+    if (line.trim() === "") return;
+    const text = line.startsWith("//") ? line.slice(1) : line;
+    try {
+      sendLine(text);
+    } catch (e) {
+      report(e);
+    }
+  });
+  rl.on("close", quit);
+  rl.on("SIGINT", quit);
+  input.on("keypress", (_s: string | undefined, key: { name?: string; ctrl?: boolean } | undefined) => {
+    if (quitting || key?.name === "return" || key?.name === "enter") return;
+    const line = rl.line;
+    if (line.length > 0 && !line.startsWith("/")) localTyping(true);
+    else if (line.length === 0) localTyping(false);
+  });
+
+  note(`connecting to ${opts.url} as ${me}…  (/help for commands)`);
+  rl.prompt();
+  try {
+    await client.connect();
+  } catch (e) {
+    if (e instanceof ProtocolError) {
+      // The client keeps retrying with backoff; `connected` reports success.
+      say(`could not connect: ${e.message} – retrying…`);
+    } else {
+      // No connection attempt was made (e.g. no token could be minted): nothing will retry.
+      report(e);
+      quit();
+    }
+  }
+  await done;
+}
