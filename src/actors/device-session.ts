@@ -90,5 +90,11 @@ export class DeviceSession {
   }
 }
 
+/** Errors that only a broken or hostile client causes; they count towards the abuse limit. */
 export const isProtocolError = (code: number) =>
-  code === ErrorCode.BadFrame || code === ErrorCode.FrameTooLarge || code === ErrorCode.UnknownMethod || code === ErrorCode.InvalidParams;
+  code === ErrorCode.BadFrame ||
+  code === ErrorCode.FrameTooLarge ||
+  code === ErrorCode.UnknownMethod ||
+  code === ErrorCode.InvalidParams ||
+  code === ErrorCode.NotConnected ||
+  code === ErrorCode.AlreadyConnected;

@@ -5,7 +5,7 @@ import type { Server, ServerWebSocket } from "bun";
 import type { AccessClaims } from "../auth/tokens.ts";
 import { decodeLimits, handleFrame } from "../actors/commands.ts";
 import type { DeviceSession } from "../actors/device-session.ts";
-import { ErrorCode, SUBPROTOCOL } from "../proto/codes.ts";
+import { DisconnectCode, ErrorCode, SUBPROTOCOL } from "../proto/codes.ts";
 import { routeHttp, type RouteDeps } from "./http-routes.ts";
 import { SocketTransport } from "./socket-transport.ts";
 import { authenticateUpgrade, offeredSubprotocols, refuse } from "./upgrade-auth.ts";
@@ -23,7 +23,8 @@ export function startEdge(deps: RouteDeps): Server<SocketData> {
   const { node } = deps;
   const limits = decodeLimits(node);
   // Frames up to maxFrameBytes are decoded; larger ones up to this hard cap get a FrameTooLarge
-  // error; beyond it Bun closes the connection (1009) without buffering the rest.
+  // error; beyond it Bun drops the connection on the frame header alone, without buffering the
+  // payload (clients see 1006).
   const hardCap = Math.max(4 * config.limits.maxFrameBytes, 1 << 20);
 
   return Bun.serve<SocketData>({
@@ -52,7 +53,13 @@ export function startEdge(deps: RouteDeps): Server<SocketData> {
       open(ws: ServerWebSocket<SocketData>) {
         const transport = new SocketTransport(ws as ServerWebSocket<unknown>, config.limits.socketBufferBytes);
         ws.data.transport = transport;
-        ws.data.session = node.openSession(transport, ws.data.claims);
+        const session = node.openSession(transport, ws.data.claims);
+        ws.data.session = session;
+        // A revocation that landed between the upgrade's check and this registration was
+        // published before the session could hear it; the store has it, so look again.
+        void deps.metadata.isDeviceRevoked(session.user, session.device).then((revoked) => {
+          if (revoked) session.close(DisconnectCode.DeviceRevoked, "device revoked");
+        });
       },
       message(ws: ServerWebSocket<SocketData>, msg) {
         const s = ws.data.session;

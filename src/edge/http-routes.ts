@@ -1,6 +1,5 @@
 // The plain HTTP side of the edge: health, readiness, metrics, browser tickets, admin revocation.
 
-import { verifyAccessToken } from "../auth/tokens.ts";
 import { ID_PATTERN } from "../proto/schema.ts";
 import type { Node } from "../actors/node.ts";
 import { bearerToken, originAllowed, refuse, verify, type UpgradeDeps } from "./upgrade-auth.ts";
@@ -44,6 +43,9 @@ async function issueTicket(deps: RouteDeps, req: Request): Promise<Response> {
   if (!token) return refuse({ status: 401, code: "credentials-missing", message: "Authorization: Bearer <token> required" }, cors);
   const claims = await verify(deps, token);
   if ("status" in claims) return refuse(claims, cors);
+  if (await deps.metadata.isDeviceRevoked(claims.user, claims.device)) {
+    return refuse({ status: 403, code: "device-revoked", message: "this device was revoked" }, cors);
+  }
   const ttl = deps.config.auth.ticketTtlMs;
   const ticket = await deps.tickets.issue({ user: claims.user, device: claims.device, expiresAt: claims.expiresAt }, ttl, Date.now());
   return Response.json({ ticket, expiresInMs: ttl }, { headers: cors });
@@ -52,14 +54,12 @@ async function issueTicket(deps: RouteDeps, req: Request): Promise<Response> {
 async function adminRevoke(deps: RouteDeps, req: Request): Promise<Response> {
   const token = bearerToken(req);
   if (!token) return refuse({ status: 401, code: "credentials-missing", message: "admin token required" });
-  const { auth } = deps.config;
-  let admin = false;
-  try {
-    admin = (await verifyAccessToken(token, deps.keyring, { audience: auth.audience, issuer: auth.issuer || undefined })).admin;
-  } catch {
-    return refuse({ status: 401, code: "token-invalid", message: "invalid admin token" });
+  const claims = await verify(deps, token);
+  if ("status" in claims) return refuse(claims);
+  if (!claims.admin) return refuse({ status: 403, code: "not-admin", message: "the token lacks scope=admin" });
+  if (await deps.metadata.isDeviceRevoked(claims.user, claims.device)) {
+    return refuse({ status: 403, code: "device-revoked", message: "the admin token's device was revoked" });
   }
-  if (!admin) return refuse({ status: 403, code: "not-admin", message: "the token lacks scope=admin" });
   let body: unknown;
   try {
     body = await req.json();
