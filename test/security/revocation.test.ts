@@ -239,8 +239,9 @@ describe("revocation via the CLI", () => {
 describe("a revoked device keeps no side door", () => {
   test("it gets no browser ticket and its admin token no longer revokes", async () => {
     const c = await h.client("rita", "r1");
-    const ops = await h.client("opsy", "console");
-    await ops.revokeDevice("console");
+    await h.client("opsy", "console");
+    const phone = await h.client("opsy", "phone");
+    await phone.revokeDevice("console");
     const ticket = await fetch(`${h.server.httpUrl}/v1/tickets`, { method: "POST", headers: { authorization: `Bearer ${await h.token("opsy", "console")}` } });
     expect(ticket.status).toBe(403);
     expect(((await ticket.json()) as { code: string }).code).toBe("device-revoked");
