@@ -7,10 +7,10 @@
 import { ConvType, ErrorCode, MessageKind, ReceiptType, SystemOp } from "../proto/codes.ts";
 import { pack } from "../proto/codec.ts";
 import type { ConvInfo, SendResult, SystemEvent } from "../proto/types.ts";
-import type { ConversationRecord, StoredMessage } from "../storage/types.ts";
+import { MembershipError, type ConversationRecord, type StoredMessage } from "../storage/types.ts";
 import type { NodeContext } from "./context.ts";
 import { CommandError, notMember } from "./errors.ts";
-import type { ConversationEvent, ReceiptEvent } from "./events.ts";
+import type { BusEvent, ConversationEvent, ReceiptEvent } from "./events.ts";
 import { Mailbox } from "./mailbox.ts";
 import { subjects } from "./subjects.ts";
 
@@ -41,6 +41,49 @@ export class ConversationActor {
   ) {
     this.lastSeq = lastSeq;
     this.mailbox = new Mailbox((e) => ctx.log.error({ err: e, conv: record.id }, "conversation actor task failed"));
+    // In a cluster another node may host an actor for this conversation too: learn its commits,
+    // markers and membership changes from the bus. Own events come back as well; applying them
+    // again changes nothing.
+    this.unsubscribe = ctx.bus.subscribe(subjects.conversation(record.id), (e) => this.observe(e));
+  }
+
+  private readonly unsubscribe: () => void;
+
+  /** Leaves the bus; the node calls it when it drops the actor. */
+  close(): void {
+    this.unsubscribe();
+  }
+
+  private observe(e: BusEvent): void {
+    switch (e.t) {
+      case "msg":
+        this.lastSeq = Math.max(this.lastSeq, e.msg.seq);
+        if (e.msg.from && this.members.has(e.msg.from)) this.lastSentBy.set(e.msg.from, Math.max(this.lastSentBy.get(e.msg.from) ?? 0, e.msg.seq));
+        return;
+      case "receipt": {
+        const m = this.members.get(e.user);
+        if (!m) return;
+        m.delivered = Math.max(m.delivered, e.delivered);
+        m.read = Math.max(m.read, e.read);
+        return;
+      }
+      case "conv": {
+        this.record = { ...this.record, title: e.info.title };
+        const next = new Map<string, MemberState>();
+        for (const x of e.info.members) {
+          const mine = this.members.get(x.user);
+          next.set(x.user, {
+            admin: x.admin,
+            joinedSeq: x.joined,
+            delivered: Math.max(x.delivered, mine?.delivered ?? 0),
+            read: Math.max(x.read, mine?.read ?? 0),
+          });
+        }
+        this.members.clear();
+        for (const [u, m] of next) this.members.set(u, m);
+        return;
+      }
+    }
   }
 
   static async load(ctx: NodeContext, id: string): Promise<ConversationActor | null> {
@@ -245,36 +288,45 @@ export class ConversationActor {
     return this.mailbox.call(async () => {
       this.requireGroup();
       this.requireAdmin(by);
-      const fresh = [...new Set(users)].filter((u) => !this.members.has(u));
-      if (fresh.length === 0) throw new CommandError(ErrorCode.Conflict, "every user is already a member");
-      if (this.members.size + fresh.length > this.ctx.config.limits.maxGroupSize) {
-        throw new CommandError(ErrorCode.GroupFull, `a group holds at most ${this.ctx.config.limits.maxGroupSize} members`);
-      }
+      const candidates = [...new Set(users)].filter((u) => !this.members.has(u));
+      if (candidates.length === 0) throw new CommandError(ErrorCode.Conflict, "every user is already a member");
       await this.quiesce();
-      // The system message recording the addition is the first message the new members receive.
-      const joinedSeq = this.lastSeq + 1;
-      await this.ctx.metadata.addMembers(
-        this.record.id,
-        fresh.map((user) => ({ user, admin: false, joinedSeq, delivered: 0, read: 0 })),
+      // New members start at the system message recording their addition. Another node may be
+      // appending too, so this is where that message will land at the earliest.
+      const joinedSeq = Math.max(this.lastSeq, await this.ctx.messages.lastSeq(this.record.id)) + 1;
+      const added = await this.membership(() =>
+        this.ctx.metadata.addMembers(
+          this.record.id,
+          candidates.map((user) => ({ user, admin: false, joinedSeq, delivered: 0, read: 0 })),
+          this.ctx.config.limits.maxGroupSize,
+        ),
       );
-      for (const user of fresh) this.members.set(user, { admin: false, joinedSeq, delivered: 0, read: 0 });
-      const seq = await this.appendSystem({ op: SystemOp.MembersAdded, by, users: fresh });
-      this.publishChange(fresh, []);
+      if (added.length === 0) throw new CommandError(ErrorCode.Conflict, "every user is already a member");
+      for (const user of added) this.members.set(user, { admin: false, joinedSeq, delivered: 0, read: 0 });
+      const seq = await this.appendSystem({ op: SystemOp.MembersAdded, by, users: added });
+      this.publishChange(added, []);
       return seq;
     });
+  }
+
+  /** Runs a store membership change, turning its refusals into protocol errors. */
+  private async membership<T>(change: () => Promise<T>): Promise<T> {
+    try {
+      return await change();
+    } catch (e) {
+      if (!(e instanceof MembershipError)) throw e;
+      const code = e.reason === "group-full" ? ErrorCode.GroupFull : e.reason === "last-admin" ? ErrorCode.Conflict : ErrorCode.NotFound;
+      throw new CommandError(code, e.message);
+    }
   }
 
   remove(by: string, user: string): Promise<number> {
     return this.mailbox.call(async () => {
       this.requireGroup();
       if (by !== user) this.requireAdmin(by);
-      const target = this.members.get(user);
-      if (!target) throw new CommandError(ErrorCode.NotFound, "not a member");
-      if (target.admin && this.members.size > 1 && this.adminCount() === 1) {
-        throw new CommandError(ErrorCode.Conflict, "the last admin must make another member admin before leaving");
-      }
+      if (!this.members.has(user)) throw new CommandError(ErrorCode.NotFound, "not a member");
       await this.quiesce();
-      await this.ctx.metadata.removeMember(this.record.id, user);
+      await this.membership(() => this.ctx.metadata.removeMember(this.record.id, user));
       this.members.delete(user);
       this.lastSentBy.delete(user);
       const op = by === user ? SystemOp.MemberLeft : SystemOp.MemberRemoved;
@@ -291,20 +343,13 @@ export class ConversationActor {
       const target = this.members.get(user);
       if (!target) throw new CommandError(ErrorCode.NotFound, "not a member");
       if (target.admin === admin) throw new CommandError(ErrorCode.Conflict, admin ? "already an admin" : "not an admin");
-      if (!admin && this.adminCount() === 1) throw new CommandError(ErrorCode.Conflict, "a group keeps at least one admin");
       await this.quiesce();
-      await this.ctx.metadata.setAdmin(this.record.id, user, admin);
+      await this.membership(() => this.ctx.metadata.setAdmin(this.record.id, user, admin));
       target.admin = admin;
       const seq = await this.appendSystem({ op: admin ? SystemOp.AdminGranted : SystemOp.AdminRevoked, by, users: [user] });
       this.publishChange([], []);
       return seq;
     });
-  }
-
-  private adminCount(): number {
-    let n = 0;
-    for (const m of this.members.values()) if (m.admin) n++;
-    return n;
   }
 
   /** Tells the conversation's nodes, and the added or removed users wherever they are. */

@@ -191,7 +191,10 @@ export class Node implements UserActorHost {
       else if (now >= s.expiresAt) s.close(DisconnectCode.TokenExpired, "access token expired");
     }
     for (const [id, a] of this.convs) {
-      if (a.idle && now - a.lastUsed > this.ctx.config.actors.conversationIdleMs) this.convs.delete(id);
+      if (a.idle && now - a.lastUsed > this.ctx.config.actors.conversationIdleMs) {
+        this.convs.delete(id);
+        a.close();
+      }
     }
     this.ctx.metrics.actors.set({ kind: "conversation" }, this.convs.size);
   }

@@ -68,6 +68,17 @@ export interface MemberRecord {
   read: number;
 }
 
+export type MembershipRefusal = "group-full" | "last-admin" | "not-member";
+
+export class MembershipError extends Error {
+  constructor(
+    readonly reason: MembershipRefusal,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 export interface CursorUpdate {
   conv: string;
   user: string;
@@ -93,9 +104,13 @@ export interface MetadataStore {
   getConversation(id: string): Promise<ConversationRecord | null>;
   renameConversation(id: string, title: string): Promise<void>;
   listMembers(conv: string): Promise<MemberRecord[]>;
-  /** Adds members (ignoring ones already present). */
-  addMembers(conv: string, members: MemberRecord[]): Promise<void>;
+  // Membership changes check their invariants and apply in one transaction, so they hold when
+  // several nodes change the same group at once. They throw MembershipError when refused.
+  /** Adds the members not already present, unless the group would exceed `maxMembers`; returns the users added. */
+  addMembers(conv: string, members: MemberRecord[], maxMembers: number): Promise<string[]>;
+  /** Removes a member; refuses to remove the only admin while other members remain. */
   removeMember(conv: string, user: string): Promise<void>;
+  /** Grants or revokes admin; refuses to revoke the last admin. */
   setAdmin(conv: string, user: string, admin: boolean): Promise<void>;
   /** The conversations a user belongs to, with the seq of the first message the user receives in each. */
   listUserConversations(user: string): Promise<{ conv: string; joinedSeq: number }[]>;

@@ -2,6 +2,7 @@
 // metadataStoreContract() with a factory that opens a fresh, empty store.
 
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { MembershipError } from "../../src/storage/types.ts";
 import type { ConversationRecord, MemberRecord, MetadataStore } from "../../src/storage/types.ts";
 
 export type OpenMetadataStore = () => Promise<{ store: MetadataStore; close: () => Promise<void> }>;
@@ -97,7 +98,7 @@ export function metadataStoreContract(name: string, open: OpenMetadataStore): vo
 
     test("members are added (ignoring present ones), removed and made admin", async () => {
       await store.createConversation(conversation("g1"), [member("alice", { admin: true })]);
-      await store.addMembers("g1", [member("bob", { joinedSeq: 4 }), member("alice", { joinedSeq: 4 })]);
+      expect(await store.addMembers("g1", [member("bob", { joinedSeq: 4 }), member("alice", { joinedSeq: 4 })], 10)).toEqual(["bob"]);
       expect(byUser(await store.listMembers("g1"))).toEqual([member("alice", { admin: true }), member("bob", { joinedSeq: 4 })]);
 
       await store.setAdmin("g1", "bob", true);
@@ -111,12 +112,37 @@ export function metadataStoreContract(name: string, open: OpenMetadataStore): vo
       expect((await store.listMembers("g1")).map((m) => m.user)).toEqual(["bob"]);
     });
 
+    test("membership invariants: group size, at least one admin, members only", async () => {
+      await store.createConversation(conversation("g1"), [member("alice", { admin: true }), member("bob")]);
+      const refusal = (p: Promise<unknown>) => p.then(() => "ok", (e) => (e instanceof MembershipError ? e.reason : String(e)));
+      expect(await refusal(store.addMembers("g1", [member("carol"), member("dave")], 3))).toBe("group-full");
+      expect((await store.listMembers("g1")).length).toBe(2); // nothing half-added
+      expect(await store.addMembers("g1", [member("carol")], 3)).toEqual(["carol"]);
+      expect(await refusal(store.setAdmin("g1", "alice", false))).toBe("last-admin");
+      expect(await refusal(store.removeMember("g1", "alice"))).toBe("last-admin");
+      expect(await refusal(store.removeMember("g1", "zed"))).toBe("not-member");
+      expect(await refusal(store.setAdmin("g1", "zed", true))).toBe("not-member");
+      await store.setAdmin("g1", "bob", true);
+      await store.removeMember("g1", "alice");
+      // The only member may leave even as the only admin: the group is then empty.
+      await store.createConversation(conversation("g2"), [member("solo", { admin: true })]);
+      await store.removeMember("g2", "solo");
+      expect(await store.listMembers("g2")).toEqual([]);
+    });
+
+    test("concurrent additions never exceed the group size", async () => {
+      await store.createConversation(conversation("g1"), [member("owner", { admin: true })]);
+      const results = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => store.addMembers("g1", [member(`u${i}`)], 5)));
+      expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(4);
+      expect((await store.listMembers("g1")).length).toBe(5);
+    });
+
     test("listUserConversations lists the conversations a user belongs to, with the seq they joined at", async () => {
       const byConv = (rows: { conv: string; joinedSeq: number }[]) => [...rows].sort((a, b) => a.conv.localeCompare(b.conv));
       await store.createConversation(conversation("g1"), [member("alice"), member("bob", { joinedSeq: 3 })]);
       await store.createConversation(conversation("g2"), [member("alice", { joinedSeq: 7 })]);
       await store.createConversation(conversation("g3"), [member("bob")]);
-      await store.addMembers("g3", [member("alice", { joinedSeq: 12 })]);
+      await store.addMembers("g3", [member("alice", { joinedSeq: 12 })], 10);
       expect(byConv(await store.listUserConversations("alice"))).toEqual([
         { conv: "g1", joinedSeq: 1 },
         { conv: "g2", joinedSeq: 7 },

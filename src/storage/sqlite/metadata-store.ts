@@ -12,6 +12,7 @@ import type {
   MemberRecord,
   MetadataStore,
 } from "../types.ts";
+import { MembershipError } from "../types.ts";
 import * as schema from "./schema.ts";
 import { conversations, devices, directPairs, members } from "./schema.ts";
 
@@ -129,21 +130,37 @@ export class SqliteMetadataStore implements MetadataStore {
       .all();
   }
 
-  async addMembers(conv: string, memberList: MemberRecord[]): Promise<void> {
-    if (memberList.length === 0) return;
-    this.#db
-      .insert(members)
-      .values(memberList.map((m) => memberRow(conv, m)))
-      .onConflictDoNothing()
-      .run();
+  async addMembers(conv: string, memberList: MemberRecord[], maxMembers: number): Promise<string[]> {
+    return this.#db.transaction((tx) => {
+      const present = new Set(tx.select({ user: members.user }).from(members).where(eq(members.convId, conv)).all().map((r) => r.user));
+      const fresh = memberList.filter((m) => !present.has(m.user));
+      if (present.size + fresh.length > maxMembers) throw new MembershipError("group-full", `a group holds at most ${maxMembers} members`);
+      if (fresh.length > 0) tx.insert(members).values(fresh.map((m) => memberRow(conv, m))).run();
+      return fresh.map((m) => m.user);
+    }, WRITE);
   }
 
   async removeMember(conv: string, user: string): Promise<void> {
-    this.#db.delete(members).where(and(eq(members.convId, conv), eq(members.user, user))).run();
+    this.#db.transaction((tx) => {
+      const rows = tx.select({ user: members.user, admin: members.admin }).from(members).where(eq(members.convId, conv)).all();
+      const target = rows.find((r) => r.user === user);
+      if (!target) throw new MembershipError("not-member", "not a member");
+      if (target.admin && rows.length > 1 && rows.filter((r) => r.admin).length === 1) {
+        throw new MembershipError("last-admin", "the last admin must make another member admin before leaving");
+      }
+      tx.delete(members).where(and(eq(members.convId, conv), eq(members.user, user))).run();
+    }, WRITE);
   }
 
   async setAdmin(conv: string, user: string, admin: boolean): Promise<void> {
-    this.#db.update(members).set({ admin }).where(and(eq(members.convId, conv), eq(members.user, user))).run();
+    this.#db.transaction((tx) => {
+      const rows = tx.select({ user: members.user, admin: members.admin }).from(members).where(eq(members.convId, conv)).all();
+      if (!rows.some((r) => r.user === user)) throw new MembershipError("not-member", "not a member");
+      if (!admin && rows.filter((r) => r.admin && r.user !== user).length === 0) {
+        throw new MembershipError("last-admin", "a group keeps at least one admin");
+      }
+      tx.update(members).set({ admin }).where(and(eq(members.convId, conv), eq(members.user, user))).run();
+    }, WRITE);
   }
 
   async listUserConversations(user: string): Promise<{ conv: string; joinedSeq: number }[]> {
