@@ -12,6 +12,11 @@ export interface Bus {
   publish(subject: string, event: BusEvent): void;
   /** Subscribes this node to `subject`; handlers on one subject see events in publish order. */
   subscribe(subject: string, handler: (event: BusEvent) => void): Unsubscribe;
+  /**
+   * Calls `handler` after the bus lost its connection and got it back. Events published in
+   * between may never arrive, so listeners catch up from the store.
+   */
+  onRecovered(handler: () => void): Unsubscribe;
   close(): Promise<void>;
 }
 
@@ -36,6 +41,11 @@ export class MemoryBus implements Bus {
       set.delete(handler);
       if (set.size === 0 && this.subs.get(subject) === set) this.subs.delete(subject);
     };
+  }
+
+  /** An in-process bus has no connection to lose. */
+  onRecovered(_handler: () => void): Unsubscribe {
+    return () => {};
   }
 
   async close(): Promise<void> {

@@ -65,6 +65,23 @@ export interface Config {
   log: {
     level: string;
   };
+  /** Which backend serves each role. The defaults need nothing installed. */
+  backends: {
+    bus: "memory" | "nats";
+    presence: "memory" | "redis";
+    metadata: "sqlite" | "postgres";
+    messages: "sqlite" | "postgres";
+  };
+  nats: {
+    servers: string[];
+  };
+  redis: {
+    url: string;
+  };
+  postgres: {
+    url: string;
+    poolSize: number;
+  };
 }
 
 export const DEFAULTS: Config = {
@@ -110,6 +127,22 @@ export const DEFAULTS: Config = {
   },
   log: {
     level: "info",
+  },
+  backends: {
+    bus: "memory",
+    presence: "memory",
+    metadata: "sqlite",
+    messages: "sqlite",
+  },
+  nats: {
+    servers: ["nats://127.0.0.1:4222"],
+  },
+  redis: {
+    url: "redis://127.0.0.1:6379",
+  },
+  postgres: {
+    url: "postgres://msgr@127.0.0.1:5432/msgr",
+    poolSize: 10,
   },
 };
 
@@ -171,6 +204,16 @@ function validate(c: Config): Config {
   if (c.limits.maxBodyBytes > c.limits.maxFrameBytes - 1024) bad("limits.maxBodyBytes must leave 1 KiB of room below limits.maxFrameBytes");
   if (c.heartbeat.timeoutMs <= c.heartbeat.intervalMs) bad("heartbeat.timeoutMs must exceed heartbeat.intervalMs");
   if (c.storage.synchronous !== "full" && c.storage.synchronous !== "normal") bad('storage.synchronous must be "full" or "normal"');
+  const choices: Record<keyof Config["backends"], string[]> = {
+    bus: ["memory", "nats"],
+    presence: ["memory", "redis"],
+    metadata: ["sqlite", "postgres"],
+    messages: ["sqlite", "postgres"],
+  };
+  for (const [role, allowed] of Object.entries(choices)) {
+    const v = c.backends[role as keyof Config["backends"]];
+    if (!allowed.includes(v)) bad(`backends.${role} must be one of ${allowed.join(", ")}`);
+  }
   return c;
 }
 

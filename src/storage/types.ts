@@ -135,6 +135,12 @@ export interface PresenceStore {
   get(users: string[]): Promise<PresenceInfo[]>;
   /** Devices of a user online anywhere. */
   onlineDevices(user: string): Promise<string[]>;
+  /**
+   * Calls `handler` when a user went offline without a deviceOffline call: every entry of theirs
+   * expired because the nodes holding them stopped heartbeating (crashed). A backend whose
+   * entries cannot outlive their process never calls it.
+   */
+  onExpired(handler: (user: string, lastSeen: number) => void): () => void;
   close(): Promise<void>;
 }
 

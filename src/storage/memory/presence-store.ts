@@ -45,6 +45,11 @@ export class MemoryPresenceStore implements PresenceStore {
   /** Entries here cannot outlive their process, so there is nothing to keep alive. */
   async heartbeat(_user: string, _device: string, _node: number, _nowMs: number): Promise<void> {}
 
+  /** In-process entries die with their process, never by expiry. */
+  onExpired(_handler: (user: string, lastSeen: number) => void): () => void {
+    return () => {};
+  }
+
   async get(users: string[]): Promise<PresenceInfo[]> {
     return users.map((user) => ({
       user,
