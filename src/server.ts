@@ -1,10 +1,8 @@
-// Composition root: builds one edge node from a Config with the embedded backends (SQLite,
-// in-memory presence and tickets, in-process bus) and runs it until stopped.
+// Composition root: builds one edge node from a Config (embedded backends by default, cluster
+// backends when configured) and runs it until stopped.
 
 import { mkdirSync } from "node:fs";
-import { join } from "node:path";
 import pino, { type Logger } from "pino";
-import { MemoryBus } from "./actors/bus.ts";
 import type { NodeContext } from "./actors/context.ts";
 import { CursorWriter } from "./actors/cursor-writer.ts";
 import { Node } from "./actors/node.ts";
@@ -14,9 +12,8 @@ import type { Config } from "./config/config.ts";
 import { startEdge, WS_PATH } from "./edge/edge.ts";
 import { Metrics } from "./metrics/metrics.ts";
 import { DisconnectCode } from "./proto/codes.ts";
-import { MemoryPresenceStore } from "./storage/memory/presence-store.ts";
-import { MemoryTicketStore } from "./storage/memory/ticket-store.ts";
-import { openSqlite } from "./storage/sqlite/db.ts";
+import { subjects } from "./actors/subjects.ts";
+import { openBackends } from "./backends.ts";
 
 export interface RunningServer {
   /** ws://host:port/v1/ws */
@@ -42,39 +39,43 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   mkdirSync(config.server.dataDir, { recursive: true, mode: 0o700 });
   const keysFile = config.auth.keysFile || (await ensureEmbeddedKeyring(config.server.dataDir));
   const keyring = await loadKeyring(keysFile);
-  const db = openSqlite({ path: join(config.server.dataDir, "msgr.db"), synchronous: config.storage.synchronous });
-  const presence = new MemoryPresenceStore();
-  const tickets = new MemoryTicketStore();
-  const bus = new MemoryBus();
+  const backends = await openBackends(config, log);
+  const { bus, presence, tickets } = backends;
   const metrics = new Metrics();
   const ctx: NodeContext = {
     config,
     bus,
-    messages: db.messages,
-    metadata: db.metadata,
+    messages: backends.messages,
+    metadata: backends.metadata,
     presence,
     metrics,
     log,
     ids: new SnowflakeGenerator(config.server.nodeId),
-    cursors: new CursorWriter(db.metadata),
+    cursors: new CursorWriter(backends.metadata),
   };
   const node = new Node(ctx);
+  // Events lost while the bus was down are in the store: bring every local device up to date.
+  const offRecovered = bus.onRecovered(() => node.catchUp());
+  // A node that died cannot say its users went offline; the presence store notices for it.
+  const offExpired = presence.onExpired((user, lastSeen) =>
+    bus.publish(subjects.presence(user), { t: "presence", info: { user, online: false, lastSeen } }),
+  );
   let accepting = true;
-  const edge = startEdge({ config, keyring, metadata: db.metadata, tickets, node, ready: () => accepting });
+  const edge = startEdge({ config, keyring, metadata: backends.metadata, tickets, node, ready: () => accepting });
 
   const sweeper = setInterval(() => node.sweep(Date.now()), Math.min(1000, config.heartbeat.intervalMs / 2));
   const retention = config.storage.retentionSeconds;
   const pruner =
     retention > 0
       ? setInterval(
-          () => void db.messages.pruneBefore(Date.now() - retention * 1000).catch((err) => log.error({ err }, "prune failed")),
+          () => void backends.messages.pruneBefore(Date.now() - retention * 1000).catch((err) => log.error({ err }, "prune failed")),
           Math.max(250, Math.min(60_000, (retention * 1000) / 4)),
         )
       : undefined;
 
   const host = edge.hostname === "0.0.0.0" || edge.hostname === "::" ? "127.0.0.1" : edge.hostname;
   const httpUrl = `http://${host}:${edge.port}`;
-  log.info({ url: httpUrl, ws: WS_PATH, dataDir: config.server.dataDir, synchronous: config.storage.synchronous }, "edge listening");
+  log.info({ url: httpUrl, ws: WS_PATH, dataDir: config.server.dataDir, synchronous: config.storage.synchronous, backends: config.backends }, "edge listening");
 
   let stopping: Promise<void> | undefined;
   const stop = () =>
@@ -86,14 +87,14 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       clearInterval(sweeper);
       if (pruner) clearInterval(pruner);
       await node.quiesce(Date.now() + config.shutdown.drainTimeoutMs);
-      await db.messages.flush();
+      await backends.messages.flush();
       await ctx.cursors.flush();
       for (const s of [...node.sessions()]) s.close(DisconnectCode.Shutdown, "server shutting down; reconnect");
       await Bun.sleep(50);
       edge.stop(true);
-      await bus.close();
-      await Promise.all([presence.close(), tickets.close()]);
-      await db.close();
+      offRecovered();
+      offExpired();
+      await backends.close();
       log.info("stopped");
     })());
 

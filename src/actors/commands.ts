@@ -71,7 +71,8 @@ async function run(node: Node, s: DeviceSession, cmd: CommandFrame, acceptedAt: 
 
   switch (cmd.method) {
     case Method.Ping:
-      await ctx.presence.heartbeat(s.user, s.device, ctx.config.server.nodeId, acceptedAt);
+      // Presence is soft state: a slow or absent presence store must not delay the heartbeat reply.
+      ctx.presence.heartbeat(s.user, s.device, ctx.config.server.nodeId, acceptedAt).catch((err) => ctx.log.warn({ err }, "presence heartbeat failed"));
       return { t: Date.now() };
 
     case Method.Sync: {
@@ -106,9 +107,19 @@ async function run(node: Node, s: DeviceSession, cmd: CommandFrame, acceptedAt: 
 
     case Method.History: {
       const { conv, before, limit = 50 } = p as unknown as P.HistoryParams;
-      await member(node, conv, s.user);
-      const rows = await ctx.messages.history(conv, before ?? Number.MAX_SAFE_INTEGER, limit + 1);
-      return { messages: rows.slice(0, limit), more: rows.length > limit } satisfies P.HistoryResult;
+      const joined = (await member(node, conv, s.user)).joinedSeq(s.user) ?? 1;
+      // A member reads from the message that added them; earlier history was never theirs.
+      const rows = (await ctx.messages.history(conv, before ?? Number.MAX_SAFE_INTEGER, limit + 1)).filter((m) => m.seq >= joined);
+      // One reply frame stays well below the socket buffer limit, however large the bodies.
+      const budget = Math.min(1 << 20, ctx.config.limits.socketBufferBytes / 4);
+      const messages: P.WireMessage[] = [];
+      let bytes = 0;
+      for (const m of rows.slice(0, limit)) {
+        if (messages.length > 0 && bytes + m.body.length > budget) break;
+        messages.push(m);
+        bytes += m.body.length;
+      }
+      return { messages, more: rows.length > messages.length } satisfies P.HistoryResult;
     }
 
     case Method.PresenceSubscribe: {

@@ -278,9 +278,7 @@ export class ConversationActor {
       await this.quiesce();
       await this.ctx.metadata.renameConversation(this.record.id, title);
       this.record = { ...this.record, title };
-      const seq = await this.appendSystem({ op: SystemOp.Renamed, by, title });
-      this.publishChange([], []);
-      return seq;
+      return this.recordChange({ op: SystemOp.Renamed, by, title }, [], []);
     });
   }
 
@@ -303,9 +301,7 @@ export class ConversationActor {
       );
       if (added.length === 0) throw new CommandError(ErrorCode.Conflict, "every user is already a member");
       for (const user of added) this.members.set(user, { admin: false, joinedSeq, delivered: 0, read: 0 });
-      const seq = await this.appendSystem({ op: SystemOp.MembersAdded, by, users: added });
-      this.publishChange(added, []);
-      return seq;
+      return this.recordChange({ op: SystemOp.MembersAdded, by, users: added }, added, []);
     });
   }
 
@@ -330,9 +326,7 @@ export class ConversationActor {
       this.members.delete(user);
       this.lastSentBy.delete(user);
       const op = by === user ? SystemOp.MemberLeft : SystemOp.MemberRemoved;
-      const seq = await this.appendSystem({ op, by, users: [user] });
-      this.publishChange([], [user]);
-      return seq;
+      return this.recordChange({ op, by, users: [user] }, [], [user]);
     });
   }
 
@@ -346,10 +340,21 @@ export class ConversationActor {
       await this.quiesce();
       await this.membership(() => this.ctx.metadata.setAdmin(this.record.id, user, admin));
       target.admin = admin;
-      const seq = await this.appendSystem({ op: admin ? SystemOp.AdminGranted : SystemOp.AdminRevoked, by, users: [user] });
-      this.publishChange([], []);
-      return seq;
+      return this.recordChange({ op: admin ? SystemOp.AdminGranted : SystemOp.AdminRevoked, by, users: [user] }, [], []);
     });
+  }
+
+  /**
+   * Records a change the metadata store already holds: the system message, then the
+   * announcement. The announcement goes out even if the message cannot be written, so no node
+   * keeps serving the old membership.
+   */
+  private async recordChange(event: SystemEvent, added: string[], removed: string[]): Promise<number> {
+    try {
+      return await this.appendSystem(event);
+    } finally {
+      this.publishChange(added, removed);
+    }
   }
 
   /** Tells the conversation's nodes, and the added or removed users wherever they are. */

@@ -67,9 +67,11 @@ export class Node implements UserActorHost {
       this.users.set(claims.user, (entry = { actor, unsubscribe }));
       this.ctx.metrics.actors.set({ kind: "user" }, this.users.size);
     }
-    // One connection per device: a newer one replaces the older.
-    entry.actor.sessions.get(claims.device)?.close(DisconnectCode.Replaced, "replaced by a newer connection of this device");
+    // One connection per device: a newer one replaces the older. Register the new one first:
+    // closing the old socket runs closeSession(old) at once, which must not see the device gone.
+    const older = entry.actor.sessions.get(claims.device);
     entry.actor.sessions.set(claims.device, s);
+    older?.close(DisconnectCode.Replaced, "replaced by a newer connection of this device");
     void this.presenceChanged(claims.user, claims.device, true, now);
     return s;
   }
@@ -197,6 +199,11 @@ export class Node implements UserActorHost {
       }
     }
     this.ctx.metrics.actors.set({ kind: "conversation" }, this.convs.size);
+  }
+
+  /** After the bus recovered from an outage: every local device catches up from the store. */
+  catchUp(): void {
+    for (const { actor } of this.users.values()) actor.mailbox.enqueue(() => actor.catchUp());
   }
 
   /** Resolves when no command is in flight and every actor mailbox is empty. */

@@ -74,7 +74,7 @@ export class UserActor {
       case "typing":
         return this.mailbox.enqueue(() => {
           for (const s of this.sessions.values()) {
-            if (s.synced && s.device !== event.dev) s.push(PushKind.Typing, { conv: event.conv, user: event.user, dev: event.dev, on: event.on });
+            if (s.synced && !(event.user === this.user && s.device === event.dev)) s.push(PushKind.Typing, { conv: event.conv, user: event.user, dev: event.dev, on: event.on });
           }
         });
       case "conv":
@@ -132,6 +132,18 @@ export class UserActor {
       await s.drained(this.ctx.config.limits.socketBufferBytes);
     }
     return last;
+  }
+
+  /** Streams whatever each live device is missing in any conversation (after a bus outage). */
+  async catchUp(): Promise<void> {
+    for (const s of this.sessions.values()) {
+      if (!s.synced) continue;
+      for (const [conv, joinedSeq] of this.convs) {
+        const last = await this.ctx.messages.lastSeq(conv);
+        const sent = s.sent.get(conv) ?? joinedSeq - 1;
+        if (last > sent) await this.stream(s, conv, sent, last);
+      }
+    }
   }
 
   private relayReceipt(e: ReceiptEvent): void {

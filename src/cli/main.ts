@@ -18,6 +18,7 @@ commands:
                                                        disconnect a device now and refuse it from then on
   chat    --user ID [--device ID] [--url WS_URL] [--config FILE]
                                                        terminal client (mints its own token from the local key)
+  migrate [--config FILE]                              apply schema migrations for the configured backends
   env                                                  list the environment variables the config reads
 
 The config file is TOML (see msgr.example.toml); every key can be overridden with MSGR_* variables.`;
@@ -109,6 +110,13 @@ async function main(argv: string[]): Promise<void> {
       const url = values.url ?? `ws://${config.server.host}:${config.server.port}/v1/ws`;
       const { runChat } = await import("./chat.ts");
       await runChat({ url, user: values.user, device, token: () => mintFor(config, values.user!, device, 3600) });
+      return;
+    }
+    case "migrate": {
+      // Opening a backend applies its pending migrations; this does it without serving.
+      const { openStores } = await import("../backends.ts");
+      await (await openStores(config)).close();
+      console.log(`migrations applied (metadata: ${config.backends.metadata}, messages: ${config.backends.messages})`);
       return;
     }
     case "env":

@@ -66,10 +66,13 @@ export function decodeCommand(buf: Uint8Array, limits: DecodeLimits = DEFAULT_DE
   } catch (e) {
     throw new FrameError(ErrorCode.BadFrame, "malformed frame: undecodable");
   }
-  if (!Array.isArray(v) || v.length !== 4 || v[0] !== FrameType.Command) {
+  if (!Array.isArray(v) || v.length !== 4 || Number(v[0]) !== FrameType.Command) {
     throw new FrameError(ErrorCode.BadFrame, "expected a command [1, id, method, params]");
   }
-  const [, id, method, params] = v;
+  const [, rawId, rawMethod, params] = v;
+  // Integers encoded as 64-bit decode to bigint; small ones are still valid ids and methods.
+  const id = typeof rawId === "bigint" && rawId >= 0n && rawId <= BigInt(MAX_ID) ? Number(rawId) : rawId;
+  const method = typeof rawMethod === "bigint" && rawMethod <= 255n ? Number(rawMethod) : rawMethod;
   if (typeof id !== "number" || !Number.isInteger(id) || id < 0 || id > MAX_ID) {
     throw new FrameError(ErrorCode.BadFrame, "command id must be an integer in 0..2^32-1");
   }

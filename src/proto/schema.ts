@@ -70,6 +70,8 @@ function field(name: string, spec: FieldSpec, v: unknown): unknown {
       return v;
     }
     case "uint": {
+      // A peer may encode any integer as uint64/int64, which decodes to bigint: accept it when it fits.
+      if (typeof v === "bigint" && v >= 0n && v <= BigInt(MAX_SAFE)) v = Number(v);
       if (typeof v !== "number" || !Number.isInteger(v)) throw new ParamError(`${name}: expected an unsigned integer`);
       if (v < (spec.min ?? 0) || v > (spec.max ?? MAX_SAFE)) throw new ParamError(`${name}: out of range`);
       return v;

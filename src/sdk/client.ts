@@ -23,8 +23,8 @@ import { ConversationCursor } from "./conversation-cursor.ts";
 import { Emitter } from "./emitter.ts";
 
 export interface ClientOptions {
-  /** ws://host:port/v1/ws */
-  url: string;
+  /** ws://host:port/v1/ws, or several nodes' URLs: each reconnect tries the next one. */
+  url: string | string[];
   /** Access token, or a function returning a fresh one (called on every connect). */
   token: string | (() => string | Promise<string>);
   /** Reconnect after a connection loss the server does not mark final (default true). */
@@ -97,6 +97,8 @@ export class Client extends Emitter<ClientEvents> {
   private attempt = 0;
   private closedByUser = false;
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
+  private readonly urls: string[];
+  private urlIndex = 0;
 
   constructor(opts: ClientOptions) {
     super();
@@ -108,7 +110,14 @@ export class Client extends Emitter<ClientEvents> {
       requestTimeoutMs: 15_000,
       ...opts,
     };
+    this.urls = Array.isArray(opts.url) ? opts.url : [opts.url];
+    if (this.urls.length === 0) throw new Error("url: at least one server URL is required");
     for (const [conv, seq] of Object.entries(opts.cursors ?? {})) this.convCursors.set(conv, new ConversationCursor(seq));
+  }
+
+  /** The URL of the node this client is connected to (or trying). */
+  get url(): string {
+    return this.urls[this.urlIndex % this.urls.length]!;
   }
 
   // ---- connection -------------------------------------------------------------------------
@@ -140,7 +149,7 @@ export class Client extends Emitter<ClientEvents> {
 
   private async open(): Promise<P.ConnectResult> {
     const token = typeof this.opts.token === "function" ? await this.opts.token() : this.opts.token;
-    const ws = new WebSocket(this.opts.url, [SUBPROTOCOL, BEARER_SUBPROTOCOL_PREFIX + token]);
+    const ws = new WebSocket(this.url, [SUBPROTOCOL, BEARER_SUBPROTOCOL_PREFIX + token]);
     ws.binaryType = "arraybuffer";
     this.ws = ws;
     return new Promise<P.ConnectResult>((resolve, reject) => {
@@ -185,11 +194,14 @@ export class Client extends Emitter<ClientEvents> {
     this.heartbeat = setInterval(() => this.beat(), session.heartbeatMs);
     const plan = (await this.request(Method.Sync, { cursors: this.cursors() })) as P.SyncResult;
     for (const c of plan.convs) {
-      if (c.removed) this.convCursors.delete(c.conv);
-      else if (c.reset) {
-        this.convCursors.set(c.conv, new ConversationCursor(c.from - 1));
-        this.emit("reset", c);
-      } else if (!this.convCursors.has(c.conv)) this.convCursors.set(c.conv, new ConversationCursor(c.from - 1));
+      if (c.removed) {
+        this.convCursors.delete(c.conv);
+        continue;
+      }
+      // The server resumes each conversation at `from`: that is the cursor from now on (it is
+      // past ours when we were added back to a group while away, or were reset).
+      this.convCursors.set(c.conv, new ConversationCursor(c.from - 1));
+      if (c.reset) this.emit("reset", c);
     }
     this.emit("connected", session);
     for (const [, entry] of this.outbox) if (!entry.inFlight) this.transmit(entry);
@@ -211,6 +223,8 @@ export class Client extends Emitter<ClientEvents> {
     const { minBackoffMs, maxBackoffMs } = this.opts;
     const ceiling = Math.min(maxBackoffMs, minBackoffMs * 2 ** this.attempt++);
     const delay = ceiling / 2 + Math.random() * (ceiling / 2);
+    // The node may be gone: spread reconnects over the other nodes.
+    this.urlIndex++;
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;
       this.open().catch(() => {

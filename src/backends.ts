@@ -1,0 +1,98 @@
+// Opens the backend chosen for each role by `backends.*` in the config. Embedded choices need
+// nothing installed; the cluster ones are imported only when chosen, so a single-node start
+// never loads a NATS, Redis or PostgreSQL client.
+
+import { join } from "node:path";
+import type { Logger } from "pino";
+import { MemoryBus, type Bus } from "./actors/bus.ts";
+import type { Config } from "./config/config.ts";
+import { MemoryPresenceStore } from "./storage/memory/presence-store.ts";
+import { MemoryTicketStore } from "./storage/memory/ticket-store.ts";
+import type { MessageStore, MetadataStore, PresenceStore, TicketStore } from "./storage/types.ts";
+
+export interface Backends {
+  bus: Bus;
+  messages: MessageStore;
+  metadata: MetadataStore;
+  presence: PresenceStore;
+  tickets: TicketStore;
+  /** Closes everything, stores last (they may still receive the final flush). */
+  close(): Promise<void>;
+}
+
+export interface Stores {
+  messages: MessageStore;
+  metadata: MetadataStore;
+  close(): Promise<void>;
+}
+
+/** The durable stores alone (opening them applies pending migrations). */
+export async function openStores(config: Config): Promise<Stores> {
+  const { backends } = config;
+  const closers: (() => Promise<void>)[] = [];
+  let sqlite: Awaited<ReturnType<typeof import("./storage/sqlite/db.ts").openSqlite>> | undefined;
+  const openSqliteOnce = async () => {
+    if (!sqlite) {
+      const { openSqlite } = await import("./storage/sqlite/db.ts");
+      sqlite = openSqlite({ path: join(config.server.dataDir, "msgr.db"), synchronous: config.storage.synchronous });
+      closers.push(() => sqlite!.close());
+    }
+    return sqlite;
+  };
+  let pg: Awaited<ReturnType<typeof import("./storage/postgres/db.ts").openPostgres>> | undefined;
+  const openPostgresOnce = async () => {
+    if (!pg) {
+      const { openPostgres } = await import("./storage/postgres/db.ts");
+      pg = await openPostgres({ url: config.postgres.url, poolSize: config.postgres.poolSize });
+      closers.push(() => pg!.close());
+    }
+    return pg;
+  };
+  const messages = backends.messages === "postgres" ? (await openPostgresOnce()).messages : (await openSqliteOnce()).messages;
+  const metadata = backends.metadata === "postgres" ? (await openPostgresOnce()).metadata : (await openSqliteOnce()).metadata;
+  return {
+    messages,
+    metadata,
+    async close() {
+      for (const close of closers.reverse()) await close();
+    },
+  };
+}
+
+export async function openBackends(config: Config, log: Logger): Promise<Backends> {
+  const { backends } = config;
+  const stores = await openStores(config);
+  const { messages, metadata } = stores;
+
+  let presence: PresenceStore;
+  let tickets: TicketStore;
+  if (backends.presence === "redis") {
+    const { openRedisStores } = await import("./storage/redis/open.ts");
+    ({ presence, tickets } = await openRedisStores({ url: config.redis.url, ttlMs: config.heartbeat.timeoutMs, log }));
+  } else {
+    presence = new MemoryPresenceStore();
+    tickets = new MemoryTicketStore();
+  }
+
+  let bus: Bus;
+  if (backends.bus === "nats") {
+    const { NatsBus } = await import("./actors/bus-nats.ts");
+    bus = await NatsBus.connect({ servers: config.nats.servers, name: `msgr-node-${config.server.nodeId}`, log });
+  } else {
+    bus = new MemoryBus();
+  }
+
+  log.info({ backends }, "backends open");
+  return {
+    bus,
+    messages,
+    metadata,
+    presence,
+    tickets,
+    async close() {
+      await bus.close();
+      await Promise.all([presence.close(), tickets.close()]);
+      await stores.close();
+    },
+  };
+}
