@@ -54,8 +54,8 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     cursors: new CursorWriter(backends.metadata),
   };
   const node = new Node(ctx);
-  // Events lost while the bus was down are in the store: bring every local device up to date.
-  const offRecovered = bus.onRecovered(() => node.catchUp());
+  // Events lost while the bus was down are in the store: bring every device up to date.
+  const offRecovered = bus.onRecovered(() => node.recoverFromBusOutage());
   // A node that died cannot say its users went offline; the presence store notices for it.
   const offExpired = presence.onExpired((user, lastSeen) =>
     bus.publish(subjects.presence(user), { t: "presence", info: { user, online: false, lastSeen } }),

@@ -162,6 +162,18 @@ export class ConversationActor {
     m.observeStage("routed", acceptedAt);
   }
 
+  /**
+   * Publishes the latest committed message again. After a bus outage, commits published while
+   * this node was cut off never reached the other nodes; seeing this seq, their devices fill the
+   * gap from the store. Devices that already have it drop it as a duplicate.
+   */
+  republishLatest(): void {
+    this.mailbox.enqueue(async () => {
+      const [latest] = await this.ctx.messages.history(this.record.id, Number.MAX_SAFE_INTEGER, 1);
+      if (latest) this.ctx.bus.publish(subjects.conversation(this.record.id), { t: "msg", msg: latest });
+    });
+  }
+
   private settle(): void {
     if (--this.inflight === 0) {
       const w = this.settledWaiters;

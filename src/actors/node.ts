@@ -201,9 +201,14 @@ export class Node implements UserActorHost {
     this.ctx.metrics.actors.set({ kind: "conversation" }, this.convs.size);
   }
 
-  /** After the bus recovered from an outage: every local device catches up from the store. */
-  catchUp(): void {
+  /**
+   * After the bus recovered from an outage: every local device catches up from the store, and
+   * every local conversation re-announces its latest commit so the other nodes' devices catch
+   * up on what this node published while it was cut off.
+   */
+  recoverFromBusOutage(): void {
     for (const { actor } of this.users.values()) actor.mailbox.enqueue(() => actor.catchUp());
+    for (const conv of this.convs.values()) conv.republishLatest();
   }
 
   /** Resolves when no command is in flight and every actor mailbox is empty. */

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Installs the engines the cluster backends use: nats-server, redis-server and PostgreSQL, from
+# the Debian/Ubuntu packages. Does nothing when all three are present. Used by CI and developers.
+set -euo pipefail
+# shellcheck source=infra/services/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+PACKAGES=(nats-server redis-server postgresql)
+
+missing=()
+command -v nats-server >/dev/null || missing+=(nats-server)
+command -v redis-server >/dev/null || missing+=(redis-server)
+[[ -n "$(pg_bindir)" ]] || missing+=(postgresql)
+if ((${#missing[@]} == 0)); then
+  say "install: nats-server, redis-server and PostgreSQL ($(pg_bindir)) are present; nothing to do"
+  exit 0
+fi
+say "install: missing ${missing[*]}"
+command -v apt-get >/dev/null || die "install: no apt-get here; install ${missing[*]} with your package manager"
+[[ $EUID -eq 0 ]] || die "install: installing packages needs root: sudo bash $0"
+
+export DEBIAN_FRONTEND=noninteractive
+# Another apt run (a second CI job, unattended-upgrades) may hold the lock: wait for it instead of failing.
+APT=(apt-get -o DPkg::Lock::Timeout=300)
+
+# A package without an install candidate means the package lists are missing or stale (fresh images ship none).
+needs_update() {
+  local p candidate
+  for p in "${PACKAGES[@]}"; do
+    candidate="$(apt-cache policy "$p" 2>/dev/null | awk '/Candidate:/ { print $2 }')"
+    [[ -z "$candidate" || "$candidate" == "(none)" ]] && return 0
+  done
+  return 1
+}
+if needs_update; then
+  say "install: apt-get update"
+  "${APT[@]}" update -q || die "install: apt-get update failed (see above)"
+fi
+
+# The packages would start their own services on the default ports (4222, 6379, 5432). We run
+# our own instances on other ports (start.sh), so we do not need theirs, and in containers
+# without an init system starting them fails and can fail the whole install. policy-rc.d
+# exiting 101 tells the maintainer scripts not to start services; an existing one is kept.
+if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+  printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+  chmod 755 /usr/sbin/policy-rc.d
+  trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+  say "install: holding back the packages' own services during the install (temporary /usr/sbin/policy-rc.d)"
+fi
+
+say "install: apt-get install ${PACKAGES[*]}"
+"${APT[@]}" install -y -q --no-install-recommends "${PACKAGES[@]}" || die "install: apt-get install failed (see above)"
+
+command -v nats-server >/dev/null || die "install: nats-server is still missing after apt-get install"
+command -v redis-server >/dev/null || die "install: redis-server is still missing after apt-get install"
+[[ -n "$(pg_bindir)" ]] || die "install: PostgreSQL server binaries (initdb) are still missing after apt-get install"
+say "install: done: $(nats-server --version), $(redis-server --version | cut -d' ' -f1-3), PostgreSQL in $(pg_bindir)"
+say "install: the packages' own services are not used; if they run they keep the default ports 4222/6379/5432, ours use $NATS_PORT/$REDIS_PORT/$PG_PORT"

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# A cluster on this machine in one command: installs the engines if needed, starts them, applies
+# the migrations, then runs two edge processes (node ids 1 and 2) on one port with SO_REUSEPORT,
+# routed through NATS, with presence in Redis and metadata and messages in PostgreSQL.
+# Ctrl-C or SIGTERM drains and stops the edges; the engines keep running (stop.sh stops them).
+set -euo pipefail
+# shellcheck source=infra/services/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+PORT="${MSGR_SERVER_PORT:-8787}"
+BUN="$ROOT/node_modules/.bin/bun"
+KEYS="$SERVICES/auth/jwks.json"
+[[ -x "$BUN" ]] || die "no $BUN; run npm ci first"
+
+bash "$ROOT/infra/services/install.sh"
+bash "$ROOT/infra/services/start.sh"
+cd "$ROOT"
+
+# One signing key for both edges and for the clients that mint tokens, generated once.
+"$BUN" -e 'const { ensureEmbeddedKeyring } = await import(process.argv[1] + "/src/auth/keyring.ts"); await ensureEmbeddedKeyring(process.argv[2]);' \
+  "$ROOT" "$(dirname "$KEYS")"
+
+export MSGR_BACKENDS_BUS=nats MSGR_BACKENDS_PRESENCE=redis MSGR_BACKENDS_METADATA=postgres MSGR_BACKENDS_MESSAGES=postgres
+export MSGR_NATS_SERVERS="nats://$HOST:$NATS_PORT"
+export MSGR_REDIS_URL="redis://$HOST:$REDIS_PORT"
+export MSGR_POSTGRES_URL="postgres://msgr@$HOST:$PG_PORT/msgr"
+export MSGR_AUTH_KEYS_FILE="$KEYS"
+export MSGR_SERVER_PORT="$PORT" MSGR_SERVER_REUSE_PORT=true
+
+say "migrate: applying schema migrations"
+"$BUN" src/cli/main.ts migrate
+
+# Job control gives each edge its own process group, so a Ctrl-C in this terminal reaches only
+# this script, which sends each edge exactly one SIGTERM (a second signal skips the drain).
+set -m
+pids=()
+for id in 1 2; do
+  MSGR_SERVER_NODE_ID=$id MSGR_SERVER_DATA_DIR="$SERVICES/edge-$id" "$BUN" src/cli/main.ts start </dev/null >"$LOGS/edge-$id.log" 2>&1 &
+  pids+=("$!")
+done
+
+stop_edges() {
+  trap - INT TERM
+  say "draining the edges..."
+  kill -TERM "${pids[@]}" 2>/dev/null || true
+  wait "${pids[@]}" 2>/dev/null || true
+  say "edges stopped; the engines still run (bash infra/services/stop.sh stops them)"
+}
+trap 'stop_edges; exit 0' INT TERM
+
+# Ready when each edge has logged its listening address (and is still alive).
+for id in 1 2; do
+  until grep -q '"url":"http' "$LOGS/edge-$id.log" 2>/dev/null; do
+    kill -0 "${pids[$((id - 1))]}" 2>/dev/null || {
+      tail -n 20 "$LOGS/edge-$id.log" >&2
+      stop_edges
+      die "edge $id exited during startup; see $LOGS/edge-$id.log"
+    }
+    sleep 0.1
+  done
+done
+
+cat <<EOF
+
+msgr local cluster: edges 1 and 2 share ws://$HOST:$PORT/v1/ws
+  NATS $HOST:$NATS_PORT, Redis $HOST:$REDIS_PORT, PostgreSQL $HOST:$PG_PORT (data in $SERVICES)
+  logs: $LOGS/edge-1.log, $LOGS/edge-2.log
+
+Connect the terminal client from $ROOT, in two more terminals:
+  MSGR_AUTH_KEYS_FILE=$KEYS $BUN src/cli/main.ts chat --user alice --url ws://$HOST:$PORT/v1/ws
+  MSGR_AUTH_KEYS_FILE=$KEYS $BUN src/cli/main.ts chat --user bob --url ws://$HOST:$PORT/v1/ws
+Each connection lands on either edge; messages cross between them through NATS.
+Ctrl-C drains and stops the edges.
+EOF
+
+# Runs until a signal (the trap) or until an edge dies on its own, which stops the other too.
+wait -n "${pids[@]}" || true
+say "an edge exited on its own; see $LOGS"
+stop_edges
+exit 1

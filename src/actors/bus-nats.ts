@@ -1,0 +1,179 @@
+// The bus over core NATS, for clusters: every edge process is one NATS client. Core NATS is
+// at-most-once: an event published while a connection is down is lost (nats.js discards its
+// outbound buffer when it redials). That is acceptable because every event that matters is
+// already in the store before it is published; onRecovered tells the node to catch its devices
+// up from there, and a device that was not caught up resumes from its cursor.
+//
+// One NATS subscription per subject per process, whatever the number of local handlers, so a
+// group message crosses the network once per process that has members connected.
+
+import { connect, Events, type Msg, type NatsConnection, type NatsError, type Subscription } from "nats";
+import type { Logger } from "pino";
+import { pack, unpack } from "../proto/codec.ts";
+import type { Bus, Unsubscribe } from "./bus.ts";
+import type { BusEvent } from "./events.ts";
+
+type Handler = (event: BusEvent) => void;
+
+interface Topic {
+  handlers: Set<Handler>;
+  sub: Subscription;
+}
+
+/** How long close() waits for the drain before it closes the connection anyway (NATS may be down). */
+const DRAIN_TIMEOUT_MS = 5_000;
+
+// A Record, so that adding an event type to BusEvent without listing it here fails to compile.
+const EVENT_TYPES: Record<BusEvent["t"], true> = { msg: true, receipt: true, typing: true, conv: true, revoke: true, presence: true };
+
+export class NatsBus implements Bus {
+  private readonly topics = new Map<string, Topic>();
+  private readonly recoveredHandlers = new Set<() => void>();
+  private closing: Promise<void> | undefined;
+
+  private constructor(
+    private readonly nc: NatsConnection,
+    private readonly log: Logger,
+  ) {
+    void this.watchStatus();
+    void nc.closed().then((err) => {
+      if (err && !this.closing) log.error({ err }, "NATS connection closed for good; the bus no longer routes");
+    });
+  }
+
+  static async connect(opts: { servers: string[]; name: string; log: Logger }): Promise<NatsBus> {
+    const log = opts.log.child({ component: "nats-bus" });
+    const nc = await connect({
+      servers: opts.servers,
+      // Shows up in the server's monitoring (connz), so an operator can tell the edge processes apart.
+      name: opts.name,
+      // An edge process is useless without its bus and nothing else restarts the connection: never give up.
+      maxReconnectAttempts: -1,
+      // Routing is down while disconnected, so come back fast; the jitter spreads the reconnects of
+      // every edge process after a NATS server restart so they do not arrive in one burst.
+      reconnectTimeWait: 500,
+      reconnectJitter: 500,
+      // Wait for NATS at startup instead of failing, so edges and NATS can start in any order.
+      waitOnFirstConnect: true,
+      // The default (2 minutes x 2 missed pings) leaves a half-open connection undetected for
+      // minutes while events vanish; notice a dead server within about 30 s.
+      pingInterval: 10_000,
+      maxPingOut: 2,
+      // noEcho stays off: handlers in this process must see the events this process publishes.
+    });
+    log.info({ server: nc.getServer() }, "NATS connected");
+    return new NatsBus(nc, log);
+  }
+
+  publish(subject: string, event: BusEvent): void {
+    try {
+      this.nc.publish(subject, pack(event));
+    } catch (err) {
+      // Closed, draining or over max_payload. Messages, receipts and membership are stored before
+      // they are published, so receivers catch up from the store; typing and presence are transient.
+      this.log.warn({ err, subject, t: event.t }, "bus publish failed");
+    }
+  }
+
+  subscribe(subject: string, handler: Handler): Unsubscribe {
+    let topic = this.topics.get(subject);
+    if (!topic) {
+      const handlers = new Set<Handler>();
+      const sub = this.nc.subscribe(subject, { callback: (err, msg) => this.dispatch(subject, handlers, err, msg) });
+      this.topics.set(subject, (topic = { handlers, sub }));
+    }
+    // A fresh wrapper per call: subscribing the same function twice needs two unsubscribes.
+    const entry: Handler = (e) => handler(e);
+    const t = topic;
+    t.handlers.add(entry);
+    return () => {
+      if (!t.handlers.delete(entry) || t.handlers.size > 0) return;
+      t.sub.unsubscribe();
+      if (this.topics.get(subject) === t) this.topics.delete(subject);
+    };
+  }
+
+  onRecovered(handler: () => void): Unsubscribe {
+    const entry = () => handler();
+    this.recoveredHandlers.add(entry);
+    return () => {
+      this.recoveredHandlers.delete(entry);
+    };
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.drain();
+    return this.closing;
+  }
+
+  private async drain(): Promise<void> {
+    // Drain delivers what is already in flight to the handlers, then closes. It needs the server,
+    // so while NATS is down it would wait forever: bound it.
+    const drained = this.nc.drain().catch((err: unknown) => this.log.warn({ err }, "NATS drain failed"));
+    await Promise.race([drained, Bun.sleep(DRAIN_TIMEOUT_MS)]);
+    if (!this.nc.isClosed()) await this.nc.close();
+    this.topics.clear();
+    this.recoveredHandlers.clear();
+  }
+
+  /** Runs in NATS's read loop, one message at a time, so handlers see a subject's events in arrival order. */
+  private dispatch(subject: string, handlers: Set<Handler>, err: NatsError | null, msg: Msg): void {
+    if (err) {
+      this.log.error({ err, subject }, "NATS subscription failed");
+      return;
+    }
+    let event: unknown;
+    try {
+      // Copy first: msg.data is a view of the socket's read buffer and msgpackr returns binary
+      // fields as views of its input, so a message body kept in memory would pin that whole buffer.
+      event = unpack(msg.data.slice());
+    } catch (err) {
+      this.log.warn({ err, subject, bytes: msg.data.length }, "dropped an undecodable bus payload");
+      return;
+    }
+    if (!isBusEvent(event)) {
+      this.log.warn({ subject, bytes: msg.data.length }, "dropped a bus payload that is not an event");
+      return;
+    }
+    for (const h of handlers) {
+      try {
+        h(event);
+      } catch (err) {
+        this.log.error({ err, subject, t: event.t }, "bus handler failed");
+      }
+    }
+  }
+
+  private async watchStatus(): Promise<void> {
+    for await (const s of this.nc.status()) {
+      switch (s.type) {
+        case Events.Disconnect:
+          this.log.warn({ server: s.data }, "NATS disconnected; cluster routing is down until it reconnects");
+          break;
+        case Events.Reconnect:
+          this.log.info({ server: s.data }, "NATS reconnected; catching up from the store");
+          for (const h of this.recoveredHandlers) {
+            try {
+              h();
+            } catch (err) {
+              this.log.error({ err }, "bus recovery handler failed");
+            }
+          }
+          break;
+        case Events.LDM:
+          this.log.warn({ server: s.data }, "NATS server entering lame duck mode; the client will move to another server");
+          break;
+        case Events.Error:
+          this.log.error({ data: s.data }, "NATS async error");
+          break;
+      }
+    }
+  }
+}
+
+/** Only our own nodes publish on these subjects, so a shape check is enough to reject garbage. */
+function isBusEvent(v: unknown): v is BusEvent {
+  if (typeof v !== "object" || v === null) return false;
+  const t = (v as { t?: unknown }).t;
+  return typeof t === "string" && Object.hasOwn(EVENT_TYPES, t);
+}

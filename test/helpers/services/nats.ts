@@ -1,0 +1,128 @@
+// A real nats-server child process on a free loopback port, for tests of the cluster backends.
+// Installs the Debian package when the binary is missing (CI images start without it).
+
+import { spawn, type Subprocess } from "bun";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createConnection, createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+export interface NatsServer {
+  url: string;
+  port: number;
+  /** The HTTP monitoring endpoint (/connz, /subsz, ...), to see what clients subscribed. */
+  monitorUrl: string;
+  /** Kills the server and removes its storage directory. */
+  stop(): Promise<void>;
+  /** Kills the server (SIGKILL, like a crash) and starts it again on the same ports and storage; resolves once it accepts connections. */
+  restart(): Promise<void>;
+}
+
+const HOST = "127.0.0.1";
+const READY_TIMEOUT_MS = 10_000;
+
+// Debian puts the binary in /usr/sbin, which is not on every user's PATH.
+const SEARCH_PATH = `${process.env.PATH ?? ""}:/usr/sbin:/usr/local/sbin`;
+
+let installing: Promise<string> | undefined;
+
+/** The nats-server binary, installed with apt-get on first use when it is not on PATH. */
+function natsBinary(): Promise<string> {
+  installing ??= (async () => {
+    const found = Bun.which("nats-server", { PATH: SEARCH_PATH });
+    if (found) return found;
+    // Wait for the dpkg lock rather than fail: other helpers may be installing at the same time.
+    const apt = (...args: string[]) => run(["apt-get", "-o", "DPkg::Lock::Timeout=300", ...args]);
+    const install = () => apt("install", "-y", "--no-install-recommends", "nats-server");
+    if (!(await install())) {
+      // A fresh image has no package lists yet.
+      if (!(await apt("update")) || !(await install())) {
+        throw new Error("nats-server is not installed and apt-get could not install it: run `bash infra/services/install.sh` as root");
+      }
+    }
+    const installed = Bun.which("nats-server", { PATH: SEARCH_PATH });
+    if (!installed) throw new Error("apt-get installed nats-server but it is not on PATH");
+    return installed;
+  })();
+  return installing;
+}
+
+async function run(cmd: string[]): Promise<boolean> {
+  const p = spawn(cmd, { stdin: "ignore", stdout: "ignore", stderr: "inherit", env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
+  return (await p.exited) === 0;
+}
+
+/** A port that was free a moment ago (the kernel picks it; we close it and hand it to nats-server). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, HOST, () => {
+      const addr = srv.address();
+      srv.close(() => (typeof addr === "object" && addr ? resolve(addr.port) : reject(new Error("no port"))));
+    });
+  });
+}
+
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = createConnection({ host: HOST, port });
+    sock.once("connect", () => {
+      sock.destroy();
+      resolve(true);
+    });
+    sock.once("error", () => resolve(false));
+  });
+}
+
+export async function startNats(opts: { jetstream?: boolean } = {}): Promise<NatsServer> {
+  const bin = await natsBinary();
+  const port = await freePort();
+  const monitorPort = await freePort();
+  const storeDir = opts.jetstream ? mkdtempSync(join(tmpdir(), "msgr-nats-")) : undefined;
+  const args = [bin, "-a", HOST, "-p", String(port), "-m", String(monitorPort), ...(storeDir ? ["-js", "-sd", storeDir] : [])];
+
+  let proc: Subprocess<"ignore", "ignore", "pipe"> | undefined;
+  let log = "";
+
+  const launch = async () => {
+    const p = spawn(args, { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
+    proc = p;
+    // Keep reading stderr: an unread pipe fills up and blocks the server's logging. The tail is
+    // kept for the error message when it does not start.
+    void (async () => {
+      for await (const chunk of p.stderr) log = (log + new TextDecoder().decode(chunk)).slice(-8192);
+    })();
+    const deadline = Date.now() + READY_TIMEOUT_MS;
+    while (!(await accepts(port))) {
+      if (p.exitCode !== null || Date.now() > deadline) {
+        p.kill("SIGKILL");
+        throw new Error(`nats-server did not start on port ${port} (exit ${p.exitCode}):\n${log}`);
+      }
+      await Bun.sleep(25);
+    }
+  };
+
+  const kill = async () => {
+    if (!proc) return;
+    const p = proc;
+    proc = undefined;
+    p.kill("SIGKILL");
+    await p.exited;
+  };
+
+  await launch();
+  return {
+    url: `nats://${HOST}:${port}`,
+    port,
+    monitorUrl: `http://${HOST}:${monitorPort}`,
+    async stop() {
+      await kill();
+      if (storeDir) rmSync(storeDir, { recursive: true, force: true });
+    },
+    async restart() {
+      await kill();
+      await launch();
+    },
+  };
+}

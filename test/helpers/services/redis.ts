@@ -1,0 +1,131 @@
+// A real redis-server child process on a free loopback port, for tests of the cluster backends.
+// Not the system service: each call gets its own empty, non-persistent server. Installs the
+// Debian package when the binary is missing (CI images start without it).
+
+import { spawn, type Subprocess } from "bun";
+import { createConnection, createServer } from "node:net";
+
+export interface RedisServer {
+  url: string;
+  port: number;
+  /** Kills the server. */
+  stop(): Promise<void>;
+  /** Kills the server and starts an empty one on the same port; resolves once it answers PING. */
+  restart(): Promise<void>;
+}
+
+const HOST = "127.0.0.1";
+const READY_TIMEOUT_MS = 10_000;
+
+let installing: Promise<string> | undefined;
+
+/** The redis-server binary, installed with apt-get on first use when it is not on PATH. */
+function redisBinary(): Promise<string> {
+  installing ??= (async () => {
+    const found = Bun.which("redis-server");
+    if (found) return found;
+    // Wait for the dpkg lock rather than fail: other helpers may be installing at the same time.
+    const apt = (...args: string[]) => run(["apt-get", "-o", "DPkg::Lock::Timeout=300", ...args]);
+    const install = () => apt("install", "-y", "--no-install-recommends", "redis-server");
+    if (!(await install())) {
+      // A fresh image has no package lists yet.
+      if (!(await apt("update")) || !(await install())) {
+        throw new Error("redis-server is not installed and apt-get could not install it: run `apt-get install redis-server` as root");
+      }
+    }
+    const installed = Bun.which("redis-server");
+    if (!installed) throw new Error("apt-get installed redis-server but it is not on PATH");
+    return installed;
+  })();
+  return installing;
+}
+
+async function run(cmd: string[]): Promise<boolean> {
+  const p = spawn(cmd, { stdin: "ignore", stdout: "ignore", stderr: "inherit", env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
+  return (await p.exited) === 0;
+}
+
+/** A port that was free a moment ago (the kernel picks it; we close it and hand it to redis-server). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, HOST, () => {
+      const addr = srv.address();
+      srv.close(() => (typeof addr === "object" && addr ? resolve(addr.port) : reject(new Error("no port"))));
+    });
+  });
+}
+
+/**
+ * Whether the server answers PING with PONG. Accepting the connection is not enough: Redis
+ * answers -LOADING while it starts, and a port may briefly belong to something else.
+ */
+function pongs(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = createConnection({ host: HOST, port });
+    let reply = "";
+    const done = (ok: boolean) => {
+      sock.destroy();
+      resolve(ok);
+    };
+    sock.setTimeout(1000, () => done(false));
+    sock.once("connect", () => sock.write("PING\r\n"));
+    sock.on("data", (chunk) => {
+      reply += chunk.toString();
+      if (reply.includes("\r\n")) done(reply.startsWith("+PONG"));
+    });
+    sock.once("error", () => done(false));
+  });
+}
+
+export async function startRedis(): Promise<RedisServer> {
+  const bin = await redisBinary();
+  const port = await freePort();
+  // No persistence: a restart must come back empty, and tests leave no files behind.
+  const args = [bin, "--port", String(port), "--bind", HOST, "--save", "", "--appendonly", "no", "--daemonize", "no"];
+
+  let proc: Subprocess<"ignore", "pipe", "pipe"> | undefined;
+  let log = "";
+
+  const launch = async () => {
+    const p = spawn(args, { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+    proc = p;
+    // Keep reading both pipes: an unread pipe fills up and blocks the server's logging. The tail
+    // is kept for the error message when it does not start.
+    for (const stream of [p.stdout, p.stderr]) {
+      void (async () => {
+        for await (const chunk of stream) log = (log + new TextDecoder().decode(chunk)).slice(-8192);
+      })();
+    }
+    const deadline = Date.now() + READY_TIMEOUT_MS;
+    while (!(await pongs(port))) {
+      if (p.exitCode !== null || Date.now() > deadline) {
+        p.kill("SIGKILL");
+        throw new Error(`redis-server did not start on port ${port} (exit ${p.exitCode}):\n${log}`);
+      }
+      await Bun.sleep(25);
+    }
+  };
+
+  // SIGKILL: a restart is a crash, and there is nothing to save on a clean stop.
+  const kill = async () => {
+    if (!proc) return;
+    const p = proc;
+    proc = undefined;
+    p.kill("SIGKILL");
+    await p.exited;
+  };
+
+  await launch();
+  return {
+    url: `redis://${HOST}:${port}`,
+    port,
+    stop: kill,
+    async restart() {
+      await kill();
+      log = "";
+      await launch();
+    },
+  };
+}
