@@ -1,0 +1,232 @@
+// PostgreSQL MetadataStore: devices, conversations and membership through drizzle, shared by all
+// the nodes of a cluster. These calls are far less frequent than message appends, so the query
+// builder's cost does not matter here.
+//
+// Membership changes run in READ COMMITTED transactions that first lock the conversation's row
+// (SELECT ... FOR UPDATE), then read its members, check the invariant and write. The row lock is a
+// per-conversation mutex that every node's membership change takes, so the check always sees the
+// members as the previous change left them. Why not lock the member rows instead: FOR UPDATE on
+// them does not stop another transaction from inserting a new member (a phantom), so two
+// concurrent additions could both pass the size check. Why not SERIALIZABLE: it would be correct
+// too, but conflicting changes fail with 40001 and must be retried, and SSI's page-level predicate
+// locks also fail unrelated changes that touch nearby rows; the lock makes them simply wait their
+// turn, with no retry loop. A change waits for that lock first, then for at most the one member row
+// it updates or deletes, so no wait cycle can form between changes, nor with saveCursors.
+
+import { and, eq, sql } from "drizzle-orm";
+import { alias } from "drizzle-orm/pg-core";
+import type { PostgresJsDatabase } from "drizzle-orm/postgres-js";
+import type { Sql } from "postgres";
+import type {
+  ConversationRecord,
+  CursorUpdate,
+  DeviceRecord,
+  MemberRecord,
+  MetadataStore,
+} from "../types.ts";
+import { MembershipError } from "../types.ts";
+import type * as schema from "./schema.ts";
+import { conversations, devices, directPairs, members } from "./schema.ts";
+
+/** What drizzle() returns: the query builder, plus the postgres.js pool it runs on. */
+type Orm = PostgresJsDatabase<typeof schema> & { $client: Sql };
+type Tx = Parameters<Parameters<Orm["transaction"]>[0]>[0];
+
+/**
+ * For transactions whose correctness depends on READ COMMITTED (each statement sees what was
+ * committed before it started): set explicitly, since a server's default may be stricter, under
+ * which they would read stale members or fail with serialization errors instead of waiting.
+ */
+const READ_COMMITTED = { isolationLevel: "read committed" } as const;
+/** The same for a transaction begun through postgres.js. */
+const READ_COMMITTED_PG = "isolation level read committed";
+
+function memberRow(conv: string, m: MemberRecord): typeof members.$inferInsert {
+  return { convId: conv, user: m.user, admin: m.admin, joinedSeq: m.joinedSeq, delivered: m.delivered, read: m.read };
+}
+
+/**
+ * Locks the conversation's row for the rest of the transaction, then reads its members. Two
+ * statements on purpose: in READ COMMITTED the second takes its snapshot after the lock is held,
+ * so it sees every change committed by the transaction that held the lock before. A conversation
+ * that does not exist has no members (the foreign key cascades), so there is nothing to lock.
+ */
+async function lockMembers(tx: Tx, conv: string): Promise<{ user: string; admin: boolean }[]> {
+  await tx.select({ id: conversations.id }).from(conversations).where(eq(conversations.id, conv)).for("update");
+  return tx.select({ user: members.user, admin: members.admin }).from(members).where(eq(members.convId, conv));
+}
+
+export class PostgresMetadataStore implements MetadataStore {
+  readonly #db: Orm;
+
+  constructor(db: Orm) {
+    this.#db = db;
+  }
+
+  async touchDevice(user: string, device: string, nowMs: number): Promise<{ revoked: boolean }> {
+    const [row] = await this.#db
+      .insert(devices)
+      .values({ user, device, firstSeen: nowMs, lastSeen: nowMs })
+      .onConflictDoUpdate({
+        target: [devices.user, devices.device],
+        set: { lastSeen: sql`greatest(${devices.lastSeen}, excluded.last_seen)` },
+      })
+      .returning({ revokedAt: devices.revokedAt });
+    return { revoked: row?.revokedAt != null };
+  }
+
+  async listDevices(user: string): Promise<DeviceRecord[]> {
+    const rows = await this.#db.select().from(devices).where(eq(devices.user, user)).orderBy(devices.firstSeen, devices.device);
+    return rows.map((r) => ({
+      user: r.user,
+      device: r.device,
+      firstSeen: r.firstSeen,
+      lastSeen: r.lastSeen,
+      revoked: r.revokedAt !== null,
+    }));
+  }
+
+  async revokeDevice(user: string, device: string, nowMs: number): Promise<boolean> {
+    const rows = await this.#db
+      .update(devices)
+      // coalesce: revoking again keeps the original revocation time.
+      .set({ revokedAt: sql`coalesce(${devices.revokedAt}, ${nowMs})` })
+      .where(and(eq(devices.user, user), eq(devices.device, device)))
+      .returning({ user: devices.user });
+    return rows.length > 0;
+  }
+
+  async isDeviceRevoked(user: string, device: string): Promise<boolean> {
+    const [row] = await this.#db
+      .select({ revokedAt: devices.revokedAt })
+      .from(devices)
+      .where(and(eq(devices.user, user), eq(devices.device, device)));
+    return row?.revokedAt != null;
+  }
+
+  async createConversation(conv: ConversationRecord, memberList: MemberRecord[]): Promise<void> {
+    await this.#db.transaction(async (tx) => {
+      await tx.insert(conversations).values(conv);
+      if (memberList.length > 0) await tx.insert(members).values(memberList.map((m) => memberRow(conv.id, m)));
+    });
+  }
+
+  async openDirect(conv: ConversationRecord, a: string, b: string): Promise<{ id: string; created: boolean }> {
+    const [userA, userB] = a < b ? [a, b] : [b, a];
+    return this.#db.transaction(async (tx) => {
+      // The pair's primary key arbitrates: only the caller whose insert lands creates the
+      // conversation. A concurrent insert of the same pair (any node) waits for the first
+      // transaction to end, then does nothing; the SELECT after it, a new snapshot in READ
+      // COMMITTED, reads the winner's id.
+      const won = await tx.insert(directPairs).values({ userA, userB, convId: conv.id }).onConflictDoNothing().returning();
+      if (won.length === 0) {
+        const [existing] = await tx
+          .select({ convId: directPairs.convId })
+          .from(directPairs)
+          .where(and(eq(directPairs.userA, userA), eq(directPairs.userB, userB)));
+        if (!existing) throw new Error(`direct pair ${userA}/${userB} vanished inside its transaction`);
+        return { id: existing.convId, created: false };
+      }
+      await tx.insert(conversations).values(conv);
+      const both = userA === userB ? [userA] : [userA, userB];
+      await tx.insert(members).values(both.map((user) => memberRow(conv.id, { user, admin: false, joinedSeq: 1, delivered: 0, read: 0 })));
+      return { id: conv.id, created: true };
+    }, READ_COMMITTED);
+  }
+
+  async getConversation(id: string): Promise<ConversationRecord | null> {
+    const [row] = await this.#db.select().from(conversations).where(eq(conversations.id, id));
+    return row ?? null;
+  }
+
+  async renameConversation(id: string, title: string): Promise<void> {
+    await this.#db.update(conversations).set({ title }).where(eq(conversations.id, id));
+  }
+
+  async listMembers(conv: string): Promise<MemberRecord[]> {
+    return this.#db
+      .select({
+        user: members.user,
+        admin: members.admin,
+        joinedSeq: members.joinedSeq,
+        delivered: members.delivered,
+        read: members.read,
+      })
+      .from(members)
+      .where(eq(members.convId, conv))
+      .orderBy(members.joinedSeq, members.user);
+  }
+
+  async addMembers(conv: string, memberList: MemberRecord[], maxMembers: number): Promise<string[]> {
+    return this.#db.transaction(async (tx) => {
+      const present = new Set((await lockMembers(tx, conv)).map((r) => r.user));
+      const fresh = memberList.filter((m) => !present.has(m.user));
+      if (present.size + fresh.length > maxMembers) throw new MembershipError("group-full", `a group holds at most ${maxMembers} members`);
+      if (fresh.length > 0) await tx.insert(members).values(fresh.map((m) => memberRow(conv, m)));
+      return fresh.map((m) => m.user);
+    }, READ_COMMITTED);
+  }
+
+  async removeMember(conv: string, user: string): Promise<void> {
+    await this.#db.transaction(async (tx) => {
+      const rows = await lockMembers(tx, conv);
+      const target = rows.find((r) => r.user === user);
+      if (!target) throw new MembershipError("not-member", "not a member");
+      if (target.admin && rows.length > 1 && rows.filter((r) => r.admin).length === 1) {
+        throw new MembershipError("last-admin", "the last admin must make another member admin before leaving");
+      }
+      await tx.delete(members).where(and(eq(members.convId, conv), eq(members.user, user)));
+    }, READ_COMMITTED);
+  }
+
+  async setAdmin(conv: string, user: string, admin: boolean): Promise<void> {
+    await this.#db.transaction(async (tx) => {
+      const rows = await lockMembers(tx, conv);
+      if (!rows.some((r) => r.user === user)) throw new MembershipError("not-member", "not a member");
+      if (!admin && rows.filter((r) => r.admin && r.user !== user).length === 0) {
+        throw new MembershipError("last-admin", "a group keeps at least one admin");
+      }
+      await tx.update(members).set({ admin }).where(and(eq(members.convId, conv), eq(members.user, user)));
+    }, READ_COMMITTED);
+  }
+
+  async listUserConversations(user: string): Promise<{ conv: string; joinedSeq: number }[]> {
+    return this.#db.select({ conv: members.convId, joinedSeq: members.joinedSeq }).from(members).where(eq(members.user, user));
+  }
+
+  async saveCursors(updates: CursorUpdate[]): Promise<void> {
+    if (updates.length === 0) return;
+    // Merge repeats of a member (keeping the highest markers), then sort: every node then locks
+    // the member rows it raises in the same order, so overlapping batches wait instead of
+    // deadlocking. drizzle cannot pipeline, so the updates go through postgres.js: one prepared
+    // statement per member, all sent at once and run in order, in one transaction (one commit).
+    const merged = new Map<string, CursorUpdate>();
+    for (const u of updates) {
+      const key = `${u.conv}\u0000${u.user}`;
+      const prev = merged.get(key);
+      merged.set(key, prev ? { ...u, delivered: Math.max(prev.delivered, u.delivered), read: Math.max(prev.read, u.read) } : u);
+    }
+    const sorted = [...merged.values()].sort((x, y) => (x.conv < y.conv ? -1 : x.conv > y.conv ? 1 : x.user < y.user ? -1 : x.user > y.user ? 1 : 0));
+    await this.#db.$client.begin(READ_COMMITTED_PG, (tx) =>
+      sorted.map(
+        (u) => tx`
+          UPDATE members SET delivered = GREATEST(delivered, ${u.delivered}), read = GREATEST(read, ${u.read})
+          WHERE conv_id = ${u.conv} AND "user" = ${u.user}`,
+      ),
+    );
+  }
+
+  async sharesConversation(a: string, b: string): Promise<boolean> {
+    const other = alias(members, "other");
+    const [row] = await this.#db
+      .select({ one: sql`1` })
+      .from(members)
+      .innerJoin(other, eq(other.convId, members.convId))
+      .where(and(eq(members.user, a), eq(other.user, b)))
+      .limit(1);
+    return row !== undefined;
+  }
+
+  /** Nothing to release: the shared pool is closed by openPostgres's close(). */
+  async close(): Promise<void> {}
+}

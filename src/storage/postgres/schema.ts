@@ -1,0 +1,104 @@
+// Drizzle schema of the PostgreSQL backend (cluster mode). It mirrors src/storage/sqlite/schema.ts
+// table for table and column for column, so that both backends keep the same model; only the
+// types differ where the dialects do. `bun run db:generate:pg` turns changes here into SQL
+// migrations under ./migrations, which openPostgres() and migratePostgres() apply.
+
+import { sql } from "drizzle-orm";
+import { bigint, boolean, customType, index, integer, pgTable, primaryKey, text, uniqueIndex } from "drizzle-orm/pg-core";
+
+/** Message bodies are opaque bytes. postgres.js reads bytea as a Buffer, i.e. a Uint8Array. */
+const bytea = customType<{ data: Uint8Array; driverData: Uint8Array }>({
+  dataType: () => "bytea",
+});
+
+// Timestamps are ms since the epoch and seqs are per-conversation counters: both are int8 read as
+// JS numbers (exact below 2^53). Seqs are not int4: a busy conversation could pass 2^31 messages.
+const ms = (name: string) => bigint(name, { mode: "number" });
+const seq = (name: string) => bigint(name, { mode: "number" });
+
+export const devices = pgTable(
+  "devices",
+  {
+    user: text("user").notNull(),
+    device: text("device").notNull(),
+    firstSeen: ms("first_seen").notNull(),
+    lastSeen: ms("last_seen").notNull(),
+    /** Null while the device may connect; set once, revocation is permanent. */
+    revokedAt: ms("revoked_at"),
+  },
+  (t) => [primaryKey({ columns: [t.user, t.device] })],
+);
+
+export const conversations = pgTable("conversations", {
+  id: text("id").primaryKey(),
+  type: integer("type").notNull(),
+  title: text("title").notNull(),
+  createdBy: text("created_by").notNull(),
+  createdAt: ms("created_at").notNull(),
+});
+
+/**
+ * One row per pair of users that have a direct conversation, userA < userB. Its primary key is
+ * what makes concurrent openDirect calls (from any node) agree on one conversation. No foreign
+ * key to conversations: the pair row is written first, to win the race, and its conversation after.
+ */
+export const directPairs = pgTable(
+  "direct_pairs",
+  {
+    userA: text("user_a").notNull(),
+    userB: text("user_b").notNull(),
+    convId: text("conv_id").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.userA, t.userB] })],
+);
+
+export const members = pgTable(
+  "members",
+  {
+    convId: text("conv_id")
+      .notNull()
+      .references(() => conversations.id, { onDelete: "cascade" }),
+    user: text("user").notNull(),
+    admin: boolean("admin").notNull(),
+    joinedSeq: seq("joined_seq").notNull(),
+    delivered: seq("delivered").notNull().default(0),
+    read: seq("read").notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.convId, t.user] }), index("members_user_idx").on(t.user)],
+);
+
+/**
+ * Append-only message log. The id is a 64-bit snowflake: int8 read as bigint, since ids pass 2^53.
+ * No foreign key to conversations: the message store stands alone (other backends split the two).
+ */
+export const messages = pgTable(
+  "messages",
+  {
+    convId: text("conv_id").notNull(),
+    seq: seq("seq").notNull(),
+    id: bigint("id", { mode: "bigint" }).notNull(),
+    sender: text("sender").notNull(),
+    device: text("device").notNull(),
+    cid: text("cid").notNull(),
+    kind: integer("kind").notNull(),
+    body: bytea("body").notNull(),
+    ts: ms("ts").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.convId, t.seq] }),
+    // Partial: system messages all carry cid "" and must not collide with each other.
+    uniqueIndex("messages_client_id_idx").on(t.convId, t.sender, t.cid).where(sql`cid <> ''`),
+    index("messages_ts_idx").on(t.ts),
+  ],
+);
+
+/**
+ * Highest seq ever stored per conversation, raised in the same transaction as the inserts. Appends
+ * take their seq from it (never from the rows), so seqs are not reused after pruning, and
+ * lastSeq() and firstRetainedSeq() stay right after pruning has deleted the newest messages. Its
+ * row is also the lock that orders appends to one conversation across processes.
+ */
+export const convSeq = pgTable("conv_seq", {
+  convId: text("conv_id").primaryKey(),
+  lastSeq: seq("last_seq").notNull(),
+});

@@ -1,0 +1,200 @@
+// Cluster mode against real engines: two edge processes on NATS, Redis and PostgreSQL.
+// Each engine runs as a child process of this test on its own loopback port.
+
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ensureEmbeddedKeyring, loadSigningKey } from "../../src/auth/keyring.ts";
+import { mintAccessToken } from "../../src/auth/tokens.ts";
+import { Client, MessageKind, type WireMessage } from "../../src/sdk/index.ts";
+import { startChild, type ChildServer } from "../helpers/child-server.ts";
+import { collect, nextEvent, text, until } from "../helpers/harness.ts";
+import { startNats } from "../helpers/services/nats.ts";
+import { startPostgres } from "../helpers/services/postgres.ts";
+import { startRedis } from "../helpers/services/redis.ts";
+
+type Service = Awaited<ReturnType<typeof startNats>>;
+let nats: Service;
+let redis: Awaited<ReturnType<typeof startRedis>>;
+let pg: Awaited<ReturnType<typeof startPostgres>>;
+let root: string;
+let keysFile: string;
+const edges: ChildServer[] = [];
+const clients: Client[] = [];
+
+async function startEdge(nodeId: number): Promise<ChildServer> {
+  const edge = await startChild({
+    MSGR_SERVER_NODE_ID: String(nodeId),
+    MSGR_SERVER_DATA_DIR: join(root, `edge-${nodeId}`),
+    MSGR_AUTH_KEYS_FILE: keysFile,
+    MSGR_BACKENDS_BUS: "nats",
+    MSGR_BACKENDS_PRESENCE: "redis",
+    MSGR_BACKENDS_METADATA: "postgres",
+    MSGR_BACKENDS_MESSAGES: "postgres",
+    MSGR_NATS_SERVERS: nats.url,
+    MSGR_REDIS_URL: redis.url,
+    MSGR_POSTGRES_URL: pg.url,
+    MSGR_HEARTBEAT_INTERVAL_MS: "500",
+    MSGR_HEARTBEAT_TIMEOUT_MS: "1500",
+    MSGR_LIMITS_SEND_PER_SECOND: "100000",
+    MSGR_LIMITS_SEND_BURST: "100000",
+    MSGR_LIMITS_MAX_GROUP_SIZE: "256",
+    MSGR_LOG_LEVEL: "info",
+  });
+  edges.push(edge);
+  return edge;
+}
+
+async function token(user: string, device: string): Promise<string> {
+  return mintAccessToken(await loadSigningKey(keysFile), { user, device, ttlSec: 3600, audience: "msgr" });
+}
+
+/** A synced client of `user` on the given edges (the first is where it connects; the rest are failover). */
+async function client(user: string, urls: string[], device = `${user}-dev`, cursors?: Record<string, number>): Promise<Client> {
+  const c = new Client({ url: urls, token: () => token(user, device), minBackoffMs: 50, maxBackoffMs: 500, cursors });
+  clients.push(c);
+  const synced = nextEvent(c, "synced", undefined, 30_000);
+  await c.connect();
+  await synced;
+  return c;
+}
+
+let e1: ChildServer;
+let e2: ChildServer;
+
+beforeAll(async () => {
+  root = mkdtempSync(join(tmpdir(), "msgr-cluster-"));
+  keysFile = await ensureEmbeddedKeyring(join(root, "keys"));
+  [nats, redis, pg] = await Promise.all([startNats(), startRedis(), startPostgres()]);
+  e1 = await startEdge(1); // the first edge applies the migrations
+  e2 = await startEdge(2);
+}, 120_000);
+
+afterAll(async () => {
+  for (const c of clients) c.close();
+  for (const e of edges) e.proc.kill(9);
+  await Promise.allSettled([nats?.stop(), redis?.stop(), pg?.stop()]);
+  rmSync(root, { recursive: true, force: true });
+});
+
+const textsIn = (log: WireMessage[], conv: string) => log.filter((m) => m.conv === conv && m.kind === MessageKind.Text).map(text);
+
+describe("cluster: two edge processes on NATS, Redis and PostgreSQL", () => {
+  test("1:1 chat with the two users on different processes, with receipts", async () => {
+    const alice = await client("alice", [e1.wsUrl]);
+    const bob = await client("bob", [e2.wsUrl]);
+    const conv = await alice.openDirect("bob");
+    const got = nextEvent(bob, "message", (m) => m.conv === conv.id);
+    const ack = await alice.send(conv.id, "across the bus");
+    expect(text(await got)).toBe("across the bus");
+    const read = nextEvent(alice, "receipt", (r) => r.user === "bob" && r.read >= ack.seq);
+    await bob.markRead(conv.id, ack.seq);
+    expect((await read).allRead).toBe(ack.seq);
+  });
+
+  test("a group of 256 spread over both processes: every member device gets every message once, in one order", async () => {
+    const users = Array.from({ length: 256 }, (_, i) => `g${i}`);
+    const members = await Promise.all(users.map((u, i) => client(u, [i % 2 ? e2.wsUrl : e1.wsUrl])));
+    const logs = members.map(collect);
+    const g = await members[0]!.createGroup("big", users.slice(1));
+    await until(() => members.every((m) => m.cursors()[g.id] !== undefined), 30_000, "every member to learn the group");
+    // Four senders on both processes, 10 messages each, all at once.
+    const senders = [0, 1, 2, 3];
+    await Promise.all(senders.flatMap((s) => Array.from({ length: 10 }, (_, k) => members[s]!.send(g.id, `s${s}-${k}`))));
+    await until(() => logs.every((l) => textsIn(l, g.id).length === 40), 60_000, "every member to receive 40 messages");
+    const order = textsIn(logs[0]!, g.id);
+    for (const l of logs) expect(textsIn(l, g.id)).toEqual(order);
+    const seqs = logs[0]!.filter((m) => m.conv === g.id).map((m) => m.seq);
+    expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => i + 1));
+    for (const m of members) m.close();
+  }, 120_000);
+
+  test("presence and typing across processes", async () => {
+    const viewer = await client("pv", [e1.wsUrl]);
+    const conv = await viewer.openDirect("pt");
+    await viewer.watchPresence(["pt"]);
+    const online = nextEvent(viewer, "presence", (p) => p.user === "pt" && p.online);
+    const target = await client("pt", [e2.wsUrl]);
+    await online;
+    const typing = nextEvent(viewer, "typing", (t) => t.user === "pt");
+    target.typing(conv.id, true);
+    expect((await typing).on).toBe(true);
+    const offline = nextEvent(viewer, "presence", (p) => p.user === "pt" && !p.online);
+    target.close();
+    expect((await offline).lastSeen).toBeGreaterThan(0);
+  });
+
+  test("a device that moves to another process resumes from its cursors", async () => {
+    const sender = await client("mover-peer", [e1.wsUrl]);
+    const conv = await sender.openDirect("mover");
+    const first = await client("mover", [e1.wsUrl]);
+    await sender.send(conv.id, "before");
+    await until(() => first.cursors()[conv.id] === 1);
+    const saved = first.cursors();
+    first.close();
+    for (let i = 0; i < 20; i++) await sender.send(conv.id, `away ${i}`);
+    const moved = new Client({ url: e2.wsUrl, token: () => token("mover", "mover-dev"), cursors: saved });
+    clients.push(moved);
+    const log = collect(moved);
+    const synced = nextEvent(moved, "synced");
+    await moved.connect();
+    await synced;
+    expect(textsIn(log, conv.id)).toEqual(Array.from({ length: 20 }, (_, i) => `away ${i}`));
+  });
+
+  test("nats-server restarted during traffic: every acknowledged message reaches the other process", async () => {
+    const a = await client("na", [e1.wsUrl]);
+    const b = await client("nb", [e2.wsUrl]);
+    const conv = await a.openDirect("nb");
+    const log = collect(b);
+    const acked: string[] = [];
+    const sending = (async () => {
+      for (let i = 0; i < 200; i++) {
+        await a.send(conv.id, `n${i}`, { cid: `n${i}` });
+        acked.push(`n${i}`);
+        await Bun.sleep(5);
+      }
+    })();
+    await until(() => acked.length >= 30);
+    await nats.restart();
+    await sending;
+    await until(() => textsIn(log, conv.id).length >= 200, 30_000, "all 200 messages at the other process");
+    expect(textsIn(log, conv.id)).toEqual(acked);
+  }, 90_000);
+
+  test("redis-server restarted: presence recovers within one heartbeat timeout, no message lost", async () => {
+    const a = await client("ra", [e1.wsUrl]);
+    const b = await client("rb", [e2.wsUrl]);
+    const conv = await a.openDirect("rb");
+    await redis.restart();
+    const log = collect(b);
+    await a.send(conv.id, "after redis restart");
+    await until(() => textsIn(log, conv.id).includes("after redis restart"), 10_000);
+    // Heartbeats re-register both devices within one timeout of the restart.
+    await Bun.sleep(1600);
+    const seen = await a.watchPresence(["rb"]);
+    expect(seen[0]!.online).toBe(true);
+  }, 60_000);
+
+  test("one edge process killed with SIGKILL during traffic: its clients fail over, nothing acknowledged is lost or duplicated", async () => {
+    const e3 = await startEdge(3);
+    const a = await client("ka", [e3.wsUrl, e1.wsUrl, e2.wsUrl]);
+    const b = await client("kb", [e2.wsUrl]);
+    const conv = await a.openDirect("kb");
+    const log = collect(b);
+    const acks = new Map<string, number>();
+    const cids = Array.from({ length: 300 }, (_, i) => `k${i}`);
+    const sends = cids.map((cid, i) => Bun.sleep(i * 3).then(() => a.send(conv.id, cid, { cid }).then((r) => acks.set(cid, r.seq))));
+    await until(() => acks.size >= 50, 20_000);
+    e3.proc.kill("SIGKILL");
+    // The SDK reconnects to the next URL and resends every unacknowledged client id.
+    await Promise.all(sends);
+    await until(() => textsIn(log, conv.id).length >= cids.length, 30_000, "every message at the receiver");
+    const got = textsIn(log, conv.id);
+    expect(got.length).toBe(cids.length);
+    expect(new Set(got).size).toBe(cids.length);
+    const seqs = log.filter((m) => m.conv === conv.id).map((m) => m.seq);
+    expect(seqs).toEqual(cids.map((_, i) => i + 1));
+  }, 90_000);
+});

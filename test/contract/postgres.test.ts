@@ -1,0 +1,298 @@
+// Runs the message and metadata contracts against a real PostgreSQL server (started by the test
+// helper), each test on a database of its own, plus what only a shared server can show: two
+// backends with separate pools, as two nodes of a cluster have, working on the same rows at once.
+
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import postgres from "postgres";
+import { migratePostgres, openPostgres, type PostgresBackend } from "../../src/storage/postgres/db.ts";
+import { MembershipError, type AppendResult, type ConversationRecord, type MemberRecord } from "../../src/storage/types.ts";
+import { startPostgres, type PostgresServer } from "../helpers/services/postgres.ts";
+import { message, messageStoreContract, unstorable } from "./message-store.contract.ts";
+import { metadataStoreContract } from "./metadata-store.contract.ts";
+
+const POOL_SIZE = 4;
+
+let server: PostgresServer;
+/** Connected to the maintenance database, to create and drop the per-test ones. */
+let admin: postgres.Sql;
+
+beforeAll(async () => {
+  server = await startPostgres();
+  admin = postgres(withDatabase("postgres"), { max: 1, onnotice: () => {} });
+});
+afterAll(async () => {
+  await admin?.end();
+  await server?.stop();
+});
+
+function withDatabase(name: string): string {
+  const url = new URL(server.url);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+let databases = 0;
+
+/**
+ * A new, empty database (not migrated: openPostgres does that); `drop` removes it. `isolation`
+ * sets its default transaction isolation, as a DBA might.
+ */
+async function freshDatabase(isolation = "read committed"): Promise<{ url: string; drop: () => Promise<void> }> {
+  const name = `t${++databases}`;
+  await admin.unsafe(`CREATE DATABASE ${name}`);
+  await admin.unsafe(`ALTER DATABASE ${name} SET default_transaction_isolation TO '${isolation}'`);
+  return {
+    url: withDatabase(name),
+    // FORCE: a closed pool's server processes may take a moment to go away.
+    drop: async () => void (await admin.unsafe(`DROP DATABASE ${name} WITH (FORCE)`)),
+  };
+}
+
+async function openFresh(): Promise<{ backend: PostgresBackend; close: () => Promise<void> }> {
+  const db = await freshDatabase();
+  const backend = await openPostgres({ url: db.url, poolSize: POOL_SIZE });
+  return {
+    backend,
+    close: async () => {
+      await backend.close();
+      await db.drop();
+    },
+  };
+}
+
+/** Two backends on one database, each with its own pool: two nodes of a cluster. */
+async function openTwo(isolation?: string): Promise<{ a: PostgresBackend; b: PostgresBackend; close: () => Promise<void> }> {
+  const db = await freshDatabase(isolation);
+  const [a, b] = await Promise.all([openPostgres({ url: db.url, poolSize: POOL_SIZE }), openPostgres({ url: db.url, poolSize: POOL_SIZE })]);
+  return {
+    a,
+    b,
+    close: async () => {
+      await Promise.all([a.close(), b.close()]);
+      await db.drop();
+    },
+  };
+}
+
+messageStoreContract("postgres message store", async () => {
+  const { backend, close } = await openFresh();
+  return { store: backend.messages, close };
+});
+metadataStoreContract("postgres metadata store", async () => {
+  const { backend, close } = await openFresh();
+  return { store: backend.metadata, close };
+});
+
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+function group(id: string): ConversationRecord {
+  return { id, type: 2, title: id, createdBy: "owner", createdAt: 1_700_000_000_000 };
+}
+
+function member(user: string, admin = false): MemberRecord {
+  return { user, admin, joinedSeq: 1, delivered: 0, read: 0 };
+}
+
+const refusal = (r: PromiseSettledResult<unknown>) =>
+  r.status === "fulfilled" ? "ok" : r.reason instanceof MembershipError ? r.reason.reason : String(r.reason);
+
+describe("postgres message store specifics", () => {
+  test("a failed group commit rejects every append of its batch and consumes no seqs", async () => {
+    const { backend, close } = await openFresh();
+    try {
+      const store = backend.messages;
+      await store.append(message("c1", 1));
+      const batch = [store.append(message("c1", 2)), store.append(message("c2", 1)), store.append(unstorable("c1", 3)), store.append(message("c1", 4))];
+      const settled = await Promise.allSettled(batch);
+      expect(settled.map((s) => s.status)).toEqual(["rejected", "rejected", "rejected", "rejected"]);
+      expect(await store.lastSeq("c1")).toBe(1);
+      expect(await store.lastSeq("c2")).toBe(0);
+      const retried = await Promise.all([store.append(message("c1", 2)), store.append(message("c2", 1))]);
+      expect(retried.map((r) => [r.message.conv, r.message.seq, r.duplicate])).toEqual([
+        ["c1", 2, false],
+        ["c2", 1, false],
+      ]);
+      expect((await store.range("c1", 0, 10)).map((m) => m.seq)).toEqual([1, 2]);
+    } finally {
+      await close();
+    }
+  });
+
+  test("two stores appending to the same conversations at once get contiguous seqs, each in its call order", async () => {
+    const { a, b, close } = await openTwo();
+    try {
+      const calls: { store: "a" | "b"; result: Promise<AppendResult> }[] = [];
+      // Waves of appends on both stores, so that many batches from each contend for the same
+      // conversations; the two stores name the conversations in opposite orders.
+      for (let wave = 0; wave < 20; wave++) {
+        for (let i = 0; i < 10; i++) {
+          const n = wave * 10 + i + 1;
+          for (const conv of ["c1", "c2"]) calls.push({ store: "a", result: a.messages.append(message(conv, n, { cid: `a-${n}`, dev: "a" })) });
+          for (const conv of ["c2", "c1"]) calls.push({ store: "b", result: b.messages.append(message(conv, n, { cid: `b-${n}`, dev: "b" })) });
+        }
+        await nextTurn();
+      }
+      const results = await Promise.all(calls.map((c) => c.result));
+      expect(results.every((r) => !r.duplicate)).toBe(true);
+
+      for (const conv of ["c1", "c2"]) {
+        const mine = results.map((r, i) => ({ store: calls[i]!.store, m: r.message })).filter((x) => x.m.conv === conv);
+        expect(mine.map((x) => x.m.seq).sort((p, q) => p - q)).toEqual(Array.from({ length: 400 }, (_, i) => i + 1));
+        for (const store of ["a", "b"]) {
+          const seqs = mine.filter((x) => x.store === store).map((x) => x.m.seq);
+          expect(seqs).toEqual([...seqs].sort((p, q) => p - q));
+        }
+        const stored = await a.messages.range(conv, 0, 1000);
+        expect(stored).toEqual(await b.messages.range(conv, 0, 1000));
+        expect(stored).toEqual(mine.map((x) => x.m).sort((p, q) => p.seq - q.seq));
+        expect(await b.messages.lastSeq(conv)).toBe(400);
+      }
+    } finally {
+      await close();
+    }
+  });
+
+  test("the same client id racing from two stores is stored once, and both get that message", async () => {
+    const { a, b, close } = await openTwo();
+    try {
+      const rounds = 30;
+      const pairs = await Promise.all(
+        Array.from({ length: rounds }, async (_, i) => {
+          // Spread over several loop turns, so that some pairs meet within batches and some across.
+          for (let t = 0; t < i % 3; t++) await nextTurn();
+          const cid = `race-${i}`;
+          return Promise.all([
+            a.messages.append(message("c1", i + 1, { cid, dev: "phone" })),
+            b.messages.append(message("c1", i + 1001, { cid, dev: "laptop", body: new Uint8Array([i]) })),
+          ]);
+        }),
+      );
+      for (const [ra, rb] of pairs) {
+        expect([ra.duplicate, rb.duplicate].sort()).toEqual([false, true]);
+        expect(ra.message).toEqual(rb.message);
+      }
+      const stored = await a.messages.range("c1", 0, 1000);
+      expect(stored.map((m) => m.seq)).toEqual(Array.from({ length: rounds }, (_, i) => i + 1));
+      expect(new Set(stored.map((m) => m.cid)).size).toBe(rounds);
+      expect(stored).toEqual(pairs.map(([ra]) => ra.message).sort((p, q) => p.seq - q.seq));
+      expect(await b.messages.lastSeq("c1")).toBe(rounds);
+    } finally {
+      await close();
+    }
+  });
+});
+
+describe("postgres metadata store specifics", () => {
+  test("concurrent additions from two stores never exceed the group size", async () => {
+    const { a, b, close } = await openTwo();
+    try {
+      await a.metadata.createConversation(group("g1"), [member("owner", true)]);
+      const results = await Promise.allSettled(
+        Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? a : b).metadata.addMembers("g1", [member(`u${i}`)], 5)),
+      );
+      expect(results.map(refusal).filter((r) => r === "ok")).toHaveLength(4);
+      expect(results.map(refusal).filter((r) => r !== "ok")).toEqual(Array(16).fill("group-full"));
+      expect(await b.metadata.listMembers("g1")).toHaveLength(5);
+    } finally {
+      await close();
+    }
+  });
+
+  test("removing or demoting the two last admins at once from two stores leaves one admin", async () => {
+    const { a, b, close } = await openTwo();
+    try {
+      for (let i = 0; i < 10; i++) {
+        const conv = `g${i}`;
+        await a.metadata.createConversation(group(conv), [member("x", true), member("y", true), member("z")]);
+        const settled =
+          i % 2 === 0
+            ? await Promise.allSettled([a.metadata.removeMember(conv, "x"), b.metadata.removeMember(conv, "y")])
+            : await Promise.allSettled([a.metadata.setAdmin(conv, "x", false), b.metadata.setAdmin(conv, "y", false)]);
+        expect(settled.map(refusal).sort()).toEqual(["last-admin", "ok"]);
+        expect((await b.metadata.listMembers(conv)).filter((m) => m.admin)).toHaveLength(1);
+      }
+    } finally {
+      await close();
+    }
+  });
+
+  test("openDirect from two stores at once agrees on one conversation", async () => {
+    const { a, b, close } = await openTwo();
+    try {
+      const results = await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          (i % 2 === 0 ? a : b).metadata.openDirect({ ...group(`d${i}`), type: 1 }, i % 3 === 0 ? "alice" : "bob", i % 3 === 0 ? "bob" : "alice"),
+        ),
+      );
+      expect(new Set(results.map((r) => r.id)).size).toBe(1);
+      expect(results.filter((r) => r.created)).toHaveLength(1);
+      expect(await b.metadata.listUserConversations("bob")).toEqual([{ conv: results[0]!.id, joinedSeq: 1 }]);
+    } finally {
+      await close();
+    }
+  });
+
+  test("overlapping cursor batches from two stores, in opposite orders, neither deadlock nor lower a marker", async () => {
+    const { a, b, close } = await openTwo();
+    try {
+      // Large enough that unsorted batches deadlock within a few rounds.
+      const rounds = 20;
+      const users = Array.from({ length: 200 }, (_, i) => `u${i}`);
+      await a.metadata.createConversation(group("g1"), users.map((u) => member(u)));
+      for (let round = 1; round <= rounds; round++) {
+        const updates = users.map((user, i) => ({ conv: "g1", user, delivered: round * 1000 + i, read: round * 1000 - i }));
+        const lower = [...updates].reverse().map((u) => ({ ...u, delivered: u.delivered - 5 }));
+        await Promise.all([a.metadata.saveCursors(updates), b.metadata.saveCursors(lower)]);
+      }
+      const markers = new Map((await a.metadata.listMembers("g1")).map((m) => [m.user, [m.delivered, m.read]]));
+      expect(markers).toEqual(new Map(users.map((u, i) => [u, [rounds * 1000 + i, rounds * 1000 - i]])));
+    } finally {
+      await close();
+    }
+  });
+});
+
+describe("postgres with a stricter default isolation", () => {
+  for (const isolation of ["repeatable read", "serializable"]) {
+    test(`races stay correct when the database defaults to ${isolation}`, async () => {
+      const { a, b, close } = await openTwo(isolation);
+      try {
+        await a.metadata.createConversation(group("g1"), [member("x", true), member("y", true)]);
+        const [added, removed, appended] = await Promise.all([
+          Promise.allSettled(Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? a : b).metadata.addMembers("g1", [member(`u${i}`)], 5))),
+          Promise.allSettled([a.metadata.removeMember("g1", "x"), b.metadata.removeMember("g1", "y")]),
+          Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? a : b).messages.append(message("c1", i + 1, { cid: `x${i >> 1}` })))),
+        ]);
+        // Whether the removal frees a place before the group fills depends on the interleaving.
+        expect(removed.map(refusal).sort()).toEqual(["last-admin", "ok"]);
+        expect(added.map(refusal).filter((r) => r !== "ok").every((r) => r === "group-full")).toBe(true);
+        const members = await a.metadata.listMembers("g1");
+        expect(members.length).toBe(2 + added.filter((r) => r.status === "fulfilled").length - 1);
+        expect(members.length).toBeLessThanOrEqual(5);
+        expect(members.filter((m) => m.admin)).toHaveLength(1);
+        expect(appended.filter((r) => !r.duplicate).map((r) => r.message.seq).sort((p, q) => p - q)).toEqual(Array.from({ length: 10 }, (_, i) => i + 1));
+        expect(await b.messages.lastSeq("c1")).toBe(10);
+      } finally {
+        await close();
+      }
+    });
+  }
+});
+
+describe("postgres migrations", () => {
+  test("nodes migrating one empty database at once all succeed, and the schema is usable", async () => {
+    const db = await freshDatabase();
+    try {
+      await Promise.all([migratePostgres(db.url), migratePostgres(db.url), migratePostgres(db.url)]);
+      await migratePostgres(db.url);
+      const backend = await openPostgres({ url: db.url, poolSize: 2 });
+      try {
+        expect((await backend.messages.append(message("c1", 1))).message.seq).toBe(1);
+      } finally {
+        await backend.close();
+      }
+    } finally {
+      await db.drop();
+    }
+  });
+});

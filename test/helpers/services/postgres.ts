@@ -1,0 +1,247 @@
+// Starts a real, throwaway PostgreSQL server for tests: a fresh cluster in a temp dir, on a free
+// loopback port, run as a child process (never the system's cluster service), with one database
+// created for the calling suite. stop() shuts it down and deletes everything it wrote.
+
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import postgres from "postgres";
+
+export interface PostgresServer {
+  /** postgres://postgres@127.0.0.1:PORT/DB: the suite's database, as the superuser (trust auth). */
+  url: string;
+  /** Stops the server and removes its files; safe to call twice. */
+  stop(): Promise<void>;
+}
+
+const READY_TIMEOUT_MS = 30_000;
+const STOP_TIMEOUT_MS = 10_000;
+const INSTALL_TIMEOUT_MS = 10 * 60_000;
+/** Attempts at starting the server; another one is made only when the probed port was taken meanwhile. */
+const START_ATTEMPTS = 3;
+/** Server output kept for error messages. */
+const LOG_LIMIT = 16 * 1024;
+
+const isRoot = process.getuid?.() === 0;
+
+/** PostgreSQL refuses to run as root; tests often run as root (CI containers), so drop to the postgres user. */
+function asServerUser(cmd: string[]): string[] {
+  return isRoot ? ["runuser", "-u", "postgres", "--", ...cmd] : cmd;
+}
+
+async function run(cmd: string[], timeoutMs: number, env: Record<string, string> = {}): Promise<string> {
+  const proc = Bun.spawn(cmd, { stdout: "pipe", stderr: "pipe", env: { ...process.env, ...env } });
+  const timer = setTimeout(() => proc.kill("SIGKILL"), timeoutMs);
+  const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  clearTimeout(timer);
+  const output = `${out}${err}`.trim();
+  if (code !== 0) {
+    const why = proc.signalCode === "SIGKILL" ? `timed out after ${timeoutMs} ms` : `exited with ${code}`;
+    throw new Error(`${cmd.join(" ")} ${why}:\n${output}`);
+  }
+  return output;
+}
+
+/** Newest installed server's bin dir (Debian layout), or null. */
+function findBinDir(): string | null {
+  const root = "/usr/lib/postgresql";
+  if (!existsSync(root)) return null;
+  const versions = readdirSync(root)
+    .filter((v) => existsSync(join(root, v, "bin", "postgres")) && existsSync(join(root, v, "bin", "initdb")))
+    .sort((a, b) => Number.parseFloat(b) - Number.parseFloat(a));
+  return versions[0] === undefined ? null : join(root, versions[0], "bin");
+}
+
+let installing: Promise<string> | undefined;
+
+/** The server's bin dir, installing the Debian package on first use when none is there (CI images start without it). */
+function binDir(): Promise<string> {
+  installing ??= (async () => {
+    const found = findBinDir();
+    if (found) return found;
+    if (!isRoot) throw new Error("PostgreSQL is not installed under /usr/lib/postgresql: run `apt-get install postgresql` as root");
+    // Installing may also start the distribution's own cluster on 5432: harmless, it is not used.
+    // Wait for the dpkg lock rather than fail: other helpers may be installing at the same time.
+    const apt = (...args: string[]) =>
+      run(["apt-get", "-o", "DPkg::Lock::Timeout=300", ...args], INSTALL_TIMEOUT_MS, { DEBIAN_FRONTEND: "noninteractive" });
+    const install = () => apt("install", "-y", "--no-install-recommends", "postgresql");
+    // A fresh image has no package lists yet: update only when the install needs it.
+    await install().catch(() => apt("update").then(install));
+    const installed = findBinDir();
+    if (!installed) throw new Error("apt-get installed postgresql, yet no server is under /usr/lib/postgresql/*/bin");
+    return installed;
+  })();
+  return installing;
+}
+
+/** A port that was free a moment ago; the server may still lose it to another process, hence START_ATTEMPTS. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port bound"))));
+    });
+  });
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+interface RunningServer {
+  port: number;
+  stop(): Promise<void>;
+}
+
+/** Starts the server on `port` and resolves once it accepts queries; rejects with its log otherwise. */
+async function startServer(bin: string, dir: string, port: number): Promise<RunningServer> {
+  const data = join(dir, "data");
+  const proc = Bun.spawn(
+    asServerUser([
+      join(bin, "postgres"),
+      "-D", data,
+      "-p", String(port),
+      "-k", dir,
+      "-c", "listen_addresses=127.0.0.1",
+      // Tests only: a crash loses nothing that matters, and skipping fsync makes commits, and
+      // CREATE DATABASE, far cheaper. Never in production.
+      "-c", "fsync=off",
+    ]),
+    { stdout: "pipe", stderr: "pipe" },
+  );
+  let log = "";
+  const collect = async (stream: ReadableStream<Uint8Array>) => {
+    const decoder = new TextDecoder();
+    for await (const chunk of stream) log = (log + decoder.decode(chunk, { stream: true })).slice(-LOG_LIMIT);
+  };
+  const collected = Promise.all([collect(proc.stdout), collect(proc.stderr)]);
+  let exited = false;
+  void proc.exited.then(() => (exited = true));
+
+  // runuser forks and stays as the parent, so signal the postmaster itself: SIGINT is its fast
+  // shutdown (ends sessions, no waiting for clients), and the runuser wrapper exits with it.
+  const postmasterPid = (): number | null => {
+    try {
+      const pid = Number.parseInt(readFileSync(join(data, "postmaster.pid"), "utf8"), 10);
+      return Number.isInteger(pid) && pid > 0 ? pid : null;
+    } catch {
+      return null;
+    }
+  };
+  const signal = (sig: NodeJS.Signals) => {
+    const pid = postmasterPid();
+    try {
+      if (pid !== null) process.kill(pid, sig);
+      else proc.kill(sig);
+    } catch {
+      // Already gone.
+    }
+  };
+  // If the test process exits without stop() (a crash, an interrupted run), take the server down
+  // with it rather than leave it running (SIGQUIT is the immediate shutdown), and its files too.
+  const onExit = () => {
+    const pid = postmasterPid();
+    signal("SIGQUIT");
+    // Exit hooks run synchronously: wait (briefly) for it to be gone before deleting its files.
+    for (let i = 0; pid !== null && i < 300 && isAlive(pid); i++) Bun.sleepSync(10);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  process.on("exit", onExit);
+
+  const stop = async () => {
+    process.off("exit", onExit);
+    if (!exited) {
+      signal("SIGINT");
+      const timer = setTimeout(() => {
+        signal("SIGKILL");
+        proc.kill("SIGKILL");
+      }, STOP_TIMEOUT_MS);
+      await proc.exited;
+      clearTimeout(timer);
+    }
+    await collected;
+  };
+
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  for (;;) {
+    const probe = postgres({ host: "127.0.0.1", port, user: "postgres", database: "postgres", max: 1, connect_timeout: 2, onnotice: () => {} });
+    try {
+      await probe`SELECT 1`;
+      return { port, stop };
+    } catch (err) {
+      if (exited || Date.now() > deadline) {
+        await stop();
+        const why = exited ? `exited with ${proc.exitCode}` : `did not accept connections within ${READY_TIMEOUT_MS} ms (last error: ${String(err)})`;
+        throw new ServerStartError(`postgres on port ${port} ${why}; server log:\n${log}`, /could not bind|Address already in use/i.test(log));
+      }
+    } finally {
+      await probe.end({ timeout: 0 });
+    }
+    await sleep(100);
+  }
+}
+
+class ServerStartError extends Error {
+  constructor(
+    message: string,
+    readonly portTaken: boolean,
+  ) {
+    super(message);
+  }
+}
+
+let suites = 0;
+
+export async function startPostgres(): Promise<PostgresServer> {
+  const bin = await binDir();
+  const dir = mkdtempSync(join(tmpdir(), "msgr-pg-"));
+  const cleanup = () => rmSync(dir, { recursive: true, force: true });
+  try {
+    if (isRoot) {
+      const [uid, gid] = await Promise.all([run(["id", "-u", "postgres"], 5000), run(["id", "-g", "postgres"], 5000)]);
+      chownSync(dir, Number(uid), Number(gid));
+    }
+    // Trust auth on a loopback-only test server; C locale so that sorting does not depend on the host.
+    await run(asServerUser([join(bin, "initdb"), "-D", join(dir, "data"), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C", "--no-sync"]), 60_000);
+
+    let server: RunningServer | undefined;
+    for (let attempt = 1; !server; attempt++) {
+      try {
+        server = await startServer(bin, dir, await freePort());
+      } catch (err) {
+        if (!(err instanceof ServerStartError && err.portTaken && attempt < START_ATTEMPTS)) throw err;
+      }
+    }
+
+    const database = `msgr_test_${process.pid}_${++suites}`;
+    const admin = postgres({ host: "127.0.0.1", port: server.port, user: "postgres", database: "postgres", max: 1, onnotice: () => {} });
+    try {
+      await admin.unsafe(`CREATE DATABASE ${database}`);
+    } catch (err) {
+      await server.stop();
+      throw err;
+    } finally {
+      await admin.end();
+    }
+
+    let stopped: Promise<void> | undefined;
+    const running = server;
+    return {
+      url: `postgres://postgres@127.0.0.1:${running.port}/${database}`,
+      stop: () => (stopped ??= running.stop().finally(cleanup)),
+    };
+  } catch (err) {
+    cleanup();
+    throw err;
+  }
+}
