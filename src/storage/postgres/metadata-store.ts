@@ -24,7 +24,7 @@ import type {
   MemberRecord,
   MetadataStore,
 } from "../types.ts";
-import { MembershipError } from "../types.ts";
+import { checkAdminChange, checkRemoval, membersToAdd } from "../membership-rules.ts";
 import type * as schema from "./schema.ts";
 import { conversations, devices, directPairs, members } from "./schema.ts";
 
@@ -159,9 +159,8 @@ export class PostgresMetadataStore implements MetadataStore {
 
   async addMembers(conv: string, memberList: MemberRecord[], maxMembers: number): Promise<string[]> {
     return this.#db.transaction(async (tx) => {
-      const present = new Set((await lockMembers(tx, conv)).map((r) => r.user));
-      const fresh = memberList.filter((m) => !present.has(m.user));
-      if (present.size + fresh.length > maxMembers) throw new MembershipError("group-full", `a group holds at most ${maxMembers} members`);
+      const present = await lockMembers(tx, conv);
+      const fresh = membersToAdd(present, memberList, maxMembers);
       if (fresh.length > 0) await tx.insert(members).values(fresh.map((m) => memberRow(conv, m)));
       return fresh.map((m) => m.user);
     }, READ_COMMITTED);
@@ -170,11 +169,7 @@ export class PostgresMetadataStore implements MetadataStore {
   async removeMember(conv: string, user: string): Promise<void> {
     await this.#db.transaction(async (tx) => {
       const rows = await lockMembers(tx, conv);
-      const target = rows.find((r) => r.user === user);
-      if (!target) throw new MembershipError("not-member", "not a member");
-      if (target.admin && rows.length > 1 && rows.filter((r) => r.admin).length === 1) {
-        throw new MembershipError("last-admin", "the last admin must make another member admin before leaving");
-      }
+      checkRemoval(rows, user);
       await tx.delete(members).where(and(eq(members.convId, conv), eq(members.user, user)));
     }, READ_COMMITTED);
   }
@@ -182,10 +177,7 @@ export class PostgresMetadataStore implements MetadataStore {
   async setAdmin(conv: string, user: string, admin: boolean): Promise<void> {
     await this.#db.transaction(async (tx) => {
       const rows = await lockMembers(tx, conv);
-      if (!rows.some((r) => r.user === user)) throw new MembershipError("not-member", "not a member");
-      if (!admin && rows.filter((r) => r.admin && r.user !== user).length === 0) {
-        throw new MembershipError("last-admin", "a group keeps at least one admin");
-      }
+      checkAdminChange(rows, user, admin);
       await tx.update(members).set({ admin }).where(and(eq(members.convId, conv), eq(members.user, user)));
     }, READ_COMMITTED);
   }

@@ -12,7 +12,7 @@ import type {
   MemberRecord,
   MetadataStore,
 } from "../types.ts";
-import { MembershipError } from "../types.ts";
+import { checkAdminChange, checkRemoval, membersToAdd, type MemberRole } from "../membership-rules.ts";
 import * as schema from "./schema.ts";
 import { conversations, devices, directPairs, members } from "./schema.ts";
 
@@ -23,6 +23,11 @@ const WRITE = { behavior: "immediate" } as const;
 
 function memberRow(conv: string, m: MemberRecord): typeof members.$inferInsert {
   return { convId: conv, user: m.user, admin: m.admin, joinedSeq: m.joinedSeq, delivered: m.delivered, read: m.read };
+}
+
+/** Who is in a conversation and who is admin, read inside the caller's write transaction. */
+function roles(tx: Pick<BunSQLiteDatabase<typeof schema>, "select">, conv: string): MemberRole[] {
+  return tx.select({ user: members.user, admin: members.admin }).from(members).where(eq(members.convId, conv)).all();
 }
 
 export class SqliteMetadataStore implements MetadataStore {
@@ -132,9 +137,8 @@ export class SqliteMetadataStore implements MetadataStore {
 
   async addMembers(conv: string, memberList: MemberRecord[], maxMembers: number): Promise<string[]> {
     return this.#db.transaction((tx) => {
-      const present = new Set(tx.select({ user: members.user }).from(members).where(eq(members.convId, conv)).all().map((r) => r.user));
-      const fresh = memberList.filter((m) => !present.has(m.user));
-      if (present.size + fresh.length > maxMembers) throw new MembershipError("group-full", `a group holds at most ${maxMembers} members`);
+      const present = roles(tx, conv);
+      const fresh = membersToAdd(present, memberList, maxMembers);
       if (fresh.length > 0) tx.insert(members).values(fresh.map((m) => memberRow(conv, m))).run();
       return fresh.map((m) => m.user);
     }, WRITE);
@@ -142,23 +146,16 @@ export class SqliteMetadataStore implements MetadataStore {
 
   async removeMember(conv: string, user: string): Promise<void> {
     this.#db.transaction((tx) => {
-      const rows = tx.select({ user: members.user, admin: members.admin }).from(members).where(eq(members.convId, conv)).all();
-      const target = rows.find((r) => r.user === user);
-      if (!target) throw new MembershipError("not-member", "not a member");
-      if (target.admin && rows.length > 1 && rows.filter((r) => r.admin).length === 1) {
-        throw new MembershipError("last-admin", "the last admin must make another member admin before leaving");
-      }
+      const rows = roles(tx, conv);
+      checkRemoval(rows, user);
       tx.delete(members).where(and(eq(members.convId, conv), eq(members.user, user))).run();
     }, WRITE);
   }
 
   async setAdmin(conv: string, user: string, admin: boolean): Promise<void> {
     this.#db.transaction((tx) => {
-      const rows = tx.select({ user: members.user, admin: members.admin }).from(members).where(eq(members.convId, conv)).all();
-      if (!rows.some((r) => r.user === user)) throw new MembershipError("not-member", "not a member");
-      if (!admin && rows.filter((r) => r.admin && r.user !== user).length === 0) {
-        throw new MembershipError("last-admin", "a group keeps at least one admin");
-      }
+      const rows = roles(tx, conv);
+      checkAdminChange(rows, user, admin);
       tx.update(members).set({ admin }).where(and(eq(members.convId, conv), eq(members.user, user))).run();
     }, WRITE);
   }
