@@ -3,9 +3,10 @@
 
 import { spawn, type Subprocess } from "bun";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createConnection, createServer } from "node:net";
+import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { ensureInstalled, freePort } from "./common.ts";
 
 export interface NatsServer {
   url: string;
@@ -24,44 +25,9 @@ const READY_TIMEOUT_MS = 10_000;
 // Debian puts the binary in /usr/sbin, which is not on every user's PATH.
 const SEARCH_PATH = `${process.env.PATH ?? ""}:/usr/sbin:/usr/local/sbin`;
 
-let installing: Promise<string> | undefined;
-
 /** The nats-server binary, installed with apt-get on first use when it is not on PATH. */
 function natsBinary(): Promise<string> {
-  installing ??= (async () => {
-    const found = Bun.which("nats-server", { PATH: SEARCH_PATH });
-    if (found) return found;
-    // Wait for the dpkg lock rather than fail: other helpers may be installing at the same time.
-    const apt = (...args: string[]) => run(["apt-get", "-o", "DPkg::Lock::Timeout=300", ...args]);
-    const install = () => apt("install", "-y", "--no-install-recommends", "nats-server");
-    if (!(await install())) {
-      // A fresh image has no package lists yet.
-      if (!(await apt("update")) || !(await install())) {
-        throw new Error("nats-server is not installed and apt-get could not install it: run `bash infra/services/install.sh` as root");
-      }
-    }
-    const installed = Bun.which("nats-server", { PATH: SEARCH_PATH });
-    if (!installed) throw new Error("apt-get installed nats-server but it is not on PATH");
-    return installed;
-  })();
-  return installing;
-}
-
-async function run(cmd: string[]): Promise<boolean> {
-  const p = spawn(cmd, { stdin: "ignore", stdout: "ignore", stderr: "inherit", env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
-  return (await p.exited) === 0;
-}
-
-/** A port that was free a moment ago (the kernel picks it; we close it and hand it to nats-server). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, HOST, () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === "object" && addr ? resolve(addr.port) : reject(new Error("no port"))));
-    });
-  });
+  return ensureInstalled({ pkg: "nats-server", searchPath: SEARCH_PATH, hint: "run `bash infra/services/install.sh` as root" });
 }
 
 function accepts(port: number): Promise<boolean> {
@@ -77,8 +43,8 @@ function accepts(port: number): Promise<boolean> {
 
 export async function startNats(opts: { jetstream?: boolean } = {}): Promise<NatsServer> {
   const bin = await natsBinary();
-  const port = await freePort();
-  const monitorPort = await freePort();
+  const port = await freePort(HOST);
+  const monitorPort = await freePort(HOST);
   const storeDir = opts.jetstream ? mkdtempSync(join(tmpdir(), "msgr-nats-")) : undefined;
   const args = [bin, "-a", HOST, "-p", String(port), "-m", String(monitorPort), ...(storeDir ? ["-js", "-sd", storeDir] : [])];
 

@@ -3,10 +3,10 @@
 // created for the calling suite. stop() shuts it down and deletes everything it wrote.
 
 import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
+import { ensureInstalled, freePort } from "./common.ts";
 
 export interface PostgresServer {
   /** postgres://postgres@127.0.0.1:PORT/DB: the suite's database, as the superuser (trust auth). */
@@ -30,8 +30,8 @@ function asServerUser(cmd: string[]): string[] {
   return isRoot ? ["runuser", "-u", "postgres", "--", ...cmd] : cmd;
 }
 
-async function run(cmd: string[], timeoutMs: number, env: Record<string, string> = {}): Promise<string> {
-  const proc = Bun.spawn(cmd, { stdout: "pipe", stderr: "pipe", env: { ...process.env, ...env } });
+async function run(cmd: string[], timeoutMs: number): Promise<string> {
+  const proc = Bun.spawn(cmd, { stdout: "pipe", stderr: "pipe" });
   const timer = setTimeout(() => proc.kill("SIGKILL"), timeoutMs);
   const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
   clearTimeout(timer);
@@ -53,37 +53,19 @@ function findBinDir(): string | null {
   return versions[0] === undefined ? null : join(root, versions[0], "bin");
 }
 
-let installing: Promise<string> | undefined;
-
 /** The server's bin dir, installing the Debian package on first use when none is there (CI images start without it). */
 function binDir(): Promise<string> {
-  installing ??= (async () => {
-    const found = findBinDir();
-    if (found) return found;
-    if (!isRoot) throw new Error("PostgreSQL is not installed under /usr/lib/postgresql: run `apt-get install postgresql` as root");
+  return ensureInstalled({
+    pkg: "postgresql",
+    // Without root apt-get cannot install it: say so at once.
+    find: () => {
+      const found = findBinDir();
+      if (!found && !isRoot) throw new Error("PostgreSQL is not installed under /usr/lib/postgresql: run `apt-get install postgresql` as root");
+      return found;
+    },
     // Installing may also start the distribution's own cluster on 5432: harmless, it is not used.
-    // Wait for the dpkg lock rather than fail: other helpers may be installing at the same time.
-    const apt = (...args: string[]) =>
-      run(["apt-get", "-o", "DPkg::Lock::Timeout=300", ...args], INSTALL_TIMEOUT_MS, { DEBIAN_FRONTEND: "noninteractive" });
-    const install = () => apt("install", "-y", "--no-install-recommends", "postgresql");
-    // A fresh image has no package lists yet: update only when the install needs it.
-    await install().catch(() => apt("update").then(install));
-    const installed = findBinDir();
-    if (!installed) throw new Error("apt-get installed postgresql, yet no server is under /usr/lib/postgresql/*/bin");
-    return installed;
-  })();
-  return installing;
-}
-
-/** A port that was free a moment ago; the server may still lose it to another process, hence START_ATTEMPTS. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port bound"))));
-    });
+    notFound: "apt-get installed postgresql, yet no server is under /usr/lib/postgresql/*/bin",
+    timeoutMs: INSTALL_TIMEOUT_MS,
   });
 }
 

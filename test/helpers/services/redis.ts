@@ -3,7 +3,8 @@
 // Debian package when the binary is missing (CI images start without it).
 
 import { spawn, type Subprocess } from "bun";
-import { createConnection, createServer } from "node:net";
+import { createConnection } from "node:net";
+import { ensureInstalled, freePort } from "./common.ts";
 
 export interface RedisServer {
   url: string;
@@ -17,44 +18,9 @@ export interface RedisServer {
 const HOST = "127.0.0.1";
 const READY_TIMEOUT_MS = 10_000;
 
-let installing: Promise<string> | undefined;
-
 /** The redis-server binary, installed with apt-get on first use when it is not on PATH. */
 function redisBinary(): Promise<string> {
-  installing ??= (async () => {
-    const found = Bun.which("redis-server");
-    if (found) return found;
-    // Wait for the dpkg lock rather than fail: other helpers may be installing at the same time.
-    const apt = (...args: string[]) => run(["apt-get", "-o", "DPkg::Lock::Timeout=300", ...args]);
-    const install = () => apt("install", "-y", "--no-install-recommends", "redis-server");
-    if (!(await install())) {
-      // A fresh image has no package lists yet.
-      if (!(await apt("update")) || !(await install())) {
-        throw new Error("redis-server is not installed and apt-get could not install it: run `apt-get install redis-server` as root");
-      }
-    }
-    const installed = Bun.which("redis-server");
-    if (!installed) throw new Error("apt-get installed redis-server but it is not on PATH");
-    return installed;
-  })();
-  return installing;
-}
-
-async function run(cmd: string[]): Promise<boolean> {
-  const p = spawn(cmd, { stdin: "ignore", stdout: "ignore", stderr: "inherit", env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
-  return (await p.exited) === 0;
-}
-
-/** A port that was free a moment ago (the kernel picks it; we close it and hand it to redis-server). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, HOST, () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === "object" && addr ? resolve(addr.port) : reject(new Error("no port"))));
-    });
-  });
+  return ensureInstalled({ pkg: "redis-server" });
 }
 
 /**
@@ -81,7 +47,7 @@ function pongs(port: number): Promise<boolean> {
 
 export async function startRedis(): Promise<RedisServer> {
   const bin = await redisBinary();
-  const port = await freePort();
+  const port = await freePort(HOST);
   // No persistence: a restart must come back empty, and tests leave no files behind.
   const args = [bin, "--port", String(port), "--bind", HOST, "--save", "", "--appendonly", "no", "--daemonize", "no"];
 

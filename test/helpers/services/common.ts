@@ -1,0 +1,81 @@
+// Shared by the test service launchers (nats, redis, postgres): a free loopback port, a quiet
+// command runner, and installing a missing Debian package with apt-get on first use (CI images
+// start without the servers).
+
+import { spawn } from "bun";
+import { createServer } from "node:net";
+
+/** A port that was free a moment ago (the kernel picks it; we close it and hand it to the server, which may still lose it). */
+export function freePort(host = "127.0.0.1"): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, host, () => {
+      const addr = srv.address();
+      srv.close(() => (typeof addr === "object" && addr ? resolve(addr.port) : reject(new Error("no port"))));
+    });
+  });
+}
+
+/** Runs `cmd` non-interactively (stdout dropped, stderr passed through); true when it exits 0. Killed after `timeoutMs`, if given. */
+export async function runQuiet(cmd: string[], opts: { timeoutMs?: number } = {}): Promise<boolean> {
+  const p = spawn(cmd, { stdin: "ignore", stdout: "ignore", stderr: "inherit", env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
+  const timer = opts.timeoutMs === undefined ? undefined : setTimeout(() => p.kill("SIGKILL"), opts.timeoutMs);
+  try {
+    return (await p.exited) === 0;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export interface InstallSpec {
+  /** The Debian package to install. */
+  pkg: string;
+  /** The program to look for on PATH (plus `searchPath`); defaults to `pkg`. Ignored when `find` is given. */
+  binary?: string;
+  /** The PATH to search for `binary`; defaults to the process's. */
+  searchPath?: string;
+  /** How to find what was installed instead of a PATH lookup (e.g. a versioned directory); null when it is not there. */
+  find?: () => string | null;
+  /** What to tell the user when apt-get fails, e.g. "run `apt-get install X` as root". */
+  hint?: string;
+  /** The error when apt-get succeeded but `find` still finds nothing; defaults to "apt-get installed PKG but it is not on PATH". */
+  notFound?: string;
+  /** Kill each apt-get run after this long. */
+  timeoutMs?: number;
+}
+
+const installs = new Map<string, Promise<string>>();
+
+/**
+ * What `spec` finds (by default the binary's path), installing `spec.pkg` with apt-get first when
+ * it finds nothing. Memoised per package, so concurrent callers share one install.
+ */
+export function ensureInstalled(spec: InstallSpec): Promise<string> {
+  let installing = installs.get(spec.pkg);
+  if (!installing) {
+    installing = install(spec);
+    installs.set(spec.pkg, installing);
+  }
+  return installing;
+}
+
+async function install(spec: InstallSpec): Promise<string> {
+  const { pkg } = spec;
+  const binary = spec.binary ?? pkg;
+  const find = spec.find ?? (() => Bun.which(binary, spec.searchPath === undefined ? undefined : { PATH: spec.searchPath }));
+  const found = find();
+  if (found) return found;
+  // Wait for the dpkg lock rather than fail: other helpers may be installing at the same time.
+  const apt = (...args: string[]) => runQuiet(["apt-get", "-o", "DPkg::Lock::Timeout=300", ...args], { timeoutMs: spec.timeoutMs });
+  const aptInstall = () => apt("install", "-y", "--no-install-recommends", pkg);
+  if (!(await aptInstall())) {
+    // A fresh image has no package lists yet: update only when the install needs it.
+    if (!(await apt("update")) || !(await aptInstall())) {
+      throw new Error(`${pkg} is not installed and apt-get could not install it: ${spec.hint ?? `run \`apt-get install ${pkg}\` as root`}`);
+    }
+  }
+  const installed = find();
+  if (!installed) throw new Error(spec.notFound ?? `apt-get installed ${pkg} but it is not on PATH`);
+  return installed;
+}
