@@ -14,6 +14,10 @@ import { Metrics } from "./metrics/metrics.ts";
 import { DisconnectCode } from "./proto/codes.ts";
 import { subjects } from "./actors/subjects.ts";
 import { openBackends } from "./backends.ts";
+import { LocalDiskObjectStore } from "./media/local-disk-store.ts";
+import { MediaService } from "./media/media-service.ts";
+import { openObjectStore } from "./media/open.ts";
+import { openPushNotifier } from "./push/open.ts";
 
 export interface RunningServer {
   /** ws://host:port/v1/ws */
@@ -42,6 +46,9 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   const backends = await openBackends(config, log);
   const { bus, presence, tickets } = backends;
   const metrics = new Metrics();
+  // Local media URLs point at this edge, whose port is known only once it listens.
+  let publicUrl = config.media.publicUrl;
+  const objects = await openObjectStore(config, () => publicUrl);
   const ctx: NodeContext = {
     config,
     bus,
@@ -52,6 +59,8 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     log,
     ids: new SnowflakeGenerator(config.server.nodeId),
     cursors: new CursorWriter(backends.metadata),
+    media: new MediaService(config, objects, backends.metadata, log),
+    push: config.push.enabled ? await openPushNotifier(config, backends.metadata, presence, log) : null,
   };
   const node = new Node(ctx);
   // Events lost while the bus was down are in the store: bring every device up to date.
@@ -61,7 +70,8 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     bus.publish(subjects.presence(user), { t: "presence", info: { user, online: false, lastSeen } }),
   );
   let accepting = true;
-  const edge = startEdge({ config, keyring, metadata: backends.metadata, tickets, node, ready: () => accepting });
+  const localMedia = objects instanceof LocalDiskObjectStore ? objects : null;
+  const edge = startEdge({ config, keyring, metadata: backends.metadata, tickets, node, localMedia, ready: () => accepting });
 
   const sweeper = setInterval(() => node.sweep(Date.now()), Math.min(1000, config.heartbeat.intervalMs / 2));
   const retention = config.storage.retentionSeconds;
@@ -75,6 +85,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
 
   const host = edge.hostname === "0.0.0.0" || edge.hostname === "::" ? "127.0.0.1" : edge.hostname;
   const httpUrl = `http://${host}:${edge.port}`;
+  publicUrl ||= httpUrl;
   log.info({ url: httpUrl, ws: WS_PATH, dataDir: config.server.dataDir, synchronous: config.storage.synchronous, backends: config.backends }, "edge listening");
 
   let stopping: Promise<void> | undefined;
@@ -94,6 +105,8 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       edge.stop(true);
       offRecovered();
       offExpired();
+      ctx.push?.close();
+      await objects.close();
       await backends.close();
       log.info("stopped");
     })());

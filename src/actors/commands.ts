@@ -3,10 +3,12 @@
 // state change happens inside one actor's mailbox step after all checks have passed.
 
 import { randomUUID } from "node:crypto";
-import { ConvType, DisconnectCode, ErrorCode, Method, PROTOCOL_VERSION } from "../proto/codes.ts";
+import { ConvType, DisconnectCode, ErrorCode, MessageKind, Method, PROTOCOL_VERSION } from "../proto/codes.ts";
 import { decodeCommand, FrameError, type CommandFrame } from "../proto/codec.ts";
 import { DEFAULT_DECODE_LIMITS, type DecodeLimits } from "../proto/limits.ts";
 import type * as P from "../proto/types.ts";
+import { checkPushEndpoint } from "../push/endpoint-policy.ts";
+import type { MediaRecord } from "../storage/types.ts";
 import type { ConversationActor } from "./conversation-actor.ts";
 import type { DeviceSession } from "./device-session.ts";
 import { isProtocolError } from "./device-session.ts";
@@ -82,15 +84,19 @@ async function run(node: Node, s: DeviceSession, cmd: CommandFrame, acceptedAt: 
     }
 
     case Method.Send: {
-      const { conv, cid, kind, body } = p as unknown as P.SendParams;
+      const { conv, cid, kind, body, media } = p as unknown as P.SendParams;
       if (body.length > ctx.config.limits.maxBodyBytes) {
         throw new CommandError(ErrorCode.BodyTooLarge, `body exceeds ${ctx.config.limits.maxBodyBytes} bytes`);
       }
+      if (media && kind !== MessageKind.Media) throw new CommandError(ErrorCode.InvalidParams, "media: only messages of kind media carry an upload");
       const wait = actor.sendBucket.take(acceptedAt);
       if (wait > 0) throw new CommandError(ErrorCode.RateLimited, "sending too fast", wait);
       const a = await member(node, conv, s.user);
+      const upload = media ? await ctx.media.verifyForSend(s.user, media, conv) : null;
       // Copy: the frame's buffer belongs to the socket layer.
-      return a.send(s.user, s.device, cid, kind, body.slice(), acceptedAt);
+      const ack = await a.send(s.user, s.device, cid, kind, body.slice(), acceptedAt, media);
+      if (upload && !ack.dup) void thumbnail(node, a, upload, conv, ack.seq);
+      return ack;
     }
 
     case Method.Receipt: {
@@ -202,6 +208,34 @@ async function run(node: Node, s: DeviceSession, cmd: CommandFrame, acceptedAt: 
         devices: devices.map((d) => ({ device: d.device, online: on.has(d.device), lastSeen: d.lastSeen, revoked: d.revoked }) satisfies P.DeviceInfo),
       };
     }
+    case Method.MediaUpload:
+      return ctx.media.requestUpload(s.user, p as unknown as P.MediaUploadParams);
+
+    case Method.MediaUrl: {
+      const { media } = p as unknown as P.MediaUrlParams;
+      return ctx.media.downloadUrl(s.user, media, async (conv) => (await node.conversation(conv))?.isMember(s.user) ?? false);
+    }
+
+    case Method.PushSubscribe: {
+      const { endpoint, p256dh, auth } = p as unknown as P.PushSubscribeParams;
+      // RFC 8291 keys: an uncompressed P-256 point and a 16-byte secret. A malformed pair would fail every push.
+      if (Buffer.from(p256dh, "base64url").length !== 65 || Buffer.from(p256dh, "base64url")[0] !== 4) {
+        throw new CommandError(ErrorCode.InvalidParams, "p256dh: expected an uncompressed P-256 public key");
+      }
+      if (Buffer.from(auth, "base64url").length !== 16) throw new CommandError(ErrorCode.InvalidParams, "auth: expected 16 bytes");
+      const verdict = await checkPushEndpoint(endpoint, { allowlist: ctx.config.push.testAllowlist });
+      if (!verdict.ok) throw new CommandError(ErrorCode.InvalidParams, `endpoint: ${verdict.reason}`);
+      await ctx.metadata.savePushSubscription({ user: s.user, device: s.device, endpoint, p256dh, auth, createdAt: Date.now() });
+      return {};
+    }
+
+    case Method.PushUnsubscribe: {
+      const { endpoint } = p as unknown as { endpoint: string };
+      // Only the user's own subscriptions: an endpoint URL is not proof of ownership.
+      if ((await ctx.metadata.listPushSubscriptions(s.user)).some((x) => x.endpoint === endpoint)) await ctx.metadata.deletePushSubscription(endpoint);
+      return {};
+    }
+
     case Method.DeviceRevoke: {
       const { device } = p as unknown as P.DeviceRevokeParams;
       if (!(await node.revokeDevice(s.user, device))) throw new CommandError(ErrorCode.NotFound, "no such device");
@@ -233,6 +267,12 @@ function connect(node: Node, s: DeviceSession, p: P.ConnectParams): P.ConnectRes
       maxGroupSize: config.limits.maxGroupSize,
     },
   };
+}
+
+/** Makes an image's thumbnail after its message went out, then records it in the conversation. */
+async function thumbnail(node: Node, conv: ConversationActor, media: MediaRecord, convId: string, seq: number): Promise<void> {
+  const thumb = await node.ctx.media.makeThumbnail(media, convId);
+  if (thumb) await conv.announceThumbnail(media.owner, media.id, thumb, seq).catch((err) => node.ctx.log.warn({ err }, "thumbnail announcement failed"));
 }
 
 function newConversationId(): string {

@@ -2,7 +2,9 @@
 
 import type { Logger } from "pino";
 import type { Config } from "../config/config.ts";
+import type { MediaService } from "../media/media-service.ts";
 import type { Metrics } from "../metrics/metrics.ts";
+import type { PushNotifier } from "../push/notifier.ts";
 import type { MessageStore, MetadataStore, PresenceStore } from "../storage/types.ts";
 import type { Bus } from "./bus.ts";
 import type { CursorWriter } from "./cursor-writer.ts";
@@ -18,4 +20,7 @@ export interface NodeContext {
   log: Logger;
   ids: SnowflakeGenerator;
   cursors: CursorWriter;
+  media: MediaService;
+  /** Null when push is disabled. */
+  push: PushNotifier | null;
 }

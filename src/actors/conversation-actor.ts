@@ -120,22 +120,23 @@ export class ConversationActor {
   // ---- messages -------------------------------------------------------------------------
 
   /** Accepts a message; resolves with the sender's ack once it is durable. */
-  send(from: string, dev: string, cid: string, kind: number, body: Uint8Array, acceptedAt: number): Promise<SendResult> {
+  send(from: string, dev: string, cid: string, kind: number, body: Uint8Array, acceptedAt: number, media?: string): Promise<SendResult> {
     return new Promise((resolve, reject) => {
       this.mailbox.enqueue(() => {
         this.lastUsed = Date.now();
         if (!this.members.has(from)) return reject(notMember());
         if (kind === MessageKind.System) return reject(new CommandError(ErrorCode.InvalidParams, "kind: system messages are written by the server"));
-        this.append(from, dev, cid, kind, body, acceptedAt).then(resolve, reject);
+        this.append(from, dev, cid, kind, body, acceptedAt, media).then(resolve, reject);
       });
     });
   }
 
   /** Issues the append without waiting; publication happens in commit (= seq) order. */
-  private append(from: string, dev: string, cid: string, kind: number, body: Uint8Array, acceptedAt: number): Promise<SendResult> {
+  private append(from: string, dev: string, cid: string, kind: number, body: Uint8Array, acceptedAt: number, media?: string): Promise<SendResult> {
     this.inflight++;
     const ts = Date.now();
-    return this.ctx.messages.append({ conv: this.record.id, id: this.ctx.ids.next(), from, dev, cid, kind, body, ts }).then(
+    const msg = { conv: this.record.id, id: this.ctx.ids.next(), from, dev, cid, kind, body, ts };
+    return this.ctx.messages.append(media ? { ...msg, media } : msg).then(
       ({ message, duplicate }) => {
         this.settle();
         if (!duplicate) this.committed(message, acceptedAt);
@@ -160,6 +161,11 @@ export class ConversationActor {
     if (this.recentTs.size > RECENT_TS) this.recentTs.delete(this.recentTs.keys().next().value!);
     this.ctx.bus.publish(subjects.conversation(this.record.id), { t: "msg", msg: message });
     m.observeStage("routed", acceptedAt);
+    // Members with no device online anywhere hear about it by push (the notifier checks presence).
+    if (this.ctx.push && message.kind !== MessageKind.System) {
+      const others = [...this.members.keys()].filter((u) => u !== message.from);
+      if (others.length > 0) this.ctx.push.notify(others, this.record.id);
+    }
   }
 
   /**
@@ -276,6 +282,11 @@ export class ConversationActor {
       this.publishChange(users, []);
       return seq;
     });
+  }
+
+  /** Records that the thumbnail of the media carried by message `ref` is ready. */
+  announceThumbnail(owner: string, media: string, thumb: string, ref: number): Promise<number> {
+    return this.mailbox.call(() => this.appendSystem({ op: SystemOp.ThumbnailReady, by: owner, media, thumb, ref }));
   }
 
   /** Tells both users of a new direct conversation, so their nodes start routing it. */

@@ -59,7 +59,10 @@ export function sanitize(text: string): string {
 /** The printable text of a non-system message body. */
 export function messageText(kind: number, body: Uint8Array): string {
   if (kind === MessageKind.Text) return sanitize(new TextDecoder().decode(body));
-  if (kind === MessageKind.Media) return `[media, ${body.byteLength} bytes]`;
+  if (kind === MessageKind.Media) {
+    const caption = sanitize(new TextDecoder().decode(body));
+    return caption ? `[media] ${caption}` : "[media]";
+  }
   return `[message of kind ${kind}, ${body.byteLength} bytes]`;
 }
 
@@ -97,6 +100,8 @@ export function describeSystemEvent(ev: SystemEvent): string {
       return `${by} revoked admin rights of ${names(ev.users)}`;
     case SystemOp.MemberLeft:
       return `${by} left`;
+    case SystemOp.ThumbnailReady:
+      return `thumbnail ready for ${by}'s image (message ${ev.ref ?? "?"})`;
     default:
       return `${by}: system event ${ev.op}`;
   }
@@ -308,7 +313,26 @@ export const HELP = [
   "  /switch N|ID|USER        switch by list number, conversation id, or direct peer",
   "  /history [N]             show N earlier messages of the current conversation",
   "  /who                     members of the current conversation with presence",
+  "  /image PATH [CAPTION]    send an image (or /file PATH for any file); a thumbnail link follows",
+  "  /media ID                print a download link for media of this conversation",
   "  /help                    this text",
   "  /quit                    exit (or Ctrl-D)",
   "anything else is sent to the current conversation (start with // to send a line beginning with /)",
 ].join("\n");
+
+/** Content type for a file to upload, from its extension. */
+export function contentTypeFor(path: string): string {
+  const ext = path.toLowerCase().split(".").pop() ?? "";
+  const known: Record<string, string> = {
+    png: "image/png",
+    jpg: "image/jpeg",
+    jpeg: "image/jpeg",
+    gif: "image/gif",
+    webp: "image/webp",
+    mp4: "video/mp4",
+    webm: "video/webm",
+    pdf: "application/pdf",
+    txt: "text/plain",
+  };
+  return known[ext] ?? "application/octet-stream";
+}

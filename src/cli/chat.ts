@@ -11,6 +11,7 @@ import {
   ConvType,
   MessageKind,
   ProtocolError,
+  SystemOp,
   type ConvInfo,
   type PresenceInfo,
   type ReceiptPush,
@@ -20,7 +21,9 @@ import {
 import {
   aggregatesFromInfo,
   ansi,
+  contentTypeFor,
   convLabel,
+  decodeSystem,
   formatError,
   formatListEntry,
   formatMember,
@@ -431,6 +434,7 @@ export async function runChat(opts: ChatOptions): Promise<void> {
     if (m.conv === current) {
       if (m.from !== me) dropTyper(m.from);
       say(lineFor(c, m));
+      showThumbnailLink(m);
       noteOwnShown(c, m);
       if (m.from !== me) markRead(c, m.seq);
       return;
@@ -444,6 +448,14 @@ export async function runChat(opts: ChatOptions): Promise<void> {
         }
       }),
     );
+  }
+
+  /** A thumbnail announcement comes with a link to open it. */
+  function showThumbnailLink(m: WireMessage): void {
+    if (m.kind !== MessageKind.System) return;
+    const ev = decodeSystem(m.body);
+    if (ev?.op !== SystemOp.ThumbnailReady || !ev.thumb) return;
+    guard(client.mediaUrl(ev.thumb).then((u) => note(`  thumbnail: ${u.url}`)));
   }
 
   function onConversation(push: { conv: ConvInfo; removed: boolean }): void {
@@ -585,6 +597,25 @@ export async function runChat(opts: ChatOptions): Promise<void> {
         const head = `── ${msgs.length} earlier message${msgs.length === 1 ? "" : "s"} ──`;
         const tail = page.more ? "── /history for more ──" : "── beginning of the conversation ──";
         return say(color ? ansi.dim(head) : head, ...msgs.map((m) => lineFor(c, m)), color ? ansi.dim(tail) : tail);
+      }
+      case "image":
+      case "file": {
+        const c = currentConv();
+        const [path, ...caption] = args;
+        if (!path) throw new Error(`usage: /${name} PATH [CAPTION]`);
+        const file = Bun.file(path);
+        if (!(await file.exists())) throw new Error(`no file ${path}`);
+        const type = contentTypeFor(path);
+        note(`uploading ${path} (${file.size} bytes, ${type})…`);
+        const media = await client.uploadMedia(new Uint8Array(await file.arrayBuffer()), type);
+        await client.send(c.id, caption.join(" "), { media });
+        return;
+      }
+      case "media": {
+        const id = args[0];
+        if (!id) throw new Error("usage: /media ID");
+        const u = await client.mediaUrl(id);
+        return note(`${u.contentType}, ${u.size} bytes: ${u.url}${u.thumb ? `  (thumbnail: /media ${u.thumb})` : ""}`);
       }
       case "who": {
         const c = currentConv();

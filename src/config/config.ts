@@ -65,6 +65,38 @@ export interface Config {
   log: {
     level: string;
   };
+  media: {
+    /** "local": files under <dataDir>/media served by the edge with signed URLs; "minio": MinIO or any S3. */
+    store: "local" | "minio";
+    maxImageBytes: number;
+    maxVideoBytes: number;
+    maxDocumentBytes: number;
+    uploadExpirySec: number;
+    downloadExpirySec: number;
+    /** Longest side of generated image thumbnails, in pixels. */
+    thumbnailPx: number;
+    /** Public base URL of this edge, used in local-store upload and download URLs; empty: http://<host>:<port>. */
+    publicUrl: string;
+  };
+  minio: {
+    endPoint: string;
+    port: number;
+    useSSL: boolean;
+    accessKey: string;
+    secretKey: string;
+    bucket: string;
+    region: string;
+  };
+  push: {
+    enabled: boolean;
+    /** VAPID contact, a mailto: or https: URL the push services may use to reach the operator. */
+    subject: string;
+    /** At most one push per device per this many ms; pushes in between collapse into one. */
+    minIntervalMs: number;
+    ttlSec: number;
+    /** TESTS ONLY: push endpoint origins allowed despite the https/public-host rule (e.g. http://127.0.0.1:9000). */
+    testAllowlist: string[];
+  };
   /** Which backend serves each role. The defaults need nothing installed. */
   backends: {
     bus: "memory" | "nats";
@@ -127,6 +159,32 @@ export const DEFAULTS: Config = {
   },
   log: {
     level: "info",
+  },
+  media: {
+    store: "local",
+    maxImageBytes: 16 * 1024 * 1024,
+    maxVideoBytes: 100 * 1024 * 1024,
+    maxDocumentBytes: 100 * 1024 * 1024,
+    uploadExpirySec: 300,
+    downloadExpirySec: 300,
+    thumbnailPx: 320,
+    publicUrl: "",
+  },
+  minio: {
+    endPoint: "127.0.0.1",
+    port: 9000,
+    useSSL: false,
+    accessKey: "",
+    secretKey: "",
+    bucket: "msgr-media",
+    region: "us-east-1",
+  },
+  push: {
+    enabled: true,
+    subject: "mailto:operator@example.invalid",
+    minIntervalMs: 10_000,
+    ttlSec: 86_400,
+    testAllowlist: [],
   },
   backends: {
     bus: "memory",
@@ -210,6 +268,7 @@ function validate(c: Config): Config {
     metadata: ["sqlite", "postgres"],
     messages: ["sqlite", "postgres"],
   };
+  if (c.media.store !== "local" && c.media.store !== "minio") bad('media.store must be "local" or "minio"');
   for (const [role, allowed] of Object.entries(choices)) {
     const v = c.backends[role as keyof Config["backends"]];
     if (!allowed.includes(v)) bad(`backends.${role} must be one of ${allowed.join(", ")}`);

@@ -2,11 +2,15 @@
 
 import { ID_PATTERN } from "../proto/schema.ts";
 import type { Node } from "../actors/node.ts";
+import type { LocalDiskObjectStore } from "../media/local-disk-store.ts";
+import { localMediaRoute } from "../media/local-media-routes.ts";
 import { bearerToken, originAllowed, refuse, verify, type UpgradeDeps } from "./upgrade-auth.ts";
 
 export interface RouteDeps extends UpgradeDeps {
   node: Node;
   ready: () => boolean;
+  /** The embedded media store, whose signed upload and download URLs this edge serves. */
+  localMedia: LocalDiskObjectStore | null;
 }
 
 function corsHeaders(deps: RouteDeps, req: Request): Record<string, string> {
@@ -21,6 +25,8 @@ function corsHeaders(deps: RouteDeps, req: Request): Record<string, string> {
 }
 
 export async function routeHttp(deps: RouteDeps, req: Request, url: URL): Promise<Response> {
+  const media = deps.localMedia && localMediaRoute(deps.localMedia, req, url);
+  if (media) return media;
   const { pathname } = url;
   if (req.method === "GET" && pathname === "/healthz") return new Response("ok\n");
   if (req.method === "GET" && pathname === "/readyz") {

@@ -34,6 +34,10 @@ export const Method = {
   GroupSetAdmin: 16,
   DeviceList: 17,
   DeviceRevoke: 18,
+  MediaUpload: 19,
+  MediaUrl: 20,
+  PushSubscribe: 21,
+  PushUnsubscribe: 22,
 } as const;
 export type MethodId = (typeof Method)[keyof typeof Method];
 
@@ -78,6 +82,8 @@ export const SystemOp = {
   AdminGranted: 5,
   AdminRevoked: 6,
   MemberLeft: 7,
+  /** A thumbnail was made for the media of message `ref`. */
+  ThumbnailReady: 8,
 } as const;
 
 /**

@@ -16,6 +16,8 @@ export interface WireMessage {
   body: Uint8Array;
   /** Server acceptance time, ms since the Unix epoch. */
   ts: number;
+  /** Media id for kind Media messages that carry an upload (fetch it with MEDIA_URL). */
+  media?: string;
 }
 
 export interface MemberInfo {
@@ -84,6 +86,8 @@ export interface SendParams {
   cid: string;
   kind: number;
   body: Uint8Array;
+  /** A media id from MEDIA_UPLOAD whose upload finished; only with kind Media. */
+  media?: string;
 }
 export interface SendResult {
   id: bigint;
@@ -188,10 +192,42 @@ export interface ConversationPush {
   removed: boolean;
 }
 
+export interface MediaUploadParams {
+  contentType: string;
+  size: number;
+  /** Hex SHA-256 of the file. */
+  sha256: string;
+}
+export interface MediaUploadResult {
+  media: string;
+  /** POST multipart/form-data to `url`: every field, then the file as the last field, named "file". */
+  upload: { url: string; fields: Record<string, string>; expiresAt: number };
+}
+export interface MediaUrlParams {
+  media: string;
+}
+export interface MediaUrlResult {
+  url: string;
+  expiresAt: number;
+  contentType: string;
+  size: number;
+  /** Media id of the thumbnail, when one was made. */
+  thumb?: string;
+}
+export interface PushSubscribeParams {
+  endpoint: string;
+  p256dh: string;
+  auth: string;
+}
+
 /** Body of a System message (MessageKind.System), MessagePack-encoded. */
 export interface SystemEvent {
   op: number;
   by: string;
   users?: string[];
   title?: string;
+  /** ThumbnailReady: the media, its thumbnail, and the seq of the message that carried it. */
+  media?: string;
+  thumb?: string;
+  ref?: number;
 }

@@ -333,13 +333,14 @@ export class Client extends Emitter<ClientEvents> {
    * Sends a message. Resolves once the server has stored it durably. If the connection drops
    * first, the same client id is sent again after reconnecting, so it is stored once.
    */
-  send(conv: string, body: Uint8Array | string, opts: { kind?: number; cid?: string } = {}): Promise<P.SendResult> {
+  send(conv: string, body: Uint8Array | string, opts: { kind?: number; cid?: string; media?: string } = {}): Promise<P.SendResult> {
     const params: P.SendParams = {
       conv,
       cid: opts.cid ?? crypto.randomUUID(),
-      kind: opts.kind ?? MessageKind.Text,
+      kind: opts.kind ?? (opts.media ? MessageKind.Media : MessageKind.Text),
       body: typeof body === "string" ? new TextEncoder().encode(body) : body,
     };
+    if (opts.media) params.media = opts.media;
     const known = this.outbox.get(params.cid);
     if (known) return new Promise((resolve, reject) => this.outbox.set(params.cid, { ...known, resolve, reject }));
     return new Promise((resolve, reject) => {
@@ -357,7 +358,9 @@ export class Client extends Emitter<ClientEvents> {
         const res = r as P.SendResult;
         this.outbox.delete(params.cid);
         // The sender's own message joins the conversation's order like any other.
-        this.received({ conv: params.conv, seq: res.seq, id: res.id, from: this.session?.user ?? "", dev: this.session?.device ?? "", cid: params.cid, kind: params.kind, body: params.body, ts: res.ts });
+        const own: P.WireMessage = { conv: params.conv, seq: res.seq, id: res.id, from: this.session?.user ?? "", dev: this.session?.device ?? "", cid: params.cid, kind: params.kind, body: params.body, ts: res.ts };
+        if (params.media) own.media = params.media;
+        this.received(own);
         entry.resolve(res);
       },
       (e: ProtocolError) => {
@@ -430,6 +433,35 @@ export class Client extends Emitter<ClientEvents> {
     return this.request(Method.GroupSetAdmin, { conv, user, admin }) as Promise<P.MembershipResult>;
   }
 
+  /**
+   * Uploads a file straight to the server's object store and returns its media id; send it with
+   * `send(conv, caption, { kind: MessageKind.Media, media })`.
+   */
+  async uploadMedia(bytes: Uint8Array, contentType: string): Promise<string> {
+    const sha256 = await sha256Hex(bytes);
+    const slot = (await this.request(Method.MediaUpload, { contentType, size: bytes.length, sha256 })) as P.MediaUploadResult;
+    const form = new FormData();
+    for (const [k, v] of Object.entries(slot.upload.fields)) form.append(k, v);
+    form.append("file", new Blob([bytes], { type: contentType }), "upload");
+    const res = await fetch(slot.upload.url, { method: "POST", body: form });
+    if (!res.ok) throw new ProtocolError(ErrorCode.Conflict, `upload refused by the store (${res.status}): ${(await res.text()).slice(0, 200)}`);
+    return slot.media;
+  }
+
+  /** A short-lived download URL for media of a conversation this user belongs to. */
+  mediaUrl(media: string): Promise<P.MediaUrlResult> {
+    return this.request(Method.MediaUrl, { media }) as Promise<P.MediaUrlResult>;
+  }
+
+  /** Registers this device's Web Push subscription (from PushManager.subscribe()). */
+  subscribePush(sub: P.PushSubscribeParams): Promise<unknown> {
+    return this.request(Method.PushSubscribe, sub);
+  }
+
+  unsubscribePush(endpoint: string): Promise<unknown> {
+    return this.request(Method.PushUnsubscribe, { endpoint });
+  }
+
   async devices(): Promise<P.DeviceInfo[]> {
     return ((await this.request(Method.DeviceList, {})) as { devices: P.DeviceInfo[] }).devices;
   }
@@ -437,4 +469,9 @@ export class Client extends Emitter<ClientEvents> {
   revokeDevice(device: string): Promise<unknown> {
     return this.request(Method.DeviceRevoke, { device });
   }
+}
+
+async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
 }

@@ -86,6 +86,31 @@ export interface CursorUpdate {
   read: number;
 }
 
+/** An uploaded (or announced) media object. `conv` is set when a message first carries it. */
+export interface MediaRecord {
+  id: string;
+  owner: string;
+  contentType: string;
+  size: number;
+  /** Hex SHA-256 the uploader declared. */
+  sha256: string;
+  createdAt: number;
+  conv: string | null;
+  /** Media id of the generated thumbnail, once there is one. */
+  thumb: string | null;
+}
+
+export interface PushSubscriptionRecord {
+  user: string;
+  device: string;
+  /** The push service URL (unique: re-subscribing replaces the keys). */
+  endpoint: string;
+  /** Subscription keys for RFC 8291 message encryption, base64url. */
+  p256dh: string;
+  auth: string;
+  createdAt: number;
+}
+
 export interface MetadataStore {
   /** Records that a device connected (creating it on first sight); returns whether it is revoked. */
   touchDevice(user: string, device: string, nowMs: number): Promise<{ revoked: boolean }>;
@@ -118,6 +143,20 @@ export interface MetadataStore {
   saveCursors(updates: CursorUpdate[]): Promise<void>;
   /** Whether two users are members of at least one common conversation. */
   sharesConversation(a: string, b: string): Promise<boolean>;
+
+  createMedia(media: MediaRecord): Promise<void>;
+  getMedia(id: string): Promise<MediaRecord | null>;
+  /**
+   * Ties media to the conversation a message first carries it in. True when `owner` owns it and
+   * it is unattached or already attached to `conv`; false otherwise (nothing changes).
+   */
+  attachMedia(id: string, owner: string, conv: string): Promise<boolean>;
+  setMediaThumb(id: string, thumb: string): Promise<void>;
+
+  /** Stores a device's push subscription; the same endpoint again replaces its keys and owner. */
+  savePushSubscription(sub: PushSubscriptionRecord): Promise<void>;
+  listPushSubscriptions(user: string): Promise<PushSubscriptionRecord[]>;
+  deletePushSubscription(endpoint: string): Promise<void>;
   close(): Promise<void>;
 }
 

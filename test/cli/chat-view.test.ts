@@ -18,6 +18,7 @@ import {
   formatTime,
   formatTyping,
   messageText,
+  contentTypeFor,
   parseCommand,
   parseGroupArgs,
   parseUserList,
@@ -81,14 +82,22 @@ describe("messages", () => {
   });
 
   test("media and unknown kinds are described", () => {
-    expect(messageText(MessageKind.Media, new Uint8Array(12))).toBe("[media, 12 bytes]");
+    expect(messageText(MessageKind.Media, new TextEncoder().encode("sunset"))).toBe("[media] sunset");
+    expect(messageText(MessageKind.Media, new Uint8Array(0))).toBe("[media]");
     expect(messageText(99, new Uint8Array(1))).toBe("[message of kind 99, 1 bytes]");
   });
+});
+
+test("content types for uploads come from the file extension", () => {
+  expect(contentTypeFor("/tmp/Photo.JPG")).toBe("image/jpeg");
+  expect(contentTypeFor("a.png")).toBe("image/png");
+  expect(contentTypeFor("notes")).toBe("application/octet-stream");
 });
 
 describe("system events", () => {
   test("each op renders as a sentence", () => {
     expect(describeSystemEvent({ op: SystemOp.MembersAdded, by: "alice", users: ["bob", "carol"] })).toBe("alice added bob, carol");
+    expect(describeSystemEvent({ op: SystemOp.ThumbnailReady, by: "alice", media: "m1", thumb: "m2", ref: 7 })).toBe("thumbnail ready for alice's image (message 7)");
     expect(describeSystemEvent({ op: SystemOp.Renamed, by: "alice", title: "x" })).toBe('alice renamed the group to "x"');
     expect(describeSystemEvent({ op: SystemOp.Created, by: "alice", users: ["alice", "bob"], title: "team" })).toBe(
       'alice created the group "team" with bob',

@@ -3,7 +3,13 @@
 
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { MembershipError } from "../../src/storage/types.ts";
-import type { ConversationRecord, MemberRecord, MetadataStore } from "../../src/storage/types.ts";
+import type {
+  ConversationRecord,
+  MediaRecord,
+  MemberRecord,
+  MetadataStore,
+  PushSubscriptionRecord,
+} from "../../src/storage/types.ts";
 
 export type OpenMetadataStore = () => Promise<{ store: MetadataStore; close: () => Promise<void> }>;
 
@@ -16,6 +22,33 @@ function conversation(id: string, type = GROUP): ConversationRecord {
 
 function member(user: string, fields: Partial<MemberRecord> = {}): MemberRecord {
   return { user, admin: false, joinedSeq: 1, delivered: 0, read: 0, ...fields };
+}
+
+function mediaRecord(id: string, fields: Partial<MediaRecord> = {}): MediaRecord {
+  return {
+    id,
+    owner: "alice",
+    contentType: "image/jpeg",
+    // Above 2^31: sizes are 64-bit.
+    size: 3_000_000_000,
+    sha256: "a".repeat(64),
+    createdAt: 1_700_000_000_000,
+    conv: null,
+    thumb: null,
+    ...fields,
+  };
+}
+
+function subscription(endpoint: string, fields: Partial<PushSubscriptionRecord> = {}): PushSubscriptionRecord {
+  return {
+    user: "alice",
+    device: "phone",
+    endpoint: `https://push.example/${endpoint}`,
+    p256dh: `p256dh-${endpoint}`,
+    auth: `auth-${endpoint}`,
+    createdAt: 1_700_000_000_000,
+    ...fields,
+  };
 }
 
 const byUser = <T extends { user: string }>(rows: T[]) => [...rows].sort((a, b) => a.user.localeCompare(b.user));
@@ -182,6 +215,71 @@ export function metadataStoreContract(name: string, open: OpenMetadataStore): vo
       expect(await store.sharesConversation("alice", "nobody")).toBe(false);
       await store.removeMember("g1", "bob");
       expect(await store.sharesConversation("alice", "bob")).toBe(false);
+    });
+
+    test("media is created and read back, unattached and without a thumbnail", async () => {
+      await store.createMedia(mediaRecord("m1"));
+      expect(await store.getMedia("m1")).toEqual(mediaRecord("m1"));
+      expect(await store.getMedia("unknown")).toBeNull();
+    });
+
+    test("attachMedia ties media to the first conversation its owner sends it in", async () => {
+      await store.createMedia(mediaRecord("m1"));
+      expect(await store.attachMedia("m1", "bob", "g1")).toBe(false); // not the owner
+      expect((await store.getMedia("m1"))?.conv).toBeNull();
+      expect(await store.attachMedia("m1", "alice", "g1")).toBe(true);
+      expect(await store.attachMedia("m1", "alice", "g1")).toBe(true); // same conversation again
+      expect(await store.attachMedia("m1", "alice", "g2")).toBe(false); // another conversation
+      expect(await store.attachMedia("m1", "bob", "g1")).toBe(false);
+      expect(await store.attachMedia("unknown", "alice", "g1")).toBe(false);
+      expect(await store.getMedia("m1")).toEqual(mediaRecord("m1", { conv: "g1" }));
+    });
+
+    test("10 concurrent attachMedia of one media to 10 conversations: exactly one wins", async () => {
+      await store.createMedia(mediaRecord("m1"));
+      const results = await Promise.all(Array.from({ length: 10 }, (_, i) => store.attachMedia("m1", "alice", `g${i}`)));
+      expect(results.filter((won) => won)).toHaveLength(1);
+      const winner = `g${results.indexOf(true)}`;
+      expect((await store.getMedia("m1"))?.conv).toBe(winner);
+    });
+
+    test("setMediaThumb records the thumbnail's media id", async () => {
+      await store.createMedia(mediaRecord("m1"));
+      await store.createMedia(mediaRecord("m1-thumb", { size: 2048 }));
+      await store.setMediaThumb("m1", "m1-thumb");
+      expect(await store.getMedia("m1")).toEqual(mediaRecord("m1", { thumb: "m1-thumb" }));
+      expect((await store.getMedia("m1-thumb"))?.thumb).toBeNull();
+      await store.setMediaThumb("unknown", "x"); // no row, no error
+      expect(await store.getMedia("unknown")).toBeNull();
+    });
+
+    test("push subscriptions are saved per user, replaced by endpoint, and deleted", async () => {
+      const byEndpoint = (rows: PushSubscriptionRecord[]) => [...rows].sort((a, b) => a.endpoint.localeCompare(b.endpoint));
+      const a1 = subscription("a1");
+      const a2 = subscription("a2", { device: "laptop", createdAt: 1_700_000_000_500 });
+      const b1 = subscription("b1", { user: "bob" });
+      await store.savePushSubscription(a1);
+      await store.savePushSubscription(a2);
+      await store.savePushSubscription(b1);
+      expect(byEndpoint(await store.listPushSubscriptions("alice"))).toEqual([a1, a2]);
+      expect(await store.listPushSubscriptions("bob")).toEqual([b1]);
+      expect(await store.listPushSubscriptions("nobody")).toEqual([]);
+
+      // The same endpoint again, with new keys: replaced, not added.
+      const a1Rekeyed = { ...a1, p256dh: "p256dh-new", auth: "auth-new" };
+      await store.savePushSubscription(a1Rekeyed);
+      expect(byEndpoint(await store.listPushSubscriptions("alice"))).toEqual([a1Rekeyed, a2]);
+
+      // The same endpoint subscribed by another user and device moves to them.
+      const moved = { ...a2, user: "bob", device: "tablet", p256dh: "p256dh-bob", auth: "auth-bob" };
+      await store.savePushSubscription(moved);
+      expect(await store.listPushSubscriptions("alice")).toEqual([a1Rekeyed]);
+      expect(byEndpoint(await store.listPushSubscriptions("bob"))).toEqual([moved, b1]);
+
+      await store.deletePushSubscription(a1.endpoint);
+      await store.deletePushSubscription("https://push.example/unknown"); // no row, no error
+      expect(await store.listPushSubscriptions("alice")).toEqual([]);
+      expect(byEndpoint(await store.listPushSubscriptions("bob"))).toEqual([moved, b1]);
     });
   });
 }

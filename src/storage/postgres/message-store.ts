@@ -39,10 +39,11 @@ interface MessageRow {
   kind: number;
   body: Uint8Array;
   ts: string;
+  media: string | null;
 }
 
 function toMessage(row: MessageRow): StoredMessage {
-  return {
+  const message: StoredMessage = {
     conv: row.conv_id,
     seq: Number(row.seq),
     // From the decimal string, so ids above 2^53 keep every bit.
@@ -55,6 +56,9 @@ function toMessage(row: MessageRow): StoredMessage {
     body: new Uint8Array(row.body.buffer, row.body.byteOffset, row.body.byteLength),
     ts: Number(row.ts),
   };
+  // Only when set: a message without media has no `media` key at all (nor on the wire).
+  if (row.media !== null) message.media = row.media;
+  return message;
 }
 
 /** PostgreSQL rejects a negative LIMIT; callers mean "nothing". */
@@ -149,7 +153,7 @@ export class PostgresMessageStore implements MessageStore {
         lookup.length === 0
           ? []
           : tx<MessageRow[]>`
-              SELECT m.conv_id, m.seq, m.id, m.sender, m.device, m.cid, m.kind, m.body, m.ts
+              SELECT m.conv_id, m.seq, m.id, m.sender, m.device, m.cid, m.kind, m.body, m.ts, m.media
               FROM unnest(${lookup.map((k) => k[0])}::text[], ${lookup.map((k) => k[1])}::text[], ${lookup.map((k) => k[2])}::text[])
                 AS k(conv_id, sender, cid)
               JOIN messages m ON m.conv_id = k.conv_id AND m.sender = k.sender AND m.cid = k.cid
@@ -181,11 +185,12 @@ export class PostgresMessageStore implements MessageStore {
         // Ids go as decimal strings (exact; postgres.js cannot type a bigint array). Bodies need
         // tx.array: a plain array of Uint8Array would be sent typed as one bytea, not bytea[].
         tx`
-          INSERT INTO messages (conv_id, seq, id, sender, device, cid, kind, body, ts)
+          INSERT INTO messages (conv_id, seq, id, sender, device, cid, kind, body, ts, media)
           SELECT * FROM unnest(
             ${rows.map((m) => m.conv)}::text[], ${rows.map((m) => m.seq)}::int8[], ${rows.map((m) => m.id.toString())}::int8[],
             ${rows.map((m) => m.from)}::text[], ${rows.map((m) => m.dev)}::text[], ${rows.map((m) => m.cid)}::text[],
-            ${rows.map((m) => m.kind)}::int4[], ${tx.array(rows.map((m) => m.body))}::bytea[], ${rows.map((m) => m.ts)}::int8[])`,
+            ${rows.map((m) => m.kind)}::int4[], ${tx.array(rows.map((m) => m.body))}::bytea[], ${rows.map((m) => m.ts)}::int8[],
+            ${rows.map((m) => m.media ?? null)}::text[])`,
         // GREATEST: belt and braces, last_seq never goes backwards.
         tx`
           UPDATE conv_seq SET last_seq = GREATEST(conv_seq.last_seq, v.last_seq)
@@ -220,14 +225,14 @@ export class PostgresMessageStore implements MessageStore {
 
   async range(conv: string, afterSeq: number, limit: number): Promise<StoredMessage[]> {
     const rows = await this.#sql<MessageRow[]>`
-      SELECT conv_id, seq, id, sender, device, cid, kind, body, ts FROM messages
+      SELECT conv_id, seq, id, sender, device, cid, kind, body, ts, media FROM messages
       WHERE conv_id = ${conv} AND seq > ${afterSeq} ORDER BY seq LIMIT ${clampLimit(limit)}`;
     return rows.map(toMessage);
   }
 
   async history(conv: string, beforeSeq: number, limit: number): Promise<StoredMessage[]> {
     const rows = await this.#sql<MessageRow[]>`
-      SELECT conv_id, seq, id, sender, device, cid, kind, body, ts FROM messages
+      SELECT conv_id, seq, id, sender, device, cid, kind, body, ts, media FROM messages
       WHERE conv_id = ${conv} AND seq < ${beforeSeq} ORDER BY seq DESC LIMIT ${clampLimit(limit)}`;
     return rows.map(toMessage);
   }

@@ -1,5 +1,5 @@
-// PostgreSQL MetadataStore: devices, conversations and membership through drizzle, shared by all
-// the nodes of a cluster. These calls are far less frequent than message appends, so the query
+// PostgreSQL MetadataStore: devices, conversations, membership, media and push subscriptions
+// through drizzle, shared by all the nodes of a cluster. These calls are far less frequent than message appends, so the query
 // builder's cost does not matter here.
 //
 // Membership changes run in READ COMMITTED transactions that first lock the conversation's row
@@ -13,7 +13,7 @@
 // turn, with no retry loop. A change waits for that lock first, then for at most the one member row
 // it updates or deletes, so no wait cycle can form between changes, nor with saveCursors.
 
-import { and, eq, sql } from "drizzle-orm";
+import { and, eq, isNull, or, sql } from "drizzle-orm";
 import { alias } from "drizzle-orm/pg-core";
 import type { PostgresJsDatabase } from "drizzle-orm/postgres-js";
 import type { Sql } from "postgres";
@@ -21,12 +21,14 @@ import type {
   ConversationRecord,
   CursorUpdate,
   DeviceRecord,
+  MediaRecord,
   MemberRecord,
   MetadataStore,
+  PushSubscriptionRecord,
 } from "../types.ts";
 import { checkAdminChange, checkRemoval, membersToAdd } from "../membership-rules.ts";
 import type * as schema from "./schema.ts";
-import { conversations, devices, directPairs, members } from "./schema.ts";
+import { conversations, devices, directPairs, media, members, pushSubscriptions } from "./schema.ts";
 
 /** What drizzle() returns: the query builder, plus the postgres.js pool it runs on. */
 type Orm = PostgresJsDatabase<typeof schema> & { $client: Sql };
@@ -43,6 +45,19 @@ const READ_COMMITTED_PG = "isolation level read committed";
 
 function memberRow(conv: string, m: MemberRecord): typeof members.$inferInsert {
   return { convId: conv, user: m.user, admin: m.admin, joinedSeq: m.joinedSeq, delivered: m.delivered, read: m.read };
+}
+
+function mediaRecord(r: typeof media.$inferSelect): MediaRecord {
+  return {
+    id: r.id,
+    owner: r.owner,
+    contentType: r.contentType,
+    size: r.size,
+    sha256: r.sha256,
+    createdAt: r.createdAt,
+    conv: r.convId,
+    thumb: r.thumb,
+  };
 }
 
 /**
@@ -217,6 +232,73 @@ export class PostgresMetadataStore implements MetadataStore {
       .where(and(eq(members.user, a), eq(other.user, b)))
       .limit(1);
     return row !== undefined;
+  }
+
+  async createMedia(m: MediaRecord): Promise<void> {
+    await this.#db.insert(media).values({
+      id: m.id,
+      owner: m.owner,
+      contentType: m.contentType,
+      size: m.size,
+      sha256: m.sha256,
+      createdAt: m.createdAt,
+      convId: m.conv,
+      thumb: m.thumb,
+    });
+  }
+
+  async getMedia(id: string): Promise<MediaRecord | null> {
+    const [row] = await this.#db.select().from(media).where(eq(media.id, id));
+    return row ? mediaRecord(row) : null;
+  }
+
+  async attachMedia(id: string, owner: string, conv: string): Promise<boolean> {
+    // One conditional statement: concurrent claims (from any node) queue on the row lock, and in
+    // READ COMMITTED each one re-checks the condition against the row as the previous claim left
+    // it, so only the first conversation wins and a claim for another one matches no row. READ
+    // COMMITTED explicitly: under a stricter server default the losers would fail with 40001
+    // instead of returning false.
+    return this.#db.transaction(async (tx) => {
+      const rows = await tx
+        .update(media)
+        .set({ convId: conv })
+        .where(and(eq(media.id, id), eq(media.owner, owner), or(isNull(media.convId), eq(media.convId, conv))))
+        .returning({ id: media.id });
+      return rows.length > 0;
+    }, READ_COMMITTED);
+  }
+
+  async setMediaThumb(id: string, thumb: string): Promise<void> {
+    await this.#db.update(media).set({ thumb }).where(eq(media.id, id));
+  }
+
+  async savePushSubscription(sub: PushSubscriptionRecord): Promise<void> {
+    await this.#db
+      .insert(pushSubscriptions)
+      .values(sub)
+      .onConflictDoUpdate({
+        target: pushSubscriptions.endpoint,
+        set: { user: sub.user, device: sub.device, p256dh: sub.p256dh, auth: sub.auth },
+      });
+  }
+
+  async listPushSubscriptions(user: string): Promise<PushSubscriptionRecord[]> {
+    return this.#db
+      .select({
+        user: pushSubscriptions.user,
+        device: pushSubscriptions.device,
+        endpoint: pushSubscriptions.endpoint,
+        p256dh: pushSubscriptions.p256dh,
+        auth: pushSubscriptions.auth,
+        createdAt: pushSubscriptions.createdAt,
+      })
+      .from(pushSubscriptions)
+      .where(eq(pushSubscriptions.user, user))
+      .orderBy(pushSubscriptions.createdAt, pushSubscriptions.endpoint);
+  }
+
+  async deletePushSubscription(endpoint: string): Promise<void> {
+    await this.#db.delete(pushSubscriptions).where(eq(pushSubscriptions.endpoint, endpoint));
   }
 
   /** Nothing to release: the shared pool is closed by openPostgres's close(). */

@@ -83,6 +83,8 @@ export const messages = pgTable(
     kind: integer("kind").notNull(),
     body: bytea("body").notNull(),
     ts: ms("ts").notNull(),
+    /** Media id carried by a kind Media message; null for every other message. */
+    media: text("media"),
   },
   (t) => [
     primaryKey({ columns: [t.convId, t.seq] }),
@@ -102,3 +104,41 @@ export const convSeq = pgTable("conv_seq", {
   convId: text("conv_id").primaryKey(),
   lastSeq: seq("last_seq").notNull(),
 });
+
+/**
+ * Uploaded (or announced) media. `convId` is null until a message first carries the media, then
+ * set once by attachMedia's conditional update, which is what makes concurrent sends of the same
+ * media to different conversations (from any node) agree on one. No foreign key to
+ * conversations, like messages: the conversation is checked by the caller.
+ */
+export const media = pgTable(
+  "media",
+  {
+    id: text("id").primaryKey(),
+    owner: text("owner").notNull(),
+    contentType: text("content_type").notNull(),
+    // int8: a file may pass 2 GiB.
+    size: bigint("size", { mode: "number" }).notNull(),
+    /** Hex SHA-256 the uploader declared. */
+    sha256: text("sha256").notNull(),
+    createdAt: ms("created_at").notNull(),
+    convId: text("conv_id"),
+    /** Media id of the generated thumbnail, once there is one. */
+    thumb: text("thumb"),
+  },
+  (t) => [index("media_conv_idx").on(t.convId)],
+);
+
+/** Web Push subscriptions, one per push service endpoint; re-subscribing replaces the row. */
+export const pushSubscriptions = pgTable(
+  "push_subscriptions",
+  {
+    endpoint: text("endpoint").primaryKey(),
+    user: text("user").notNull(),
+    device: text("device").notNull(),
+    p256dh: text("p256dh").notNull(),
+    auth: text("auth").notNull(),
+    createdAt: ms("created_at").notNull(),
+  },
+  (t) => [index("push_subscriptions_user_idx").on(t.user)],
+);

@@ -17,7 +17,7 @@ interface PendingAppend {
   reject(err: Error): void;
 }
 
-type InsertParams = [string, number, bigint, string, string, string, number, Uint8Array, number];
+type InsertParams = [string, number, bigint, string, string, string, number, Uint8Array, number, string | null];
 
 interface MessageRow {
   conv: string;
@@ -30,12 +30,13 @@ interface MessageRow {
   kind: number;
   body: Uint8Array;
   ts: number;
+  media: string | null;
 }
 
-const COLUMNS = `conv_id AS conv, seq, CAST(id AS TEXT) AS id, sender AS "from", device AS dev, cid, kind, body, ts`;
+const COLUMNS = `conv_id AS conv, seq, CAST(id AS TEXT) AS id, sender AS "from", device AS dev, cid, kind, body, ts, media`;
 
 function toMessage(row: MessageRow): StoredMessage {
-  return {
+  const message: StoredMessage = {
     conv: row.conv,
     seq: row.seq,
     id: BigInt(row.id),
@@ -46,6 +47,9 @@ function toMessage(row: MessageRow): StoredMessage {
     body: row.body,
     ts: row.ts,
   };
+  // Only when set: a message without media has no `media` key at all (nor on the wire).
+  if (row.media !== null) message.media = row.media;
+  return message;
 }
 
 /** SQLite reads a negative LIMIT as "no limit"; callers mean "nothing". */
@@ -71,8 +75,8 @@ export class SqliteMessageStore implements MessageStore {
     // ON CONFLICT DO NOTHING (rather than INSERT OR IGNORE) skips only uniqueness conflicts: any
     // other constraint failure throws and fails the batch instead of passing for a duplicate.
     const insert = db.query<never, InsertParams>(
-      `INSERT INTO messages (conv_id, seq, id, sender, device, cid, kind, body, ts)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+      `INSERT INTO messages (conv_id, seq, id, sender, device, cid, kind, body, ts, media)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
     );
     const raiseLastSeq = db.query<never, [string, number]>(
       `INSERT INTO conv_seq (conv_id, last_seq) VALUES (?, ?)
@@ -92,7 +96,7 @@ export class SqliteMessageStore implements MessageStore {
         const last = lastSeqs.get(msg.conv) ?? this.#lastSeq.get(msg.conv)?.lastSeq ?? 0;
         lastSeqs.set(msg.conv, last);
         const stored: StoredMessage = { ...msg, seq: last + 1 };
-        const { changes } = insert.run(stored.conv, stored.seq, stored.id, stored.from, stored.dev, stored.cid, stored.kind, stored.body, stored.ts);
+        const { changes } = insert.run(stored.conv, stored.seq, stored.id, stored.from, stored.dev, stored.cid, stored.kind, stored.body, stored.ts, stored.media ?? null);
         if (changes === 0) {
           // The seq is past conv_seq, so the conflict is the client id (stored earlier, or
           // earlier in this batch): answer with the original and leave the seq unconsumed.

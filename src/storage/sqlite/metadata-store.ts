@@ -1,20 +1,23 @@
-// SQLite MetadataStore: devices, conversations and membership through drizzle. These calls are
+// SQLite MetadataStore: devices, conversations, membership, media and push subscriptions through
+// drizzle. These calls are
 // far less frequent than message appends, so the query builder's cost does not matter here.
 // bun:sqlite is synchronous, so every method completes before it returns its promise.
 
-import { and, eq, sql } from "drizzle-orm";
+import { and, eq, isNull, or, sql } from "drizzle-orm";
 import type { BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
 import { alias } from "drizzle-orm/sqlite-core";
 import type {
   ConversationRecord,
   CursorUpdate,
   DeviceRecord,
+  MediaRecord,
   MemberRecord,
   MetadataStore,
+  PushSubscriptionRecord,
 } from "../types.ts";
 import { checkAdminChange, checkRemoval, membersToAdd, type MemberRole } from "../membership-rules.ts";
 import * as schema from "./schema.ts";
-import { conversations, devices, directPairs, members } from "./schema.ts";
+import { conversations, devices, directPairs, media, members, pushSubscriptions } from "./schema.ts";
 
 type Orm = BunSQLiteDatabase<typeof schema>;
 
@@ -23,6 +26,19 @@ const WRITE = { behavior: "immediate" } as const;
 
 function memberRow(conv: string, m: MemberRecord): typeof members.$inferInsert {
   return { convId: conv, user: m.user, admin: m.admin, joinedSeq: m.joinedSeq, delivered: m.delivered, read: m.read };
+}
+
+function mediaRecord(r: typeof media.$inferSelect): MediaRecord {
+  return {
+    id: r.id,
+    owner: r.owner,
+    contentType: r.contentType,
+    size: r.size,
+    sha256: r.sha256,
+    createdAt: r.createdAt,
+    conv: r.convId,
+    thumb: r.thumb,
+  };
 }
 
 /** Who is in a conversation and who is admin, read inside the caller's write transaction. */
@@ -193,6 +209,74 @@ export class SqliteMetadataStore implements MetadataStore {
       .limit(1)
       .get();
     return row !== undefined;
+  }
+
+  async createMedia(m: MediaRecord): Promise<void> {
+    this.#db
+      .insert(media)
+      .values({
+        id: m.id,
+        owner: m.owner,
+        contentType: m.contentType,
+        size: m.size,
+        sha256: m.sha256,
+        createdAt: m.createdAt,
+        convId: m.conv,
+        thumb: m.thumb,
+      })
+      .run();
+  }
+
+  async getMedia(id: string): Promise<MediaRecord | null> {
+    const row = this.#db.select().from(media).where(eq(media.id, id)).get();
+    return row ? mediaRecord(row) : null;
+  }
+
+  async attachMedia(id: string, owner: string, conv: string): Promise<boolean> {
+    // One conditional statement: the first conversation to claim the media wins, and a claim for
+    // another conversation matches no row, however the calls interleave.
+    const rows = this.#db
+      .update(media)
+      .set({ convId: conv })
+      .where(and(eq(media.id, id), eq(media.owner, owner), or(isNull(media.convId), eq(media.convId, conv))))
+      .returning({ id: media.id })
+      .all();
+    return rows.length > 0;
+  }
+
+  async setMediaThumb(id: string, thumb: string): Promise<void> {
+    this.#db.update(media).set({ thumb }).where(eq(media.id, id)).run();
+  }
+
+  async savePushSubscription(sub: PushSubscriptionRecord): Promise<void> {
+    this.#db
+      .insert(pushSubscriptions)
+      .values(sub)
+      .onConflictDoUpdate({
+        target: pushSubscriptions.endpoint,
+        set: { user: sub.user, device: sub.device, p256dh: sub.p256dh, auth: sub.auth },
+      })
+      .run();
+  }
+
+  async listPushSubscriptions(user: string): Promise<PushSubscriptionRecord[]> {
+    return this.#db
+      .select({
+        user: pushSubscriptions.user,
+        device: pushSubscriptions.device,
+        endpoint: pushSubscriptions.endpoint,
+        p256dh: pushSubscriptions.p256dh,
+        auth: pushSubscriptions.auth,
+        createdAt: pushSubscriptions.createdAt,
+      })
+      .from(pushSubscriptions)
+      .where(eq(pushSubscriptions.user, user))
+      .orderBy(pushSubscriptions.createdAt, pushSubscriptions.endpoint)
+      .all();
+  }
+
+  async deletePushSubscription(endpoint: string): Promise<void> {
+    this.#db.delete(pushSubscriptions).where(eq(pushSubscriptions.endpoint, endpoint)).run();
   }
 
   /** Nothing to release: the shared connection is closed by openSqlite's close(). */

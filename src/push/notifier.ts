@@ -1,0 +1,112 @@
+// Decides who gets a push and when. A message reaching a user none of whose devices is online
+// pushes to each of the user's subscriptions, but a busy conversation must not turn into a push per
+// message: each subscription has at most one push in flight and at most one per `minIntervalMs`,
+// and whatever arrives meanwhile collapses into one trailing push that says how many it stands for.
+
+import type { Logger } from "pino";
+import type { MetadataStore, PresenceStore, PushSubscriptionRecord } from "../storage/types.ts";
+import type { PushProvider } from "./provider.ts";
+
+export interface PushNotifierDeps {
+  metadata: Pick<MetadataStore, "listPushSubscriptions" | "deletePushSubscription">;
+  presence: Pick<PresenceStore, "onlineDevices">;
+  provider: PushProvider;
+  log: Logger;
+  /** Least time between two pushes to one subscription. */
+  minIntervalMs: number;
+  /** How long the push service keeps a push for a device that is offline. */
+  ttlSec: number;
+}
+
+/** A subscription pushed to within the last `minIntervalMs`; forgotten once that has passed idle. */
+interface Lane {
+  sub: PushSubscriptionRecord;
+  inFlight: boolean;
+  /** Messages waiting for the next push, and the conversation of the latest. */
+  pending: { conv: string; count: number } | null;
+  /** Ends the quiet interval after a push: sends what is pending, or forgets the lane. */
+  timer: ReturnType<typeof setTimeout> | null;
+}
+
+export class PushNotifier {
+  /** By endpoint, which identifies a subscription. Holds only recently pushed ones, so memory stays bounded. */
+  private readonly lanes = new Map<string, Lane>();
+  private closed = false;
+
+  constructor(private readonly deps: PushNotifierDeps) {}
+
+  /** Pushes `conv`'s news to those of `users` with no device online. Returns at once and never throws. */
+  notify(users: string[], conv: string): void {
+    if (this.closed) return;
+    for (const user of new Set(users)) {
+      this.notifyUser(user, conv).catch((err: unknown) => this.deps.log.warn({ err, user, conv }, "push: lookup failed"));
+    }
+  }
+
+  /** Cancels pending pushes; a push already in flight finishes, and its outcome is still handled. */
+  close(): void {
+    this.closed = true;
+    for (const lane of this.lanes.values()) if (lane.timer) clearTimeout(lane.timer);
+    this.lanes.clear();
+  }
+
+  private async notifyUser(user: string, conv: string): Promise<void> {
+    // An online device receives the message over its socket; pushing as well would notify twice.
+    if ((await this.deps.presence.onlineDevices(user)).length > 0) return;
+    const subs = await this.deps.metadata.listPushSubscriptions(user);
+    if (this.closed) return;
+    for (const sub of subs) this.enqueue(sub, conv);
+  }
+
+  private enqueue(sub: PushSubscriptionRecord, conv: string): void {
+    let lane = this.lanes.get(sub.endpoint);
+    if (!lane) {
+      lane = { sub, inFlight: false, pending: null, timer: null };
+      this.lanes.set(sub.endpoint, lane);
+    }
+    lane.sub = sub; // the latest keys, should the device have re-subscribed
+    lane.pending = { conv, count: (lane.pending?.count ?? 0) + 1 };
+    if (!lane.inFlight && !lane.timer) this.push(lane);
+  }
+
+  private push(lane: Lane): void {
+    const pending = lane.pending;
+    if (!pending) return;
+    lane.pending = null;
+    lane.inFlight = true;
+    const startedAt = Date.now();
+    const { sub } = lane;
+    this.deps.provider
+      .send(sub, {
+        // No sender and no text: the service worker fetches the content itself, and the push
+        // service (a third party) learns nothing, which still holds once messages are end-to-end encrypted.
+        payload: { type: "message", conv: pending.conv, count: pending.count },
+        ttlSec: this.deps.ttlSec,
+        urgency: "normal",
+        topic: pending.conv,
+      })
+      .then(async (outcome) => {
+        if (outcome.kind === "gone") {
+          this.deps.log.info({ user: sub.user, device: sub.device }, "push: subscription gone, deleting it");
+          await this.deps.metadata.deletePushSubscription(sub.endpoint);
+          lane.pending = null;
+        } else if (outcome.kind === "retry") {
+          // No retry of our own: the next message, or the device coming back online, catches up.
+          this.deps.log.warn({ user: sub.user, device: sub.device, error: outcome.error }, "push: not delivered");
+        }
+      })
+      .catch((err: unknown) => this.deps.log.warn({ err, user: sub.user, device: sub.device }, "push: failed"))
+      .finally(() => {
+        lane.inFlight = false;
+        if (this.closed) return;
+        const wait = Math.max(0, startedAt + this.deps.minIntervalMs - Date.now());
+        lane.timer = setTimeout(() => this.endInterval(lane), wait);
+      });
+  }
+
+  private endInterval(lane: Lane): void {
+    lane.timer = null;
+    if (lane.pending) this.push(lane);
+    else this.lanes.delete(lane.sub.endpoint);
+  }
+}

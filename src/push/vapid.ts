@@ -1,0 +1,70 @@
+// VAPID key pair (RFC 8292) the server signs its Web Push requests with. Browsers bind each
+// subscription to the public key they were given (applicationServerKey), so the pair must outlive
+// restarts: it is generated once into `<dataDir>/vapid.json`, and every node of a cluster must be
+// configured with the same pair instead (a push signed with another key is refused with 403).
+
+import { randomBytes } from "node:crypto";
+import { link, mkdir, readFile, unlink, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { generateVAPIDKeys } from "web-push";
+
+export interface VapidKeys {
+  /** Uncompressed P-256 point, base64url (65 bytes): the applicationServerKey clients subscribe with. */
+  publicKey: string;
+  /** P-256 private scalar, base64url (32 bytes). */
+  privateKey: string;
+}
+
+/** Returns `configured` when given (after validating it), else the pair in `<dataDir>/vapid.json`, made on first use. */
+export async function ensureVapidKeys(dataDir: string, configured?: VapidKeys): Promise<VapidKeys> {
+  if (configured) return validated(configured, "configured VAPID keys");
+  const path = join(dataDir, "vapid.json");
+  const existing = await readKeys(path);
+  if (existing) return existing;
+
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  const { publicKey, privateKey } = generateVAPIDKeys();
+  // Write aside, then link into place: link fails if another process got there first, so two nodes
+  // starting together on one data dir agree on the winner's pair, and no reader sees a partial file.
+  const tmp = `${path}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
+  await writeFile(tmp, `${JSON.stringify({ publicKey, privateKey }, null, 2)}\n`, { mode: 0o600, flag: "wx" });
+  try {
+    await link(tmp, path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+  } finally {
+    await unlink(tmp);
+  }
+  const stored = await readKeys(path);
+  if (!stored) throw new Error(`${path}: vanished right after it was written`);
+  return stored;
+}
+
+async function readKeys(path: string): Promise<VapidKeys | null> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw err;
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`${path}: not JSON (${(err as Error).message})`);
+  }
+  return validated(doc, path);
+}
+
+/** Checks the shapes web-push expects, so a damaged file fails at startup rather than on every push. */
+function validated(doc: unknown, where: string): VapidKeys {
+  const { publicKey, privateKey } = (doc ?? {}) as Partial<Record<keyof VapidKeys, unknown>>;
+  const pub = typeof publicKey === "string" ? Buffer.from(publicKey, "base64url") : null;
+  const priv = typeof privateKey === "string" ? Buffer.from(privateKey, "base64url") : null;
+  if (!pub || pub.length !== 65 || pub[0] !== 0x04) {
+    throw new Error(`${where}: publicKey must be an uncompressed P-256 point in base64url (65 bytes)`);
+  }
+  if (!priv || priv.length !== 32) throw new Error(`${where}: privateKey must be 32 bytes in base64url`);
+  return { publicKey: publicKey as string, privateKey: privateKey as string };
+}

@@ -1,0 +1,106 @@
+// A real MinIO server child process on free loopback ports, for the media contract tests. Each
+// call gets its own empty data directory, removed on stop. MinIO has no Debian package, so a
+// missing binary is built from source by infra/services/install-minio.sh (Go, minutes once).
+
+import { spawn } from "bun";
+import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { homedir, tmpdir } from "node:os";
+import { join } from "node:path";
+import { freePort } from "./common.ts";
+
+export interface MinioServer {
+  endPoint: string;
+  port: number;
+  accessKey: string;
+  secretKey: string;
+  /** Kills the server and removes its data. */
+  stop(): Promise<void>;
+}
+
+const HOST = "127.0.0.1";
+const INSTALL_SCRIPT = join(import.meta.dir, "../../../infra/services/install-minio.sh");
+const BUILD_TIMEOUT_MS = 30 * 60_000;
+const READY_TIMEOUT_MS = 60_000;
+
+/** Where the install script (go install) leaves the binary when it is not on PATH. */
+function installedBinary(): string | null {
+  const onPath = Bun.which("minio");
+  if (onPath) return onPath;
+  const gopath = process.env.GOPATH?.split(":")[0];
+  const dirs = [process.env.GOBIN, gopath && join(gopath, "bin"), join(homedir(), "go", "bin")];
+  for (const dir of dirs) if (dir && existsSync(join(dir, "minio"))) return join(dir, "minio");
+  return null;
+}
+
+let installing: Promise<string> | undefined;
+
+/** The minio binary, built on first use when there is none. Rejects with the reason when it cannot be built. */
+export function minioBinary(): Promise<string> {
+  installing ??= (async () => installedBinary() ?? (await build()))();
+  return installing;
+}
+
+async function build(): Promise<string> {
+  console.warn("minio is not installed: building it with infra/services/install-minio.sh (go install, a few minutes the first time)");
+  const p = spawn(["bash", INSTALL_SCRIPT], { stdin: "ignore", stdout: "pipe", stderr: "inherit" });
+  const timer = setTimeout(() => p.kill("SIGKILL"), BUILD_TIMEOUT_MS);
+  try {
+    // The script's one line on stdout is the binary's path; its progress goes to stderr.
+    const path = (await new Response(p.stdout).text()).trim();
+    const code = await p.exited;
+    if (code !== 0 || !path) throw new Error(`infra/services/install-minio.sh could not install minio (exit ${code}); see its output above`);
+    return path;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export async function startMinio(): Promise<MinioServer> {
+  const bin = await minioBinary();
+  const port = await freePort(HOST);
+  let consolePort = await freePort(HOST);
+  while (consolePort === port) consolePort = await freePort(HOST);
+  const dir = await mkdtemp(join(tmpdir(), "msgr-minio-"));
+  const accessKey = "msgr-test";
+  const secretKey = randomBytes(18).toString("base64url");
+  const proc = spawn([bin, "server", dir, "--address", `${HOST}:${port}`, "--console-address", `${HOST}:${consolePort}`, "--quiet"], {
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+    // No update checks: tests reach nothing beyond loopback.
+    env: { ...process.env, MINIO_ROOT_USER: accessKey, MINIO_ROOT_PASSWORD: secretKey, MINIO_UPDATE: "off" },
+  });
+  // Keep reading both pipes (a full pipe blocks the server); the tail goes in the error when it does not start.
+  let log = "";
+  for (const stream of [proc.stdout, proc.stderr]) {
+    void (async () => {
+      for await (const chunk of stream) log = (log + new TextDecoder().decode(chunk)).slice(-8192);
+    })();
+  }
+  const stop = async () => {
+    proc.kill("SIGKILL");
+    await proc.exited;
+    await rm(dir, { recursive: true, force: true });
+  };
+
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  while (!(await live(port))) {
+    if (proc.exitCode !== null || Date.now() > deadline) {
+      await stop();
+      throw new Error(`minio did not start on port ${port} (exit ${proc.exitCode}):\n${log}`);
+    }
+    await Bun.sleep(50);
+  }
+  return { endPoint: HOST, port, accessKey, secretKey, stop };
+}
+
+async function live(port: number): Promise<boolean> {
+  try {
+    const res = await fetch(`http://${HOST}:${port}/minio/health/live`, { signal: AbortSignal.timeout(1000) });
+    return res.ok;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,197 @@
+// PushNotifier with the real WebPushProvider and a real push service on loopback. Subscriptions and
+// presence are small in-test stores implementing the two interfaces the notifier reads.
+
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import pino from "pino";
+import { generateVAPIDKeys } from "web-push";
+import { PushNotifier } from "../../src/push/notifier.ts";
+import { WebPushProvider } from "../../src/push/web-push-provider.ts";
+import type { MetadataStore, PresenceStore, PushSubscriptionRecord } from "../../src/storage/types.ts";
+import { decryptPush, makeSubscriber, startPushService, type PushService, type Subscriber } from "./push-service.ts";
+
+const MIN_INTERVAL_MS = 400;
+
+class Subscriptions implements Pick<MetadataStore, "listPushSubscriptions" | "deletePushSubscription"> {
+  readonly records: PushSubscriptionRecord[] = [];
+  async listPushSubscriptions(user: string): Promise<PushSubscriptionRecord[]> {
+    return this.records.filter((r) => r.user === user);
+  }
+  async deletePushSubscription(endpoint: string): Promise<void> {
+    const i = this.records.findIndex((r) => r.endpoint === endpoint);
+    if (i >= 0) this.records.splice(i, 1);
+  }
+}
+
+class Presence implements Pick<PresenceStore, "onlineDevices"> {
+  readonly online = new Map<string, string[]>();
+  async onlineDevices(user: string): Promise<string[]> {
+    return this.online.get(user) ?? [];
+  }
+}
+
+let service: PushService;
+let provider: WebPushProvider;
+let notifiers: PushNotifier[] = [];
+
+beforeAll(() => {
+  service = startPushService();
+  provider = new WebPushProvider({
+    vapid: { ...generateVAPIDKeys(), subject: "mailto:ops@example.com" },
+    timeoutMs: 2000,
+    endpointAllowlist: [service.origin],
+  });
+});
+afterEach(() => {
+  for (const n of notifiers) n.close();
+  notifiers = [];
+});
+afterAll(() => service.stop());
+
+function setup() {
+  const subs = new Subscriptions();
+  const presence = new Presence();
+  const notifier = new PushNotifier({
+    metadata: subs,
+    presence,
+    provider,
+    log: pino({ level: "silent" }),
+    minIntervalMs: MIN_INTERVAL_MS,
+    ttlSec: 3600,
+  });
+  notifiers.push(notifier);
+  // Each test uses its own user names, so endpoints (and the statuses set for them) do not collide.
+  const subscribe = (user: string, device: string): Subscriber => {
+    const s = makeSubscriber(service.origin, user, device);
+    subs.records.push(s.record);
+    return s;
+  };
+  return { subs, presence, notifier, subscribe };
+}
+
+/** Pushes the service received for one subscriber since `from`, decrypted. */
+function pushesTo(sub: Subscriber, from: number): unknown[] {
+  const path = new URL(sub.record.endpoint).pathname;
+  return service.received
+    .slice(from)
+    .filter((r) => r.path === path)
+    .map((r) => JSON.parse(decryptPush(sub, r.body)));
+}
+
+describe("PushNotifier", () => {
+  test("no push while the user has a device online; a push once none is", async () => {
+    const { presence, notifier, subscribe } = setup();
+    const phone = subscribe("alice", "phone");
+    const from = service.received.length;
+
+    presence.online.set(phone.record.user, ["laptop"]);
+    notifier.notify([phone.record.user], "c1");
+    await Bun.sleep(150);
+    expect(pushesTo(phone, from)).toEqual([]);
+
+    presence.online.delete(phone.record.user);
+    notifier.notify([phone.record.user], "c1");
+    await service.waitFor(from + 1);
+    expect(pushesTo(phone, from)).toEqual([{ type: "message", conv: "c1", count: 1 }]);
+  });
+
+  test("pushes coalesce per device: one at once, one trailing that counts the rest", async () => {
+    const { notifier, subscribe } = setup();
+    const phone = subscribe("bob", "phone");
+    const tablet = subscribe("bob", "tablet");
+    const from = service.received.length;
+
+    const started = Date.now();
+    for (let i = 0; i < 10; i++) notifier.notify([phone.record.user], i < 9 ? "c1" : "c2");
+    await service.waitFor(from + 2);
+    expect(Date.now() - started).toBeLessThan(MIN_INTERVAL_MS);
+    await service.waitFor(from + 4, 3 * MIN_INTERVAL_MS);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(MIN_INTERVAL_MS - 5);
+    await Bun.sleep(2 * MIN_INTERVAL_MS);
+
+    for (const device of [phone, tablet]) {
+      // The trailing push names the latest conversation and stands for the 9 messages after the first.
+      expect(pushesTo(device, from)).toEqual([
+        { type: "message", conv: "c1", count: 1 },
+        { type: "message", conv: "c2", count: 9 },
+      ]);
+    }
+  });
+
+  test("after a quiet interval the next message pushes at once, and idle state is dropped", async () => {
+    const { notifier, subscribe } = setup();
+    const phone = subscribe("carol", "phone");
+    const from = service.received.length;
+
+    notifier.notify([phone.record.user], "c1");
+    await service.waitFor(from + 1);
+    expect(notifier["lanes"].size).toBe(1);
+    await Bun.sleep(MIN_INTERVAL_MS + 100);
+    expect(notifier["lanes"].size).toBe(0);
+
+    const again = Date.now();
+    notifier.notify([phone.record.user], "c3");
+    await service.waitFor(from + 2);
+    expect(Date.now() - again).toBeLessThan(MIN_INTERVAL_MS);
+    expect(pushesTo(phone, from)).toEqual([
+      { type: "message", conv: "c1", count: 1 },
+      { type: "message", conv: "c3", count: 1 },
+    ]);
+  });
+
+  test("a subscription answered 410 is deleted", async () => {
+    const { subs, notifier, subscribe } = setup();
+    const phone = subscribe("dave", "phone");
+    const laptop = subscribe("dave", "laptop");
+    service.statusFor.set(new URL(phone.record.endpoint).pathname, 410);
+    const from = service.received.length;
+
+    notifier.notify([phone.record.user], "c1");
+    await service.waitFor(from + 2);
+    await Bun.sleep(50);
+    expect(subs.records.map((r) => r.endpoint)).toEqual([laptop.record.endpoint]);
+  });
+
+  test("a failed push keeps the subscription and is not retried by itself", async () => {
+    const { subs, notifier, subscribe } = setup();
+    const phone = subscribe("erin", "phone");
+    service.statusFor.set(new URL(phone.record.endpoint).pathname, 503);
+    const from = service.received.length;
+
+    notifier.notify([phone.record.user], "c1");
+    await service.waitFor(from + 1);
+    await Bun.sleep(2 * MIN_INTERVAL_MS);
+    expect(service.received.length).toBe(from + 1);
+    expect(subs.records).toContain(phone.record);
+  });
+
+  test("close() cancels the trailing push", async () => {
+    const { notifier, subscribe } = setup();
+    const phone = subscribe("frank", "phone");
+    const from = service.received.length;
+
+    for (let i = 0; i < 3; i++) notifier.notify([phone.record.user], "c1");
+    await service.waitFor(from + 1);
+    notifier.close();
+    await Bun.sleep(MIN_INTERVAL_MS + 200);
+    expect(pushesTo(phone, from)).toEqual([{ type: "message", conv: "c1", count: 1 }]);
+  });
+
+  test("a failing store is logged, not thrown", async () => {
+    const warnings: unknown[] = [];
+    const notifier = new PushNotifier({
+      metadata: {
+        listPushSubscriptions: () => Promise.reject(new Error("db down")),
+        deletePushSubscription: async () => {},
+      },
+      presence: new Presence(),
+      provider,
+      log: pino({ level: "warn" }, { write: (line: string) => void warnings.push(JSON.parse(line)) }),
+      minIntervalMs: MIN_INTERVAL_MS,
+      ttlSec: 60,
+    });
+    notifiers.push(notifier);
+    expect(() => notifier.notify(["ghost"], "c1")).not.toThrow();
+    await Bun.sleep(50);
+    expect(warnings).toHaveLength(1);
+  });
+});
