@@ -9,7 +9,7 @@ import type { PushProvider } from "./provider.ts";
 
 export interface PushNotifierDeps {
   metadata: Pick<MetadataStore, "listPushSubscriptions" | "deletePushSubscription">;
-  presence: Pick<PresenceStore, "onlineDevices">;
+  presence: Pick<PresenceStore, "get">;
   provider: PushProvider;
   log: Logger;
   /** Least time between two pushes to one subscription. */
@@ -31,6 +31,11 @@ interface Lane {
 export class PushNotifier {
   /** By endpoint, which identifies a subscription. Holds only recently pushed ones, so memory stays bounded. */
   private readonly lanes = new Map<string, Lane>();
+  /**
+   * A user's subscriptions, remembered for `minIntervalMs`: a busy group would otherwise cost a
+   * store query per offline member per message. Within the window a re-subscription waits.
+   */
+  private readonly subsCache = new Map<string, { subs: PushSubscriptionRecord[]; until: number }>();
   private closed = false;
 
   constructor(private readonly deps: PushNotifierDeps) {}
@@ -38,9 +43,7 @@ export class PushNotifier {
   /** Pushes `conv`'s news to those of `users` with no device online. Returns at once and never throws. */
   notify(users: string[], conv: string): void {
     if (this.closed) return;
-    for (const user of new Set(users)) {
-      this.notifyUser(user, conv).catch((err: unknown) => this.deps.log.warn({ err, user, conv }, "push: lookup failed"));
-    }
+    this.notifyOffline([...new Set(users)], conv).catch((err: unknown) => this.deps.log.warn({ err, conv }, "push: lookup failed"));
   }
 
   /** Cancels pending pushes; a push already in flight finishes, and its outcome is still handled. */
@@ -50,12 +53,26 @@ export class PushNotifier {
     this.lanes.clear();
   }
 
-  private async notifyUser(user: string, conv: string): Promise<void> {
+  private async notifyOffline(users: string[], conv: string): Promise<void> {
     // An online device receives the message over its socket; pushing as well would notify twice.
-    if ((await this.deps.presence.onlineDevices(user)).length > 0) return;
+    // One presence lookup for all of them, however large the group.
+    const offline = (await this.deps.presence.get(users)).filter((p) => !p.online).map((p) => p.user);
+    for (const user of offline) {
+      const subs = await this.subscriptions(user);
+      if (this.closed) return;
+      for (const sub of subs) this.enqueue(sub, conv);
+    }
+  }
+
+  private async subscriptions(user: string): Promise<PushSubscriptionRecord[]> {
+    const now = Date.now();
+    const hit = this.subsCache.get(user);
+    if (hit && hit.until > now) return hit.subs;
     const subs = await this.deps.metadata.listPushSubscriptions(user);
-    if (this.closed) return;
-    for (const sub of subs) this.enqueue(sub, conv);
+    this.subsCache.set(user, { subs, until: now + this.deps.minIntervalMs });
+    // Bounded: expired entries go whenever the cache grows past a few thousand users.
+    if (this.subsCache.size > 4096) for (const [u, e] of this.subsCache) if (e.until <= now) this.subsCache.delete(u);
+    return subs;
   }
 
   private enqueue(sub: PushSubscriptionRecord, conv: string): void {
@@ -88,6 +105,7 @@ export class PushNotifier {
       .then(async (outcome) => {
         if (outcome.kind === "gone") {
           this.deps.log.info({ user: sub.user, device: sub.device }, "push: subscription gone, deleting it");
+          this.subsCache.delete(sub.user);
           await this.deps.metadata.deletePushSubscription(sub.endpoint);
           lane.pending = null;
         } else if (outcome.kind === "retry") {

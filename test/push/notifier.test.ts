@@ -6,6 +6,7 @@ import pino from "pino";
 import { generateVAPIDKeys } from "web-push";
 import { PushNotifier } from "../../src/push/notifier.ts";
 import { WebPushProvider } from "../../src/push/web-push-provider.ts";
+import type { PresenceInfo } from "../../src/proto/types.ts";
 import type { MetadataStore, PresenceStore, PushSubscriptionRecord } from "../../src/storage/types.ts";
 import { decryptPush, makeSubscriber, startPushService, type PushService, type Subscriber } from "./push-service.ts";
 
@@ -22,10 +23,10 @@ class Subscriptions implements Pick<MetadataStore, "listPushSubscriptions" | "de
   }
 }
 
-class Presence implements Pick<PresenceStore, "onlineDevices"> {
+class Presence implements Pick<PresenceStore, "get"> {
   readonly online = new Map<string, string[]>();
-  async onlineDevices(user: string): Promise<string[]> {
-    return this.online.get(user) ?? [];
+  async get(users: string[]): Promise<PresenceInfo[]> {
+    return users.map((user) => ({ user, online: (this.online.get(user) ?? []).length > 0, lastSeen: 0 }));
   }
 }
 
