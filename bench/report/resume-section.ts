@@ -1,0 +1,25 @@
+// The report's section for the resume (reconnect storm) scenario.
+
+import type { ScenarioResult } from "../scenarios/types.ts";
+import { ms, num, percent, rate, table } from "./format.ts";
+
+type Resume = Extract<ScenarioResult, { scenario: "resume" }>;
+
+export function resumeSection(r: Resume): string {
+  const out = [
+    "## resume — reconnect storm",
+    "",
+    `${r.params.devices} devices, each in a 1:1 conversation, go offline holding their cursors and miss ${r.params.missedEach} messages each; then all reconnect at once (SDK \`cursors\` option) and each counts as caught up at its \`synced\` event with exactly the messages it missed.`,
+    "",
+  ];
+  if (r.targets.length === 0) return [...out, "Not run (msgr was not selected)."].join("\n");
+  const f = r.targets[0]!.figures;
+  out.push(
+    table(
+      ["server", "devices", "caught up", "with a wrong count", "all caught up in ms", "per device p50 ms", "per device p99 ms", "replayed msgs/s", "server CPU ms per 1k replayed (reconnects included)", "generator core"],
+      [["msgr", num(f.devices), num(f.caughtUp), num(f.incomplete), ms(f.allCaughtUpMs), ms(f.perDevice.p50), ms(f.perDevice.p99), rate(f.replayRate), ms(f.serverCpuPer1k), percent(f.generatorCores)]],
+    ),
+  );
+  if (f.timedOut) out.push("", "**The storm timed out before every device was caught up.**");
+  return out.join("\n");
+}

@@ -1,0 +1,72 @@
+// Scenario "resume" (reconnect storm), msgr only: the peers keep no per-device backlog to
+// resume from. M devices each miss K messages while offline, then all reconnect at once with
+// their saved cursors; the figure is the time until every one of them is caught up.
+
+import type { PreloadParams, ResumeSetup, StormParams } from "../generator/workloads/resume.ts";
+import type { HistogramData } from "../lib/histogram.ts";
+import { medianOf } from "../lib/median.ts";
+import { eachTarget, measured, stageLabel, withGenerators, withTarget, type ScenarioContext } from "./context.ts";
+import type { ResumeFigures, ResumeTarget, ScenarioResult } from "./types.ts";
+
+interface StormOutcome {
+  devices: number;
+  caughtUp: number;
+  incomplete: number;
+  timedOut: boolean;
+  failed: number;
+  firstError?: string;
+  allCaughtUpMs: number;
+  replayed: number;
+  perDevice: HistogramData;
+}
+
+export async function runResume(ctx: ScenarioContext): Promise<ScenarioResult> {
+  const { profile } = ctx.args;
+  const p = profile.resume;
+  const msgr = ctx.targets.filter((t) => t.name === "msgr");
+  const { measuredTargets, results, skipped } = await eachTarget(ctx, msgr, (target, round) => {
+    const label = stageLabel(ctx, "resume", target.name, round);
+    return withTarget(ctx, target, 1, profile.heartbeatMs, (running) =>
+      withGenerators(ctx, 1, { workload: "resume", access: running.access }, async ([gen]): Promise<ResumeFigures> => {
+        const g = gen!;
+        ctx.progress.stage(label(`setup ${p.devices} devices`));
+        await g.call("setup", { devices: p.devices, bodyBytes: profile.bodyBytes, connectConcurrency: profile.connectConcurrency } satisfies ResumeSetup, 300_000);
+        ctx.progress.stage(label(`${p.missed} messages each while offline`));
+        await g.call("preload", { missed: p.missed, window: 8 } satisfies PreloadParams, 600_000);
+        ctx.progress.stage(label("reconnect storm"));
+        const storm = await measured(running.pids, [g], () =>
+          g.call<StormOutcome>("storm", { concurrency: p.devices, timeoutMs: p.timeoutMs } satisfies StormParams, p.timeoutMs + 60_000),
+        );
+        await g.call("teardown", {}, 60_000);
+        const s = storm.value;
+        return {
+          devices: s.devices,
+          missed: p.missed,
+          caughtUp: s.caughtUp,
+          incomplete: s.incomplete,
+          timedOut: s.timedOut,
+          failed: s.failed,
+          ...(s.firstError ? { firstError: s.firstError } : {}),
+          allCaughtUpMs: s.allCaughtUpMs,
+          perDevice: s.perDevice.summary,
+          replayed: s.replayed,
+          replayRate: (s.replayed * 1000) / s.allCaughtUpMs,
+          serverCpuPer1k: s.replayed > 0 ? (storm.server.totalMs * 1000) / s.replayed : Number.NaN,
+          generatorCores: storm.generator.maxCoreShare,
+          otherCores: storm.otherCores,
+        };
+      }),
+    );
+  });
+  const targets: ResumeTarget[] = measuredTargets.map((t) => {
+    const rounds = results.get(t.name)!;
+    return { target: t.name, rounds, figures: medianOf(rounds) };
+  });
+  return {
+    ...ctx.meta,
+    scenario: "resume",
+    params: { devices: p.devices, missedEach: p.missed, bodyBytes: profile.bodyBytes },
+    skipped: [...skipped, ...ctx.targets.filter((t) => t.name !== "msgr").map((t) => ({ target: t.name, reason: "keeps no per-device backlog to resume from" }))],
+    targets,
+  };
+}
