@@ -31,6 +31,7 @@ export class ConversationActor {
   private inflight = 0;
   private settledWaiters: (() => void)[] = [];
   private readonly recentTs = new Map<number, number>();
+  private readonly lowest: Record<"delivered" | "read", { v1: number; u1: string; v2: number; u2: string } | null> = { delivered: null, read: null };
 
   private constructor(
     private readonly ctx: NodeContext,
@@ -65,6 +66,7 @@ export class ConversationActor {
         if (!m) return;
         m.delivered = Math.max(m.delivered, e.delivered);
         m.read = Math.max(m.read, e.read);
+        this.markersMoved(e.user);
         return;
       }
       case "conv": {
@@ -81,6 +83,7 @@ export class ConversationActor {
         }
         this.members.clear();
         for (const [u, m] of next) this.members.set(u, m);
+        this.markersMoved(null);
         return;
       }
     }
@@ -212,6 +215,7 @@ export class ConversationActor {
         const before = type === ReceiptType.Read ? m.read : m.delivered;
         if (type === ReceiptType.Read) m.read = Math.max(m.read, upTo);
         m.delivered = Math.max(m.delivered, type === ReceiptType.Read ? m.read : upTo);
+        this.markersMoved(user);
         const after = type === ReceiptType.Read ? m.read : m.delivered;
         if (after === before) return resolve();
         const acceptedAt = this.recentTs.get(after);
@@ -234,27 +238,44 @@ export class ConversationActor {
       delivered: m.delivered,
       read: m.read,
       to,
-      deliveredMin: this.lowestTwo((s) => s.delivered),
-      readMin: this.lowestTwo((s) => s.read),
+      deliveredMin: this.lowestTwo("delivered"),
+      readMin: this.lowestTwo("read"),
     };
   }
 
-  /** The lowest marker, its holder and the second lowest: enough for every "all but me" aggregate. */
-  private lowestTwo(pick: (m: MemberState) => number): [number, string, number] {
-    let v1 = Infinity;
-    let v2 = Infinity;
-    let u1 = "";
-    for (const [user, m] of this.members) {
-      const v = pick(m);
-      if (v < v1) {
-        v2 = v1;
-        v1 = v;
-        u1 = user;
-      } else if (v < v2) v2 = v;
+  /**
+   * The lowest marker, its holder and the second lowest: enough for every "all but me"
+   * aggregate. Markers only rise, so the answer changes only when one of the two lowest
+   * holders moves; it is cached until then instead of scanning every member per receipt.
+   */
+  private lowestTwo(field: "delivered" | "read"): [number, string, number] {
+    let c = this.lowest[field];
+    if (!c) {
+      c = { v1: Infinity, u1: "", v2: Infinity, u2: "" };
+      for (const [user, m] of this.members) {
+        const v = m[field];
+        if (v < c.v1) {
+          c.v2 = c.v1;
+          c.u2 = c.u1;
+          c.v1 = v;
+          c.u1 = user;
+        } else if (v < c.v2) {
+          c.v2 = v;
+          c.u2 = user;
+        }
+      }
+      this.lowest[field] = c;
     }
-    if (v2 === Infinity) v2 = this.lastSeq;
-    if (v1 === Infinity) v1 = this.lastSeq;
-    return [v1, u1, v2];
+    const v1 = c.v1 === Infinity ? this.lastSeq : c.v1;
+    return [v1, c.u1, c.v2 === Infinity ? this.lastSeq : c.v2];
+  }
+
+  /** Forgets the cached lowest markers that `user` moving (or membership changing) may change. */
+  private markersMoved(user: string | null): void {
+    for (const field of ["delivered", "read"] as const) {
+      const c = this.lowest[field];
+      if (c && (user === null || user === c.u1 || user === c.u2)) this.lowest[field] = null;
+    }
   }
 
   typing(user: string, dev: string, on: boolean): void {
@@ -324,6 +345,7 @@ export class ConversationActor {
       );
       if (added.length === 0) throw new CommandError(ErrorCode.Conflict, "every user is already a member");
       for (const user of added) this.members.set(user, { admin: false, joinedSeq, delivered: 0, read: 0 });
+      this.markersMoved(null);
       return this.recordChange({ op: SystemOp.MembersAdded, by, users: added }, added, []);
     });
   }
@@ -347,6 +369,7 @@ export class ConversationActor {
       await this.quiesce();
       await this.membership(() => this.ctx.metadata.removeMember(this.record.id, user));
       this.members.delete(user);
+      this.markersMoved(null);
       this.lastSentBy.delete(user);
       const op = by === user ? SystemOp.MemberLeft : SystemOp.MemberRemoved;
       return this.recordChange({ op, by, users: [user] }, [], [user]);

@@ -4,9 +4,13 @@
 import { DisconnectCode, ErrorCode, PushKind, type ErrorCodeId, type PushKindId } from "../proto/codes.ts";
 import { encodeError, encodePush, encodeReply } from "../proto/codec.ts";
 import type { Metrics } from "../metrics/metrics.ts";
+import type { WireMessage } from "../proto/types.ts";
 import type { Transport } from "./transport.ts";
 
 const ERROR_WINDOW_MS = 10_000;
+
+/** Message frames by message object: one bus event reaches every local device as the same object. */
+const encodedMessages = new WeakMap<WireMessage, Uint8Array>();
 
 export class DeviceSession {
   /** CONNECT was accepted. */
@@ -50,8 +54,15 @@ export class DeviceSession {
   }
 
   push(kind: PushKindId, body: object): boolean {
-    const ok = this.write(encodePush(kind, body));
-    if (ok && kind === PushKind.Message) this.metrics.messagesDelivered.inc();
+    return this.write(encodePush(kind, body));
+  }
+
+  /** Pushes a message; its frame is encoded once however many devices it goes to. */
+  pushMessage(msg: WireMessage): boolean {
+    let frame = encodedMessages.get(msg);
+    if (!frame) encodedMessages.set(msg, (frame = encodePush(PushKind.Message, msg)));
+    const ok = this.write(frame);
+    if (ok) this.metrics.messagesDelivered.inc();
     return ok;
   }
 

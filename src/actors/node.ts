@@ -23,7 +23,8 @@ export interface SessionClaims {
 }
 
 interface Fanout {
-  members: Set<UserActor>;
+  /** Local members of the conversation, by user id. */
+  members: Map<string, UserActor>;
   unsubscribe: Unsubscribe;
 }
 
@@ -156,19 +157,22 @@ export class Node implements UserActorHost {
   registerConversation(conv: string, actor: UserActor): void {
     let f = this.convIndex.get(conv);
     if (!f) {
-      const members = new Set<UserActor>();
+      const members = new Map<string, UserActor>();
       const unsubscribe = this.ctx.bus.subscribe(subjects.conversation(conv), (e: BusEvent) => {
-        for (const m of members) m.onEvent(e);
+        // A receipt concerns a few users (the reader and the senders it covers): in a large group,
+        // handing it to every member would cost members² per message.
+        if (e.t === "receipt") for (const u of e.to) members.get(u)?.onEvent(e);
+        else for (const m of members.values()) m.onEvent(e);
       });
       this.convIndex.set(conv, (f = { members, unsubscribe }));
     }
-    f.members.add(actor);
+    f.members.set(actor.user, actor);
   }
 
   unregisterConversation(conv: string, actor: UserActor): void {
     const f = this.convIndex.get(conv);
     if (!f) return;
-    f.members.delete(actor);
+    if (f.members.get(actor.user) === actor) f.members.delete(actor.user);
     if (f.members.size === 0) {
       f.unsubscribe();
       this.convIndex.delete(conv);

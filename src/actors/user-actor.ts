@@ -111,7 +111,7 @@ export class UserActor {
       sent = await this.stream(s, msg.conv, sent, msg.seq - 1);
       if (sent < msg.seq - 1 || s.closed) return;
     }
-    if (!(msg.dev === s.device && msg.from === this.user) && !s.push(PushKind.Message, msg)) return;
+    if (!(msg.dev === s.device && msg.from === this.user) && !s.pushMessage(msg)) return;
     s.sent.set(msg.conv, msg.seq);
   }
 
@@ -125,7 +125,7 @@ export class UserActor {
         if (m.seq > upTo) break;
         // Unlike live delivery, a backlog includes the device's own messages: an ack it never
         // received, or local state it lost, must not leave a hole in its conversation.
-        if (!s.push(PushKind.Message, m)) return last;
+        if (!s.pushMessage(m)) return last;
         last = m.seq;
         s.sent.set(conv, last);
       }

@@ -49,7 +49,7 @@ export function openSqlite(opts: SqliteOptions): SqliteBackend {
     migrate(orm, { migrationsFolder: MIGRATIONS });
 
     const messages = new SqliteMessageStore(db);
-    const metadata = new SqliteMetadataStore(orm);
+    const metadata = new SqliteMetadataStore(orm, db);
     return {
       messages,
       metadata,

@@ -4,6 +4,7 @@
 // bun:sqlite is synchronous, so every method completes before it returns its promise.
 
 import { and, eq, isNull, or, sql } from "drizzle-orm";
+import type { Database } from "bun:sqlite";
 import type { BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
 import { alias } from "drizzle-orm/sqlite-core";
 import type {
@@ -49,8 +50,17 @@ function roles(tx: Pick<BunSQLiteDatabase<typeof schema>, "select">, conv: strin
 export class SqliteMetadataStore implements MetadataStore {
   readonly #db: Orm;
 
-  constructor(db: Orm) {
+  /** Receipts are the hottest write after messages: one prepared statement, not a rebuilt query. */
+  readonly #raiseCursors: (updates: CursorUpdate[]) => void;
+
+  constructor(db: Orm, raw: Database) {
     this.#db = db;
+    const raise = raw.query<never, [number, number, string, string]>(
+      `UPDATE members SET delivered = max(delivered, ?1), "read" = max("read", ?2) WHERE conv_id = ?3 AND "user" = ?4`,
+    );
+    this.#raiseCursors = raw.transaction((updates: CursorUpdate[]) => {
+      for (const u of updates) raise.run(u.delivered, u.read, u.conv, u.user);
+    }).immediate;
   }
 
   async touchDevice(user: string, device: string, nowMs: number): Promise<{ revoked: boolean }> {
@@ -185,18 +195,7 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   async saveCursors(updates: CursorUpdate[]): Promise<void> {
-    if (updates.length === 0) return;
-    this.#db.transaction((tx) => {
-      for (const u of updates) {
-        tx.update(members)
-          .set({
-            delivered: sql`max(${members.delivered}, ${u.delivered})`,
-            read: sql`max(${members.read}, ${u.read})`,
-          })
-          .where(and(eq(members.convId, u.conv), eq(members.user, u.user)))
-          .run();
-      }
-    }, WRITE);
+    if (updates.length > 0) this.#raiseCursors(updates);
   }
 
   async sharesConversation(a: string, b: string): Promise<boolean> {
