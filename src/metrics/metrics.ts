@@ -40,7 +40,12 @@ export class Metrics {
     this.actors = new Gauge({ name: "msgr_actors", help: "Live actors by kind", labelNames: ["kind"], registers });
   }
 
+  /** Per-stage children, resolved once: observing through a label set hashes it on every call. */
+  private readonly stages = new Map<Stage, { observe(v: number): void }>();
+
   observeStage(stage: Stage, sinceMs: number, nowMs = Date.now()): void {
-    this.stageLatency.observe({ stage }, Math.max(0, nowMs - sinceMs) / 1000);
+    let h = this.stages.get(stage);
+    if (!h) this.stages.set(stage, (h = this.stageLatency.labels({ stage })));
+    h.observe(Math.max(0, nowMs - sinceMs) / 1000);
   }
 }
