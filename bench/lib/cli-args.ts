@@ -34,7 +34,7 @@ export interface BenchArgs {
   closedOnly: boolean;
   fixedRate: number | null;
   pin: boolean;
-  /** Options beyond the scenario and profile: a run with any is not the reference run. */
+  /** Options beyond the scenario, profile and rounds: a run with any is not the reference run. */
   overridden: boolean;
 }
 
@@ -89,7 +89,8 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
   set(int("body", values.body, 16), (v) => (p.bodyBytes = Math.round(v)));
   const fixedRate = int("rate", values.rate, 1) ?? null;
 
-  const overridden = argv.some((a) => a.startsWith("--") && !a.startsWith("--profile"));
+  // --rounds repeats the same measurements for medians; it changes no parameter.
+  const overridden = argv.some((a) => a.startsWith("--") && !a.startsWith("--profile") && !a.startsWith("--rounds"));
   return {
     scenarios: which === "all" ? [...SCENARIOS] : [which as ScenarioName],
     profileName,

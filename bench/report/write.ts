@@ -1,5 +1,5 @@
 // Writes a run's results: one JSON file per scenario (full histograms, every round), latest.md,
-// latest.svg, and, for the reference run (`all --profile quick` with no other options), the
+// latest.svg, and, for the reference run (`all --profile quick`, optionally with --rounds), the
 // figures section of bench/README.md between its markers.
 
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
