@@ -26,6 +26,7 @@ import type {
   MetadataStore,
   PushSubscriptionRecord,
 } from "../types.ts";
+import { mediaRecord, memberRow } from "../rows.ts";
 import { checkAdminChange, checkRemoval, membersToAdd } from "../membership-rules.ts";
 import type * as schema from "./schema.ts";
 import { conversations, devices, directPairs, media, members, pushSubscriptions } from "./schema.ts";
@@ -42,23 +43,6 @@ type Tx = Parameters<Parameters<Orm["transaction"]>[0]>[0];
 const READ_COMMITTED = { isolationLevel: "read committed" } as const;
 /** The same for a transaction begun through postgres.js. */
 const READ_COMMITTED_PG = "isolation level read committed";
-
-function memberRow(conv: string, m: MemberRecord): typeof members.$inferInsert {
-  return { convId: conv, user: m.user, admin: m.admin, joinedSeq: m.joinedSeq, delivered: m.delivered, read: m.read };
-}
-
-function mediaRecord(r: typeof media.$inferSelect): MediaRecord {
-  return {
-    id: r.id,
-    owner: r.owner,
-    contentType: r.contentType,
-    size: r.size,
-    sha256: r.sha256,
-    createdAt: r.createdAt,
-    conv: r.convId,
-    thumb: r.thumb,
-  };
-}
 
 /**
  * Locks the conversation's row for the rest of the transaction, then reads its members. Two

@@ -16,6 +16,7 @@ import type {
   MetadataStore,
   PushSubscriptionRecord,
 } from "../types.ts";
+import { mediaRecord, memberRow } from "../rows.ts";
 import { checkAdminChange, checkRemoval, membersToAdd, type MemberRole } from "../membership-rules.ts";
 import * as schema from "./schema.ts";
 import { conversations, devices, directPairs, media, members, pushSubscriptions } from "./schema.ts";
@@ -24,23 +25,6 @@ type Orm = BunSQLiteDatabase<typeof schema>;
 
 /** Write transactions take the write lock up front so they never fail upgrading a read lock. */
 const WRITE = { behavior: "immediate" } as const;
-
-function memberRow(conv: string, m: MemberRecord): typeof members.$inferInsert {
-  return { convId: conv, user: m.user, admin: m.admin, joinedSeq: m.joinedSeq, delivered: m.delivered, read: m.read };
-}
-
-function mediaRecord(r: typeof media.$inferSelect): MediaRecord {
-  return {
-    id: r.id,
-    owner: r.owner,
-    contentType: r.contentType,
-    size: r.size,
-    sha256: r.sha256,
-    createdAt: r.createdAt,
-    conv: r.convId,
-    thumb: r.thumb,
-  };
-}
 
 /** Who is in a conversation and who is admin, read inside the caller's write transaction. */
 function roles(tx: Pick<BunSQLiteDatabase<typeof schema>, "select">, conv: string): MemberRole[] {
