@@ -57,9 +57,10 @@ export function startEdge(deps: RouteDeps): Server<SocketData> {
         ws.data.session = session;
         // A revocation that landed between the upgrade's check and this registration was
         // published before the session could hear it; the store has it, so look again.
-        void deps.metadata.isDeviceRevoked(session.user, session.device).then((revoked) => {
-          if (revoked) session.close(DisconnectCode.DeviceRevoked, "device revoked");
-        });
+        deps.metadata.isDeviceRevoked(session.user, session.device).then(
+          (revoked) => revoked && session.close(DisconnectCode.DeviceRevoked, "device revoked"),
+          (err) => node.ctx.log.warn({ err }, "revocation re-check failed"),
+        );
       },
       message(ws: ServerWebSocket<SocketData>, msg) {
         const s = ws.data.session;
