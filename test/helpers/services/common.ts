@@ -2,7 +2,7 @@
 // command runner, and installing a missing Debian package with apt-get on first use (CI images
 // start without the servers).
 
-import { spawn } from "bun";
+import { spawn, type Subprocess } from "bun";
 import { createServer } from "node:net";
 
 /** A port that was free a moment ago (the kernel picks it; we close it and hand it to the server, which may still lose it). */
@@ -78,4 +78,43 @@ async function install(spec: InstallSpec): Promise<string> {
   const installed = find();
   if (!installed) throw new Error(spec.notFound ?? `apt-get installed ${pkg} but it is not on PATH`);
   return installed;
+}
+
+/**
+ * A server child process that a test starts, waits for, and kills. Killing is SIGKILL: a
+ * restart in a test is a crash, and there is nothing to save on a clean stop.
+ */
+export function serverProcess(name: string, args: string[], ready: () => Promise<boolean>, timeoutMs = 10_000) {
+  let proc: Subprocess<"ignore", "pipe", "pipe"> | undefined;
+  let log = "";
+  return {
+    /** Starts the process and resolves once `ready` says so; rejects with the output's tail if it does not. */
+    async start(): Promise<void> {
+      log = "";
+      const p = spawn(args, { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+      proc = p;
+      // Keep reading both pipes: an unread pipe fills up and blocks the server's logging. The
+      // tail is kept for the error message when it does not start.
+      for (const stream of [p.stdout, p.stderr]) {
+        void (async () => {
+          for await (const chunk of stream) log = (log + new TextDecoder().decode(chunk)).slice(-8192);
+        })();
+      }
+      const deadline = Date.now() + timeoutMs;
+      while (!(await ready())) {
+        if (p.exitCode !== null || Date.now() > deadline) {
+          p.kill("SIGKILL");
+          throw new Error(`${name} did not start (exit ${p.exitCode}):\n${log}`);
+        }
+        await Bun.sleep(25);
+      }
+    },
+    async kill(): Promise<void> {
+      if (!proc) return;
+      const p = proc;
+      proc = undefined;
+      p.kill("SIGKILL");
+      await p.exited;
+    },
+  };
 }

@@ -1,12 +1,11 @@
 // A real nats-server child process on a free loopback port, for tests of the cluster backends.
 // Installs the Debian package when the binary is missing (CI images start without it).
 
-import { spawn, type Subprocess } from "bun";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ensureInstalled, freePort } from "./common.ts";
+import { ensureInstalled, freePort, serverProcess } from "./common.ts";
 
 export interface NatsServer {
   url: string;
@@ -20,7 +19,6 @@ export interface NatsServer {
 }
 
 const HOST = "127.0.0.1";
-const READY_TIMEOUT_MS = 10_000;
 
 // Debian puts the binary in /usr/sbin, which is not on every user's PATH.
 const SEARCH_PATH = `${process.env.PATH ?? ""}:/usr/sbin:/usr/local/sbin`;
@@ -48,47 +46,19 @@ export async function startNats(opts: { jetstream?: boolean } = {}): Promise<Nat
   const storeDir = opts.jetstream ? mkdtempSync(join(tmpdir(), "msgr-nats-")) : undefined;
   const args = [bin, "-a", HOST, "-p", String(port), "-m", String(monitorPort), ...(storeDir ? ["-js", "-sd", storeDir] : [])];
 
-  let proc: Subprocess<"ignore", "ignore", "pipe"> | undefined;
-  let log = "";
-
-  const launch = async () => {
-    const p = spawn(args, { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
-    proc = p;
-    // Keep reading stderr: an unread pipe fills up and blocks the server's logging. The tail is
-    // kept for the error message when it does not start.
-    void (async () => {
-      for await (const chunk of p.stderr) log = (log + new TextDecoder().decode(chunk)).slice(-8192);
-    })();
-    const deadline = Date.now() + READY_TIMEOUT_MS;
-    while (!(await accepts(port))) {
-      if (p.exitCode !== null || Date.now() > deadline) {
-        p.kill("SIGKILL");
-        throw new Error(`nats-server did not start on port ${port} (exit ${p.exitCode}):\n${log}`);
-      }
-      await Bun.sleep(25);
-    }
-  };
-
-  const kill = async () => {
-    if (!proc) return;
-    const p = proc;
-    proc = undefined;
-    p.kill("SIGKILL");
-    await p.exited;
-  };
-
-  await launch();
+  const server = serverProcess(`nats-server on port ${port}`, args, () => accepts(port));
+  await server.start();
   return {
     url: `nats://${HOST}:${port}`,
     port,
     monitorUrl: `http://${HOST}:${monitorPort}`,
     async stop() {
-      await kill();
+      await server.kill();
       if (storeDir) rmSync(storeDir, { recursive: true, force: true });
     },
     async restart() {
-      await kill();
-      await launch();
+      await server.kill();
+      await server.start();
     },
   };
 }

@@ -2,9 +2,8 @@
 // Not the system service: each call gets its own empty, non-persistent server. Installs the
 // Debian package when the binary is missing (CI images start without it).
 
-import { spawn, type Subprocess } from "bun";
 import { createConnection } from "node:net";
-import { ensureInstalled, freePort } from "./common.ts";
+import { ensureInstalled, freePort, serverProcess } from "./common.ts";
 
 export interface RedisServer {
   url: string;
@@ -16,7 +15,6 @@ export interface RedisServer {
 }
 
 const HOST = "127.0.0.1";
-const READY_TIMEOUT_MS = 10_000;
 
 /** The redis-server binary, installed with apt-get on first use when it is not on PATH. */
 function redisBinary(): Promise<string> {
@@ -51,47 +49,15 @@ export async function startRedis(): Promise<RedisServer> {
   // No persistence: a restart must come back empty, and tests leave no files behind.
   const args = [bin, "--port", String(port), "--bind", HOST, "--save", "", "--appendonly", "no", "--daemonize", "no"];
 
-  let proc: Subprocess<"ignore", "pipe", "pipe"> | undefined;
-  let log = "";
-
-  const launch = async () => {
-    const p = spawn(args, { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-    proc = p;
-    // Keep reading both pipes: an unread pipe fills up and blocks the server's logging. The tail
-    // is kept for the error message when it does not start.
-    for (const stream of [p.stdout, p.stderr]) {
-      void (async () => {
-        for await (const chunk of stream) log = (log + new TextDecoder().decode(chunk)).slice(-8192);
-      })();
-    }
-    const deadline = Date.now() + READY_TIMEOUT_MS;
-    while (!(await pongs(port))) {
-      if (p.exitCode !== null || Date.now() > deadline) {
-        p.kill("SIGKILL");
-        throw new Error(`redis-server did not start on port ${port} (exit ${p.exitCode}):\n${log}`);
-      }
-      await Bun.sleep(25);
-    }
-  };
-
-  // SIGKILL: a restart is a crash, and there is nothing to save on a clean stop.
-  const kill = async () => {
-    if (!proc) return;
-    const p = proc;
-    proc = undefined;
-    p.kill("SIGKILL");
-    await p.exited;
-  };
-
-  await launch();
+  const server = serverProcess(`redis-server on port ${port}`, args, () => pongs(port));
+  await server.start();
   return {
     url: `redis://${HOST}:${port}`,
     port,
-    stop: kill,
+    stop: () => server.kill(),
     async restart() {
-      await kill();
-      log = "";
-      await launch();
+      await server.kill();
+      await server.start();
     },
   };
 }
