@@ -230,7 +230,7 @@ export function formatNewMessageNotice(label: string, from: string | null, unrea
 // ---- presence and typing --------------------------------------------------------------------
 
 /** `online`, `last seen HH:MM`, or `offline` (last seen unknown or hidden). */
-export function formatPresenceState(p: PresenceInfo | undefined, now: number): string {
+function formatPresenceState(p: PresenceInfo | undefined, now: number): string {
   if (!p) return "presence unknown";
   if (p.online) return "online";
   if (p.lastSeen > 0) return `last seen ${formatClock(p.lastSeen, now)}`;

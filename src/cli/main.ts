@@ -34,7 +34,7 @@ async function signingKey(config: Config) {
   return loadSigningKey(file);
 }
 
-export async function mintFor(config: Config, user: string, device: string, ttlSec: number, admin = false): Promise<string> {
+async function mintFor(config: Config, user: string, device: string, ttlSec: number, admin = false): Promise<string> {
   return mintAccessToken(await signingKey(config), {
     user,
     device,

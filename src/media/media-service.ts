@@ -15,7 +15,7 @@ import type { ObjectStore } from "./object-store.ts";
 /** Decoding a hostile image must stay bounded: refuse anything above this many pixels. */
 const MAX_INPUT_PIXELS = 50_000_000;
 
-export const objectKey = (mediaId: string) => `media/${mediaId}`;
+const objectKey = (mediaId: string) => `media/${mediaId}`;
 const newMediaId = () => "m" + randomUUID().replaceAll("-", "");
 
 export class MediaService {

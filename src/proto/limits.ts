@@ -17,6 +17,3 @@ export const DEFAULT_DECODE_LIMITS: DecodeLimits = {
   maxContainerItems: 10_000,
   maxStringBytes: 4096,
 };
-
-/** Largest message body a client may send (bytes); configurable on the server, announced at CONNECT. */
-export const DEFAULT_MAX_BODY_BYTES = 64 * 1024;

@@ -303,3 +303,23 @@ export function messageStoreContract(name: string, open: OpenMessageStore): void
     });
   });
 }
+
+/**
+ * For group-commit backends (one transaction per batch): a batch with one unstorable message is
+ * rejected whole, and the retried appends get the seqs the failed batch did not consume.
+ */
+export async function expectFailedBatchRejectedWhole(store: MessageStore): Promise<void> {
+  await store.append(message("c1", 1));
+  const batch = [store.append(message("c1", 2)), store.append(message("c2", 1)), store.append(unstorable("c1", 3)), store.append(message("c1", 4))];
+  const settled = await Promise.allSettled(batch);
+  expect(settled.map((s) => s.status)).toEqual(["rejected", "rejected", "rejected", "rejected"]);
+  expect(await store.lastSeq("c1")).toBe(1);
+  expect(await store.lastSeq("c2")).toBe(0);
+  expect(await store.range("c2", 0, 10)).toEqual([]);
+  const retried = await Promise.all([store.append(message("c1", 2)), store.append(message("c2", 1))]);
+  expect(retried.map((r) => [r.message.conv, r.message.seq, r.duplicate])).toEqual([
+    ["c1", 2, false],
+    ["c2", 1, false],
+  ]);
+  expect((await store.range("c1", 0, 10)).map((m) => m.seq)).toEqual([1, 2]);
+}

@@ -7,7 +7,7 @@ import postgres from "postgres";
 import { migratePostgres, openPostgres, type PostgresBackend } from "../../src/storage/postgres/db.ts";
 import { MembershipError, type AppendResult, type ConversationRecord, type MemberRecord } from "../../src/storage/types.ts";
 import { startPostgres, type PostgresServer } from "../helpers/services/postgres.ts";
-import { message, messageStoreContract, unstorable } from "./message-store.contract.ts";
+import { expectFailedBatchRejectedWhole, message, messageStoreContract } from "./message-store.contract.ts";
 import { metadataStoreContract } from "./metadata-store.contract.ts";
 
 const POOL_SIZE = 4;
@@ -100,19 +100,7 @@ describe("postgres message store specifics", () => {
   test("a failed group commit rejects every append of its batch and consumes no seqs", async () => {
     const { backend, close } = await openFresh();
     try {
-      const store = backend.messages;
-      await store.append(message("c1", 1));
-      const batch = [store.append(message("c1", 2)), store.append(message("c2", 1)), store.append(unstorable("c1", 3)), store.append(message("c1", 4))];
-      const settled = await Promise.allSettled(batch);
-      expect(settled.map((s) => s.status)).toEqual(["rejected", "rejected", "rejected", "rejected"]);
-      expect(await store.lastSeq("c1")).toBe(1);
-      expect(await store.lastSeq("c2")).toBe(0);
-      const retried = await Promise.all([store.append(message("c1", 2)), store.append(message("c2", 1))]);
-      expect(retried.map((r) => [r.message.conv, r.message.seq, r.duplicate])).toEqual([
-        ["c1", 2, false],
-        ["c2", 1, false],
-      ]);
-      expect((await store.range("c1", 0, 10)).map((m) => m.seq)).toEqual([1, 2]);
+      await expectFailedBatchRejectedWhole(backend.messages);
     } finally {
       await close();
     }

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openSqlite, type SqliteBackend } from "../../src/storage/sqlite/db.ts";
 import { SqliteMessageStore } from "../../src/storage/sqlite/message-store.ts";
-import { message, messageStoreContract, unstorable } from "./message-store.contract.ts";
+import { expectFailedBatchRejectedWhole, message, messageStoreContract } from "./message-store.contract.ts";
 import { metadataStoreContract } from "./metadata-store.contract.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "msgr-sqlite-contract-"));
@@ -42,21 +42,7 @@ describe("sqlite message store specifics", () => {
   test("a failed group commit rejects every append of its batch and consumes no seqs", async () => {
     const { backend, close } = openFresh("normal");
     try {
-      const store = backend.messages;
-      await store.append(message("c1", 1));
-      const batch = [store.append(message("c1", 2)), store.append(message("c2", 1)), store.append(unstorable("c1", 3)), store.append(message("c1", 4))];
-      const settled = await Promise.allSettled(batch);
-      expect(settled.map((s) => s.status)).toEqual(["rejected", "rejected", "rejected", "rejected"]);
-      expect(await store.lastSeq("c1")).toBe(1);
-      expect(await store.lastSeq("c2")).toBe(0);
-      expect(await store.range("c2", 0, 10)).toEqual([]);
-      // The retried appends get the seqs the failed batch did not consume.
-      const retried = await Promise.all([store.append(message("c1", 2)), store.append(message("c2", 1))]);
-      expect(retried.map((r) => [r.message.conv, r.message.seq, r.duplicate])).toEqual([
-        ["c1", 2, false],
-        ["c2", 1, false],
-      ]);
-      expect((await store.range("c1", 0, 10)).map((m) => m.seq)).toEqual([1, 2]);
+      await expectFailedBatchRejectedWhole(backend.messages);
     } finally {
       await close();
     }
