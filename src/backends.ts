@@ -26,8 +26,25 @@ export interface Stores {
   close(): Promise<void>;
 }
 
+/** The JetStream log and the Cassandra/ScyllaDB history store, as one MessageStore. */
+async function openLogBackedStore(config: Config, log: Logger): Promise<MessageStore> {
+  const [{ MessageLog }, { CassandraHistory }, { LogBackedMessageStore }] = await Promise.all([
+    import("./storage/jetstream/message-log.ts"),
+    import("./storage/cassandra/history-store.ts"),
+    import("./storage/jetstream/message-store.ts"),
+  ]);
+  const messageLog = await MessageLog.open({ ...config.jetstream, servers: config.nats.servers, name: `msgr-log-${config.server.nodeId}`, log });
+  try {
+    const history = await CassandraHistory.open({ ...config.cassandra, ttlSeconds: config.storage.retentionSeconds, log });
+    return new LogBackedMessageStore(messageLog, history, log);
+  } catch (err) {
+    await messageLog.close();
+    throw err;
+  }
+}
+
 /** The durable stores alone (opening them applies pending migrations). */
-export async function openStores(config: Config): Promise<Stores> {
+export async function openStores(config: Config, log: Logger): Promise<Stores> {
   const { backends } = config;
   const closers: (() => Promise<void>)[] = [];
   let sqlite: Awaited<ReturnType<typeof import("./storage/sqlite/db.ts").openSqlite>> | undefined;
@@ -48,7 +65,13 @@ export async function openStores(config: Config): Promise<Stores> {
     }
     return pg;
   };
-  const messages = backends.messages === "postgres" ? (await openPostgresOnce()).messages : (await openSqliteOnce()).messages;
+  let messages: MessageStore;
+  if (backends.messages === "jetstream") {
+    messages = await openLogBackedStore(config, log);
+    closers.push(() => messages.close());
+  } else {
+    messages = backends.messages === "postgres" ? (await openPostgresOnce()).messages : (await openSqliteOnce()).messages;
+  }
   const metadata = backends.metadata === "postgres" ? (await openPostgresOnce()).metadata : (await openSqliteOnce()).metadata;
   return {
     messages,
@@ -61,7 +84,7 @@ export async function openStores(config: Config): Promise<Stores> {
 
 export async function openBackends(config: Config, log: Logger): Promise<Backends> {
   const { backends } = config;
-  const stores = await openStores(config);
+  const stores = await openStores(config, log);
   const { messages, metadata } = stores;
 
   let presence: PresenceStore;

@@ -75,8 +75,9 @@ export async function startServer(config: Config, log: Logger = createLogger(con
 
   const sweeper = setInterval(() => node.sweep(Date.now()), Math.min(1000, config.heartbeat.intervalMs / 2));
   const retention = config.storage.retentionSeconds;
+  // Stores with a TTL (the log-backed one) expire messages themselves.
   const pruner =
-    retention > 0
+    retention > 0 && backends.messages.prunes
       ? setInterval(
           () => void backends.messages.pruneBefore(Date.now() - retention * 1000).catch((err) => log.error({ err }, "prune failed")),
           Math.max(250, Math.min(60_000, (retention * 1000) / 4)),

@@ -1,18 +1,22 @@
 #!/usr/bin/env bash
-# Installs the engines the cluster backends use: nats-server, redis-server and PostgreSQL, from
-# the Debian/Ubuntu packages. Does nothing when all three are present. Used by CI and developers.
+# Installs the engines the cluster backends use: redis-server and PostgreSQL from the
+# Debian/Ubuntu packages, nats-server (a pinned build, see install-nats.sh) and Cassandra (jars from
+# Maven Central, see install-cassandra.sh). Does nothing when all are present. Used by CI and developers.
 set -euo pipefail
 # shellcheck source=infra/services/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-PACKAGES=(nats-server redis-server postgresql)
+PACKAGES=(redis-server postgresql)
+
+here="$(dirname "${BASH_SOURCE[0]}")"
+bash "$here/install-nats.sh" >/dev/null
+bash "$here/install-cassandra.sh" >/dev/null
 
 missing=()
-command -v nats-server >/dev/null || missing+=(nats-server)
 command -v redis-server >/dev/null || missing+=(redis-server)
 [[ -n "$(pg_bindir)" ]] || missing+=(postgresql)
 if ((${#missing[@]} == 0)); then
-  say "install: nats-server, redis-server and PostgreSQL ($(pg_bindir)) are present; nothing to do"
+  say "install: redis-server and PostgreSQL ($(pg_bindir)) are present; nothing to do"
   exit 0
 fi
 say "install: missing ${missing[*]}"
@@ -51,8 +55,7 @@ fi
 say "install: apt-get install ${PACKAGES[*]}"
 "${APT[@]}" install -y -q --no-install-recommends "${PACKAGES[@]}" || die "install: apt-get install failed (see above)"
 
-command -v nats-server >/dev/null || die "install: nats-server is still missing after apt-get install"
 command -v redis-server >/dev/null || die "install: redis-server is still missing after apt-get install"
 [[ -n "$(pg_bindir)" ]] || die "install: PostgreSQL server binaries (initdb) are still missing after apt-get install"
-say "install: done: $(nats-server --version), $(redis-server --version | cut -d' ' -f1-3), PostgreSQL in $(pg_bindir)"
+say "install: done: $(redis-server --version | cut -d' ' -f1-3), PostgreSQL in $(pg_bindir)"
 say "install: the packages' own services are not used; if they run they keep the default ports 4222/6379/5432, ours use $NATS_PORT/$REDIS_PORT/$PG_PORT"

@@ -15,9 +15,12 @@ start_nats() {
     return
   fi
   port_free_or_die "$NATS_PORT" nats
-  command -v nats-server >/dev/null || die "nats: nats-server not installed; run infra/services/install.sh"
+  local bin
+  bin="$(bash "$ROOT/infra/services/install-nats.sh")"
+  # JetStream fsyncs before every publish ack, as in production; the option has no flag.
+  printf 'jetstream { store_dir: "%s", sync_interval: always }\n' "$SERVICES/nats" >"$SERVICES/nats.conf"
   # setsid: its own session, so a Ctrl-C in this terminal later does not reach it.
-  setsid nats-server -a "$HOST" -p "$NATS_PORT" -m "$NATS_MONITOR_PORT" -js -sd "$SERVICES/nats" \
+  setsid "$bin" -c "$SERVICES/nats.conf" -a "$HOST" -p "$NATS_PORT" -m "$NATS_MONITOR_PORT" \
     -P "$NATS_PID" -l "$LOGS/nats.log" </dev/null >/dev/null 2>&1 &
   wait_port "$NATS_PORT" nats
   say "nats: started on $HOST:$NATS_PORT (monitoring http://$HOST:$NATS_MONITOR_PORT)"

@@ -18,6 +18,8 @@ commands:
                                                        disconnect a device now and refuse it from then on
   chat    --user ID [--device ID] [--url WS_URL] [--config FILE]
                                                        terminal client (mints its own token from the local key)
+  worker  [--config FILE]                              run a write-behind worker: message log -> Cassandra/ScyllaDB
+                                                       (backends.messages = "jetstream")
   migrate [--config FILE]                              apply schema migrations for the configured backends
   env                                                  list the environment variables the config reads
 
@@ -86,6 +88,22 @@ async function main(argv: string[]): Promise<void> {
       process.on("SIGINT", () => onSignal("SIGINT"));
       return;
     }
+    case "worker": {
+      if (config.backends.messages !== "jetstream") fail('worker needs backends.messages = "jetstream" (there is no log to drain otherwise)');
+      const log = createLogger(config);
+      const { startWorker } = await import("../worker/run.ts");
+      const worker = await startWorker(config, log);
+      let stopping = false;
+      const onSignal = (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        log.info({ signal }, "worker stopping: finishing the batch in hand");
+        worker.stop().then(() => process.exit(0));
+      };
+      process.on("SIGTERM", () => onSignal("SIGTERM"));
+      process.on("SIGINT", () => onSignal("SIGINT"));
+      return;
+    }
     case "token": {
       if (!values.user || !values.device) fail("token needs --user and --device");
       const ttl = Number(values.ttl ?? 86_400);
@@ -118,7 +136,7 @@ async function main(argv: string[]): Promise<void> {
     case "migrate": {
       // Opening a backend applies its pending migrations; this does it without serving.
       const { openStores } = await import("../backends.ts");
-      await (await openStores(config)).close();
+      await (await openStores(config, createLogger(config))).close();
       console.log(`migrations applied (metadata: ${config.backends.metadata}, messages: ${config.backends.messages})`);
       return;
     }

@@ -102,10 +102,52 @@ export interface Config {
     bus: "memory" | "nats";
     presence: "memory" | "redis";
     metadata: "sqlite" | "postgres";
-    messages: "sqlite" | "postgres";
+    /** "jetstream": acked once in the JetStream log; write-behind workers (`msgr worker`) move it into Cassandra/ScyllaDB. */
+    messages: "sqlite" | "postgres" | "jetstream";
   };
   nats: {
     servers: string[];
+  };
+  /** The message log (backends.messages = "jetstream"). The stream is created or updated on start. */
+  jetstream: {
+    stream: string;
+    /** 3 in production: an ack then means a majority of three servers has the message on disk. */
+    replicas: number;
+    /** How long the log keeps messages; the store can be replayed or rebuilt from it within this time. */
+    maxAgeSeconds: number;
+    /** A resend with the same client id within this window is answered from the log (Nats-Msg-Id). */
+    duplicateWindowSeconds: number;
+    /** Longest wait for one publish ack before the send fails with a retryable error. */
+    publishTimeoutMs: number;
+  };
+  /** History store for backends.messages = "jetstream" (Apache Cassandra or ScyllaDB). */
+  cassandra: {
+    /** host:port of a few nodes; the driver discovers the rest. */
+    contactPoints: string[];
+    localDataCenter: string;
+    keyspace: string;
+    /** Replicas per data center (NetworkTopologyStrategy in localDataCenter); 3 in production. */
+    replicationFactor: number;
+    /** "localQuorum" (default) or "localOne"/"one" for single-replica development only. */
+    consistency: string;
+    /** Per-query timeout. */
+    requestTimeoutMs: number;
+  };
+  /** The write-behind worker role (`msgr worker`). */
+  worker: {
+    /** Durable consumer name; workers with the same name share the work. */
+    consumer: string;
+    /** Most messages per fetch and store write. */
+    batchSize: number;
+    /** Longest a fetch waits to fill a batch. */
+    batchWaitMs: number;
+    /** "batch": one unlogged batch per partition; "concurrent": one prepared statement per row, all in flight at once. */
+    writeMode: "batch" | "concurrent";
+    /** Backoff ceiling while the store is unavailable (messages stay in the log meanwhile). */
+    maxRetryDelayMs: number;
+    /** /metrics and /healthz; 0 disables. */
+    metricsPort: number;
+    metricsHost: string;
   };
   redis: {
     url: string;
@@ -195,6 +237,30 @@ export const DEFAULTS: Config = {
   nats: {
     servers: ["nats://127.0.0.1:4222"],
   },
+  jetstream: {
+    stream: "MSGR_LOG",
+    replicas: 1,
+    maxAgeSeconds: 7 * 86_400,
+    duplicateWindowSeconds: 600,
+    publishTimeoutMs: 5_000,
+  },
+  cassandra: {
+    contactPoints: ["127.0.0.1:9042"],
+    localDataCenter: "datacenter1",
+    keyspace: "msgr",
+    replicationFactor: 1,
+    consistency: "localQuorum",
+    requestTimeoutMs: 12_000,
+  },
+  worker: {
+    consumer: "msgr-store-writer",
+    batchSize: 512,
+    batchWaitMs: 20,
+    writeMode: "batch",
+    maxRetryDelayMs: 5_000,
+    metricsPort: 9465,
+    metricsHost: "127.0.0.1",
+  },
   redis: {
     url: "redis://127.0.0.1:6379",
   },
@@ -266,8 +332,12 @@ function validate(c: Config): Config {
     bus: ["memory", "nats"],
     presence: ["memory", "redis"],
     metadata: ["sqlite", "postgres"],
-    messages: ["sqlite", "postgres"],
+    messages: ["sqlite", "postgres", "jetstream"],
   };
+  if (c.worker.writeMode !== "batch" && c.worker.writeMode !== "concurrent") bad('worker.writeMode must be "batch" or "concurrent"');
+  if (!["localQuorum", "localOne", "one", "quorum", "all", "eachQuorum"].includes(c.cassandra.consistency)) bad("cassandra.consistency must be localQuorum, localOne, one, quorum, eachQuorum or all");
+  if (![1, 3, 5].includes(c.jetstream.replicas)) bad("jetstream.replicas must be 1, 3 or 5");
+  if (c.jetstream.duplicateWindowSeconds <= 0 || c.jetstream.duplicateWindowSeconds > c.jetstream.maxAgeSeconds) bad("jetstream.duplicateWindowSeconds must be positive and at most jetstream.maxAgeSeconds");
   if (c.media.store !== "local" && c.media.store !== "minio") bad('media.store must be "local" or "minio"');
   for (const [role, allowed] of Object.entries(choices)) {
     const v = c.backends[role as keyof Config["backends"]];

@@ -18,6 +18,11 @@ export interface AppendResult {
 
 export interface MessageStore {
   /**
+   * True when retention is applied by pruneBefore. False when the store expires messages itself
+   * (a TTL set as they are written, from storage.retentionSeconds): pruneBefore then does nothing.
+   */
+  readonly prunes: boolean;
+  /**
    * Appends one message durably and resolves once it is committed (the durability point behind
    * the sender's ack). The store assigns the seq inside the commit: the conversation's last seq
    * plus one, so seqs have no gaps even when a commit fails, and are never reused, even after

@@ -34,7 +34,12 @@ export function unstorable(conv: string, n: number): NewMessage {
   return message(conv, n, { body: null as unknown as Uint8Array });
 }
 
-export function messageStoreContract(name: string, open: OpenMessageStore): void {
+export interface ContractOptions {
+  /** False for stores whose retention is a TTL set at write time: the pruneBefore tests do not apply. */
+  prunes?: boolean;
+}
+
+export function messageStoreContract(name: string, open: OpenMessageStore, { prunes = true }: ContractOptions = {}): void {
   describe(name, () => {
     let store: MessageStore;
     let close: () => Promise<void>;
@@ -271,7 +276,11 @@ export function messageStoreContract(name: string, open: OpenMessageStore): void
       expect(await store.lastSeqBySender("c1")).toEqual(new Map([["alice", 3], ["bob", 2]]));
     });
 
-    test("pruneBefore deletes older messages; lastSeq and firstRetainedSeq survive it", async () => {
+    test("the store says whether it prunes", async () => {
+      expect(store.prunes).toBe(prunes);
+    });
+
+    test.if(prunes)("pruneBefore deletes older messages; lastSeq and firstRetainedSeq survive it", async () => {
       for (let n = 1; n <= 3; n++) await store.append(message("c1", n, { ts: n * 1000 }));
       await store.append(message("c2", 1, { ts: 9000 }));
 
@@ -287,7 +296,7 @@ export function messageStoreContract(name: string, open: OpenMessageStore): void
       expect(await store.lastSeq("c2")).toBe(1);
     });
 
-    test("seqs continue after pruning and are never reused", async () => {
+    test.if(prunes)("seqs continue after pruning and are never reused", async () => {
       for (let n = 1; n <= 3; n++) await store.append(message("c1", n, { ts: n * 1000 }));
       expect(await store.pruneBefore(10_000)).toBe(3);
 

@@ -17,7 +17,25 @@ const ROOT = new URL("../..", import.meta.url).pathname;
 
 /** Starts `bun src/cli/main.ts start` with the given MSGR_* environment; resolves once it listens. */
 export async function startChild(env: Record<string, string>): Promise<ChildServer> {
-  const proc = spawn([process.execPath, "src/cli/main.ts", "start"], {
+  const { proc, output, matched } = await startCommand("start", env, /"url":"(http:\/\/[^"]+)"/);
+  return { proc, httpUrl: matched, wsUrl: matched.replace("http://", "ws://") + "/v1/ws", output, exited: proc.exited };
+}
+
+export interface ChildWorker {
+  proc: Subprocess<"ignore", "pipe", "pipe">;
+  output(): string;
+  exited: Promise<number>;
+}
+
+/** Starts a write-behind worker (`bun src/cli/main.ts worker`); resolves once it consumes the log. */
+export async function startWorkerChild(env: Record<string, string>): Promise<ChildWorker> {
+  const { proc, output } = await startCommand("worker", { MSGR_WORKER_METRICS_PORT: "0", ...env }, /write-behind worker started/);
+  return { proc, output, exited: proc.exited };
+}
+
+/** Spawns a msgr command; resolves once its stdout matches `ready` (with the first group, if any). */
+async function startCommand(command: string, env: Record<string, string>, ready: RegExp) {
+  const proc = spawn([process.execPath, "src/cli/main.ts", command], {
     cwd: ROOT,
     env: { ...process.env, MSGR_SERVER_PORT: "0", MSGR_LOG_LEVEL: "info", ...env },
     stdin: "ignore",
@@ -26,21 +44,21 @@ export async function startChild(env: Record<string, string>): Promise<ChildServ
   });
   let out = "";
   const decoder = new TextDecoder();
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), 20_000);
+  const matched = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`msgr ${command} did not start:\n${out}`)), 20_000);
     void (async () => {
       for await (const chunk of proc.stdout) {
         out += decoder.decode(chunk);
-        const m = /"url":"(http:\/\/[^"]+)"/.exec(out);
+        const m = ready.exec(out);
         if (m) {
           clearTimeout(timer);
-          resolve(m[1]!);
+          resolve(m[1] ?? m[0]);
         }
       }
     })();
-    void proc.exited.then((code) => reject(new Error(`server exited with ${code} before listening:\n${out}`)));
+    void proc.exited.then((code) => reject(new Error(`msgr ${command} exited with ${code} before it was ready:\n${out}`)));
   });
-  return { proc, httpUrl: url, wsUrl: url.replace("http://", "ws://") + "/v1/ws", output: () => out, exited: proc.exited };
+  return { proc, output: () => out, matched };
 }
 
 export function childToken(dataDir: string, user: string, device: string): Promise<string> {

@@ -70,6 +70,7 @@ function clampLimit(limit: number): number {
 const clientKey = (conv: string, from: string, cid: string) => `${conv}\u0000${from}\u0000${cid}`;
 
 export class PostgresMessageStore implements MessageStore {
+  readonly prunes = true;
   readonly #sql: Sql;
   #pending: PendingAppend[] = [];
   #flushScheduled = false;

@@ -58,6 +58,7 @@ function clampLimit(limit: number): number {
 }
 
 export class SqliteMessageStore implements MessageStore {
+  readonly prunes = true;
   #pending: PendingAppend[] = [];
   #flushScheduled = false;
   #closed = false;

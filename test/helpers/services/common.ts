@@ -4,6 +4,7 @@
 
 import { spawn, type Subprocess } from "bun";
 import { createServer } from "node:net";
+import { join } from "node:path";
 
 /** A port that was free a moment ago (the kernel picks it; we close it and hand it to the server, which may still lose it). */
 export function freePort(host = "127.0.0.1"): Promise<number> {
@@ -117,4 +118,32 @@ export function serverProcess(name: string, args: string[], ready: () => Promise
       await p.exited;
     },
   };
+}
+
+const INSTALL_TIMEOUT_MS = 30 * 60_000;
+const scriptInstalls = new Map<string, Promise<string>>();
+
+/**
+ * What an `infra/services/install-*.sh` script installs (memoised per script). The scripts do
+ * nothing when it is already there and otherwise build or download it, minutes the first time;
+ * their one line on stdout is the installed path, their progress goes to stderr.
+ */
+export function installedByScript(script: string): Promise<string> {
+  let installing = scriptInstalls.get(script);
+  if (!installing) {
+    installing = (async () => {
+      const p = spawn(["bash", join(import.meta.dir, "../../../infra/services", script)], { stdin: "ignore", stdout: "pipe", stderr: "inherit" });
+      const timer = setTimeout(() => p.kill("SIGKILL"), INSTALL_TIMEOUT_MS);
+      try {
+        const path = (await new Response(p.stdout).text()).trim();
+        const code = await p.exited;
+        if (code !== 0 || !path) throw new Error(`infra/services/${script} failed (exit ${code}); see its output above`);
+        return path;
+      } finally {
+        clearTimeout(timer);
+      }
+    })();
+    scriptInstalls.set(script, installing);
+  }
+  return installing;
 }

@@ -4,11 +4,10 @@
 
 import { spawn } from "bun";
 import { randomBytes } from "node:crypto";
-import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
-import { homedir, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort } from "./common.ts";
+import { freePort, installedByScript } from "./common.ts";
 
 export interface MinioServer {
   endPoint: string;
@@ -20,42 +19,10 @@ export interface MinioServer {
 }
 
 const HOST = "127.0.0.1";
-const INSTALL_SCRIPT = join(import.meta.dir, "../../../infra/services/install-minio.sh");
-const BUILD_TIMEOUT_MS = 30 * 60_000;
 const READY_TIMEOUT_MS = 60_000;
 
-/** Where the install script (go install) leaves the binary when it is not on PATH. */
-function installedBinary(): string | null {
-  const onPath = Bun.which("minio");
-  if (onPath) return onPath;
-  const gopath = process.env.GOPATH?.split(":")[0];
-  const dirs = [process.env.GOBIN, gopath && join(gopath, "bin"), join(homedir(), "go", "bin")];
-  for (const dir of dirs) if (dir && existsSync(join(dir, "minio"))) return join(dir, "minio");
-  return null;
-}
-
-let installing: Promise<string> | undefined;
-
 /** The minio binary, built on first use when there is none. Rejects with the reason when it cannot be built. */
-export function minioBinary(): Promise<string> {
-  installing ??= (async () => installedBinary() ?? (await build()))();
-  return installing;
-}
-
-async function build(): Promise<string> {
-  console.warn("minio is not installed: building it with infra/services/install-minio.sh (go install, a few minutes the first time)");
-  const p = spawn(["bash", INSTALL_SCRIPT], { stdin: "ignore", stdout: "pipe", stderr: "inherit" });
-  const timer = setTimeout(() => p.kill("SIGKILL"), BUILD_TIMEOUT_MS);
-  try {
-    // The script's one line on stdout is the binary's path; its progress goes to stderr.
-    const path = (await new Response(p.stdout).text()).trim();
-    const code = await p.exited;
-    if (code !== 0 || !path) throw new Error(`infra/services/install-minio.sh could not install minio (exit ${code}); see its output above`);
-    return path;
-  } finally {
-    clearTimeout(timer);
-  }
-}
+export const minioBinary = () => installedByScript("install-minio.sh");
 
 export async function startMinio(): Promise<MinioServer> {
   const bin = await minioBinary();

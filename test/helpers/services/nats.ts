@@ -1,11 +1,12 @@
 // A real nats-server child process on a free loopback port, for tests of the cluster backends.
-// Installs the Debian package when the binary is missing (CI images start without it).
+// Uses the pinned nats-server that infra/services/install-nats.sh builds (the Debian package is
+// too old for `sync_interval`); JetStream runs as production does, fsyncing before every ack.
 
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ensureInstalled, freePort, serverProcess } from "./common.ts";
+import { freePort, installedByScript, serverProcess } from "./common.ts";
 
 export interface NatsServer {
   url: string;
@@ -20,14 +21,6 @@ export interface NatsServer {
 
 const HOST = "127.0.0.1";
 
-// Debian puts the binary in /usr/sbin, which is not on every user's PATH.
-const SEARCH_PATH = `${process.env.PATH ?? ""}:/usr/sbin:/usr/local/sbin`;
-
-/** The nats-server binary, installed with apt-get on first use when it is not on PATH. */
-function natsBinary(): Promise<string> {
-  return ensureInstalled({ pkg: "nats-server", searchPath: SEARCH_PATH, hint: "run `bash infra/services/install.sh` as root" });
-}
-
 function accepts(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const sock = createConnection({ host: HOST, port });
@@ -40,11 +33,17 @@ function accepts(port: number): Promise<boolean> {
 }
 
 export async function startNats(opts: { jetstream?: boolean } = {}): Promise<NatsServer> {
-  const bin = await natsBinary();
+  const bin = await installedByScript("install-nats.sh");
   const port = await freePort(HOST);
   const monitorPort = await freePort(HOST);
   const storeDir = opts.jetstream ? mkdtempSync(join(tmpdir(), "msgr-nats-")) : undefined;
-  const args = [bin, "-a", HOST, "-p", String(port), "-m", String(monitorPort), ...(storeDir ? ["-js", "-sd", storeDir] : [])];
+  const args = [bin, "-a", HOST, "-p", String(port), "-m", String(monitorPort)];
+  if (storeDir) {
+    // sync_interval has no command-line flag.
+    const conf = join(storeDir, "nats.conf");
+    writeFileSync(conf, `jetstream { store_dir: "${join(storeDir, "js")}", sync_interval: always }\n`);
+    args.push("-c", conf);
+  }
 
   const server = serverProcess(`nats-server on port ${port}`, args, () => accepts(port));
   await server.start();

@@ -1,0 +1,235 @@
+// The history store on Apache Cassandra or ScyllaDB (cassandra-driver speaks CQL to both). The
+// write-behind worker writes log entries here; the log-backed MessageStore reads history and
+// resume ranges from here and fills what is not flushed yet from the log. Every statement is
+// prepared, routed token-aware to a replica in the local data center, at LOCAL_QUORUM by default.
+
+import cassandra from "cassandra-driver";
+import type { Logger } from "pino";
+import type { LogEntry } from "../jetstream/message-log.ts";
+import type { StoredMessage } from "../types.ts";
+import { bucketOf, schemaStatements } from "./schema.ts";
+
+export interface CassandraOptions {
+  contactPoints: string[];
+  localDataCenter: string;
+  keyspace: string;
+  replicationFactor: number;
+  consistency: string;
+  requestTimeoutMs: number;
+  /** Rows expire this long after they are written; 0 keeps them. */
+  ttlSeconds: number;
+  log: Logger;
+}
+
+export type WriteMode = "batch" | "concurrent";
+
+/** Statements per unlogged batch stay under this many body bytes (Cassandra fails batches over 50 KiB by default). */
+const MAX_BATCH_BYTES = 32 * 1024;
+
+type Row = cassandra.types.Row;
+
+interface Statement {
+  query: string;
+  params: unknown[];
+  /** Statements with the same key share a partition and may share an unlogged batch. */
+  partition: string;
+  bytes: number;
+}
+
+function toMessage(row: Row): StoredMessage {
+  const body = row.body as Buffer;
+  const message: StoredMessage = {
+    conv: row.conv as string,
+    seq: Number(row.seq),
+    id: row.id as bigint,
+    from: row.sender as string,
+    dev: row.device as string,
+    cid: row.cid as string,
+    kind: row.kind as number,
+    // A plain Uint8Array view of the driver's Buffer, like every other backend's body.
+    body: new Uint8Array(body.buffer, body.byteOffset, body.byteLength),
+    ts: Number(row.ts),
+  };
+  if (row.media !== null) message.media = row.media as string;
+  return message;
+}
+
+const toEntry = (row: Row): LogEntry => ({ message: toMessage(row), logSeq: Number(row.log_seq) });
+
+export class CassandraHistory {
+  private readonly q: Record<string, string>;
+
+  private constructor(
+    private readonly client: cassandra.Client,
+    keyspace: string,
+    private readonly ttlSeconds: number,
+  ) {
+    const ks = keyspace;
+    const cols = "conv, seq, id, sender, device, cid, kind, body, ts, media, log_seq";
+    this.q = {
+      insertMessage: `INSERT INTO ${ks}.messages (conv, bucket, seq, id, sender, device, cid, kind, body, ts, media, log_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) USING TTL ?`,
+      insertBucket: `INSERT INTO ${ks}.conv_buckets (conv, bucket) VALUES (?, ?) USING TTL ?`,
+      insertClientId: `INSERT INTO ${ks}.client_ids (conv, sender, cid, seq) VALUES (?, ?, ?, ?) USING TTL ?`,
+      insertSenderLast: `INSERT INTO ${ks}.sender_last (conv, sender, seq) VALUES (?, ?, ?) USING TIMESTAMP ?`,
+      rangeAsc: `SELECT ${cols} FROM ${ks}.messages WHERE conv = ? AND bucket = ? AND seq > ? AND seq <= ? ORDER BY seq ASC LIMIT ?`,
+      rangeDesc: `SELECT ${cols} FROM ${ks}.messages WHERE conv = ? AND bucket = ? AND seq < ? AND seq >= ? LIMIT ?`,
+      one: `SELECT ${cols} FROM ${ks}.messages WHERE conv = ? AND bucket = ? AND seq = ?`,
+      oldestInBucket: `SELECT seq FROM ${ks}.messages WHERE conv = ? AND bucket = ? ORDER BY seq ASC LIMIT 1`,
+      bucketsDesc: `SELECT bucket FROM ${ks}.conv_buckets WHERE conv = ? AND bucket <= ?`,
+      bucketsAsc: `SELECT bucket FROM ${ks}.conv_buckets WHERE conv = ? ORDER BY bucket ASC`,
+      clientId: `SELECT seq FROM ${ks}.client_ids WHERE conv = ? AND sender = ? AND cid = ?`,
+      senderLast: `SELECT sender, seq FROM ${ks}.sender_last WHERE conv = ?`,
+    };
+  }
+
+  static async open(opts: CassandraOptions): Promise<CassandraHistory> {
+    const { loadBalancing, reconnection } = cassandra.policies;
+    const client = new cassandra.Client({
+      contactPoints: opts.contactPoints,
+      localDataCenter: opts.localDataCenter,
+      // Token-aware over DC-aware round robin: each statement goes straight to a replica of its
+      // partition in the local data center, never across data centers.
+      policies: {
+        loadBalancing: new loadBalancing.TokenAwarePolicy(new loadBalancing.DCAwareRoundRobinPolicy(opts.localDataCenter)),
+        // The default backoff grows to 10 minutes: after an outage of minutes the worker would sit
+        // idle long after the store is back. Retry at most every 5 s instead.
+        reconnection: new reconnection.ExponentialReconnectionPolicy(250, 5_000, false),
+      },
+      queryOptions: { consistency: cassandra.types.consistencies[opts.consistency as keyof typeof cassandra.types.consistencies], prepare: true },
+      socketOptions: { readTimeout: opts.requestTimeoutMs, connectTimeout: Math.min(opts.requestTimeoutMs, 5_000) },
+      // 64-bit ids and seqs as JS bigint, both ways.
+      encoding: { useBigIntAsLong: true },
+    });
+    await client.connect();
+    // Idempotent; the driver waits for schema agreement after each change.
+    for (const ddl of schemaStatements(opts)) await client.execute(ddl, [], { prepare: false });
+    opts.log.info({ keyspace: opts.keyspace, contactPoints: opts.contactPoints }, "history store ready");
+    return new CassandraHistory(client, opts.keyspace, opts.ttlSeconds);
+  }
+
+  /**
+   * Writes log entries. Rows are keyed by what the log fixed (conv, seq), so writing an entry
+   * again writes the same row with the same values: replays are idempotent. Resolves once every
+   * statement is acknowledged at the configured consistency; rejects if any fails (the caller
+   * retries the whole set, which is safe for the same reason).
+   */
+  async write(entries: LogEntry[], mode: WriteMode): Promise<void> {
+    const { senderLast, rows } = this.statements(entries);
+    // Senders' last seqs first: a reader that sees a message row then also sees its sender's seq.
+    await this.run(senderLast, mode);
+    await this.run(rows, mode);
+  }
+
+  private async run(statements: Statement[], mode: WriteMode): Promise<void> {
+    if (mode === "concurrent") {
+      await Promise.all(statements.map((s) => this.client.execute(s.query, s.params, { prepare: true })));
+      return;
+    }
+    await Promise.all(this.batches(statements).map((group) => (group.length === 1 ? this.client.execute(group[0]!.query, group[0]!.params, { prepare: true }) : this.client.batch(group, { prepare: true, logged: false }))));
+  }
+
+  private statements(entries: LogEntry[]): { senderLast: Statement[]; rows: Statement[] } {
+    const ttl = this.ttlSeconds;
+    const out: Statement[] = [];
+    const buckets = new Set<string>();
+    const senderLast = new Map<string, { conv: string; sender: string; seq: number }>();
+    for (const { message: m, logSeq } of entries) {
+      const bucket = bucketOf(m.seq);
+      out.push({
+        query: this.q.insertMessage!,
+        // The driver takes blobs only as Buffers: a view, not a copy.
+        params: [m.conv, bucket, BigInt(m.seq), m.id, m.from, m.dev, m.cid, m.kind, Buffer.from(m.body.buffer, m.body.byteOffset, m.body.byteLength), BigInt(m.ts), m.media ?? null, BigInt(logSeq), ttl],
+        partition: `m\0${m.conv}\0${bucket}`,
+        bytes: m.body.byteLength + 128,
+      });
+      const bk = `${m.conv}\0${bucket}`;
+      if (!buckets.has(bk)) {
+        buckets.add(bk);
+        out.push({ query: this.q.insertBucket!, params: [m.conv, bucket, ttl], partition: `b\0${m.conv}`, bytes: 64 });
+      }
+      if (m.cid) out.push({ query: this.q.insertClientId!, params: [m.conv, m.from, m.cid, BigInt(m.seq), ttl], partition: `c\0${m.conv}\0${m.from}`, bytes: 128 });
+      if (m.from) {
+        const key = `${m.conv}\0${m.from}`;
+        if ((senderLast.get(key)?.seq ?? 0) < m.seq) senderLast.set(key, { conv: m.conv, sender: m.from, seq: m.seq });
+      }
+    }
+    const last = [...senderLast.values()].map((s) => ({ query: this.q.insertSenderLast!, params: [s.conv, s.sender, BigInt(s.seq), BigInt(s.seq)], partition: `s\0${s.conv}`, bytes: 64 }));
+    return { senderLast: last, rows: out };
+  }
+
+  /** Groups statements into single-partition unlogged batches of bounded size. */
+  private batches(statements: Statement[]): Statement[][] {
+    const open = new Map<string, { group: Statement[]; bytes: number }>();
+    const done: Statement[][] = [];
+    for (const s of statements) {
+      const cur = open.get(s.partition);
+      if (cur && cur.bytes + s.bytes <= MAX_BATCH_BYTES) {
+        cur.group.push(s);
+        cur.bytes += s.bytes;
+        continue;
+      }
+      if (cur) done.push(cur.group);
+      open.set(s.partition, { group: [s], bytes: s.bytes });
+    }
+    for (const { group } of open.values()) done.push(group);
+    return done;
+  }
+
+  private async rows(query: string, params: unknown[]): Promise<Row[]> {
+    return (await this.client.execute(query, params, { prepare: true })).rows;
+  }
+
+  /** Stored messages with afterSeq < seq <= upToSeq, ascending, at most `limit`. */
+  async range(conv: string, afterSeq: number, upToSeq: number, limit: number): Promise<LogEntry[]> {
+    const out: LogEntry[] = [];
+    for (let b = bucketOf(afterSeq + 1); b <= bucketOf(upToSeq) && out.length < limit; b++) {
+      for (const r of await this.rows(this.q.rangeAsc!, [conv, b, BigInt(afterSeq), BigInt(upToSeq), limit - out.length])) out.push(toEntry(r));
+    }
+    return out;
+  }
+
+  /** Stored messages with downToSeq <= seq < beforeSeq, descending, at most `limit`. */
+  async history(conv: string, beforeSeq: number, downToSeq: number, limit: number): Promise<LogEntry[]> {
+    const out: LogEntry[] = [];
+    for (let b = bucketOf(beforeSeq - 1); b >= bucketOf(Math.max(0, downToSeq)) && out.length < limit; b--) {
+      for (const r of await this.rows(this.q.rangeDesc!, [conv, b, BigInt(beforeSeq), BigInt(downToSeq), limit - out.length])) out.push(toEntry(r));
+    }
+    return out;
+  }
+
+  /** The stored message with the highest seq below `beforeSeq` (the newest one by default). */
+  async newestBelow(conv: string, beforeSeq = Number.MAX_SAFE_INTEGER): Promise<LogEntry | null> {
+    for (const { bucket } of await this.rows(this.q.bucketsDesc!, [conv, bucketOf(beforeSeq - 1)])) {
+      const [row] = await this.rows(this.q.rangeDesc!, [conv, bucket, BigInt(beforeSeq), 0n, 1]);
+      if (row) return toEntry(row);
+    }
+    return null;
+  }
+
+  /** The lowest stored seq, or null when nothing is stored (or everything expired). */
+  async oldestSeq(conv: string): Promise<number | null> {
+    for (const { bucket } of await this.rows(this.q.bucketsAsc!, [conv])) {
+      const [row] = await this.rows(this.q.oldestInBucket!, [conv, bucket]);
+      if (row) return Number(row.seq);
+    }
+    return null;
+  }
+
+  /** The stored message a sender sent with client id `cid`, if there is one. */
+  async byClientId(conv: string, sender: string, cid: string): Promise<StoredMessage | null> {
+    const [hit] = await this.rows(this.q.clientId!, [conv, sender, cid]);
+    if (!hit) return null;
+    const seq = Number(hit.seq);
+    const [row] = await this.rows(this.q.one!, [conv, bucketOf(seq), BigInt(seq)]);
+    return row ? toMessage(row) : null;
+  }
+
+  /** Each sender's highest stored seq. */
+  async senderLast(conv: string): Promise<Map<string, number>> {
+    return new Map((await this.rows(this.q.senderLast!, [conv])).map((r) => [r.sender as string, Number(r.seq)]));
+  }
+
+  async close(): Promise<void> {
+    await this.client.shutdown();
+  }
+}

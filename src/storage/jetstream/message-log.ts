@@ -1,0 +1,195 @@
+// The message log: a JetStream stream with one subject per conversation. A publish ack from it is
+// the durability point of a send in cluster mode (file storage, `sync_interval: always`, R3 in
+// production). This module is the JetStream mechanics only: fenced publishes, the last entry of
+// a conversation, walking a conversation's entries. Sequencing policy lives in message-store.ts.
+
+import {
+  connect,
+  DiscardPolicy,
+  nanos,
+  RetentionPolicy,
+  StorageType,
+  type JetStreamClient,
+  type JetStreamManager,
+  type NatsConnection,
+  type NatsError,
+  type StoredMsg,
+  type StreamConfig,
+} from "nats";
+import type { Logger } from "pino";
+import { subjects } from "../../actors/subjects.ts";
+import { pack, unpack } from "../../proto/codec.ts";
+import type { StoredMessage } from "../types.ts";
+
+/** A message as the log holds it, with its place in the stream. */
+export interface LogEntry {
+  message: StoredMessage;
+  /** Stream sequence: the fence for the next publish to the conversation, and the resume point of a walk. */
+  logSeq: number;
+}
+
+export type PublishOutcome =
+  | { kind: "stored"; logSeq: number }
+  /** The client id was published within the duplicate window: the log holds `original` instead. */
+  | { kind: "duplicate"; original: LogEntry }
+  /** Another writer appended to the conversation since `expectLogSeq`: re-read the tail and retry. */
+  | { kind: "conflict" };
+
+export interface MessageLogOptions {
+  servers: string[];
+  stream: string;
+  replicas: number;
+  maxAgeSeconds: number;
+  duplicateWindowSeconds: number;
+  publishTimeoutMs: number;
+  name: string;
+  log: Logger;
+}
+
+// JetStream API error codes (nats-server server/errors.json).
+const WRONG_LAST_SEQUENCE = 10071;
+const NO_MESSAGE_FOUND = 10037;
+
+/** Entries are the stored message in the protocol's MessagePack form: the worker decodes them, nothing else. */
+export function encodeEntry(message: StoredMessage): Uint8Array {
+  return pack(message);
+}
+
+export function decodeEntry(data: Uint8Array): StoredMessage {
+  const m = unpack(data) as StoredMessage;
+  if (m.media === undefined) delete m.media;
+  return m;
+}
+
+/** The Nats-Msg-Id of a message: its client id, made unique across senders and conversations. */
+export function logMsgId(message: Pick<StoredMessage, "conv" | "from" | "cid">): string {
+  return JSON.stringify([message.conv, message.from, message.cid]);
+}
+
+/** Direct gets (any replica answers). nats.js has them on the manager but leaves them out of its type. */
+interface DirectGets {
+  getMessage(stream: string, query: { seq: number; next_by_subj?: string } | { last_by_subj: string }): Promise<StoredMsg>;
+}
+
+function apiErrorCode(err: unknown): number | undefined {
+  return (err as NatsError | undefined)?.api_error?.err_code;
+}
+
+function isNotFound(err: unknown): boolean {
+  const e = err as NatsError | undefined;
+  return apiErrorCode(err) === NO_MESSAGE_FOUND || e?.code === "404" || /no message found/i.test(e?.message ?? "");
+}
+
+export class MessageLog {
+  private constructor(
+    readonly nc: NatsConnection,
+    private readonly js: JetStreamClient,
+    private readonly direct: DirectGets,
+    readonly stream: string,
+    private readonly publishTimeoutMs: number,
+  ) {}
+
+  static async open(opts: MessageLogOptions): Promise<MessageLog> {
+    const nc = await connect({
+      servers: opts.servers,
+      name: opts.name,
+      // Keep trying through a server restart: publishes fail fast meanwhile (timeouts), and the
+      // client resends with the same client id.
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+    });
+    const jsm = await nc.jetstreamManager();
+    await ensureStream(jsm, opts);
+    opts.log.info({ stream: opts.stream, replicas: opts.replicas }, "message log ready");
+    return new MessageLog(nc, nc.jetstream(), (jsm as unknown as { direct: DirectGets }).direct, opts.stream, opts.publishTimeoutMs);
+  }
+
+  /**
+   * Appends `message` to its conversation's subject, fenced: the stream refuses it unless the
+   * subject's last entry is still `expectLogSeq` (0: the subject has no entries). A non-empty
+   * client id doubles as the Nats-Msg-Id, so a resend within the duplicate window is not stored twice.
+   */
+  async publish(message: StoredMessage, expectLogSeq: number): Promise<PublishOutcome> {
+    const subject = subjects.log(message.conv);
+    try {
+      const ack = await this.js.publish(subject, encodeEntry(message), {
+        msgID: message.cid ? logMsgId(message) : undefined,
+        expect: { lastSubjectSequence: expectLogSeq },
+        timeout: this.publishTimeoutMs,
+      });
+      if (ack.duplicate) return { kind: "duplicate", original: await this.get(ack.seq) };
+      return { kind: "stored", logSeq: ack.seq };
+    } catch (err) {
+      if (apiErrorCode(err) === WRONG_LAST_SEQUENCE) return { kind: "conflict" };
+      throw err;
+    }
+  }
+
+  /** The entry at stream sequence `logSeq`. */
+  async get(logSeq: number): Promise<LogEntry> {
+    return toEntry(await this.direct.getMessage(this.stream, { seq: logSeq }));
+  }
+
+  /** The conversation's newest entry, or null when the log holds none (never written, or aged out). */
+  async last(conv: string): Promise<LogEntry | null> {
+    try {
+      return toEntry(await this.direct.getMessage(this.stream, { last_by_subj: subjects.log(conv) }));
+    } catch (err) {
+      if (isNotFound(err)) return null;
+      throw err;
+    }
+  }
+
+  /** The conversation's entries from stream sequence `fromLogSeq` on, oldest first, while `more` returns true. */
+  async walk(conv: string, fromLogSeq: number, more: (entry: LogEntry) => boolean): Promise<void> {
+    const subject = subjects.log(conv);
+    let next = Math.max(1, fromLogSeq);
+    for (;;) {
+      let entry: LogEntry;
+      try {
+        entry = toEntry(await this.direct.getMessage(this.stream, { seq: next, next_by_subj: subject }));
+      } catch (err) {
+        if (isNotFound(err)) return;
+        throw err;
+      }
+      if (!more(entry)) return;
+      next = entry.logSeq + 1;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.nc.drain().catch(() => this.nc.close());
+  }
+}
+
+function toEntry(m: StoredMsg): LogEntry {
+  return { message: decodeEntry(m.data), logSeq: m.seq };
+}
+
+/** Creates the stream, or brings an existing one's settings in line with the config. */
+export async function ensureStream(jsm: JetStreamManager, opts: Pick<MessageLogOptions, "stream" | "replicas" | "maxAgeSeconds" | "duplicateWindowSeconds" | "log">): Promise<void> {
+  const config: Partial<StreamConfig> = {
+    name: opts.stream,
+    subjects: [subjects.logAll],
+    storage: StorageType.File,
+    retention: RetentionPolicy.Limits,
+    // Age is the only limit: the log must keep every message for maxAge, whatever the volume.
+    discard: DiscardPolicy.Old,
+    max_age: nanos(opts.maxAgeSeconds * 1000),
+    duplicate_window: nanos(opts.duplicateWindowSeconds * 1000),
+    num_replicas: opts.replicas,
+    // Reads of the unflushed tail (history, resume) use direct gets, served by any replica.
+    allow_direct: true,
+  };
+  try {
+    const info = await jsm.streams.info(opts.stream);
+    const cur = info.config;
+    if (cur.max_age !== config.max_age || cur.duplicate_window !== config.duplicate_window || cur.num_replicas !== config.num_replicas || !cur.allow_direct) {
+      await jsm.streams.update(opts.stream, { ...cur, ...config });
+      opts.log.info({ stream: opts.stream }, "message log settings updated");
+    }
+  } catch (err) {
+    if (apiErrorCode(err) !== 10059 /* stream not found */) throw err;
+    await jsm.streams.add(config);
+  }
+}
