@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # A cluster on this machine in one command: installs the engines if needed, starts them, applies
 # the migrations, then runs two edge processes (node ids 1 and 2) on one port with SO_REUSEPORT,
-# routed through NATS, with presence in Redis and metadata and messages in PostgreSQL.
-# Ctrl-C or SIGTERM drains and stops the edges; the engines keep running (stop.sh stops them).
+# routed through NATS, with messages acked in the JetStream log and moved into Cassandra by one
+# write-behind worker (node id 91), presence in Redis and metadata in PostgreSQL.
+# Ctrl-C or SIGTERM drains and stops the edges and the worker; the engines keep running (stop.sh stops them).
 set -euo pipefail
 # shellcheck source=infra/services/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -20,10 +21,11 @@ cd "$ROOT"
 "$BUN" -e 'const { ensureEmbeddedKeyring } = await import(process.argv[1] + "/src/auth/keyring.ts"); await ensureEmbeddedKeyring(process.argv[2]);' \
   "$ROOT" "$(dirname "$KEYS")"
 
-export MSGR_BACKENDS_BUS=nats MSGR_BACKENDS_PRESENCE=redis MSGR_BACKENDS_METADATA=postgres MSGR_BACKENDS_MESSAGES=postgres
+export MSGR_BACKENDS_BUS=nats MSGR_BACKENDS_PRESENCE=redis MSGR_BACKENDS_METADATA=postgres MSGR_BACKENDS_MESSAGES=jetstream
 export MSGR_NATS_SERVERS="nats://$HOST:$NATS_PORT"
 export MSGR_REDIS_URL="redis://$HOST:$REDIS_PORT"
 export MSGR_POSTGRES_URL="postgres://msgr@$HOST:$PG_PORT/msgr"
+export MSGR_CASSANDRA_CONTACT_POINTS="$HOST:$CASSANDRA_PORT"
 export MSGR_AUTH_KEYS_FILE="$KEYS"
 export MSGR_SERVER_PORT="$PORT" MSGR_SERVER_REUSE_PORT=true
 
@@ -38,13 +40,15 @@ for id in 1 2; do
   MSGR_SERVER_NODE_ID=$id MSGR_SERVER_DATA_DIR="$SERVICES/edge-$id" "$BUN" src/cli/main.ts start </dev/null >"$LOGS/edge-$id.log" 2>&1 &
   pids+=("$!")
 done
+MSGR_SERVER_NODE_ID=91 "$BUN" src/cli/main.ts worker </dev/null >"$LOGS/worker.log" 2>&1 &
+pids+=("$!")
 
 stop_edges() {
   trap - INT TERM
-  say "draining the edges..."
+  say "draining the edges and the worker..."
   kill -TERM "${pids[@]}" 2>/dev/null || true
   wait "${pids[@]}" 2>/dev/null || true
-  say "edges stopped; the engines still run (bash infra/services/stop.sh stops them)"
+  say "stopped; the engines still run (bash infra/services/stop.sh stops them)"
 }
 trap 'stop_edges; exit 0' INT TERM
 
@@ -63,18 +67,19 @@ done
 cat <<EOF
 
 msgr local cluster: edges 1 and 2 share ws://$HOST:$PORT/v1/ws
-  NATS $HOST:$NATS_PORT, Redis $HOST:$REDIS_PORT, PostgreSQL $HOST:$PG_PORT (data in $SERVICES)
-  logs: $LOGS/edge-1.log, $LOGS/edge-2.log
+  NATS $HOST:$NATS_PORT (JetStream log), Cassandra $HOST:$CASSANDRA_PORT, Redis $HOST:$REDIS_PORT,
+  PostgreSQL $HOST:$PG_PORT (data in $SERVICES)
+  logs: $LOGS/edge-1.log, $LOGS/edge-2.log, $LOGS/worker.log (metrics: http://127.0.0.1:9465/metrics)
 
 Connect the terminal client from $ROOT, in two more terminals:
   MSGR_AUTH_KEYS_FILE=$KEYS $BUN src/cli/main.ts chat --user alice --url ws://$HOST:$PORT/v1/ws
   MSGR_AUTH_KEYS_FILE=$KEYS $BUN src/cli/main.ts chat --user bob --url ws://$HOST:$PORT/v1/ws
 Each connection lands on either edge; messages cross between them through NATS.
-Ctrl-C drains and stops the edges.
+Ctrl-C drains and stops the edges and the worker.
 EOF
 
 # Runs until a signal (the trap) or until an edge dies on its own, which stops the other too.
 wait -n "${pids[@]}" || true
-say "an edge exited on its own; see $LOGS"
+say "an edge or the worker exited on its own; see $LOGS"
 stop_edges
 exit 1

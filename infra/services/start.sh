@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Starts NATS (with JetStream), Redis and PostgreSQL on 127.0.0.1 for development and the local
+# Starts NATS (with JetStream), Redis, PostgreSQL and Cassandra on 127.0.0.1 for development and the local
 # cluster, with their data under .services/ and logs under .services/logs/. Idempotent: an engine
 # that is already running (ours, by its pid file) is left alone.
 set -euo pipefail
@@ -85,4 +85,6 @@ ensure_msgr_database() {
 start_nats
 start_redis
 start_postgres
-say "logs: $LOGS"
+# The history store for backends.messages = "jetstream" (idempotent; data in .services/cassandra).
+bash "$ROOT/infra/services/cassandra.sh" start "$CASSANDRA_DIR" "$CASSANDRA_PORT"
+say "logs: $LOGS (cassandra: $CASSANDRA_DIR/logs)"

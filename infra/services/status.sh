@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Shows whether our NATS, Redis and PostgreSQL run and answer. Exit status 0 when all three do,
+# Shows whether our NATS, Redis, PostgreSQL and Cassandra run and answer. Exit status 0 when all do,
 # 3 (as LSB init scripts do for "not running") otherwise.
 set -euo pipefail
 # shellcheck source=infra/services/common.sh
@@ -24,5 +24,6 @@ report() {
 report nats "$NATS_PID" nats-server "$NATS_PORT" port_open "$NATS_PORT"
 report redis "$REDIS_PID" redis-server "$REDIS_PORT" redis-cli -h "$HOST" -p "$REDIS_PORT" ping
 report postgres "$PG_PID" postgres "$PG_PORT" pg_isready -q -h "$HOST" -p "$PG_PORT" -d msgr -U msgr
+report cassandra "$CASSANDRA_DIR/cassandra.pid" java "$CASSANDRA_PORT" port_open "$CASSANDRA_PORT"
 say "data: $SERVICES   logs: $LOGS"
 ((down == 0)) || exit 3

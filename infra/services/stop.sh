@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Stops the NATS, Redis and PostgreSQL that start.sh started, found by their pid files under
+# Stops the NATS, Redis, PostgreSQL and Cassandra that start.sh started, found by their pid files under
 # .services/; never touches other instances (such as the Debian packages' own services).
 set -euo pipefail
 # shellcheck source=infra/services/common.sh
@@ -41,3 +41,5 @@ if our_pid "$PG_PID" postgres >/dev/null; then
 else
   say "postgres: not running"
 fi
+
+bash "$ROOT/infra/services/cassandra.sh" stop "$CASSANDRA_DIR"

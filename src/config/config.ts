@@ -145,6 +145,8 @@ export interface Config {
     writeMode: "batch" | "concurrent";
     /** Backoff ceiling while the store is unavailable (messages stay in the log meanwhile). */
     maxRetryDelayMs: number;
+    /** Entries a crashed worker held are redelivered to the others after this long. */
+    ackWaitMs: number;
     /** /metrics and /healthz; 0 disables. */
     metricsPort: number;
     metricsHost: string;
@@ -258,6 +260,7 @@ export const DEFAULTS: Config = {
     batchWaitMs: 20,
     writeMode: "batch",
     maxRetryDelayMs: 5_000,
+    ackWaitMs: 30_000,
     metricsPort: 9465,
     metricsHost: "127.0.0.1",
   },

@@ -18,14 +18,14 @@ export interface WriteBehindOptions {
   batchWaitMs: number;
   writeMode: WriteMode;
   maxRetryDelayMs: number;
+  /** Redelivery to another worker if an entry is neither acknowledged nor reported in progress for this long. */
+  ackWaitMs: number;
   /** Called after a batch is in the store and before its entries are acknowledged (fault-injection tests). */
   afterStoreWrite?: () => void;
 }
 
-/** Redelivery if an entry is neither acknowledged nor reported in progress for this long. */
-const ACK_WAIT_MS = 60_000;
-/** While a write is retried, held entries are reported in progress this often, so they are not redelivered meanwhile. */
-const PROGRESS_EVERY_MS = ACK_WAIT_MS / 4;
+/** The most entries in flight across all workers of a consumer: bounds their memory while the store is down. */
+const MAX_ACK_PENDING = 20_000;
 
 export class WriteBehindWorker {
   private messages: ConsumerMessages | undefined;
@@ -51,16 +51,18 @@ export class WriteBehindWorker {
 
   async start(): Promise<void> {
     const jsm = await this.nc.jetstreamManager();
-    const config = {
-      durable_name: this.opts.consumer,
-      ack_policy: AckPolicy.Explicit,
-      deliver_policy: DeliverPolicy.All,
-      ack_wait: nanos(ACK_WAIT_MS),
+    const settings = {
+      ack_wait: nanos(this.opts.ackWaitMs),
       max_deliver: -1,
-      // The most entries in flight across all workers: bounds memory while the store is down.
-      max_ack_pending: this.opts.batchSize * 16,
+      max_ack_pending: MAX_ACK_PENDING,
     };
-    await jsm.consumers.add(this.log.stream, config);
+    // Workers share one durable consumer; the first creates it, later ones bring its settings in line.
+    const exists = await jsm.consumers.info(this.log.stream, this.opts.consumer).then(
+      () => true,
+      () => false,
+    );
+    if (exists) await jsm.consumers.update(this.log.stream, this.opts.consumer, settings);
+    else await jsm.consumers.add(this.log.stream, { durable_name: this.opts.consumer, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, ...settings });
     const consumer = await this.nc.jetstream().consumers.get(this.log.stream, this.opts.consumer);
     this.messages = await consumer.consume({ max_messages: this.opts.batchSize * 4 });
     void this.receive(this.messages);
@@ -137,7 +139,8 @@ export class WriteBehindWorker {
       if (this.stopping) return false;
       await Bun.sleep(delay);
       delay = Math.min(delay * 2, this.opts.maxRetryDelayMs);
-      if (Date.now() - lastProgress >= PROGRESS_EVERY_MS) {
+      // Held entries are reported in progress, so they are not redelivered to another worker meanwhile.
+      if (Date.now() - lastProgress >= this.opts.ackWaitMs / 4) {
         for (const m of this.held.values()) m.working();
         lastProgress = Date.now();
       }

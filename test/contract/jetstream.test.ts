@@ -91,7 +91,7 @@ async function startWorker(o: Opened, batchWaitMs = 5): Promise<WriteBehindWorke
   let worker: WriteBehindWorker | undefined;
   const metrics = new WorkerMetrics(() => worker!.backlog());
   // A log of its own for the worker, as a worker process has.
-  worker = new WriteBehindWorker(o.log, o.history, { consumer: "writer", batchSize: 64, batchWaitMs, writeMode: "batch", maxRetryDelayMs: 500 }, metrics, log);
+  worker = new WriteBehindWorker(o.log, o.history, { consumer: "writer", batchSize: 64, batchWaitMs, writeMode: "batch", maxRetryDelayMs: 500, ackWaitMs: 30_000 }, metrics, log);
   await worker.start();
   return worker;
 }

@@ -56,6 +56,10 @@ async function startCommand(command: string, env: Record<string, string>, ready:
         }
       }
     })();
+    // Errors before the logger exists (a bad config, a refused connection) go to stderr.
+    void (async () => {
+      for await (const chunk of proc.stderr) out += decoder.decode(chunk);
+    })();
     void proc.exited.then((code) => reject(new Error(`msgr ${command} exited with ${code} before it was ready:\n${out}`)));
   });
   return { proc, output: () => out, matched };
