@@ -1,4 +1,4 @@
-// The load-test harness: `npm run bench -- <direct|group|connections|resume|all> [options]`.
+// The load-test harness: `npm run bench -- <direct|group|connections|resume|durable|all> [options]`.
 // Starts each server under test (msgr and its peers) fresh for every measurement, drives it
 // from generator processes on other cores with the same scenario code, measures from /proc and
 // from HdrHistograms, and writes bench/results/. See bench/README.md.
@@ -16,6 +16,7 @@ import { writeLatest, writeReadmeFigures, writeScenarioJson } from "./report/wri
 import type { ScenarioContext } from "./scenarios/context.ts";
 import { runConnections } from "./scenarios/connections.ts";
 import { runDirect } from "./scenarios/direct.ts";
+import { runDurable } from "./scenarios/durable.ts";
 import { runGroup } from "./scenarios/group.ts";
 import { runResume } from "./scenarios/resume.ts";
 import type { ScenarioResult } from "./scenarios/types.ts";
@@ -26,6 +27,7 @@ const RUNNERS: Record<ScenarioName, (ctx: ScenarioContext) => Promise<ScenarioRe
   group: runGroup,
   connections: runConnections,
   resume: runResume,
+  durable: runDurable,
 };
 
 async function main(argv: string[]): Promise<void> {

@@ -4,12 +4,12 @@
 import { parseArgs } from "node:util";
 import { PROFILES, type Profile, type ProfileName } from "./profiles.ts";
 
-export const SCENARIOS = ["direct", "group", "connections", "resume"] as const;
+export const SCENARIOS = ["direct", "group", "connections", "resume", "durable"] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 const USAGE = `usage: npm run bench -- <${SCENARIOS.join("|")}|all> [options]
 
-  --profile quick|full   quick (default): all scenarios in under 2 minutes; full: design scale, 3 rounds
+  --profile quick|full   quick (default): all scenarios in about 3 minutes; full: design scale, 3 rounds
   --peers a,b,...        servers to run (default: all available): msgr, bare-bun, node-ws, socketio, centrifugo
   --rounds N             repeat each measurement N times and quote medians
   --closed               direct: closed loop only (maximum throughput), no open-loop run
@@ -23,7 +23,8 @@ const USAGE = `usage: npm run bench -- <${SCENARIOS.join("|")}|all> [options]
   --hold S               connections: seconds to hold them open
   --devices M            resume: devices reconnecting
   --missed K             resume: messages each device missed
-  --body BYTES           message body size (default 100)
+  --messages N           durable: messages in the log each variant drains
+  --body BYTES           message body size (default 100; durable: 200)
   --no-pin               do not pin servers and generators to separate cores`;
 
 export interface BenchArgs {
@@ -57,6 +58,7 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
       hold: { type: "string" },
       devices: { type: "string" },
       missed: { type: "string" },
+      messages: { type: "string" },
       body: { type: "string" },
       "no-pin": { type: "boolean", default: false },
       help: { type: "boolean", default: false },
@@ -86,7 +88,8 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
   set(int("hold", values.hold, 1), (v) => (p.connections.holdMs = v * 1000));
   set(int("devices", values.devices, 1), (v) => (p.resume.devices = Math.round(v)));
   set(int("missed", values.missed, 1), (v) => (p.resume.missed = Math.round(v)));
-  set(int("body", values.body, 16), (v) => (p.bodyBytes = Math.round(v)));
+  set(int("messages", values.messages, 1), (v) => (p.durable.messages = Math.round(v)));
+  set(int("body", values.body, 16), (v) => (p.bodyBytes = p.durable.bodyBytes = Math.round(v)));
   const fixedRate = int("rate", values.rate, 1) ?? null;
 
   // --rounds repeats the same measurements for medians; it changes no parameter.

@@ -1,4 +1,4 @@
-// The two profiles. quick: the whole `all` run in under two minutes on a 2-core machine, every
+// The two profiles. quick: the whole `all` run in about three minutes on a 2-core machine, every
 // peer included, for a check after a change. full: the scale the design targets (100,000 idle
 // connections, thousands of devices resuming) and three rounds per figure, quoted as medians.
 
@@ -25,6 +25,16 @@ export interface Profile {
     holdMs: number;
   };
   resume: { devices: number; missed: number; timeoutMs: number };
+  durable: {
+    /** Messages in the pre-filled log that every variant drains. */
+    messages: number;
+    conversations: number;
+    bodyBytes: number;
+    /** One-at-a-time writing is measured for at most this long (it would take minutes to drain the log). */
+    oneAtATimeMs: number;
+    /** Unmeasured drains first, one per batched write mode, so the first measured variant does not pay for the JIT and statement preparation. */
+    warmupMs: number;
+  };
   bodyBytes: number;
   connectConcurrency: number;
   /** Heartbeat of the message scenarios: the product default. */
@@ -37,6 +47,7 @@ const quick: Profile = {
   group: { groups: 2, members: 256, senders: 4, window: 4, warmupMs: 500, durationMs: 2_500, drainMs: 3_000 },
   connections: { connections: 2_000, perProcess: 1_000, heartbeatMs: 2_000, holdMs: 3_000 },
   resume: { devices: 200, missed: 50, timeoutMs: 30_000 },
+  durable: { messages: 20_000, conversations: 1_000, bodyBytes: 200, oneAtATimeMs: 5_000, warmupMs: 8_000 },
   bodyBytes: 100,
   connectConcurrency: 100,
   heartbeatMs: 30_000,
@@ -48,6 +59,7 @@ const full: Profile = {
   group: { groups: 8, members: 256, senders: 4, window: 4, warmupMs: 2_000, durationMs: 15_000, drainMs: 10_000 },
   connections: { connections: 100_000, perProcess: 15_000, heartbeatMs: 10_000, holdMs: 30_000 },
   resume: { devices: 2_000, missed: 100, timeoutMs: 120_000 },
+  durable: { messages: 200_000, conversations: 10_000, bodyBytes: 200, oneAtATimeMs: 20_000, warmupMs: 20_000 },
   bodyBytes: 100,
   connectConcurrency: 200,
   heartbeatMs: 30_000,

@@ -4,6 +4,7 @@
 import type { ScenarioResult } from "../scenarios/types.ts";
 import { connectionsSection } from "./connections-section.ts";
 import { directSection } from "./direct-section.ts";
+import { durableSection } from "./durable-section.ts";
 import { groupSection } from "./group-section.ts";
 import { resumeSection } from "./resume-section.ts";
 import { checkTargets } from "./target-checks.ts";
@@ -13,11 +14,15 @@ import { warnings } from "./warnings.ts";
 export function header(results: ScenarioResult[]): string {
   const r = results[0]!;
   const m = r.machine;
-  return [
+  const lines = [
     `Run ${r.startedAt} with \`${r.command}\` (profile ${r.profile}${r.rounds > 1 ? `, medians of ${r.rounds} rounds` : ", one round"}) on msgr ${r.revision}.`,
     `Machine: ${m.cores} × ${m.cpuModel}, ${m.memoryGiB} GiB, Linux ${m.kernel}, open files ${m.openFilesLimit}; Bun ${m.bun}, Node ${m.node}. Pinning: ${r.pinning}.`,
-    "msgr runs embedded (SQLite, `storage.synchronous = normal`: an acked message survives a process crash, not a power loss) with the send rate limit raised out of the way.",
-  ].join("\n");
+  ];
+  // The durable scenario runs the cluster backends and describes them in its own section.
+  if (results.some((x) => x.scenario !== "durable")) {
+    lines.push("msgr runs embedded (SQLite, `storage.synchronous = normal`: an acked message survives a process crash, not a power loss) with the send rate limit raised out of the way.");
+  }
+  return lines.join("\n");
 }
 
 export function sections(results: ScenarioResult[]): string {
@@ -27,6 +32,7 @@ export function sections(results: ScenarioResult[]): string {
     if (r.scenario === "group") out.push(groupSection(r));
     if (r.scenario === "connections") out.push(connectionsSection(r));
     if (r.scenario === "resume") out.push(resumeSection(r));
+    if (r.scenario === "durable") out.push(durableSection(r));
   }
   const checks = checkTargets(results);
   out.push(

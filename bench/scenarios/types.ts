@@ -81,6 +81,63 @@ export interface ResumeTarget {
   figures: ResumeFigures;
 }
 
+/** The durable scenario's ways of writing the log into the store. */
+export type DurableVariantName = "batch" | "concurrent" | "one-at-a-time";
+
+/** Filling the log through the log-backed store: the path behind a sender's ack in cluster mode. */
+export interface FillFigures {
+  messages: number;
+  conversations: number;
+  elapsedMs: number;
+  /** Acknowledged appends per second. */
+  rate: number;
+  append: LatencySummary;
+  /** CPU ms per 1,000 appends: nats-server, Cassandra (client-id lookups), the bench process (the store's client side). */
+  logCpuPer1k: number;
+  storeCpuPer1k: number;
+  benchCpuPer1k: number;
+  otherCores: number;
+}
+
+/** One drain of the log by a write-behind worker. */
+export interface DrainFigures {
+  written: number;
+  /** Stopped at its time limit before the log was drained. */
+  capped: boolean;
+  /** From the worker's start to its last store write. */
+  elapsedMs: number;
+  /** Messages written to the store per second. */
+  rate: number;
+  /** Store writes (worker batches). */
+  writes: number;
+  /** Time for the store to confirm one write. */
+  write: LatencySummary;
+  batchMean: number;
+  /** Share of writes that carried a full batch. */
+  fullBatches: number;
+  /** Share of writes that carried at least half a batch but not a full one. */
+  halfBatches: number;
+  /** CPU ms per 1,000 messages written: Cassandra, the worker (the bench process), nats-server. */
+  storeCpuPer1k: number;
+  workerCpuPer1k: number;
+  logCpuPer1k: number;
+  otherCores: number;
+  storeErrors: number;
+  /** Rows in the messages table afterwards (it was truncated before). */
+  rowsStored: number;
+  /** Entries the consumer still counted unacknowledged a while after the last write. */
+  backlogLeft: number;
+}
+
+export interface DurableVariant {
+  variant: DurableVariantName;
+  writeMode: "batch" | "concurrent";
+  batchSize: number;
+  /** batchSizes: [entries per write, writes] pairs. */
+  rounds: { figures: DrainFigures; write: HistogramData; batchSizes: [number, number][] }[];
+  figures: DrainFigures;
+}
+
 /** What every result file records besides its scenario's figures. */
 export interface ResultMeta {
   startedAt: string;
@@ -102,4 +159,5 @@ export type ScenarioResult =
   | (Common & { scenario: "direct"; targets: DirectTarget[] })
   | (Common & { scenario: "group"; targets: GroupTarget[] })
   | (Common & { scenario: "connections"; targets: ConnectionsTarget[] })
-  | (Common & { scenario: "resume"; targets: ResumeTarget[] });
+  | (Common & { scenario: "resume"; targets: ResumeTarget[] })
+  | (Common & { scenario: "durable"; fill?: FillFigures; variants: DurableVariant[] });

@@ -6,19 +6,25 @@ set -euo pipefail
 # shellcheck source=infra/services/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-PACKAGES=(redis-server postgresql)
-
 here="$(dirname "${BASH_SOURCE[0]}")"
-bash "$here/install-nats.sh" >/dev/null
-bash "$here/install-cassandra.sh" >/dev/null
+# The engines that do not come from Debian packages; they run after the packages they need.
+others() {
+  bash "$here/install-nats.sh" >/dev/null
+  bash "$here/install-cassandra.sh" >/dev/null
+}
 
+# Java 17 and Maven are what install-cassandra.sh needs (it checks the Java version itself).
 missing=()
 command -v redis-server >/dev/null || missing+=(redis-server)
 [[ -n "$(pg_bindir)" ]] || missing+=(postgresql)
+command -v "${JAVA_HOME:+$JAVA_HOME/bin/}java" >/dev/null || missing+=(openjdk-17-jre-headless)
+command -v mvn >/dev/null || missing+=(maven)
 if ((${#missing[@]} == 0)); then
-  say "install: redis-server and PostgreSQL ($(pg_bindir)) are present; nothing to do"
+  say "install: redis-server, PostgreSQL ($(pg_bindir)), Java and Maven are present"
+  others
   exit 0
 fi
+PACKAGES=("${missing[@]}")
 say "install: missing ${missing[*]}"
 command -v apt-get >/dev/null || die "install: no apt-get here; install ${missing[*]} with your package manager"
 [[ $EUID -eq 0 ]] || die "install: installing packages needs root: sudo bash $0"
@@ -56,6 +62,8 @@ say "install: apt-get install ${PACKAGES[*]}"
 "${APT[@]}" install -y -q --no-install-recommends "${PACKAGES[@]}" || die "install: apt-get install failed (see above)"
 
 command -v redis-server >/dev/null || die "install: redis-server is still missing after apt-get install"
+command -v mvn >/dev/null || die "install: mvn is still missing after apt-get install"
 [[ -n "$(pg_bindir)" ]] || die "install: PostgreSQL server binaries (initdb) are still missing after apt-get install"
 say "install: done: $(redis-server --version | cut -d' ' -f1-3), PostgreSQL in $(pg_bindir)"
 say "install: the packages' own services are not used; if they run they keep the default ports 4222/6379/5432, ours use $NATS_PORT/$REDIS_PORT/$PG_PORT"
+others

@@ -84,7 +84,7 @@ async function run(node: Node, s: DeviceSession, cmd: CommandFrame, acceptedAt: 
     }
 
     case Method.Send: {
-      const { conv, cid, kind, body, media } = p as unknown as P.SendParams;
+      const { conv, cid, kind, body, media, resend } = p as unknown as P.SendParams;
       if (body.length > ctx.config.limits.maxBodyBytes) {
         throw new CommandError(ErrorCode.BodyTooLarge, `body exceeds ${ctx.config.limits.maxBodyBytes} bytes`);
       }
@@ -94,7 +94,7 @@ async function run(node: Node, s: DeviceSession, cmd: CommandFrame, acceptedAt: 
       const a = await member(node, conv, s.user);
       const upload = media ? await ctx.media.verifyForSend(s.user, media, conv) : null;
       // Copy: the frame's buffer belongs to the socket layer.
-      const ack = await a.send(s.user, s.device, cid, kind, body.slice(), acceptedAt, media);
+      const ack = await a.send(s.user, s.device, cid, kind, body.slice(), acceptedAt, { media, resend });
       if (upload && !ack.dup) void thumbnail(node, a, upload, conv, ack.seq);
       return ack;
     }

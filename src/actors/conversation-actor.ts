@@ -123,23 +123,23 @@ export class ConversationActor {
   // ---- messages -------------------------------------------------------------------------
 
   /** Accepts a message; resolves with the sender's ack once it is durable. */
-  send(from: string, dev: string, cid: string, kind: number, body: Uint8Array, acceptedAt: number, media?: string): Promise<SendResult> {
+  send(from: string, dev: string, cid: string, kind: number, body: Uint8Array, acceptedAt: number, opts: { media?: string; resend?: boolean } = {}): Promise<SendResult> {
     return new Promise((resolve, reject) => {
       this.mailbox.enqueue(() => {
         this.lastUsed = Date.now();
         if (!this.members.has(from)) return reject(notMember());
         if (kind === MessageKind.System) return reject(new CommandError(ErrorCode.InvalidParams, "kind: system messages are written by the server"));
-        this.append(from, dev, cid, kind, body, acceptedAt, media).then(resolve, reject);
+        this.append(from, dev, cid, kind, body, acceptedAt, opts).then(resolve, reject);
       });
     });
   }
 
   /** Issues the append without waiting; publication happens in commit (= seq) order. */
-  private append(from: string, dev: string, cid: string, kind: number, body: Uint8Array, acceptedAt: number, media?: string): Promise<SendResult> {
+  private append(from: string, dev: string, cid: string, kind: number, body: Uint8Array, acceptedAt: number, { media, resend }: { media?: string; resend?: boolean }): Promise<SendResult> {
     this.inflight++;
     const ts = Date.now();
     const msg = { conv: this.record.id, id: this.ctx.ids.next(), from, dev, cid, kind, body, ts };
-    return this.ctx.messages.append(media ? { ...msg, media } : msg).then(
+    return this.ctx.messages.append(media ? { ...msg, media } : msg, { resend }).then(
       ({ message, duplicate }) => {
         this.settle();
         if (!duplicate) this.committed(message, acceptedAt);
@@ -198,7 +198,7 @@ export class ConversationActor {
   }
 
   private async appendSystem(event: SystemEvent): Promise<number> {
-    const r = await this.append(event.by, "", "", MessageKind.System, pack(event), Date.now());
+    const r = await this.append(event.by, "", "", MessageKind.System, pack(event), Date.now(), {});
     return r.seq;
   }
 

@@ -41,6 +41,7 @@ export const PARAM_SCHEMAS: Record<MethodId, Schema> = {
     kind: { t: "uint", min: 1, max: 255 },
     body: { t: "bin" },
     media: { t: "str", max: 64, pattern: MEDIA_ID_PATTERN, opt: true },
+    resend: { t: "bool", opt: true },
   },
   [Method.Receipt]: { conv, type: { t: "uint", min: 1, max: 2 }, seq },
   [Method.Typing]: { conv, on: { t: "bool" } },

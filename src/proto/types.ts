@@ -88,6 +88,8 @@ export interface SendParams {
   body: Uint8Array;
   /** A media id from MEDIA_UPLOAD whose upload finished; only with kind Media. */
   media?: string;
+  /** This cid was sent before without an ack arriving: the server also checks its long-term duplicate key. */
+  resend?: boolean;
 }
 export interface SendResult {
   id: bigint;

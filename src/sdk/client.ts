@@ -78,6 +78,8 @@ interface OutboxEntry {
   resolve: (r: P.SendResult) => void;
   reject: (e: Error) => void;
   inFlight: boolean;
+  /** Transmitted at least once: later transmissions are marked `resend`. */
+  sent: boolean;
 }
 
 const CONNECTION_LOST = -1;
@@ -344,7 +346,7 @@ export class Client extends Emitter<ClientEvents> {
     const known = this.outbox.get(params.cid);
     if (known) return new Promise((resolve, reject) => this.outbox.set(params.cid, { ...known, resolve, reject }));
     return new Promise((resolve, reject) => {
-      const entry: OutboxEntry = { params, resolve, reject, inFlight: false };
+      const entry: OutboxEntry = { params, resolve, reject, inFlight: false, sent: false };
       this.outbox.set(params.cid, entry);
       if (this.session) this.transmit(entry);
     });
@@ -352,6 +354,9 @@ export class Client extends Emitter<ClientEvents> {
 
   private transmit(entry: OutboxEntry): void {
     entry.inFlight = true;
+    // The ack of an earlier transmission may have been lost after the message was stored.
+    if (entry.sent) entry.params.resend = true;
+    entry.sent = true;
     const { params } = entry;
     this.request(Method.Send, params).then(
       (r) => {

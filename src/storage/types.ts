@@ -16,6 +16,15 @@ export interface AppendResult {
   duplicate: boolean;
 }
 
+export interface AppendOptions {
+  /**
+   * The client says it sent this client id before and got no ack. Stores whose duplicate check
+   * is not free on every append (the log-backed one: a store read) check their long-term key
+   * only then; the others check every append anyway.
+   */
+  resend?: boolean;
+}
+
 export interface MessageStore {
   /**
    * True when retention is applied by pruneBefore. False when the store expires messages itself
@@ -30,7 +39,7 @@ export interface MessageStore {
    * original is returned with `duplicate: true`. Concurrent appends share one commit (group
    * commit), and seqs follow the order of the append calls.
    */
-  append(msg: NewMessage): Promise<AppendResult>;
+  append(msg: NewMessage, opts?: AppendOptions): Promise<AppendResult>;
   /** Highest stored seq of a conversation, 0 when it has none. */
   lastSeq(conv: string): Promise<number>;
   /** Lowest seq still retained, or lastSeq + 1 when everything was pruned, 1 for an empty conversation. */

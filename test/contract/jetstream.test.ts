@@ -180,13 +180,13 @@ describe("log-backed store", () => {
     expect(await o.history.range("c1", 0, 20, 100)).toEqual(entries);
   });
 
-  test("a resend after the log's duplicate window is answered from the store's client-id key", async () => {
+  test("a resend (marked so by the client) after the log's duplicate window is answered from the store's client-id key", async () => {
     const o = await open({ duplicateWindowSeconds: 1 });
     const first = await o.store.append(message("c1", 1, { cid: "late" }));
     const worker = await startWorker(o);
     await until(async () => (await storedRows("c1")).length === 1, "the worker to flush");
     await Bun.sleep(1_500);
-    expect(await o.store.append(message("c1", 2, { cid: "late", body: new Uint8Array([7]) }))).toEqual({ message: first.message, duplicate: true });
+    expect(await o.store.append(message("c1", 2, { cid: "late", body: new Uint8Array([7]) }), { resend: true })).toEqual({ message: first.message, duplicate: true });
     expect(await o.store.lastSeq("c1")).toBe(1);
     await worker.stop();
   });

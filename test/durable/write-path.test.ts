@@ -206,6 +206,20 @@ describe("durable write path: JetStream log, write-behind workers, Cassandra", (
     const direct = directs.rows.filter((r) => new TextDecoder().decode(r.body).startsWith("direct-"));
     expect(direct).toHaveLength(1000);
     expect(new Set(direct.map((r) => r.conv)).size).toBe(1000);
+
+    // The worker's /metrics shows the drained backlog (its last acks may still be on their way) and how it batched.
+    let metrics = "";
+    const deadline = Date.now() + 10_000;
+    while (!/^msgr_worker_backlog 0$/m.test(metrics) && Date.now() < deadline) {
+      metrics = await (await fetch(workers[0]!.metricsUrl)).text();
+      await Bun.sleep(100);
+    }
+    expect(metrics).toMatch(/^msgr_worker_backlog 0$/m);
+    const written = Number(/^msgr_worker_messages_written_total (\d+)$/m.exec(metrics)?.[1]);
+    const batches = Number(/^msgr_worker_batch_size_count (\d+)$/m.exec(metrics)?.[1]);
+    expect(written).toBeGreaterThanOrEqual(11_000);
+    expect(batches).toBeGreaterThan(0);
+    expect(batches).toBeLessThan(written);
   }, 600_000);
 
   test("Cassandra stopped for 60 s during traffic: acks continue, every message reaches the store once", async () => {

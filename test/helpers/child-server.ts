@@ -3,6 +3,7 @@
 import { spawn, type Subprocess } from "bun";
 import { resolveConfig } from "../../src/config/config.ts";
 import { mintToken } from "./harness.ts";
+import { freePort } from "./services/common.ts";
 
 export interface ChildServer {
   proc: Subprocess<"ignore", "pipe", "pipe">;
@@ -23,14 +24,17 @@ export async function startChild(env: Record<string, string>): Promise<ChildServ
 
 export interface ChildWorker {
   proc: Subprocess<"ignore", "pipe", "pipe">;
+  /** Where its /metrics is served (on a port the system picked). */
+  metricsUrl: string;
   output(): string;
   exited: Promise<number>;
 }
 
-/** Starts a write-behind worker (`bun src/cli/main.ts worker`); resolves once it consumes the log. */
+/** Starts a write-behind worker (`bun src/cli/main.ts worker`); resolves once it consumes the log and serves /metrics. */
 export async function startWorkerChild(env: Record<string, string>): Promise<ChildWorker> {
-  const { proc, output } = await startCommand("worker", { MSGR_WORKER_METRICS_PORT: "0", ...env }, /write-behind worker started/);
-  return { proc, output, exited: proc.exited };
+  // worker.metricsPort 0 turns /metrics off: give it a free port instead.
+  const { proc, output, matched } = await startCommand("worker", { MSGR_WORKER_METRICS_PORT: String(await freePort()), ...env }, /write-behind worker started[^]*"url":"(http:\/\/[^"]+\/metrics)"/);
+  return { proc, metricsUrl: matched, output, exited: proc.exited };
 }
 
 /** Spawns a msgr command; resolves once its stdout matches `ready` (with the first group, if any). */

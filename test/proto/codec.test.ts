@@ -22,6 +22,8 @@ describe("codec", () => {
     const body = new Uint8Array([1, 2, 3]);
     const f = decodeCommand(encodeCommand(7, Method.Send, { conv: "c1", cid: "x-1", kind: 1, body, extra: "ignored" }));
     expect(f).toEqual({ id: 7, method: Method.Send, params: { conv: "c1", cid: "x-1", kind: 1, body: expect.any(Uint8Array) } });
+    const resent = decodeCommand(encodeCommand(8, Method.Send, { conv: "c1", cid: "x-1", kind: 1, body, resend: true }));
+    expect(resent.params).toEqual({ conv: "c1", cid: "x-1", kind: 1, body: expect.any(Uint8Array), resend: true });
     expect([...(f.params.body as Uint8Array)]).toEqual([1, 2, 3]);
   });
 
@@ -35,6 +37,7 @@ describe("codec", () => {
     expect(codeOf(pack([2, 5, 1, {}]))).toBe(ErrorCode.BadFrame);
     expect(codeOf(pack([1, -1, 1, {}]))).toBe(ErrorCode.BadFrame);
     expect(codeOf(pack([1, 5, Method.Send, { conv: "c", cid: "x", kind: 1, body: "text, not bytes" }]))).toBe(ErrorCode.InvalidParams);
+    expect(codeOf(pack([1, 5, Method.Send, { conv: "c", cid: "x", kind: 1, body: new Uint8Array(1), resend: "yes" }]))).toBe(ErrorCode.InvalidParams);
     expect(codeOf(pack([1, 5, Method.Receipt, { conv: "c", type: 1, seq: -3 }]))).toBe(ErrorCode.InvalidParams);
     expect(codeOf(pack([1, 5, Method.ConvGet, { conv: "bad.id*" }]))).toBe(ErrorCode.InvalidParams);
     let caught: unknown;

@@ -13,7 +13,7 @@
 
 import type { Logger } from "pino";
 import type { CassandraHistory } from "../cassandra/history-store.ts";
-import type { AppendResult, MessageStore, NewMessage, StoredMessage } from "../types.ts";
+import type { AppendOptions, AppendResult, MessageStore, NewMessage, StoredMessage } from "../types.ts";
 import type { LogEntry, MessageLog } from "./message-log.ts";
 
 /** Conversation tails remembered between appends; beyond this the oldest are re-read on use. */
@@ -35,6 +35,7 @@ interface Tail {
 
 interface Pending {
   msg: NewMessage;
+  resend: boolean;
   resolve(result: AppendResult): void;
   reject(err: Error): void;
 }
@@ -60,11 +61,12 @@ export class LogBackedMessageStore implements MessageStore {
     private readonly logger: Logger,
   ) {}
 
-  append(msg: NewMessage): Promise<AppendResult> {
+  append(msg: NewMessage, opts: AppendOptions = {}): Promise<AppendResult> {
     return new Promise((resolve, reject) => {
+      const pending = { msg, resend: opts.resend === true, resolve, reject };
       const queue = this.queues.get(msg.conv);
-      if (queue) return void queue.push({ msg, resolve, reject });
-      this.queues.set(msg.conv, [{ msg, resolve, reject }]);
+      if (queue) return void queue.push(pending);
+      this.queues.set(msg.conv, [pending]);
       const pump = this.pump(msg.conv).finally(() => this.pumps.delete(pump));
       this.pumps.add(pump);
     });
@@ -74,11 +76,11 @@ export class LogBackedMessageStore implements MessageStore {
     const queue = this.queues.get(conv)!;
     while (queue.length > 0) {
       // A resend later than the log's duplicate window: the store's client-id key still knows
-      // it. Looked up for the whole queued chunk at once, so the store's latency is paid once
-      // per chunk rather than once per message. Skipped while the store is down (the log's
-      // duplicate window still covers recent resends).
+      // it. Only for messages the client marks as resent, so first sends never wait on the
+      // store; looked up for the queued chunk at once. Skipped while the store is down (the
+      // log's duplicate window still covers recent resends).
       const chunk = queue.slice(0, LOOKUP_CHUNK);
-      const priors = await Promise.all(chunk.map(({ msg }) => (msg.cid ? this.fromStore(() => this.store.byClientId(msg.conv, msg.from, msg.cid), null) : null)));
+      const priors = await Promise.all(chunk.map(({ msg, resend }) => (resend && msg.cid ? this.fromStore(() => this.store.byClientId(msg.conv, msg.from, msg.cid), null) : null)));
       for (let i = 0; i < chunk.length; i++) {
         const p = queue[0]!;
         const prior = priors[i];

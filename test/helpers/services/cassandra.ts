@@ -19,6 +19,8 @@ export interface CassandraServer {
   contactPoint: string;
   /** The data center the driver must name as localDataCenter ("datacenter1" with SimpleSnitch). */
   localDataCenter: string;
+  /** The JVM's process id while it runs (for CPU accounting in the bench). */
+  readonly pid: number | undefined;
   /** Kills the server and removes its data; safe to call twice. */
   stop(): Promise<void>;
   /** Stops it cleanly (SIGTERM: Cassandra drains) and starts it again on the same ports and data. */
@@ -165,6 +167,9 @@ export async function startCassandra(): Promise<CassandraServer> {
     port,
     contactPoint: `${HOST}:${port}`,
     localDataCenter: DATA_CENTER,
+    get pid() {
+      return proc?.pid;
+    },
     async stop() {
       if (stopped) return;
       stopped = true;

@@ -110,6 +110,10 @@ export function serverProcess(name: string, args: string[], ready: () => Promise
         await Bun.sleep(25);
       }
     },
+    /** The running process's id, undefined while it is not running. */
+    pid(): number | undefined {
+      return proc?.pid;
+    },
     async kill(): Promise<void> {
       if (!proc) return;
       const p = proc;

@@ -13,6 +13,8 @@ export interface NatsServer {
   port: number;
   /** The HTTP monitoring endpoint (/connz, /subsz, ...), to see what clients subscribed. */
   monitorUrl: string;
+  /** The server's process id while it runs (for CPU accounting in the bench). */
+  readonly pid: number | undefined;
   /** Kills the server and removes its storage directory. */
   stop(): Promise<void>;
   /** Kills the server (SIGKILL, like a crash) and starts it again on the same ports and storage; resolves once it accepts connections. */
@@ -46,12 +48,34 @@ export async function startNats(opts: { jetstream?: boolean } = {}): Promise<Nat
   }
 
   const server = serverProcess(`nats-server on port ${port}`, args, () => accepts(port));
-  await server.start();
+  // If this process exits without stop() (an interrupted bench or test run), take the server and
+  // its storage down with it. Exit hooks are synchronous: a plain SIGKILL.
+  const onExit = () => {
+    try {
+      const pid = server.pid();
+      if (pid !== undefined) process.kill(pid, "SIGKILL");
+    } catch {
+      // Already gone.
+    }
+    if (storeDir) rmSync(storeDir, { recursive: true, force: true });
+  };
+  process.on("exit", onExit);
+  try {
+    await server.start();
+  } catch (e) {
+    process.off("exit", onExit);
+    if (storeDir) rmSync(storeDir, { recursive: true, force: true });
+    throw e;
+  }
   return {
     url: `nats://${HOST}:${port}`,
     port,
     monitorUrl: `http://${HOST}:${monitorPort}`,
+    get pid() {
+      return server.pid();
+    },
     async stop() {
+      process.off("exit", onExit);
       await server.kill();
       if (storeDir) rmSync(storeDir, { recursive: true, force: true });
     },
