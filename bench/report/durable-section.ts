@@ -21,7 +21,7 @@ export function durableSection(r: Durable): string {
   if (f) {
     out.push(
       "",
-      `**Fill**, once: ${num(f.messages)} messages of ${p.bodyBytes} bytes through the log-backed store's append (client-id lookup in Cassandra, then a fenced publish acknowledged once JetStream has the message on disk: the sender's ack), ` +
+      `**Fill**, once: ${num(f.messages)} messages of ${p.bodyBytes} bytes through the log-backed store's append (a fenced publish acknowledged once JetStream has the message on disk: the sender's ack; first sends do not read the store), ` +
         `into ${num(f.conversations)} conversations with one append in flight per conversation; ${percent(Number(p.busyMessages))} of the messages go to ${percent(Number(p.busyConversations))} of the conversations.`,
       "",
       table(

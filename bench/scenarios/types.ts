@@ -92,7 +92,7 @@ export interface FillFigures {
   /** Acknowledged appends per second. */
   rate: number;
   append: LatencySummary;
-  /** CPU ms per 1,000 appends: nats-server, Cassandra (client-id lookups), the bench process (the store's client side). */
+  /** CPU ms per 1,000 appends: nats-server, Cassandra (idle unless sends are marked resend), the bench process (the store's client side). */
   logCpuPer1k: number;
   storeCpuPer1k: number;
   benchCpuPer1k: number;

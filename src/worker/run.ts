@@ -39,7 +39,12 @@ export async function startWorker(config: Config, log: Logger, env: Record<strin
   }
   let worker: WriteBehindWorker | undefined;
   const metrics = new WorkerMetrics(() => worker!.backlog());
-  worker = new WriteBehindWorker(messageLog, history, { ...config.worker, afterStoreWrite: faultInjection(env) }, metrics, log);
+  const onFatal = (err: Error) => {
+    // Exit non-zero so that systemd (Restart=on-failure) starts a fresh worker.
+    log.fatal({ err }, "log consumer failed; exiting");
+    process.exit(1);
+  };
+  worker = new WriteBehindWorker(messageLog, history, { ...config.worker, afterStoreWrite: faultInjection(env), onFatal }, metrics, log);
   await worker.start();
 
   let http: ReturnType<typeof Bun.serve> | undefined;

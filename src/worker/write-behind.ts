@@ -22,6 +22,8 @@ export interface WriteBehindOptions {
   ackWaitMs: number;
   /** Called after a batch is in the store and before its entries are acknowledged (fault-injection tests). */
   afterStoreWrite?: () => void;
+  /** Called if the consumer stops delivering for good (e.g. it was deleted): the worker is useless from then on. */
+  onFatal?: (err: Error) => void;
 }
 
 /** The most entries in flight across all workers of a consumer: bounds their memory while the store is down. */
@@ -65,7 +67,9 @@ export class WriteBehindWorker {
     else await jsm.consumers.add(this.log.stream, { durable_name: this.opts.consumer, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, ...settings });
     const consumer = await this.nc.jetstream().consumers.get(this.log.stream, this.opts.consumer);
     this.messages = await consumer.consume({ max_messages: this.opts.batchSize * 4 });
-    void this.receive(this.messages);
+    this.receive(this.messages).catch((err) => {
+      if (!this.stopping) this.opts.onFatal?.(err as Error);
+    });
     this.loop = this.writeLoop();
     this.logger.info({ stream: this.log.stream, consumer: this.opts.consumer, mode: this.opts.writeMode, batchSize: this.opts.batchSize }, "write-behind worker started");
   }
