@@ -258,9 +258,9 @@ export const DEFAULTS: Config = {
     consumer: "msgr-store-writer",
     batchSize: 512,
     batchWaitMs: 20,
-    // Measured faster on the durable bench (bench/README.md): with traffic spread over many
-    // conversations a batch holds one or two rows per partition, so batching saves little.
-    writeMode: "concurrent",
+    // Measured faster, and cheaper for Cassandra, on the durable bench (bench/README.md), though
+    // by little: with traffic spread over many conversations a batch holds few rows per partition.
+    writeMode: "batch",
     maxRetryDelayMs: 5_000,
     ackWaitMs: 30_000,
     metricsPort: 9465,
