@@ -216,6 +216,18 @@ describe("log-backed store", () => {
     expect(await o.store.firstRetainedSeq("edge")).toBe(BUCKET_SEQS - 5);
   });
 
+  test("a read through the log spans several batched gets, in order, with other conversations interleaved", async () => {
+    const o = await open();
+    await Promise.all(Array.from({ length: 600 }, (_, i) => o.store.append(message(i % 2 ? "odd" : "even", i + 1, { from: i % 3 ? "alice" : "bob" }))));
+    const even = await o.store.range("even", 0, 1000);
+    expect(even.map((m) => m.seq)).toEqual(Array.from({ length: 300 }, (_, i) => i + 1));
+    expect(even.map((m) => m.cid)).toEqual(Array.from({ length: 300 }, (_, i) => `even-${2 * i + 1}`));
+    expect((await o.store.history("odd", 301, 300)).map((m) => m.seq)).toEqual(Array.from({ length: 300 }, (_, i) => 300 - i));
+    const last = new Map<string, number>();
+    for (const m of even) last.set(m.from, m.seq);
+    expect(await o.store.lastSeqBySender("even")).toEqual(last);
+  });
+
   test("messages acked while the worker is behind are read through from the log", async () => {
     const o = await open();
     for (let n = 1; n <= 10; n++) await o.store.append(message("c1", n));

@@ -6,6 +6,8 @@
 import {
   connect,
   DiscardPolicy,
+  JSONCodec,
+  RequestStrategy,
   nanos,
   RetentionPolicy,
   StorageType,
@@ -46,6 +48,10 @@ export interface MessageLogOptions {
   log: Logger;
 }
 
+/** Entries per batched direct get while walking a conversation. */
+const WALK_BATCH = 256;
+const json = JSONCodec();
+
 // JetStream API error codes (nats-server server/errors.json).
 const WRONG_LAST_SEQUENCE = 10071;
 const NO_MESSAGE_FOUND = 10037;
@@ -68,7 +74,7 @@ export function logMsgId(message: Pick<StoredMessage, "conv" | "from" | "cid">):
 
 /** Direct gets (any replica answers). nats.js has them on the manager but leaves them out of its type. */
 interface DirectGets {
-  getMessage(stream: string, query: { seq: number; next_by_subj?: string } | { last_by_subj: string }): Promise<StoredMsg>;
+  getMessage(stream: string, query: { seq: number } | { last_by_subj: string }): Promise<StoredMsg>;
 }
 
 function apiErrorCode(err: unknown): number | undefined {
@@ -140,20 +146,38 @@ export class MessageLog {
     }
   }
 
-  /** The conversation's entries from stream sequence `fromLogSeq` on, oldest first, while `more` returns true. */
-  async walk(conv: string, fromLogSeq: number, more: (entry: LogEntry) => boolean): Promise<void> {
-    const subject = subjects.log(conv);
-    let next = Math.max(1, fromLogSeq);
+  /**
+   * The conversation's entries from stream sequence `fromLogSeq` on, oldest first, while `more`
+   * returns true. Reads `batch` entries per round trip with batched direct gets (nats-server
+   * 2.11+): the server streams the matching entries and ends with an EOB status saying how many
+   * more match.
+   */
+  async walk(conv: string, fromLogSeq: number, more: (entry: LogEntry) => boolean, batch = WALK_BATCH): Promise<void> {
+    const request = { seq: Math.max(1, fromLogSeq), next_by_subj: subjects.log(conv), batch };
     for (;;) {
-      let entry: LogEntry;
-      try {
-        entry = toEntry(await this.direct.getMessage(this.stream, { seq: next, next_by_subj: subject }));
-      } catch (err) {
-        if (isNotFound(err)) return;
-        throw err;
+      const replies = await this.nc.requestMany(`$JS.API.DIRECT.GET.${this.stream}`, json.encode(request), {
+        strategy: RequestStrategy.SentinelMsg,
+        maxWait: this.publishTimeoutMs,
+      });
+      let stopped = false;
+      let end: { pending: number } | undefined;
+      for await (const m of replies) {
+        if (m.data.length === 0) {
+          // The sentinel: 204 EOB after a batch, 404 when nothing (more) matches.
+          const code = m.headers?.code ?? 0;
+          if (code !== 204 && code !== 404) throw new Error(`direct get from ${this.stream}: ${code} ${m.headers?.description ?? ""}`);
+          end = { pending: code === 204 ? Number(m.headers?.get("Nats-Num-Pending") || 0) : 0 };
+          break;
+        }
+        // After `more` said stop, the rest of the batch is read and dropped (the reply stream ends with its sentinel).
+        if (stopped) continue;
+        const logSeq = Number(m.headers?.get("Nats-Sequence"));
+        request.seq = logSeq + 1;
+        if (!more({ message: decodeEntry(m.data), logSeq })) stopped = true;
       }
-      if (!more(entry)) return;
-      next = entry.logSeq + 1;
+      // No sentinel within maxWait: the server did not answer; a partial walk must not pass for a whole one.
+      if (!end) throw new Error(`direct get from ${this.stream}: no complete answer within ${this.publishTimeoutMs} ms`);
+      if (stopped || end.pending === 0) return;
     }
   }
 

@@ -157,7 +157,7 @@ export class LogBackedMessageStore implements MessageStore {
 
   private async firstLogged(conv: string): Promise<number | null> {
     let first: number | null = null;
-    await this.log.walk(conv, 1, (e) => ((first = e.message.seq), false));
+    await this.log.walk(conv, 1, (e) => ((first = e.message.seq), false), 1);
     return first;
   }
 
