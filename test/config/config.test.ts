@@ -1,0 +1,43 @@
+// The durable write path's settings: environment overrides reach them, and settings that would
+// weaken or break the path are refused at start with a message naming the key.
+
+import { describe, expect, test } from "bun:test";
+import { ConfigError, environmentVariables, resolveConfig } from "../../src/config/config.ts";
+
+describe("config: log, history store and worker settings", () => {
+  test("environment variables override the jetstream, cassandra and worker sections", () => {
+    const c = resolveConfig({}, {
+      MSGR_BACKENDS_MESSAGES: "jetstream",
+      MSGR_JETSTREAM_REPLICAS: "3",
+      MSGR_CASSANDRA_CONTACT_POINTS: "10.0.0.41:9042,10.0.0.42:9042",
+      MSGR_WORKER_WRITE_MODE: "concurrent",
+      MSGR_WORKER_ACK_WAIT_MS: "5000",
+    });
+    expect(c.backends.messages).toBe("jetstream");
+    expect(c.jetstream.replicas).toBe(3);
+    expect(c.cassandra.contactPoints).toEqual(["10.0.0.41:9042", "10.0.0.42:9042"]);
+    expect(c.worker.writeMode).toBe("concurrent");
+    expect(c.worker.ackWaitMs).toBe(5000);
+    expect(environmentVariables()).toContain("MSGR_CASSANDRA_LOCAL_DATA_CENTER");
+  });
+
+  test("the defaults are a single-replica development setup with LOCAL_QUORUM and batched writes", () => {
+    const c = resolveConfig({}, {});
+    expect(c.backends.messages).toBe("sqlite");
+    expect(c.jetstream).toMatchObject({ replicas: 1, maxAgeSeconds: 7 * 86_400, duplicateWindowSeconds: 600 });
+    expect(c.cassandra).toMatchObject({ consistency: "localQuorum", replicationFactor: 1 });
+    expect(c.worker.writeMode).toBe("batch");
+  });
+
+  test.each([
+    [{ MSGR_BACKENDS_MESSAGES: "cassandra" }, /backends.messages must be one of sqlite, postgres, jetstream/],
+    [{ MSGR_WORKER_WRITE_MODE: "logged" }, /worker.writeMode/],
+    [{ MSGR_JETSTREAM_REPLICAS: "2" }, /jetstream.replicas must be 1, 3 or 5/],
+    [{ MSGR_CASSANDRA_CONSISTENCY: "three" }, /cassandra.consistency/],
+    [{ MSGR_JETSTREAM_DUPLICATE_WINDOW_SECONDS: "0" }, /duplicateWindowSeconds/],
+    [{ MSGR_JETSTREAM_MAX_AGE_SECONDS: "60", MSGR_JETSTREAM_DUPLICATE_WINDOW_SECONDS: "600" }, /at most jetstream.maxAgeSeconds/],
+  ])("%p is refused with a message naming the setting", (env, message) => {
+    expect(() => resolveConfig({}, env)).toThrow(ConfigError);
+    expect(() => resolveConfig({}, env)).toThrow(message);
+  });
+});
