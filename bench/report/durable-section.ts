@@ -66,7 +66,22 @@ export function durableSection(r: Durable): string {
   );
   const verdict = fasterMode(r.variants);
   if (verdict) out.push("", verdict);
+  if (r.hot) out.push("", ...hotConversation(r.hot));
   return out.join("\n");
+}
+
+/** The ceiling of one busy conversation, and what two writers racing for it (two edges) cost. */
+function hotConversation(h: NonNullable<Durable["hot"]>): string[] {
+  return [
+    `**One conversation**, after the drains, once: ${num(h.messages)} appends as fast as they go, by one writer, then by two writers at once (two edges' stores, half each). ` +
+      "A conversation's appends are serial (each publish is fenced on the one before), so this is the most one conversation takes; many conversations append in parallel (the fill above).",
+    "",
+    table(
+      ["messages", "one writer, acked appends/s", "two racing writers, acked appends/s", "two / one", "publishes refused by the fence"],
+      [[num(h.messages), rate(h.oneWriter), rate(h.twoWriters), ratio(h.twoWriters / h.oneWriter), percent(h.conflictShare)]],
+      0,
+    ),
+  ];
 }
 
 function batchSizes(limit: number, d: DrainFigures): string {

@@ -29,6 +29,8 @@ export interface DurableServices {
   truncate(): Promise<void>;
   /** Rows in the messages table. */
   countRows(): Promise<number>;
+  /** A store as a second edge has it (own connection to the log), to race `store` for one conversation. */
+  secondWriter(): Promise<{ store: LogBackedMessageStore; close(): Promise<void> }>;
   deleteConsumer(name: string): Promise<void>;
   stop(): Promise<void>;
 }
@@ -63,6 +65,11 @@ export async function startDurableServices(): Promise<DurableServices> {
       async countRows() {
         const { rows } = await cql.execute(`SELECT COUNT(*) AS n FROM ${KEYSPACE}.messages`, [], { readTimeout: COUNT_TIMEOUT_MS });
         return Number(rows[0]!.n);
+      },
+      async secondWriter() {
+        // Another node's store: its own connection to the same stream and the same history store.
+        const other = await MessageLog.open({ ...DEFAULTS.jetstream, servers: [nats.value.url], stream: "MSGR_BENCH_LOG", name: "bench-2", log: silent });
+        return { store: new LogBackedMessageStore(other, history, silent), close: () => other.close() };
       },
       async deleteConsumer(name) {
         await jsm.consumers.delete(log.stream, name);

@@ -16,7 +16,7 @@ import { CpuMeter, machineBusyMs } from "../lib/proc-stats.ts";
 import type { Profile } from "../lib/profiles.ts";
 import { stageLabel, type ScenarioContext } from "./context.ts";
 import { silent, startDurableServices, type DurableServices } from "./durable-services.ts";
-import type { DrainFigures, DurableVariant, DurableVariantName, FillFigures, ScenarioResult } from "./types.ts";
+import type { DrainFigures, DurableVariant, DurableVariantName, FillFigures, HotConversationFigures, ScenarioResult } from "./types.ts";
 
 /** Skew of the fill: this share of the conversations carries this share of the messages, so batches hold several rows of some partitions. */
 const BUSY_CONVERSATIONS = 0.1;
@@ -76,7 +76,8 @@ export async function runDurable(ctx: ScenarioContext): Promise<ScenarioResult> 
       const r = rounds.get(v.name)!;
       return { variant: v.name, writeMode: v.writeMode, batchSize: v.batchSize, rounds: r, figures: medianOf(r.map((x) => x.figures)) };
     });
-    return { ...base, skipped: [], fill, variants };
+    const hot = await hotConversation(ctx, services, Math.max(1_000, Math.round(p.messages / 10)));
+    return { ...base, skipped: [], fill, variants, hot };
   } catch (e) {
     return notRun(ctx, base, `failed: ${(e as Error).message}`, fill);
   } finally {
@@ -153,6 +154,43 @@ async function fillLog(ctx: ScenarioContext, s: DurableServices, p: Profile["dur
     benchCpuPer1k: c.self,
     otherCores: c.otherCores,
   };
+}
+
+/**
+ * One conversation as fast as it goes: `messages` appends by one writer, then as many by two
+ * writers (two edges' stores) at once, half each. Appends to one conversation are serial (each
+ * publish is fenced on the one before), so this is the ceiling of a single busy conversation,
+ * and the second figure is what writers racing on different nodes cost. Runs after the drains:
+ * its entries are not part of the log they measure.
+ */
+async function hotConversation(ctx: ScenarioContext, s: DurableServices, messages: number): Promise<HotConversationFigures> {
+  const body = new Uint8Array(ctx.args.profile.durable.bodyBytes).fill(0x61);
+  let id = 1n << 40n;
+  const append = (store: DurableServices["store"], conv: string, from: string, i: number) =>
+    store.append({ conv, id: ++id, from, dev: "d1", cid: `${from}-${i}`, kind: MessageKind.Text, body, ts: Date.now() });
+  const timed = async (run: () => Promise<unknown>) => {
+    const started = performance.now();
+    await run();
+    return (messages * 1000) / (performance.now() - started);
+  };
+  ctx.progress.stage(`durable · one conversation, one writer: ${messages.toLocaleString("en-US")} appends`);
+  const oneWriter = await timed(() => Promise.all(Array.from({ length: messages }, (_, i) => append(s.store, "bench-hot-1", "a", i))));
+  ctx.progress.stage(`durable · one conversation, two racing writers: ${messages.toLocaleString("en-US")} appends`);
+  const second = await s.secondWriter();
+  try {
+    const before = s.store.fenceConflicts;
+    const half = Math.floor(messages / 2);
+    const twoWriters = await timed(() =>
+      Promise.all([
+        ...Array.from({ length: half }, (_, i) => append(s.store, "bench-hot-2", "a", i)),
+        ...Array.from({ length: messages - half }, (_, i) => append(second.store, "bench-hot-2", "b", i)),
+      ]),
+    );
+    const conflicts = s.store.fenceConflicts - before + second.store.fenceConflicts;
+    return { messages, oneWriter, twoWriters, conflictShare: conflicts / messages };
+  } finally {
+    await second.close();
+  }
 }
 
 /** Times each store write the worker makes and counts its entries (the worker's own histogram buckets are too coarse for a p99). */

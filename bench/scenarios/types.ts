@@ -99,6 +99,17 @@ export interface FillFigures {
   otherCores: number;
 }
 
+/** One conversation appended to as fast as the fence allows, by one writer and by two racing ones (two edges). */
+export interface HotConversationFigures {
+  messages: number;
+  /** Acked appends/s with one writer. */
+  oneWriter: number;
+  /** Acked appends/s with two writers appending half each at once. */
+  twoWriters: number;
+  /** Publishes the fence refused (another writer got there first), as a share of the two writers' appends. */
+  conflictShare: number;
+}
+
 /** One drain of the log by a write-behind worker. */
 export interface DrainFigures {
   written: number;
@@ -160,4 +171,4 @@ export type ScenarioResult =
   | (Common & { scenario: "group"; targets: GroupTarget[] })
   | (Common & { scenario: "connections"; targets: ConnectionsTarget[] })
   | (Common & { scenario: "resume"; targets: ResumeTarget[] })
-  | (Common & { scenario: "durable"; fill?: FillFigures; variants: DurableVariant[] });
+  | (Common & { scenario: "durable"; fill?: FillFigures; variants: DurableVariant[]; hot?: HotConversationFigures });

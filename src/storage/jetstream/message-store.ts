@@ -54,6 +54,8 @@ export class LogBackedMessageStore implements MessageStore {
   private readonly pumps = new Set<Promise<void>>();
   private readonly tails = new Map<string, Tail>();
   private storeDownUntil = 0;
+  /** Publishes the fence refused because another writer appended first (read by the bench). */
+  fenceConflicts = 0;
 
   constructor(
     private readonly log: MessageLog,
@@ -114,6 +116,7 @@ export class LogBackedMessageStore implements MessageStore {
       }
       if (outcome.kind === "duplicate") return { message: outcome.original.message, duplicate: true };
       this.tails.delete(msg.conv);
+      this.fenceConflicts++;
       await Bun.sleep(Math.random() * Math.min(MAX_CONFLICT_BACKOFF_MS, 2 ** conflicts));
     }
     throw new Error(`conversation ${msg.conv}: the log tail moved ${MAX_CONFLICTS} times in a row`);
