@@ -49,7 +49,11 @@ async function startCommand(command: string, env: Record<string, string>, ready:
   let out = "";
   const decoder = new TextDecoder();
   const matched = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`msgr ${command} did not start:\n${out}`)), 20_000);
+    const timer = setTimeout(() => {
+      // Not left running behind the failed test.
+      proc.kill("SIGKILL");
+      reject(new Error(`msgr ${command} did not start:\n${out}`));
+    }, 20_000);
     void (async () => {
       for await (const chunk of proc.stdout) {
         out += decoder.decode(chunk);
