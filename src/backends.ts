@@ -28,19 +28,9 @@ export interface Stores {
 
 /** The JetStream log and the Cassandra/ScyllaDB history store, as one MessageStore. */
 async function openLogBackedStore(config: Config, log: Logger): Promise<MessageStore> {
-  const [{ MessageLog }, { CassandraHistory }, { LogBackedMessageStore }] = await Promise.all([
-    import("./storage/jetstream/message-log.ts"),
-    import("./storage/cassandra/history-store.ts"),
-    import("./storage/jetstream/message-store.ts"),
-  ]);
-  const messageLog = await MessageLog.open({ ...config.jetstream, servers: config.nats.servers, name: `msgr-log-${config.server.nodeId}`, log });
-  try {
-    const history = await CassandraHistory.open({ ...config.cassandra, ttlSeconds: config.storage.retentionSeconds, log });
-    return new LogBackedMessageStore(messageLog, history, log);
-  } catch (err) {
-    await messageLog.close();
-    throw err;
-  }
+  const [{ openLogAndHistory }, { LogBackedMessageStore }] = await Promise.all([import("./storage/jetstream/open.ts"), import("./storage/jetstream/message-store.ts")]);
+  const { messageLog, history } = await openLogAndHistory(config, log, `msgr-log-${config.server.nodeId}`);
+  return new LogBackedMessageStore(messageLog, history, log);
 }
 
 /** The durable stores alone (opening them applies pending migrations). */

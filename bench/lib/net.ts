@@ -2,23 +2,9 @@
 // address is its own destination, so one generator may hold more connections than the
 // ephemeral port range allows towards a single address and port.
 
-import { createServer } from "node:net";
-
 export function loopbackHost(instance: number): string {
   if (instance < 0 || instance > 253) throw new Error(`instance ${instance}: only 254 loopback hosts`);
   return `127.0.0.${instance + 1}`;
-}
-
-/** A port that is free on `host` now (the kernel picks it). */
-export function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, host, () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === "object" && addr ? resolve(addr.port) : reject(new Error("no port"))));
-    });
-  });
 }
 
 /** Resolves once `host:port` accepts TCP connections; rejects after `timeoutMs` or if `exited` settles first. */

@@ -4,7 +4,8 @@
 
 import type { Subprocess } from "bun";
 import { spawnChild, stopChild } from "../lib/children.ts";
-import { freePort, loopbackHost, waitForPort } from "../lib/net.ts";
+import { freePort } from "../../test/helpers/services/common.ts";
+import { loopbackHost, waitForPort } from "../lib/net.ts";
 import type { RunningTarget, StartOptions, TargetAccess } from "./types.ts";
 
 const STDERR_TAIL_BYTES = 4096;

@@ -190,8 +190,12 @@ export class UserActor {
       s.synced = false;
       s.sent = new Map();
       const plan: SyncConvState[] = [];
-      for (const [conv, joinedSeq] of this.convs) {
-        const [last, first] = await Promise.all([this.ctx.messages.lastSeq(conv), this.ctx.messages.firstRetainedSeq(conv)]);
+      // Every conversation's bounds at once: with a networked store, one round trip each in
+      // sequence would make a resume as slow as the user has conversations.
+      const convs = [...this.convs];
+      const bounds = await Promise.all(convs.map(([conv]) => Promise.all([this.ctx.messages.lastSeq(conv), this.ctx.messages.firstRetainedSeq(conv)])));
+      for (const [i, [conv, joinedSeq]] of convs.entries()) {
+        const [last, first] = bounds[i]!;
         const start = Math.max(joinedSeq, first) - 1;
         const cursor = cursors[conv];
         let from = start;

@@ -3,9 +3,10 @@
 // `token` CLI, the embedded single-node mode and tests.
 
 import { randomBytes } from "node:crypto";
-import { access, link, mkdir, readFile, unlink, writeFile } from "node:fs/promises";
+import { access, mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { importJWK, type JWK, type JWSHeaderParameters } from "jose";
+import { createSecretFileOnce } from "../secret-file.ts";
 
 /** What a key file may declare for each algorithm. `minBits` is the length of `k` (oct) or `n` (RSA). */
 const KEY_SHAPES = {
@@ -129,17 +130,8 @@ export async function ensureEmbeddedKeyring(dataDir: string): Promise<string> {
       },
     ],
   };
-  // Write aside, then link into place: link fails if the file appeared meanwhile, so two processes
-  // starting together cannot overwrite each other's key, and nobody ever reads a half-written file.
-  const tmp = `${path}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
-  await writeFile(tmp, `${JSON.stringify(jwks, null, 2)}\n`, { mode: 0o600, flag: "wx" });
-  try {
-    await link(tmp, path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-  } finally {
-    await unlink(tmp);
-  }
+  // Two processes starting together cannot overwrite each other's key.
+  await createSecretFileOnce(path, jwks);
   return path;
 }
 

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { ensureEmbeddedKeyring, loadSigningKey } from "../auth/keyring.ts";
 import { mintAccessToken } from "../auth/tokens.ts";
 import { ConfigError, environmentVariables, loadConfig, type Config } from "../config/config.ts";
+import type { Logger } from "pino";
 import { createLogger, startServer } from "../server.ts";
 
 const USAGE = `usage: msgr <command> [options]
@@ -47,6 +48,18 @@ async function mintFor(config: Config, user: string, device: string, ttlSec: num
   });
 }
 
+/** SIGTERM or SIGINT runs `stop` (a drain) and exits 0 once it is done; a second signal exits at once. */
+function stopOnSignals(log: Logger, message: string, stop: () => Promise<void>): void {
+  let signals = 0;
+  const onSignal = (signal: string) => {
+    if (++signals > 1) process.exit(1);
+    log.info({ signal }, message);
+    stop().then(() => process.exit(0));
+  };
+  process.on("SIGTERM", () => onSignal("SIGTERM"));
+  process.on("SIGINT", () => onSignal("SIGINT"));
+}
+
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   const { values } = parseArgs({
@@ -78,14 +91,7 @@ async function main(argv: string[]): Promise<void> {
       const server = await startServer(config, log);
       console.error(`msgr listening on ${server.wsUrl} (data in ${join(config.server.dataDir)})`);
       console.error(`try it: bun src/cli/main.ts chat --user alice   (and in another terminal: --user bob)`);
-      let signals = 0;
-      const onSignal = (sig: string) => {
-        if (++signals > 1) process.exit(1);
-        log.info({ signal: sig }, "shutting down");
-        server.stop().then(() => process.exit(0));
-      };
-      process.on("SIGTERM", () => onSignal("SIGTERM"));
-      process.on("SIGINT", () => onSignal("SIGINT"));
+      stopOnSignals(log, "shutting down", () => server.stop());
       return;
     }
     case "worker": {
@@ -93,15 +99,7 @@ async function main(argv: string[]): Promise<void> {
       const log = createLogger(config);
       const { startWorker } = await import("../worker/run.ts");
       const worker = await startWorker(config, log);
-      let stopping = false;
-      const onSignal = (signal: string) => {
-        if (stopping) return;
-        stopping = true;
-        log.info({ signal }, "worker stopping: finishing the batch in hand");
-        worker.stop().then(() => process.exit(0));
-      };
-      process.on("SIGTERM", () => onSignal("SIGTERM"));
-      process.on("SIGINT", () => onSignal("SIGINT"));
+      stopOnSignals(log, "worker stopping: finishing the batch in hand", () => worker.stop());
       return;
     }
     case "token": {

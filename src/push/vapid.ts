@@ -3,10 +3,10 @@
 // restarts: it is generated once into `<dataDir>/vapid.json`, and every node of a cluster must be
 // configured with the same pair instead (a push signed with another key is refused with 403).
 
-import { randomBytes } from "node:crypto";
-import { link, mkdir, readFile, unlink, writeFile } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { generateVAPIDKeys } from "web-push";
+import { createSecretFileOnce } from "../secret-file.ts";
 
 export interface VapidKeys {
   /** Uncompressed P-256 point, base64url (65 bytes): the applicationServerKey clients subscribe with. */
@@ -24,17 +24,8 @@ export async function ensureVapidKeys(dataDir: string, configured?: VapidKeys): 
 
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const { publicKey, privateKey } = generateVAPIDKeys();
-  // Write aside, then link into place: link fails if another process got there first, so two nodes
-  // starting together on one data dir agree on the winner's pair, and no reader sees a partial file.
-  const tmp = `${path}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
-  await writeFile(tmp, `${JSON.stringify({ publicKey, privateKey }, null, 2)}\n`, { mode: 0o600, flag: "wx" });
-  try {
-    await link(tmp, path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-  } finally {
-    await unlink(tmp);
-  }
+  // Two nodes starting together on one data dir agree on the winner's pair.
+  await createSecretFileOnce(path, { publicKey, privateKey });
   const stored = await readKeys(path);
   if (!stored) throw new Error(`${path}: vanished right after it was written`);
   return stored;

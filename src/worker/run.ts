@@ -2,8 +2,7 @@
 
 import type { Logger } from "pino";
 import type { Config } from "../config/config.ts";
-import { CassandraHistory } from "../storage/cassandra/history-store.ts";
-import { MessageLog } from "../storage/jetstream/message-log.ts";
+import { openLogAndHistory } from "../storage/jetstream/open.ts";
 import { WorkerMetrics } from "./metrics.ts";
 import { WriteBehindWorker } from "./write-behind.ts";
 
@@ -29,14 +28,7 @@ function faultInjection(env: Record<string, string | undefined>): (() => void) |
 }
 
 export async function startWorker(config: Config, log: Logger, env: Record<string, string | undefined> = process.env): Promise<RunningWorker> {
-  const messageLog = await MessageLog.open({ ...config.jetstream, servers: config.nats.servers, name: `msgr-worker-${config.server.nodeId}`, log });
-  let history: CassandraHistory;
-  try {
-    history = await CassandraHistory.open({ ...config.cassandra, ttlSeconds: config.storage.retentionSeconds, log });
-  } catch (err) {
-    await messageLog.close();
-    throw err;
-  }
+  const { messageLog, history } = await openLogAndHistory(config, log, `msgr-worker-${config.server.nodeId}`);
   let worker: WriteBehindWorker | undefined;
   const metrics = new WorkerMetrics(() => worker!.backlog());
   const onFatal = (err: Error) => {

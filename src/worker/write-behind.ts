@@ -6,25 +6,20 @@
 // log; JetStream stops delivering at max_ack_pending, which bounds the worker's memory.
 // Several workers may run with the same consumer name: they share the entries.
 
-import { AckPolicy, DeliverPolicy, nanos, type ConsumerMessages, type JsMsg, type NatsConnection } from "nats";
+import { AckPolicy, DeliverPolicy, nanos, type ConsumerMessages, type JetStreamManager, type JsMsg } from "nats";
 import type { Logger } from "pino";
-import type { CassandraHistory, WriteMode } from "../storage/cassandra/history-store.ts";
+import type { Config } from "../config/config.ts";
+import type { CassandraHistory } from "../storage/cassandra/history-store.ts";
 import { decodeEntry, type LogEntry, type MessageLog } from "../storage/jetstream/message-log.ts";
 import type { WorkerMetrics } from "./metrics.ts";
 
-export interface WriteBehindOptions {
-  consumer: string;
-  batchSize: number;
-  batchWaitMs: number;
-  writeMode: WriteMode;
-  maxRetryDelayMs: number;
-  /** Redelivery to another worker if an entry is neither acknowledged nor reported in progress for this long. */
-  ackWaitMs: number;
+/** The `worker` settings (documented in src/config/config.ts) that shape the consumer and the writes, and two hooks. */
+export type WriteBehindOptions = Pick<Config["worker"], "consumer" | "batchSize" | "batchWaitMs" | "writeMode" | "maxRetryDelayMs" | "ackWaitMs"> & {
   /** Called after a batch is in the store and before its entries are acknowledged (fault-injection tests). */
   afterStoreWrite?: () => void;
   /** Called if the consumer stops delivering for good (e.g. it was deleted): the worker is useless from then on. */
   onFatal?: (err: Error) => void;
-}
+};
 
 /** The most entries in flight across all workers of a consumer: bounds their memory while the store is down. */
 const MAX_ACK_PENDING = 20_000;
@@ -38,6 +33,8 @@ export class WriteBehindWorker {
   private wakeAt = 1;
   private stopping = false;
   private loop: Promise<void> | undefined;
+  /** Set by start(); backlog() asks it at every /metrics scrape. */
+  private jsm: JetStreamManager | undefined;
 
   constructor(
     private readonly log: MessageLog,
@@ -47,12 +44,8 @@ export class WriteBehindWorker {
     private readonly logger: Logger,
   ) {}
 
-  get nc(): NatsConnection {
-    return this.log.nc;
-  }
-
   async start(): Promise<void> {
-    const jsm = await this.nc.jetstreamManager();
+    const jsm = (this.jsm = await this.log.nc.jetstreamManager());
     const settings = {
       ack_wait: nanos(this.opts.ackWaitMs),
       max_deliver: -1,
@@ -65,7 +58,7 @@ export class WriteBehindWorker {
     );
     if (exists) await jsm.consumers.update(this.log.stream, this.opts.consumer, settings);
     else await jsm.consumers.add(this.log.stream, { durable_name: this.opts.consumer, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, ...settings });
-    const consumer = await this.nc.jetstream().consumers.get(this.log.stream, this.opts.consumer);
+    const consumer = await this.log.nc.jetstream().consumers.get(this.log.stream, this.opts.consumer);
     this.messages = await consumer.consume({ max_messages: this.opts.batchSize * 4 });
     this.receive(this.messages).catch((err) => {
       if (!this.stopping) this.opts.onFatal?.(err as Error);
@@ -76,7 +69,8 @@ export class WriteBehindWorker {
 
   /** Backlog: entries not yet delivered plus delivered and not yet acknowledged. */
   async backlog(): Promise<number> {
-    const info = await (await this.nc.jetstreamManager()).consumers.info(this.log.stream, this.opts.consumer);
+    if (!this.jsm) throw new Error("the worker has not started");
+    const info = await this.jsm.consumers.info(this.log.stream, this.opts.consumer);
     return info.num_pending + info.num_ack_pending;
   }
 

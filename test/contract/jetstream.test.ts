@@ -90,7 +90,7 @@ async function openStore(opts: { stream?: string; duplicateWindowSeconds?: numbe
 async function startWorker(o: Opened, batchWaitMs = 5): Promise<WriteBehindWorker> {
   let worker: WriteBehindWorker | undefined;
   const metrics = new WorkerMetrics(() => worker!.backlog());
-  // A log of its own for the worker, as a worker process has.
+  // The store's own log connection: the worker only needs the stream, not a process of its own.
   worker = new WriteBehindWorker(o.log, o.history, { consumer: "writer", batchSize: 64, batchWaitMs, writeMode: "batch", maxRetryDelayMs: 500, ackWaitMs: 30_000 }, metrics, log);
   await worker.start();
   return worker;
@@ -144,6 +144,20 @@ describe("log-backed store", () => {
   afterEach(async () => {
     for (const o of opened.reverse()) await o.close();
     opened = [];
+  });
+
+  test("the stream is file-backed, limits-retained by age, deduplicating, and brought in line with the config on open", async () => {
+    const o = await open({ duplicateWindowSeconds: 30 });
+    const jsm = await admin.jetstreamManager();
+    const created = (await jsm.streams.info(o.log.stream)).config;
+    expect(created).toMatchObject({ storage: "file", retention: "limits", discard: "old", num_replicas: 1, allow_direct: true, subjects: ["msgr.log.*"] });
+    expect(created.max_age).toBe(3600 * 1e9);
+    expect(created.duplicate_window).toBe(30 * 1e9);
+    // Another node opening it with a new duplicate window updates the stream, keeping its messages.
+    await o.store.append(message("c1", 1));
+    const again = await open({ stream: o.log.stream, duplicateWindowSeconds: 90 });
+    expect((await jsm.streams.info(o.log.stream)).config.duplicate_window).toBe(90 * 1e9);
+    expect(await again.store.lastSeq("c1")).toBe(1);
   });
 
   test("two writers on one conversation (two nodes) get one contiguous order, each message once", async () => {

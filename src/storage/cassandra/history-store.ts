@@ -5,23 +5,19 @@
 
 import cassandra from "cassandra-driver";
 import type { Logger } from "pino";
+import type { Config } from "../../config/config.ts";
 import type { LogEntry } from "../jetstream/message-log.ts";
 import type { StoredMessage } from "../types.ts";
 import { bucketOf, schemaStatements } from "./schema.ts";
 
-export interface CassandraOptions {
-  contactPoints: string[];
-  localDataCenter: string;
-  keyspace: string;
-  replicationFactor: number;
-  consistency: string;
-  requestTimeoutMs: number;
-  /** Rows expire this long after they are written; 0 keeps them. */
+/** The `cassandra` settings (documented in src/config/config.ts), and the rows' TTL. */
+export type CassandraOptions = Config["cassandra"] & {
+  /** Rows expire this long after they are written; 0 keeps them (storage.retentionSeconds). */
   ttlSeconds: number;
   log: Logger;
-}
+};
 
-export type WriteMode = "batch" | "concurrent";
+export type WriteMode = Config["worker"]["writeMode"];
 
 /** Statements per unlogged batch stay under this many body bytes (Cassandra fails batches over 50 KiB by default). */
 const MAX_BATCH_BYTES = 32 * 1024;

@@ -19,6 +19,7 @@ import {
   type StreamConfig,
 } from "nats";
 import type { Logger } from "pino";
+import type { Config } from "../../config/config.ts";
 import { subjects } from "../../actors/subjects.ts";
 import { pack, unpack } from "../../proto/codec.ts";
 import type { StoredMessage } from "../types.ts";
@@ -30,23 +31,19 @@ export interface LogEntry {
   logSeq: number;
 }
 
-export type PublishOutcome =
+type PublishOutcome =
   | { kind: "stored"; logSeq: number }
   /** The client id was published within the duplicate window: the log holds `original` instead. */
   | { kind: "duplicate"; original: LogEntry }
   /** Another writer appended to the conversation since `expectLogSeq`: re-read the tail and retry. */
   | { kind: "conflict" };
 
-export interface MessageLogOptions {
+/** The `jetstream` settings (documented in src/config/config.ts), where to reach NATS, and a connection name. */
+export type MessageLogOptions = Config["jetstream"] & {
   servers: string[];
-  stream: string;
-  replicas: number;
-  maxAgeSeconds: number;
-  duplicateWindowSeconds: number;
-  publishTimeoutMs: number;
   name: string;
   log: Logger;
-}
+};
 
 /** Entries per batched direct get while walking a conversation. */
 const WALK_BATCH = 256;
@@ -55,9 +52,10 @@ const json = JSONCodec();
 // JetStream API error codes (nats-server server/errors.json).
 const WRONG_LAST_SEQUENCE = 10071;
 const NO_MESSAGE_FOUND = 10037;
+const STREAM_NOT_FOUND = 10059;
 
 /** Entries are the stored message in the protocol's MessagePack form: the worker decodes them, nothing else. */
-export function encodeEntry(message: StoredMessage): Uint8Array {
+function encodeEntry(message: StoredMessage): Uint8Array {
   return pack(message);
 }
 
@@ -68,7 +66,7 @@ export function decodeEntry(data: Uint8Array): StoredMessage {
 }
 
 /** The Nats-Msg-Id of a message: its client id, made unique across senders and conversations. */
-export function logMsgId(message: Pick<StoredMessage, "conv" | "from" | "cid">): string {
+function logMsgId(message: Pick<StoredMessage, "conv" | "from" | "cid">): string {
   return JSON.stringify([message.conv, message.from, message.cid]);
 }
 
@@ -191,7 +189,7 @@ function toEntry(m: StoredMsg): LogEntry {
 }
 
 /** Creates the stream, or brings an existing one's settings in line with the config. */
-export async function ensureStream(jsm: JetStreamManager, opts: Pick<MessageLogOptions, "stream" | "replicas" | "maxAgeSeconds" | "duplicateWindowSeconds" | "log">): Promise<void> {
+async function ensureStream(jsm: JetStreamManager, opts: Pick<MessageLogOptions, "stream" | "replicas" | "maxAgeSeconds" | "duplicateWindowSeconds" | "log">): Promise<void> {
   const config: Partial<StreamConfig> = {
     name: opts.stream,
     subjects: [subjects.logAll],
@@ -213,7 +211,7 @@ export async function ensureStream(jsm: JetStreamManager, opts: Pick<MessageLogO
       opts.log.info({ stream: opts.stream }, "message log settings updated");
     }
   } catch (err) {
-    if (apiErrorCode(err) !== 10059 /* stream not found */) throw err;
+    if (apiErrorCode(err) !== STREAM_NOT_FOUND) throw err;
     await jsm.streams.add(config);
   }
 }

@@ -169,9 +169,7 @@ export class LogBackedMessageStore implements MessageStore {
     const upTo = Math.min(afterSeq + limit, await this.lastSeq(conv));
     if (upTo <= afterSeq) return [];
     const stored = await this.fromStore(() => this.store.range(conv, afterSeq, upTo, limit), []);
-    const wanted = Array.from({ length: upTo - afterSeq }, (_, i) => afterSeq + 1 + i);
-    const all = await this.readThrough(conv, wanted, stored);
-    return all.sort((a, b) => a.seq - b.seq);
+    return (await this.readThrough(conv, afterSeq + 1, upTo, stored)).sort((a, b) => a.seq - b.seq);
   }
 
   async history(conv: string, beforeSeq: number, limit: number): Promise<StoredMessage[]> {
@@ -180,23 +178,23 @@ export class LogBackedMessageStore implements MessageStore {
     const bottom = Math.max(1, top - limit + 1);
     if (top < bottom) return [];
     const stored = await this.fromStore(() => this.store.history(conv, top + 1, bottom, limit), []);
-    const wanted = Array.from({ length: top - bottom + 1 }, (_, i) => bottom + i);
-    const all = await this.readThrough(conv, wanted, stored);
-    return all.sort((a, b) => b.seq - a.seq);
+    return (await this.readThrough(conv, bottom, top, stored)).sort((a, b) => b.seq - a.seq);
   }
 
   /**
-   * The wanted seqs: from the store where it has them, the rest from the log. The walk through
-   * the log starts just after the newest stored entry below the first missing seq (its stream
-   * sequence is in the row), so it reads little more than the missing entries. Seqs in neither
-   * were pruned.
+   * Seqs `from`..`to`: `stored` (what the store has of them), the rest from the log, unordered.
+   * The walk through the log starts just after the newest stored entry below the first missing
+   * seq (its stream sequence is in the row), so it reads little more than the missing entries.
+   * Seqs in neither were pruned.
    */
-  private async readThrough(conv: string, wanted: number[], stored: LogEntry[]): Promise<StoredMessage[]> {
+  private async readThrough(conv: string, from: number, to: number, stored: LogEntry[]): Promise<StoredMessage[]> {
     const have = new Map(stored.map((e) => [e.message.seq, e]));
-    const missing = new Set(wanted.filter((s) => !have.has(s)));
+    const missing = new Set<number>();
+    for (let seq = from; seq <= to; seq++) if (!have.has(seq)) missing.add(seq);
     if (missing.size > 0) {
-      const lowest = Math.min(...missing);
-      const highest = Math.max(...missing);
+      const ascending = [...missing];
+      const lowest = ascending[0]!;
+      const highest = ascending.at(-1)!;
       let anchor = 0;
       for (const e of stored) if (e.message.seq < lowest && e.logSeq > anchor) anchor = e.logSeq;
       if (anchor === 0) anchor = (await this.fromStore(() => this.store.newestBelow(conv, lowest), null))?.logSeq ?? 0;
@@ -205,8 +203,7 @@ export class LogBackedMessageStore implements MessageStore {
         return e.message.seq < highest;
       });
     }
-    const want = new Set(wanted);
-    return [...have.values()].filter((e) => want.has(e.message.seq)).map((e) => e.message);
+    return [...have.values()].map((e) => e.message);
   }
 
   async lastSeqBySender(conv: string): Promise<Map<string, number>> {

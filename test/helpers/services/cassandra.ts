@@ -9,7 +9,7 @@ import { mkdtemp } from "node:fs/promises";
 import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, installedByScript } from "./common.ts";
+import { freePorts, installedByScript } from "./common.ts";
 
 export interface CassandraServer {
   host: string;
@@ -83,9 +83,7 @@ function tail(file: string, lines: number): string {
 
 export async function startCassandra(): Promise<CassandraServer> {
   const home = await cassandraHome();
-  const port = await freePort(HOST);
-  let storagePort = await freePort(HOST);
-  while (storagePort === port) storagePort = await freePort(HOST);
+  const [port, storagePort] = (await freePorts(2, HOST)) as [number, number];
   const dir = await mkdtemp(join(tmpdir(), "msgr-cassandra-"));
   const logFile = join(dir, "logs", "system.log");
 

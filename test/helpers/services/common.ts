@@ -18,6 +18,13 @@ export function freePort(host = "127.0.0.1"): Promise<number> {
   });
 }
 
+/** `count` distinct free ports, for a server that listens on several (freePort twice may return the same one). */
+export async function freePorts(count: number, host = "127.0.0.1"): Promise<number[]> {
+  const ports = new Set<number>();
+  while (ports.size < count) ports.add(await freePort(host));
+  return [...ports];
+}
+
 /** Runs `cmd` non-interactively (stdout dropped, stderr passed through); true when it exits 0. Killed after `timeoutMs`, if given. */
 export async function runQuiet(cmd: string[], opts: { timeoutMs?: number } = {}): Promise<boolean> {
   const p = spawn(cmd, { stdin: "ignore", stdout: "ignore", stderr: "inherit", env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });

@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, installedByScript } from "./common.ts";
+import { freePorts, installedByScript } from "./common.ts";
 
 export interface MinioServer {
   endPoint: string;
@@ -26,9 +26,7 @@ export const minioBinary = () => installedByScript("install-minio.sh");
 
 export async function startMinio(): Promise<MinioServer> {
   const bin = await minioBinary();
-  const port = await freePort(HOST);
-  let consolePort = await freePort(HOST);
-  while (consolePort === port) consolePort = await freePort(HOST);
+  const [port, consolePort] = (await freePorts(2, HOST)) as [number, number];
   const dir = await mkdtemp(join(tmpdir(), "msgr-minio-"));
   const accessKey = "msgr-test";
   const secretKey = randomBytes(18).toString("base64url");

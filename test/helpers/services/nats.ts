@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, installedByScript, serverProcess } from "./common.ts";
+import { freePorts, installedByScript, serverProcess } from "./common.ts";
 
 export interface NatsServer {
   url: string;
@@ -36,8 +36,7 @@ function accepts(port: number): Promise<boolean> {
 
 export async function startNats(opts: { jetstream?: boolean } = {}): Promise<NatsServer> {
   const bin = await installedByScript("install-nats.sh");
-  const port = await freePort(HOST);
-  const monitorPort = await freePort(HOST);
+  const [port, monitorPort] = (await freePorts(2, HOST)) as [number, number];
   const storeDir = opts.jetstream ? mkdtempSync(join(tmpdir(), "msgr-nats-")) : undefined;
   const args = [bin, "-a", HOST, "-p", String(port), "-m", String(monitorPort)];
   if (storeDir) {

@@ -1,0 +1,23 @@
+// Writes a generated secret (a signing key, a VAPID pair) to a file that must be created exactly
+// once, even when several processes start together on one data directory.
+
+import { randomBytes } from "node:crypto";
+import { link, unlink, writeFile } from "node:fs/promises";
+
+/**
+ * Creates `path` with `value` as JSON, readable by the owner only, unless it exists. Written
+ * aside and linked into place: the link fails if the file appeared meanwhile, so racing
+ * processes agree on the first one's content, and no reader ever sees a half-written file.
+ * The caller reads the file afterwards to learn which content won.
+ */
+export async function createSecretFileOnce(path: string, value: unknown): Promise<void> {
+  const tmp = `${path}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
+  await writeFile(tmp, `${JSON.stringify(value, null, 2)}\n`, { mode: 0o600, flag: "wx" });
+  try {
+    await link(tmp, path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+  } finally {
+    await unlink(tmp);
+  }
+}
