@@ -4,7 +4,8 @@
 
 import { join } from "node:path";
 import type { Logger } from "pino";
-import { MemoryBus, type Bus } from "./actors/bus.ts";
+import type { Bus } from "./bus/bus.ts";
+import { MemoryBus } from "./bus/memory-bus.ts";
 import type { Config } from "./config/config.ts";
 import { MemoryPresenceStore } from "./storage/memory/presence-store.ts";
 import { MemoryTicketStore } from "./storage/memory/ticket-store.ts";
@@ -89,10 +90,10 @@ export async function openBackends(config: Config, log: Logger): Promise<Backend
 
   let bus: Bus;
   if (backends.bus === "nats") {
-    const { NatsBus } = await import("./actors/bus-nats.ts");
+    const { NatsBus } = await import("./bus/nats-bus.ts");
     bus = await NatsBus.connect({ servers: config.nats.servers, name: `msgr-node-${config.server.nodeId}`, log });
   } else {
-    bus = new MemoryBus();
+    bus = new MemoryBus((err, subject, event) => log.error({ err, subject, t: event.t }, "bus handler failed"));
   }
 
   log.info({ backends }, "backends open");

@@ -3,6 +3,7 @@
 
 import { mkdirSync } from "node:fs";
 import pino, { type Logger } from "pino";
+import { systemClock, type Clock } from "./clock.ts";
 import type { NodeContext } from "./actors/context.ts";
 import { CursorWriter } from "./actors/cursor-writer.ts";
 import { Node } from "./actors/node.ts";
@@ -12,7 +13,7 @@ import type { Config } from "./config/config.ts";
 import { startEdge, WS_PATH } from "./edge/edge.ts";
 import { Metrics } from "./metrics/metrics.ts";
 import { DisconnectCode } from "./proto/codes.ts";
-import { subjects } from "./actors/subjects.ts";
+import { subjects } from "./bus/subjects.ts";
 import { openBackends } from "./backends.ts";
 import { LocalDiskObjectStore } from "./media/local-disk-store.ts";
 import { MediaService } from "./media/media-service.ts";
@@ -39,7 +40,15 @@ export function createLogger(config: Config): Logger {
   });
 }
 
-export async function startServer(config: Config, log: Logger = createLogger(config)): Promise<RunningServer> {
+/** What a caller may substitute (tests): the clock that decides by elapsed time. */
+export interface ServerOptions {
+  log?: Logger;
+  clock?: Clock;
+}
+
+export async function startServer(config: Config, opts: ServerOptions = {}): Promise<RunningServer> {
+  const log = opts.log ?? createLogger(config);
+  const clock = opts.clock ?? systemClock;
   mkdirSync(config.server.dataDir, { recursive: true, mode: 0o700 });
   const keysFile = config.auth.keysFile || (await ensureEmbeddedKeyring(config.server.dataDir));
   const keyring = await loadKeyring(keysFile);
@@ -51,6 +60,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   const objects = await openObjectStore(config, () => publicUrl);
   const ctx: NodeContext = {
     config,
+    clock,
     bus,
     messages: backends.messages,
     metadata: backends.metadata,
@@ -71,9 +81,9 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   );
   let accepting = true;
   const localMedia = objects instanceof LocalDiskObjectStore ? objects : null;
-  const edge = startEdge({ config, keyring, metadata: backends.metadata, tickets, node, localMedia, ready: () => accepting });
+  const edge = startEdge({ config, clock, keyring, metadata: backends.metadata, tickets, node, localMedia, ready: () => accepting });
 
-  const sweeper = setInterval(() => node.sweep(Date.now()), Math.min(1000, config.heartbeat.intervalMs / 2));
+  const sweeper = setInterval(() => node.sweep(clock.now()), Math.min(1000, config.heartbeat.intervalMs / 2));
   const retention = config.storage.retentionSeconds;
   // Stores with a TTL (the log-backed one) expire messages themselves.
   const pruner =

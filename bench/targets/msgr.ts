@@ -4,13 +4,11 @@
 
 import { join } from "node:path";
 import { ensureEmbeddedKeyring } from "../../src/auth/keyring.ts";
+import { unlimitedEnv } from "../../test/helpers/limits.ts";
 import { startInstances } from "./instances.ts";
 import type { Target } from "./types.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
-/** High enough that the per-user send limit never throttles a load test. */
-const UNLIMITED_SENDS = "10000000";
-
 export const msgr: Target = {
   name: "msgr",
   perMessage:
@@ -31,8 +29,7 @@ export const msgr: Target = {
           MSGR_AUTH_KEYS_FILE: keysFile,
           MSGR_LOG_LEVEL: "warn",
           MSGR_STORAGE_SYNCHRONOUS: "normal",
-          MSGR_LIMITS_SEND_PER_SECOND: UNLIMITED_SENDS,
-          MSGR_LIMITS_SEND_BURST: UNLIMITED_SENDS,
+          ...unlimitedEnv(),
           MSGR_HEARTBEAT_INTERVAL_MS: String(opts.heartbeatMs),
           MSGR_HEARTBEAT_TIMEOUT_MS: String(opts.heartbeatMs * 3),
         },

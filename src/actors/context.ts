@@ -1,17 +1,20 @@
 // What every actor of a node shares: configuration, the bus, the stores and the instruments.
 
 import type { Logger } from "pino";
+import type { Clock } from "../clock.ts";
 import type { Config } from "../config/config.ts";
 import type { MediaService } from "../media/media-service.ts";
 import type { Metrics } from "../metrics/metrics.ts";
 import type { PushNotifier } from "../push/notifier.ts";
 import type { MessageStore, MetadataStore, PresenceStore } from "../storage/types.ts";
-import type { Bus } from "./bus.ts";
+import type { Bus } from "../bus/bus.ts";
 import type { CursorWriter } from "./cursor-writer.ts";
 import type { SnowflakeGenerator } from "./snowflake.ts";
 
 export interface NodeContext {
   config: Config;
+  /** Time for every decision by elapsed time (rate limits, sweeps); message timestamps use Date.now. */
+  clock: Clock;
   bus: Bus;
   messages: MessageStore;
   metadata: MetadataStore;

@@ -9,10 +9,10 @@ import { pack } from "../proto/codec.ts";
 import type { ConvInfo, SendResult, SystemEvent } from "../proto/types.ts";
 import { MembershipError, type ConversationRecord, type StoredMessage } from "../storage/types.ts";
 import type { NodeContext } from "./context.ts";
-import { CommandError, notMember } from "./errors.ts";
-import type { BusEvent, ConversationEvent, ReceiptEvent } from "./events.ts";
+import { CommandError, notMember } from "../proto/command-error.ts";
+import type { BusEvent, ConversationEvent, ReceiptEvent } from "../bus/events.ts";
 import { Mailbox } from "./mailbox.ts";
-import { subjects } from "./subjects.ts";
+import { subjects } from "../bus/subjects.ts";
 
 interface MemberState {
   admin: boolean;
@@ -20,6 +20,9 @@ interface MemberState {
   delivered: number;
   read: number;
 }
+
+/** A typing state repeated within this long after it was relayed is not relayed again. */
+const TYPING_REPEAT_MS = 3_000;
 
 /** How many recent acceptance times are kept for the delivered/read stage latencies. */
 const RECENT_TS = 2048;
@@ -31,6 +34,8 @@ export class ConversationActor {
   private inflight = 0;
   private settledWaiters: (() => void)[] = [];
   private readonly recentTs = new Map<number, number>();
+  /** user + device -> the typing state last relayed and when (only devices shown as typing). */
+  private readonly typingRelayed = new Map<string, { on: boolean; at: number }>();
   private readonly lowest: Record<"delivered" | "read", { v1: number; u1: string; v2: number; u2: string } | null> = { delivered: null, read: null };
 
   private constructor(
@@ -278,8 +283,19 @@ export class ConversationActor {
     }
   }
 
-  typing(user: string, dev: string, on: boolean): void {
+  /**
+   * Relays a typing state. Clients repeat "typing" every few seconds while the user types; a
+   * repeat of the state last relayed for that device within TYPING_REPEAT_MS is not relayed again,
+   * so members get a push per change, not per frame.
+   */
+  typing(user: string, dev: string, on: boolean, now: number): void {
     if (!this.members.has(user)) throw notMember();
+    const key = user + "\u0000" + dev;
+    const last = this.typingRelayed.get(key);
+    if (last && last.on === on && now - last.at < TYPING_REPEAT_MS) return;
+    if (on) this.typingRelayed.set(key, { on, at: now });
+    else if (last) this.typingRelayed.delete(key);
+    else return; // "stopped" from a device that was never relayed as typing: nothing to undo
     this.ctx.bus.publish(subjects.conversation(this.record.id), { t: "typing", conv: this.record.id, user, dev, on });
   }
 

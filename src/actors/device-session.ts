@@ -5,8 +5,11 @@ import { DisconnectCode, ErrorCode, PushKind, type ErrorCodeId, type PushKindId 
 import { encodeError, encodePush, encodeReply } from "../proto/codec.ts";
 import type { Metrics } from "../metrics/metrics.ts";
 import type { WireMessage } from "../proto/types.ts";
+import type { RateLimit } from "../config/config.ts";
+import { TokenBucket } from "./rate-limit.ts";
 import type { Transport } from "./transport.ts";
 
+/** Protocol errors and refused commands are counted over windows of this length. */
 const ERROR_WINDOW_MS = 10_000;
 
 /** Message frames by message object: one bus event reaches every local device as the same object. */
@@ -24,7 +27,11 @@ export class DeviceSession {
   /** Time of the last frame from the device (heartbeat). */
   lastFrameAt: number;
   readonly openedAt: number;
-  private errorTimes: number[] = [];
+  /** Commands of this connection being handled (the in-flight cap). */
+  inflight = 0;
+  private commandBucket: TokenBucket | null = null;
+  private readonly badFrames = new WindowCount();
+  private readonly refusals = new WindowCount();
 
   constructor(
     readonly user: string,
@@ -35,6 +42,7 @@ export class DeviceSession {
     private readonly transport: Transport,
     private readonly metrics: Metrics,
     now: number,
+    private readonly commandRate: RateLimit,
   ) {
     this.lastFrameAt = now;
     this.openedAt = now;
@@ -88,16 +96,46 @@ export class DeviceSession {
     this.transport.close(code, reason);
   }
 
+  /** The connection's budget for commands of every method: 0 when one may run, else ms to wait. */
+  takeCommandToken(now: number): number {
+    // Made on the first command, so an idle connection does not carry one.
+    this.commandBucket ??= new TokenBucket(this.commandRate.perSecond, this.commandRate.burst, now);
+    return this.commandBucket.take(now);
+  }
+
   /**
    * Counts a protocol error; returns true (and closes the connection) when the device has sent
    * too many bad frames recently to be anything but broken or abusive.
    */
   protocolError(now: number, max: number): boolean {
-    this.errorTimes.push(now);
-    while (this.errorTimes.length > 0 && this.errorTimes[0]! < now - ERROR_WINDOW_MS) this.errorTimes.shift();
-    if (this.errorTimes.length <= max) return false;
+    if (this.badFrames.add(now, ERROR_WINDOW_MS) <= max) return false;
     this.close(DisconnectCode.ProtocolViolation, "too many protocol errors");
     return true;
+  }
+
+  /**
+   * Counts a command refused for its rate; a client that keeps sending regardless is flooding,
+   * and is closed (it may reconnect after a backoff).
+   */
+  refused(now: number, max: number): boolean {
+    if (this.refusals.add(now, ERROR_WINDOW_MS) <= max) return false;
+    this.close(DisconnectCode.Flooding, "too many commands refused for their rate");
+    return true;
+  }
+}
+
+/** Events in the current fixed window: two numbers instead of a list of times per connection. */
+class WindowCount {
+  private start = 0;
+  private n = 0;
+
+  /** Counts one event at `now`; returns the count in its window. */
+  add(now: number, windowMs: number): number {
+    if (now - this.start >= windowMs) {
+      this.start = now;
+      this.n = 0;
+    }
+    return ++this.n;
   }
 }
 

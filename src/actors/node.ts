@@ -6,13 +6,14 @@
 // - presence watches: which local devices watch which users.
 
 import { randomUUID } from "node:crypto";
+import { ThrottledLog } from "../throttled-log.ts";
 import { DisconnectCode, PushKind } from "../proto/codes.ts";
-import type { Unsubscribe } from "./bus.ts";
+import type { Unsubscribe } from "../bus/bus.ts";
 import type { NodeContext } from "./context.ts";
 import { ConversationActor } from "./conversation-actor.ts";
 import { DeviceSession } from "./device-session.ts";
-import type { BusEvent } from "./events.ts";
-import { subjects } from "./subjects.ts";
+import type { BusEvent } from "../bus/events.ts";
+import { subjects } from "../bus/subjects.ts";
 import type { Transport } from "./transport.ts";
 import { UserActor, type UserActorHost } from "./user-actor.ts";
 
@@ -38,8 +39,12 @@ export class Node implements UserActorHost {
   /** Commands being handled; a drain waits for them. */
   inflight = 0;
   draining = false;
+  /** Faults contained at the frame boundary are logged through this, at a bounded rate. */
+  readonly faultLog: ThrottledLog;
 
-  constructor(readonly ctx: NodeContext) {}
+  constructor(readonly ctx: NodeContext) {
+    this.faultLog = new ThrottledLog(ctx.log, ctx.clock);
+  }
 
   get sessionCount(): number {
     return this.allSessions.size;
@@ -56,8 +61,10 @@ export class Node implements UserActorHost {
   // ---- sessions ---------------------------------------------------------------------------
 
   openSession(transport: Transport, claims: SessionClaims): DeviceSession {
-    const now = Date.now();
-    const s = new DeviceSession(claims.user, claims.device, randomUUID(), claims.expiresAt, transport, this.ctx.metrics, now);
+    const now = this.ctx.clock.now();
+    const { limits } = this.ctx.config;
+    const commandRate = { perSecond: limits.commandsPerSecond, burst: limits.commandsBurst };
+    const s = new DeviceSession(claims.user, claims.device, randomUUID(), claims.expiresAt, transport, this.ctx.metrics, now, commandRate);
     this.allSessions.add(s);
     this.ctx.metrics.connections.set(this.allSessions.size);
     let entry = this.users.get(claims.user);
@@ -84,7 +91,7 @@ export class Node implements UserActorHost {
     const entry = this.users.get(s.user);
     if (!entry || entry.actor.sessions.get(s.device) !== s) return;
     entry.actor.sessions.delete(s.device);
-    void this.presenceChanged(s.user, s.device, false, Date.now());
+    void this.presenceChanged(s.user, s.device, false, this.ctx.clock.now());
     if (entry.actor.sessions.size === 0) {
       this.users.delete(s.user);
       entry.unsubscribe();

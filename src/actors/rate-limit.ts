@@ -1,4 +1,7 @@
-// Token bucket: `perSecond` sustained, `burst` at once.
+// Token buckets: `perSecond` sustained, `burst` at once. Time comes from the caller (a Clock
+// reading), so the buckets never look at the wall clock themselves.
+
+import type { RateClass, RateLimit } from "../config/config.ts";
 
 export class TokenBucket {
   private tokens: number;
@@ -15,12 +18,31 @@ export class TokenBucket {
 
   /** Takes one token; returns 0 when allowed, else the milliseconds until one is available. */
   take(now: number): number {
-    this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) * this.perSecond) / 1000);
-    this.last = now;
+    if (now > this.last) {
+      this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) * this.perSecond) / 1000);
+      this.last = now;
+    }
     if (this.tokens >= 1) {
       this.tokens -= 1;
       return 0;
     }
-    return Math.ceil(((1 - this.tokens) * 1000) / this.perSecond);
+    return Math.max(1, Math.ceil(((1 - this.tokens) * 1000) / this.perSecond));
+  }
+}
+
+/** One user's buckets, one per rate class, made on first use. */
+export class RateLimits {
+  private readonly buckets = new Map<RateClass, TokenBucket>();
+
+  constructor(private readonly rates: Record<RateClass, RateLimit>) {}
+
+  /** 0 when the command may run now, else the milliseconds to wait. */
+  take(cls: RateClass, now: number): number {
+    let b = this.buckets.get(cls);
+    if (!b) {
+      const r = this.rates[cls];
+      this.buckets.set(cls, (b = new TokenBucket(r.perSecond, r.burst, now)));
+    }
+    return b.take(now);
   }
 }

@@ -7,9 +7,9 @@ import { DisconnectCode, PushKind } from "../proto/codes.ts";
 import type { SyncConvState, WireMessage } from "../proto/types.ts";
 import type { NodeContext } from "./context.ts";
 import type { DeviceSession } from "./device-session.ts";
-import type { BusEvent, ConversationEvent, ReceiptEvent } from "./events.ts";
+import type { BusEvent, ConversationEvent, ReceiptEvent } from "../bus/events.ts";
 import { Mailbox } from "./mailbox.ts";
-import { TokenBucket } from "./rate-limit.ts";
+import { RateLimits } from "./rate-limit.ts";
 
 /** Rows read per store query when streaming a backlog. */
 const PAGE = 500;
@@ -23,7 +23,8 @@ export interface UserActorHost {
 export class UserActor {
   readonly mailbox: Mailbox;
   readonly sessions = new Map<string, DeviceSession>();
-  readonly sendBucket: TokenBucket;
+  /** This user's command rates on this node (config `rates`). */
+  readonly rates: RateLimits;
   /** conversation id -> seq of the first message this user may receive. */
   private readonly convs = new Map<string, number>();
 
@@ -33,7 +34,7 @@ export class UserActor {
     private readonly host: UserActorHost,
   ) {
     this.mailbox = new Mailbox((e) => ctx.log.error({ err: e, user }, "user actor task failed"));
-    this.sendBucket = new TokenBucket(ctx.config.limits.sendPerSecond, ctx.config.limits.sendBurst, Date.now());
+    this.rates = new RateLimits(ctx.config.rates);
   }
 
   /** Loads the user's conversations and joins their local index; run once, first in the mailbox. */

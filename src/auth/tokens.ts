@@ -11,7 +11,8 @@ export type AuthFailure =
   | "bad-issuer"
   | "unknown-key"
   | "bad-algorithm"
-  | "bad-claims";
+  | "bad-claims"
+  | "lifetime";
 
 /** A refused token. The message never contains the token, so it is safe to log and to send back. */
 export class AuthError extends Error {
@@ -37,6 +38,8 @@ export interface VerifyOptions {
   issuer?: string;
   /** Allowed clock skew between the auth service and this server, for exp/nbf. */
   clockToleranceSec?: number;
+  /** Longest lifetime accepted: exp - iat, and exp - now, at most this. */
+  maxLifetimeSec?: number;
   /** Overrides the clock (tests). */
   nowMs?: number;
 }
@@ -76,11 +79,20 @@ export async function verifyAccessToken(token: string, keyring: Keyring, opts: V
   } catch (err) {
     throw toAuthError(err);
   }
-  const { sub, dev, exp, scope } = payload;
+  const { sub, dev, exp, iat, scope } = payload;
   if (!isId(sub)) throw new AuthError("bad-claims", `"sub" must match ${ID_PATTERN}`);
   if (!isId(dev)) throw new AuthError("bad-claims", `"dev" must match ${ID_PATTERN}`);
   // jose has already checked that exp is present and numeric; this narrows the type.
   if (typeof exp !== "number") throw new AuthError("bad-claims", `"exp" must be a number`);
+  if (opts.maxLifetimeSec !== undefined) {
+    // Both: a token issued long ago may still be valid long into the future, and one without
+    // `iat` (or with a backdated one) is judged by what is left of it.
+    const now = (opts.nowMs ?? Date.now()) / 1000;
+    const lifetime = Math.max(exp - now, typeof iat === "number" ? exp - iat : 0);
+    if (lifetime > opts.maxLifetimeSec + (opts.clockToleranceSec ?? DEFAULT_CLOCK_TOLERANCE_SEC)) {
+      throw new AuthError("lifetime", `the token lives longer than the ${opts.maxLifetimeSec} s this server accepts; ask for a shorter-lived one`);
+    }
+  }
   return { user: sub, device: dev, expiresAt: exp * 1000, admin: scope === "admin" };
 }
 

@@ -88,7 +88,7 @@ async function main(argv: string[]): Promise<void> {
       // A failed background task (a store briefly unreachable) is logged; it must not take every
       // connection down with the process.
       process.on("unhandledRejection", (err) => log.error({ err }, "unhandled rejection"));
-      const server = await startServer(config, log);
+      const server = await startServer(config, { log });
       console.error(`msgr listening on ${server.wsUrl} (data in ${join(config.server.dataDir)})`);
       console.error(`try it: bun src/cli/main.ts chat --user alice   (and in another terminal: --user bob)`);
       stopOnSignals(log, "shutting down", () => server.stop());

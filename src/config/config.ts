@@ -5,6 +5,28 @@
 
 import { readFileSync } from "node:fs";
 
+export interface RateLimit {
+  perSecond: number;
+  burst: number;
+}
+
+/** The commands that share one per-user rate (docs/protocol.md, limits). */
+export type RateClass =
+  | "send"
+  | "receipt"
+  | "typing"
+  | "presence"
+  | "conversations"
+  | "directOpen"
+  | "groupCreate"
+  | "groupChange"
+  | "history"
+  | "sync"
+  | "devices"
+  | "mediaUpload"
+  | "mediaUrl"
+  | "push";
+
 export interface Config {
   server: {
     host: string;
@@ -25,6 +47,8 @@ export interface Config {
     issuer: string;
     clockToleranceSec: number;
     ticketTtlMs: number;
+    /** Longest lifetime (exp - iat, or exp - now without iat) of an access token the edge accepts. */
+    maxTokenLifetimeSec: number;
   };
   heartbeat: {
     /** How often clients send PING. */
@@ -38,16 +62,27 @@ export interface Config {
     maxFrameBytes: number;
     maxBodyBytes: number;
     maxGroupSize: number;
-    /** Sustained SEND rate per user and node, and the burst above it. */
-    sendPerSecond: number;
-    sendBurst: number;
     /** Bytes queued to one socket before it is closed as a slow consumer. */
     socketBufferBytes: number;
     /** Protocol errors per connection within 10 s before the connection is closed as abusive. */
     maxProtocolErrors: number;
     /** Users one device may watch for presence. */
     maxPresenceWatch: number;
+    /** Commands of one connection being handled at once; more are refused with RateLimited. */
+    maxInflightPerConnection: number;
+    /** Commands per second one connection may send (every method), and the burst above it. */
+    commandsPerSecond: number;
+    commandsBurst: number;
+    /** Commands refused with RateLimited per connection within 10 s before it is closed (4005) as flooding. */
+    maxRefusedCommands: number;
+    /** Devices a user may have (revoked ones do not count); a new device beyond it is refused at upgrade. */
+    maxDevicesPerUser: number;
   };
+  /**
+   * Per-user command rates, each a token bucket of `perSecond` sustained and `burst` at once, per
+   * user and edge process. A command over its rate is refused with RateLimited and retryAfterMs.
+   */
+  rates: Record<RateClass, RateLimit>;
   storage: {
     /** "full": an acked message survives power loss. "normal": it survives a process crash (SIGKILL), the last commits may be lost on power loss. */
     synchronous: "full" | "normal";
@@ -175,6 +210,7 @@ export const DEFAULTS: Config = {
     issuer: "",
     clockToleranceSec: 5,
     ticketTtlMs: 30_000,
+    maxTokenLifetimeSec: 7 * 86_400,
   },
   heartbeat: {
     intervalMs: 30_000,
@@ -185,11 +221,30 @@ export const DEFAULTS: Config = {
     maxFrameBytes: 128 * 1024,
     maxBodyBytes: 64 * 1024,
     maxGroupSize: 256,
-    sendPerSecond: 50,
-    sendBurst: 200,
     socketBufferBytes: 4 * 1024 * 1024,
     maxProtocolErrors: 20,
     maxPresenceWatch: 256,
+    maxInflightPerConnection: 64,
+    commandsPerSecond: 200,
+    commandsBurst: 500,
+    maxRefusedCommands: 200,
+    maxDevicesPerUser: 16,
+  },
+  rates: {
+    send: { perSecond: 50, burst: 200 },
+    receipt: { perSecond: 50, burst: 200 },
+    typing: { perSecond: 4, burst: 8 },
+    presence: { perSecond: 1, burst: 10 },
+    conversations: { perSecond: 10, burst: 50 },
+    directOpen: { perSecond: 2, burst: 20 },
+    groupCreate: { perSecond: 0.2, burst: 5 },
+    groupChange: { perSecond: 2, burst: 30 },
+    history: { perSecond: 10, burst: 40 },
+    sync: { perSecond: 1, burst: 5 },
+    devices: { perSecond: 1, burst: 10 },
+    mediaUpload: { perSecond: 1, burst: 10 },
+    mediaUrl: { perSecond: 20, burst: 100 },
+    push: { perSecond: 0.5, burst: 5 },
   },
   storage: {
     synchronous: "full",
@@ -332,6 +387,14 @@ function validate(c: Config): Config {
   if (c.limits.maxGroupSize < 2 || c.limits.maxGroupSize > 4096) bad("limits.maxGroupSize must be 2..4096");
   if (c.limits.maxBodyBytes > c.limits.maxFrameBytes - 1024) bad("limits.maxBodyBytes must leave 1 KiB of room below limits.maxFrameBytes");
   if (c.heartbeat.timeoutMs <= c.heartbeat.intervalMs) bad("heartbeat.timeoutMs must exceed heartbeat.intervalMs");
+  for (const [name, r] of Object.entries(c.rates)) {
+    if (!(r.perSecond > 0) || !(r.burst >= 1)) bad(`rates.${name}: perSecond must be positive and burst at least 1`);
+  }
+  if (!(c.limits.commandsPerSecond > 0) || !(c.limits.commandsBurst >= 1)) bad("limits.commandsPerSecond must be positive and limits.commandsBurst at least 1");
+  for (const key of ["maxInflightPerConnection", "maxRefusedCommands", "maxDevicesPerUser"] as const) {
+    if (!Number.isInteger(c.limits[key]) || c.limits[key] < 1) bad(`limits.${key} must be a positive integer`);
+  }
+  if (!(c.auth.maxTokenLifetimeSec > 0)) bad("auth.maxTokenLifetimeSec must be positive");
   if (c.storage.synchronous !== "full" && c.storage.synchronous !== "normal") bad('storage.synchronous must be "full" or "normal"');
   const choices: Record<keyof Config["backends"], string[]> = {
     bus: ["memory", "nats"],

@@ -1,16 +1,22 @@
 // The WebSocket edge: the only code that touches Bun's sockets. It authenticates upgrades,
-// adapts each socket to a Transport, and hands frames to the node's actors.
+// adapts each socket to a Transport, and hands frames to the node's actors. Every callback Bun
+// makes into it is a boundary: a fault inside is contained there (logged, counted, answered
+// where there is someone to answer) and never ends the process.
 
 import type { Server, ServerWebSocket } from "bun";
 import type { AccessClaims } from "../auth/tokens.ts";
-import { decodeLimits, handleFrame } from "../actors/commands.ts";
+import { decodeLimits, handleFrame } from "../actors/commands/dispatch.ts";
 import type { DeviceSession } from "../actors/device-session.ts";
 import { DisconnectCode, ErrorCode, SUBPROTOCOL } from "../proto/codes.ts";
+import { Flusher } from "./flusher.ts";
 import { routeHttp, type RouteDeps } from "./http-routes.ts";
 import { SocketTransport } from "./socket-transport.ts";
 import { authenticateUpgrade, offeredSubprotocols, refuse } from "./upgrade-auth.ts";
 
 export const WS_PATH = "/v1/ws";
+
+/** Room above the slow-consumer limit for the close frame (at most 125 bytes) and its header. */
+const CLOSE_FRAME_ROOM = 1024;
 
 interface SocketData {
   claims: AccessClaims;
@@ -19,65 +25,95 @@ interface SocketData {
 }
 
 export function startEdge(deps: RouteDeps): Server<SocketData> {
-  const { config } = deps;
-  const { node } = deps;
+  const { config, node } = deps;
+  const { ctx } = node;
   const limits = decodeLimits(node);
   // Frames up to maxFrameBytes are decoded; larger ones up to this hard cap get a FrameTooLarge
   // error; beyond it Bun drops the connection on the frame header alone, without buffering the
   // payload (clients see 1006).
   const hardCap = Math.max(4 * config.limits.maxFrameBytes, 1 << 20);
+  const fault = (where: string, err: unknown, fields: Record<string, unknown> = {}) => {
+    ctx.metrics.internalErrors.inc({ where });
+    node.faultLog.error({ err, ...fields }, `${where} handler failed`);
+  };
+  const flusher = new Flusher((err) => fault("socket-flush", err));
+
+  async function serveRequest(req: Request, server: Server<SocketData>): Promise<Response | undefined> {
+    const url = new URL(req.url);
+    if (url.pathname !== WS_PATH) return routeHttp(deps, req, url);
+    if (req.headers.get("upgrade")?.toLowerCase() !== "websocket") {
+      return refuse({ status: 426, code: "upgrade-required", message: "connect with a WebSocket" });
+    }
+    if (!deps.ready()) return refuse({ status: 503, code: "draining", message: "server is shutting down" });
+    const claims = await authenticateUpgrade(deps, req, url);
+    if ("status" in claims) return refuse(claims);
+    const headers = offeredSubprotocols(req).length > 0 ? { "Sec-WebSocket-Protocol": SUBPROTOCOL } : undefined;
+    if (server.upgrade(req, { data: { claims }, headers })) return undefined;
+    return refuse({ status: 400, code: "upgrade-failed", message: "WebSocket upgrade failed" });
+  }
 
   return Bun.serve<SocketData>({
     hostname: config.server.host,
     port: config.server.port,
     reusePort: config.server.reusePort,
     async fetch(req, server) {
-      const url = new URL(req.url);
-      if (url.pathname !== WS_PATH) return routeHttp(deps, req, url);
-      if (req.headers.get("upgrade")?.toLowerCase() !== "websocket") {
-        return refuse({ status: 426, code: "upgrade-required", message: "connect with a WebSocket" });
+      try {
+        return await serveRequest(req, server);
+      } catch (err) {
+        // A fault in a route is that request's 500, never the process's end.
+        fault("http", err, { method: req.method, path: new URL(req.url).pathname });
+        return refuse({ status: 500, code: "internal", message: "internal error" });
       }
-      if (!deps.ready()) return refuse({ status: 503, code: "draining", message: "server is shutting down" });
-      const claims = await authenticateUpgrade(deps, req, url);
-      if ("status" in claims) return refuse(claims);
-      const headers = offeredSubprotocols(req).length > 0 ? { "Sec-WebSocket-Protocol": SUBPROTOCOL } : undefined;
-      if (server.upgrade(req, { data: { claims }, headers })) return undefined;
-      return refuse({ status: 400, code: "upgrade-failed", message: "WebSocket upgrade failed" });
     },
     websocket: {
       maxPayloadLength: hardCap,
-      backpressureLimit: config.limits.socketBufferBytes,
+      // The transport enforces socketBufferBytes itself; uWebSockets' own limit sits above it so
+      // the 4002 close frame is never dropped (socket-transport.ts).
+      backpressureLimit: config.limits.socketBufferBytes + CLOSE_FRAME_ROOM,
       closeOnBackpressureLimit: false,
       idleTimeout: Math.min(960, Math.ceil(config.heartbeat.timeoutMs / 1000) + 10),
       perMessageDeflate: false,
       open(ws: ServerWebSocket<SocketData>) {
-        const transport = new SocketTransport(ws as ServerWebSocket<unknown>, config.limits.socketBufferBytes);
-        ws.data.transport = transport;
-        const session = node.openSession(transport, ws.data.claims);
-        ws.data.session = session;
-        // A revocation that landed between the upgrade's check and this registration was
-        // published before the session could hear it; the store has it, so look again.
-        deps.metadata.isDeviceRevoked(session.user, session.device).then(
-          (revoked) => revoked && session.close(DisconnectCode.DeviceRevoked, "device revoked"),
-          (err) => node.ctx.log.warn({ err }, "revocation re-check failed"),
-        );
+        try {
+          const transport = new SocketTransport(ws as ServerWebSocket<unknown>, config.limits.socketBufferBytes, flusher);
+          ws.data.transport = transport;
+          const session = node.openSession(transport, ws.data.claims);
+          ws.data.session = session;
+          // A revocation that landed between the upgrade's check and this registration was
+          // published before the session could hear it; the store has it, so look again.
+          deps.metadata.isDeviceRevoked(session.user, session.device).then(
+            (revoked) => revoked && session.close(DisconnectCode.DeviceRevoked, "device revoked"),
+            (err) => ctx.log.warn({ err }, "revocation re-check failed"),
+          );
+        } catch (err) {
+          fault("socket-open", err);
+          ws.close(DisconnectCode.ServerError, "server error; reconnect");
+        }
       },
       message(ws: ServerWebSocket<SocketData>, msg) {
         const s = ws.data.session;
         if (!s) return;
         if (typeof msg === "string") {
           s.error(0, ErrorCode.BadFrame, "text frames are not part of the protocol; send binary MessagePack");
-          s.protocolError(Date.now(), config.limits.maxProtocolErrors);
+          s.protocolError(ctx.clock.now(), config.limits.maxProtocolErrors);
           return;
         }
         handleFrame(node, s, msg, limits);
       },
       drain(ws: ServerWebSocket<SocketData>) {
-        ws.data.transport?.onDrain();
+        try {
+          ws.data.transport?.onDrain();
+        } catch (err) {
+          fault("socket-drain", err);
+        }
       },
       close(ws: ServerWebSocket<SocketData>) {
-        ws.data.transport?.markClosed();
-        if (ws.data.session) node.closeSession(ws.data.session);
+        try {
+          ws.data.transport?.markClosed();
+          if (ws.data.session) node.closeSession(ws.data.session);
+        } catch (err) {
+          fault("socket-close", err);
+        }
       },
     },
   });

@@ -53,7 +53,7 @@ async function issueTicket(deps: RouteDeps, req: Request): Promise<Response> {
     return refuse({ status: 403, code: "device-revoked", message: "this device was revoked" }, cors);
   }
   const ttl = deps.config.auth.ticketTtlMs;
-  const ticket = await deps.tickets.issue({ user: claims.user, device: claims.device, expiresAt: claims.expiresAt }, ttl, Date.now());
+  const ticket = await deps.tickets.issue({ user: claims.user, device: claims.device, expiresAt: claims.expiresAt }, ttl, deps.clock.now());
   return Response.json({ ticket, expiresInMs: ttl }, { headers: cors });
 }
 

@@ -1,54 +1,100 @@
 // The Transport actors write to, over one of Bun's server WebSockets (uWebSockets inside Bun).
+//
+// Writes are queued and flushed once per event-loop turn, all frames of one socket inside one
+// cork, so a socket that receives an ack, a message and a receipt in the same turn costs one
+// write syscall instead of three (flusher.ts).
+//
+// Slow consumers: this transport enforces the buffer limit itself, before uWebSockets would.
+// uWebSockets drops every frame over its own limit, the close frame included, and then cuts the
+// connection: the client would see 1006 mid-frame. So uWebSockets' limit is set above ours
+// (edge.ts), and a frame that would take the socket past ours is not written; the caller closes
+// with 4002, and that close frame still fits behind everything already queued.
 
 import type { ServerWebSocket } from "bun";
 import type { Transport } from "../actors/transport.ts";
+import type { Flusher } from "./flusher.ts";
+
+/** A queue this large is written at once rather than at the end of the turn (a backlog being streamed). */
+const EARLY_FLUSH_BYTES = 64 * 1024;
 
 export class SocketTransport implements Transport {
   closed = false;
-  private drainWaiters: (() => void)[] = [];
+  /** Frames written this turn, sent by flush(); null when there are none (most sockets, most turns). */
+  private queue: Uint8Array[] | null = null;
+  private queuedBytes = 0;
+  private drainWaiters: (() => void)[] | null = null;
 
   constructor(
     private readonly ws: ServerWebSocket<unknown>,
     /** Bytes the socket may hold unread before the device counts as a slow consumer. */
     private readonly limit: number,
+    private readonly flusher: Flusher,
   ) {}
 
   send(frame: Uint8Array): boolean {
     if (this.closed) return false;
-    // -1: queued behind unread data; 0: dropped (connection gone); n > 0: written.
-    const r = this.ws.send(frame, false);
-    return !(r === 0 || (r === -1 && this.ws.getBufferedAmount() > this.limit));
+    if (this.ws.getBufferedAmount() + this.queuedBytes + frame.length > this.limit) return false;
+    if (this.queue) this.queue.push(frame);
+    else {
+      this.queue = [frame];
+      this.flusher.schedule(this);
+    }
+    this.queuedBytes += frame.length;
+    if (this.queuedBytes >= EARLY_FLUSH_BYTES) this.flush();
+    return true;
+  }
+
+  /** Writes what was queued this turn: one cork, so one syscall for all of it. */
+  flush(): void {
+    const q = this.queue;
+    if (!q) return;
+    this.queue = null;
+    this.queuedBytes = 0;
+    if (this.closed) return;
+    if (q.length === 1) this.ws.send(q[0]!, false);
+    else
+      this.ws.cork(() => {
+        for (const f of q) this.ws.send(f, false);
+      });
+    // Someone waiting for room (a backlog stream) may have it now that the kernel took the bytes:
+    // Bun calls `drain` only after it had to hold some back.
+    if (this.drainWaiters) this.onDrain();
   }
 
   close(code: number, reason: string): void {
     if (this.closed) return;
+    // What was accepted for this socket goes out first; the close frame follows it.
+    this.flush();
     this.markClosed();
     this.ws.close(code, reason);
   }
 
   bufferedAmount(): number {
-    return this.closed ? 0 : this.ws.getBufferedAmount();
+    return this.closed ? 0 : this.ws.getBufferedAmount() + this.queuedBytes;
   }
 
   drained(): Promise<void> {
-    if (this.closed || this.ws.getBufferedAmount() <= this.limit / 4) return Promise.resolve();
-    return new Promise((r) => this.drainWaiters.push(r));
+    if (this.closed || this.bufferedAmount() <= this.limit / 4) return Promise.resolve();
+    return new Promise((r) => (this.drainWaiters ??= []).push(r));
   }
 
   /** Called from Bun's `drain` handler. */
   onDrain(): void {
-    if (this.ws.getBufferedAmount() <= this.limit / 4) this.wake();
+    if (this.bufferedAmount() <= this.limit / 4) this.wake();
   }
 
   /** Called from Bun's `close` handler and by close(). */
   markClosed(): void {
     this.closed = true;
+    this.queue = null;
+    this.queuedBytes = 0;
     this.wake();
   }
 
   private wake(): void {
     const w = this.drainWaiters;
-    this.drainWaiters = [];
+    if (!w) return;
+    this.drainWaiters = null;
     for (const f of w) f();
   }
 }

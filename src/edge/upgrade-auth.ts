@@ -7,12 +7,15 @@
 
 import { AuthError, verifyAccessToken, type AccessClaims } from "../auth/tokens.ts";
 import type { Keyring } from "../auth/keyring.ts";
+import type { Clock } from "../clock.ts";
 import type { Config } from "../config/config.ts";
 import { BEARER_SUBPROTOCOL_PREFIX, SUBPROTOCOL } from "../proto/codes.ts";
 import type { MetadataStore, TicketStore } from "../storage/types.ts";
 
 export interface UpgradeDeps {
   config: Config;
+  /** Decides ticket expiry (tests move it instead of sleeping). */
+  clock: Clock;
   keyring: Keyring;
   metadata: MetadataStore;
   tickets: TicketStore;
@@ -54,6 +57,7 @@ export async function verify(deps: UpgradeDeps, token: string): Promise<AccessCl
       audience: auth.audience,
       issuer: auth.issuer || undefined,
       clockToleranceSec: auth.clockToleranceSec,
+      maxLifetimeSec: auth.maxTokenLifetimeSec,
     });
   } catch (e) {
     if (e instanceof AuthError) return { status: 401, code: `token-${e.reason}`, message: e.message };
@@ -80,7 +84,7 @@ export async function authenticateUpgrade(deps: UpgradeDeps, req: Request, url: 
   if (token) {
     claims = await verify(deps, token);
   } else if (ticket) {
-    const t = await deps.tickets.redeem(ticket, Date.now());
+    const t = await deps.tickets.redeem(ticket, deps.clock.now());
     claims = t
       ? { user: t.user, device: t.device, expiresAt: t.expiresAt, admin: false }
       : { status: 401, code: "ticket-invalid", message: "the ticket is unknown, used or expired" };
@@ -88,8 +92,12 @@ export async function authenticateUpgrade(deps: UpgradeDeps, req: Request, url: 
     return { status: 401, code: "credentials-missing", message: "present an access token (Authorization header or bearer.<token> subprotocol) or a ticket" };
   }
   if ("status" in claims) return claims;
-  if ((await deps.metadata.touchDevice(claims.user, claims.device, Date.now())).revoked) {
-    return { status: 403, code: "device-revoked", message: "this device was revoked" };
+  const { maxDevicesPerUser } = deps.config.limits;
+  switch (await deps.metadata.touchDevice(claims.user, claims.device, Date.now(), maxDevicesPerUser)) {
+    case "revoked":
+      return { status: 403, code: "device-revoked", message: "this device was revoked" };
+    case "too-many":
+      return { status: 403, code: "too-many-devices", message: `this user already has ${maxDevicesPerUser} devices; revoke one (DEVICE_REVOKE) to add another` };
   }
   return claims;
 }

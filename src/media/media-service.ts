@@ -5,7 +5,7 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import sharp from "sharp";
-import { CommandError } from "../actors/errors.ts";
+import { CommandError } from "../proto/command-error.ts";
 import type { Config } from "../config/config.ts";
 import { ErrorCode } from "../proto/codes.ts";
 import type { MediaUploadParams, MediaUploadResult, MediaUrlResult } from "../proto/types.ts";

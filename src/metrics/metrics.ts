@@ -19,6 +19,7 @@ export class Metrics {
   readonly disconnects: Counter<"code">;
   readonly stageLatency: Histogram<"stage">;
   readonly actors: Gauge<"kind">;
+  readonly internalErrors: Counter<"where">;
 
   constructor(withProcessMetrics = true) {
     const registers = [this.registry];
@@ -38,6 +39,12 @@ export class Metrics {
       registers,
     });
     this.actors = new Gauge({ name: "msgr_actors", help: "Live actors by kind", labelNames: ["kind"], registers });
+    this.internalErrors = new Counter({
+      name: "msgr_internal_errors_total",
+      help: "Faults in the server's own code contained at a boundary (a command, an HTTP route, a bus handler), by boundary",
+      labelNames: ["where"],
+      registers,
+    });
   }
 
   /** Per-stage children, resolved once: observing through a label set hashes it on every call. */

@@ -9,7 +9,7 @@ import { Packr, Unpackr } from "msgpackr";
 import { ErrorCode, FrameType, type ErrorCodeId, type MethodId, type PushKindId } from "./codes.ts";
 import { DEFAULT_DECODE_LIMITS, type DecodeLimits } from "./limits.ts";
 import { scanMsgpack } from "./scan.ts";
-import { isMethod, ParamError, validateParams } from "./schema.ts";
+import { isMethod, ParamError, validateParams, type ParamsOf } from "./schema.ts";
 
 // Records, structured clone, bundled strings and extra types are msgpackr extensions other
 // clients cannot read and a hostile peer could abuse: all off. 64-bit integers decode as bigint.
@@ -25,11 +25,8 @@ const MSGPACK_OPTIONS = {
 const packr = new Packr(MSGPACK_OPTIONS);
 const unpackr = new Unpackr(MSGPACK_OPTIONS);
 
-export interface CommandFrame {
-  id: number;
-  method: MethodId;
-  params: Record<string, unknown>;
-}
+/** One decoded command; `params` has the shape its method's schema declares. */
+export type CommandFrame = { [M in MethodId]: { id: number; method: M; params: ParamsOf<M> } }[MethodId];
 
 export interface ErrorBody {
   message: string;
@@ -53,7 +50,25 @@ export class FrameError extends Error {
 
 const MAX_ID = 0xffff_ffff;
 
-/** Decodes and validates one client frame. Throws FrameError; never anything else for bad input. */
+/** A small non-negative integer from a decoded value, or null. 64-bit encodings decode to bigint. */
+function smallUint(v: unknown, max: number): number | null {
+  if (typeof v === "number") return Number.isInteger(v) && v >= 0 && v <= max ? v : null;
+  if (typeof v === "bigint") return v >= 0n && v <= BigInt(max) ? Number(v) : null;
+  return null;
+}
+
+/** Names a client's value for an error message without calling anything on it. */
+function describe(v: unknown): string {
+  if (typeof v === "number" || typeof v === "bigint" || typeof v === "boolean") return `${v}`;
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "an array";
+  return typeof v === "string" ? "a string" : typeof v === "object" ? "a map" : typeof v;
+}
+
+/**
+ * Decodes and validates one client frame. Throws FrameError and nothing else, whatever the bytes:
+ * untrusted values are only inspected with `typeof` and comparisons, never coerced.
+ */
 export function decodeCommand(buf: Uint8Array, limits: DecodeLimits = DEFAULT_DECODE_LIMITS): CommandFrame {
   if (buf.length > limits.maxFrameBytes) {
     throw new FrameError(ErrorCode.FrameTooLarge, `frame of ${buf.length} bytes exceeds ${limits.maxFrameBytes}`);
@@ -63,27 +78,26 @@ export function decodeCommand(buf: Uint8Array, limits: DecodeLimits = DEFAULT_DE
   let v: unknown;
   try {
     v = unpackr.unpack(buf);
-  } catch (e) {
+  } catch {
     throw new FrameError(ErrorCode.BadFrame, "malformed frame: undecodable");
   }
-  if (!Array.isArray(v) || v.length !== 4 || Number(v[0]) !== FrameType.Command) {
+  if (!Array.isArray(v) || v.length !== 4 || smallUint(v[0], 255) !== FrameType.Command) {
     throw new FrameError(ErrorCode.BadFrame, "expected a command [1, id, method, params]");
   }
-  const [, rawId, rawMethod, params] = v;
-  // Integers encoded as 64-bit decode to bigint; small ones are still valid ids and methods.
-  const id = typeof rawId === "bigint" && rawId >= 0n && rawId <= BigInt(MAX_ID) ? Number(rawId) : rawId;
-  const method = typeof rawMethod === "bigint" && rawMethod <= 255n ? Number(rawMethod) : rawMethod;
-  if (typeof id !== "number" || !Number.isInteger(id) || id < 0 || id > MAX_ID) {
-    throw new FrameError(ErrorCode.BadFrame, "command id must be an integer in 0..2^32-1");
-  }
-  if (typeof method !== "number" || !isMethod(method)) {
-    throw new FrameError(ErrorCode.UnknownMethod, `unknown method ${String(method)}`, id);
+  const id = smallUint(v[1], MAX_ID);
+  if (id === null) throw new FrameError(ErrorCode.BadFrame, "command id must be an integer in 0..2^32-1");
+  const method = smallUint(v[2], 255);
+  if (method === null || !isMethod(method)) {
+    throw new FrameError(ErrorCode.UnknownMethod, `unknown method ${describe(v[2])}`, id);
   }
   try {
-    return { id, method, params: validateParams(method, params) };
+    // The schema of `method` validated the params, which is what CommandFrame says of them.
+    return { id, method, params: validateParams(method, v[3]) } as CommandFrame;
   } catch (e) {
     if (e instanceof ParamError) throw new FrameError(ErrorCode.InvalidParams, e.message, id);
-    throw e;
+    // A validator fault is still this frame's fault as far as the caller can tell; say so
+    // without letting anything but a FrameError out.
+    throw new FrameError(ErrorCode.InvalidParams, "params: not valid", id);
   }
 }
 

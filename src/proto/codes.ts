@@ -127,6 +127,8 @@ export const DisconnectCode = {
   SlowConsumer: 4002,
   ServerError: 4003,
   ConnectTimeout: 4004,
+  /** The connection kept sending commands that were refused for their rate. */
+  Flooding: 4005,
   /** The access token expired: obtain a fresh one, then reconnect. */
   TokenExpired: 4010,
   ProtocolViolation: 4500,

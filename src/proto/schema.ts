@@ -1,18 +1,21 @@
-// Parameter schemas for every command. A validator copies only the declared fields into a
-// fresh object, so unknown fields are ignored (forward compatible) and nothing a client sends
-// reaches the server's objects by reference.
+// Parameter schemas for every command: the one source of truth for what a command takes. The
+// parameter types (src/proto/types.ts) are derived from these, so the validator and the types
+// cannot drift apart. A validator copies only the declared fields into a fresh object, so unknown
+// fields are ignored (forward compatible) and nothing a client sends reaches the server's objects
+// by reference.
+//
+// Validators look at untrusted values with `typeof` and comparisons only: never `String()`,
+// `Number()` or a template string, which would call a hostile map's `toString`/`valueOf`.
 
 import { Method, type MethodId } from "./codes.ts";
 
-type FieldSpec =
-  | { t: "str"; max: number; min?: number; pattern?: RegExp; opt?: boolean }
-  | { t: "uint"; max?: number; min?: number; opt?: boolean }
-  | { t: "bin"; opt?: boolean }
-  | { t: "bool"; opt?: boolean }
-  | { t: "strs"; maxItems: number; pattern: RegExp; opt?: boolean }
-  | { t: "cursors"; opt?: boolean };
+/** A parameter's validator: returns the value as its type, or throws ParamError naming the field. */
+export interface Field<T, Optional extends boolean = boolean> {
+  readonly optional: Optional;
+  parse(name: string, v: unknown): T;
+}
 
-type Schema = Record<string, FieldSpec>;
+export class ParamError extends Error {}
 
 /** User and device ids come from the operator's tokens. */
 export const ID_PATTERN = /^[A-Za-z0-9_.@+=:-]{1,128}$/;
@@ -25,124 +28,179 @@ export const CONTENT_TYPE_PATTERN = /^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}\/[a-z0-9][
 /** Client message ids: printable ASCII without spaces. */
 export const CLIENT_ID_PATTERN = /^[\x21-\x7e]{1,64}$/;
 
-const conv: FieldSpec = { t: "str", max: 64, pattern: CONV_ID_PATTERN };
-const user: FieldSpec = { t: "str", max: 128, pattern: ID_PATTERN };
-const title: FieldSpec = { t: "str", max: 200, min: 1 };
-const seq: FieldSpec = { t: "uint" };
-const users = (maxItems: number): FieldSpec => ({ t: "strs", maxItems, pattern: ID_PATTERN });
-
-export const PARAM_SCHEMAS: Record<MethodId, Schema> = {
-  [Method.Connect]: { v: { t: "uint" }, client: { t: "str", max: 128, opt: true } },
-  [Method.Ping]: {},
-  [Method.Sync]: { cursors: { t: "cursors", opt: true } },
-  [Method.Send]: {
-    conv,
-    cid: { t: "str", max: 64, pattern: CLIENT_ID_PATTERN },
-    kind: { t: "uint", min: 1, max: 255 },
-    body: { t: "bin" },
-    media: { t: "str", max: 64, pattern: MEDIA_ID_PATTERN, opt: true },
-    resend: { t: "bool", opt: true },
-  },
-  [Method.Receipt]: { conv, type: { t: "uint", min: 1, max: 2 }, seq },
-  [Method.Typing]: { conv, on: { t: "bool" } },
-  [Method.History]: { conv, before: { t: "uint", opt: true }, limit: { t: "uint", min: 1, max: 200, opt: true } },
-  [Method.PresenceSubscribe]: { users: users(256) },
-  [Method.ConvList]: {},
-  [Method.ConvGet]: { conv },
-  [Method.DirectOpen]: { user },
-  [Method.GroupCreate]: { title, members: users(1024) },
-  [Method.GroupRename]: { conv, title },
-  [Method.GroupAdd]: { conv, users: users(1024) },
-  [Method.GroupRemove]: { conv, user },
-  [Method.GroupSetAdmin]: { conv, user, admin: { t: "bool" } },
-  [Method.DeviceList]: {},
-  [Method.DeviceRevoke]: { device: user },
-  [Method.MediaUpload]: {
-    contentType: { t: "str", max: 128, pattern: CONTENT_TYPE_PATTERN },
-    size: { t: "uint", min: 1 },
-    sha256: { t: "str", max: 64, min: 64, pattern: /^[a-f0-9]{64}$/ },
-  },
-  [Method.MediaUrl]: { media: { t: "str", max: 64, pattern: MEDIA_ID_PATTERN } },
-  [Method.PushSubscribe]: {
-    endpoint: { t: "str", max: 2048, min: 8 },
-    p256dh: { t: "str", max: 128, pattern: /^[A-Za-z0-9_-]+={0,2}$/ },
-    auth: { t: "str", max: 64, pattern: /^[A-Za-z0-9_-]+={0,2}$/ },
-  },
-  [Method.PushUnsubscribe]: { endpoint: { t: "str", max: 2048, min: 8 } },
-};
-
-export class ParamError extends Error {}
-
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
 }
 
-function field(name: string, spec: FieldSpec, v: unknown): unknown {
-  switch (spec.t) {
-    case "str": {
+/** An unsigned integer; a peer may encode any integer as uint64/int64 (bigint once decoded). */
+function toUint(v: unknown): number | null {
+  if (typeof v === "bigint") return v >= 0n && v <= BigInt(MAX_SAFE) ? Number(v) : null;
+  return typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : null;
+}
+
+// ---- field constructors -------------------------------------------------------------------------
+
+function str(max: number, opts: { min?: number; pattern?: RegExp } = {}): Field<string, false> {
+  const min = opts.min ?? 0;
+  const { pattern } = opts;
+  return {
+    optional: false,
+    parse(name, v) {
       if (typeof v !== "string") throw new ParamError(`${name}: expected a string`);
-      if (v.length > spec.max || v.length < (spec.min ?? 0)) throw new ParamError(`${name}: length out of range`);
-      if (spec.pattern && !spec.pattern.test(v)) throw new ParamError(`${name}: invalid characters`);
+      if (v.length > max || v.length < min) throw new ParamError(`${name}: length out of range`);
+      if (pattern && !pattern.test(v)) throw new ParamError(`${name}: invalid characters`);
       return v;
-    }
-    case "uint": {
-      // A peer may encode any integer as uint64/int64, which decodes to bigint: accept it when it fits.
-      if (typeof v === "bigint" && v >= 0n && v <= BigInt(MAX_SAFE)) v = Number(v);
-      if (typeof v !== "number" || !Number.isInteger(v)) throw new ParamError(`${name}: expected an unsigned integer`);
-      if (v < (spec.min ?? 0) || v > (spec.max ?? MAX_SAFE)) throw new ParamError(`${name}: out of range`);
-      return v;
-    }
-    case "bin": {
-      if (!(v instanceof Uint8Array)) throw new ParamError(`${name}: expected binary`);
-      return v;
-    }
-    case "bool": {
-      if (typeof v !== "boolean") throw new ParamError(`${name}: expected a boolean`);
-      return v;
-    }
-    case "strs": {
+    },
+  };
+}
+
+function uint(opts: { min?: number; max?: number } = {}): Field<number, false> {
+  const min = opts.min ?? 0;
+  const max = opts.max ?? MAX_SAFE;
+  return {
+    optional: false,
+    parse(name, v) {
+      const n = toUint(v);
+      if (n === null) throw new ParamError(`${name}: expected an unsigned integer`);
+      if (n < min || n > max) throw new ParamError(`${name}: out of range`);
+      return n;
+    },
+  };
+}
+
+const bin: Field<Uint8Array, false> = {
+  optional: false,
+  parse(name, v) {
+    if (!(v instanceof Uint8Array)) throw new ParamError(`${name}: expected binary`);
+    return v;
+  },
+};
+
+const bool: Field<boolean, false> = {
+  optional: false,
+  parse(name, v) {
+    if (typeof v !== "boolean") throw new ParamError(`${name}: expected a boolean`);
+    return v;
+  },
+};
+
+function strs(maxItems: number, pattern: RegExp): Field<string[], false> {
+  return {
+    optional: false,
+    parse(name, v) {
       if (!Array.isArray(v)) throw new ParamError(`${name}: expected an array of strings`);
-      if (v.length > spec.maxItems) throw new ParamError(`${name}: at most ${spec.maxItems} entries`);
+      if (v.length > maxItems) throw new ParamError(`${name}: at most ${maxItems} entries`);
       const out = new Array<string>(v.length);
       for (let i = 0; i < v.length; i++) {
-        const s = v[i];
-        if (typeof s !== "string" || !spec.pattern.test(s)) throw new ParamError(`${name}[${i}]: invalid id`);
+        const s: unknown = v[i];
+        if (typeof s !== "string" || !pattern.test(s)) throw new ParamError(`${name}[${i}]: invalid id`);
         out[i] = s;
       }
       return out;
-    }
-    case "cursors": {
-      if (!isPlainObject(v)) throw new ParamError(`${name}: expected a map of conversation id to seq`);
-      const out: Record<string, number> = Object.create(null);
-      for (const k of Object.keys(v)) {
-        const s = v[k];
-        if (!CONV_ID_PATTERN.test(k)) throw new ParamError(`${name}: invalid conversation id`);
-        if (typeof s !== "number" || !Number.isInteger(s) || s < 0) throw new ParamError(`${name}.${k}: expected a seq`);
-        out[k] = s;
-      }
-      return out;
-    }
-  }
+    },
+  };
 }
 
+/** conversation id -> seq, for SYNC. */
+const cursors: Field<Record<string, number>, false> = {
+  optional: false,
+  parse(name, v) {
+    if (!isPlainObject(v)) throw new ParamError(`${name}: expected a map of conversation id to seq`);
+    const out: Record<string, number> = Object.create(null);
+    for (const k of Object.keys(v)) {
+      if (!CONV_ID_PATTERN.test(k)) throw new ParamError(`${name}: invalid conversation id`);
+      const s = toUint(v[k]);
+      if (s === null) throw new ParamError(`${name}.${k}: expected a seq`);
+      out[k] = s;
+    }
+    return out;
+  },
+};
+
+function optional<T>(f: Field<T, false>): Field<T, true> {
+  return { optional: true, parse: f.parse };
+}
+
+// ---- shared fields ------------------------------------------------------------------------------
+
+const conv = str(64, { pattern: CONV_ID_PATTERN });
+const user = str(128, { pattern: ID_PATTERN });
+const title = str(200, { min: 1 });
+const mediaId = str(64, { pattern: MEDIA_ID_PATTERN });
+const endpoint = str(2048, { min: 8 });
+const base64url = /^[A-Za-z0-9_-]+={0,2}$/;
+
+export const PARAM_SCHEMAS = {
+  [Method.Connect]: { v: uint(), client: optional(str(128)) },
+  [Method.Ping]: {},
+  /** conversation id -> highest seq this device holds with nothing missing below it. */
+  [Method.Sync]: { cursors: optional(cursors) },
+  [Method.Send]: {
+    conv,
+    cid: str(64, { pattern: CLIENT_ID_PATTERN }),
+    kind: uint({ min: 1, max: 255 }),
+    body: bin,
+    /** A media id from MEDIA_UPLOAD whose upload finished; only with kind Media. */
+    media: optional(mediaId),
+    /** This cid was sent before without an ack arriving: the server also checks its long-term duplicate key. */
+    resend: optional(bool),
+  },
+  [Method.Receipt]: { conv, type: uint({ min: 1, max: 2 }), seq: uint() },
+  [Method.Typing]: { conv, on: bool },
+  [Method.History]: { conv, before: optional(uint()), limit: optional(uint({ min: 1, max: 200 })) },
+  [Method.PresenceSubscribe]: { users: strs(256, ID_PATTERN) },
+  [Method.ConvList]: {},
+  [Method.ConvGet]: { conv },
+  [Method.DirectOpen]: { user },
+  [Method.GroupCreate]: { title, members: strs(1024, ID_PATTERN) },
+  [Method.GroupRename]: { conv, title },
+  [Method.GroupAdd]: { conv, users: strs(1024, ID_PATTERN) },
+  [Method.GroupRemove]: { conv, user },
+  [Method.GroupSetAdmin]: { conv, user, admin: bool },
+  [Method.DeviceList]: {},
+  [Method.DeviceRevoke]: { device: user },
+  [Method.MediaUpload]: {
+    contentType: str(128, { pattern: CONTENT_TYPE_PATTERN }),
+    size: uint({ min: 1 }),
+    /** Hex SHA-256 of the file. */
+    sha256: str(64, { min: 64, pattern: /^[a-f0-9]{64}$/ }),
+  },
+  [Method.MediaUrl]: { media: mediaId },
+  [Method.PushSubscribe]: {
+    endpoint,
+    p256dh: str(128, { pattern: base64url }),
+    auth: str(64, { pattern: base64url }),
+  },
+  [Method.PushUnsubscribe]: { endpoint },
+} as const satisfies Record<MethodId, Record<string, Field<unknown>>>;
+
+type Schemas = typeof PARAM_SCHEMAS;
+type Required<S> = { -readonly [K in keyof S as S[K] extends Field<unknown, false> ? K : never]: S[K] extends Field<infer T, false> ? T : never };
+type Optional<S> = { -readonly [K in keyof S as S[K] extends Field<unknown, true> ? K : never]?: S[K] extends Field<infer T, true> ? T : never };
+type Flatten<T> = { [K in keyof T]: T[K] };
+
+/** The validated parameters of a method, as its schema declares them. */
+export type ParamsOf<M extends MethodId> = Flatten<Required<Schemas[M]> & Optional<Schemas[M]>>;
+
 /** Validates `params` for `method`; throws ParamError with a message naming the field. */
-export function validateParams(method: MethodId, params: unknown): Record<string, unknown> {
-  const schema = PARAM_SCHEMAS[method];
+export function validateParams<M extends MethodId>(method: M, params: unknown): ParamsOf<M> {
+  const schema: Record<string, Field<unknown>> = PARAM_SCHEMAS[method];
   if (params === null || params === undefined) params = {};
   if (!isPlainObject(params)) throw new ParamError("params: expected a map");
   const out: Record<string, unknown> = {};
   for (const name in schema) {
     const spec = schema[name]!;
-    const v = params[name];
+    // Own properties only: a key the client did not send must not be found on the prototype.
+    const v = Object.hasOwn(params, name) ? params[name] : undefined;
     if (v === undefined || v === null) {
-      if (spec.opt) continue;
+      if (spec.optional) continue;
       throw new ParamError(`${name}: required`);
     }
-    out[name] = field(name, spec, v);
+    out[name] = spec.parse(name, v);
   }
-  return out;
+  return out as ParamsOf<M>;
 }
 
 export function isMethod(m: number): m is MethodId {

@@ -1,6 +1,31 @@
 // Shapes of command parameters, reply results and push bodies in protocol v1.
 // Field names are the wire names (MessagePack map keys).
 
+import type { Method } from "./codes.ts";
+import type { ParamsOf } from "./schema.ts";
+
+// ---- command parameters: derived from the schemas in schema.ts, never written twice ----
+
+export type ConnectParams = ParamsOf<typeof Method.Connect>;
+export type SyncParams = ParamsOf<typeof Method.Sync>;
+export type SendParams = ParamsOf<typeof Method.Send>;
+export type ReceiptParams = ParamsOf<typeof Method.Receipt>;
+export type TypingParams = ParamsOf<typeof Method.Typing>;
+export type HistoryParams = ParamsOf<typeof Method.History>;
+export type PresenceSubscribeParams = ParamsOf<typeof Method.PresenceSubscribe>;
+export type DirectOpenParams = ParamsOf<typeof Method.DirectOpen>;
+export type GroupCreateParams = ParamsOf<typeof Method.GroupCreate>;
+export type GroupRenameParams = ParamsOf<typeof Method.GroupRename>;
+export type GroupAddParams = ParamsOf<typeof Method.GroupAdd>;
+export type GroupRemoveParams = ParamsOf<typeof Method.GroupRemove>;
+export type GroupSetAdminParams = ParamsOf<typeof Method.GroupSetAdmin>;
+export type DeviceRevokeParams = ParamsOf<typeof Method.DeviceRevoke>;
+export type MediaUploadParams = ParamsOf<typeof Method.MediaUpload>;
+export type MediaUrlParams = ParamsOf<typeof Method.MediaUrl>;
+export type PushSubscribeParams = ParamsOf<typeof Method.PushSubscribe>;
+export type ConvRef = ParamsOf<typeof Method.ConvGet>;
+export type PushUnsubscribeParams = ParamsOf<typeof Method.PushUnsubscribe>;
+
 export interface WireMessage {
   conv: string;
   /** Per-conversation sequence, 1, 2, 3, ... with no gaps. */
@@ -39,10 +64,6 @@ export interface ConvInfo {
   members: MemberInfo[];
 }
 
-export interface ConnectParams {
-  v: number;
-  client?: string;
-}
 export interface ConnectResult {
   v: number;
   user: string;
@@ -61,10 +82,6 @@ export interface ConnectResult {
   };
 }
 
-export interface SyncParams {
-  /** conversation id -> highest seq this device holds with nothing missing below it. */
-  cursors: Record<string, number>;
-}
 export interface SyncConvState {
   conv: string;
   /** First seq that will be pushed. */
@@ -81,16 +98,6 @@ export interface SyncResult {
   convs: SyncConvState[];
 }
 
-export interface SendParams {
-  conv: string;
-  cid: string;
-  kind: number;
-  body: Uint8Array;
-  /** A media id from MEDIA_UPLOAD whose upload finished; only with kind Media. */
-  media?: string;
-  /** This cid was sent before without an ack arriving: the server also checks its long-term duplicate key. */
-  resend?: boolean;
-}
 export interface SendResult {
   id: bigint;
   seq: number;
@@ -99,20 +106,6 @@ export interface SendResult {
   dup: boolean;
 }
 
-export interface ReceiptParams {
-  conv: string;
-  type: number;
-  seq: number;
-}
-export interface TypingParams {
-  conv: string;
-  on: boolean;
-}
-export interface HistoryParams {
-  conv: string;
-  before?: number;
-  limit?: number;
-}
 export interface HistoryResult {
   /** Newest first. */
   messages: WireMessage[];
@@ -125,40 +118,10 @@ export interface PresenceInfo {
   /** ms since epoch of the last disconnect; 0 when unknown or hidden. */
   lastSeen: number;
 }
-export interface PresenceSubscribeParams {
-  users: string[];
-}
 export interface PresenceSubscribeResult {
   presence: PresenceInfo[];
 }
 
-export interface ConvRef {
-  conv: string;
-}
-export interface DirectOpenParams {
-  user: string;
-}
-export interface GroupCreateParams {
-  title: string;
-  members: string[];
-}
-export interface GroupRenameParams {
-  conv: string;
-  title: string;
-}
-export interface GroupAddParams {
-  conv: string;
-  users: string[];
-}
-export interface GroupRemoveParams {
-  conv: string;
-  user: string;
-}
-export interface GroupSetAdminParams {
-  conv: string;
-  user: string;
-  admin: boolean;
-}
 export interface MembershipResult {
   /** Seq of the system message that records the change. */
   seq: number;
@@ -169,9 +132,6 @@ export interface DeviceInfo {
   online: boolean;
   lastSeen: number;
   revoked: boolean;
-}
-export interface DeviceRevokeParams {
-  device: string;
 }
 
 export interface ReceiptPush {
@@ -194,19 +154,10 @@ export interface ConversationPush {
   removed: boolean;
 }
 
-export interface MediaUploadParams {
-  contentType: string;
-  size: number;
-  /** Hex SHA-256 of the file. */
-  sha256: string;
-}
 export interface MediaUploadResult {
   media: string;
   /** POST multipart/form-data to `url`: every field, then the file as the last field, named "file". */
   upload: { url: string; fields: Record<string, string>; expiresAt: number };
-}
-export interface MediaUrlParams {
-  media: string;
 }
 export interface MediaUrlResult {
   url: string;
@@ -215,11 +166,6 @@ export interface MediaUrlResult {
   size: number;
   /** Media id of the thumbnail, when one was made. */
   thumb?: string;
-}
-export interface PushSubscribeParams {
-  endpoint: string;
-  p256dh: string;
-  auth: string;
 }
 
 /** Body of a System message (MessageKind.System), MessagePack-encoded. */

@@ -125,9 +125,19 @@ export interface PushSubscriptionRecord {
   createdAt: number;
 }
 
+/**
+ * What touchDevice found: a device seen before, a new one now recorded, a revoked one, or a new
+ * one refused because its user already has the most devices allowed (nothing recorded).
+ */
+export type DeviceAdmission = "known" | "new" | "revoked" | "too-many";
+
 export interface MetadataStore {
-  /** Records that a device connected (creating it on first sight); returns whether it is revoked. */
-  touchDevice(user: string, device: string, nowMs: number): Promise<{ revoked: boolean }>;
+  /**
+   * Records that a device connected: its last-seen time, or the device itself on first sight
+   * unless the user already has `maxDevices` devices that are not revoked. The count and the
+   * insert are one transaction, so concurrent first connections cannot exceed the cap.
+   */
+  touchDevice(user: string, device: string, nowMs: number, maxDevices: number): Promise<DeviceAdmission>;
   listDevices(user: string): Promise<DeviceRecord[]>;
   /** Marks a device revoked; false when the device is unknown. Revocation is permanent. */
   revokeDevice(user: string, device: string, nowMs: number): Promise<boolean>;

@@ -13,6 +13,7 @@ import { collect, nextEvent, text, until } from "../helpers/harness.ts";
 import { startNats } from "../helpers/services/nats.ts";
 import { startPostgres } from "../helpers/services/postgres.ts";
 import { startRedis } from "../helpers/services/redis.ts";
+import { unlimitedEnv } from "../helpers/limits.ts";
 
 type Service = Awaited<ReturnType<typeof startNats>>;
 let nats: Service;
@@ -37,8 +38,7 @@ async function startEdge(nodeId: number): Promise<ChildServer> {
     MSGR_POSTGRES_URL: pg.url,
     MSGR_HEARTBEAT_INTERVAL_MS: "500",
     MSGR_HEARTBEAT_TIMEOUT_MS: "1500",
-    MSGR_LIMITS_SEND_PER_SECOND: "100000",
-    MSGR_LIMITS_SEND_BURST: "100000",
+    ...unlimitedEnv(),
     MSGR_LIMITS_MAX_GROUP_SIZE: "256",
     MSGR_LOG_LEVEL: "info",
   });

@@ -4,9 +4,9 @@
 // either way because they count what each handler received, never which node it was on.
 
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import type { Bus } from "../../src/actors/bus.ts";
-import type { BusEvent, MessageEvent } from "../../src/actors/events.ts";
-import { subjects } from "../../src/actors/subjects.ts";
+import type { Bus } from "../../src/bus/bus.ts";
+import type { BusEvent, MessageEvent } from "../../src/bus/events.ts";
+import { subjects } from "../../src/bus/subjects.ts";
 import { MessageKind } from "../../src/proto/codes.ts";
 
 export type OpenBuses = () => Promise<{ a: Bus; b: Bus; close(): Promise<void> }>;

@@ -5,10 +5,10 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { connect } from "nats";
 import pino from "pino";
-import { MemoryBus } from "../../src/actors/bus.ts";
-import { NatsBus } from "../../src/actors/bus-nats.ts";
-import type { MessageEvent } from "../../src/actors/events.ts";
-import { subjects } from "../../src/actors/subjects.ts";
+import { MemoryBus } from "../../src/bus/memory-bus.ts";
+import { NatsBus } from "../../src/bus/nats-bus.ts";
+import type { MessageEvent } from "../../src/bus/events.ts";
+import { subjects } from "../../src/bus/subjects.ts";
 import { pack } from "../../src/proto/codec.ts";
 import { startNats, type NatsServer } from "../helpers/services/nats.ts";
 import { busContract, messageEvent, recorder, settle, until } from "./bus.contract.ts";

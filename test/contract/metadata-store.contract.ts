@@ -66,10 +66,10 @@ export function metadataStoreContract(name: string, open: OpenMetadataStore): vo
     });
 
     test("devices are recorded on touch, listed, and revoked for good", async () => {
-      expect(await store.touchDevice("alice", "phone", 1000)).toEqual({ revoked: false });
-      expect(await store.touchDevice("alice", "laptop", 2000)).toEqual({ revoked: false });
-      expect(await store.touchDevice("alice", "phone", 3000)).toEqual({ revoked: false });
-      await store.touchDevice("bob", "phone", 1000);
+      expect(await store.touchDevice("alice", "phone", 1000, 16)).toBe("new");
+      expect(await store.touchDevice("alice", "laptop", 2000, 16)).toBe("new");
+      expect(await store.touchDevice("alice", "phone", 3000, 16)).toBe("known");
+      await store.touchDevice("bob", "phone", 1000, 16);
 
       const listed = (await store.listDevices("alice")).sort((a, b) => a.device.localeCompare(b.device));
       expect(listed).toEqual([
@@ -85,10 +85,29 @@ export function metadataStoreContract(name: string, open: OpenMetadataStore): vo
       expect(await store.isDeviceRevoked("bob", "phone")).toBe(false);
       expect(await store.isDeviceRevoked("alice", "unknown")).toBe(false);
 
-      expect(await store.touchDevice("alice", "phone", 5000)).toEqual({ revoked: true });
+      expect(await store.touchDevice("alice", "phone", 5000, 16)).toBe("revoked");
       expect(await store.isDeviceRevoked("alice", "phone")).toBe(true);
       const phone = (await store.listDevices("alice")).find((d) => d.device === "phone");
       expect(phone?.revoked).toBe(true);
+    });
+
+    test("a user's devices are capped: a new one beyond the cap is refused and not recorded; revoked ones do not count", async () => {
+      expect(await store.touchDevice("carol", "d1", 1000, 2)).toBe("new");
+      expect(await store.touchDevice("carol", "d2", 1000, 2)).toBe("new");
+      expect(await store.touchDevice("carol", "d3", 1000, 2)).toBe("too-many");
+      expect((await store.listDevices("carol")).map((d) => d.device).sort()).toEqual(["d1", "d2"]);
+      // Known devices still connect at the cap.
+      expect(await store.touchDevice("carol", "d1", 2000, 2)).toBe("known");
+      await store.revokeDevice("carol", "d1", 3000);
+      expect(await store.touchDevice("carol", "d3", 4000, 2)).toBe("new");
+      expect(await store.touchDevice("carol", "d4", 4000, 2)).toBe("too-many");
+    });
+
+    test("concurrent first connections of one user never pass the device cap", async () => {
+      const results = await Promise.all(Array.from({ length: 12 }, (_, i) => store.touchDevice("dave", `d${i}`, 1000, 5)));
+      expect(results.filter((r) => r === "new")).toHaveLength(5);
+      expect(results.filter((r) => r === "too-many")).toHaveLength(7);
+      expect(await store.listDevices("dave")).toHaveLength(5);
     });
 
     test("a conversation is created with its members", async () => {

@@ -17,6 +17,7 @@ import { startCassandra, type CassandraServer } from "../helpers/services/cassan
 import { startNats, type NatsServer } from "../helpers/services/nats.ts";
 import { startPostgres } from "../helpers/services/postgres.ts";
 import { startRedis } from "../helpers/services/redis.ts";
+import { unlimitedEnv } from "../helpers/limits.ts";
 
 const KEYSPACE = "msgr_e2e";
 
@@ -51,8 +52,7 @@ function env(): Record<string, string> {
     MSGR_WORKER_ACK_WAIT_MS: "5000",
     MSGR_HEARTBEAT_INTERVAL_MS: "1000",
     MSGR_HEARTBEAT_TIMEOUT_MS: "5000",
-    MSGR_LIMITS_SEND_PER_SECOND: "100000",
-    MSGR_LIMITS_SEND_BURST: "100000",
+    ...unlimitedEnv(),
     MSGR_LOG_LEVEL: "info",
   };
 }

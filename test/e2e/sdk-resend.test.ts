@@ -15,7 +15,7 @@ const originalSend = WebSocket.prototype.send;
 
 beforeAll(async () => {
   // One send per second, no burst: the second of two quick sends is refused with retryAfterMs.
-  h = await startHarness({ limits: { sendPerSecond: 1, sendBurst: 1 } });
+  h = await startHarness({ rates: { send: { perSecond: 1, burst: 1 } } });
   WebSocket.prototype.send = function (data) {
     if (data instanceof Uint8Array) sent.push(decodeCommand(data));
     return originalSend.call(this, data);

@@ -5,9 +5,11 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
+import type { Clock } from "../../src/clock.ts";
 import { loadSigningKey, ensureEmbeddedKeyring } from "../../src/auth/keyring.ts";
 import { mintAccessToken } from "../../src/auth/tokens.ts";
 import { resolveConfig, type Config, type DeepPartial } from "../../src/config/config.ts";
+import { unlimitedLimits, unlimitedRates } from "./limits.ts";
 import { startServer, type RunningServer } from "../../src/server.ts";
 import { Client, type ClientEvents, type ClientOptions, type WireMessage } from "../../src/sdk/index.ts";
 
@@ -28,7 +30,9 @@ export function testConfig(dataDir: string, overrides: DeepPartial<Config> = {})
       server: { port: 0, dataDir, ...overrides.server },
       heartbeat: { intervalMs: 1000, timeoutMs: 3000, connectTimeoutMs: 3000, ...overrides.heartbeat },
       storage: { synchronous: "normal", ...overrides.storage },
-      limits: { sendPerSecond: 100_000, sendBurst: 100_000, ...overrides.limits },
+      // Limits and rates are out of the way unless a test sets them: the security suites test them.
+      limits: { ...unlimitedLimits(), ...overrides.limits },
+      rates: { ...unlimitedRates(), ...overrides.rates },
       log: { level: "silent", ...overrides.log },
     },
     {},
@@ -40,10 +44,10 @@ export async function mintToken(config: Config, user: string, device: string, op
   return mintAccessToken(key, { user, device, ttlSec: opts.ttlSec ?? 3600, admin: opts.admin ?? false, audience: config.auth.audience });
 }
 
-export async function startHarness(overrides: DeepPartial<Config> = {}): Promise<Harness> {
+export async function startHarness(overrides: DeepPartial<Config> = {}, opts: { clock?: Clock } = {}): Promise<Harness> {
   const dataDir = mkdtempSync(join(tmpdir(), "msgr-test-"));
   const config = testConfig(dataDir, overrides);
-  const server = await startServer(config, pino({ level: "silent" }));
+  const server = await startServer(config, { log: pino({ level: "silent" }), clock: opts.clock });
   const clients: Client[] = [];
   const h: Harness = {
     config,

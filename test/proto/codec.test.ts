@@ -24,7 +24,8 @@ describe("codec", () => {
     expect(f).toEqual({ id: 7, method: Method.Send, params: { conv: "c1", cid: "x-1", kind: 1, body: expect.any(Uint8Array) } });
     const resent = decodeCommand(encodeCommand(8, Method.Send, { conv: "c1", cid: "x-1", kind: 1, body, resend: true }));
     expect(resent.params).toEqual({ conv: "c1", cid: "x-1", kind: 1, body: expect.any(Uint8Array), resend: true });
-    expect([...(f.params.body as Uint8Array)]).toEqual([1, 2, 3]);
+    if (f.method !== Method.Send) throw new Error("expected SEND");
+    expect([...f.params.body]).toEqual([1, 2, 3]);
   });
 
   test("64-bit ids survive as bigint", () => {

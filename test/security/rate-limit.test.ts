@@ -12,7 +12,7 @@ const BURST = 5;
 
 let h: Harness;
 beforeAll(async () => {
-  h = await startHarness({ limits: { sendPerSecond: PER_SECOND, sendBurst: BURST } });
+  h = await startHarness({ rates: { send: { perSecond: PER_SECOND, burst: BURST } } });
 });
 afterAll(() => h.stop());
 

@@ -284,7 +284,7 @@ describe("credentials stay out of the logs", () => {
     });
     const dataDir = mkdtempSync(join(tmpdir(), "msgr-sec-log-"));
     const config = testConfig(dataDir, { log: { level: "debug" } });
-    const server = await startServer(config, pino({ level: "debug" }, sink));
+    const server = await startServer(config, { log: pino({ level: "debug" }, sink) });
     const hl: Harness = {
       config,
       server,

@@ -20,7 +20,7 @@ import {
 } from "nats";
 import type { Logger } from "pino";
 import type { Config } from "../../config/config.ts";
-import { subjects } from "../../actors/subjects.ts";
+import { subjects } from "../../bus/subjects.ts";
 import { pack, unpack } from "../../proto/codec.ts";
 import type { StoredMessage } from "../types.ts";
 

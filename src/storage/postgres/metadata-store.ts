@@ -20,6 +20,7 @@ import type { Sql } from "postgres";
 import type {
   ConversationRecord,
   CursorUpdate,
+  DeviceAdmission,
   DeviceRecord,
   MediaRecord,
   MemberRecord,
@@ -62,16 +63,26 @@ export class PostgresMetadataStore implements MetadataStore {
     this.#db = db;
   }
 
-  async touchDevice(user: string, device: string, nowMs: number): Promise<{ revoked: boolean }> {
-    const [row] = await this.#db
-      .insert(devices)
-      .values({ user, device, firstSeen: nowMs, lastSeen: nowMs })
-      .onConflictDoUpdate({
-        target: [devices.user, devices.device],
-        set: { lastSeen: sql`greatest(${devices.lastSeen}, excluded.last_seen)` },
-      })
-      .returning({ revokedAt: devices.revokedAt });
-    return { revoked: row?.revokedAt != null };
+  async touchDevice(user: string, device: string, nowMs: number, maxDevices: number): Promise<DeviceAdmission> {
+    const pg = this.#db.$client;
+    // The common case, a device seen before, is one statement outside any transaction.
+    const [row] = await pg<{ revoked: boolean }[]>`
+      UPDATE devices SET last_seen = greatest(last_seen, ${nowMs}) WHERE "user" = ${user} AND device = ${device}
+      RETURNING revoked_at IS NOT NULL AS revoked`;
+    if (row) return row.revoked ? "revoked" : "known";
+    // A new device: count and insert under a per-user lock, so concurrent first connections of
+    // one user (on any node) take their turn and cannot both pass the cap.
+    return pg.begin(READ_COMMITTED_PG, async (tx) => {
+      await tx`SELECT pg_advisory_xact_lock(hashtext('msgr.devices'), hashtext(${user}))`;
+      const [again] = await tx<{ revoked: boolean }[]>`
+        UPDATE devices SET last_seen = greatest(last_seen, ${nowMs}) WHERE "user" = ${user} AND device = ${device}
+        RETURNING revoked_at IS NOT NULL AS revoked`;
+      if (again) return again.revoked ? "revoked" : "known";
+      const [active] = await tx<{ n: number }[]>`SELECT count(*)::int AS n FROM devices WHERE "user" = ${user} AND revoked_at IS NULL`;
+      if (active!.n >= maxDevices) return "too-many";
+      await tx`INSERT INTO devices ("user", device, first_seen, last_seen) VALUES (${user}, ${device}, ${nowMs}, ${nowMs})`;
+      return "new";
+    }) as Promise<DeviceAdmission>;
   }
 
   async listDevices(user: string): Promise<DeviceRecord[]> {

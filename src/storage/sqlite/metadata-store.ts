@@ -10,6 +10,7 @@ import { alias } from "drizzle-orm/sqlite-core";
 import type {
   ConversationRecord,
   CursorUpdate,
+  DeviceAdmission,
   DeviceRecord,
   MediaRecord,
   MemberRecord,
@@ -36,6 +37,8 @@ export class SqliteMetadataStore implements MetadataStore {
 
   /** Receipts are the hottest write after messages: one prepared statement, not a rebuilt query. */
   readonly #raiseCursors: (updates: CursorUpdate[]) => void;
+  /** Every connection touches its device: prepared statements too. */
+  readonly #touchDevice: (user: string, device: string, nowMs: number, maxDevices: number) => DeviceAdmission;
 
   constructor(db: Orm, raw: Database) {
     this.#db = db;
@@ -45,19 +48,23 @@ export class SqliteMetadataStore implements MetadataStore {
     this.#raiseCursors = raw.transaction((updates: CursorUpdate[]) => {
       for (const u of updates) raise.run(u.delivered, u.read, u.conv, u.user);
     }).immediate;
+
+    const seen = raw.query<{ revoked: number }, [number, string, string]>(
+      `UPDATE devices SET last_seen = max(last_seen, ?1) WHERE "user" = ?2 AND device = ?3 RETURNING revoked_at IS NOT NULL AS revoked`,
+    );
+    const active = raw.query<{ n: number }, [string]>(`SELECT count(*) AS n FROM devices WHERE "user" = ?1 AND revoked_at IS NULL`);
+    const insert = raw.query<never, [string, string, number]>(`INSERT INTO devices ("user", device, first_seen, last_seen) VALUES (?1, ?2, ?3, ?3)`);
+    this.#touchDevice = raw.transaction((user: string, device: string, nowMs: number, maxDevices: number): DeviceAdmission => {
+      const row = seen.get(nowMs, user, device);
+      if (row) return row.revoked ? "revoked" : "known";
+      if (active.get(user)!.n >= maxDevices) return "too-many";
+      insert.run(user, device, nowMs);
+      return "new";
+    }).immediate;
   }
 
-  async touchDevice(user: string, device: string, nowMs: number): Promise<{ revoked: boolean }> {
-    const row = this.#db
-      .insert(devices)
-      .values({ user, device, firstSeen: nowMs, lastSeen: nowMs })
-      .onConflictDoUpdate({
-        target: [devices.user, devices.device],
-        set: { lastSeen: sql`max(${devices.lastSeen}, excluded.last_seen)` },
-      })
-      .returning({ revokedAt: devices.revokedAt })
-      .get();
-    return { revoked: row?.revokedAt != null };
+  async touchDevice(user: string, device: string, nowMs: number, maxDevices: number): Promise<DeviceAdmission> {
+    return this.#touchDevice(user, device, nowMs, maxDevices);
   }
 
   async listDevices(user: string): Promise<DeviceRecord[]> {

@@ -1,0 +1,31 @@
+// Media commands: upload slots and download URLs. The bytes never pass through the actors.
+
+import { Method } from "../../proto/codes.ts";
+import type { MediaRecord } from "../../storage/types.ts";
+import type { ConversationActor } from "../conversation-actor.ts";
+import type { Node } from "../node.ts";
+import type { Command } from "./command.ts";
+
+export const mediaUpload: Command<typeof Method.MediaUpload> = {
+  rate: "mediaUpload",
+  run({ node, session: s }, params) {
+    return node.ctx.media.requestUpload(s.user, params);
+  },
+};
+
+export const mediaUrl: Command<typeof Method.MediaUrl> = {
+  rate: "mediaUrl",
+  run({ node, session: s }, { media }) {
+    return node.ctx.media.downloadUrl(s.user, media, async (conv) => (await node.conversation(conv))?.isMember(s.user) ?? false);
+  },
+};
+
+/** Makes an image's thumbnail after its message went out, then records it in the conversation. */
+export async function thumbnail(node: Node, conv: ConversationActor, media: MediaRecord, convId: string, seq: number): Promise<void> {
+  try {
+    const thumb = await node.ctx.media.makeThumbnail(media, convId);
+    if (thumb) await conv.announceThumbnail(media.owner, media.id, thumb, seq);
+  } catch (err) {
+    node.ctx.log.warn({ err, media: media.id }, "thumbnail failed");
+  }
+}

@@ -1,0 +1,37 @@
+// Every method's handler, by method. Adding a method to the protocol without a handler here
+// fails to compile.
+
+import { Method } from "../../proto/codes.ts";
+import type { CommandTable } from "./command.ts";
+import { convGet, convList, directOpen, groupAdd, groupCreate, groupRemove, groupRename, groupSetAdmin } from "./conversations.ts";
+import { deviceList, deviceRevoke } from "./devices.ts";
+import { mediaUpload, mediaUrl } from "./media.ts";
+import { history, receipt, send, typing } from "./messaging.ts";
+import { presenceSubscribe } from "./presence.ts";
+import { pushSubscribe, pushUnsubscribe } from "./push.ts";
+import { connect, ping, sync } from "./session.ts";
+
+export const COMMANDS: CommandTable = {
+  [Method.Connect]: connect,
+  [Method.Ping]: ping,
+  [Method.Sync]: sync,
+  [Method.Send]: send,
+  [Method.Receipt]: receipt,
+  [Method.Typing]: typing,
+  [Method.History]: history,
+  [Method.PresenceSubscribe]: presenceSubscribe,
+  [Method.ConvList]: convList,
+  [Method.ConvGet]: convGet,
+  [Method.DirectOpen]: directOpen,
+  [Method.GroupCreate]: groupCreate,
+  [Method.GroupRename]: groupRename,
+  [Method.GroupAdd]: groupAdd,
+  [Method.GroupRemove]: groupRemove,
+  [Method.GroupSetAdmin]: groupSetAdmin,
+  [Method.DeviceList]: deviceList,
+  [Method.DeviceRevoke]: deviceRevoke,
+  [Method.MediaUpload]: mediaUpload,
+  [Method.MediaUrl]: mediaUrl,
+  [Method.PushSubscribe]: pushSubscribe,
+  [Method.PushUnsubscribe]: pushUnsubscribe,
+};

@@ -1,0 +1,24 @@
+// The transport between actors. Actors never hold references to each other across this
+// boundary: they publish events to subjects (src/bus/subjects.ts) and subscribe to them.
+// MemoryBus (memory-bus.ts) serves the embedded single-node mode; NatsBus (nats-bus.ts)
+// implements the same interface for clusters. Both run the contract suite in test/contract/.
+
+import type { BusEvent } from "./events.ts";
+
+export type Unsubscribe = () => void;
+
+export interface Bus {
+  /** Delivers `event` to every current subscriber of `subject`, on every node, in publish order. */
+  publish(subject: string, event: BusEvent): void;
+  /**
+   * Subscribes this node to `subject`; handlers on one subject see events in publish order. A
+   * handler that throws is logged and skipped: it never reaches the publisher or other handlers.
+   */
+  subscribe(subject: string, handler: (event: BusEvent) => void): Unsubscribe;
+  /**
+   * Calls `handler` after the bus lost its connection and got it back. Events published in
+   * between may never arrive, so listeners catch up from the store.
+   */
+  onRecovered(handler: () => void): Unsubscribe;
+  close(): Promise<void>;
+}
