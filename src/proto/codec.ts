@@ -52,7 +52,8 @@ const MAX_ID = 0xffff_ffff;
 
 /** A small non-negative integer from a decoded value, or null. 64-bit encodings decode to bigint. */
 function smallUint(v: unknown, max: number): number | null {
-  if (typeof v === "number") return Number.isInteger(v) && v >= 0 && v <= max ? v : null;
+  // `+ 0` turns -0 (a float encoding) into 0.
+  if (typeof v === "number") return Number.isInteger(v) && v >= 0 && v <= max ? v + 0 : null;
   if (typeof v === "bigint") return v >= 0n && v <= BigInt(max) ? Number(v) : null;
   return null;
 }

@@ -37,7 +37,8 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 /** An unsigned integer; a peer may encode any integer as uint64/int64 (bigint once decoded). */
 function toUint(v: unknown): number | null {
   if (typeof v === "bigint") return v >= 0n && v <= BigInt(MAX_SAFE) ? Number(v) : null;
-  return typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : null;
+  // `+ 0` turns -0 (a float encoding) into 0.
+  return typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= MAX_SAFE ? v + 0 : null;
 }
 
 // ---- field constructors -------------------------------------------------------------------------
