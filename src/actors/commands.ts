@@ -8,6 +8,7 @@ import { decodeCommand, FrameError, type CommandFrame } from "../proto/codec.ts"
 import { DEFAULT_DECODE_LIMITS, type DecodeLimits } from "../proto/limits.ts";
 import type * as P from "../proto/types.ts";
 import { checkPushEndpoint } from "../push/endpoint-policy.ts";
+import { mobileRegistration, saveMobileToken } from "../push/mobile-token.ts";
 import type { MediaRecord } from "../storage/types.ts";
 import type { ConversationActor } from "./conversation-actor.ts";
 import type { DeviceSession } from "./device-session.ts";
@@ -227,6 +228,14 @@ async function run(node: Node, s: DeviceSession, cmd: CommandFrame, acceptedAt: 
       if (!verdict.ok) throw new CommandError(ErrorCode.InvalidParams, `endpoint: ${verdict.reason}`);
       await ctx.metadata.savePushSubscription({ user: s.user, device: s.device, endpoint, p256dh, auth, createdAt: Date.now() });
       return {};
+    }
+
+    case Method.PushRegister: {
+      const { service, token } = p as unknown as P.PushRegisterParams;
+      const reg = mobileRegistration(ctx.config, service, token);
+      if (!reg.ok) throw new CommandError(ErrorCode.InvalidParams, reg.reason);
+      await saveMobileToken(ctx.metadata, s.user, s.device, reg.endpoint, Date.now());
+      return { endpoint: reg.endpoint } satisfies P.PushRegisterResult;
     }
 
     case Method.PushUnsubscribe: {

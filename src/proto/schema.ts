@@ -68,7 +68,8 @@ export const PARAM_SCHEMAS: Record<MethodId, Schema> = {
     p256dh: { t: "str", max: 128, pattern: /^[A-Za-z0-9_-]+={0,2}$/ },
     auth: { t: "str", max: 64, pattern: /^[A-Za-z0-9_-]+={0,2}$/ },
   },
-  [Method.PushUnsubscribe]: { endpoint: { t: "str", max: 2048, min: 8 } },
+  [Method.PushUnsubscribe]: { endpoint: { t: "str", max: 4100, min: 8 } },
+  [Method.PushRegister]: { service: { t: "str", max: 8, pattern: /^(apns|fcm)$/ }, token: { t: "str", max: 4096, min: 32, pattern: /^[A-Za-z0-9_:.-]+$/ } },
 };
 
 export class ParamError extends Error {}

@@ -221,6 +221,14 @@ export interface PushSubscribeParams {
   p256dh: string;
   auth: string;
 }
+export interface PushRegisterParams {
+  service: "apns" | "fcm";
+  token: string;
+}
+export interface PushRegisterResult {
+  /** The subscription's endpoint, "apns:<token>" or "fcm:<token>": what PUSH_UNSUBSCRIBE takes. */
+  endpoint: string;
+}
 
 /** Body of a System message (MessageKind.System), MessagePack-encoded. */
 export interface SystemEvent {
