@@ -11,7 +11,10 @@ import { SnowflakeGenerator } from "./actors/snowflake.ts";
 import { ensureEmbeddedKeyring, loadKeyring } from "./auth/keyring.ts";
 import type { Config } from "./config/config.ts";
 import { startEdge, WS_PATH } from "./edge/edge.ts";
+import { Readiness } from "./health/readiness.ts";
+import { listenerUrl, startMetricsListener } from "./metrics/metrics-endpoint.ts";
 import { Metrics } from "./metrics/metrics.ts";
+import { openTracing } from "./metrics/tracing.ts";
 import { DisconnectCode } from "./proto/codes.ts";
 import { subjects } from "./bus/subjects.ts";
 import { openBackends } from "./backends.ts";
@@ -26,10 +29,15 @@ export interface RunningServer {
   /** http://host:port */
   httpUrl: string;
   port: number;
+  /** Where GET /metrics is served: this edge, or the listener of metrics.listen. */
+  metricsUrl: string;
   node: Node;
   /** Drains and stops: stop accepting, finish in-flight commands, flush, close sockets (4000), close stores. */
   stop(): Promise<void>;
 }
+
+/** A backend that has not answered its readiness probe within this long is reported down. */
+const READY_PROBE_TIMEOUT_MS = 2_000;
 
 export function createLogger(config: Config): Logger {
   return pino({
@@ -55,6 +63,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   const backends = await openBackends(config, log);
   const { bus, presence, tickets } = backends;
   const metrics = new Metrics();
+  metrics.tracer = await openTracing(config.tracing, config.server.nodeId);
   // Local media URLs point at this edge, whose port is known only once it listens.
   let publicUrl = config.media.publicUrl;
   const objects = await openObjectStore(config, () => publicUrl);
@@ -70,7 +79,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     ids: new SnowflakeGenerator(config.server.nodeId),
     cursors: new CursorWriter(backends.metadata),
     media: new MediaService(config, objects, backends.metadata, log),
-    push: config.push.enabled ? await openPushNotifier(config, backends.metadata, presence, log) : null,
+    push: config.push.enabled ? await openPushNotifier(config, backends.metadata, presence, log, (service, outcome) => metrics.pushes.inc({ service, outcome })) : null,
   };
   const node = new Node(ctx);
   // Events lost while the bus was down are in the store: bring every device up to date.
@@ -79,9 +88,12 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   const offExpired = presence.onExpired((user, lastSeen) =>
     bus.publish(subjects.presence(user), { t: "presence", info: { user, online: false, lastSeen } }),
   );
+  const readiness = new Readiness({ ...backends, nodeId: config.server.nodeId, timeoutMs: READY_PROBE_TIMEOUT_MS });
+  readiness.registerMetrics(metrics.registry);
   let accepting = true;
   const localMedia = objects instanceof LocalDiskObjectStore ? objects : null;
-  const edge = startEdge({ config, clock, keyring, metadata: backends.metadata, tickets, node, localMedia, ready: () => accepting });
+  const edge = startEdge({ config, clock, keyring, metadata: backends.metadata, tickets, node, localMedia, ready: () => accepting, readiness });
+  const metricsListener = config.metrics.listen ? startMetricsListener(config.metrics.listen, metrics.registry, config.metrics.token) : null;
 
   const sweeper = setInterval(() => node.sweep(clock.now()), Math.min(1000, config.heartbeat.intervalMs / 2));
   const retention = config.storage.retentionSeconds;
@@ -97,11 +109,19 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   const host = edge.hostname === "0.0.0.0" || edge.hostname === "::" ? "127.0.0.1" : edge.hostname;
   const httpUrl = `http://${host}:${edge.port}`;
   publicUrl ||= httpUrl;
-  log.info({ url: httpUrl, ws: WS_PATH, dataDir: config.server.dataDir, synchronous: config.storage.synchronous, backends: config.backends }, "edge listening");
+  const metricsUrl = `${metricsListener ? listenerUrl(metricsListener) : httpUrl}/metrics`;
+  log.info({ url: httpUrl, ws: WS_PATH, metrics: metricsUrl, dataDir: config.server.dataDir, synchronous: config.storage.synchronous, backends: config.backends }, "edge listening");
 
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
+      // Load balancers see /readyz fail first and stop routing here, while this node still
+      // serves everything; only then does the drain begin.
+      readiness.startDraining();
+      if (config.shutdown.drainDelayMs > 0) {
+        log.info({ delayMs: config.shutdown.drainDelayMs }, "not ready: /readyz answers 503; the drain starts after the delay");
+        await Bun.sleep(config.shutdown.drainDelayMs);
+      }
       accepting = false;
       node.draining = true;
       log.info({ connections: node.sessionCount }, "draining");
@@ -117,10 +137,13 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
       offRecovered();
       offExpired();
       ctx.push?.close();
+      readiness.close();
+      metricsListener?.stop(true);
+      await metrics.tracer?.shutdown().catch((err: unknown) => log.warn({ err }, "flushing traces failed"));
       await objects.close();
       await backends.close();
       log.info("stopped");
     })());
 
-  return { wsUrl: `ws://${host}:${edge.port}${WS_PATH}`, httpUrl, port: edge.port!, node, stop };
+  return { wsUrl: `ws://${host}:${edge.port}${WS_PATH}`, httpUrl, metricsUrl, port: edge.port!, node, stop };
 }

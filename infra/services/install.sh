@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the engines the cluster backends use: redis-server and PostgreSQL from the
 # Debian/Ubuntu packages, nats-server (a pinned build, see install-nats.sh) and Cassandra (jars from
-# Maven Central, see install-cassandra.sh). Does nothing when all are present. Used by CI and developers.
+# Maven Central, see install-cassandra.sh); and the tools the operations tests use: promtool (from
+# the prometheus package) to check infra/prometheus/ rules, openssl for test certificates. Does
+# nothing when all are present. Used by CI and developers.
 set -euo pipefail
 # shellcheck source=infra/services/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -19,8 +21,10 @@ command -v redis-server >/dev/null || missing+=(redis-server)
 [[ -n "$(pg_bindir)" ]] || missing+=(postgresql)
 command -v "${JAVA_HOME:+$JAVA_HOME/bin/}java" >/dev/null || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || missing+=(maven)
+command -v promtool >/dev/null || missing+=(prometheus)
+command -v openssl >/dev/null || missing+=(openssl)
 if ((${#missing[@]} == 0)); then
-  say "install: redis-server, PostgreSQL ($(pg_bindir)), Java and Maven are present"
+  say "install: redis-server, PostgreSQL ($(pg_bindir)), Java, Maven, promtool and openssl are present"
   others
   exit 0
 fi
@@ -64,6 +68,8 @@ say "install: apt-get install ${PACKAGES[*]}"
 command -v redis-server >/dev/null || die "install: redis-server is still missing after apt-get install"
 command -v mvn >/dev/null || die "install: mvn is still missing after apt-get install"
 [[ -n "$(pg_bindir)" ]] || die "install: PostgreSQL server binaries (initdb) are still missing after apt-get install"
+command -v promtool >/dev/null || die "install: promtool is still missing after apt-get install prometheus"
+command -v openssl >/dev/null || die "install: openssl is still missing after apt-get install"
 say "install: done: $(redis-server --version | cut -d' ' -f1-3), PostgreSQL in $(pg_bindir)"
 say "install: the packages' own services are not used; if they run they keep the default ports 4222/6379/5432, ours use $NATS_PORT/$REDIS_PORT/$PG_PORT"
 others

@@ -161,14 +161,14 @@ export class ConversationActor {
   private committed(message: StoredMessage, acceptedAt: number): void {
     const m = this.ctx.metrics;
     const now = Date.now();
-    m.observeStage("durable", acceptedAt, now);
+    m.observeStage("durable", acceptedAt, now, message.conv, message.seq);
     m.messagesAccepted.inc();
     this.lastSeq = Math.max(this.lastSeq, message.seq);
     if (message.from && this.members.has(message.from)) this.lastSentBy.set(message.from, message.seq);
     this.recentTs.set(message.seq, acceptedAt);
     if (this.recentTs.size > RECENT_TS) this.recentTs.delete(this.recentTs.keys().next().value!);
     this.ctx.bus.publish(subjects.conversation(this.record.id), { t: "msg", msg: message });
-    m.observeStage("routed", acceptedAt);
+    m.observeStage("routed", acceptedAt, Date.now(), message.conv, message.seq);
     // Members with no device online anywhere hear about it by push (the notifier checks presence).
     if (this.ctx.push && message.kind !== MessageKind.System) {
       const others = [...this.members.keys()].filter((u) => u !== message.from);
@@ -224,7 +224,7 @@ export class ConversationActor {
         const after = type === ReceiptType.Read ? m.read : m.delivered;
         if (after === before) return resolve();
         const acceptedAt = this.recentTs.get(after);
-        if (acceptedAt !== undefined) this.ctx.metrics.observeStage(type === ReceiptType.Read ? "read" : "delivered", acceptedAt);
+        if (acceptedAt !== undefined) this.ctx.metrics.observeStage(type === ReceiptType.Read ? "read" : "delivered", acceptedAt, Date.now(), this.record.id, after);
         this.ctx.bus.publish(subjects.conversation(this.record.id), this.receiptEvent(user, m, before));
         this.ctx.cursors.save({ conv: this.record.id, user, delivered: m.delivered, read: m.read }).then(resolve, () =>
           reject(new CommandError(ErrorCode.Unavailable, "storage unavailable; retry")),

@@ -15,6 +15,8 @@ export const subjects = {
   presence: (userId: string) => `msgr.presence.${token(userId)}`,
   /** One conversation's messages in the JetStream message log (backends.messages = "jetstream"). */
   log: (convId: string) => `msgr.log.${token(convId)}`,
+  /** A node's readiness probe: an event it sends itself through the bus (src/health/readiness.ts). */
+  health: (nodeId: number, nonce: string) => `msgr.health.${nodeId}.${token(nonce)}`,
   /** Every conversation's log subject: the stream's subject filter. */
   logAll: "msgr.log.*",
 } as const;

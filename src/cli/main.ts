@@ -22,6 +22,8 @@ commands:
   worker  [--config FILE]                              run a write-behind worker: message log -> Cassandra/ScyllaDB
                                                        (backends.messages = "jetstream")
   migrate [--config FILE]                              apply schema migrations for the configured backends
+  backup  --out DIR [--config FILE]                    online backup of the embedded data (SQLite, keys, media) while
+                                                       the server runs; DIR is a data directory to restore from
   env                                                  list the environment variables the config reads
 
 The config file is TOML (see msgr.example.toml); every key can be overridden with MSGR_* variables.`;
@@ -71,6 +73,7 @@ async function main(argv: string[]): Promise<void> {
       ttl: { type: "string" },
       admin: { type: "boolean" },
       url: { type: "string" },
+      out: { type: "string" },
     },
     allowPositionals: false,
   });
@@ -136,6 +139,14 @@ async function main(argv: string[]): Promise<void> {
       const { openStores } = await import("../backends.ts");
       await (await openStores(config, createLogger(config))).close();
       console.log(`migrations applied (metadata: ${config.backends.metadata}, messages: ${config.backends.messages})`);
+      return;
+    }
+    case "backup": {
+      if (!values.out) fail("backup needs --out DIR (a new or empty directory)");
+      const { backupEmbedded } = await import("./backup.ts");
+      const b = backupEmbedded(config, values.out);
+      console.log(`backed up ${b.messages} messages in ${b.conversations} conversations (${b.databaseBytes} bytes) and ${b.files.join(", ") || "no other files"} to ${b.dir}`);
+      console.log(`restore: stop the server, set server.dataDir = "${b.dir}" (or copy the directory's contents into an empty data directory), start it`);
       return;
     }
     case "env":

@@ -96,6 +96,24 @@ export interface Config {
   shutdown: {
     /** Longest wait for in-flight commands during a drain. */
     drainTimeoutMs: number;
+    /** On SIGTERM, /readyz answers 503 for this long before the drain starts, so load balancers stop routing here first. */
+    drainDelayMs: number;
+  };
+  /** Prometheus /metrics. */
+  metrics: {
+    /** "": served at /metrics on the main listener; "host:port": on a listener of its own (port 0: any free port). */
+    listen: string;
+    /** When set, /metrics requires `Authorization: Bearer <token>` (the worker's too). */
+    token: string;
+  };
+  /** OpenTelemetry traces of each message's stages (accepted -> durable, routed, delivered, read), exported over OTLP/HTTP. */
+  tracing: {
+    enabled: boolean;
+    /** OTLP/HTTP traces URL of a collector. */
+    endpoint: string;
+    serviceName: string;
+    /** Share of messages traced, 0..1; decided per message, so every node traces the same ones. */
+    sampleRatio: number;
   };
   log: {
     level: string;
@@ -131,6 +149,28 @@ export interface Config {
     ttlSec: number;
     /** TESTS ONLY: push endpoint origins allowed despite the https/public-host rule (e.g. http://127.0.0.1:9000). */
     testAllowlist: string[];
+    /** Attempts after a push the service answered 429/5xx (or that failed in transit), with exponential backoff. */
+    retryAttempts: number;
+    retryBaseMs: number;
+    retryMaxMs: number;
+    /** Extra CA certificates (PEM file) trusted for APNs and FCM connections, e.g. a TLS-inspecting proxy's; "": the system's. */
+    caFile: string;
+    /** Apple Push Notification service, token-based (a .p8 signing key); off while keyFile is empty. */
+    apns: {
+      keyFile: string;
+      keyId: string;
+      teamId: string;
+      /** The app's bundle id (apns-topic). */
+      topic: string;
+      /** https://api.push.apple.com, or https://api.sandbox.push.apple.com for development builds. */
+      url: string;
+    };
+    /** Firebase Cloud Messaging HTTP v1; off while serviceAccountFile is empty. */
+    fcm: {
+      /** The service account's JSON key (project_id, client_email, private_key, token_uri). */
+      serviceAccountFile: string;
+      url: string;
+    };
   };
   /** Which backend serves each role. The defaults need nothing installed. */
   backends: {
@@ -255,6 +295,17 @@ export const DEFAULTS: Config = {
   },
   shutdown: {
     drainTimeoutMs: 10_000,
+    drainDelayMs: 0,
+  },
+  metrics: {
+    listen: "",
+    token: "",
+  },
+  tracing: {
+    enabled: false,
+    endpoint: "http://127.0.0.1:4318/v1/traces",
+    serviceName: "msgr",
+    sampleRatio: 1,
   },
   log: {
     level: "info",
@@ -284,6 +335,21 @@ export const DEFAULTS: Config = {
     minIntervalMs: 10_000,
     ttlSec: 86_400,
     testAllowlist: [],
+    retryAttempts: 5,
+    retryBaseMs: 1_000,
+    retryMaxMs: 60_000,
+    caFile: "",
+    apns: {
+      keyFile: "",
+      keyId: "",
+      teamId: "",
+      topic: "",
+      url: "https://api.push.apple.com",
+    },
+    fcm: {
+      serviceAccountFile: "",
+      url: "https://fcm.googleapis.com",
+    },
   },
   backends: {
     bus: "memory",
@@ -407,11 +473,34 @@ function validate(c: Config): Config {
   if (![1, 3, 5].includes(c.jetstream.replicas)) bad("jetstream.replicas must be 1, 3 or 5");
   if (c.jetstream.duplicateWindowSeconds <= 0 || c.jetstream.duplicateWindowSeconds > c.jetstream.maxAgeSeconds) bad("jetstream.duplicateWindowSeconds must be positive and at most jetstream.maxAgeSeconds");
   if (c.media.store !== "local" && c.media.store !== "minio") bad('media.store must be "local" or "minio"');
+  validateOps(c, bad);
   for (const [role, allowed] of Object.entries(choices)) {
     const v = c.backends[role as keyof Config["backends"]];
     if (!allowed.includes(v)) bad(`backends.${role} must be one of ${allowed.join(", ")}`);
   }
   return c;
+}
+
+/** Settings of push providers, metrics, tracing and shutdown. */
+function validateOps(c: Config, bad: (m: string) => never): void {
+  const { apns, fcm } = c.push;
+  if (apns.keyFile && (!apns.keyId || !apns.teamId || !apns.topic)) bad("push.apns: keyFile needs keyId, teamId and topic (the app's bundle id)");
+  if (!isHttpsUrl(apns.url)) bad("push.apns.url must be an https URL");
+  if (!isHttpsUrl(fcm.url)) bad("push.fcm.url must be an https URL");
+  if (!Number.isInteger(c.push.retryAttempts) || c.push.retryAttempts < 0) bad("push.retryAttempts must be an integer >= 0");
+  if (c.push.retryBaseMs <= 0 || c.push.retryMaxMs < c.push.retryBaseMs) bad("push.retryBaseMs must be positive and at most push.retryMaxMs");
+  if (c.metrics.listen && !/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(c.metrics.listen)) bad('metrics.listen must be "" or host:port');
+  if (!(c.tracing.sampleRatio >= 0 && c.tracing.sampleRatio <= 1)) bad("tracing.sampleRatio must be between 0 and 1");
+  if (c.tracing.enabled && !/^https?:\/\/./.test(c.tracing.endpoint)) bad("tracing.endpoint must be an http(s) URL");
+  if (c.shutdown.drainDelayMs < 0) bad("shutdown.drainDelayMs must be >= 0");
+}
+
+function isHttpsUrl(s: string): boolean {
+  try {
+    return new URL(s).protocol === "https:";
+  } catch {
+    return false;
+  }
 }
 
 /** Defaults <- `overrides` (a parsed file, or a test's settings) <- environment. */

@@ -2,13 +2,18 @@
 
 import { ID_PATTERN } from "../proto/schema.ts";
 import type { Node } from "../actors/node.ts";
+import type { Readiness } from "../health/readiness.ts";
 import type { LocalDiskObjectStore } from "../media/local-disk-store.ts";
 import { localMediaRoute } from "../media/local-media-routes.ts";
+import { serveMetrics } from "../metrics/metrics-endpoint.ts";
 import { bearerToken, originAllowed, refuse, verify, type UpgradeDeps } from "./upgrade-auth.ts";
 
 export interface RouteDeps extends UpgradeDeps {
   node: Node;
+  /** Whether WebSocket upgrades are accepted (false once the drain has begun). */
   ready: () => boolean;
+  /** /readyz: draining, and the health of the stores and the bus. */
+  readiness: Pick<Readiness, "respond">;
   /** The embedded media store, whose signed upload and download URLs this edge serves. */
   localMedia: LocalDiskObjectStore | null;
 }
@@ -29,12 +34,10 @@ export async function routeHttp(deps: RouteDeps, req: Request, url: URL): Promis
   if (media) return media;
   const { pathname } = url;
   if (req.method === "GET" && pathname === "/healthz") return new Response("ok\n");
-  if (req.method === "GET" && pathname === "/readyz") {
-    return deps.ready() ? new Response("ready\n") : new Response("draining\n", { status: 503 });
-  }
-  if (req.method === "GET" && pathname === "/metrics") {
-    const reg = deps.node.ctx.metrics.registry;
-    return new Response(await reg.metrics(), { headers: { "content-type": reg.contentType } });
+  if (req.method === "GET" && pathname === "/readyz") return deps.readiness.respond();
+  // With a listener of its own (metrics.listen), /metrics is not served to clients here.
+  if (req.method === "GET" && pathname === "/metrics" && !deps.config.metrics.listen) {
+    return serveMetrics(deps.node.ctx.metrics.registry, deps.config.metrics.token, req);
   }
   if (req.method === "OPTIONS" && pathname === "/v1/tickets") return new Response(null, { status: 204, headers: corsHeaders(deps, req) });
   if (req.method === "POST" && pathname === "/v1/tickets") return issueTicket(deps, req);

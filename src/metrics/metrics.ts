@@ -1,7 +1,9 @@
 // Prometheus metrics of one node, served at /metrics. Each server instance owns a registry
 // (tests run several servers in one process).
 
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { registerProcessMetrics } from "./process-metrics.ts";
+import type { StageTracer } from "./tracing.ts";
 
 /** Stages a message passes, each measured from acceptance (when the edge decoded the SEND). */
 export type Stage = "durable" | "routed" | "delivered" | "read";
@@ -20,10 +22,11 @@ export class Metrics {
   readonly stageLatency: Histogram<"stage">;
   readonly actors: Gauge<"kind">;
   readonly internalErrors: Counter<"where">;
+  readonly pushes: Counter<"service" | "outcome">;
 
   constructor(withProcessMetrics = true) {
     const registers = [this.registry];
-    if (withProcessMetrics) collectDefaultMetrics({ register: this.registry, prefix: "msgr_" });
+    if (withProcessMetrics) registerProcessMetrics(this.registry, "msgr_");
     this.connections = new Gauge({ name: "msgr_connections", help: "Open WebSocket connections", registers });
     this.framesIn = new Counter({ name: "msgr_frames_in_total", help: "Frames received from clients", registers });
     this.framesOut = new Counter({ name: "msgr_frames_out_total", help: "Frames sent to clients", registers });
@@ -45,14 +48,25 @@ export class Metrics {
       labelNames: ["where"],
       registers,
     });
+    this.pushes = new Counter({
+      name: "msgr_push_total",
+      help: "Push attempts by service (webpush, apns, fcm) and outcome (sent; gone: token deleted; retry: backed off; failed: refused for our own configuration)",
+      labelNames: ["service", "outcome"],
+      registers,
+    });
   }
 
   /** Per-stage children, resolved once: observing through a label set hashes it on every call. */
   private readonly stages = new Map<Stage, { observe(v: number): void }>();
 
-  observeStage(stage: Stage, sinceMs: number, nowMs = Date.now()): void {
+  /** Set when tracing is on: every observed stage of a message also becomes a span. */
+  tracer: StageTracer | null = null;
+
+  /** Observes one stage of message (conv, seq), accepted at `sinceMs`; conv and seq name its trace. */
+  observeStage(stage: Stage, sinceMs: number, nowMs = Date.now(), conv?: string, seq?: number): void {
     let h = this.stages.get(stage);
     if (!h) this.stages.set(stage, (h = this.stageLatency.labels({ stage })));
     h.observe(Math.max(0, nowMs - sinceMs) / 1000);
+    if (this.tracer && conv !== undefined && seq !== undefined) this.tracer.stage(stage, sinceMs, nowMs, conv, seq);
   }
 }

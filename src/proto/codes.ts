@@ -38,6 +38,7 @@ export const Method = {
   MediaUrl: 20,
   PushSubscribe: 21,
   PushUnsubscribe: 22,
+  PushRegister: 23,
 } as const;
 export type MethodId = (typeof Method)[keyof typeof Method];
 

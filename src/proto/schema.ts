@@ -120,6 +120,17 @@ const cursors: Field<Record<string, number>, false> = {
   },
 };
 
+/** One of a fixed set of strings; the type is their union. */
+function oneOf<const T extends string>(values: readonly T[]): Field<T, false> {
+  return {
+    optional: false,
+    parse(name, v) {
+      if (typeof v !== "string" || !(values as readonly string[]).includes(v)) throw new ParamError(`${name}: expected one of ${values.join(", ")}`);
+      return v as T;
+    },
+  };
+}
+
 function optional<T>(f: Field<T, false>): Field<T, true> {
   return { optional: true, parse: f.parse };
 }
@@ -174,7 +185,10 @@ export const PARAM_SCHEMAS = {
     p256dh: str(128, { pattern: base64url }),
     auth: str(64, { pattern: base64url }),
   },
-  [Method.PushUnsubscribe]: { endpoint },
+  /** A Web Push endpoint (PUSH_SUBSCRIBE), or "apns:<token>" / "fcm:<token>" (PUSH_REGISTER). */
+  [Method.PushUnsubscribe]: { endpoint: str(4100, { min: 8 }) },
+  /** A mobile device's APNs or FCM registration token. */
+  [Method.PushRegister]: { service: oneOf(["apns", "fcm"]), token: str(4096, { min: 32, pattern: /^[A-Za-z0-9_:.-]+$/ }) },
 } as const satisfies Record<MethodId, Record<string, Field<unknown>>>;
 
 type Schemas = typeof PARAM_SCHEMAS;

@@ -25,6 +25,7 @@ export type MediaUrlParams = ParamsOf<typeof Method.MediaUrl>;
 export type PushSubscribeParams = ParamsOf<typeof Method.PushSubscribe>;
 export type ConvRef = ParamsOf<typeof Method.ConvGet>;
 export type PushUnsubscribeParams = ParamsOf<typeof Method.PushUnsubscribe>;
+export type PushRegisterParams = ParamsOf<typeof Method.PushRegister>;
 
 export interface WireMessage {
   conv: string;
@@ -166,6 +167,10 @@ export interface MediaUrlResult {
   size: number;
   /** Media id of the thumbnail, when one was made. */
   thumb?: string;
+}
+export interface PushRegisterResult {
+  /** The subscription's endpoint, "apns:<token>" or "fcm:<token>": what PUSH_UNSUBSCRIBE takes. */
+  endpoint: string;
 }
 
 /** Body of a System message (MessageKind.System), MessagePack-encoded. */

@@ -2,10 +2,16 @@
 // pushes to each of the user's subscriptions, but a busy conversation must not turn into a push per
 // message: each subscription has at most one push in flight and at most one per `minIntervalMs`,
 // and whatever arrives meanwhile collapses into one trailing push that says how many it stands for.
+// A push the service could not take (429, 5xx, a network error) is tried again after an
+// exponential backoff, folded into whatever arrived meanwhile, a bounded number of times.
 
 import type { Logger } from "pino";
 import type { MetadataStore, PresenceStore, PushSubscriptionRecord } from "../storage/types.ts";
-import type { PushProvider } from "./provider.ts";
+import { serviceOf, type PushService } from "./mobile-token.ts";
+import type { PushOutcome, PushProvider } from "./provider.ts";
+
+/** Told the outcome of every push attempt (for metrics). */
+export type PushOutcomeListener = (service: PushService, outcome: PushOutcome["kind"]) => void;
 
 export interface PushNotifierDeps {
   metadata: Pick<MetadataStore, "listPushSubscriptions" | "deletePushSubscription">;
@@ -16,7 +22,12 @@ export interface PushNotifierDeps {
   minIntervalMs: number;
   /** How long the push service keeps a push for a device that is offline. */
   ttlSec: number;
+  /** Retries after a "retry" outcome: at most `attempts`, waiting baseMs, 2 x baseMs... up to maxMs (or what the service asked). */
+  retry?: { attempts: number; baseMs: number; maxMs: number };
+  onOutcome?: PushOutcomeListener;
 }
+
+const DEFAULT_RETRY = { attempts: 5, baseMs: 1_000, maxMs: 60_000 };
 
 /** A subscription pushed to within the last `minIntervalMs`; forgotten once that has passed idle. */
 interface Lane {
@@ -26,6 +37,8 @@ interface Lane {
   pending: { conv: string; count: number } | null;
   /** Ends the quiet interval after a push: sends what is pending, or forgets the lane. */
   timer: ReturnType<typeof setTimeout> | null;
+  /** Consecutive attempts that ended in "retry". */
+  failures: number;
 }
 
 export class PushNotifier {
@@ -51,6 +64,8 @@ export class PushNotifier {
     this.closed = true;
     for (const lane of this.lanes.values()) if (lane.timer) clearTimeout(lane.timer);
     this.lanes.clear();
+    // Graceful: pushes in flight finish on their connections.
+    this.deps.provider.close?.();
   }
 
   private async notifyOffline(users: string[], conv: string): Promise<void> {
@@ -78,7 +93,7 @@ export class PushNotifier {
   private enqueue(sub: PushSubscriptionRecord, conv: string): void {
     let lane = this.lanes.get(sub.endpoint);
     if (!lane) {
-      lane = { sub, inFlight: false, pending: null, timer: null };
+      lane = { sub, inFlight: false, pending: null, timer: null, failures: 0 };
       this.lanes.set(sub.endpoint, lane);
     }
     lane.sub = sub; // the latest keys, should the device have re-subscribed
@@ -93,6 +108,7 @@ export class PushNotifier {
     lane.inFlight = true;
     const startedAt = Date.now();
     const { sub } = lane;
+    let waitAtLeast = 0;
     this.deps.provider
       .send(sub, {
         // No sender and no text: the service worker fetches the content itself, and the push
@@ -103,13 +119,28 @@ export class PushNotifier {
         topic: pending.conv,
       })
       .then(async (outcome) => {
+        this.deps.onOutcome?.(serviceOf(sub.endpoint).service, outcome.kind);
+        if (outcome.kind !== "retry") lane.failures = 0;
         if (outcome.kind === "gone") {
           this.deps.log.info({ user: sub.user, device: sub.device }, "push: subscription gone, deleting it");
           this.subsCache.delete(sub.user);
           await this.deps.metadata.deletePushSubscription(sub.endpoint);
           lane.pending = null;
         } else if (outcome.kind === "retry") {
-          // No retry of our own: the next message, or the device coming back online, catches up.
+          const retry = this.deps.retry ?? DEFAULT_RETRY;
+          if (++lane.failures > retry.attempts) {
+            // Given up: the next message, or the device coming back online, catches up.
+            this.deps.log.warn({ user: sub.user, device: sub.device, error: outcome.error, attempts: lane.failures }, "push: not delivered, giving up");
+            lane.failures = 0;
+            return;
+          }
+          // Folded into what arrived meanwhile: one push still stands for every message.
+          lane.pending = { conv: lane.pending?.conv ?? pending.conv, count: pending.count + (lane.pending?.count ?? 0) };
+          const backoff = Math.min(retry.maxMs, retry.baseMs * 2 ** (lane.failures - 1));
+          // Jitter, so that the devices a service outage hit do not all come back at once.
+          waitAtLeast = Math.max(outcome.retryAfterMs ?? 0, backoff * (0.5 + Math.random() / 2));
+          this.deps.log.info({ user: sub.user, device: sub.device, error: outcome.error, inMs: Math.round(waitAtLeast) }, "push: will retry");
+        } else if (outcome.kind === "failed") {
           this.deps.log.warn({ user: sub.user, device: sub.device, error: outcome.error }, "push: not delivered");
         }
       })
@@ -117,7 +148,7 @@ export class PushNotifier {
       .finally(() => {
         lane.inFlight = false;
         if (this.closed) return;
-        const wait = Math.max(0, startedAt + this.deps.minIntervalMs - Date.now());
+        const wait = Math.max(0, startedAt + this.deps.minIntervalMs - Date.now(), waitAtLeast);
         lane.timer = setTimeout(() => this.endInterval(lane), wait);
       });
   }

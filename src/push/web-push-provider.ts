@@ -5,11 +5,11 @@
 // whose socket timeout under Bun destroys the request without rejecting the promise (the push would
 // hang forever), and it cannot reach the plain-http push service that tests allowlist on loopback.
 
-import { createHash } from "node:crypto";
 import { generateRequestDetails } from "web-push";
 import type { PushSubscriptionRecord } from "../storage/types.ts";
 import { checkPushEndpoint } from "./endpoint-policy.ts";
-import type { PushNotification, PushOutcome, PushProvider } from "./provider.ts";
+import { pushTag } from "./mobile-token.ts";
+import { retryAfterMs, type PushNotification, type PushOutcome, type PushProvider } from "./provider.ts";
 
 export interface WebPushProviderOptions {
   vapid: { publicKey: string; privateKey: string; /** mailto: or https: contact for the push service. */ subject: string };
@@ -32,7 +32,7 @@ export class WebPushProvider implements PushProvider {
     const verdict = await checkPushEndpoint(sub.endpoint, { allowlist: this.allowlist });
     // Not "gone": the subscription passed this check when it was saved, and a resolver that
     // answers oddly for a while (split-horizon DNS, a bad cache) must not wipe every subscription.
-    if (!verdict.ok) return { kind: "retry", error: `endpoint refused: ${verdict.reason}` };
+    if (!verdict.ok) return { kind: "failed", error: `endpoint refused: ${verdict.reason}` };
 
     let req: ReturnType<typeof generateRequestDetails>;
     try {
@@ -49,7 +49,7 @@ export class WebPushProvider implements PushProvider {
       );
     } catch (err) {
       // Bad subscription keys or bad VAPID settings; the latter is ours to fix, so nothing is deleted.
-      return { kind: "retry", error: `cannot build the push request: ${(err as Error).message}` };
+      return { kind: "failed", error: `cannot build the push request: ${(err as Error).message}` };
     }
     const headers = new Headers();
     for (const [name, value] of Object.entries(req.headers)) {
@@ -72,21 +72,23 @@ export class WebPushProvider implements PushProvider {
     }
     // Only the status matters; dropping the body frees the connection.
     await res.body?.cancel();
-    return outcomeOf(res.status);
+    return outcomeOf(res.status, res.headers.get("retry-after"));
   }
 }
 
 /**
  * 404 and 410 are how a push service says the subscription expired or was unsubscribed
- * (RFC 8030 §7.3). Every other failure is reported for retry and the subscription is kept: 429 and
- * 5xx are the service's own trouble; 400/403 usually mean our VAPID keys changed, which the operator
- * must fix rather than have every subscription deleted; and a 3xx is a service redirecting us
- * somewhere we refuse to follow, which does not prove the subscription dead either.
+ * (RFC 8030 §7.3). Every other failure keeps the subscription: 429 and 5xx are the service's own
+ * trouble and are retried after a backoff; 400/403 usually mean our VAPID keys changed, which the
+ * operator must fix rather than have every subscription deleted; and a 3xx is a service
+ * redirecting us somewhere we refuse to follow, which does not prove the subscription dead either.
  */
-function outcomeOf(status: number): PushOutcome {
+function outcomeOf(status: number, retryAfter: string | null): PushOutcome {
   if (status >= 200 && status < 300) return { kind: "sent" };
   if (status === 404 || status === 410) return { kind: "gone" };
-  return { kind: "retry", error: `push service answered ${status}` };
+  const error = `push service answered ${status}`;
+  if (status === 429 || status >= 500) return { kind: "retry", error, retryAfterMs: retryAfterMs(retryAfter) };
+  return { kind: "failed", error };
 }
 
 /**
@@ -94,5 +96,5 @@ function outcomeOf(status: number): PushOutcome {
  * should not learn conversation ids anyway, so the topic sent is a hash of the one asked for.
  */
 export function webPushTopic(topic: string): string {
-  return createHash("sha256").update(topic).digest("base64url").slice(0, 32);
+  return pushTag(topic);
 }

@@ -463,6 +463,11 @@ export class Client extends Emitter<ClientEvents> {
     return this.request(Method.PushSubscribe, sub);
   }
 
+  /** Registers this device's APNs or FCM token; resolves with the endpoint to unsubscribe it with. */
+  async registerPush(params: P.PushRegisterParams): Promise<string> {
+    return ((await this.request(Method.PushRegister, params)) as P.PushRegisterResult).endpoint;
+  }
+
   unsubscribePush(endpoint: string): Promise<unknown> {
     return this.request(Method.PushUnsubscribe, { endpoint });
   }

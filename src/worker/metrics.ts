@@ -1,7 +1,8 @@
 // Prometheus metrics of a write-behind worker, served at its /metrics: how far behind the log it
 // is, how large its store batches are, and how long the store takes to confirm them.
 
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { registerProcessMetrics } from "../metrics/process-metrics.ts";
 
 export class WorkerMetrics {
   readonly registry = new Registry();
@@ -15,7 +16,7 @@ export class WorkerMetrics {
   /** `backlog` is read at each scrape (it asks JetStream). */
   constructor(backlog: () => Promise<number>) {
     const registers = [this.registry];
-    collectDefaultMetrics({ register: this.registry, prefix: "msgr_worker_" });
+    registerProcessMetrics(this.registry, "msgr_worker_");
     this.batchSize = new Histogram({ name: "msgr_worker_batch_size", help: "Log entries per store write", buckets: [1, 4, 16, 32, 64, 128, 256, 512, 1024, 2048], registers });
     this.writeSeconds = new Histogram({
       name: "msgr_worker_store_write_seconds",

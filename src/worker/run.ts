@@ -3,6 +3,7 @@
 import type { Logger } from "pino";
 import type { Config } from "../config/config.ts";
 import { openLogAndHistory } from "../storage/jetstream/open.ts";
+import { serveMetrics } from "../metrics/metrics-endpoint.ts";
 import { WorkerMetrics } from "./metrics.ts";
 import { WriteBehindWorker } from "./write-behind.ts";
 
@@ -46,7 +47,7 @@ export async function startWorker(config: Config, log: Logger, env: Record<strin
       port: config.worker.metricsPort,
       async fetch(req) {
         const path = new URL(req.url).pathname;
-        if (path === "/metrics") return new Response(await metrics.registry.metrics(), { headers: { "content-type": metrics.registry.contentType } });
+        if (path === "/metrics") return serveMetrics(metrics.registry, config.metrics.token, req);
         if (path === "/healthz") return new Response(messageLog.nc.isClosed() ? "log connection closed\n" : "ok\n", { status: messageLog.nc.isClosed() ? 503 : 200 });
         return new Response("not found\n", { status: 404 });
       },

@@ -8,6 +8,7 @@ import { PushNotifier } from "../../src/push/notifier.ts";
 import { WebPushProvider } from "../../src/push/web-push-provider.ts";
 import type { PresenceInfo } from "../../src/proto/types.ts";
 import type { MetadataStore, PresenceStore, PushSubscriptionRecord } from "../../src/storage/types.ts";
+import { until as waitFor } from "../helpers/harness.ts";
 import { decryptPush, makeSubscriber, startPushService, type PushService, type Subscriber } from "./push-service.ts";
 
 const MIN_INTERVAL_MS = 400;
@@ -48,16 +49,19 @@ afterEach(() => {
 });
 afterAll(() => service.stop());
 
-function setup() {
+function setup(retry?: { attempts: number; baseMs: number; maxMs: number }, logged?: { msg: string }[]) {
   const subs = new Subscriptions();
   const presence = new Presence();
+  const outcomes: string[] = [];
   const notifier = new PushNotifier({
     metadata: subs,
     presence,
     provider,
-    log: pino({ level: "silent" }),
+    log: logged ? pino({ level: "info" }, { write: (line: string) => void logged.push(JSON.parse(line)) }) : pino({ level: "silent" }),
     minIntervalMs: MIN_INTERVAL_MS,
     ttlSec: 3600,
+    retry,
+    onOutcome: (service, outcome) => outcomes.push(`${service}:${outcome}`),
   });
   notifiers.push(notifier);
   // Each test uses its own user names, so endpoints (and the statuses set for them) do not collide.
@@ -66,7 +70,7 @@ function setup() {
     subs.records.push(s.record);
     return s;
   };
-  return { subs, presence, notifier, subscribe };
+  return { subs, presence, notifier, subscribe, outcomes };
 }
 
 /** Pushes the service received for one subscriber since `from`, decrypted. */
@@ -152,17 +156,35 @@ describe("PushNotifier", () => {
     expect(subs.records.map((r) => r.endpoint)).toEqual([laptop.record.endpoint]);
   });
 
-  test("a failed push keeps the subscription and is not retried by itself", async () => {
-    const { subs, notifier, subscribe } = setup();
+  test("a push the service could not take (503) is retried with backoff, folded with what arrived meanwhile", async () => {
+    const { subs, notifier, subscribe, outcomes } = setup({ attempts: 3, baseMs: 20, maxMs: 100 });
     const phone = subscribe("erin", "phone");
-    service.statusFor.set(new URL(phone.record.endpoint).pathname, 503);
+    service.script.set(new URL(phone.record.endpoint).pathname, [503, 503]);
     const from = service.received.length;
 
     notifier.notify([phone.record.user], "c1");
-    await service.waitFor(from + 1);
-    await Bun.sleep(2 * MIN_INTERVAL_MS);
-    expect(service.received.length).toBe(from + 1);
+    notifier.notify([phone.record.user], "c2");
+    await waitFor(() => outcomes.length === 3);
+    // The two failed attempts and the one that got through carry both messages.
+    expect(pushesTo(phone, from).at(-1)).toEqual({ type: "message", conv: "c2", count: 2 });
+    expect(outcomes).toEqual(["webpush:retry", "webpush:retry", "webpush:sent"]);
     expect(subs.records).toContain(phone.record);
+  });
+
+  test("retries stop after push.retryAttempts; a push refused for our own reasons (400) is not retried", async () => {
+    const logged: { msg: string }[] = [];
+    const { subs, notifier, subscribe, outcomes } = setup({ attempts: 2, baseMs: 10, maxMs: 20 }, logged);
+    const busy = subscribe("gina", "phone");
+    service.statusFor.set(new URL(busy.record.endpoint).pathname, 503);
+    const refused = subscribe("hank", "phone");
+    service.statusFor.set(new URL(refused.record.endpoint).pathname, 400);
+
+    notifier.notify([busy.record.user, refused.record.user], "c1");
+    await waitFor(() => logged.some((l) => l.msg === "push: not delivered, giving up") && logged.some((l) => l.msg === "push: not delivered"));
+    expect(service.received.filter((r) => r.path === new URL(busy.record.endpoint).pathname)).toHaveLength(3);
+    expect(service.received.filter((r) => r.path === new URL(refused.record.endpoint).pathname)).toHaveLength(1);
+    expect(outcomes.filter((o) => o === "webpush:failed")).toHaveLength(1);
+    expect(subs.records).toEqual([busy.record, refused.record]);
   });
 
   test("close() cancels the trailing push", async () => {

@@ -17,6 +17,10 @@ export interface PushService {
   received: ReceivedPush[];
   /** Status answered to a request for `path` (default 201). */
   statusFor: Map<string, number>;
+  /** Statuses answered to the next requests for `path`, one each, before statusFor applies. */
+  script: Map<string, number[]>;
+  /** Retry-After header answered for `path`. */
+  retryAfterFor: Map<string, string>;
   /** Resolves when the service has received `n` pushes in total. */
   waitFor(n: number, timeoutMs?: number): Promise<void>;
   stop(): void;
@@ -25,6 +29,8 @@ export interface PushService {
 export function startPushService(): PushService {
   const received: ReceivedPush[] = [];
   const statusFor = new Map<string, number>();
+  const retryAfterFor = new Map<string, string>();
+  const script = new Map<string, number[]>();
   const waiters: { n: number; resolve: () => void }[] = [];
   const server = Bun.serve({
     hostname: "127.0.0.1",
@@ -33,15 +39,20 @@ export function startPushService(): PushService {
       const path = new URL(req.url).pathname;
       received.push({ path, headers: req.headers, body: Buffer.from(await req.arrayBuffer()) });
       for (const w of waiters.filter((w) => received.length >= w.n)) w.resolve();
-      const status = statusFor.get(path) ?? 201;
-      const location = status >= 300 && status < 400 ? { location: `/redirected${path}` } : undefined;
-      return new Response(null, { status, headers: location });
+      const status = script.get(path)?.shift() ?? statusFor.get(path) ?? 201;
+      const headers: Record<string, string> = {};
+      if (status >= 300 && status < 400) headers.location = `/redirected${path}`;
+      const retryAfter = retryAfterFor.get(path);
+      if (retryAfter) headers["retry-after"] = retryAfter;
+      return new Response(null, { status, headers });
     },
   });
   return {
     origin: `http://127.0.0.1:${server.port}`,
     received,
     statusFor,
+    retryAfterFor,
+    script,
     waitFor(n, timeoutMs = 5000) {
       if (received.length >= n) return Promise.resolve();
       return new Promise((resolve, reject) => {

@@ -75,11 +75,23 @@ describe("WebPushProvider", () => {
     }
   });
 
-  test("a redirect is not followed, and is a retry", async () => {
+  test("Retry-After is passed on; 400 and 403 (our VAPID keys) fail without a retry", async () => {
+    const busy = makeSubscriber(service.origin, "bob", "retry-after");
+    service.statusFor.set(new URL(busy.record.endpoint).pathname, 429);
+    service.retryAfterFor.set(new URL(busy.record.endpoint).pathname, "7");
+    expect(await provider.send(busy.record, note)).toEqual({ kind: "retry", error: "push service answered 429", retryAfterMs: 7000 });
+    for (const status of [400, 403]) {
+      const sub = makeSubscriber(service.origin, "bob", `refused-${status}`);
+      service.statusFor.set(new URL(sub.record.endpoint).pathname, status);
+      expect(await provider.send(sub.record, note)).toEqual({ kind: "failed", error: `push service answered ${status}` });
+    }
+  });
+
+  test("a redirect is not followed, and fails without deleting the subscription", async () => {
     const sub = makeSubscriber(service.origin, "bob", "moved");
     service.statusFor.set(new URL(sub.record.endpoint).pathname, 307);
     const before = service.received.length;
-    expect((await provider.send(sub.record, note)).kind).toBe("retry");
+    expect((await provider.send(sub.record, note)).kind).toBe("failed");
     await Bun.sleep(50);
     expect(service.received.slice(before).map((r) => r.path)).toEqual(["/push/bob/moved"]);
   });
@@ -110,8 +122,8 @@ describe("WebPushProvider", () => {
     const strict = new WebPushProvider({ vapid, timeoutMs: 2000 });
     const before = service.received.length;
     const outcome = await strict.send(makeSubscriber(service.origin, "dave", "phone").record, note);
-    expect(outcome.kind).toBe("retry");
-    expect(outcome.kind === "retry" && outcome.error).toContain("endpoint refused");
+    expect(outcome.kind).toBe("failed");
+    expect(outcome.kind === "failed" && outcome.error).toContain("endpoint refused");
     expect(service.received.length).toBe(before);
   });
 });

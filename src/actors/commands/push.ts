@@ -2,7 +2,9 @@
 
 import { ErrorCode, Method } from "../../proto/codes.ts";
 import { CommandError } from "../../proto/command-error.ts";
+import type { PushRegisterResult } from "../../proto/types.ts";
 import { checkPushEndpoint } from "../../push/endpoint-policy.ts";
+import { mobileRegistration, saveMobileToken } from "../../push/mobile-token.ts";
 import type { Command } from "./command.ts";
 
 export const pushSubscribe: Command<typeof Method.PushSubscribe> = {
@@ -27,5 +29,16 @@ export const pushUnsubscribe: Command<typeof Method.PushUnsubscribe> = {
     // Only the user's own subscriptions: an endpoint URL is not proof of ownership.
     if ((await metadata.listPushSubscriptions(s.user)).some((x) => x.endpoint === endpoint)) await metadata.deletePushSubscription(endpoint);
     return {};
+  },
+};
+
+export const pushRegister: Command<typeof Method.PushRegister> = {
+  rate: "push",
+  async run({ node, session: s }, { service, token }): Promise<PushRegisterResult> {
+    const { ctx } = node;
+    const reg = mobileRegistration(ctx.config, service, token);
+    if (!reg.ok) throw new CommandError(ErrorCode.InvalidParams, reg.reason);
+    await saveMobileToken(ctx.metadata, s.user, s.device, reg.endpoint, Date.now());
+    return { endpoint: reg.endpoint };
   },
 };

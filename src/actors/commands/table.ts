@@ -8,7 +8,7 @@ import { deviceList, deviceRevoke } from "./devices.ts";
 import { mediaUpload, mediaUrl } from "./media.ts";
 import { history, receipt, send, typing } from "./messaging.ts";
 import { presenceSubscribe } from "./presence.ts";
-import { pushSubscribe, pushUnsubscribe } from "./push.ts";
+import { pushRegister, pushSubscribe, pushUnsubscribe } from "./push.ts";
 import { connect, ping, sync } from "./session.ts";
 
 export const COMMANDS: CommandTable = {
@@ -34,4 +34,5 @@ export const COMMANDS: CommandTable = {
   [Method.MediaUrl]: mediaUrl,
   [Method.PushSubscribe]: pushSubscribe,
   [Method.PushUnsubscribe]: pushUnsubscribe,
+  [Method.PushRegister]: pushRegister,
 };
