@@ -17,6 +17,7 @@ import { openBackends } from "./backends.ts";
 import { LocalDiskObjectStore } from "./media/local-disk-store.ts";
 import { MediaService } from "./media/media-service.ts";
 import { openObjectStore } from "./media/open.ts";
+import { startMediaSweeper } from "./media/sweeper.ts";
 import { openPushNotifier } from "./push/open.ts";
 
 export interface RunningServer {
@@ -39,7 +40,12 @@ export function createLogger(config: Config): Logger {
   });
 }
 
-export async function startServer(config: Config, log: Logger = createLogger(config)): Promise<RunningServer> {
+export interface ServerOptions {
+  /** The clock of media slots, quotas and their expiry; tests move it instead of waiting. */
+  now?: () => number;
+}
+
+export async function startServer(config: Config, log: Logger = createLogger(config), opts: ServerOptions = {}): Promise<RunningServer> {
   mkdirSync(config.server.dataDir, { recursive: true, mode: 0o700 });
   const keysFile = config.auth.keysFile || (await ensureEmbeddedKeyring(config.server.dataDir));
   const keyring = await loadKeyring(keysFile);
@@ -59,7 +65,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     log,
     ids: new SnowflakeGenerator(config.server.nodeId),
     cursors: new CursorWriter(backends.metadata),
-    media: new MediaService(config, objects, backends.metadata, log),
+    media: new MediaService(config, objects, backends.metadata, log, opts.now),
     push: config.push.enabled ? await openPushNotifier(config, backends.metadata, presence, log) : null,
   };
   const node = new Node(ctx);
@@ -74,6 +80,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   const edge = startEdge({ config, keyring, metadata: backends.metadata, tickets, node, localMedia, ready: () => accepting });
 
   const sweeper = setInterval(() => node.sweep(Date.now()), Math.min(1000, config.heartbeat.intervalMs / 2));
+  const mediaSweeper = startMediaSweeper(ctx.media, config.media.sweepIntervalMs, log);
   const retention = config.storage.retentionSeconds;
   // Stores with a TTL (the log-backed one) expire messages themselves.
   const pruner =
@@ -98,6 +105,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       edge.stop(false);
       clearInterval(sweeper);
       if (pruner) clearInterval(pruner);
+      await mediaSweeper.stop();
       await node.quiesce(Date.now() + config.shutdown.drainTimeoutMs);
       await backends.messages.flush();
       await ctx.cursors.flush();

@@ -8,7 +8,7 @@ import pino from "pino";
 import { loadSigningKey, ensureEmbeddedKeyring } from "../../src/auth/keyring.ts";
 import { mintAccessToken } from "../../src/auth/tokens.ts";
 import { resolveConfig, type Config, type DeepPartial } from "../../src/config/config.ts";
-import { startServer, type RunningServer } from "../../src/server.ts";
+import { startServer, type RunningServer, type ServerOptions } from "../../src/server.ts";
 import { Client, type ClientEvents, type ClientOptions, type WireMessage } from "../../src/sdk/index.ts";
 
 export interface Harness {
@@ -40,10 +40,10 @@ export async function mintToken(config: Config, user: string, device: string, op
   return mintAccessToken(key, { user, device, ttlSec: opts.ttlSec ?? 3600, admin: opts.admin ?? false, audience: config.auth.audience });
 }
 
-export async function startHarness(overrides: DeepPartial<Config> = {}): Promise<Harness> {
+export async function startHarness(overrides: DeepPartial<Config> = {}, opts: ServerOptions = {}): Promise<Harness> {
   const dataDir = mkdtempSync(join(tmpdir(), "msgr-test-"));
   const config = testConfig(dataDir, overrides);
-  const server = await startServer(config, pino({ level: "silent" }));
+  const server = await startServer(config, pino({ level: "silent" }), opts);
   const clients: Client[] = [];
   const h: Harness = {
     config,
