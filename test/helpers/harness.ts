@@ -91,9 +91,9 @@ export function collect(c: Client): WireMessage[] {
 }
 
 /** Polls `cond` until true; rejects after `ms`. For conditions with no event to wait on. */
-export async function until(cond: () => boolean, ms = 10_000, what = "condition"): Promise<void> {
+export async function until(cond: () => boolean | Promise<boolean>, ms = 10_000, what = "condition"): Promise<void> {
   const end = Date.now() + ms;
-  while (!cond()) {
+  while (!(await cond())) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await Bun.sleep(5);
   }
