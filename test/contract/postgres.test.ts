@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import postgres from "postgres";
 import { migratePostgres, openPostgres, type PostgresBackend } from "../../src/storage/postgres/db.ts";
-import { MembershipError, type AppendResult, type ConversationRecord, type MemberRecord } from "../../src/storage/types.ts";
+import { MembershipError, UploadQuotaError, type AppendResult, type ConversationRecord, type MediaRecord, type MemberRecord } from "../../src/storage/types.ts";
 import { startPostgres, type PostgresServer } from "../helpers/services/postgres.ts";
 import { expectFailedBatchRejectedWhole, message, messageStoreContract } from "./message-store.contract.ts";
 import { metadataStoreContract } from "./metadata-store.contract.ts";
@@ -199,6 +199,41 @@ describe("postgres metadata store specifics", () => {
         expect(settled.map(refusal).sort()).toEqual(["last-admin", "ok"]);
         expect((await b.metadata.listMembers(conv)).filter((m) => m.admin)).toHaveLength(1);
       }
+    } finally {
+      await close();
+    }
+  });
+
+  test("upload slots reserved from two stores at once never pass the owner's quota together", async () => {
+    const { a, b, close } = await openTwo();
+    try {
+      const now = 1_700_000_000_000;
+      const slot = (id: string, size: number): MediaRecord => ({
+        id,
+        owner: "alice",
+        contentType: "image/png",
+        size,
+        sha256: "a".repeat(64),
+        createdAt: now,
+        expiresAt: now + 60_000,
+        conv: null,
+        objectKey: null,
+        thumb: null,
+      });
+      const quotaRefusal = (r: PromiseSettledResult<unknown>) =>
+        r.status === "fulfilled" ? "ok" : r.reason instanceof UploadQuotaError ? r.reason.reason : String(r.reason);
+      // The first reservation ever of this owner also creates the row the others lock.
+      const pending = await Promise.allSettled(
+        Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? a : b).metadata.reserveUpload(slot(`p${i}`, 10), { maxPending: 5, maxBytesPerDay: 1_000_000 }, now)),
+      );
+      expect(pending.map(quotaRefusal).filter((r) => r === "ok")).toHaveLength(5);
+      expect(pending.map(quotaRefusal).filter((r) => r !== "ok")).toEqual(Array(15).fill("pending-uploads"));
+      const bytes = await Promise.allSettled(
+        Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? a : b).metadata.reserveUpload(slot(`b${i}`, 100), { maxPending: 100, maxBytesPerDay: 1050 }, now)),
+      );
+      // 50 bytes used by the first round: ten more slots of 100 fit.
+      expect(bytes.map(quotaRefusal).filter((r) => r === "ok")).toHaveLength(10);
+      expect(bytes.map(quotaRefusal).filter((r) => r !== "ok")).toEqual(Array(10).fill("daily-bytes"));
     } finally {
       await close();
     }
