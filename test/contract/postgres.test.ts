@@ -3,6 +3,11 @@
 // backends with separate pools, as two nodes of a cluster have, working on the same rows at once.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { drizzle } from "drizzle-orm/postgres-js";
+import { migrate } from "drizzle-orm/postgres-js/migrator";
 import postgres from "postgres";
 import { migratePostgres, openPostgres, type PostgresBackend } from "../../src/storage/postgres/db.ts";
 import { MembershipError, UploadQuotaError, type AppendResult, type ConversationRecord, type MediaRecord, type MemberRecord } from "../../src/storage/types.ts";
@@ -236,6 +241,40 @@ describe("postgres metadata store specifics", () => {
       expect(bytes.map(quotaRefusal).filter((r) => r !== "ok")).toEqual(Array(10).fill("daily-bytes"));
     } finally {
       await close();
+    }
+  });
+
+  test("media rows from before slots and copies are served from their upload key, or expire an hour after issue", async () => {
+    const db = await freshDatabase();
+    // Migrated up to just before the media slot columns, as a server of that version left it.
+    const migrations = mkdtempSync(join(tmpdir(), "msgr-pg-migrations-"));
+    const client = postgres(db.url, { max: 1, onnotice: () => {} });
+    try {
+      cpSync(join(import.meta.dir, "../../src/storage/postgres/migrations"), migrations, { recursive: true });
+      const journalPath = join(migrations, "meta", "_journal.json");
+      const journal = JSON.parse(readFileSync(journalPath, "utf8")) as { entries: { tag: string }[] };
+      journal.entries = journal.entries.slice(0, journal.entries.findIndex((e) => e.tag === "0003_media_slots"));
+      writeFileSync(journalPath, JSON.stringify(journal));
+      await migrate(drizzle({ client }), { migrationsFolder: migrations });
+      const sha = "a".repeat(64);
+      await client`INSERT INTO media (id, owner, content_type, size, sha256, created_at, conv_id, thumb) VALUES
+        ('msent', 'alice', 'image/png', 10, ${sha}, 1000, 'c1', 'mthumb'),
+        ('mthumb', 'alice', 'image/png', 10, ${sha}, 2000, 'c1', NULL),
+        ('munsent', 'alice', 'image/png', 10, ${sha}, 3000, NULL, NULL)`;
+    } finally {
+      await client.end();
+      rmSync(migrations, { recursive: true, force: true });
+    }
+    const backend = await openPostgres({ url: db.url, poolSize: POOL_SIZE });
+    try {
+      const { metadata } = backend;
+      expect(await metadata.getMedia("msent")).toMatchObject({ conv: "c1", objectKey: "media/msent", expiresAt: null, thumb: "mthumb" });
+      expect(await metadata.getMedia("mthumb")).toMatchObject({ conv: "c1", objectKey: "media/mthumb", expiresAt: null });
+      expect(await metadata.getMedia("munsent")).toMatchObject({ conv: null, objectKey: null, expiresAt: 3_000 + 3_600_000 });
+      expect((await metadata.listExpiredUploads(3_000 + 3_600_000, 10)).map((m) => m.id)).toEqual(["munsent"]);
+    } finally {
+      await backend.close();
+      await db.drop();
     }
   });
 
