@@ -3,7 +3,8 @@
 // the local backend's own routes must do: name each refusal, and stop reading an oversized upload.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtemp, rm } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { LocalDiskObjectStore } from "../../src/media/local-disk-store.ts";
@@ -13,7 +14,7 @@ import { minioBinary, startMinio, type MinioServer } from "../helpers/services/m
 import { objectStoreContract } from "./object-store.contract.ts";
 
 /** A local store in a fresh directory, with the edge's media routes in front of it. */
-async function openLocal(): Promise<{ store: LocalDiskObjectStore; close: () => Promise<void> }> {
+async function openLocal(): Promise<{ store: LocalDiskObjectStore; dir: string; close: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), "msgr-media-"));
   const server = Bun.serve({
     hostname: "127.0.0.1",
@@ -23,6 +24,7 @@ async function openLocal(): Promise<{ store: LocalDiskObjectStore; close: () => 
   const store: LocalDiskObjectStore = new LocalDiskObjectStore({ dir, secret: crypto.getRandomValues(new Uint8Array(32)), baseUrl: () => server.url.origin });
   return {
     store,
+    dir,
     close: async () => {
       await server.stop(true);
       await rm(dir, { recursive: true, force: true });
@@ -73,9 +75,10 @@ describe.skipIf(minioMissing !== null)("minio", () => {
 
 describe("local media routes", () => {
   let store: LocalDiskObjectStore;
+  let dir: string;
   let close: () => Promise<void>;
   beforeAll(async () => {
-    ({ store, close } = await openLocal());
+    ({ store, dir, close } = await openLocal());
   });
   afterAll(async () => {
     await close();
@@ -183,5 +186,15 @@ describe("local media routes", () => {
       await expect(store.copy("d/1.png", key)).rejects.toThrow("invalid object key");
       await expect(store.delete([key])).rejects.toThrow("invalid object key");
     }
+  });
+
+  test("files written before the header held a SHA-256 are still read and served, without one", async () => {
+    const hash = createHash("sha256").update("legacy/1.png").digest("hex");
+    await mkdir(join(dir, "objects", hash.slice(0, 2)), { recursive: true });
+    await writeFile(join(dir, "objects", hash.slice(0, 2), hash), Buffer.concat([Buffer.from("image/png\n"), Buffer.from([9, 8, 7])]));
+    expect(await store.stat("legacy/1.png")).toEqual({ size: 3, contentType: "image/png", sha256: null });
+    const res = await fetch((await store.presignDownload("legacy/1.png", 60)).url);
+    expect(res.headers.get("content-type")).toBe("image/png");
+    expect(new Uint8Array(await res.arrayBuffer())).toEqual(new Uint8Array([9, 8, 7]));
   });
 });
