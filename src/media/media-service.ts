@@ -176,10 +176,7 @@ export class MediaService {
       if (due.length === 0) return cleared;
       // Objects first, records after: a crash in between leaves records the next sweep finds again.
       await this.store.delete(due.map((m) => uploadKey(m.id)));
-      await this.metadata.finishExpiredUploads(
-        due.map((m) => m.id),
-        now,
-      );
+      await this.metadata.finishExpiredUploads(due.map((m) => m.id), now);
       cleared += due.length;
       if (due.length < SWEEP_BATCH) return cleared;
     }

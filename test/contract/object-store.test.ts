@@ -128,7 +128,7 @@ describe("local media routes", () => {
     expect(await store.get("r/race.png")).toEqual(ones(64 * 1024));
   });
 
-  test("an oversized upload is cut off at maxBytes, not read to the end", async () => {
+  test("an oversized upload is cut off at its declared size, not read to the end", async () => {
     const form = await formFor("r/big.png", 64 * 1024);
     const boundary = "b0undary";
     const enc = new TextEncoder();
