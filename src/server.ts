@@ -21,6 +21,7 @@ import { openBackends } from "./backends.ts";
 import { LocalDiskObjectStore } from "./media/local-disk-store.ts";
 import { MediaService } from "./media/media-service.ts";
 import { openObjectStore } from "./media/open.ts";
+import { startMediaSweeper } from "./media/sweeper.ts";
 import { openPushNotifier } from "./push/open.ts";
 
 export interface RunningServer {
@@ -48,7 +49,7 @@ export function createLogger(config: Config): Logger {
   });
 }
 
-/** What a caller may substitute (tests): the clock that decides by elapsed time. */
+/** What a caller may substitute (tests): the logger, and the clock that decides by elapsed time. */
 export interface ServerOptions {
   log?: Logger;
   clock?: Clock;
@@ -78,7 +79,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     log,
     ids: new SnowflakeGenerator(config.server.nodeId),
     cursors: new CursorWriter(backends.metadata),
-    media: new MediaService(config, objects, backends.metadata, log),
+    media: new MediaService(config, objects, backends.metadata, log, clock),
     push: config.push.enabled ? await openPushNotifier(config, backends.metadata, presence, log, (service, outcome) => metrics.pushes.inc({ service, outcome })) : null,
   };
   const node = new Node(ctx);
@@ -96,6 +97,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   const metricsListener = config.metrics.listen ? startMetricsListener(config.metrics.listen, metrics.registry, config.metrics.token) : null;
 
   const sweeper = setInterval(() => node.sweep(clock.now()), Math.min(1000, config.heartbeat.intervalMs / 2));
+  const mediaSweeper = startMediaSweeper(ctx.media, config.media.sweepIntervalMs, log);
   const retention = config.storage.retentionSeconds;
   // Stores with a TTL (the log-backed one) expire messages themselves.
   const pruner =
@@ -128,6 +130,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
       edge.stop(false);
       clearInterval(sweeper);
       if (pruner) clearInterval(pruner);
+      await mediaSweeper.stop();
       await node.quiesce(Date.now() + config.shutdown.drainTimeoutMs);
       await backends.messages.flush();
       await ctx.cursors.flush();

@@ -124,8 +124,17 @@ export interface Config {
     maxImageBytes: number;
     maxVideoBytes: number;
     maxDocumentBytes: number;
+    /** How long an upload form works. */
     uploadExpirySec: number;
     downloadExpirySec: number;
+    /** An upload not sent in a message this long after MEDIA_UPLOAD is deleted (at least uploadExpirySec). */
+    unattachedTtlSec: number;
+    /** Upload slots one user may hold that are neither sent nor expired. */
+    maxPendingUploads: number;
+    /** Bytes one user may announce in MEDIA_UPLOAD per UTC day, used or not; at least the largest per-type limit. */
+    maxUploadBytesPerDay: number;
+    /** How often expired upload slots are cleared. */
+    sweepIntervalMs: number;
     /** Longest side of generated image thumbnails, in pixels. */
     thumbnailPx: number;
     /** Public base URL of this edge, used in local-store upload and download URLs; empty: http://<host>:<port>. */
@@ -317,6 +326,10 @@ export const DEFAULTS: Config = {
     maxDocumentBytes: 100 * 1024 * 1024,
     uploadExpirySec: 300,
     downloadExpirySec: 300,
+    unattachedTtlSec: 3600,
+    maxPendingUploads: 50,
+    maxUploadBytesPerDay: 2 * 1024 * 1024 * 1024,
+    sweepIntervalMs: 60_000,
     thumbnailPx: 320,
     publicUrl: "",
   },
@@ -474,6 +487,14 @@ function validate(c: Config): Config {
   if (c.jetstream.duplicateWindowSeconds <= 0 || c.jetstream.duplicateWindowSeconds > c.jetstream.maxAgeSeconds) bad("jetstream.duplicateWindowSeconds must be positive and at most jetstream.maxAgeSeconds");
   if (c.media.store !== "local" && c.media.store !== "minio") bad('media.store must be "local" or "minio"');
   validateOps(c, bad);
+  const media = c.media;
+  if (!(media.uploadExpirySec > 0)) bad("media.uploadExpirySec must be positive");
+  if (!(media.unattachedTtlSec >= media.uploadExpirySec)) bad("media.unattachedTtlSec must be at least media.uploadExpirySec (an upload may finish as its form expires)");
+  if (!Number.isInteger(media.maxPendingUploads) || media.maxPendingUploads < 1) bad("media.maxPendingUploads must be a positive integer");
+  if (!(media.maxUploadBytesPerDay >= Math.max(media.maxImageBytes, media.maxVideoBytes, media.maxDocumentBytes))) {
+    bad("media.maxUploadBytesPerDay must be at least the largest of media.maxImageBytes, maxVideoBytes and maxDocumentBytes");
+  }
+  if (!(media.sweepIntervalMs > 0)) bad("media.sweepIntervalMs must be positive");
   for (const [role, allowed] of Object.entries(choices)) {
     const v = c.backends[role as keyof Config["backends"]];
     if (!allowed.includes(v)) bad(`backends.${role} must be one of ${allowed.join(", ")}`);

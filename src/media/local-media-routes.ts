@@ -2,11 +2,15 @@
 // the way S3 checks a POST policy, and the download endpoint for signed URLs.
 //
 // The upload body is parsed as it streams in rather than with Request.formData(), which would
-// buffer the whole body first: the fields come before the file, so the size limit they carry is
-// known before the first file byte, and an oversized upload is cut off at maxBytes instead of
-// being held in memory or on disk.
+// buffer the whole body first: the fields come before the file, so the size they carry is known
+// before the first file byte, and an oversized upload is cut off at that size instead of being
+// held in memory or on disk.
+//
+// A form stores one object: once its upload succeeded, posting it again is refused (409), since
+// the store never replaces an object. A failed upload stores nothing, so the form may be retried.
 
 import { type LocalDiskObjectStore, MediaRefusal, OBJECTS_PATH, UPLOAD_PATH } from "./local-disk-store.ts";
+import { ObjectExistsError } from "./object-store.ts";
 
 /** The fields before the file are small; a form whose file has not started by here is not one of ours. */
 const FIELDS_LIMIT = 64 * 1024;
@@ -50,10 +54,17 @@ async function upload(store: LocalDiskObjectStore, req: Request): Promise<Respon
   try {
     const { fields, fileType, fileStart } = await readFields(reader, boundary);
     const policy = store.checkUpload(fields, Date.now());
-    if (fileType !== policy.contentType) {
+    // Parameters (`text/plain; charset=utf-8`) do not change the type; the type stored is the declared one.
+    if (mediaType(fileType) !== policy.contentType) {
       throw new MediaRefusal("wrong-content-type", `the file must be ${policy.contentType}, not ${fileType || "untyped"}`);
     }
-    await store.write(policy.key, policy.contentType, fileBytes(fileStart, reader, boundary, policy.maxBytes));
+    // Refused before reading the file; the store's own refusal below settles a race of two posts.
+    if (await store.has(policy.key)) throw alreadyUploaded();
+    try {
+      await store.write(policy.key, policy.contentType, policy.sha256, fileBytes(fileStart, reader, boundary, policy.size));
+    } catch (err) {
+      throw err instanceof ObjectExistsError ? alreadyUploaded() : err;
+    }
     return new Response(null, { status: 204 });
   } finally {
     // Whatever is left (the closing delimiter, or the rest of a refused upload) is not wanted.
@@ -76,6 +87,13 @@ async function download(store: LocalDiskObjectStore, url: URL): Promise<Response
       "x-content-type-options": "nosniff",
     },
   });
+}
+
+const alreadyUploaded = () => new MediaRefusal("already-uploaded", "this form was used already; its object cannot be replaced", 409);
+
+/** The type/subtype of a Content-Type value, without parameters, lower case (MIME types are case-insensitive). */
+function mediaType(contentType: string): string {
+  return (contentType.split(";", 1)[0] ?? "").trim().toLowerCase();
 }
 
 function multipartBoundary(contentType: string | null): string | null {
@@ -146,19 +164,19 @@ function partHeaders(block: string): { name: string; type: string } {
 
 /**
  * The file part's bytes as they arrive, up to the delimiter that ends the part. Throws (so the
- * store discards what it wrote) once more than `maxBytes` arrived, or at the end when none did.
+ * store discards what it wrote) once more than `size` arrived, or at the end when fewer did.
  */
-async function* fileBytes(start: Buffer, reader: BodyReader, boundary: string, maxBytes: number): AsyncGenerator<Uint8Array> {
+async function* fileBytes(start: Buffer, reader: BodyReader, boundary: string, size: number): AsyncGenerator<Uint8Array> {
   const delimiter = Buffer.from(`\r\n--${boundary}`);
   let pending = start;
   let total = 0;
-  const tooLarge = () => new MediaRefusal("too-large", `the file exceeds the ${maxBytes} bytes the form allows`);
+  const tooLarge = () => new MediaRefusal("too-large", `the file exceeds the ${size} bytes the form allows`);
   for (;;) {
     const end = pending.indexOf(delimiter);
     if (end >= 0) {
       total += end;
-      if (total > maxBytes) throw tooLarge();
-      if (total === 0) throw new MediaRefusal("empty-file", "the file is empty");
+      if (total > size) throw tooLarge();
+      if (total < size) throw new MediaRefusal("wrong-size", `the file has ${total} bytes, the form is for ${size}`);
       yield pending.subarray(0, end);
       return;
     }
@@ -166,7 +184,7 @@ async function* fileBytes(start: Buffer, reader: BodyReader, boundary: string, m
     const safe = pending.length - (delimiter.length - 1);
     if (safe > 0) {
       total += safe;
-      if (total > maxBytes) throw tooLarge();
+      if (total > size) throw tooLarge();
       yield pending.subarray(0, safe);
       pending = pending.subarray(safe);
     }

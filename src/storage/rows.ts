@@ -14,10 +14,38 @@ export interface MediaRow {
   size: number;
   sha256: string;
   createdAt: number;
+  expiresAt: number | null;
   convId: string | null;
+  objectKey: string | null;
   thumb: string | null;
 }
 
+export function mediaRow(m: MediaRecord): MediaRow {
+  return {
+    id: m.id,
+    owner: m.owner,
+    contentType: m.contentType,
+    size: m.size,
+    sha256: m.sha256,
+    createdAt: m.createdAt,
+    expiresAt: m.expiresAt,
+    convId: m.conv,
+    objectKey: m.objectKey,
+    thumb: m.thumb,
+  };
+}
+
 export function mediaRecord(r: MediaRow): MediaRecord {
-  return { id: r.id, owner: r.owner, contentType: r.contentType, size: r.size, sha256: r.sha256, createdAt: r.createdAt, conv: r.convId, thumb: r.thumb };
+  return {
+    id: r.id,
+    owner: r.owner,
+    contentType: r.contentType,
+    size: r.size,
+    sha256: r.sha256,
+    createdAt: r.createdAt,
+    expiresAt: r.expiresAt,
+    conv: r.convId,
+    objectKey: r.objectKey,
+    thumb: r.thumb,
+  };
 }

@@ -106,12 +106,42 @@ export interface MediaRecord {
   owner: string;
   contentType: string;
   size: number;
-  /** Hex SHA-256 the uploader declared. */
+  /** Hex SHA-256 the uploader declared (the store refuses other bytes, and attaching checks it again). */
   sha256: string;
   createdAt: number;
+  /**
+   * End of the upload slot (ms): unattached media may be attached until then, and is deleted
+   * after it; attached media then loses only its upload object. Null when there is no slot to
+   * clean up (media the server made, or a slot the sweeper has finished with).
+   */
+  expiresAt: number | null;
   conv: string | null;
+  /**
+   * The object served for this media: an immutable copy made when a message first carried it, at
+   * a key no upload form names. Null before; media the server made is written there directly.
+   */
+  objectKey: string | null;
   /** Media id of the generated thumbnail, once there is one. */
   thumb: string | null;
+}
+
+/** How many upload slots one user may hold, and how many bytes they may announce per UTC day. */
+export interface UploadQuota {
+  maxPending: number;
+  maxBytesPerDay: number;
+}
+
+export type UploadQuotaRefusal = "pending-uploads" | "daily-bytes";
+
+export class UploadQuotaError extends Error {
+  constructor(
+    readonly reason: UploadQuotaRefusal,
+    message: string,
+    /** When the same request would next be allowed (the earliest a slot frees up, or the next UTC day). */
+    readonly retryAfterMs: number,
+  ) {
+    super(message);
+  }
 }
 
 export interface PushSubscriptionRecord {
@@ -168,14 +198,33 @@ export interface MetadataStore {
   /** Whether two users are members of at least one common conversation. */
   sharesConversation(a: string, b: string): Promise<boolean>;
 
+  /** Records media as it is (the server's own, e.g. thumbnails): no slot, no quota. */
   createMedia(media: MediaRecord): Promise<void>;
+  /**
+   * Records an upload slot (unattached media with its `expiresAt`) if the owner's quota allows it
+   * at `nowMs`: fewer than `quota.maxPending` unattached slots of theirs not yet expired, and at
+   * most `quota.maxBytesPerDay` declared bytes in the slots issued on that UTC day, this one
+   * included (a slot counts when issued, used or not). Otherwise throws UploadQuotaError and
+   * writes nothing. Concurrent reservations of one owner, from any node, never pass it together.
+   */
+  reserveUpload(media: MediaRecord, quota: UploadQuota, nowMs: number): Promise<void>;
   getMedia(id: string): Promise<MediaRecord | null>;
   /**
-   * Ties media to the conversation a message first carries it in. True when `owner` owns it and
-   * it is unattached or already attached to `conv`; false otherwise (nothing changes).
+   * Ties media to the conversation a message first carries it in, and records the immutable
+   * object it is served from. True when this call did it: `owner` owns the media, it was
+   * unattached, and its slot had not expired at `nowMs`. False otherwise, and nothing changes:
+   * of concurrent calls at most one wins, and a later one never replaces the served object.
    */
-  attachMedia(id: string, owner: string, conv: string): Promise<boolean>;
+  attachMedia(id: string, owner: string, conv: string, objectKey: string, nowMs: number): Promise<boolean>;
   setMediaThumb(id: string, thumb: string): Promise<void>;
+  /** Media whose slot has expired at `nowMs` (expiresAt <= nowMs), earliest expiry first, at most `limit`. */
+  listExpiredUploads(nowMs: number, limit: number): Promise<MediaRecord[]>;
+  /**
+   * For expired slots whose upload objects are gone: deletes the records still unattached, and
+   * closes the slot (expiresAt = null) of those attached meanwhile. Ids whose slot has not expired
+   * at `nowMs` are left alone.
+   */
+  finishExpiredUploads(ids: string[], nowMs: number): Promise<void>;
 
   /** Stores a device's push subscription; the same endpoint again replaces its keys and owner. */
   savePushSubscription(sub: PushSubscriptionRecord): Promise<void>;

@@ -2,13 +2,15 @@
 // metadataStoreContract() with a factory that opens a fresh, empty store.
 
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { MembershipError } from "../../src/storage/types.ts";
+import { DAY_MS } from "../../src/storage/upload-quota.ts";
+import { MembershipError, UploadQuotaError } from "../../src/storage/types.ts";
 import type {
   ConversationRecord,
   MediaRecord,
   MemberRecord,
   MetadataStore,
   PushSubscriptionRecord,
+  UploadQuota,
 } from "../../src/storage/types.ts";
 
 export type OpenMetadataStore = () => Promise<{ store: MetadataStore; close: () => Promise<void> }>;
@@ -33,11 +35,25 @@ function mediaRecord(id: string, fields: Partial<MediaRecord> = {}): MediaRecord
     size: 3_000_000_000,
     sha256: "a".repeat(64),
     createdAt: 1_700_000_000_000,
+    expiresAt: null,
     conv: null,
+    objectKey: null,
     thumb: null,
     ...fields,
   };
 }
+
+/** An hour into a UTC day, so that a day's quota and its reset are both in view. */
+const NOW = 19_700 * DAY_MS + 3_600_000;
+
+/** An upload slot of alice's issued at NOW, ending `ttl` ms later. */
+function slot(id: string, ttl: number, fields: Partial<MediaRecord> = {}): MediaRecord {
+  return mediaRecord(id, { size: 100, createdAt: NOW, expiresAt: NOW + ttl, ...fields });
+}
+
+/** The refusal a rejected reservation carries, "ok" for one that passed. */
+const quotaRefusal = (r: PromiseSettledResult<unknown>) =>
+  r.status === "fulfilled" ? "ok" : r.reason instanceof UploadQuotaError ? r.reason.reason : String(r.reason);
 
 function subscription(endpoint: string, fields: Partial<PushSubscriptionRecord> = {}): PushSubscriptionRecord {
   return {
@@ -239,27 +255,108 @@ export function metadataStoreContract(name: string, open: OpenMetadataStore): vo
     test("media is created and read back, unattached and without a thumbnail", async () => {
       await store.createMedia(mediaRecord("m1"));
       expect(await store.getMedia("m1")).toEqual(mediaRecord("m1"));
+      const full = mediaRecord("m2", { expiresAt: NOW, conv: "g1", objectKey: "sealed/m2/x" });
+      await store.createMedia(full);
+      expect(await store.getMedia("m2")).toEqual(full);
       expect(await store.getMedia("unknown")).toBeNull();
     });
 
-    test("attachMedia ties media to the first conversation its owner sends it in", async () => {
-      await store.createMedia(mediaRecord("m1"));
-      expect(await store.attachMedia("m1", "bob", "g1")).toBe(false); // not the owner
+    test("attachMedia ties an unexpired slot once, to the first conversation its owner sends it in", async () => {
+      await store.createMedia(slot("m1", 1000));
+      expect(await store.attachMedia("m1", "bob", "g1", "k1", NOW)).toBe(false); // not the owner
+      expect(await store.attachMedia("m1", "alice", "g1", "k1", NOW + 1000)).toBe(false); // the slot has expired
       expect((await store.getMedia("m1"))?.conv).toBeNull();
-      expect(await store.attachMedia("m1", "alice", "g1")).toBe(true);
-      expect(await store.attachMedia("m1", "alice", "g1")).toBe(true); // same conversation again
-      expect(await store.attachMedia("m1", "alice", "g2")).toBe(false); // another conversation
-      expect(await store.attachMedia("m1", "bob", "g1")).toBe(false);
-      expect(await store.attachMedia("unknown", "alice", "g1")).toBe(false);
-      expect(await store.getMedia("m1")).toEqual(mediaRecord("m1", { conv: "g1" }));
+      expect(await store.attachMedia("m1", "alice", "g1", "k1", NOW + 999)).toBe(true);
+      // Once attached, nothing changes it: not the same conversation again (the served object
+      // stays the one first attached), not another one, not someone else.
+      expect(await store.attachMedia("m1", "alice", "g1", "k2", NOW)).toBe(false);
+      expect(await store.attachMedia("m1", "alice", "g2", "k2", NOW)).toBe(false);
+      expect(await store.attachMedia("m1", "bob", "g1", "k2", NOW)).toBe(false);
+      expect(await store.attachMedia("unknown", "alice", "g1", "k1", NOW)).toBe(false);
+      expect(await store.getMedia("m1")).toEqual(slot("m1", 1000, { conv: "g1", objectKey: "k1" }));
+      // Media without a slot (the server's own) is never attached by a send.
+      await store.createMedia(mediaRecord("m2"));
+      expect(await store.attachMedia("m2", "alice", "g1", "k1", NOW)).toBe(false);
     });
 
-    test("10 concurrent attachMedia of one media to 10 conversations: exactly one wins", async () => {
-      await store.createMedia(mediaRecord("m1"));
-      const results = await Promise.all(Array.from({ length: 10 }, (_, i) => store.attachMedia("m1", "alice", `g${i}`)));
+    test("10 concurrent attachMedia of one media to 10 conversations: exactly one wins, with its object", async () => {
+      await store.createMedia(slot("m1", 1000));
+      const results = await Promise.all(Array.from({ length: 10 }, (_, i) => store.attachMedia("m1", "alice", `g${i}`, `k${i}`, NOW)));
       expect(results.filter((won) => won)).toHaveLength(1);
-      const winner = `g${results.indexOf(true)}`;
-      expect((await store.getMedia("m1"))?.conv).toBe(winner);
+      const winner = results.indexOf(true);
+      expect(await store.getMedia("m1")).toMatchObject({ conv: `g${winner}`, objectKey: `k${winner}` });
+    });
+
+    test("reserveUpload refuses a slot beyond maxPending until one is sent or expires", async () => {
+      const quota: UploadQuota = { maxPending: 3, maxBytesPerDay: 1_000_000 };
+      await store.reserveUpload(slot("s1", 5000), quota, NOW);
+      await store.reserveUpload(slot("s2", 3000), quota, NOW);
+      await store.reserveUpload(slot("s3", 4000), quota, NOW);
+      expect(await store.getMedia("s2")).toEqual(slot("s2", 3000));
+      const refused = await store.reserveUpload(slot("s4", 6000), quota, NOW + 500).catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(UploadQuotaError);
+      // The first slot to free up is s2, when it expires.
+      expect(refused).toMatchObject({ reason: "pending-uploads", retryAfterMs: 2500 });
+      expect(await store.getMedia("s4")).toBeNull();
+      // Other owners have quotas of their own.
+      await store.reserveUpload(slot("b1", 1000, { owner: "bob" }), quota, NOW);
+      // Sending one frees its slot.
+      expect(await store.attachMedia("s2", "alice", "g1", "k", NOW + 500)).toBe(true);
+      await store.reserveUpload(slot("s4", 6000), quota, NOW + 500);
+      await expect(store.reserveUpload(slot("s5", 6000), quota, NOW + 500)).rejects.toMatchObject({ reason: "pending-uploads" });
+      // So does expiry: at NOW + 4000, s3 is over (s1 and s4 remain).
+      await store.reserveUpload(slot("s5", 6000), quota, NOW + 4000);
+      await expect(store.reserveUpload(slot("s6", 6000), quota, NOW + 4000)).rejects.toMatchObject({ reason: "pending-uploads", retryAfterMs: 1000 });
+    });
+
+    test("reserveUpload counts the bytes of every slot issued on a UTC day, used or not, and resets at midnight", async () => {
+      const quota: UploadQuota = { maxPending: 100, maxBytesPerDay: 1000 };
+      await store.reserveUpload(slot("s1", 1000, { size: 600 }), quota, NOW);
+      await store.reserveUpload(slot("s2", 1000, { size: 400 }), quota, NOW);
+      const refused = await store.reserveUpload(slot("s3", 1000, { size: 1 }), quota, NOW + 10).catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(UploadQuotaError);
+      expect(refused).toMatchObject({ reason: "daily-bytes", retryAfterMs: DAY_MS - 3_600_000 - 10 });
+      expect(await store.getMedia("s3")).toBeNull();
+      // Slots that expired and were swept still count for the day.
+      await store.finishExpiredUploads(["s1", "s2"], NOW + 1000);
+      expect(await store.getMedia("s1")).toBeNull();
+      await expect(store.reserveUpload(slot("s3", 1000, { size: 1 }), quota, NOW + 1000)).rejects.toMatchObject({ reason: "daily-bytes" });
+      await store.reserveUpload(slot("b1", 1000, { owner: "bob", size: 1000 }), quota, NOW);
+      // The next UTC day starts from zero.
+      const tomorrow = 19_701 * DAY_MS;
+      await store.reserveUpload(slot("s3", 1000, { size: 1000, createdAt: tomorrow, expiresAt: tomorrow + 1000 }), quota, tomorrow);
+      await expect(store.reserveUpload(slot("s4", 1000, { size: 1 }), quota, tomorrow)).rejects.toMatchObject({ reason: "daily-bytes" });
+    });
+
+    test("concurrent reservations of one owner never pass the quota together", async () => {
+      const pending = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => store.reserveUpload(slot(`p${i}`, 1000), { maxPending: 5, maxBytesPerDay: 1_000_000 }, NOW)));
+      expect(pending.map(quotaRefusal).filter((r) => r === "ok")).toHaveLength(5);
+      expect(pending.map(quotaRefusal).filter((r) => r !== "ok")).toEqual(Array(15).fill("pending-uploads"));
+      const bytes = await Promise.allSettled(
+        Array.from({ length: 20 }, (_, i) => store.reserveUpload(slot(`b${i}`, 1000, { owner: "bob" }), { maxPending: 100, maxBytesPerDay: 1000 }, NOW)),
+      );
+      expect(bytes.map(quotaRefusal).filter((r) => r === "ok")).toHaveLength(10);
+      expect(bytes.map(quotaRefusal).filter((r) => r !== "ok")).toEqual(Array(10).fill("daily-bytes"));
+    });
+
+    test("expired slots are listed earliest first; finishing deletes the unattached and closes the attached", async () => {
+      await store.createMedia(slot("a", -10)); // unattached, expired
+      await store.createMedia(slot("b", 10)); // unattached, not expired
+      await store.createMedia(slot("c", -5, { conv: "g1", objectKey: "k" })); // attached, expired
+      await store.createMedia(mediaRecord("d", { conv: "g1", objectKey: "k" })); // no slot
+      await store.createMedia(slot("e", -20)); // unattached, expired earliest
+      expect((await store.listExpiredUploads(NOW, 10)).map((m) => m.id)).toEqual(["e", "a", "c"]);
+      expect((await store.listExpiredUploads(NOW, 2)).map((m) => m.id)).toEqual(["e", "a"]);
+      expect(await store.listExpiredUploads(NOW, 10)).toContainEqual(slot("c", -5, { conv: "g1", objectKey: "k" }));
+
+      await store.finishExpiredUploads(["e", "a", "c", "b", "d"], NOW);
+      expect(await store.getMedia("e")).toBeNull();
+      expect(await store.getMedia("a")).toBeNull();
+      expect(await store.getMedia("c")).toEqual(slot("c", -5, { conv: "g1", objectKey: "k", expiresAt: null }));
+      expect(await store.getMedia("b")).toEqual(slot("b", 10)); // not expired: left alone
+      expect(await store.getMedia("d")).toEqual(mediaRecord("d", { conv: "g1", objectKey: "k" }));
+      expect(await store.listExpiredUploads(NOW, 10)).toEqual([]);
+      await store.finishExpiredUploads([], NOW);
     });
 
     test("setMediaThumb records the thumbnail's media id", async () => {

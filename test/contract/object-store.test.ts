@@ -3,7 +3,8 @@
 // the local backend's own routes must do: name each refusal, and stop reading an oversized upload.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtemp, rm } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { LocalDiskObjectStore } from "../../src/media/local-disk-store.ts";
@@ -13,7 +14,7 @@ import { minioBinary, startMinio, type MinioServer } from "../helpers/services/m
 import { objectStoreContract } from "./object-store.contract.ts";
 
 /** A local store in a fresh directory, with the edge's media routes in front of it. */
-async function openLocal(): Promise<{ store: LocalDiskObjectStore; close: () => Promise<void> }> {
+async function openLocal(): Promise<{ store: LocalDiskObjectStore; dir: string; close: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), "msgr-media-"));
   const server = Bun.serve({
     hostname: "127.0.0.1",
@@ -23,6 +24,7 @@ async function openLocal(): Promise<{ store: LocalDiskObjectStore; close: () => 
   const store: LocalDiskObjectStore = new LocalDiskObjectStore({ dir, secret: crypto.getRandomValues(new Uint8Array(32)), baseUrl: () => server.url.origin });
   return {
     store,
+    dir,
     close: async () => {
       await server.stop(true);
       await rm(dir, { recursive: true, force: true });
@@ -61,7 +63,7 @@ describe.skipIf(minioMissing !== null)("minio", () => {
     const publicUrl = `http://localhost:${server.port}`;
     const store = await open({ publicUrl });
     await store.put("a.png", new Uint8Array([1, 2, 3]), "image/png");
-    const form = await store.presignUpload("b.png", { contentType: "image/png", maxBytes: 10, expiresInSec: 60 });
+    const form = await store.presignUpload("b.png", { contentType: "image/png", size: 10, sha256: "0".repeat(64), expiresInSec: 60 });
     const { url } = await store.presignDownload("a.png", 60);
     expect(form.url.startsWith(`${publicUrl}/`)).toBe(true);
     expect(url.startsWith(`${publicUrl}/`)).toBe(true);
@@ -73,15 +75,20 @@ describe.skipIf(minioMissing !== null)("minio", () => {
 
 describe("local media routes", () => {
   let store: LocalDiskObjectStore;
+  let dir: string;
   let close: () => Promise<void>;
   beforeAll(async () => {
-    ({ store, close } = await openLocal());
+    ({ store, dir, close } = await openLocal());
   });
   afterAll(async () => {
     await close();
   });
 
-  const png = (n: number) => new Blob([new Uint8Array(n).fill(1)], { type: "image/png" });
+  const ones = (n: number) => new Uint8Array(n).fill(1);
+  const png = (n: number) => new Blob([ones(n)], { type: "image/png" });
+  const sha256 = (b: Uint8Array) => new Bun.CryptoHasher("sha256").update(b).digest("hex");
+  /** A form for `n` bytes of ones, as png(n) makes them. */
+  const formFor = (key: string, n: number, expiresInSec = 60) => store.presignUpload(key, { contentType: "image/png", size: n, sha256: sha256(ones(n)), expiresInSec });
   async function post(fields: Record<string, string>, file: Blob, url: string): Promise<{ status: number; code?: string }> {
     const body = new FormData();
     for (const [name, value] of Object.entries(fields)) body.append(name, value);
@@ -91,23 +98,38 @@ describe("local media routes", () => {
   }
 
   test("each refusal says why", async () => {
-    const form = await store.presignUpload("r/1.png", { contentType: "image/png", maxBytes: 8, expiresInSec: 60 });
+    const form = await formFor("r/1.png", 8);
     const send = (file: Blob, fields: Record<string, string> = {}) => post({ ...form.fields, ...fields }, file, form.url);
     expect(await send(png(9))).toEqual({ status: 403, code: "too-large" });
-    expect(await send(png(0))).toEqual({ status: 403, code: "empty-file" });
+    expect(await send(png(7))).toEqual({ status: 403, code: "wrong-size" });
+    expect(await send(png(0))).toEqual({ status: 403, code: "wrong-size" });
+    expect(await send(new Blob([new Uint8Array(8).fill(2)], { type: "image/png" }))).toEqual({ status: 403, code: "checksum-mismatch" });
     expect(await send(new Blob(["x"], { type: "image/gif" }))).toEqual({ status: 403, code: "wrong-content-type" });
+    expect(await send(new Blob(["x"], { type: "image/pngx; charset=utf-8" }))).toEqual({ status: 403, code: "wrong-content-type" });
     expect(await send(png(1), { key: "r/2.png" })).toEqual({ status: 403, code: "bad-signature" });
-    expect(await send(png(1), { maxBytes: "9999" })).toEqual({ status: 403, code: "bad-signature" });
+    expect(await send(png(1), { size: "9999" })).toEqual({ status: 403, code: "bad-signature" });
+    expect(await send(png(1), { sha256: sha256(ones(1)) })).toEqual({ status: 403, code: "bad-signature" });
     expect(await send(png(1), { key: "../../etc/passwd" })).toEqual({ status: 403, code: "bad-key" });
     expect(await send(png(8))).toEqual({ status: 204 });
+    // Used: not even the same bytes again.
+    expect(await send(png(8))).toEqual({ status: 409, code: "already-uploaded" });
+    expect(await send(new Blob([new Uint8Array(8).fill(2)], { type: "image/png" }))).toEqual({ status: 409, code: "already-uploaded" });
 
-    const expiring = await store.presignUpload("r/3.png", { contentType: "image/png", maxBytes: 8, expiresInSec: 0.05 });
+    const expiring = await formFor("r/3.png", 1, 0.05);
     await Bun.sleep(100);
     expect(await post(expiring.fields, png(1), expiring.url)).toEqual({ status: 403, code: "policy-expired" });
   });
 
-  test("an oversized upload is cut off at maxBytes, not read to the end", async () => {
-    const form = await store.presignUpload("r/big.png", { contentType: "image/png", maxBytes: 64 * 1024, expiresInSec: 60 });
+  test("two posts of one form racing: exactly one stores its bytes", async () => {
+    const form = await formFor("r/race.png", 64 * 1024);
+    const results = await Promise.all(Array.from({ length: 8 }, () => post(form.fields, png(64 * 1024), form.url)));
+    expect(results.filter((r) => r.status === 204)).toHaveLength(1);
+    expect(results.filter((r) => r.status !== 204)).toEqual(Array(7).fill({ status: 409, code: "already-uploaded" }));
+    expect(await store.get("r/race.png")).toEqual(ones(64 * 1024));
+  });
+
+  test("an oversized upload is cut off at its declared size, not read to the end", async () => {
+    const form = await formFor("r/big.png", 64 * 1024);
     const boundary = "b0undary";
     const enc = new TextEncoder();
     const head = Object.entries(form.fields).map(([n, v]) => `--${boundary}\r\ncontent-disposition: form-data; name="${n}"\r\n\r\n${v}\r\n`);
@@ -159,8 +181,20 @@ describe("local media routes", () => {
 
   test("keys that could leave the store's directory or change under URL normalisation are refused", async () => {
     for (const key of ["../x", "/abs", "a/../b", "a/./b", "a//b", "a b", "a%2Fb", ""]) {
-      await expect(store.presignUpload(key, { contentType: "image/png", maxBytes: 1, expiresInSec: 60 })).rejects.toThrow("invalid object key");
+      await expect(formFor(key, 1)).rejects.toThrow("invalid object key");
       await expect(store.put(key, new Uint8Array([1]), "image/png")).rejects.toThrow("invalid object key");
+      await expect(store.copy("d/1.png", key)).rejects.toThrow("invalid object key");
+      await expect(store.delete([key])).rejects.toThrow("invalid object key");
     }
+  });
+
+  test("files written before the header held a SHA-256 are still read and served, without one", async () => {
+    const hash = createHash("sha256").update("legacy/1.png").digest("hex");
+    await mkdir(join(dir, "objects", hash.slice(0, 2)), { recursive: true });
+    await writeFile(join(dir, "objects", hash.slice(0, 2), hash), Buffer.concat([Buffer.from("image/png\n"), Buffer.from([9, 8, 7])]));
+    expect(await store.stat("legacy/1.png")).toEqual({ size: 3, contentType: "image/png", sha256: null });
+    const res = await fetch((await store.presignDownload("legacy/1.png", 60)).url);
+    expect(res.headers.get("content-type")).toBe("image/png");
+    expect(new Uint8Array(await res.arrayBuffer())).toEqual(new Uint8Array([9, 8, 7]));
   });
 });

@@ -3,9 +3,14 @@
 // backends with separate pools, as two nodes of a cluster have, working on the same rows at once.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { drizzle } from "drizzle-orm/postgres-js";
+import { migrate } from "drizzle-orm/postgres-js/migrator";
 import postgres from "postgres";
 import { migratePostgres, openPostgres, type PostgresBackend } from "../../src/storage/postgres/db.ts";
-import { MembershipError, type AppendResult, type ConversationRecord, type MemberRecord } from "../../src/storage/types.ts";
+import { MembershipError, UploadQuotaError, type AppendResult, type ConversationRecord, type MediaRecord, type MemberRecord } from "../../src/storage/types.ts";
 import { startPostgres, type PostgresServer } from "../helpers/services/postgres.ts";
 import { expectFailedBatchRejectedWhole, message, messageStoreContract } from "./message-store.contract.ts";
 import { metadataStoreContract } from "./metadata-store.contract.ts";
@@ -201,6 +206,75 @@ describe("postgres metadata store specifics", () => {
       }
     } finally {
       await close();
+    }
+  });
+
+  test("upload slots reserved from two stores at once never pass the owner's quota together", async () => {
+    const { a, b, close } = await openTwo();
+    try {
+      const now = 1_700_000_000_000;
+      const slot = (id: string, size: number): MediaRecord => ({
+        id,
+        owner: "alice",
+        contentType: "image/png",
+        size,
+        sha256: "a".repeat(64),
+        createdAt: now,
+        expiresAt: now + 60_000,
+        conv: null,
+        objectKey: null,
+        thumb: null,
+      });
+      const quotaRefusal = (r: PromiseSettledResult<unknown>) =>
+        r.status === "fulfilled" ? "ok" : r.reason instanceof UploadQuotaError ? r.reason.reason : String(r.reason);
+      // The first reservation ever of this owner also creates the row the others lock.
+      const pending = await Promise.allSettled(
+        Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? a : b).metadata.reserveUpload(slot(`p${i}`, 10), { maxPending: 5, maxBytesPerDay: 1_000_000 }, now)),
+      );
+      expect(pending.map(quotaRefusal).filter((r) => r === "ok")).toHaveLength(5);
+      expect(pending.map(quotaRefusal).filter((r) => r !== "ok")).toEqual(Array(15).fill("pending-uploads"));
+      const bytes = await Promise.allSettled(
+        Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? a : b).metadata.reserveUpload(slot(`b${i}`, 100), { maxPending: 100, maxBytesPerDay: 1050 }, now)),
+      );
+      // 50 bytes used by the first round: ten more slots of 100 fit.
+      expect(bytes.map(quotaRefusal).filter((r) => r === "ok")).toHaveLength(10);
+      expect(bytes.map(quotaRefusal).filter((r) => r !== "ok")).toEqual(Array(10).fill("daily-bytes"));
+    } finally {
+      await close();
+    }
+  });
+
+  test("media rows from before slots and copies are served from their upload key, or expire an hour after issue", async () => {
+    const db = await freshDatabase();
+    // Migrated up to just before the media slot columns, as a server of that version left it.
+    const migrations = mkdtempSync(join(tmpdir(), "msgr-pg-migrations-"));
+    const client = postgres(db.url, { max: 1, onnotice: () => {} });
+    try {
+      cpSync(join(import.meta.dir, "../../src/storage/postgres/migrations"), migrations, { recursive: true });
+      const journalPath = join(migrations, "meta", "_journal.json");
+      const journal = JSON.parse(readFileSync(journalPath, "utf8")) as { entries: { tag: string }[] };
+      journal.entries = journal.entries.slice(0, journal.entries.findIndex((e) => e.tag === "0003_media_slots"));
+      writeFileSync(journalPath, JSON.stringify(journal));
+      await migrate(drizzle({ client }), { migrationsFolder: migrations });
+      const sha = "a".repeat(64);
+      await client`INSERT INTO media (id, owner, content_type, size, sha256, created_at, conv_id, thumb) VALUES
+        ('msent', 'alice', 'image/png', 10, ${sha}, 1000, 'c1', 'mthumb'),
+        ('mthumb', 'alice', 'image/png', 10, ${sha}, 2000, 'c1', NULL),
+        ('munsent', 'alice', 'image/png', 10, ${sha}, 3000, NULL, NULL)`;
+    } finally {
+      await client.end();
+      rmSync(migrations, { recursive: true, force: true });
+    }
+    const backend = await openPostgres({ url: db.url, poolSize: POOL_SIZE });
+    try {
+      const { metadata } = backend;
+      expect(await metadata.getMedia("msent")).toMatchObject({ conv: "c1", objectKey: "media/msent", expiresAt: null, thumb: "mthumb" });
+      expect(await metadata.getMedia("mthumb")).toMatchObject({ conv: "c1", objectKey: "media/mthumb", expiresAt: null });
+      expect(await metadata.getMedia("munsent")).toMatchObject({ conv: null, objectKey: null, expiresAt: 3_000 + 3_600_000 });
+      expect((await metadata.listExpiredUploads(3_000 + 3_600_000, 10)).map((m) => m.id)).toEqual(["munsent"]);
+    } finally {
+      await backend.close();
+      await db.drop();
     }
   });
 

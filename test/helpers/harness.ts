@@ -5,12 +5,11 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
-import type { Clock } from "../../src/clock.ts";
 import { loadSigningKey, ensureEmbeddedKeyring } from "../../src/auth/keyring.ts";
 import { mintAccessToken } from "../../src/auth/tokens.ts";
 import { resolveConfig, type Config, type DeepPartial } from "../../src/config/config.ts";
 import { unlimitedLimits, unlimitedRates } from "./limits.ts";
-import { startServer, type RunningServer } from "../../src/server.ts";
+import { startServer, type RunningServer, type ServerOptions } from "../../src/server.ts";
 import { Client, type ClientEvents, type ClientOptions, type WireMessage } from "../../src/sdk/index.ts";
 
 export interface Harness {
@@ -44,16 +43,21 @@ export async function mintToken(config: Config, user: string, device: string, op
   return mintAccessToken(key, { user, device, ttlSec: opts.ttlSec ?? 3600, admin: opts.admin ?? false, audience: config.auth.audience });
 }
 
-export async function startHarness(overrides: DeepPartial<Config> = {}, opts: { clock?: Clock } = {}): Promise<Harness> {
+/**
+ * A server in this process. `clock` replaces its clock (tests that move time); `tokenTtlSec`
+ * is the lifetime of the tokens h.token mints by default (a test that moves the clock by hours
+ * needs tokens, and a heartbeat timeout, that outlive the jump).
+ */
+export async function startHarness(overrides: DeepPartial<Config> = {}, opts: Omit<ServerOptions, "log"> & { tokenTtlSec?: number } = {}): Promise<Harness> {
   const dataDir = mkdtempSync(join(tmpdir(), "msgr-test-"));
   const config = testConfig(dataDir, overrides);
-  const server = await startServer(config, { log: pino({ level: "silent" }), clock: opts.clock });
+  const server = await startServer(config, { clock: opts.clock, log: pino({ level: "silent" }) });
   const clients: Client[] = [];
   const h: Harness = {
     config,
     server,
     dataDir,
-    token: (user, device, opts) => mintToken(config, user, device, opts),
+    token: (user, device, tokenOpts) => mintToken(config, user, device, { ttlSec: opts.tokenTtlSec, ...tokenOpts }),
     async client(user, device = `${user}-phone`, opts = {}) {
       const c = new Client({ url: server.wsUrl, token: await h.token(user, device), minBackoffMs: 50, maxBackoffMs: 500, ...opts });
       clients.push(c);
@@ -95,9 +99,9 @@ export function collect(c: Client): WireMessage[] {
 }
 
 /** Polls `cond` until true; rejects after `ms`. For conditions with no event to wait on. */
-export async function until(cond: () => boolean, ms = 10_000, what = "condition"): Promise<void> {
+export async function until(cond: () => boolean | Promise<boolean>, ms = 10_000, what = "condition"): Promise<void> {
   const end = Date.now() + ms;
-  while (!cond()) {
+  while (!(await cond())) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await Bun.sleep(5);
   }

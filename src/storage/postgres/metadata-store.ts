@@ -13,7 +13,7 @@
 // turn, with no retry loop. A change waits for that lock first, then for at most the one member row
 // it updates or deletes, so no wait cycle can form between changes, nor with saveCursors.
 
-import { and, eq, isNull, or, sql } from "drizzle-orm";
+import { and, count, eq, gt, inArray, isNotNull, isNull, lte, min, sql } from "drizzle-orm";
 import { alias } from "drizzle-orm/pg-core";
 import type { PostgresJsDatabase } from "drizzle-orm/postgres-js";
 import type { Sql } from "postgres";
@@ -26,11 +26,13 @@ import type {
   MemberRecord,
   MetadataStore,
   PushSubscriptionRecord,
+  UploadQuota,
 } from "../types.ts";
-import { mediaRecord, memberRow } from "../rows.ts";
+import { mediaRecord, mediaRow, memberRow } from "../rows.ts";
 import { checkAdminChange, checkRemoval, membersToAdd } from "../membership-rules.ts";
+import { checkUploadQuota, utcDay } from "../upload-quota.ts";
 import type * as schema from "./schema.ts";
-import { conversations, devices, directPairs, media, members, pushSubscriptions } from "./schema.ts";
+import { conversations, devices, directPairs, media, mediaUsage, members, pushSubscriptions } from "./schema.ts";
 
 /** What drizzle() returns: the query builder, plus the postgres.js pool it runs on. */
 type Orm = PostgresJsDatabase<typeof schema> & { $client: Sql };
@@ -230,16 +232,30 @@ export class PostgresMetadataStore implements MetadataStore {
   }
 
   async createMedia(m: MediaRecord): Promise<void> {
-    await this.#db.insert(media).values({
-      id: m.id,
-      owner: m.owner,
-      contentType: m.contentType,
-      size: m.size,
-      sha256: m.sha256,
-      createdAt: m.createdAt,
-      convId: m.conv,
-      thumb: m.thumb,
-    });
+    await this.#db.insert(media).values(mediaRow(m));
+  }
+
+  async reserveUpload(m: MediaRecord, quota: UploadQuota, nowMs: number): Promise<void> {
+    // The owner's usage row is a per-owner mutex, as the conversation row is for membership (see
+    // the top of this file): make sure it exists, lock it, and only then count the owner's slots,
+    // in a statement whose READ COMMITTED snapshot is taken after the lock is held, so it sees
+    // every slot committed by the reservation that held the lock before.
+    await this.#db.transaction(async (tx) => {
+      await tx.insert(mediaUsage).values({ owner: m.owner, day: utcDay(nowMs), bytes: 0 }).onConflictDoNothing();
+      const [usage] = await tx.select({ day: mediaUsage.day, bytes: mediaUsage.bytes }).from(mediaUsage).where(eq(mediaUsage.owner, m.owner)).for("update");
+      const [slots] = await tx
+        .select({ pending: count(), firstExpiry: min(media.expiresAt) })
+        .from(media)
+        .where(and(eq(media.owner, m.owner), isNull(media.convId), gt(media.expiresAt, nowMs)));
+      const next = checkUploadQuota(
+        { pending: slots?.pending ?? 0, firstExpiry: slots?.firstExpiry ?? null, day: usage?.day ?? null, bytes: usage?.bytes ?? 0 },
+        m.size,
+        quota,
+        nowMs,
+      );
+      await tx.insert(media).values(mediaRow(m));
+      await tx.update(mediaUsage).set(next).where(eq(mediaUsage.owner, m.owner));
+    }, READ_COMMITTED);
   }
 
   async getMedia(id: string): Promise<MediaRecord | null> {
@@ -247,17 +263,16 @@ export class PostgresMetadataStore implements MetadataStore {
     return row ? mediaRecord(row) : null;
   }
 
-  async attachMedia(id: string, owner: string, conv: string): Promise<boolean> {
+  async attachMedia(id: string, owner: string, conv: string, objectKey: string, nowMs: number): Promise<boolean> {
     // One conditional statement: concurrent claims (from any node) queue on the row lock, and in
     // READ COMMITTED each one re-checks the condition against the row as the previous claim left
-    // it, so only the first conversation wins and a claim for another one matches no row. READ
-    // COMMITTED explicitly: under a stricter server default the losers would fail with 40001
-    // instead of returning false.
+    // it, so only the first wins. READ COMMITTED explicitly: under a stricter server default the
+    // losers would fail with 40001 instead of returning false.
     return this.#db.transaction(async (tx) => {
       const rows = await tx
         .update(media)
-        .set({ convId: conv })
-        .where(and(eq(media.id, id), eq(media.owner, owner), or(isNull(media.convId), eq(media.convId, conv))))
+        .set({ convId: conv, objectKey })
+        .where(and(eq(media.id, id), eq(media.owner, owner), isNull(media.convId), gt(media.expiresAt, nowMs)))
         .returning({ id: media.id });
       return rows.length > 0;
     }, READ_COMMITTED);
@@ -265,6 +280,22 @@ export class PostgresMetadataStore implements MetadataStore {
 
   async setMediaThumb(id: string, thumb: string): Promise<void> {
     await this.#db.update(media).set({ thumb }).where(eq(media.id, id));
+  }
+
+  async listExpiredUploads(nowMs: number, limit: number): Promise<MediaRecord[]> {
+    const rows = await this.#db.select().from(media).where(lte(media.expiresAt, nowMs)).orderBy(media.expiresAt, media.id).limit(limit);
+    return rows.map(mediaRecord);
+  }
+
+  async finishExpiredUploads(ids: string[], nowMs: number): Promise<void> {
+    if (ids.length === 0) return;
+    // Each statement re-checks attachment on the row as it stands when it gets there: a row
+    // attached by a concurrent send is never deleted. READ COMMITTED for the same reason as attachMedia.
+    const expired = and(inArray(media.id, ids), lte(media.expiresAt, nowMs));
+    await this.#db.transaction(async (tx) => {
+      await tx.delete(media).where(and(expired, isNull(media.convId)));
+      await tx.update(media).set({ expiresAt: null }).where(and(expired, isNotNull(media.convId)));
+    }, READ_COMMITTED);
   }
 
   async savePushSubscription(sub: PushSubscriptionRecord): Promise<void> {

@@ -122,12 +122,32 @@ export const media = pgTable(
     /** Hex SHA-256 the uploader declared. */
     sha256: text("sha256").notNull(),
     createdAt: ms("created_at").notNull(),
+    /** End of the upload slot; null once there is no slot to clean up. */
+    expiresAt: ms("expires_at"),
     convId: text("conv_id"),
+    /** Key of the immutable object served, set with convId. */
+    objectKey: text("object_key"),
     /** Media id of the generated thumbnail, once there is one. */
     thumb: text("thumb"),
   },
-  (t) => [index("media_conv_idx").on(t.convId)],
+  (t) => [
+    index("media_conv_idx").on(t.convId),
+    // The quota counts an owner's unexpired slots; the sweeper finds expired ones.
+    index("media_owner_idx").on(t.owner, t.expiresAt),
+    index("media_expires_idx").on(t.expiresAt),
+  ],
 );
+
+/**
+ * Upload bytes announced per owner on one UTC day (the day the row counts; an older day reads as
+ * zero). One row per uploader: it is also the lock that orders one owner's slot reservations
+ * across nodes (see reserveUpload).
+ */
+export const mediaUsage = pgTable("media_usage", {
+  owner: text("owner").primaryKey(),
+  day: integer("day").notNull(),
+  bytes: bigint("bytes", { mode: "number" }).notNull(),
+});
 
 /** Web Push subscriptions, one per push service endpoint; re-subscribing replaces the row. */
 export const pushSubscriptions = pgTable(

@@ -3,7 +3,7 @@
 // far less frequent than message appends, so the query builder's cost does not matter here.
 // bun:sqlite is synchronous, so every method completes before it returns its promise.
 
-import { and, eq, isNull, or, sql } from "drizzle-orm";
+import { and, count, eq, gt, inArray, isNotNull, isNull, lte, min, sql } from "drizzle-orm";
 import type { Database } from "bun:sqlite";
 import type { BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
 import { alias } from "drizzle-orm/sqlite-core";
@@ -16,11 +16,13 @@ import type {
   MemberRecord,
   MetadataStore,
   PushSubscriptionRecord,
+  UploadQuota,
 } from "../types.ts";
-import { mediaRecord, memberRow } from "../rows.ts";
+import { mediaRecord, mediaRow, memberRow } from "../rows.ts";
 import { checkAdminChange, checkRemoval, membersToAdd, type MemberRole } from "../membership-rules.ts";
+import { checkUploadQuota } from "../upload-quota.ts";
 import * as schema from "./schema.ts";
-import { conversations, devices, directPairs, media, members, pushSubscriptions } from "./schema.ts";
+import { conversations, devices, directPairs, media, mediaUsage, members, pushSubscriptions } from "./schema.ts";
 
 type Orm = BunSQLiteDatabase<typeof schema>;
 
@@ -202,19 +204,28 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   async createMedia(m: MediaRecord): Promise<void> {
-    this.#db
-      .insert(media)
-      .values({
-        id: m.id,
-        owner: m.owner,
-        contentType: m.contentType,
-        size: m.size,
-        sha256: m.sha256,
-        createdAt: m.createdAt,
-        convId: m.conv,
-        thumb: m.thumb,
-      })
-      .run();
+    this.#db.insert(media).values(mediaRow(m)).run();
+  }
+
+  async reserveUpload(m: MediaRecord, quota: UploadQuota, nowMs: number): Promise<void> {
+    // One write transaction: SQLite's write lock orders reservations, so each reads the usage the
+    // previous one left.
+    this.#db.transaction((tx) => {
+      const usage = tx.select({ day: mediaUsage.day, bytes: mediaUsage.bytes }).from(mediaUsage).where(eq(mediaUsage.owner, m.owner)).get();
+      const slots = tx
+        .select({ pending: count(), firstExpiry: min(media.expiresAt) })
+        .from(media)
+        .where(and(eq(media.owner, m.owner), isNull(media.convId), gt(media.expiresAt, nowMs)))
+        .get();
+      const next = checkUploadQuota(
+        { pending: slots?.pending ?? 0, firstExpiry: slots?.firstExpiry ?? null, day: usage?.day ?? null, bytes: usage?.bytes ?? 0 },
+        m.size,
+        quota,
+        nowMs,
+      );
+      tx.insert(media).values(mediaRow(m)).run();
+      tx.insert(mediaUsage).values({ owner: m.owner, ...next }).onConflictDoUpdate({ target: mediaUsage.owner, set: next }).run();
+    }, WRITE);
   }
 
   async getMedia(id: string): Promise<MediaRecord | null> {
@@ -222,13 +233,13 @@ export class SqliteMetadataStore implements MetadataStore {
     return row ? mediaRecord(row) : null;
   }
 
-  async attachMedia(id: string, owner: string, conv: string): Promise<boolean> {
-    // One conditional statement: the first conversation to claim the media wins, and a claim for
-    // another conversation matches no row, however the calls interleave.
+  async attachMedia(id: string, owner: string, conv: string, objectKey: string, nowMs: number): Promise<boolean> {
+    // One conditional statement: the first claim wins, and any later one (for whatever
+    // conversation) matches no row, however the calls interleave.
     const rows = this.#db
       .update(media)
-      .set({ convId: conv })
-      .where(and(eq(media.id, id), eq(media.owner, owner), or(isNull(media.convId), eq(media.convId, conv))))
+      .set({ convId: conv, objectKey })
+      .where(and(eq(media.id, id), eq(media.owner, owner), isNull(media.convId), gt(media.expiresAt, nowMs)))
       .returning({ id: media.id })
       .all();
     return rows.length > 0;
@@ -236,6 +247,19 @@ export class SqliteMetadataStore implements MetadataStore {
 
   async setMediaThumb(id: string, thumb: string): Promise<void> {
     this.#db.update(media).set({ thumb }).where(eq(media.id, id)).run();
+  }
+
+  async listExpiredUploads(nowMs: number, limit: number): Promise<MediaRecord[]> {
+    return this.#db.select().from(media).where(lte(media.expiresAt, nowMs)).orderBy(media.expiresAt, media.id).limit(limit).all().map(mediaRecord);
+  }
+
+  async finishExpiredUploads(ids: string[], nowMs: number): Promise<void> {
+    if (ids.length === 0) return;
+    const expired = and(inArray(media.id, ids), lte(media.expiresAt, nowMs));
+    this.#db.transaction((tx) => {
+      tx.delete(media).where(and(expired, isNull(media.convId))).run();
+      tx.update(media).set({ expiresAt: null }).where(and(expired, isNotNull(media.convId))).run();
+    }, WRITE);
   }
 
   async savePushSubscription(sub: PushSubscriptionRecord): Promise<void> {
