@@ -1,18 +1,21 @@
 // SEND rate limiting: a burst beyond the bucket is refused with RateLimited (2000) and a positive
-// retryAfterMs, refused sends store nothing, and the limit is per user.
+// retryAfterMs, refused sends store nothing, and the limit is per user. The server's clock stands
+// still unless a test moves it, so buckets refill exactly when told to.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { encodeCommand } from "../../src/proto/codec.ts";
 import { ErrorCode, Method, ProtocolError, type Client, type SendResult } from "../../src/sdk/index.ts";
 import { nextEvent, startHarness, text, type Harness } from "../helpers/harness.ts";
+import { ManualClock } from "../../src/clock.ts";
 import { RawConn } from "./ws.ts";
 
 const PER_SECOND = 5;
 const BURST = 5;
 
 let h: Harness;
+const clock = new ManualClock();
 beforeAll(async () => {
-  h = await startHarness({ rates: { send: { perSecond: PER_SECOND, burst: BURST } } });
+  h = await startHarness({ rates: { send: { perSecond: PER_SECOND, burst: BURST } } }, { clock });
 });
 afterAll(() => h.stop());
 
@@ -32,8 +35,6 @@ describe("SEND rate limit", () => {
     const alice = await h.client("alice", "a1");
     const bob = await h.client("bob", "b1");
     const conv = (await alice.openDirect("bob")).id;
-    // Let the bucket refill completely.
-    await Bun.sleep(1000);
 
     const n = 12;
     // All in one tick: the server decides in frame order, before any storage work.
@@ -63,7 +64,7 @@ describe("SEND rate limit", () => {
 
     // After the advertised wait, sending works again, and a refused cid can be reused.
     const retryAfter = ((results[BURST] as PromiseRejectedResult).reason as ProtocolError).retryAfterMs!;
-    await Bun.sleep(retryAfter + 20);
+    clock.advance(retryAfter);
     const again = (await alice.request(Method.Send, { conv, cid: `burst-${BURST}`, kind: 1, body: te.encode(`m${BURST}`) })) as SendResult;
     expect(again.seq).toBe(6);
     expect(await bodies(bob, conv)).toEqual(["m0", "m1", "m2", "m3", "m4", "m5"]);
@@ -74,7 +75,6 @@ describe("SEND rate limit", () => {
     const conv = (await carol.openDirect("dave")).id;
     const dave = await h.client("dave", "d1");
     const raw = await RawConn.connected(h.server.wsUrl, await h.token("carol", "c-raw"));
-    await Bun.sleep(1000);
     const ids = Array.from({ length: 10 }, (_, i) => 1000 + i);
     for (const [i, id] of ids.entries()) raw.send(encodeCommand(id, Method.Send, { conv, cid: `raw-${i}`, kind: 1, body: te.encode(`r${i}`) }));
     const replies = await Promise.all(ids.map((id) => raw.reply(id)));
@@ -99,7 +99,6 @@ describe("SEND rate limit", () => {
     const erin = await h.client("erin", "e1");
     const frank = await h.client("frank", "f1");
     const conv = (await erin.openDirect("frank")).id;
-    await Bun.sleep(1000);
     const erins = await settle(Array.from({ length: 8 }, (_, i) => erin.request(Method.Send, { conv, cid: `e-${i}`, kind: 1, body: te.encode(`e${i}`) })));
     expect(erins.filter((r) => r.status === "rejected").length).toBe(3);
     // Frank is not affected by Erin's empty bucket.
@@ -110,11 +109,20 @@ describe("SEND rate limit", () => {
     expect(stored.filter((b) => b.startsWith("f"))).toEqual(["f0", "f1", "f2", "f3", "f4"]);
   });
 
+});
+
+describe("SEND rate limit with the SDK, on the system clock", () => {
+  // The SDK waits retryAfterMs of real time before it retries, so this server's buckets refill in real time too.
+  let real: Harness;
+  beforeAll(async () => {
+    real = await startHarness({ rates: { send: { perSecond: PER_SECOND, burst: BURST } } });
+  });
+  afterAll(() => real.stop());
+
   test("the SDK's send() retries rate-limited messages after retryAfterMs and stores each exactly once", async () => {
-    const gina = await h.client("gina", "g1");
-    const hank = await h.client("hank", "h1");
+    const gina = await real.client("gina", "g1");
+    const hank = await real.client("hank", "h1");
     const conv = (await gina.openDirect("hank")).id;
-    await Bun.sleep(1000);
     const n = 9;
     const last = nextEvent(hank, "message", (m) => m.conv === conv && text(m) === `s${n - 1}`, 15_000);
     const acks = await Promise.all(Array.from({ length: n }, (_, i) => gina.send(conv, `s${i}`)));

@@ -230,9 +230,14 @@ export class RawConn {
     return { code: r.code, message: (r.body as { message: string }).message };
   }
 
-  /** Asserts the connection still answers: a PING with an id gets an Ok reply. */
-  async expectAlive(): Promise<void> {
-    const r = await this.request(Method.Ping, {});
+  /**
+   * Asserts the connection still answers: a PING with an id gets an Ok reply. `id` for a
+   * connection that also sends frames with ids of their own (a fuzzer's), which could collide
+   * with the next fresh one.
+   */
+  async expectAlive(id = this.id(), ms = 5000): Promise<void> {
+    this.send(encodeCommand(id, Method.Ping, {}));
+    const r = await this.reply(id, ms);
     expect(r.code).toBe(0);
     expect(this.isOpen).toBe(true);
   }
