@@ -8,7 +8,7 @@ import type { DeviceSession } from "../actors/device-session.ts";
 import { DisconnectCode, ErrorCode, SUBPROTOCOL } from "../proto/codes.ts";
 import { routeHttp, type RouteDeps } from "./http-routes.ts";
 import { SocketTransport } from "./socket-transport.ts";
-import { authenticateUpgrade, offeredSubprotocols, refuse } from "./upgrade-auth.ts";
+import { authenticateUpgrade, offeredSubprotocols, refuse, type Refusal } from "./upgrade-auth.ts";
 
 export const WS_PATH = "/v1/ws";
 
@@ -26,6 +26,14 @@ export function startEdge(deps: RouteDeps): Server<SocketData> {
   // error; beyond it Bun drops the connection on the frame header alone, without buffering the
   // payload (clients see 1006).
   const hardCap = Math.max(4 * config.limits.maxFrameBytes, 1 << 20);
+  const { log, metrics } = node.ctx;
+  // A client refused at the upgrade sees only a failed handshake (browsers and most WebSocket
+  // libraries hide the HTTP answer), so the reason is logged and counted here for the operator.
+  const refuseUpgrade = (r: Refusal, req: Request): Response => {
+    metrics.upgradesRefused.inc({ reason: r.code });
+    log.warn({ reason: r.code, status: r.status, origin: req.headers.get("origin") ?? undefined }, `websocket upgrade refused: ${r.message}`);
+    return refuse(r);
+  };
 
   return Bun.serve<SocketData>({
     hostname: config.server.host,
@@ -37,12 +45,12 @@ export function startEdge(deps: RouteDeps): Server<SocketData> {
       if (req.headers.get("upgrade")?.toLowerCase() !== "websocket") {
         return refuse({ status: 426, code: "upgrade-required", message: "connect with a WebSocket" });
       }
-      if (!deps.ready()) return refuse({ status: 503, code: "draining", message: "server is shutting down" });
+      if (!deps.ready()) return refuseUpgrade({ status: 503, code: "draining", message: "server is shutting down" }, req);
       const claims = await authenticateUpgrade(deps, req, url);
-      if ("status" in claims) return refuse(claims);
+      if ("status" in claims) return refuseUpgrade(claims, req);
       const headers = offeredSubprotocols(req).length > 0 ? { "Sec-WebSocket-Protocol": SUBPROTOCOL } : undefined;
       if (server.upgrade(req, { data: { claims }, headers })) return undefined;
-      return refuse({ status: 400, code: "upgrade-failed", message: "WebSocket upgrade failed" });
+      return refuseUpgrade({ status: 400, code: "upgrade-failed", message: "WebSocket upgrade failed" }, req);
     },
     websocket: {
       maxPayloadLength: hardCap,
