@@ -629,10 +629,11 @@ export async function runChat(opts: ChatOptions): Promise<void> {
         const c = currentConv();
         const [path, ...caption] = args;
         if (!path) throw new Error(`usage: /${name} PATH [CAPTION]`);
-        const file = Bun.file(expandHome(path, homedir()));
-        if (!(await file.exists())) throw new Error(`no file ${file.name ?? path}`);
-        const type = contentTypeFor(path);
-        note(`uploading ${path} (${file.size} bytes, ${type})…`);
+        const full = expandHome(path, homedir());
+        const file = Bun.file(full);
+        if (!(await file.exists())) throw new Error(`no file ${full}`);
+        const type = contentTypeFor(full);
+        note(`uploading ${full} (${file.size} bytes, ${type})…`);
         const media = await client.uploadMedia(new Uint8Array(await file.arrayBuffer()), type);
         await client.send(c.id, caption.join(" "), { media });
         return;
