@@ -44,6 +44,8 @@ export async function routeHttp(deps: RouteDeps, req: Request, url: URL): Promis
 
 async function issueTicket(deps: RouteDeps, req: Request): Promise<Response> {
   const cors = corsHeaders(deps, req);
+  // A draining server is closing its stores: a ticket could not be redeemed anyway.
+  if (!deps.ready()) return refuse({ status: 503, code: "draining", message: "server is shutting down" }, cors);
   if (!originAllowed(deps.config, req.headers.get("origin"))) return refuse({ status: 403, code: "origin-not-allowed", message: "origin not allowed" }, cors);
   const token = bearerToken(req);
   if (!token) return refuse({ status: 401, code: "credentials-missing", message: "Authorization: Bearer <token> required" }, cors);
