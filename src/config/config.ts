@@ -97,6 +97,19 @@ export interface Config {
     /** TESTS ONLY: push endpoint origins allowed despite the https/public-host rule (e.g. http://127.0.0.1:9000). */
     testAllowlist: string[];
   };
+  /** The browser app the edge serves (src/web), for trying msgr and for development. */
+  web: {
+    /** "auto": served in embedded mode (auth.keysFile empty, the server makes its own key); "on"; "off". */
+    app: "auto" | "on" | "off";
+    /** Where the app is served, e.g. "/app". */
+    path: string;
+    /**
+     * Development sign-in: the app mints a token for any user name, with no password. For trying
+     * msgr only; real apps get tokens from the operator's auth service. "auto": on in embedded mode
+     * when server.host is a loopback address, off otherwise; "on"; "off".
+     */
+    devSignIn: "auto" | "on" | "off";
+  };
   /** Which backend serves each role. The defaults need nothing installed. */
   backends: {
     bus: "memory" | "nats";
@@ -230,6 +243,11 @@ export const DEFAULTS: Config = {
     ttlSec: 86_400,
     testAllowlist: [],
   },
+  web: {
+    app: "auto",
+    path: "/app",
+    devSignIn: "auto",
+  },
   backends: {
     bus: "memory",
     presence: "memory",
@@ -344,6 +362,10 @@ function validate(c: Config): Config {
   if (![1, 3, 5].includes(c.jetstream.replicas)) bad("jetstream.replicas must be 1, 3 or 5");
   if (c.jetstream.duplicateWindowSeconds <= 0 || c.jetstream.duplicateWindowSeconds > c.jetstream.maxAgeSeconds) bad("jetstream.duplicateWindowSeconds must be positive and at most jetstream.maxAgeSeconds");
   if (c.media.store !== "local" && c.media.store !== "minio") bad('media.store must be "local" or "minio"');
+  for (const key of ["app", "devSignIn"] as const) if (!["auto", "on", "off"].includes(c.web[key])) bad(`web.${key} must be "auto", "on" or "off"`);
+  if (!/^\/[A-Za-z0-9._~-]+(\/[A-Za-z0-9._~-]+)*$/.test(c.web.path) || c.web.path.startsWith("/v1")) {
+    bad('web.path must be a path like "/app" (no trailing slash, not under /v1)');
+  }
   for (const [role, allowed] of Object.entries(choices)) {
     const v = c.backends[role as keyof Config["backends"]];
     if (!allowed.includes(v)) bad(`backends.${role} must be one of ${allowed.join(", ")}`);
@@ -381,4 +403,22 @@ export function environmentVariables(): string[] {
   };
   walk(DEFAULTS as unknown as Record<string, unknown>, []);
   return out;
+}
+
+/** Embedded mode: no external auth service, the server signs with a key it made itself. */
+export function embeddedAuth(c: Config): boolean {
+  return c.auth.keysFile === "";
+}
+
+/** Whether the edge serves the browser app (web.app, "auto" resolved). */
+export function webAppEnabled(c: Config): boolean {
+  return c.web.app === "on" || (c.web.app === "auto" && embeddedAuth(c));
+}
+
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
+
+/** Whether the app offers development sign-in (web.devSignIn, "auto" resolved); never without the app. */
+export function devSignInEnabled(c: Config): boolean {
+  if (!webAppEnabled(c)) return false;
+  return c.web.devSignIn === "on" || (c.web.devSignIn === "auto" && embeddedAuth(c) && LOOPBACK.test(c.server.host));
 }

@@ -5,6 +5,7 @@ import type { Node } from "../actors/node.ts";
 import type { LocalDiskObjectStore } from "../media/local-disk-store.ts";
 import { localMediaRoute } from "../media/local-media-routes.ts";
 import { bearerToken, originAllowed, refuse, verify, type UpgradeDeps } from "./upgrade-auth.ts";
+import { webAppRoute } from "./web-app.ts";
 
 export interface RouteDeps extends UpgradeDeps {
   node: Node;
@@ -27,6 +28,8 @@ function corsHeaders(deps: RouteDeps, req: Request): Record<string, string> {
 export async function routeHttp(deps: RouteDeps, req: Request, url: URL): Promise<Response> {
   const media = deps.localMedia && localMediaRoute(deps.localMedia, req, url);
   if (media) return media;
+  const app = webAppRoute(deps, req, url);
+  if (app) return app;
   const { pathname } = url;
   if (req.method === "GET" && pathname === "/healthz") return new Response("ok\n");
   if (req.method === "GET" && pathname === "/readyz") {
