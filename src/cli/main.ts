@@ -5,7 +5,7 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { resolve } from "node:path";
 import type { Logger } from "pino";
-import { ConfigError, environmentVariables, loadConfig, type Config } from "../config/config.ts";
+import { ConfigError, devSignInEnabled, environmentVariables, loadConfig, webAppEnabled, type Config } from "../config/config.ts";
 import { localSigningKey, mintWith, UsageError } from "./signing-key.ts";
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
@@ -51,7 +51,11 @@ const COMMANDS: Record<string, Command> = {
       process.on("unhandledRejection", (err) => log.error({ err }, "unhandled rejection"));
       const server = await startServer(config, log);
       console.error(`msgr listening on ${server.wsUrl} (data in ${resolve(config.server.dataDir)})`);
-      console.error(`try it: npx msgr chat --user alice   (and in another terminal: --user bob)`);
+      if (webAppEnabled(config)) {
+        const signIn = devSignInEnabled(config) ? " (development sign-in: any user name, no password)" : "";
+        console.error(`web app: ${server.httpUrl}${config.web.path}/${signIn}`);
+      }
+      console.error(`terminal client: npx msgr chat --user alice   (and in another terminal: --user bob)`);
       stopOnSignals(log, "shutting down", () => server.stop());
     },
   },

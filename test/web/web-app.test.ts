@@ -71,7 +71,7 @@ test("two users sign in, chat, see typing, presence and ticks", async () => {
   await alice.locator("#text").pressSequentially("ob");
   await alice.press("#text", "Enter");
   await bob.waitForSelector('.msg:not(.own) .text:text-is("hello bob")', WAIT);
-  await bob.waitForFunction(() => document.getElementById("typing")!.textContent === "", undefined, WAIT);
+  await bob.waitForFunction('document.getElementById("typing").textContent === ""', undefined, WAIT);
   // Bob has the conversation open in a visible tab: it is read, and alice's ticks turn blue.
   await alice.waitForSelector(".msg.own .ticks.read", WAIT);
   expect(await lastOwnTicks(alice).textContent()).toBe("✓✓");
@@ -108,12 +108,9 @@ test("an image arrives with its thumbnail", async () => {
   await alice.setInputFiles("#file", { name: "photo.png", mimeType: "image/png", buffer: png });
   const img = bob.locator('.msg img[data-kind="thumb"]');
   await img.waitFor(WAIT);
-  await bob.waitForFunction(() => {
-    const i = document.querySelector<HTMLImageElement>('.msg img[data-kind="thumb"]');
-    return !!i && i.complete && i.naturalWidth > 0;
-  }, undefined, WAIT);
-  // The thumbnail, not the 900-pixel original.
-  expect(await img.evaluate((i: HTMLImageElement) => i.naturalWidth)).toBeLessThanOrEqual(h.config.media.thumbnailPx);
+  // Loaded, and the thumbnail rather than the 900-pixel original.
+  await bob.waitForFunction(`(() => { const i = document.querySelector('.msg img[data-kind="thumb"]'); return !!i && i.complete && i.naturalWidth > 0; })()`, undefined, WAIT);
+  expect(await img.evaluate((i) => (i as unknown as { naturalWidth: number }).naturalWidth)).toBeLessThanOrEqual(h.config.media.thumbnailPx);
   await shot(bob, "06-image");
 });
 
@@ -132,7 +129,7 @@ test("older history loads by scrolling up", async () => {
   for (let page = 0; page < 3 && (await alice.locator('.msg .text:text-is("history 1")').count()) === 0; page++) {
     const before = await alice.locator(".msg").count();
     await alice.locator("#messages").evaluate((e) => e.scrollTo(0, 0));
-    await alice.waitForFunction((n) => document.querySelectorAll(".msg").length > n, before, WAIT);
+    await alice.waitForFunction(`document.querySelectorAll(".msg").length > ${before}`, undefined, WAIT);
   }
   await alice.waitForSelector('.msg .text:text-is("history 1")', WAIT);
   await alice.waitForSelector(".history-edge", WAIT);
