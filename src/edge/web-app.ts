@@ -58,7 +58,7 @@ let bundle: Promise<string> | undefined;
 
 /** The app's script, bundled once per process (a few hundred ms) and served from memory. */
 async function script(): Promise<Response> {
-  bundle ??= Bun.build({ entrypoints: [join(WEB_DIR, "app.ts")], target: "browser", format: "esm", minify: true, sourcemap: "inline" }).then(async (out) => {
+  bundle ??= Bun.build({ entrypoints: [join(WEB_DIR, "app.ts")], target: "browser", format: "esm", minify: true, sourcemap: "none" }).then(async (out) => {
     if (!out.success || !out.outputs[0]) throw new Error(`web app build failed: ${out.logs.join("\n")}`);
     return out.outputs[0].text();
   });
