@@ -49,14 +49,17 @@ const COMMANDS: Record<string, Command> = {
       // A failed background task (a store briefly unreachable) is logged; it must not take every
       // connection down with the process.
       process.on("unhandledRejection", (err) => log.error({ err }, "unhandled rejection"));
-      const server = await startServer(config, log);
+      // Signals are handled from the start: one that arrives while the server is starting stops
+      // it once started, instead of killing it half-way.
+      const starting = startServer(config, log);
+      stopOnSignals(log, "shutting down", async () => (await starting).stop());
+      const server = await starting;
       console.error(`msgr listening on ${server.wsUrl} (data in ${resolve(config.server.dataDir)})`);
       if (webAppEnabled(config)) {
         const signIn = devSignInEnabled(config) ? " (development sign-in: any user name, no password)" : "";
         console.error(`web app: ${server.httpUrl}${config.web.path}/${signIn}`);
       }
       console.error(`terminal client: npx msgr chat --user alice   (and in another terminal: --user bob)`);
-      stopOnSignals(log, "shutting down", () => server.stop());
     },
   },
   worker: {

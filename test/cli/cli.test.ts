@@ -85,3 +85,31 @@ test("token with the server's data directory prints a token the server accepts a
   const res = await fetch(`${h.server.httpUrl}/v1/tickets`, { method: "POST", headers: { authorization: `Bearer ${token}` } });
   expect(res.status).toBe(200);
 });
+
+test("msgr start through the bin drains on SIGTERM and exits 0", async () => {
+  const dataDir = join(empty, "start-data");
+  const proc = Bun.spawn(["node", BIN, "start"], {
+    cwd: empty,
+    env: { ...process.env, MSGR_CONFIG: "", MSGR_SERVER_PORT: "0", MSGR_SERVER_DATA_DIR: dataDir, MSGR_LOG_LEVEL: "info" },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  let out = "";
+  const decoder = new TextDecoder();
+  const reader = proc.stdout.getReader();
+  while (!out.includes('"edge listening"')) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`msgr start ended early:\n${out}\n${await new Response(proc.stderr).text()}`);
+    out += decoder.decode(value);
+  }
+  // SIGTERM to the launcher (what systemd or npm would send) reaches the server, which drains.
+  proc.kill("SIGTERM");
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    out += decoder.decode(value);
+  }
+  expect(await proc.exited).toBe(0);
+  expect(out).toContain('"msg":"draining"');
+  expect(out).toContain('"msg":"stopped"');
+}, 60_000);
