@@ -8,9 +8,11 @@ export function visibleWidth(text: string): number {
   return [...text.replace(/\x1b\[[0-9;]*m/g, "")].length;
 }
 
-/** Terminal rows a line takes at `cols` columns (an empty line still takes one). */
+/** Terminal rows a printed text takes at `cols` columns (an empty line still takes one; HELP has several). */
 export function rowsOf(text: string, cols: number): number {
-  return Math.max(1, Math.ceil(visibleWidth(text) / Math.max(1, cols)));
+  let rows = 0;
+  for (const line of text.split("\n")) rows += Math.max(1, Math.ceil(visibleWidth(line) / Math.max(1, cols)));
+  return rows;
 }
 
 interface Entry {

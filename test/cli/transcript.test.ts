@@ -6,6 +6,7 @@ test("colour sequences take no columns; long lines wrap", () => {
   expect(rowsOf("", 80)).toBe(1);
   expect(rowsOf("x".repeat(80), 80)).toBe(1);
   expect(rowsOf("x".repeat(81), 80)).toBe(2);
+  expect(rowsOf("commands:\n  /dm USER\n", 80)).toBe(3);
 });
 
 test("a keyed line is found counting the rows printed after it", () => {
