@@ -10,23 +10,24 @@ export class ThrottledLog {
   private suppressed = 0;
 
   constructor(
-    private readonly log: Logger,
+    private readonly logger: Logger,
     private readonly clock: Clock,
+    private readonly level: "error" | "warn" = "error",
     private readonly perWindow = 20,
     private readonly windowMs = 60_000,
   ) {}
 
-  error(fields: Record<string, unknown>, message: string): void {
+  log(fields: Record<string, unknown>, message: string): void {
     const now = this.clock.now();
     if (now - this.windowStart >= this.windowMs) {
-      if (this.suppressed > 0) this.log.error({ suppressed: this.suppressed }, `${message}: more of these were not logged in the last window`);
+      if (this.suppressed > 0) this.logger[this.level]({ suppressed: this.suppressed }, `${message}: more of these were not logged in the last window`);
       this.windowStart = now;
       this.logged = 0;
       this.suppressed = 0;
     }
     if (this.logged < this.perWindow) {
       this.logged++;
-      this.log.error(fields, message);
+      this.logger[this.level](fields, message);
     } else {
       this.suppressed++;
     }

@@ -152,13 +152,6 @@ export function formatTicks(state: TickState, color: boolean): string {
   }
 }
 
-/** The short line printed under the conversation when the latest own message's ticks change. */
-export function formatTickStatus(state: TickState, color: boolean): string {
-  const word = { pending: "sending", sent: "sent", delivered: "delivered", read: "read" }[state];
-  const line = `   ${formatTicks(state, false)} ${word}`;
-  return state === "read" ? paint(color, ansi.blue, line) : paint(color, ansi.dim, line);
-}
-
 /** Aggregates from a conversation snapshot: the lowest markers of every member but `me`. */
 export function aggregatesFromInfo(info: ConvInfo, me: string): Aggregates {
   const others = info.members.filter((m) => m.user !== me);
@@ -319,6 +312,13 @@ export const HELP = [
   "  /quit                    exit (or Ctrl-D)",
   "anything else is sent to the current conversation (start with // to send a line beginning with /)",
 ].join("\n");
+
+/** `~` and `~/x` as a shell expands them (the path is typed after a command, not by a shell). */
+export function expandHome(path: string, home: string): string {
+  if (path === "~") return home;
+  if (path.startsWith("~/")) return home.replace(/\/+$/, "") + path.slice(1);
+  return path;
+}
 
 /** Content type for a file to upload, from its extension. */
 export function contentTypeFor(path: string): string {

@@ -5,6 +5,7 @@
 // and the prompt. Every write goes through `Screen`, which erases the status area and the
 // prompt, prints, and redraws them with the user's unfinished input intact.
 
+import { homedir } from "node:os";
 import * as readline from "node:readline";
 import {
   Client,
@@ -24,6 +25,7 @@ import {
   contentTypeFor,
   convLabel,
   decodeSystem,
+  expandHome,
   formatError,
   formatListEntry,
   formatMember,
@@ -31,7 +33,6 @@ import {
   formatNewMessageNotice,
   formatPresenceChange,
   formatPrompt,
-  formatTickStatus,
   formatTyping,
   HELP,
   parseCommand,
@@ -44,12 +45,16 @@ import {
   type ParsedCommand,
   type TickState,
 } from "./chat-view.ts";
+import { diagnoseConnection } from "./diagnose.ts";
+import { rowsOf, Transcript } from "./transcript.ts";
 
 export interface ChatOptions {
   url: string;
   user: string;
   device: string;
   token: () => Promise<string>;
+  /** The key file tokens are signed with (named when the server refuses them). */
+  keyFile?: string;
 }
 
 /** Send `typing on` at most this often while the user keeps typing. */
@@ -59,8 +64,6 @@ const TYPING_EXPIRY_MS = 5_000;
 /** Messages shown when switching to a conversation. */
 const SWITCH_BACKLOG = 10;
 const HISTORY_PAGE = 20;
-/** Receipts often come in pairs (delivered, then read): wait a moment and report the final state. */
-const TICK_SETTLE_MS = 250;
 
 interface ConvState {
   id: string;
@@ -70,18 +73,25 @@ interface ConvState {
   /** My read marker. */
   read: number;
   agg: Aggregates;
-  /** Latest own message and the tick state last shown for it. */
+  /** Latest own message. */
   lastOwnSeq: number;
-  shownTick: TickState;
+  /** Own messages printed since switching here, with the ticks their line shows. */
+  shownTicks: Map<number, TickState>;
   /** Lowest seq printed since switching here (for /history). */
   oldestShown: number;
-  tickTimer: ReturnType<typeof setTimeout> | null;
+}
+
+/** An output line that can be rewritten later (a message whose ticks change). */
+interface KeyedLine {
+  key: string;
+  text: string;
 }
 
 /** Output above a readline prompt, with a one-line status area between them. */
 class Screen {
   private statusShown = "";
   status = "";
+  private readonly transcript = new Transcript();
 
   constructor(
     private readonly rl: readline.Interface,
@@ -113,15 +123,37 @@ class Screen {
     this.rl.prompt(true);
   }
 
-  /** Prints lines above the status area and the prompt. */
-  print(...lines: string[]): void {
-    if (!this.tty) {
-      for (const l of lines) this.out.write(`${l}\n`);
-      return;
+  /** Prints lines above the status area and the prompt; keyed ones can be rewritten later. */
+  print(...lines: (string | KeyedLine)[]): void {
+    if (this.tty) this.erase();
+    for (const l of lines) {
+      const text = typeof l === "string" ? l : l.text;
+      this.transcript.add(text, typeof l === "string" ? undefined : l.key);
+      this.out.write(`${text}\n`);
     }
+    if (this.tty) this.drawStatusAndPrompt();
+  }
+
+  /**
+   * Rewrites the line printed for `key` in place (its ticks changed). False when it cannot be:
+   * not a terminal, scrolled off the screen, or never printed.
+   */
+  rewrite(key: string, text: string): boolean {
+    if (!this.tty) return false;
+    const cols = this.out.columns || 80;
+    const below = (this.status ? 1 : 0) + rowsOf(this.rl.getPrompt() + this.rl.line, cols);
+    const place = this.transcript.placeFor(key, text, cols, this.out.rows || 24, below);
+    if (!place) return false;
     this.erase();
-    for (const l of lines) this.out.write(`${l}\n`);
+    readline.moveCursor(this.out, 0, -place.up);
+    readline.cursorTo(this.out, 0);
+    // Same number of rows as before: overwrite, and clear what a longer old text left.
+    this.out.write(`${text}\x1b[K`);
+    readline.moveCursor(this.out, 0, place.up - place.rows + 1);
+    readline.cursorTo(this.out, 0);
     this.drawStatusAndPrompt();
+    this.transcript.replace(key, text);
+    return true;
   }
 
   /** Replaces the status line (empty hides it). */
@@ -157,7 +189,10 @@ class Screen {
     if (this.statusShown) readline.moveCursor(this.out, 0, -1);
     readline.clearScreenDown(this.out);
     this.statusShown = "";
-    if (keep) this.out.write(`${prompt}${line}\n`);
+    if (keep) {
+      this.transcript.add(`${prompt}${line}`);
+      this.out.write(`${prompt}${line}\n`);
+    }
     this.drawStatusAndPrompt();
   }
 }
@@ -188,7 +223,7 @@ export async function runChat(opts: ChatOptions): Promise<void> {
   /** /dm or /group commands in flight (their conversation push is not news). */
   let creating = 0;
 
-  const say = (...lines: string[]) => screen.print(...lines);
+  const say = (...lines: (string | KeyedLine)[]) => screen.print(...lines);
   const note = (text: string) => say(color ? ansi.dim(text) : text);
   const report = (e: unknown) => say(color ? ansi.red(formatError(e)) : formatError(e));
   /** Runs a promise for its side effects; failures are printed, never thrown. */
@@ -210,9 +245,8 @@ export async function runChat(opts: ChatOptions): Promise<void> {
         read: 0,
         agg: { allDelivered: 0, allRead: 0 },
         lastOwnSeq: 0,
-        shownTick: "pending",
+        shownTicks: new Map(),
         oldestShown: Infinity,
-        tickTimer: null,
       };
       convs.set(id, c);
     }
@@ -279,14 +313,22 @@ export async function runChat(opts: ChatOptions): Promise<void> {
     }, 0);
   }
 
-  function lineFor(c: ConvState, m: WireMessage): string {
-    return formatMessage(m, { me, agg: c.agg, color });
+  /** A message's line, keyed so its ticks can be updated in place; own messages are remembered for that. */
+  function lineFor(c: ConvState, m: WireMessage): KeyedLine {
+    if (m.from === me && m.kind !== MessageKind.System) c.shownTicks.set(m.seq, tickState(m.seq, c.agg));
+    return { key: `${c.id}:${m.seq}`, text: formatMessage(m, { me, agg: c.agg, color }) };
   }
 
-  function noteOwnShown(c: ConvState, m: WireMessage): void {
-    if (m.from === me && m.kind !== MessageKind.System && m.seq >= c.lastOwnSeq) {
-      c.lastOwnSeq = m.seq;
-      c.shownTick = tickState(m.seq, c.agg);
+  /** Ticks belong on the message they are about: rewrite the lines whose state went up. */
+  function refreshTicks(c: ConvState): void {
+    for (const [seq, shown] of c.shownTicks) {
+      const now = tickState(seq, c.agg);
+      const m = c.messages.get(seq);
+      if (!m || tickRank(now) <= tickRank(shown)) continue;
+      const line = lineFor(c, m);
+      // Scrolled away: the latest own message is printed again with its ticks; older ones are
+      // right whenever they are shown next.
+      if (!screen.rewrite(line.key, line.text) && seq === c.lastOwnSeq) say(line);
     }
   }
 
@@ -294,17 +336,7 @@ export async function runChat(opts: ChatOptions): Promise<void> {
     const c = state(r.conv);
     c.agg = { allDelivered: r.allDelivered, allRead: r.allRead };
     if (r.user === me) c.read = Math.max(c.read, r.read);
-    if (c.id !== current || c.lastOwnSeq === 0) return;
-    if (c.tickTimer) clearTimeout(c.tickTimer);
-    c.tickTimer = setTimeout(() => {
-      c.tickTimer = null;
-      if (c.id !== current) return;
-      const st = tickState(c.lastOwnSeq, c.agg);
-      if (tickRank(st) > tickRank(c.shownTick)) {
-        c.shownTick = st;
-        say(formatTickStatus(st, color));
-      }
-    }, TICK_SETTLE_MS);
+    if (c.id === current) refreshTicks(c);
   }
 
   // ---- presence and typing --------------------------------------------------------------------
@@ -382,12 +414,10 @@ export async function runChat(opts: ChatOptions): Promise<void> {
     const c = state(id);
     screen.setPrompt(formatPrompt(label(id)));
     const recent = [...c.messages.values()].sort((a, b) => a.seq - b.seq).slice(-SWITCH_BACKLOG);
-    const lines = [color ? ansi.bold(`── [${label(id)}] ──`) : `── [${label(id)}] ──`];
+    const lines: (string | KeyedLine)[] = [color ? ansi.bold(`── [${label(id)}] ──`) : `── [${label(id)}] ──`];
     if (headline) lines.push(headline);
-    for (const m of recent) {
-      lines.push(lineFor(c, m));
-      noteOwnShown(c, m);
-    }
+    c.shownTicks.clear();
+    for (const m of recent) lines.push(lineFor(c, m));
     c.oldestShown = recent[0]?.seq ?? (c.info?.lastSeq ?? 0) + 1;
     say(...lines);
     const last = recent[recent.length - 1];
@@ -425,17 +455,13 @@ export async function runChat(opts: ChatOptions): Promise<void> {
   function onMessage(m: WireMessage): void {
     const c = state(m.conv);
     c.messages.set(m.seq, m);
-    if (m.from === me && m.kind !== MessageKind.System && m.seq > c.lastOwnSeq) {
-      c.lastOwnSeq = m.seq;
-      c.shownTick = "pending";
-    }
+    if (m.from === me && m.kind !== MessageKind.System && m.seq > c.lastOwnSeq) c.lastOwnSeq = m.seq;
     // The first backlog after start is history, not news: it is shown on switching.
     if (!initialSyncDone) return;
     if (m.conv === current) {
       if (m.from !== me) dropTyper(m.from);
       say(lineFor(c, m));
       showThumbnailLink(m);
-      noteOwnShown(c, m);
       if (m.from !== me) markRead(c, m.seq);
       return;
     }
@@ -603,10 +629,11 @@ export async function runChat(opts: ChatOptions): Promise<void> {
         const c = currentConv();
         const [path, ...caption] = args;
         if (!path) throw new Error(`usage: /${name} PATH [CAPTION]`);
-        const file = Bun.file(path);
-        if (!(await file.exists())) throw new Error(`no file ${path}`);
-        const type = contentTypeFor(path);
-        note(`uploading ${path} (${file.size} bytes, ${type})…`);
+        const full = expandHome(path, homedir());
+        const file = Bun.file(full);
+        if (!(await file.exists())) throw new Error(`no file ${full}`);
+        const type = contentTypeFor(full);
+        note(`uploading ${full} (${file.size} bytes, ${type})…`);
         const media = await client.uploadMedia(new Uint8Array(await file.arrayBuffer()), type);
         await client.send(c.id, caption.join(" "), { media });
         return;
@@ -650,7 +677,6 @@ export async function runChat(opts: ChatOptions): Promise<void> {
     quitting = true;
     localTyping(false);
     clearTypers();
-    for (const c of convs.values()) if (c.tickTimer) clearTimeout(c.tickTimer);
     client.close();
     if (tty) {
       // Leave the screen without a dangling prompt.
@@ -689,6 +715,7 @@ export async function runChat(opts: ChatOptions): Promise<void> {
   client.on("connected", (s) => {
     const wasOnline = online;
     online = true;
+    lastDiagnosis = "";
     if (!wasOnline) note(`connected as ${s.user} (device ${s.device})`);
     convListLoad = loadConversations();
     guard(convListLoad, true);
@@ -699,8 +726,23 @@ export async function runChat(opts: ChatOptions): Promise<void> {
   client.on("synced", () => {
     if (!initialSyncDone) guard(afterInitialSync());
   });
+  /** Says why attempts fail (once per reason); stops when retrying cannot help. */
+  let lastDiagnosis = "";
+  async function explainFailure(): Promise<void> {
+    const d = await diagnoseConnection(opts.url, await opts.token(), opts.keyFile);
+    if (!d || quitting || client.connected) return;
+    if (d.message !== lastDiagnosis) say(color ? ansi.red(`error: ${d.message}`) : `error: ${d.message}`);
+    lastDiagnosis = d.message;
+    if (d.fatal) {
+      process.exitCode = 1;
+      quit();
+    }
+  }
+
   client.on("disconnected", (d) => {
     if (quitting) return;
+    // An attempt that never got connected: the handshake was refused or nobody answered.
+    if (!online && d.willReconnect) guard(explainFailure(), true);
     const was = online;
     online = false;
     typingConv = null;
@@ -713,22 +755,43 @@ export async function runChat(opts: ChatOptions): Promise<void> {
     if (was) say(`connection lost (${d.code}) – reconnecting…`);
   });
 
+  // ---- input queue --------------------------------------------------------------------------
+  // Lines run one after another in the order typed. While the connection is down, commands wait
+  // for it to come back (instead of failing with "not connected"); messages go to the SDK's
+  // outbox, which sends them once connected, so `/dm bob` then `hi` still reaches bob.
+
+  let inputQueue: Promise<void> = Promise.resolve();
+  const whenConnected = () =>
+    client.connected ? Promise.resolve() : new Promise<void>((resolve) => void client.once("connected", () => resolve()));
+
+  function enqueue(job: () => Promise<void> | void, waitFor: string | null): void {
+    if (waitFor && !client.connected) note(`(not connected: ${waitFor} runs when the connection is back)`);
+    inputQueue = inputQueue
+      .then(async () => {
+        if (waitFor) await whenConnected();
+        if (!quitting) await job();
+      })
+      .catch((e) => {
+        if (!quitting) report(e);
+      });
+  }
+
+  /** Commands that need no server run at once, even while others wait for the connection. */
+  const LOCAL_COMMANDS = new Set(["help", "h", "?", "quit", "q", "exit"]);
+
   rl.on("line", (line) => {
     if (quitting) return;
     const cmd = parseCommand(line);
     const prompt = rl.getPrompt();
     screen.lineEntered(prompt, line, cmd !== null || line.trim() === "");
     if (cmd) {
-      command(cmd).catch(report);
+      if (LOCAL_COMMANDS.has(cmd.name)) command(cmd).catch(report);
+      else enqueue(() => command(cmd), `/${cmd.name}`);
       return;
     }
     if (line.trim() === "") return;
     const text = line.startsWith("//") ? line.slice(1) : line;
-    try {
-      sendLine(text);
-    } catch (e) {
-      report(e);
-    }
+    enqueue(() => sendLine(text), null);
   });
   rl.on("close", quit);
   rl.on("SIGINT", quit);

@@ -1,53 +1,207 @@
 #!/usr/bin/env bun
 // msgr command line: start the server, mint tokens for it, revoke devices, chat.
+// Each command declares its options and help here; `msgr CMD --help` prints them.
 
-import { parseArgs } from "node:util";
-import { join } from "node:path";
-import { ensureEmbeddedKeyring, loadSigningKey } from "../auth/keyring.ts";
-import { mintAccessToken } from "../auth/tokens.ts";
-import { ConfigError, environmentVariables, loadConfig, type Config } from "../config/config.ts";
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { resolve } from "node:path";
 import type { Logger } from "pino";
-import { createLogger, startServer } from "../server.ts";
+import { ConfigError, devSignInEnabled, environmentVariables, loadConfig, webAppEnabled, type Config } from "../config/config.ts";
+import { localSigningKey, mintWith, UsageError } from "./signing-key.ts";
 
-const USAGE = `usage: msgr <command> [options]
+type Options = NonNullable<ParseArgsConfig["options"]>;
+type Values = Record<string, string | boolean | undefined>;
 
-commands:
-  start   [--config FILE]                              run an edge node (embedded backends by default)
-  token   --user ID --device ID [--ttl SECONDS] [--admin] [--config FILE]
-                                                       print an access token signed with the server's key
-  revoke  --user ID --device ID [--url URL] [--config FILE]
-                                                       disconnect a device now and refuse it from then on
-  chat    --user ID [--device ID] [--url WS_URL] [--config FILE]
-                                                       terminal client (mints its own token from the local key)
-  worker  [--config FILE]                              run a write-behind worker: message log -> Cassandra/ScyllaDB
-                                                       (backends.messages = "jetstream")
-  migrate [--config FILE]                              apply schema migrations for the configured backends
-  backup  --out DIR [--config FILE]                    online backup of the embedded data (SQLite, keys, media) while
-                                                       the server runs; DIR is a data directory to restore from
-  env                                                  list the environment variables the config reads
-
-The config file is TOML (see msgr.example.toml); every key can be overridden with MSGR_* variables.`;
-
-function fail(message: string): never {
-  console.error(`msgr: ${message}`);
-  process.exit(2);
+interface Command {
+  /** `token --user ID ...`: the synopsis after `msgr`. */
+  synopsis: string;
+  summary: string;
+  /** Further lines of `msgr CMD --help`. */
+  details?: string;
+  options: Options;
+  /** Help text of each option, by name. */
+  optionHelp: Record<string, string>;
+  /** Loads the configuration first (every command but `env`). */
+  config?: false;
+  run(values: Values, config: Config): Promise<void>;
 }
 
-/** Signing key for tokens: the operator's key file, or the embedded one the server generates. */
-async function signingKey(config: Config) {
-  const file = config.auth.keysFile || (await ensureEmbeddedKeyring(config.server.dataDir));
-  return loadSigningKey(file);
+const CONFIG_OPTION: Options = { config: { type: "string" } };
+const CONFIG_HELP = { config: "TOML configuration file (default: $MSGR_CONFIG; MSGR_* variables override it)" };
+
+const str = (v: Values, k: string) => (typeof v[k] === "string" ? (v[k] as string) : undefined);
+
+function required(v: Values, name: string, cmd: string): string {
+  const s = str(v, name);
+  if (!s) throw new UsageError(`${cmd} needs --${name} (see msgr ${cmd} --help)`);
+  return s;
 }
 
-async function mintFor(config: Config, user: string, device: string, ttlSec: number, admin = false): Promise<string> {
-  return mintAccessToken(await signingKey(config), {
-    user,
-    device,
-    ttlSec,
-    admin,
-    audience: config.auth.audience,
-    issuer: config.auth.issuer || undefined,
-  });
+const COMMANDS: Record<string, Command> = {
+  start: {
+    synopsis: "start [--config FILE]",
+    summary: "run an edge node (embedded backends by default: data in ./data, 127.0.0.1:8787)",
+    options: CONFIG_OPTION,
+    optionHelp: CONFIG_HELP,
+    async run(_v, config) {
+      // The server's modules load only for the commands that run it: help and tokens stay quick.
+      const { createLogger, startServer } = await import("../server.ts");
+      const log = createLogger(config);
+      // A failed background task (a store briefly unreachable) is logged; it must not take every
+      // connection down with the process.
+      process.on("unhandledRejection", (err) => log.error({ err }, "unhandled rejection"));
+      // Signals are handled from the start: one that arrives while the server is starting stops
+      // it once started, instead of killing it half-way.
+      const starting = startServer(config, { log });
+      stopOnSignals(log, "shutting down", async () => (await starting).stop());
+      const server = await starting;
+      console.error(`msgr listening on ${server.wsUrl} (data in ${resolve(config.server.dataDir)})`);
+      if (webAppEnabled(config)) {
+        const signIn = devSignInEnabled(config) ? " (development sign-in: any user name, no password)" : "";
+        console.error(`web app: ${server.httpUrl}${config.web.path}/${signIn}`);
+      }
+      console.error(`terminal client: npx msgr chat --user alice   (and in another terminal: --user bob)`);
+    },
+  },
+  worker: {
+    synopsis: "worker [--config FILE]",
+    summary: "run a write-behind worker: message log -> Cassandra/ScyllaDB",
+    details: 'Needs backends.messages = "jetstream" (there is no log to drain otherwise).',
+    options: CONFIG_OPTION,
+    optionHelp: CONFIG_HELP,
+    async run(_v, config) {
+      if (config.backends.messages !== "jetstream") throw new UsageError('worker needs backends.messages = "jetstream" (there is no log to drain otherwise)');
+      const { createLogger } = await import("../server.ts");
+      const log = createLogger(config);
+      const { startWorker } = await import("../worker/run.ts");
+      const worker = await startWorker(config, log);
+      stopOnSignals(log, "worker stopping: finishing the batch in hand", () => worker.stop());
+    },
+  },
+  token: {
+    synopsis: "token --user ID --device ID [--ttl SECONDS] [--admin] [--config FILE]",
+    summary: "print an access token signed with the server's key",
+    details:
+      "The key is the server's: auth.keysFile, or <server.dataDir>/jwks.json (default ./data/jwks.json),\n" +
+      "which `msgr start` creates. Run it where the server runs, or set MSGR_SERVER_DATA_DIR; it never\n" +
+      "makes a key of its own. The key file used is named on stderr; the token alone goes to stdout.",
+    options: { ...CONFIG_OPTION, user: { type: "string" }, device: { type: "string" }, ttl: { type: "string" }, admin: { type: "boolean" } },
+    optionHelp: { user: "user id (the token's sub)", device: "device id (the token's dev)", ttl: "lifetime in seconds (default 86400)", admin: "add scope=admin (for POST /v1/admin/revoke)", ...CONFIG_HELP },
+    async run(v, config) {
+      const user = required(v, "user", "token");
+      const device = required(v, "device", "token");
+      const ttl = Number(str(v, "ttl") ?? 86_400);
+      if (!Number.isInteger(ttl) || ttl <= 0) throw new UsageError("--ttl must be a positive number of seconds");
+      const key = await localSigningKey(config);
+      console.error(`msgr: signed with key ${key.kid} from ${key.file}`);
+      console.log(await mintWith(key, config, user, device, ttl, v.admin === true));
+    },
+  },
+  revoke: {
+    synopsis: "revoke --user ID --device ID [--url URL] [--config FILE]",
+    summary: "disconnect a device now and refuse it from then on",
+    details: "Mints a short admin token with the server's key (as `token` does) and calls POST /v1/admin/revoke.",
+    options: { ...CONFIG_OPTION, user: { type: "string" }, device: { type: "string" }, url: { type: "string" } },
+    optionHelp: { user: "user id", device: "device id to revoke", url: "the server's HTTP URL (default http://server.host:server.port)", ...CONFIG_HELP },
+    async run(v, config) {
+      const user = required(v, "user", "revoke");
+      const device = required(v, "device", "revoke");
+      const url = str(v, "url") ?? `http://${config.server.host}:${config.server.port}`;
+      const admin = await mintWith(await localSigningKey(config), config, "admin", "cli", 60, true);
+      let res: Response;
+      try {
+        res = await fetch(`${url}/v1/admin/revoke`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" },
+          body: JSON.stringify({ user, device }),
+        });
+      } catch (e) {
+        throw new UsageError(`no msgr server answers at ${url} (${(e as Error).message}): is \`msgr start\` running? (--url to name another)`);
+      }
+      const body = await res.text();
+      if (!res.ok) throw new Error(`revoke failed (${res.status}): ${body}`);
+      console.log(body);
+    },
+  },
+  chat: {
+    synopsis: "chat --user ID [--device ID] [--url WS_URL] [--config FILE]",
+    summary: "terminal client (mints its own tokens with the server's key, as `token` does)",
+    details:
+      "The device id is kept per data directory and user (<server.dataDir>/cli-devices.json), so a\n" +
+      "restarted client resumes as the same device. Type /help inside for the commands.",
+    options: { ...CONFIG_OPTION, user: { type: "string" }, device: { type: "string" }, url: { type: "string" } },
+    optionHelp: { user: "user id to chat as", device: "device id (default: this data directory's stored one for the user)", url: "WebSocket URL (default ws://server.host:server.port/v1/ws)", ...CONFIG_HELP },
+    async run(v, config) {
+      const user = required(v, "user", "chat");
+      const key = await localSigningKey(config);
+      const { stableDeviceId } = await import("./device-id.ts");
+      const device = str(v, "device") ?? stableDeviceId(config.server.dataDir, user);
+      const url = str(v, "url") ?? `ws://${config.server.host}:${config.server.port}/v1/ws`;
+      const { runChat } = await import("./chat.ts");
+      await runChat({ url, user, device, keyFile: key.file, token: () => mintWith(key, config, user, device, 3600) });
+    },
+  },
+  migrate: {
+    synopsis: "migrate [--config FILE]",
+    summary: "apply schema migrations for the configured backends",
+    options: CONFIG_OPTION,
+    optionHelp: CONFIG_HELP,
+    async run(_v, config) {
+      // Opening a backend applies its pending migrations; this does it without serving.
+      const { openStores } = await import("../backends.ts");
+      const { createLogger } = await import("../server.ts");
+      await (await openStores(config, createLogger(config))).close();
+      console.log(`migrations applied (metadata: ${config.backends.metadata}, messages: ${config.backends.messages})`);
+    },
+  },
+  backup: {
+    synopsis: "backup --out DIR [--config FILE]",
+    summary: "online backup of the embedded data (SQLite, keys, media) while the server runs",
+    details: "DIR (new or empty) becomes a data directory: to restore, start a server with server.dataDir set to it.",
+    options: { ...CONFIG_OPTION, out: { type: "string" } },
+    optionHelp: { out: "the backup's directory (new or empty)", ...CONFIG_HELP },
+    async run(v, config) {
+      const out = required(v, "out", "backup");
+      const { backupEmbedded } = await import("./backup.ts");
+      const b = backupEmbedded(config, out);
+      console.log(`backed up ${b.messages} messages in ${b.conversations} conversations (${b.databaseBytes} bytes) and ${b.files.join(", ") || "no other files"} to ${b.dir}`);
+      console.log(`restore: stop the server, set server.dataDir = "${b.dir}" (or copy the directory's contents into an empty data directory), start it`);
+    },
+  },
+  env: {
+    synopsis: "env",
+    summary: "list the environment variables the configuration reads",
+    options: {},
+    optionHelp: {},
+    config: false,
+    async run() {
+      console.log(environmentVariables().join("\n"));
+    },
+  },
+};
+
+function usage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
+  return [
+    "usage: msgr <command> [options]      (msgr <command> --help for its options)",
+    "",
+    "commands:",
+    ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`),
+    "",
+    "The config file is TOML (see msgr.example.toml); every key can be overridden with MSGR_* variables (msgr env).",
+  ].join("\n");
+}
+
+function commandHelp(c: Command): string {
+  const opts = Object.keys(c.options);
+  const width = Math.max(0, ...opts.map((o) => o.length + (c.options[o]!.type === "string" ? 6 : 0)));
+  const lines = [`usage: msgr ${c.synopsis}`, "", c.summary];
+  if (c.details) lines.push("", c.details);
+  if (opts.length > 0) {
+    lines.push("", "options:");
+    for (const o of opts) lines.push(`  --${(o + (c.options[o]!.type === "string" ? " VALUE" : "")).padEnd(width)}  ${c.optionHelp[o] ?? ""}`);
+  }
+  lines.push(`  --${"help".padEnd(width)}  this text`);
+  return lines.join("\n");
 }
 
 /** SIGTERM or SIGINT runs `stop` (a drain) and exits 0 once it is done; a second signal exits at once. */
@@ -63,104 +217,39 @@ function stopOnSignals(log: Logger, message: string, stop: () => Promise<void>):
 }
 
 async function main(argv: string[]): Promise<void> {
-  const [command, ...rest] = argv;
-  const { values } = parseArgs({
-    args: rest,
-    options: {
-      config: { type: "string" },
-      user: { type: "string" },
-      device: { type: "string" },
-      ttl: { type: "string" },
-      admin: { type: "boolean" },
-      url: { type: "string" },
-      out: { type: "string" },
-    },
-    allowPositionals: false,
-  });
-  let config: Config;
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "help" || name === "--help" || name === "-h") {
+    const topic = name === "help" && rest[0] ? COMMANDS[rest[0]] : undefined;
+    console.log(topic ? commandHelp(topic) : usage());
+    return;
+  }
+  const command = COMMANDS[name];
+  if (!command) throw new UsageError(`unknown command "${name}"\n\n${usage()}`);
+  if (rest.includes("--help") || rest.includes("-h")) {
+    console.log(commandHelp(command));
+    return;
+  }
+  let values: Values;
   try {
-    config = loadConfig(values.config ?? process.env.MSGR_CONFIG);
+    values = parseArgs({ args: rest, options: command.options, allowPositionals: false, strict: true }).values as Values;
   } catch (e) {
-    if (e instanceof ConfigError) fail(e.message);
-    throw e;
+    throw new UsageError(`${name}: ${(e as Error).message.split("\n")[0]} (see msgr ${name} --help)`);
   }
-
-  switch (command) {
-    case "start": {
-      const log = createLogger(config);
-      // A failed background task (a store briefly unreachable) is logged; it must not take every
-      // connection down with the process.
-      process.on("unhandledRejection", (err) => log.error({ err }, "unhandled rejection"));
-      const server = await startServer(config, { log });
-      console.error(`msgr listening on ${server.wsUrl} (data in ${join(config.server.dataDir)})`);
-      console.error(`try it: bun src/cli/main.ts chat --user alice   (and in another terminal: --user bob)`);
-      stopOnSignals(log, "shutting down", () => server.stop());
-      return;
+  let config: Config | undefined;
+  if (command.config !== false) {
+    try {
+      config = loadConfig(str(values, "config") ?? process.env.MSGR_CONFIG);
+    } catch (e) {
+      if (e instanceof ConfigError) throw new UsageError(e.message);
+      throw e;
     }
-    case "worker": {
-      if (config.backends.messages !== "jetstream") fail('worker needs backends.messages = "jetstream" (there is no log to drain otherwise)');
-      const log = createLogger(config);
-      const { startWorker } = await import("../worker/run.ts");
-      const worker = await startWorker(config, log);
-      stopOnSignals(log, "worker stopping: finishing the batch in hand", () => worker.stop());
-      return;
-    }
-    case "token": {
-      if (!values.user || !values.device) fail("token needs --user and --device");
-      const ttl = Number(values.ttl ?? 86_400);
-      if (!Number.isInteger(ttl) || ttl <= 0) fail("--ttl must be a positive number of seconds");
-      console.log(await mintFor(config, values.user, values.device, ttl, values.admin ?? false));
-      return;
-    }
-    case "revoke": {
-      if (!values.user || !values.device) fail("revoke needs --user and --device");
-      const url = values.url ?? `http://${config.server.host}:${config.server.port}`;
-      const admin = await mintFor(config, "admin", "cli", 60, true);
-      const res = await fetch(`${url}/v1/admin/revoke`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" },
-        body: JSON.stringify({ user: values.user, device: values.device }),
-      });
-      const body = await res.text();
-      if (!res.ok) fail(`revoke failed (${res.status}): ${body}`);
-      console.log(body);
-      return;
-    }
-    case "chat": {
-      if (!values.user) fail("chat needs --user");
-      const device = values.device ?? `term-${process.pid}`;
-      const url = values.url ?? `ws://${config.server.host}:${config.server.port}/v1/ws`;
-      const { runChat } = await import("./chat.ts");
-      await runChat({ url, user: values.user, device, token: () => mintFor(config, values.user!, device, 3600) });
-      return;
-    }
-    case "migrate": {
-      // Opening a backend applies its pending migrations; this does it without serving.
-      const { openStores } = await import("../backends.ts");
-      await (await openStores(config, createLogger(config))).close();
-      console.log(`migrations applied (metadata: ${config.backends.metadata}, messages: ${config.backends.messages})`);
-      return;
-    }
-    case "backup": {
-      if (!values.out) fail("backup needs --out DIR (a new or empty directory)");
-      const { backupEmbedded } = await import("./backup.ts");
-      const b = backupEmbedded(config, values.out);
-      console.log(`backed up ${b.messages} messages in ${b.conversations} conversations (${b.databaseBytes} bytes) and ${b.files.join(", ") || "no other files"} to ${b.dir}`);
-      console.log(`restore: stop the server, set server.dataDir = "${b.dir}" (or copy the directory's contents into an empty data directory), start it`);
-      return;
-    }
-    case "env":
-      console.log(environmentVariables().join("\n"));
-      return;
-    default:
-      console.error(USAGE);
-      process.exit(command ? 2 : 0);
   }
+  await command.run(values, config!);
 }
 
 if (import.meta.main) {
   main(process.argv.slice(2)).catch((e) => {
     console.error(`msgr: ${e instanceof Error ? e.message : String(e)}`);
-    process.exit(1);
+    process.exit(e instanceof UsageError ? 2 : 1);
   });
 }

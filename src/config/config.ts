@@ -181,6 +181,19 @@ export interface Config {
       url: string;
     };
   };
+  /** The browser app the edge serves (src/web), for trying msgr and for development. */
+  web: {
+    /** "auto": served in embedded mode (auth.keysFile empty, the server makes its own key); "on"; "off". */
+    app: "auto" | "on" | "off";
+    /** Where the app is served, e.g. "/app". */
+    path: string;
+    /**
+     * Development sign-in: the app mints a token for any user name, with no password. For trying
+     * msgr only; real apps get tokens from the operator's auth service. "auto": on in embedded mode
+     * when server.host is a loopback address, off otherwise; "on"; "off".
+     */
+    devSignIn: "auto" | "on" | "off";
+  };
   /** Which backend serves each role. The defaults need nothing installed. */
   backends: {
     bus: "memory" | "nats";
@@ -364,6 +377,11 @@ export const DEFAULTS: Config = {
       url: "https://fcm.googleapis.com",
     },
   },
+  web: {
+    app: "auto",
+    path: "/app",
+    devSignIn: "auto",
+  },
   backends: {
     bus: "memory",
     presence: "memory",
@@ -495,6 +513,10 @@ function validate(c: Config): Config {
     bad("media.maxUploadBytesPerDay must be at least the largest of media.maxImageBytes, maxVideoBytes and maxDocumentBytes");
   }
   if (!(media.sweepIntervalMs > 0)) bad("media.sweepIntervalMs must be positive");
+  for (const key of ["app", "devSignIn"] as const) if (!["auto", "on", "off"].includes(c.web[key])) bad(`web.${key} must be "auto", "on" or "off"`);
+  if (!/^\/[A-Za-z0-9._~-]+(\/[A-Za-z0-9._~-]+)*$/.test(c.web.path) || c.web.path.startsWith("/v1")) {
+    bad('web.path must be a path like "/app" (no trailing slash, not under /v1)');
+  }
   for (const [role, allowed] of Object.entries(choices)) {
     const v = c.backends[role as keyof Config["backends"]];
     if (!allowed.includes(v)) bad(`backends.${role} must be one of ${allowed.join(", ")}`);
@@ -554,4 +576,22 @@ export function environmentVariables(): string[] {
   };
   walk(DEFAULTS as unknown as Record<string, unknown>, []);
   return out;
+}
+
+/** Embedded mode: no external auth service, the server signs with a key it made itself. */
+export function embeddedAuth(c: Config): boolean {
+  return c.auth.keysFile === "";
+}
+
+/** Whether the edge serves the browser app (web.app, "auto" resolved). */
+export function webAppEnabled(c: Config): boolean {
+  return c.web.app === "on" || (c.web.app === "auto" && embeddedAuth(c));
+}
+
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
+
+/** Whether the app offers development sign-in (web.devSignIn, "auto" resolved); never without the app. */
+export function devSignInEnabled(c: Config): boolean {
+  if (!webAppEnabled(c)) return false;
+  return c.web.devSignIn === "on" || (c.web.devSignIn === "auto" && embeddedAuth(c) && LOOPBACK.test(c.server.host));
 }

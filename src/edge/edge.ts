@@ -8,10 +8,11 @@ import type { AccessClaims } from "../auth/tokens.ts";
 import { decodeLimits, handleFrame } from "../actors/commands/dispatch.ts";
 import type { DeviceSession } from "../actors/device-session.ts";
 import { DisconnectCode, ErrorCode, SUBPROTOCOL } from "../proto/codes.ts";
+import { ThrottledLog } from "../throttled-log.ts";
 import { Flusher } from "./flusher.ts";
 import { routeHttp, type RouteDeps } from "./http-routes.ts";
 import { SocketTransport } from "./socket-transport.ts";
-import { authenticateUpgrade, offeredSubprotocols, refuse } from "./upgrade-auth.ts";
+import { authenticateUpgrade, offeredSubprotocols, refuse, type Refusal } from "./upgrade-auth.ts";
 
 export const WS_PATH = "/v1/ws";
 
@@ -34,7 +35,7 @@ export function startEdge(deps: RouteDeps): Server<SocketData> {
   const hardCap = Math.max(4 * config.limits.maxFrameBytes, 1 << 20);
   const fault = (where: string, err: unknown, fields: Record<string, unknown> = {}) => {
     ctx.metrics.internalErrors.inc({ where });
-    node.faultLog.error({ err, ...fields }, `${where} handler failed`);
+    node.faultLog.log({ err, ...fields }, `${where} handler failed`);
   };
   const flusher = new Flusher((err) => fault("socket-flush", err));
 
@@ -44,13 +45,22 @@ export function startEdge(deps: RouteDeps): Server<SocketData> {
     if (req.headers.get("upgrade")?.toLowerCase() !== "websocket") {
       return refuse({ status: 426, code: "upgrade-required", message: "connect with a WebSocket" });
     }
-    if (!deps.ready()) return refuse({ status: 503, code: "draining", message: "server is shutting down" });
+    if (!deps.ready()) return refuseUpgrade({ status: 503, code: "draining", message: "server is shutting down" }, req);
     const claims = await authenticateUpgrade(deps, req, url);
-    if ("status" in claims) return refuse(claims);
+    if ("status" in claims) return refuseUpgrade(claims, req);
     const headers = offeredSubprotocols(req).length > 0 ? { "Sec-WebSocket-Protocol": SUBPROTOCOL } : undefined;
     if (server.upgrade(req, { data: { claims }, headers })) return undefined;
-    return refuse({ status: 400, code: "upgrade-failed", message: "WebSocket upgrade failed" });
+    return refuseUpgrade({ status: 400, code: "upgrade-failed", message: "WebSocket upgrade failed" }, req);
   }
+  // A client refused at the upgrade sees only a failed handshake (browsers and most WebSocket
+  // libraries hide the HTTP answer), so the reason is logged and counted here for the operator.
+  // Logged at a bounded rate: anyone can send refused upgrades.
+  const refusalLog = new ThrottledLog(ctx.log, ctx.clock, "warn");
+  const refuseUpgrade = (r: Refusal, req: Request): Response => {
+    ctx.metrics.upgradesRefused.inc({ reason: r.code });
+    refusalLog.log({ reason: r.code, status: r.status, origin: req.headers.get("origin") ?? undefined }, `websocket upgrade refused: ${r.message}`);
+    return refuse(r);
+  };
 
   return Bun.serve<SocketData>({
     hostname: config.server.host,

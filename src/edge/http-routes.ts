@@ -7,6 +7,7 @@ import type { LocalDiskObjectStore } from "../media/local-disk-store.ts";
 import { localMediaRoute } from "../media/local-media-routes.ts";
 import { serveMetrics } from "../metrics/metrics-endpoint.ts";
 import { bearerToken, originAllowed, refuse, verify, type UpgradeDeps } from "./upgrade-auth.ts";
+import { webAppRoute } from "./web-app.ts";
 
 export interface RouteDeps extends UpgradeDeps {
   node: Node;
@@ -32,6 +33,8 @@ function corsHeaders(deps: RouteDeps, req: Request): Record<string, string> {
 export async function routeHttp(deps: RouteDeps, req: Request, url: URL): Promise<Response> {
   const media = deps.localMedia && localMediaRoute(deps.localMedia, req, url);
   if (media) return media;
+  const app = webAppRoute(deps, req, url);
+  if (app) return app;
   const { pathname } = url;
   if (req.method === "GET" && pathname === "/healthz") return new Response("ok\n");
   if (req.method === "GET" && pathname === "/readyz") return deps.readiness.respond();
@@ -47,6 +50,8 @@ export async function routeHttp(deps: RouteDeps, req: Request, url: URL): Promis
 
 async function issueTicket(deps: RouteDeps, req: Request): Promise<Response> {
   const cors = corsHeaders(deps, req);
+  // A draining server is closing its stores: a ticket could not be redeemed anyway.
+  if (!deps.ready()) return refuse({ status: 503, code: "draining", message: "server is shutting down" }, cors);
   if (!originAllowed(deps.config, req.headers.get("origin"))) return refuse({ status: 403, code: "origin-not-allowed", message: "origin not allowed" }, cors);
   const token = bearerToken(req);
   if (!token) return refuse({ status: 401, code: "credentials-missing", message: "Authorization: Bearer <token> required" }, cors);

@@ -8,7 +8,7 @@
 import { AuthError, verifyAccessToken, type AccessClaims } from "../auth/tokens.ts";
 import type { Keyring } from "../auth/keyring.ts";
 import type { Clock } from "../clock.ts";
-import type { Config } from "../config/config.ts";
+import { webAppEnabled, type Config } from "../config/config.ts";
 import { BEARER_SUBPROTOCOL_PREFIX, SUBPROTOCOL } from "../proto/codes.ts";
 import type { MetadataStore, TicketStore } from "../storage/types.ts";
 
@@ -31,8 +31,10 @@ export function refuse(r: Refusal, extraHeaders: Record<string, string> = {}): R
   return Response.json({ code: r.code, message: r.message }, { status: r.status, headers: extraHeaders });
 }
 
-export function originAllowed(config: Config, origin: string | null): boolean {
-  return origin === null || config.server.allowedOrigins.includes(origin) || config.server.allowedOrigins.includes("*");
+/** A browser's Origin may connect when listed, or when it is this edge's own and the edge serves the web app. */
+export function originAllowed(config: Config, origin: string | null, host: string | null = null): boolean {
+  if (origin === null || config.server.allowedOrigins.includes(origin) || config.server.allowedOrigins.includes("*")) return true;
+  return host !== null && webAppEnabled(config) && (origin === `http://${host}` || origin === `https://${host}`);
 }
 
 export function bearerToken(req: Request): string | null {
@@ -67,7 +69,7 @@ export async function verify(deps: UpgradeDeps, token: string): Promise<AccessCl
 
 /** Returns the claims of an acceptable upgrade request, or why it is refused. */
 export async function authenticateUpgrade(deps: UpgradeDeps, req: Request, url: URL): Promise<AccessClaims | Refusal> {
-  if (!originAllowed(deps.config, req.headers.get("origin"))) {
+  if (!originAllowed(deps.config, req.headers.get("origin"), req.headers.get("host"))) {
     return { status: 403, code: "origin-not-allowed", message: "this Origin may not connect; add it to server.allowedOrigins" };
   }
   if (url.searchParams.has("token") || url.searchParams.has("access_token")) {

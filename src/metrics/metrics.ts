@@ -19,6 +19,7 @@ export class Metrics {
   readonly messagesDelivered: Counter;
   readonly errors: Counter<"code">;
   readonly disconnects: Counter<"code">;
+  readonly upgradesRefused: Counter<"reason">;
   readonly stageLatency: Histogram<"stage">;
   readonly actors: Gauge<"kind">;
   readonly internalErrors: Counter<"where">;
@@ -34,6 +35,7 @@ export class Metrics {
     this.messagesDelivered = new Counter({ name: "msgr_messages_delivered_total", help: "Message pushes written to device sockets", registers });
     this.errors = new Counter({ name: "msgr_errors_total", help: "Error replies by protocol error code", labelNames: ["code"], registers });
     this.disconnects = new Counter({ name: "msgr_disconnects_total", help: "Connections closed by the server, by close code", labelNames: ["code"], registers });
+    this.upgradesRefused = new Counter({ name: "msgr_upgrades_refused_total", help: "WebSocket upgrades refused, by reason (the refusal's code, e.g. token-unknown-key)", labelNames: ["reason"], registers });
     this.stageLatency = new Histogram({
       name: "msgr_message_stage_seconds",
       help: "Time from acceptance of a message to each later stage: durable (committed), routed (handed to the bus), delivered (device acknowledged), read (read marker reached it)",

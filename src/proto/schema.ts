@@ -192,12 +192,12 @@ export const PARAM_SCHEMAS = {
 } as const satisfies Record<MethodId, Record<string, Field<unknown>>>;
 
 type Schemas = typeof PARAM_SCHEMAS;
-type Required<S> = { -readonly [K in keyof S as S[K] extends Field<unknown, false> ? K : never]: S[K] extends Field<infer T, false> ? T : never };
-type Optional<S> = { -readonly [K in keyof S as S[K] extends Field<unknown, true> ? K : never]?: S[K] extends Field<infer T, true> ? T : never };
+type RequiredFields<S> = { -readonly [K in keyof S as S[K] extends Field<unknown, false> ? K : never]: S[K] extends Field<infer T, false> ? T : never };
+type OptionalFields<S> = { -readonly [K in keyof S as S[K] extends Field<unknown, true> ? K : never]?: S[K] extends Field<infer T, true> ? T : never };
 type Flatten<T> = { [K in keyof T]: T[K] };
 
 /** The validated parameters of a method, as its schema declares them. */
-export type ParamsOf<M extends MethodId> = Flatten<Required<Schemas[M]> & Optional<Schemas[M]>>;
+export type ParamsOf<M extends MethodId> = Flatten<RequiredFields<Schemas[M]> & OptionalFields<Schemas[M]>>;
 
 /** Validates `params` for `method`; throws ParamError with a message naming the field. */
 export function validateParams<M extends MethodId>(method: M, params: unknown): ParamsOf<M> {

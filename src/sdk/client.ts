@@ -21,6 +21,7 @@ import { decodeServerFrame, encodeCommand, type ErrorBody } from "../proto/codec
 import type * as P from "../proto/types.ts";
 import { ConversationCursor } from "./conversation-cursor.ts";
 import { Emitter } from "./emitter.ts";
+import { resolveWebSocket, WS_OPEN, type WebSocketConstructor, type WebSocketLike } from "./websocket.ts";
 
 export interface ClientOptions {
   /** ws://host:port/v1/ws, or several nodes' URLs: each reconnect tries the next one. */
@@ -37,6 +38,11 @@ export interface ClientOptions {
   autoAck?: boolean;
   requestTimeoutMs?: number;
   clientName?: string;
+  /**
+   * The WebSocket class to connect with. Defaults to the runtime's global one (browsers, Bun,
+   * Deno, Node 22+); on Node 20 pass the `ws` package's: `import WebSocket from "ws"`.
+   */
+  WebSocket?: WebSocketConstructor;
 }
 
 export interface ClientEvents extends Record<string, unknown> {
@@ -85,9 +91,10 @@ interface OutboxEntry {
 const CONNECTION_LOST = -1;
 
 export class Client extends Emitter<ClientEvents> {
-  readonly opts: Required<Omit<ClientOptions, "cursors" | "clientName">> & Pick<ClientOptions, "clientName">;
+  readonly opts: Required<Omit<ClientOptions, "cursors" | "clientName" | "WebSocket">> & Pick<ClientOptions, "clientName">;
   session: P.ConnectResult | null = null;
-  private ws: WebSocket | null = null;
+  private readonly WebSocketClass: WebSocketConstructor;
+  private ws: WebSocketLike | null = null;
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private readonly outbox = new Map<string, OutboxEntry>();
@@ -104,17 +111,19 @@ export class Client extends Emitter<ClientEvents> {
 
   constructor(opts: ClientOptions) {
     super();
+    const { WebSocket: wsClass, cursors, ...rest } = opts;
+    this.WebSocketClass = resolveWebSocket(wsClass);
     this.opts = {
       reconnect: true,
       minBackoffMs: 200,
       maxBackoffMs: 10_000,
       autoAck: true,
       requestTimeoutMs: 15_000,
-      ...opts,
+      ...rest,
     };
     this.urls = Array.isArray(opts.url) ? opts.url : [opts.url];
     if (this.urls.length === 0) throw new Error("url: at least one server URL is required");
-    for (const [conv, seq] of Object.entries(opts.cursors ?? {})) this.convCursors.set(conv, new ConversationCursor(seq));
+    for (const [conv, seq] of Object.entries(cursors ?? {})) this.convCursors.set(conv, new ConversationCursor(seq));
   }
 
   /** The URL of the node this client is connected to (or trying). */
@@ -151,7 +160,7 @@ export class Client extends Emitter<ClientEvents> {
 
   private async open(): Promise<P.ConnectResult> {
     const token = typeof this.opts.token === "function" ? await this.opts.token() : this.opts.token;
-    const ws = new WebSocket(this.url, [SUBPROTOCOL, BEARER_SUBPROTOCOL_PREFIX + token]);
+    const ws = new this.WebSocketClass(this.url, [SUBPROTOCOL, BEARER_SUBPROTOCOL_PREFIX + token]);
     ws.binaryType = "arraybuffer";
     this.ws = ws;
     return new Promise<P.ConnectResult>((resolve, reject) => {
@@ -170,8 +179,8 @@ export class Client extends Emitter<ClientEvents> {
           },
         );
       };
-      ws.onmessage = (ev) => this.onFrame(new Uint8Array(ev.data as ArrayBuffer));
-      ws.onclose = (ev) => {
+      ws.onmessage = (ev: { data: ArrayBuffer }) => this.onFrame(new Uint8Array(ev.data));
+      ws.onclose = (ev: { code: number; reason: string }) => {
         if (this.ws !== ws) return;
         this.teardown();
         const willReconnect = this.opts.reconnect && !this.closedByUser && shouldReconnect(ev.code);
@@ -252,7 +261,7 @@ export class Client extends Emitter<ClientEvents> {
   /** Sends a command and resolves with its result; rejects with ProtocolError. */
   request(method: MethodId, params: object): Promise<unknown> {
     const ws = this.ws;
-    if (!ws || ws.readyState !== WebSocket.OPEN) return Promise.reject(new ProtocolError(CONNECTION_LOST, "not connected"));
+    if (!ws || ws.readyState !== WS_OPEN) return Promise.reject(new ProtocolError(CONNECTION_LOST, "not connected"));
     const id = this.nextId;
     this.nextId = this.nextId >= 0xffff_ffff ? 1 : this.nextId + 1;
     return new Promise((resolve, reject) => {
@@ -267,7 +276,7 @@ export class Client extends Emitter<ClientEvents> {
 
   /** Sends a command that wants no reply on success (id 0). */
   notify(method: MethodId, params: object): void {
-    if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(encodeCommand(0, method, params));
+    if (this.ws?.readyState === WS_OPEN) this.ws.send(encodeCommand(0, method, params));
   }
 
   private onFrame(buf: Uint8Array): void {
@@ -442,7 +451,8 @@ export class Client extends Emitter<ClientEvents> {
    * Uploads a file straight to the server's object store and returns its media id; send it with
    * `send(conv, caption, { kind: MessageKind.Media, media })`.
    */
-  async uploadMedia(bytes: Uint8Array, contentType: string): Promise<string> {
+  async uploadMedia(data: Uint8Array, contentType: string): Promise<string> {
+    const bytes = ownBuffer(data);
     const sha256 = await sha256Hex(bytes);
     const slot = (await this.request(Method.MediaUpload, { contentType, size: bytes.length, sha256 })) as P.MediaUploadResult;
     const form = new FormData();
@@ -481,7 +491,12 @@ export class Client extends Emitter<ClientEvents> {
   }
 }
 
-async function sha256Hex(bytes: Uint8Array): Promise<string> {
+/** Web APIs (Blob, crypto.subtle) take views of a plain ArrayBuffer: copy only a shared one. */
+function ownBuffer(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
+  return bytes.buffer instanceof ArrayBuffer ? (bytes as Uint8Array<ArrayBuffer>) : bytes.slice();
+}
+
+async function sha256Hex(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
   return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
 }

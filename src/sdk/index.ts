@@ -14,6 +14,9 @@ export {
   SystemOp,
   isRetryableError,
   shouldReconnect,
+  type MethodId,
 } from "../proto/codes.ts";
 export { unpack as decodeSystemEvent } from "../proto/codec.ts";
 export type * from "../proto/types.ts";
+export type { ParamsOf } from "../proto/schema.ts";
+export type { WebSocketConstructor, WebSocketLike } from "./websocket.ts";

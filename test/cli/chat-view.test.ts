@@ -14,11 +14,11 @@ import {
   formatPrompt,
   formatSystemEvent,
   formatTicks,
-  formatTickStatus,
   formatTime,
   formatTyping,
   messageText,
   contentTypeFor,
+  expandHome,
   parseCommand,
   parseGroupArgs,
   parseUserList,
@@ -94,6 +94,14 @@ test("content types for uploads come from the file extension", () => {
   expect(contentTypeFor("notes")).toBe("application/octet-stream");
 });
 
+test("~ in a typed path means the home directory", () => {
+  expect(expandHome("~/photo.jpg", "/home/ann")).toBe("/home/ann/photo.jpg");
+  expect(expandHome("~", "/home/ann/")).toBe("/home/ann/");
+  expect(expandHome("~/a", "/home/ann/")).toBe("/home/ann/a");
+  expect(expandHome("/tmp/~x.jpg", "/home/ann")).toBe("/tmp/~x.jpg");
+  expect(expandHome("~bob/x", "/home/ann")).toBe("~bob/x");
+});
+
 describe("system events", () => {
   test("each op renders as a sentence", () => {
     expect(describeSystemEvent({ op: SystemOp.MembersAdded, by: "alice", users: ["bob", "carol"] })).toBe("alice added bob, carol");
@@ -150,12 +158,6 @@ describe("ticks", () => {
     expect(formatTicks("read", false)).toBe("✓✓");
     expect(formatTicks("read", true)).toBe(`${BLUE}✓✓\x1b[0m`);
     expect(formatTicks("pending", false)).toBe("…");
-  });
-
-  test("status lines", () => {
-    expect(formatTickStatus("delivered", false)).toBe("   ✓✓ delivered");
-    expect(formatTickStatus("read", false)).toBe("   ✓✓ read");
-    expect(formatTickStatus("read", true)).toBe(`${BLUE}   ✓✓ read\x1b[0m`);
   });
 
   test("aggregates from a conversation snapshot exclude me", () => {

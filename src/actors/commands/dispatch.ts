@@ -123,7 +123,7 @@ function fault(node: Node, s: DeviceSession, id: number, err: unknown): void {
   const { ctx } = node;
   try {
     ctx.metrics.internalErrors.inc({ where: "command" });
-    node.faultLog.error({ err, user: s.user, device: s.device }, "command failed");
+    node.faultLog.log({ err, user: s.user, device: s.device }, "command failed");
     s.error(id, ErrorCode.Internal, "internal error");
     s.protocolError(ctx.clock.now(), ctx.config.limits.maxProtocolErrors);
   } catch {

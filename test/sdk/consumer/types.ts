@@ -1,0 +1,10 @@
+// Type-checked by test/sdk/package.test.ts in the fresh project: the package's `exports` lead
+// TypeScript to its declarations, and the browser's WebSocket class fits the injectable option.
+import { Client, MessageKind, type SendResult, type WireMessage, type WebSocketConstructor } from "@msgr/sdk";
+
+const ws: WebSocketConstructor = WebSocket;
+const c = new Client({ url: "ws://127.0.0.1:8787/v1/ws", token: () => "t", WebSocket: ws });
+c.on("message", (m: WireMessage) => m.kind === MessageKind.Text && m.body.byteLength);
+export const sent: Promise<SendResult> = c.send("conv", "text");
+// @ts-expect-error: the url is required
+new Client({ token: "t" });
