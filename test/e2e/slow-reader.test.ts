@@ -1,5 +1,6 @@
 // A device that stops reading is disconnected once its socket buffer passes the limit (never
-// left to grow the server's memory), and a later resync brings it everything, once, in order.
+// left to grow the server's memory), with a 4002 close frame it finds once it reads again
+// (not a connection cut mid-frame), and a later resync brings it everything, once, in order.
 
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { connect, type Socket } from "node:net";
@@ -31,6 +32,45 @@ function clientFrame(payload: Uint8Array): Uint8Array {
   out.set(mask, head);
   for (let i = 0; i < len; i++) out[head + 4 + i] = payload[i]! ^ mask[i & 3]!;
   return out;
+}
+
+/**
+ * Reads server frames (unmasked, RFC 6455 5.2) from `sock` until a close frame; resolves with its
+ * code, or with 1006 if the stream ends first. Everything before it must be whole frames.
+ */
+function closeCode(sock: Socket): Promise<number> {
+  return new Promise((resolve) => {
+    let buf = Buffer.alloc(0);
+    const onData = (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      for (;;) {
+        if (buf.length < 2) return;
+        const opcode = buf[0]! & 0x0f;
+        let len = buf[1]! & 0x7f;
+        let off = 2;
+        if (len === 126) {
+          if (buf.length < 4) return;
+          len = buf.readUInt16BE(2);
+          off = 4;
+        } else if (len === 127) {
+          if (buf.length < 10) return;
+          len = Number(buf.readBigUInt64BE(2));
+          off = 10;
+        }
+        if (buf.length < off + len) return;
+        const payload = buf.subarray(off, off + len);
+        buf = buf.subarray(off + len);
+        if (opcode === 0x8) {
+          sock.off("data", onData);
+          resolve(payload.length >= 2 ? payload.readUInt16BE(0) : 1005);
+          return;
+        }
+      }
+    };
+    sock.on("data", onData);
+    sock.once("close", () => resolve(1006));
+    sock.resume();
+  });
 }
 
 /** Opens a WebSocket by hand, says CONNECT and SYNC, then stops reading from the kernel. */
@@ -74,6 +114,8 @@ test("a slow reader is disconnected at the buffer limit and a later resync gets 
   await until(() => h.server.node.userActor("slow") === undefined, 20_000, "slow consumer to be disconnected");
   const metrics = await h.server.node.ctx.metrics.registry.getSingleMetricAsString("msgr_disconnects_total");
   expect(metrics).toContain('code="4002"');
+  // Reading again, the device gets what was buffered for it, whole, then the close frame.
+  expect(await closeCode(stalled)).toBe(4002);
   stalled.destroy();
 
   const back = new Client({ url: h.server.wsUrl, token: await h.token("slow", "slow-dev") });

@@ -71,6 +71,29 @@ describe("access tokens at upgrade", () => {
     await refusedBoth({ protocols: ["msgr.v1", `bearer.${token}`] }, 401, "token-expired");
   });
 
+  test("a token that lives longer than auth.maxTokenLifetimeSec is refused: 401 token-lifetime", async () => {
+    const key = await embeddedKey(h);
+    const now = Math.floor(Date.now() / 1000);
+    const max = h.config.auth.maxTokenLifetimeSec;
+    const cases: [iat: number, exp: number][] = [
+      // A century, as in the attack.
+      [now, now + 100 * 365 * 86_400],
+      // An hour past the limit.
+      [now, now + max + 3600],
+      // Issued a day ago for an hour more than the limit: less than the limit is left, but its lifetime is too long.
+      [now - 86_400, now - 86_400 + max + 3600],
+      // An iat in the future cannot hide that more than the limit is left.
+      [now + 10 * 86_400, now + max + 3600],
+    ];
+    for (const [iat, exp] of cases) {
+      const token = await customToken({ key: key.key, kid: key.kid, sub: "alice", dev: "a1", iat, exp });
+      await refusedBoth({ bearer: token }, 401, "token-lifetime");
+    }
+    // At the limit it is accepted.
+    const ok = await customToken({ key: key.key, kid: key.kid, sub: "alice", dev: "a1", iat: now, exp: now + max });
+    expect((await wsOutcome(h, { bearer: ok })).opened).toBe(true);
+  });
+
   test("a forged signature (another secret, same kid) is refused: 401 token-bad-signature", async () => {
     const key = await embeddedKey(h);
     const forged = await customToken({ key: crypto.getRandomValues(new Uint8Array(32)), kid: key.kid, sub: "alice", dev: "a1" });
@@ -337,5 +360,26 @@ describe("credentials stay out of the logs", () => {
       const sig = s.split(".")[2];
       if (sig && sig.length > 10) expect(all.includes(sig)).toBe(false);
     }
+  });
+});
+
+describe("devices per user", () => {
+  let capped: Harness;
+  beforeAll(async () => {
+    capped = await startHarness({ limits: { maxDevicesPerUser: 3 } });
+  });
+  afterAll(() => capped.stop());
+
+  test("a new device past limits.maxDevicesPerUser is refused (403 too-many-devices); known ones connect; revoking one makes room", async () => {
+    for (const d of ["d1", "d2", "d3"]) expect((await wsOutcome(capped, { bearer: await capped.token("many", d) })).opened).toBe(true);
+    await refusedBoth({ bearer: await capped.token("many", "d4") }, 403, "too-many-devices", capped);
+    // Nothing was recorded for the refused device, and the known ones still connect.
+    const phone = await capped.client("many", "d1");
+    expect((await phone.devices()).map((d) => d.device).sort()).toEqual(["d1", "d2", "d3"]);
+    expect((await wsOutcome(capped, { bearer: await capped.token("many", "d2") })).opened).toBe(true);
+    // Another user is not affected.
+    expect((await wsOutcome(capped, { bearer: await capped.token("other", "d4") })).opened).toBe(true);
+    await phone.revokeDevice("d3");
+    expect((await wsOutcome(capped, { bearer: await capped.token("many", "d4") })).opened).toBe(true);
   });
 });
