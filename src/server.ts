@@ -103,7 +103,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   const pruner =
     retention > 0 && backends.messages.prunes
       ? setInterval(
-          () => void backends.messages.pruneBefore(Date.now() - retention * 1000).catch((err) => log.error({ err }, "prune failed")),
+          () => void backends.messages.pruneBefore(clock.now() - retention * 1000).catch((err) => log.error({ err }, "prune failed")),
           Math.max(250, Math.min(60_000, (retention * 1000) / 4)),
         )
       : undefined;

@@ -29,7 +29,8 @@ const RECENT_TS = 2048;
 
 export class ConversationActor {
   readonly mailbox: Mailbox;
-  lastUsed = Date.now();
+  /** Clock time of the last command, for idle passivation. */
+  lastUsed: number;
   private lastSeq = 0;
   private inflight = 0;
   private settledWaiters: (() => void)[] = [];
@@ -46,6 +47,7 @@ export class ConversationActor {
     lastSeq: number,
   ) {
     this.lastSeq = lastSeq;
+    this.lastUsed = ctx.clock.now();
     this.mailbox = new Mailbox((e) => ctx.log.error({ err: e, conv: record.id }, "conversation actor task failed"));
     // In a cluster another node may host an actor for this conversation too: learn its commits,
     // markers and membership changes from the bus. Own events come back as well; applying them
@@ -131,7 +133,7 @@ export class ConversationActor {
   send(from: string, dev: string, cid: string, kind: number, body: Uint8Array, acceptedAt: number, opts: { media?: string; resend?: boolean } = {}): Promise<SendResult> {
     return new Promise((resolve, reject) => {
       this.mailbox.enqueue(() => {
-        this.lastUsed = Date.now();
+        this.lastUsed = this.ctx.clock.now();
         if (!this.members.has(from)) return reject(notMember());
         if (kind === MessageKind.System) return reject(new CommandError(ErrorCode.InvalidParams, "kind: system messages are written by the server"));
         this.append(from, dev, cid, kind, body, acceptedAt, opts).then(resolve, reject);
@@ -142,7 +144,7 @@ export class ConversationActor {
   /** Issues the append without waiting; publication happens in commit (= seq) order. */
   private append(from: string, dev: string, cid: string, kind: number, body: Uint8Array, acceptedAt: number, { media, resend }: { media?: string; resend?: boolean }): Promise<SendResult> {
     this.inflight++;
-    const ts = Date.now();
+    const ts = this.ctx.clock.now();
     const msg = { conv: this.record.id, id: this.ctx.ids.next(), from, dev, cid, kind, body, ts };
     return this.ctx.messages.append(media ? { ...msg, media } : msg, { resend }).then(
       ({ message, duplicate }) => {
@@ -213,7 +215,7 @@ export class ConversationActor {
   receipt(user: string, type: number, seq: number): Promise<void> {
     return new Promise((resolve, reject) => {
       this.mailbox.enqueue(() => {
-        this.lastUsed = Date.now();
+        this.lastUsed = this.ctx.clock.now();
         const m = this.members.get(user);
         if (!m) return reject(notMember());
         const upTo = Math.min(seq, this.lastSeq);

@@ -8,6 +8,7 @@ import type { Bus } from "../../src/bus/bus.ts";
 import type { BusEvent, MessageEvent } from "../../src/bus/events.ts";
 import { subjects } from "../../src/bus/subjects.ts";
 import { MessageKind } from "../../src/proto/codes.ts";
+import { until } from "../helpers/wait.ts";
 
 export type OpenBuses = () => Promise<{ a: Bus; b: Bus; close(): Promise<void> }>;
 
@@ -27,13 +28,6 @@ export function recorder(): { events: BusEvent[]; handler: (e: BusEvent) => void
   return { events, handler: (e) => events.push(e) };
 }
 
-export async function until(what: string, cond: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(5);
-  }
-}
 
 let barriers = 0;
 
@@ -84,7 +78,7 @@ export function busContract(name: string, open: OpenBuses): void {
 
       a.publish(subject, messageEvent("conv-1", 1));
       b.publish(subject, messageEvent("conv-1", 2));
-      await until("both events on both nodes", () => onA.events.length >= 2 && onB.events.length >= 2);
+      await until(() => onA.events.length >= 2 && onB.events.length >= 2, 10_000, "both events on both nodes");
       await settle(a, b);
 
       for (const r of [onA, onB]) {
@@ -99,7 +93,7 @@ export function busContract(name: string, open: OpenBuses): void {
       await settle(a, b);
 
       for (let seq = 1; seq <= 1000; seq++) a.publish(subject, messageEvent("ordered", seq));
-      await until("1,000 events", () => onB.events.length >= 1000);
+      await until(() => onB.events.length >= 1000, 10_000, "1,000 events");
 
       expect(onB.events.map((e) => (e as MessageEvent).msg.seq)).toEqual(Array.from({ length: 1000 }, (_, i) => i + 1));
     });
@@ -112,7 +106,7 @@ export function busContract(name: string, open: OpenBuses): void {
 
       const event: BusEvent = { t: "presence", info: { user: "carol", online: true, lastSeen: 0 } };
       a.publish(subject, event);
-      await until("every handler", () => rs.every((r) => r.events.length >= 1));
+      await until(() => rs.every((r) => r.events.length >= 1), 10_000, "every handler");
       await settle(a, b);
 
       for (const r of rs) expect(r.events).toEqual([event]);
@@ -129,7 +123,7 @@ export function busContract(name: string, open: OpenBuses): void {
       offGone();
       offGone(); // a second call is harmless
       a.publish(subject, { t: "revoke", user: "dave", device: "phone" });
-      await until("the remaining handler", () => stays.events.length >= 1);
+      await until(() => stays.events.length >= 1, 10_000, "the remaining handler");
       await settle(a, b);
 
       expect(gone.events).toEqual([]);
@@ -156,7 +150,7 @@ export function busContract(name: string, open: OpenBuses): void {
       b.subscribe(subject, again.handler);
       await settle(a, b);
       a.publish(subject, { t: "revoke", user: "erin", device: "new" });
-      await until("the new handler", () => again.events.length >= 1);
+      await until(() => again.events.length >= 1, 10_000, "the new handler");
       await settle(a, b);
       expect(again.events).toEqual([{ t: "revoke", user: "erin", device: "new" }]);
       expect(first.events).toEqual([]);
@@ -172,7 +166,7 @@ export function busContract(name: string, open: OpenBuses): void {
       const large = Uint8Array.from({ length: 60_000 }, (_, i) => (i * 31) & 0xff);
       const sent = [messageEvent("binary", 1, every), messageEvent("binary", 2, large), messageEvent("binary", 3, new Uint8Array())];
       for (const e of sent) a.publish(subject, e);
-      await until("three messages", () => onB.events.length >= 3);
+      await until(() => onB.events.length >= 3, 10_000, "three messages");
 
       onB.events.forEach((e, i) => {
         const got = (e as MessageEvent).msg;
@@ -200,7 +194,7 @@ export function busContract(name: string, open: OpenBuses): void {
       a.publish(subjects.conversation("frank"), messageEvent("frank", 1));
       a.publish(subjects.user("george"), { t: "revoke", user: "george", device: "d" });
       a.publish(subjects.user("frank"), { t: "revoke", user: "frank", device: "d" });
-      await until("frank's event", () => mine.events.length >= 1);
+      await until(() => mine.events.length >= 1, 10_000, "frank's event");
       await settle(a, b);
 
       expect(mine.events).toEqual([{ t: "revoke", user: "frank", device: "d" }]);

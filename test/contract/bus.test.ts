@@ -11,7 +11,8 @@ import type { MessageEvent } from "../../src/bus/events.ts";
 import { subjects } from "../../src/bus/subjects.ts";
 import { pack } from "../../src/proto/codec.ts";
 import { startNats, type NatsServer } from "../helpers/services/nats.ts";
-import { busContract, messageEvent, recorder, settle, until } from "./bus.contract.ts";
+import { busContract, messageEvent, recorder, settle } from "./bus.contract.ts";
+import { until } from "../helpers/wait.ts";
 
 busContract("memory bus", async () => {
   const bus = new MemoryBus();
@@ -58,11 +59,11 @@ describe("nats bus over a real server", () => {
 
     let seq = 0;
     const traffic = setInterval(() => a.publish(subject, messageEvent("restart", ++seq)), 2);
-    await until("traffic before the restart", () => onB.events.length >= 20);
+    await until(() => onB.events.length >= 20, 10_000, "traffic before the restart");
     await nats.restart();
-    await until("recovery on both nodes", () => recovered.a >= 1 && recovered.b >= 1);
+    await until(() => recovered.a >= 1 && recovered.b >= 1, 10_000, "recovery on both nodes");
     const afterRecovery = seq;
-    await until("traffic after the recovery", () => onB.events.some((e) => (e as MessageEvent).msg.seq > afterRecovery + 20));
+    await until(() => onB.events.some((e) => (e as MessageEvent).msg.seq > afterRecovery + 20), 10_000, "traffic after the recovery");
     clearInterval(traffic);
 
     // Events published while the connection was down may be lost (recovered from the store);
@@ -74,7 +75,7 @@ describe("nats bus over a real server", () => {
     await settle(a, b);
     const before = onB.events.length;
     for (let i = 1; i <= 100; i++) a.publish(subject, messageEvent("restart", seq + i));
-    await until("100 events after recovery", () => onB.events.length >= before + 100);
+    await until(() => onB.events.length >= before + 100, 10_000, "100 events after recovery");
     expect(onB.events.slice(before).map((e) => (e as MessageEvent).msg.seq)).toEqual(Array.from({ length: 100 }, (_, i) => seq + i + 1));
 
     await Promise.all([a.close(), b.close()]);
@@ -101,7 +102,7 @@ describe("nats bus over a real server", () => {
     for (const g of garbage) raw.publish(subject, g);
     raw.publish(subject, pack({ t: "revoke", user: "mallory", device: "d" }));
     await raw.flush();
-    await until("the valid event", () => r.events.length >= 1);
+    await until(() => r.events.length >= 1, 10_000, "the valid event");
 
     expect(r.events).toEqual([{ t: "revoke", user: "mallory", device: "d" }]);
     expect(warnings.filter((w) => w.includes("dropped")).length).toBe(garbage.length);

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { encodeCommand } from "../../src/proto/codec.ts";
 import { DisconnectCode, Method } from "../../src/sdk/index.ts";
-import { nextEvent, startHarness, type Harness } from "../helpers/harness.ts";
+import { nextEvent, startHarness, until, type Harness } from "../helpers/harness.ts";
 
 let h: Harness;
 beforeAll(async () => {
@@ -24,7 +24,7 @@ describe("presence", () => {
     await online;
     const laptop = await h.client("pt", "laptop");
     phone.close();
-    await Bun.sleep(100);
+    await until(() => h.server.node.userActor("pt")?.sessions.size === 1, 10_000, "the server to see the phone go");
     expect((await viewer.watchPresence(["pt"]))[0]!.online).toBe(true); // the laptop is still there
     const offline = nextEvent(viewer, "presence", (p) => p.user === "pt" && !p.online);
     const before = Date.now();
@@ -60,7 +60,11 @@ describe("presence", () => {
     const c = await h.client("alive");
     let dropped = false;
     c.on("disconnected", () => (dropped = true));
-    await Bun.sleep(1500); // more than twice the 600 ms timeout
+    // Eight heartbeats seen by the server (each PING moves the session's last-frame time): the
+    // connection has outlived more than twice the 600 ms timeout, kept alive by them alone.
+    const session = () => [...(h.server.node.userActor("alive")?.sessions.values() ?? [])][0];
+    const beats = new Set<number>();
+    await until(() => (beats.add(session()?.lastFrameAt ?? 0), beats.size >= 9), 30_000, "eight heartbeats");
     expect(dropped).toBe(false);
     expect(c.connected).toBe(true);
   });
@@ -79,7 +83,8 @@ describe("typing", () => {
     a.typing(conv.id, true);
     expect(await atB).toEqual({ conv: conv.id, user: "ta", dev: "ta1", on: true });
     expect((await atA2).dev).toBe("ta1");
-    await Bun.sleep(50);
+    // A round trip on the typing device's connection: an echo would have arrived before its reply.
+    await a.conversations();
     expect(echoed).toBe(false);
     expect((await b.history(conv.id)).messages).toHaveLength(0);
   });
@@ -92,7 +97,8 @@ describe("typing", () => {
     let heard = false;
     b.on("typing", () => (heard = true));
     await expect(x.request(Method.Typing, { conv: conv.id, on: true })).rejects.toMatchObject({ code: 1101 });
-    await Bun.sleep(50);
+    // The refusal was decided before any relay; a relay to b would have come before this reply.
+    await b.conversations();
     expect(heard).toBe(false);
   });
 });

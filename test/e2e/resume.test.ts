@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { ManualClock } from "../../src/clock.ts";
 import { Client, MessageKind, type WireMessage } from "../../src/sdk/index.ts";
 import { collect, nextEvent, startHarness, text, until, type Harness } from "../helpers/harness.ts";
 
@@ -102,7 +103,8 @@ describe("offline and multi-device sync", () => {
   });
 
   test("a cursor older than the retained history is reset", async () => {
-    const r = await startHarness({ storage: { retentionSeconds: 1 } });
+    const clock = new ManualClock();
+    const r = await startHarness({ storage: { retentionSeconds: 1 } }, { clock });
     try {
       const a = await r.client("ret-a");
       const conv = await a.openDirect("ret-b");
@@ -110,7 +112,9 @@ describe("offline and multi-device sync", () => {
       const saved = b.cursors();
       b.close();
       await a.send(conv.id, "old");
-      await Bun.sleep(1600); // older than the retention window; the pruner runs every second
+      // The message becomes older than the retention window; the pruner (every 250 ms) deletes it.
+      clock.advance(1500);
+      await until(async () => (await r.server.node.ctx.messages.firstRetainedSeq(conv.id)) > 1, 10_000, "the old message to be pruned");
       await a.send(conv.id, "new");
       const back = new Client({ url: r.server.wsUrl, token: await r.token("ret-b", "ret-b-phone"), cursors: saved });
       const reset = nextEvent(back, "reset");

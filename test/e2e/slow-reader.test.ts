@@ -96,7 +96,8 @@ async function stalledDevice(port: number, token: string): Promise<Socket> {
   });
   sock.write(clientFrame(encodeCommand(1, Method.Connect, { v: 1 })));
   sock.write(clientFrame(encodeCommand(2, Method.Sync, { cursors: {} })));
-  await Bun.sleep(100);
+  // Live pushes flow once the server has the device synced; then it stops reading.
+  await until(() => [...(h.server.node.userActor("slow")?.sessions.values() ?? [])].some((s) => s.synced), 10_000, "the stalled device to be synced");
   sock.pause();
   return sock;
 }

@@ -98,13 +98,6 @@ export function collect(c: Client): WireMessage[] {
   return out;
 }
 
-/** Polls `cond` until true; rejects after `ms`. For conditions with no event to wait on. */
-export async function until(cond: () => boolean | Promise<boolean>, ms = 10_000, what = "condition"): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(5);
-  }
-}
+export { until } from "./wait.ts";
 
 export const text = (m: WireMessage) => new TextDecoder().decode(m.body);

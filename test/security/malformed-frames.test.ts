@@ -7,7 +7,7 @@ import { connect } from "node:net";
 import { encodeCommand, pack } from "../../src/proto/codec.ts";
 import { DisconnectCode, ErrorCode, Method, type MethodId } from "../../src/proto/codes.ts";
 import type { Client } from "../../src/sdk/index.ts";
-import { nextEvent, startHarness, text, type Harness } from "../helpers/harness.ts";
+import { nextEvent, startHarness, text, until, type Harness } from "../helpers/harness.ts";
 import { RawConn, within } from "./ws.ts";
 
 const MAX_FRAME = 8192;
@@ -321,11 +321,7 @@ describe("frame size limits", () => {
       "GET /v1/ws HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n" +
         `Sec-WebSocket-Key: ${Buffer.from(crypto.getRandomValues(new Uint8Array(16))).toString("base64")}\r\nAuthorization: Bearer ${token}\r\n\r\n`,
     );
-    const end = Date.now() + 5000;
-    while (!received.includes("\r\n\r\n")) {
-      if (Date.now() > end) throw new Error("no handshake response");
-      await Bun.sleep(5);
-    }
+    await until(() => received.includes("\r\n\r\n"), 5000, "the handshake response");
     const head = received.subarray(0, received.indexOf("\r\n\r\n") + 4).toString("latin1");
     expect(head.startsWith("HTTP/1.1 101")).toBe(true);
     received = received.subarray(head.length);

@@ -76,6 +76,7 @@ export class RedisPresenceStore implements PresenceStore {
   #ownsConnection = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #sweeping: Promise<void> | undefined;
+  #sweeps = 0;
   #closed = false;
 
   /** Opens its own connection; close() ends it. */
@@ -181,7 +182,14 @@ export class RedisPresenceStore implements PresenceStore {
     } catch (err) {
       // Redis away: the users stay due and the next sweep claims them.
       this.#log.warn({ err: (err as Error).message }, "presence sweep failed");
+    } finally {
+      this.#sweeps++;
     }
+  }
+
+  /** Sweeps finished so far (a test waits for sweeps to have run, rather than for time to pass). */
+  get sweeps(): number {
+    return this.#sweeps;
   }
 
   #report(user: string, lastSeen: number): void {
