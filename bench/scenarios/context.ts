@@ -86,27 +86,22 @@ export const NOISY_MACHINE = 0.25;
 
 /**
  * Runs `fn` for every target, `rounds` times, interleaved (round 1 of every target, then round
- * 2 ...) so that slow drift on a shared machine hits all targets alike. A target that fails is
- * dropped from the scenario, with its error, and the others go on.
+ * 2 ...) so that slow drift on a shared machine hits all targets alike. A target that fails (it
+ * does not start, or dies) fails the whole run with its reason: a comparison with a peer
+ * silently missing would read as a different result.
  */
 export async function eachTarget<R>(ctx: ScenarioContext, targets: Target[], fn: (target: Target, round: number) => Promise<R>) {
   const results = new Map<string, R[]>();
-  const failed: { target: string; reason: string }[] = [];
   for (let round = 1; round <= ctx.args.profile.rounds; round++) {
     for (const target of targets) {
-      if (failed.some((f) => f.target === target.name)) continue;
       try {
         results.set(target.name, [...(results.get(target.name) ?? []), await fn(target, round)]);
       } catch (e) {
-        const message = (e as Error).message;
-        const reason = `failed: ${message.split("\n")[0]}`;
-        ctx.progress.note(`${target.name}: failed: ${message}`);
-        failed.push({ target: target.name, reason });
-        results.delete(target.name);
+        throw new Error(`${target.name} failed in round ${round}: ${(e as Error).message}`);
       }
     }
   }
-  return { measuredTargets: targets.filter((t) => results.has(t.name)), results, skipped: [...ctx.skipped, ...failed] };
+  return { measuredTargets: targets.filter((t) => results.has(t.name)), results, skipped: ctx.skipped };
 }
 
 /** A progress label: scenario · target · stage, and the round when there are several. */
