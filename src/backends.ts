@@ -42,7 +42,7 @@ export async function openStores(config: Config, log: Logger): Promise<Stores> {
   const openSqliteOnce = async () => {
     if (!sqlite) {
       const { openSqlite } = await import("./storage/sqlite/db.ts");
-      sqlite = openSqlite({ path: join(config.server.dataDir, "msgr.db"), synchronous: config.storage.synchronous });
+      sqlite = openSqlite({ path: join(config.server.dataDir, "msgr.db"), synchronous: config.storage.synchronous, pruning: config.storage.retentionSeconds > 0 });
       closers.push(() => sqlite!.close());
     }
     return sqlite;

@@ -21,6 +21,14 @@ interface MemberState {
   read: number;
 }
 
+/** What the conversation actor asks of its node. */
+export interface ConversationHost {
+  /** Whether `user` has a device connected to this node (and so is online). */
+  hasLocalDevices(user: string): boolean;
+}
+
+const RESEND = { resend: true } as const;
+
 /** A typing state repeated within this long after it was relayed is not relayed again. */
 const TYPING_REPEAT_MS = 3_000;
 
@@ -41,6 +49,7 @@ export class ConversationActor {
 
   private constructor(
     private readonly ctx: NodeContext,
+    private readonly host: ConversationHost,
     private record: ConversationRecord,
     private readonly members: Map<string, MemberState>,
     private readonly lastSentBy: Map<string, number>,
@@ -48,13 +57,16 @@ export class ConversationActor {
   ) {
     this.lastSeq = lastSeq;
     this.lastUsed = ctx.clock.now();
+    this.subject = subjects.conversation(record.id);
     this.mailbox = new Mailbox((e) => ctx.log.error({ err: e, conv: record.id }, "conversation actor task failed"));
     // In a cluster another node may host an actor for this conversation too: learn its commits,
-    // markers and membership changes from the bus. Own events come back as well; applying them
-    // again changes nothing.
-    this.unsubscribe = ctx.bus.subscribe(subjects.conversation(record.id), (e) => this.observe(e));
+    // markers and membership changes from the bus (its own come back too, and are skipped). On
+    // one node there is no one else to hear from.
+    this.unsubscribe = ctx.bus.distributed ? ctx.bus.subscribe(this.subject, (e) => this.observe(e)) : () => {};
   }
 
+  /** The conversation's bus subject, made once. */
+  private readonly subject: string;
   private readonly unsubscribe: () => void;
 
   /** Leaves the bus; the node calls it when it drops the actor. */
@@ -63,6 +75,7 @@ export class ConversationActor {
   }
 
   private observe(e: BusEvent): void {
+    if ("origin" in e && e.origin === this.ctx.config.server.nodeId) return;
     switch (e.t) {
       case "msg":
         this.lastSeq = Math.max(this.lastSeq, e.msg.seq);
@@ -96,13 +109,13 @@ export class ConversationActor {
     }
   }
 
-  static async load(ctx: NodeContext, id: string): Promise<ConversationActor | null> {
+  static async load(ctx: NodeContext, host: ConversationHost, id: string): Promise<ConversationActor | null> {
     const record = await ctx.metadata.getConversation(id);
     if (!record) return null;
     const [rows, lastSeq, lastSentBy] = await Promise.all([ctx.metadata.listMembers(id), ctx.messages.lastSeq(id), ctx.messages.lastSeqBySender(id)]);
     const members = new Map<string, MemberState>();
     for (const m of rows) members.set(m.user, { admin: m.admin, joinedSeq: m.joinedSeq, delivered: m.delivered, read: m.read });
-    return new ConversationActor(ctx, record, members, lastSentBy, lastSeq);
+    return new ConversationActor(ctx, host, record, members, lastSentBy, lastSeq);
   }
 
   get id(): string {
@@ -129,16 +142,21 @@ export class ConversationActor {
 
   // ---- messages -------------------------------------------------------------------------
 
-  /** Accepts a message; resolves with the sender's ack once it is durable. */
+  /**
+   * Accepts a message; resolves with the sender's ack once it is durable. A quiet conversation
+   * (nothing queued in the mailbox) takes it at once, without a mailbox hop or a promise of its
+   * own: the append is issued in the caller's stack.
+   */
   send(from: string, dev: string, cid: string, kind: number, body: Uint8Array, acceptedAt: number, opts: { media?: string; resend?: boolean } = {}): Promise<SendResult> {
-    return new Promise((resolve, reject) => {
-      this.mailbox.enqueue(() => {
-        this.lastUsed = this.ctx.clock.now();
-        if (!this.members.has(from)) return reject(notMember());
-        if (kind === MessageKind.System) return reject(new CommandError(ErrorCode.InvalidParams, "kind: system messages are written by the server"));
-        this.append(from, dev, cid, kind, body, acceptedAt, opts).then(resolve, reject);
-      });
-    });
+    if (this.mailbox.size === 0) return this.accept(from, dev, cid, kind, body, acceptedAt, opts);
+    return this.mailbox.call(() => this.accept(from, dev, cid, kind, body, acceptedAt, opts));
+  }
+
+  private accept(from: string, dev: string, cid: string, kind: number, body: Uint8Array, acceptedAt: number, opts: { media?: string; resend?: boolean }): Promise<SendResult> {
+    this.lastUsed = this.ctx.clock.now();
+    if (!this.members.has(from)) return Promise.reject(notMember());
+    if (kind === MessageKind.System) return Promise.reject(new CommandError(ErrorCode.InvalidParams, "kind: system messages are written by the server"));
+    return this.append(from, dev, cid, kind, body, acceptedAt, opts);
   }
 
   /** Issues the append without waiting; publication happens in commit (= seq) order. */
@@ -146,7 +164,7 @@ export class ConversationActor {
     this.inflight++;
     const ts = this.ctx.clock.now();
     const msg = { conv: this.record.id, id: this.ctx.ids.next(), from, dev, cid, kind, body, ts };
-    return this.ctx.messages.append(media ? { ...msg, media } : msg, { resend }).then(
+    return this.ctx.messages.append(media ? { ...msg, media } : msg, resend ? RESEND : undefined).then(
       ({ message, duplicate }) => {
         this.settle();
         if (!duplicate) this.committed(message, acceptedAt);
@@ -162,19 +180,28 @@ export class ConversationActor {
 
   private committed(message: StoredMessage, acceptedAt: number): void {
     const m = this.ctx.metrics;
-    const now = Date.now();
-    m.observeStage("durable", acceptedAt, now, message.conv, message.seq);
-    m.messagesAccepted.inc();
+    m.messagesAccepted.n++;
     this.lastSeq = Math.max(this.lastSeq, message.seq);
     if (message.from && this.members.has(message.from)) this.lastSentBy.set(message.from, message.seq);
-    this.recentTs.set(message.seq, acceptedAt);
-    if (this.recentTs.size > RECENT_TS) this.recentTs.delete(this.recentTs.keys().next().value!);
-    this.ctx.bus.publish(subjects.conversation(this.record.id), { t: "msg", msg: message });
-    m.observeStage("routed", acceptedAt, Date.now(), message.conv, message.seq);
-    // Members with no device online anywhere hear about it by push (the notifier checks presence).
+    // Stage latencies of a sample of messages (Metrics.sampled): observing every one would cost
+    // a histogram update per stage per message.
+    const sampled = m.sampled(message.seq);
+    if (sampled) {
+      m.observeStage("durable", acceptedAt, Date.now(), message.conv, message.seq);
+      this.recentTs.set(message.seq, acceptedAt);
+      if (this.recentTs.size > RECENT_TS) this.recentTs.delete(this.recentTs.keys().next().value!);
+    }
+    this.ctx.bus.publish(this.subject, { t: "msg", msg: message, origin: this.ctx.config.server.nodeId });
+    if (sampled) m.observeStage("routed", acceptedAt, Date.now(), message.conv, message.seq);
+    // Members with no device online anywhere hear about it by push. Those with a device on this
+    // node are online by definition: only the others cost the notifier a presence lookup.
     if (this.ctx.push && message.kind !== MessageKind.System) {
-      const others = [...this.members.keys()].filter((u) => u !== message.from);
-      if (others.length > 0) this.ctx.push.notify(others, this.record.id);
+      let away: string[] | null = null;
+      for (const user of this.members.keys()) {
+        if (user === message.from || this.host.hasLocalDevices(user)) continue;
+        (away ??= []).push(user);
+      }
+      if (away) this.ctx.push.notify(away, this.record.id);
     }
   }
 
@@ -186,7 +213,7 @@ export class ConversationActor {
   republishLatest(): void {
     this.mailbox.enqueue(async () => {
       const [latest] = await this.ctx.messages.history(this.record.id, Number.MAX_SAFE_INTEGER, 1);
-      if (latest) this.ctx.bus.publish(subjects.conversation(this.record.id), { t: "msg", msg: latest });
+      if (latest) this.ctx.bus.publish(this.subject, { t: "msg", msg: latest, origin: this.ctx.config.server.nodeId });
     });
   }
 
@@ -205,14 +232,14 @@ export class ConversationActor {
   }
 
   private async appendSystem(event: SystemEvent): Promise<number> {
-    const r = await this.append(event.by, "", "", MessageKind.System, pack(event), Date.now(), {});
+    const r = await this.append(event.by, "", "", MessageKind.System, pack(event), this.ctx.clock.now(), {});
     return r.seq;
   }
 
   // ---- receipts and typing --------------------------------------------------------------
 
   /** Moves a member's delivered or read marker forward and relays it; resolves once it is stored. */
-  receipt(user: string, type: number, seq: number): Promise<void> {
+  receipt(user: string, dev: string, type: number, seq: number): Promise<void> {
     return new Promise((resolve, reject) => {
       this.mailbox.enqueue(() => {
         this.lastUsed = this.ctx.clock.now();
@@ -226,8 +253,9 @@ export class ConversationActor {
         const after = type === ReceiptType.Read ? m.read : m.delivered;
         if (after === before) return resolve();
         const acceptedAt = this.recentTs.get(after);
+        // Only sampled messages are in recentTs (see committed).
         if (acceptedAt !== undefined) this.ctx.metrics.observeStage(type === ReceiptType.Read ? "read" : "delivered", acceptedAt, Date.now(), this.record.id, after);
-        this.ctx.bus.publish(subjects.conversation(this.record.id), this.receiptEvent(user, m, before));
+        this.ctx.bus.publish(this.subject, this.receiptEvent(user, dev, m, before));
         this.ctx.cursors.save({ conv: this.record.id, user, delivered: m.delivered, read: m.read }).then(resolve, () =>
           reject(new CommandError(ErrorCode.Unavailable, "storage unavailable; retry")),
         );
@@ -235,13 +263,15 @@ export class ConversationActor {
     });
   }
 
-  private receiptEvent(user: string, m: MemberState, before: number): ReceiptEvent {
+  private receiptEvent(user: string, dev: string, m: MemberState, before: number): ReceiptEvent {
     const to = [user];
     for (const [sender, last] of this.lastSentBy) if (sender !== user && last > before && this.members.has(sender)) to.push(sender);
     return {
       t: "receipt",
+      origin: this.ctx.config.server.nodeId,
       conv: this.record.id,
       user,
+      dev,
       delivered: m.delivered,
       read: m.read,
       to,
@@ -298,7 +328,7 @@ export class ConversationActor {
     if (on) this.typingRelayed.set(key, { on, at: now });
     else if (last) this.typingRelayed.delete(key);
     else return; // "stopped" from a device that was never relayed as typing: nothing to undo
-    this.ctx.bus.publish(subjects.conversation(this.record.id), { t: "typing", conv: this.record.id, user, dev, on });
+    this.ctx.bus.publish(this.subject, { t: "typing", conv: this.record.id, user, dev, on });
   }
 
   // ---- membership -----------------------------------------------------------------------
@@ -423,8 +453,8 @@ export class ConversationActor {
 
   /** Tells the conversation's nodes, and the added or removed users wherever they are. */
   private publishChange(added: string[], removed: string[]): void {
-    const event: ConversationEvent = { t: "conv", info: this.info(), added, removed };
-    this.ctx.bus.publish(subjects.conversation(this.record.id), event);
+    const event: ConversationEvent = { t: "conv", origin: this.ctx.config.server.nodeId, info: this.info(), added, removed };
+    this.ctx.bus.publish(this.subject, event);
     for (const u of [...added, ...removed]) this.ctx.bus.publish(subjects.user(u), event);
   }
 }

@@ -10,7 +10,7 @@ import { ThrottledLog } from "../throttled-log.ts";
 import { DisconnectCode, PushKind } from "../proto/codes.ts";
 import type { Unsubscribe } from "../bus/bus.ts";
 import type { NodeContext } from "./context.ts";
-import { ConversationActor } from "./conversation-actor.ts";
+import { ConversationActor, type ConversationHost } from "./conversation-actor.ts";
 import { DeviceSession } from "./device-session.ts";
 import type { BusEvent } from "../bus/events.ts";
 import { subjects } from "../bus/subjects.ts";
@@ -29,7 +29,7 @@ interface Fanout {
   unsubscribe: Unsubscribe;
 }
 
-export class Node implements UserActorHost {
+export class Node implements UserActorHost, ConversationHost {
   private readonly users = new Map<string, { actor: UserActor; unsubscribe: Unsubscribe }>();
   private readonly convs = new Map<string, ConversationActor>();
   private readonly loading = new Map<string, Promise<ConversationActor | null>>();
@@ -142,13 +142,23 @@ export class Node implements UserActorHost {
 
   // ---- conversations ------------------------------------------------------------------------
 
+  /** The conversation's actor when it is in memory (the hot path skips the promise). */
+  loadedConversation(id: string): ConversationActor | undefined {
+    return this.convs.get(id);
+  }
+
+  /** ConversationHost: a user with a device on this node is online. */
+  hasLocalDevices(user: string): boolean {
+    return this.users.has(user);
+  }
+
   /** The conversation's actor, loaded on first use; null when it does not exist. */
   conversation(id: string): Promise<ConversationActor | null> {
     const a = this.convs.get(id);
     if (a) return Promise.resolve(a);
     let p = this.loading.get(id);
     if (!p) {
-      p = ConversationActor.load(this.ctx, id).then((actor) => {
+      p = ConversationActor.load(this.ctx, this, id).then((actor) => {
         this.loading.delete(id);
         if (actor) {
           this.convs.set(id, actor);

@@ -4,7 +4,8 @@
 // SYNC that resumes a device from its cursors. It is dropped when its last device leaves.
 
 import { DisconnectCode, PushKind } from "../proto/codes.ts";
-import type { SyncConvState, WireMessage } from "../proto/types.ts";
+import { encodePush } from "../proto/codec.ts";
+import type { ReceiptPush, SyncConvState, WireMessage } from "../proto/types.ts";
 import type { NodeContext } from "./context.ts";
 import type { DeviceSession } from "./device-session.ts";
 import type { BusEvent, ConversationEvent, ReceiptEvent } from "../bus/events.ts";
@@ -89,18 +90,27 @@ export class UserActor {
 
   // ---- delivery ---------------------------------------------------------------------------
 
-  private async deliver(msg: WireMessage): Promise<void> {
+  /**
+   * Delivers `msg` to every synced device. Synchronous unless a device has a gap below it to fill
+   * from the store first: then the rest of the work is a promise the mailbox waits for.
+   */
+  private deliver(msg: WireMessage): void | Promise<void> {
+    let pending: Promise<void> | undefined;
     for (const s of this.sessions.values()) {
-      if (s.synced && !s.closed) await this.deliverTo(s, msg);
+      if (!s.synced || s.closed) continue;
+      // Once one device needs the store, the others wait their turn, so each device's order holds.
+      if (pending) pending = pending.then(() => this.deliverTo(s, msg));
+      else pending = this.deliverTo(s, msg) ?? undefined;
     }
+    return pending;
   }
 
   /**
    * Pushes `msg` to one device exactly once and in order: an older seq is dropped, a gap is
-   * filled from the store first. The sending device already has its own message (the ack
-   * carried its seq), so it is only marked as sent there.
+   * filled from the store first (the only asynchronous case). The sending device already has
+   * its own message (the ack carried its seq), so it is only marked as sent there.
    */
-  private async deliverTo(s: DeviceSession, msg: WireMessage): Promise<void> {
+  private deliverTo(s: DeviceSession, msg: WireMessage): void | Promise<void> {
     let sent = s.sent.get(msg.conv);
     if (sent === undefined) {
       const joined = this.convs.get(msg.conv);
@@ -108,10 +118,14 @@ export class UserActor {
       sent = joined - 1;
     }
     if (msg.seq <= sent) return;
-    if (msg.seq > sent + 1) {
-      sent = await this.stream(s, msg.conv, sent, msg.seq - 1);
-      if (sent < msg.seq - 1 || s.closed) return;
-    }
+    if (msg.seq > sent + 1) return this.fillThenDeliver(s, msg, sent);
+    if (!(msg.dev === s.device && msg.from === this.user) && !s.pushMessage(msg)) return;
+    s.sent.set(msg.conv, msg.seq);
+  }
+
+  private async fillThenDeliver(s: DeviceSession, msg: WireMessage, sent: number): Promise<void> {
+    const last = await this.stream(s, msg.conv, sent, msg.seq - 1);
+    if (last < msg.seq - 1 || s.closed) return;
     if (!(msg.dev === s.device && msg.from === this.user) && !s.pushMessage(msg)) return;
     s.sent.set(msg.conv, msg.seq);
   }
@@ -151,8 +165,14 @@ export class UserActor {
     // Aggregates exclude the receiving user: "everyone but me has delivered / read up to".
     const allDelivered = e.deliveredMin[1] === this.user ? e.deliveredMin[2] : e.deliveredMin[0];
     const allRead = e.readMin[1] === this.user ? e.readMin[2] : e.readMin[0];
-    const body = { conv: e.conv, user: e.user, delivered: e.delivered, read: e.read, allDelivered, allRead };
-    for (const s of this.sessions.values()) if (s.synced) s.push(PushKind.Receipt, body);
+    // One frame for all of this user's devices.
+    let frame: Uint8Array | undefined;
+    for (const s of this.sessions.values()) {
+      // The reader's own device sent the receipt: it knows.
+      if (!s.synced || (e.user === this.user && s.device === e.dev)) continue;
+      frame ??= encodePush(PushKind.Receipt, { conv: e.conv, user: e.user, delivered: e.delivered, read: e.read, allDelivered, allRead } satisfies ReceiptPush);
+      s.write(frame);
+    }
   }
 
   private async conversationChanged(e: ConversationEvent): Promise<void> {

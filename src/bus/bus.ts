@@ -8,6 +8,11 @@ import type { BusEvent } from "./events.ts";
 export type Unsubscribe = () => void;
 
 export interface Bus {
+  /**
+   * True when other nodes share this bus (NATS): a conversation's events may then come from
+   * another node's actor. False for the in-process bus, where this node is the only publisher.
+   */
+  readonly distributed: boolean;
   /** Delivers `event` to every current subscriber of `subject`, on every node, in publish order. */
   publish(subject: string, event: BusEvent): void;
   /**

@@ -5,14 +5,19 @@ import type { ConvInfo, PresenceInfo, WireMessage } from "../proto/types.ts";
 /** A committed message, on the conversation subject, in seq order. */
 export interface MessageEvent {
   t: "msg";
+  /** The node whose conversation actor published it (its own actor skips it). */
+  origin: number;
   msg: WireMessage;
 }
 
 /** A member's delivered/read markers moved, on the conversation subject. */
 export interface ReceiptEvent {
   t: "receipt";
+  origin: number;
   conv: string;
   user: string;
+  /** The reader's device that sent the receipt: it knows already, so it is not told. */
+  dev: string;
   delivered: number;
   read: number;
   /** Users whose devices get the receipt: the member itself and the senders it concerns. */
@@ -33,6 +38,7 @@ export interface TypingEvent {
 /** Membership or title changed, on the conversation subject and on each added/removed user's subject. */
 export interface ConversationEvent {
   t: "conv";
+  origin: number;
   info: ConvInfo;
   added: string[];
   removed: string[];

@@ -9,6 +9,7 @@ import type { BusEvent } from "./events.ts";
 type Handler = (event: BusEvent) => void;
 
 export class MemoryBus implements Bus {
+  readonly distributed = false;
   private readonly subs = new Map<string, Set<Handler>>();
 
   /** `onHandlerError` hears what a handler threw; the publisher and the other handlers never do. */

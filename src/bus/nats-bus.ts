@@ -27,6 +27,7 @@ const DRAIN_TIMEOUT_MS = 5_000;
 const EVENT_TYPES: Record<BusEvent["t"], true> = { msg: true, receipt: true, typing: true, conv: true, revoke: true, presence: true };
 
 export class NatsBus implements Bus {
+  readonly distributed = true;
   private readonly topics = new Map<string, Topic>();
   private readonly recoveredHandlers = new Set<() => void>();
   private closing: Promise<void> | undefined;

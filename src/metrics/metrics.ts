@@ -10,13 +10,37 @@ export type Stage = "durable" | "routed" | "delivered" | "read";
 
 const STAGE_BUCKETS_SECONDS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
+/** One message in this many has its stage latencies observed (when tracing is off). */
+export const STAGE_SAMPLE_EVERY = 8;
+
+/**
+ * A counter bumped on the hot path as a plain number (`n++`: no label hashing, no call) and
+ * handed to Prometheus when it scrapes.
+ */
+export class HotCounter {
+  n = 0;
+  constructor(name: string, help: string, registers: Registry[]) {
+    let reported = 0;
+    const self = this;
+    new Counter({
+      name,
+      help,
+      registers,
+      collect() {
+        this.inc(self.n - reported);
+        reported = self.n;
+      },
+    });
+  }
+}
+
 export class Metrics {
   readonly registry = new Registry();
   readonly connections: Gauge;
-  readonly framesIn: Counter;
-  readonly framesOut: Counter;
-  readonly messagesAccepted: Counter;
-  readonly messagesDelivered: Counter;
+  readonly framesIn: HotCounter;
+  readonly framesOut: HotCounter;
+  readonly messagesAccepted: HotCounter;
+  readonly messagesDelivered: HotCounter;
   readonly errors: Counter<"code">;
   readonly disconnects: Counter<"code">;
   readonly upgradesRefused: Counter<"reason">;
@@ -29,16 +53,16 @@ export class Metrics {
     const registers = [this.registry];
     if (withProcessMetrics) registerProcessMetrics(this.registry, "msgr_");
     this.connections = new Gauge({ name: "msgr_connections", help: "Open WebSocket connections", registers });
-    this.framesIn = new Counter({ name: "msgr_frames_in_total", help: "Frames received from clients", registers });
-    this.framesOut = new Counter({ name: "msgr_frames_out_total", help: "Frames sent to clients", registers });
-    this.messagesAccepted = new Counter({ name: "msgr_messages_accepted_total", help: "Messages made durable and acknowledged to the sender", registers });
-    this.messagesDelivered = new Counter({ name: "msgr_messages_delivered_total", help: "Message pushes written to device sockets", registers });
+    this.framesIn = new HotCounter("msgr_frames_in_total", "Frames received from clients", registers);
+    this.framesOut = new HotCounter("msgr_frames_out_total", "Frames sent to clients", registers);
+    this.messagesAccepted = new HotCounter("msgr_messages_accepted_total", "Messages made durable and acknowledged to the sender", registers);
+    this.messagesDelivered = new HotCounter("msgr_messages_delivered_total", "Message pushes written to device sockets", registers);
     this.errors = new Counter({ name: "msgr_errors_total", help: "Error replies by protocol error code", labelNames: ["code"], registers });
     this.disconnects = new Counter({ name: "msgr_disconnects_total", help: "Connections closed by the server, by close code", labelNames: ["code"], registers });
     this.upgradesRefused = new Counter({ name: "msgr_upgrades_refused_total", help: "WebSocket upgrades refused, by reason (the refusal's code, e.g. token-unknown-key)", labelNames: ["reason"], registers });
     this.stageLatency = new Histogram({
       name: "msgr_message_stage_seconds",
-      help: "Time from acceptance of a message to each later stage: durable (committed), routed (handed to the bus), delivered (device acknowledged), read (read marker reached it)",
+      help: `Time from acceptance of a message to each later stage: durable (committed), routed (handed to the bus), delivered (device acknowledged), read (read marker reached it); one message in ${STAGE_SAMPLE_EVERY} is observed`,
       labelNames: ["stage"],
       buckets: STAGE_BUCKETS_SECONDS,
       registers,
@@ -63,6 +87,14 @@ export class Metrics {
 
   /** Set when tracing is on: every observed stage of a message also becomes a span. */
   tracer: StageTracer | null = null;
+
+  /**
+   * Whether message `seq` has its stages observed: one in STAGE_SAMPLE_EVERY (the first of a
+   * conversation among them), or every one while tracing, which samples by its own ratio.
+   */
+  sampled(seq: number): boolean {
+    return this.tracer !== null || seq % STAGE_SAMPLE_EVERY === 1;
+  }
 
   /** Observes one stage of message (conv, seq), accepted at `sinceMs`; conv and seq name its trace. */
   observeStage(stage: Stage, sinceMs: number, nowMs = Date.now(), conv?: string, seq?: number): void {

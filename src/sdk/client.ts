@@ -36,6 +36,12 @@ export interface ClientOptions {
   cursors?: Record<string, number>;
   /** Send delivered receipts for received messages (default true). */
   autoAck?: boolean;
+  /**
+   * Delivered receipts are batched: at most one per conversation per this many ms, cumulative
+   * (default 100). The sender's grey ticks lag by up to this much; the server and the network
+   * handle one receipt per batch instead of one per message.
+   */
+  receiptDelayMs?: number;
   requestTimeoutMs?: number;
   clientName?: string;
   /**
@@ -118,6 +124,7 @@ export class Client extends Emitter<ClientEvents> {
       minBackoffMs: 200,
       maxBackoffMs: 10_000,
       autoAck: true,
+      receiptDelayMs: 100,
       requestTimeoutMs: 15_000,
       ...rest,
     };
@@ -215,6 +222,8 @@ export class Client extends Emitter<ClientEvents> {
       if (c.reset) this.emit("reset", c);
     }
     this.emit("connected", session);
+    // Receipts that were due when the last connection dropped.
+    this.sendDueAcks();
     for (const [, entry] of this.outbox) if (!entry.inFlight) this.transmit(entry);
     return session;
   }
@@ -330,12 +339,18 @@ export class Client extends Emitter<ClientEvents> {
     this.ackDue.set(conv, seq);
     if (this.ackScheduled) return;
     this.ackScheduled = true;
-    // One cumulative receipt per conversation per turn, however many messages arrived.
+    // One cumulative receipt per conversation per window, however many messages arrived in it.
     setTimeout(() => {
       this.ackScheduled = false;
-      for (const [c, s] of this.ackDue) this.notify(Method.Receipt, { conv: c, type: ReceiptType.Delivered, seq: s });
-      this.ackDue.clear();
-    }, 0);
+      this.sendDueAcks();
+    }, this.opts.receiptDelayMs);
+  }
+
+  /** Sends the receipts due; kept for the next connection when there is none now. */
+  private sendDueAcks(): void {
+    if (!this.session) return;
+    for (const [c, s] of this.ackDue) this.notify(Method.Receipt, { conv: c, type: ReceiptType.Delivered, seq: s });
+    this.ackDue.clear();
   }
 
   // ---- messaging ----------------------------------------------------------------------------

@@ -18,6 +18,7 @@ const BIG_ID = (1n << 62n) + 12_345n;
 export function messageEvent(conv: string, seq: number, body: Uint8Array = new Uint8Array([seq & 0xff])): MessageEvent {
   return {
     t: "msg",
+    origin: 0,
     msg: { conv, seq, id: BIG_ID + BigInt(seq), from: "alice", dev: "phone", cid: `c-${seq}`, kind: MessageKind.Text, body, ts: 1_760_000_000_000 + seq },
   };
 }

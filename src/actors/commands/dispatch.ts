@@ -37,7 +37,7 @@ function dispatch(node: Node, s: DeviceSession, bytes: Uint8Array, limits: Decod
   const { ctx } = node;
   const now = ctx.clock.now();
   s.lastFrameAt = now;
-  ctx.metrics.framesIn.inc();
+  ctx.metrics.framesIn.n++;
   let cmd;
   try {
     cmd = decodeCommand(bytes, limits);

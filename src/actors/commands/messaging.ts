@@ -1,33 +1,45 @@
 // Messaging commands: send, receipts, typing, history.
 
 import { ErrorCode, MessageKind, Method } from "../../proto/codes.ts";
-import { CommandError } from "../../proto/command-error.ts";
-import type { HistoryResult, WireMessage } from "../../proto/types.ts";
+import { CommandError, notMember } from "../../proto/command-error.ts";
+import type { HistoryResult, SendResult, WireMessage } from "../../proto/types.ts";
+import type { DeviceSession } from "../device-session.ts";
+import type { Node } from "../node.ts";
 import type { Command } from "./command.ts";
 import { thumbnail } from "./media.ts";
 import { memberOf } from "./membership.ts";
 
 export const send: Command<typeof Method.Send> = {
   rate: "send",
-  async run({ node, session: s, acceptedAt }, { conv, cid, kind, body, media, resend }) {
-    const { ctx } = node;
-    if (body.length > ctx.config.limits.maxBodyBytes) {
-      throw new CommandError(ErrorCode.BodyTooLarge, `body exceeds ${ctx.config.limits.maxBodyBytes} bytes`);
-    }
+  run({ node, session: s, acceptedAt }, { conv, cid, kind, body, media, resend }) {
+    const { limits } = node.ctx.config;
+    if (body.length > limits.maxBodyBytes) throw new CommandError(ErrorCode.BodyTooLarge, `body exceeds ${limits.maxBodyBytes} bytes`);
     if (media && kind !== MessageKind.Media) throw new CommandError(ErrorCode.InvalidParams, "media: only messages of kind media carry an upload");
-    const a = await memberOf(node, conv, s.user);
-    const upload = media ? await ctx.media.verifyForSend(s.user, media, conv) : null;
     // Copy: the frame's buffer belongs to the socket layer.
-    const ack = await a.send(s.user, s.device, cid, kind, body.slice(), acceptedAt, { media, resend });
-    if (upload && !ack.dup) void thumbnail(node, a, upload, conv, ack.seq);
-    return ack;
+    const copy = body.slice();
+    // The hot path: a loaded conversation and no media take no promise until the store's.
+    const loaded = media ? undefined : node.loadedConversation(conv);
+    if (loaded) {
+      if (!loaded.isMember(s.user)) throw notMember();
+      return loaded.send(s.user, s.device, cid, kind, copy, acceptedAt, { resend });
+    }
+    return sendSlow(node, s, conv, cid, kind, copy, media, resend, acceptedAt);
   },
 };
+
+/** SEND to a conversation not in memory yet, or with media to check first. */
+async function sendSlow(node: Node, s: DeviceSession, conv: string, cid: string, kind: number, body: Uint8Array, media: string | undefined, resend: boolean | undefined, acceptedAt: number): Promise<SendResult> {
+  const a = await memberOf(node, conv, s.user);
+  const upload = media ? await node.ctx.media.verifyForSend(s.user, media, conv) : null;
+  const ack = await a.send(s.user, s.device, cid, kind, body, acceptedAt, { media, resend });
+  if (upload && !ack.dup) void thumbnail(node, a, upload, conv, ack.seq);
+  return ack;
+}
 
 export const receipt: Command<typeof Method.Receipt> = {
   rate: "receipt",
   async run({ node, session: s }, { conv, type, seq }) {
-    await (await memberOf(node, conv, s.user)).receipt(s.user, type, seq);
+    await (await memberOf(node, conv, s.user)).receipt(s.user, s.device, type, seq);
     return {};
   },
 };

@@ -23,6 +23,11 @@ export interface SqliteOptions {
    *   Group commit already amortizes the fsync, so "full" is the sensible default.
    */
   synchronous: "full" | "normal";
+  /**
+   * Messages are pruned by age (storage.retentionSeconds > 0): keep an index on their
+   * timestamps. Without pruning it is dropped, so appends do not maintain it.
+   */
+  pruning?: boolean;
 }
 
 export interface SqliteBackend {
@@ -47,6 +52,7 @@ export function openSqlite(opts: SqliteOptions): SqliteBackend {
     db.run("PRAGMA foreign_keys = ON");
     const orm = drizzle({ client: db, schema });
     migrate(orm, { migrationsFolder: MIGRATIONS });
+    db.run(opts.pruning ? "CREATE INDEX IF NOT EXISTS messages_ts_idx ON messages (ts)" : "DROP INDEX IF EXISTS messages_ts_idx");
 
     const messages = new SqliteMessageStore(db);
     const metadata = new SqliteMetadataStore(orm, db);

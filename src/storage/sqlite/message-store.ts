@@ -2,12 +2,19 @@
 // loop joins one transaction, so one WAL fsync covers the whole batch instead of one per message.
 // Reads use raw prepared statements (cached on the connection) rather than drizzle: they are on
 // the delivery hot path, and the 64-bit id needs a CAST that the query builder would hide.
+//
+// Each conversation's last seq is kept in memory once read (this store is the only writer of
+// its database), so an append batch writes message rows and nothing else. conv_seq remembers a
+// conversation's last seq only when pruning deletes its newest rows: the last seq is the higher
+// of that and the rows' own max(seq).
 
 import type { Database, Statement } from "bun:sqlite";
 import type { AppendResult, MessageStore, NewMessage, StoredMessage } from "../types.ts";
 
 /** A batch this large is committed at once rather than waiting for the end of the loop turn. */
 const MAX_BATCH = 1000;
+/** Conversations whose last seq is kept in memory; beyond it the oldest are forgotten. */
+const MAX_CACHED_SEQS = 100_000;
 /** Rows deleted per statement by pruneBefore, which yields between chunks to keep the loop responsive. */
 const PRUNE_CHUNK = 5000;
 
@@ -63,13 +70,16 @@ export class SqliteMessageStore implements MessageStore {
   #flushScheduled = false;
   #closed = false;
 
+  /** conversation id -> last seq committed, for the conversations used since open. */
+  readonly #lastSeqs = new Map<string, number>();
   readonly #commitBatch: (batch: PendingAppend[]) => AppendResult[];
   readonly #byClientId: Statement<MessageRow, [string, string, string]>;
   readonly #range: Statement<MessageRow, [string, number, number]>;
   readonly #history: Statement<MessageRow, [string, number, number]>;
-  readonly #lastSeq: Statement<{ lastSeq: number }, [string]>;
+  readonly #storedLastSeq: Statement<{ lastSeq: number }, [string]>;
   readonly #firstSeq: Statement<{ seq: number | null }, [string]>;
   readonly #bySender: Statement<{ sender: string; seq: number }, [string]>;
+  readonly #keepLastSeqs: Statement<never, [number]>;
   readonly #pruneChunk: Statement<never, [number, number]>;
 
   constructor(db: Database) {
@@ -79,48 +89,72 @@ export class SqliteMessageStore implements MessageStore {
       `INSERT INTO messages (conv_id, seq, id, sender, device, cid, kind, body, ts, media)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
     );
-    const raiseLastSeq = db.query<never, [string, number]>(
-      `INSERT INTO conv_seq (conv_id, last_seq) VALUES (?, ?)
-       ON CONFLICT (conv_id) DO UPDATE SET last_seq = max(last_seq, excluded.last_seq)`,
-    );
     // `cid <> ''` lets SQLite use the partial unique index, and keeps system messages (which all
     // have cid "") out of client-id lookups.
     this.#byClientId = db.query(`SELECT ${COLUMNS} FROM messages WHERE conv_id = ? AND sender = ? AND cid = ? AND cid <> ''`);
-    this.#lastSeq = db.query(`SELECT last_seq AS lastSeq FROM conv_seq WHERE conv_id = ?`);
+    this.#storedLastSeq = db.query(
+      `SELECT max(coalesce((SELECT last_seq FROM conv_seq WHERE conv_id = ?1), 0), coalesce((SELECT max(seq) FROM messages WHERE conv_id = ?1), 0)) AS lastSeq`,
+    );
 
     const transaction = db.transaction((batch: PendingAppend[]): AppendResult[] => {
-      // conv -> last seq assigned so far in this batch, starting from conv_seq (never from the
-      // rows, which pruning may have deleted): seqs are never reused.
-      const lastSeqs = new Map<string, number>();
-      const advanced = new Set<string>();
-      const results = batch.map(({ msg }): AppendResult => {
-        const last = lastSeqs.get(msg.conv) ?? this.#lastSeq.get(msg.conv)?.lastSeq ?? 0;
-        lastSeqs.set(msg.conv, last);
-        const stored: StoredMessage = { ...msg, seq: last + 1 };
-        const { changes } = insert.run(stored.conv, stored.seq, stored.id, stored.from, stored.dev, stored.cid, stored.kind, stored.body, stored.ts, stored.media ?? null);
+      // conv -> last seq assigned so far in this batch, on top of what is committed.
+      const assigned = new Map<string, number>();
+      return batch.map(({ msg }): AppendResult => {
+        const last = assigned.get(msg.conv) ?? this.#lastSeqOf(msg.conv);
+        const seq = last + 1;
+        const media = msg.media ?? null;
+        const { changes } = insert.run(msg.conv, seq, msg.id, msg.from, msg.dev, msg.cid, msg.kind, msg.body, msg.ts, media);
         if (changes === 0) {
-          // The seq is past conv_seq, so the conflict is the client id (stored earlier, or
+          // The seq is past the last one, so the conflict is the client id (stored earlier, or
           // earlier in this batch): answer with the original and leave the seq unconsumed.
           const original = this.#byClientId.get(msg.conv, msg.from, msg.cid);
-          if (!original) throw new Error(`seq ${stored.seq} of ${msg.conv} is taken although conv_seq says ${last}`);
+          if (!original) throw new Error(`seq ${seq} of ${msg.conv} is taken although the last seq is ${last}`);
+          assigned.set(msg.conv, last);
           return { message: toMessage(original), duplicate: true };
         }
-        lastSeqs.set(msg.conv, stored.seq);
-        advanced.add(msg.conv);
+        assigned.set(msg.conv, seq);
+        const stored: StoredMessage = { conv: msg.conv, seq, id: msg.id, from: msg.from, dev: msg.dev, cid: msg.cid, kind: msg.kind, body: msg.body, ts: msg.ts };
+        if (media !== null) stored.media = media;
         return { message: stored, duplicate: false };
       });
-      for (const conv of advanced) raiseLastSeq.run(conv, lastSeqs.get(conv)!);
-      return results;
     });
-    // IMMEDIATE: the batch reads conv_seq before writing, so take the write lock up front rather
-    // than fail upgrading a read lock when another connection (a CLI tool) wrote in between.
-    this.#commitBatch = transaction.immediate;
+    // IMMEDIATE: take the write lock up front rather than fail upgrading a read lock when another
+    // connection (a CLI tool) wrote in between. The in-memory seqs move only once it committed.
+    this.#commitBatch = (batch) => {
+      const results = transaction.immediate(batch);
+      for (const r of results) if (!r.duplicate) this.#lastSeqs.set(r.message.conv, r.message.seq);
+      // Bounded: the oldest entries are dropped (and read again from the database if needed).
+      if (this.#lastSeqs.size > MAX_CACHED_SEQS) {
+        let n = this.#lastSeqs.size - MAX_CACHED_SEQS / 2;
+        for (const conv of this.#lastSeqs.keys()) {
+          if (n-- <= 0) break;
+          this.#lastSeqs.delete(conv);
+        }
+      }
+      return results;
+    };
 
     this.#range = db.query(`SELECT ${COLUMNS} FROM messages WHERE conv_id = ? AND seq > ? ORDER BY seq LIMIT ?`);
     this.#history = db.query(`SELECT ${COLUMNS} FROM messages WHERE conv_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?`);
     this.#firstSeq = db.query(`SELECT min(seq) AS seq FROM messages WHERE conv_id = ?`);
     this.#bySender = db.query(`SELECT sender, max(seq) AS seq FROM messages WHERE conv_id = ? GROUP BY sender`);
-    this.#pruneChunk = db.query(`DELETE FROM messages WHERE rowid IN (SELECT rowid FROM messages WHERE ts < ? LIMIT ?)`);
+    // Before old rows go, the last seqs they hold are recorded, so that deleting a
+    // conversation's newest rows never lowers its last seq.
+    this.#keepLastSeqs = db.query(
+      `INSERT INTO conv_seq (conv_id, last_seq) SELECT conv_id, max(seq) FROM messages WHERE ts < ? GROUP BY conv_id
+       ON CONFLICT (conv_id) DO UPDATE SET last_seq = max(last_seq, excluded.last_seq)`,
+    );
+    this.#pruneChunk = db.query(`DELETE FROM messages WHERE (conv_id, seq) IN (SELECT conv_id, seq FROM messages WHERE ts < ? LIMIT ?)`);
+  }
+
+  /** The conversation's last seq: from memory, or read once from the database. */
+  #lastSeqOf(conv: string): number {
+    let last = this.#lastSeqs.get(conv);
+    if (last === undefined) {
+      last = this.#storedLastSeq.get(conv)?.lastSeq ?? 0;
+      this.#lastSeqs.set(conv, last);
+    }
+    return last;
   }
 
   append(msg: NewMessage): Promise<AppendResult> {
@@ -163,7 +197,7 @@ export class SqliteMessageStore implements MessageStore {
   }
 
   async lastSeq(conv: string): Promise<number> {
-    return this.#lastSeq.get(conv)?.lastSeq ?? 0;
+    return this.#lastSeqOf(conv);
   }
 
   async firstRetainedSeq(conv: string): Promise<number> {
@@ -184,6 +218,7 @@ export class SqliteMessageStore implements MessageStore {
   }
 
   async pruneBefore(tsMs: number): Promise<number> {
+    this.#keepLastSeqs.run(tsMs);
     let deleted = 0;
     for (;;) {
       const { changes } = this.#pruneChunk.run(tsMs, PRUNE_CHUNK);
