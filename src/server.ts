@@ -20,7 +20,7 @@ import { openObjectStore } from "./media/open.ts";
 import { openPushNotifier } from "./push/open.ts";
 
 export interface RunningServer {
-  /** ws://host:port/v1/ws */
+  /** ws://host:port/v1/ws (wss:// with server.tlsCertFile) */
   wsUrl: string;
   /** http://host:port */
   httpUrl: string;
@@ -85,7 +85,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       : undefined;
 
   const host = edge.hostname === "0.0.0.0" || edge.hostname === "::" ? "127.0.0.1" : edge.hostname;
-  const httpUrl = `http://${host}:${edge.port}`;
+  const httpUrl = `${edge.tls ? "https" : "http"}://${host}:${edge.port}`;
   publicUrl ||= httpUrl;
   log.info({ url: httpUrl, ws: WS_PATH, dataDir: config.server.dataDir, synchronous: config.storage.synchronous, backends: config.backends }, "edge listening");
 
@@ -112,5 +112,5 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       log.info("stopped");
     })());
 
-  return { wsUrl: `ws://${host}:${edge.port}${WS_PATH}`, httpUrl, port: edge.port!, node, stop };
+  return { wsUrl: `${edge.tls ? "wss" : "ws"}://${host}:${edge.port}${WS_PATH}`, httpUrl, port: edge.port, node, stop };
 }

@@ -22,6 +22,8 @@ commands:
   worker  [--config FILE]                              run a write-behind worker: message log -> Cassandra/ScyllaDB
                                                        (backends.messages = "jetstream")
   migrate [--config FILE]                              apply schema migrations for the configured backends
+  nats-auth --out DIR [--config FILE]                  create the edge and worker nkeys (once) in DIR and write
+                                                       DIR/msgr-accounts.conf, their NATS users and permissions
   env                                                  list the environment variables the config reads
 
 The config file is TOML (see msgr.example.toml); every key can be overridden with MSGR_* variables.`;
@@ -71,6 +73,7 @@ async function main(argv: string[]): Promise<void> {
       ttl: { type: "string" },
       admin: { type: "boolean" },
       url: { type: "string" },
+      out: { type: "string" },
     },
     allowPositionals: false,
   });
@@ -136,6 +139,16 @@ async function main(argv: string[]): Promise<void> {
       const { openStores } = await import("../backends.ts");
       await (await openStores(config, createLogger(config))).close();
       console.log(`migrations applied (metadata: ${config.backends.metadata}, messages: ${config.backends.messages})`);
+      return;
+    }
+    case "nats-auth": {
+      if (!values.out) fail("nats-auth needs --out DIR");
+      const { ensureNatsIdentities, writeNatsAccounts } = await import("./nats-auth.ts");
+      const ids = await ensureNatsIdentities(values.out);
+      const conf = await writeNatsAccounts(values.out, { stream: config.jetstream.stream, consumer: config.worker.consumer }, ids);
+      console.log(`edge nkey:   ${ids.edge.seedFile} (${ids.edge.publicKey})`);
+      console.log(`worker nkey: ${ids.worker.seedFile} (${ids.worker.publicKey})`);
+      console.log(`NATS users:  ${conf} (include it in every nats-server config)`);
       return;
     }
     case "env":

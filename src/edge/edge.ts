@@ -1,12 +1,13 @@
 // The WebSocket edge: the only code that touches Bun's sockets. It authenticates upgrades,
 // adapts each socket to a Transport, and hands frames to the node's actors.
 
-import type { Server, ServerWebSocket } from "bun";
+import type { ServerWebSocket } from "bun";
 import type { AccessClaims } from "../auth/tokens.ts";
 import { decodeLimits, handleFrame } from "../actors/commands.ts";
 import type { DeviceSession } from "../actors/device-session.ts";
 import { DisconnectCode, ErrorCode, SUBPROTOCOL } from "../proto/codes.ts";
 import { routeHttp, type RouteDeps } from "./http-routes.ts";
+import { serveEdge, type EdgeListener } from "./listener.ts";
 import { SocketTransport } from "./socket-transport.ts";
 import { authenticateUpgrade, offeredSubprotocols, refuse } from "./upgrade-auth.ts";
 
@@ -18,7 +19,7 @@ interface SocketData {
   session?: DeviceSession;
 }
 
-export function startEdge(deps: RouteDeps): Server<SocketData> {
+export function startEdge(deps: RouteDeps): EdgeListener {
   const { config } = deps;
   const { node } = deps;
   const limits = decodeLimits(node);
@@ -27,7 +28,8 @@ export function startEdge(deps: RouteDeps): Server<SocketData> {
   // payload (clients see 1006).
   const hardCap = Math.max(4 * config.limits.maxFrameBytes, 1 << 20);
 
-  return Bun.serve<SocketData>({
+  // Bun.serve, plus TLS (server.tlsCertFile) reloaded on SIGHUP or when the files change.
+  return serveEdge<SocketData>(config.server, node.ctx.log, {
     hostname: config.server.host,
     port: config.server.port,
     reusePort: config.server.reusePort,
