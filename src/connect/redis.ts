@@ -16,3 +16,14 @@ export function redisClientOptions(config: Config, env: Record<string, string | 
   if (r.tls || r.url.startsWith("rediss:")) opts.tls = r.tlsCaFile ? { ca: readPublicFile("redis.tlsCaFile", r.tlsCaFile, env) } : {};
   return opts;
 }
+
+/**
+ * The ACL rules (after `user NAME on <password>`) that give msgr what it uses and nothing more:
+ * its keys (presence, last-seen, tickets; under `keyPrefix` if one is set), reads, writes and
+ * scripts (presence changes are Lua scripts), no pub/sub channels, and none of the dangerous
+ * commands (FLUSHALL, CONFIG, KEYS, DEBUG, ...) or the ones that drop scripts and functions. INFO stays (the client's ready check asks for it), and TIME (the scripts read the clock).
+ */
+export function redisAclRules(keyPrefix = ""): string {
+  const keys = ["presence:*", "lastseen:*", "ticket:*"].map((k) => `~${keyPrefix}${k}`).join(" ");
+  return `resetkeys ${keys} resetchannels -@all +@read +@write +@scripting +@connection -@dangerous -script|flush -script|kill -function +info +time`;
+}

@@ -96,7 +96,7 @@ export class CassandraHistory {
         reconnection: new reconnection.ExponentialReconnectionPolicy(250, 5_000, false),
       },
       queryOptions: { consistency: cassandra.types.consistencies[opts.consistency as keyof typeof cassandra.types.consistencies], prepare: true },
-      socketOptions: { readTimeout: opts.requestTimeoutMs, connectTimeout: Math.min(opts.requestTimeoutMs, 5_000) },
+      socketOptions: { ...opts.connection?.socketOptions, readTimeout: opts.requestTimeoutMs, connectTimeout: Math.min(opts.requestTimeoutMs, 5_000) },
       // 64-bit ids and seqs as JS bigint, both ways.
       encoding: { useBigIntAsLong: true },
     });
