@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the engines the cluster backends use: redis-server and PostgreSQL from the
-# Debian/Ubuntu packages, nats-server (a pinned build, see install-nats.sh) and Cassandra (jars from
+# Debian/Ubuntu packages (and openssl, which makes the certificates of the local cluster and tests), nats-server (a pinned build, see install-nats.sh) and Cassandra (jars from
 # Maven Central, see install-cassandra.sh). Does nothing when all are present. Used by CI and developers.
 set -euo pipefail
 # shellcheck source=infra/services/common.sh
@@ -19,8 +19,10 @@ command -v redis-server >/dev/null || missing+=(redis-server)
 [[ -n "$(pg_bindir)" ]] || missing+=(postgresql)
 command -v "${JAVA_HOME:+$JAVA_HOME/bin/}java" >/dev/null || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || missing+=(maven)
+# certs.sh makes the local cluster's and the tests' certificates.
+command -v openssl >/dev/null || missing+=(openssl)
 if ((${#missing[@]} == 0)); then
-  say "install: redis-server, PostgreSQL ($(pg_bindir)), Java and Maven are present"
+  say "install: redis-server, PostgreSQL ($(pg_bindir)), Java, Maven and openssl are present"
   others
   exit 0
 fi
@@ -63,6 +65,7 @@ say "install: apt-get install ${PACKAGES[*]}"
 
 command -v redis-server >/dev/null || die "install: redis-server is still missing after apt-get install"
 command -v mvn >/dev/null || die "install: mvn is still missing after apt-get install"
+command -v openssl >/dev/null || die "install: openssl is still missing after apt-get install"
 [[ -n "$(pg_bindir)" ]] || die "install: PostgreSQL server binaries (initdb) are still missing after apt-get install"
 say "install: done: $(redis-server --version | cut -d' ' -f1-3), PostgreSQL in $(pg_bindir)"
 say "install: the packages' own services are not used; if they run they keep the default ports 4222/6379/5432, ours use $NATS_PORT/$REDIS_PORT/$PG_PORT"
