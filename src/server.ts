@@ -14,6 +14,7 @@ import { Metrics } from "./metrics/metrics.ts";
 import { DisconnectCode } from "./proto/codes.ts";
 import { subjects } from "./actors/subjects.ts";
 import { openBackends } from "./backends.ts";
+import { unprotectedLinks } from "./connect/posture.ts";
 import { LocalDiskObjectStore } from "./media/local-disk-store.ts";
 import { MediaService } from "./media/media-service.ts";
 import { openObjectStore } from "./media/open.ts";
@@ -35,7 +36,10 @@ export function createLogger(config: Config): Logger {
     level: config.log.level,
     base: { node: config.server.nodeId },
     // Credentials never reach a log line, whatever a caller passes.
-    redact: { paths: ["token", "*.token", "authorization", "*.authorization", "headers", "*.headers", "ticket", "*.ticket"], censor: "[redacted]" },
+    redact: {
+      paths: ["token", "*.token", "authorization", "*.authorization", "headers", "*.headers", "ticket", "*.ticket", "password", "*.password", "secretKey", "*.secretKey", "seed", "*.seed"],
+      censor: "[redacted]",
+    },
   });
 }
 
@@ -43,6 +47,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   mkdirSync(config.server.dataDir, { recursive: true, mode: 0o700 });
   const keysFile = config.auth.keysFile || (await ensureEmbeddedKeyring(config.server.dataDir));
   const keyring = await loadKeyring(keysFile);
+  for (const link of unprotectedLinks(config, "edge")) log.warn({ link }, "unprotected link to an engine; see docs/self-hosting.md, Security");
   const backends = await openBackends(config, log);
   const { bus, presence, tickets } = backends;
   const metrics = new Metrics();

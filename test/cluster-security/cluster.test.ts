@@ -187,6 +187,8 @@ afterAll(async () => {
 describe("a cluster with credentials and TLS on every link", () => {
   test("end to end: a message crosses edges over wss://, NATS and the log, and the worker stores it in Cassandra", async () => {
     expect(e1.wsUrl).toStartWith("wss://");
+    // Every link of this configuration is covered: nothing to warn about.
+    for (const p of [e1, e2, worker]) expect(p.output()).not.toContain("unprotected link");
     const alice = await client("alice", e1);
     const bob = await client("bob", e2);
     const conv = await alice.openDirect("bob");

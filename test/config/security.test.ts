@@ -7,13 +7,14 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { nkeys } from "nats";
-import { ConfigError, environmentVariables, resolveConfig } from "../../src/config/config.ts";
+import { ConfigError, environmentVariables, loadConfig, resolveConfig } from "../../src/config/config.ts";
 import { cassandraClientOptions } from "../../src/connect/cassandra.ts";
 import { readSecret, resolveFileSetting } from "../../src/connect/files.ts";
 import { minioClientOptions } from "../../src/connect/minio.ts";
+import { unprotectedLinks } from "../../src/connect/posture.ts";
 import { natsClientOptions } from "../../src/connect/nats.ts";
 import { postgresClientOptions } from "../../src/connect/postgres.ts";
-import { redisClientOptions } from "../../src/connect/redis.ts";
+import { redisAclRules, redisClientOptions } from "../../src/connect/redis.ts";
 import { hostOf, identityAmong } from "../../src/connect/tls.ts";
 import { makeCert } from "../helpers/services/certs.ts";
 import { X509Certificate } from "node:crypto";
@@ -139,4 +140,58 @@ describe("connection options", () => {
     expect(identityAmong(["db.example.com", "localhost"])("whatever", peer)).toBeUndefined();
     expect(["nats://10.0.0.11:4222", "tls://nats-2.internal:4222", "[::1]:4222", "10.0.0.13"].map(hostOf)).toEqual(["10.0.0.11", "nats-2.internal", "::1", "10.0.0.13"]);
   });
+});
+
+describe("unprotected links, warned about at start", () => {
+  const cluster = { backends: { bus: "nats", presence: "redis", metadata: "postgres", messages: "jetstream" }, media: { store: "minio" } } as const;
+
+  test("a cluster without credentials or TLS lists each link and the setting that closes it; embedded mode lists none", () => {
+    expect(unprotectedLinks(resolveConfig({}, {}), "edge")).toEqual([]);
+    const remote = {
+      nats: { servers: ["nats://10.0.0.11:4222"] },
+      redis: { url: "redis://:pw@r:6379" },
+      postgres: { url: "postgres://msgr@db:5432/msgr" },
+      cassandra: { contactPoints: ["10.0.0.41:9042"] },
+      minio: { endPoint: "minio.internal", secretKey: "s" },
+    };
+    const open = unprotectedLinks(resolveConfig({ ...cluster, ...remote }, {}), "edge");
+    for (const setting of ["nats.nkeyFile", "nats.tls", "redis.tls", "redis.passwordFile", "postgres.passwordFile", "postgres.tls", "cassandra.username", "cassandra.tls", "minio.useSSL", "minio.secretKeyFile"]) {
+      expect(open.some((line) => line.includes(setting))).toBe(true);
+    }
+    expect(unprotectedLinks(resolveConfig(remote, {}), "worker").join("\n")).toMatch(/nats.nkeyFile[^]*cassandra.tls/);
+    // On loopback (the defaults, one machine) only the missing credentials count.
+    const local = unprotectedLinks(resolveConfig(cluster, {}), "edge").join("\n");
+    expect(local).toContain("nats.nkeyFile");
+    expect(local).not.toMatch(/\.tls\)|useSSL/);
+  });
+
+  test("a cluster with every link covered lists nothing", () => {
+    const config = resolveConfig(
+      {
+        ...cluster,
+        nats: { nkeyFile: "/n", tls: true },
+        redis: { username: "msgr", passwordFile: "/p", tls: true },
+        postgres: { passwordFile: "/p", tls: true },
+        cassandra: { username: "msgr", passwordFile: "/p", tls: true },
+        minio: { useSSL: true, secretKeyFile: "/p" },
+      },
+      {},
+    );
+    expect(unprotectedLinks(config, "edge")).toEqual([]);
+    expect(unprotectedLinks(config, "worker")).toEqual([]);
+  });
+});
+
+test("infra/production/redis.conf gives msgr the ACL rules the code needs", () => {
+  const conf = readFileSync(join(import.meta.dir, "../../infra/production/redis.conf"), "utf8");
+  expect(conf).toContain("\nuser default off\n");
+  expect(conf).toMatch(new RegExp(`\nuser msgr on #[0-9a-f]{64} ${redisAclRules().replace(/[|*+]/g, "\\$&")}\n`));
+});
+
+test("infra/production/msgr-cluster.toml covers every link of an edge and a worker, with no secret in it", () => {
+  const file = join(import.meta.dir, "../../infra/production/msgr-cluster.toml");
+  const config = loadConfig(file, {});
+  expect(unprotectedLinks(config, "edge")).toEqual([]);
+  expect(unprotectedLinks(config, "worker")).toEqual([]);
+  expect(readFileSync(file, "utf8")).not.toMatch(/password\s*=|secretKey\s*=\s*"[^"]|:\/\/[^/@\s]*:[^/@\s]*@/);
 });
