@@ -195,3 +195,14 @@ test("infra/production/msgr-cluster.toml covers every link of an edge and a work
   expect(unprotectedLinks(config, "worker")).toEqual([]);
   expect(readFileSync(file, "utf8")).not.toMatch(/password\s*=|secretKey\s*=\s*"[^"]|:\/\/[^/@\s]*:[^/@\s]*@/);
 });
+
+test("a token key file with a secret (an HMAC key, a private key) is refused when others can read it; public keys may be", async () => {
+  const { loadKeyring } = await import("../../src/auth/keyring.ts");
+  const hmac = { keys: [{ kid: "k1", alg: "HS256", kty: "oct", k: Buffer.alloc(32, 7).toString("base64url") }] };
+  await expect(loadKeyring(file("hmac.json", JSON.stringify(hmac), 0o644))).rejects.toThrow(/auth.keysFile: .* other users can read it/);
+  expect((await loadKeyring(file("hmac-private.json", JSON.stringify(hmac), 0o600))).algorithms).toEqual(["HS256"]);
+  const { generateKeyPairSync } = await import("node:crypto");
+  const publicJwk = generateKeyPairSync("ed25519").publicKey.export({ format: "jwk" });
+  const publicOnly = { keys: [{ ...publicJwk, kid: "e1", alg: "EdDSA" }] };
+  expect((await loadKeyring(file("public.json", JSON.stringify(publicOnly), 0o644))).algorithms).toEqual(["EdDSA"]);
+});
