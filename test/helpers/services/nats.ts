@@ -42,16 +42,18 @@ export interface NatsSecurity {
   accounts: string;
 }
 
-export async function startNats(opts: { jetstream?: boolean; secure?: NatsSecurity } = {}): Promise<NatsServer> {
+/** `extraConfig`: more server configuration (e.g. operator mode), appended as it is. */
+export async function startNats(opts: { jetstream?: boolean; secure?: NatsSecurity; extraConfig?: string } = {}): Promise<NatsServer> {
   const bin = await installedByScript("install-nats.sh");
   const [port, monitorPort] = (await freePorts(2, HOST)) as [number, number];
-  const storeDir = opts.jetstream || opts.secure ? mkdtempSync(join(tmpdir(), "msgr-nats-")) : undefined;
+  const storeDir = opts.jetstream || opts.secure || opts.extraConfig ? mkdtempSync(join(tmpdir(), "msgr-nats-")) : undefined;
   const args = [bin, "-a", HOST, "-p", String(port), "-m", String(monitorPort)];
   if (storeDir) {
     // sync_interval has no command-line flag, nor have accounts.
     const conf = join(storeDir, "nats.conf");
     let text = opts.jetstream ? `jetstream { store_dir: "${join(storeDir, "js")}", sync_interval: always }\n` : "";
     if (opts.secure) text += `tls { cert_file: "${opts.secure.cert.certFile}", key_file: "${opts.secure.cert.keyFile}", timeout: 2 }\n${opts.secure.accounts}`;
+    if (opts.extraConfig) text += opts.extraConfig;
     writeFileSync(conf, text);
     args.push("-c", conf);
   }
