@@ -12,7 +12,7 @@
 
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import { watch, type FSWatcher } from "node:fs";
-import { basename, dirname } from "node:path";
+import { dirname } from "node:path";
 import type { Server } from "bun";
 import type { Logger } from "pino";
 import type { Config } from "../config/config.ts";
@@ -109,13 +109,12 @@ export function serveEdge<T>(server: Config["server"], log: Logger, options: Ser
   let settle: ReturnType<typeof setTimeout> | undefined;
   if (tlsOn) {
     // Directories, not the files: renewals replace files (rename, symlink swap) rather than
-    // write into them, and a watch on a replaced file sees nothing more.
-    const names = new Set([basename(server.tlsCertFile), basename(server.tlsKeyFile)]);
+    // write into them, and a watch on a replaced file sees nothing more. Any change in them
+    // triggers a check, not only one naming our files: a rename may be reported under its
+    // temporary name only, and Kubernetes swaps a "..data" link. An unchanged pair is left alone.
     for (const dir of new Set([dirname(server.tlsCertFile), dirname(server.tlsKeyFile)])) {
       try {
-        const w = watch(dir, (_event, file) => {
-          // Kubernetes and some tools swap a "..data" symlink; anything else unrelated is ignored.
-          if (file !== null && !names.has(String(file)) && !String(file).startsWith("..")) return;
+        const w = watch(dir, () => {
           clearTimeout(settle);
           settle = setTimeout(() => reloadTls("file changed"), SETTLE_MS);
           settle.unref?.();

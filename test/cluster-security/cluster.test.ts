@@ -325,7 +325,16 @@ describe("a cluster with credentials and TLS on every link", () => {
     });
     expect(anonymous).toStartWith("-NOAUTH");
     expect(await attempt({ tls: { ca }, username: "msgr", password: "not-the-password" })).toMatch(/WRONGPASS/);
-    expect(await attempt({ username: "msgr", password: password(secrets.redis) })).not.toBe("PONG");
+    // The right password in plain text: the port speaks only TLS and hangs up without a reply.
+    const plain = await new Promise<string>((resolve) => {
+      const sock = createConnection({ host: HOST, port: redis.port }, () => sock.write(`AUTH msgr ${password(secrets.redis)}\r\nPING\r\n`));
+      let got = "";
+      sock.on("data", (chunk: Buffer) => (got += chunk.toString()));
+      sock.once("error", () => {});
+      sock.once("close", () => resolve(got));
+    });
+    expect(plain).not.toContain("+OK");
+    expect(plain).not.toContain("PONG");
     expect(await attempt({ tls: { ca }, username: "msgr", password: password(secrets.redis) })).toBe("PONG");
   });
 
