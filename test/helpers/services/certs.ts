@@ -34,13 +34,16 @@ export function servedCertName(port: number, ca: string): Promise<string> {
   });
 }
 
+/** Bun's own client, whatever a test installed since (so that installs never nest). */
+const NATIVE_WEBSOCKET = globalThis.WebSocket;
+
 /**
  * Makes the WebSocket clients of this process (the SDK's) trust `ca`, as NODE_EXTRA_CA_CERTS does
  * for a Bun process at startup (it cannot be set later); returns the undo. Uses Bun's own
  * WebSocket client option `tls`, so certificate and name are still verified.
  */
 export function trustCaForWebSockets(ca: string): () => void {
-  const Original = globalThis.WebSocket;
+  const Original = NATIVE_WEBSOCKET;
   class Trusting extends Original {
     constructor(url: string | URL, protocols?: string | string[]) {
       super(url, { protocols, tls: { ca } } as unknown as string[]);
