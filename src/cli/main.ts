@@ -114,7 +114,7 @@ async function main(argv: string[]): Promise<void> {
     }
     case "revoke": {
       if (!values.user || !values.device) fail("revoke needs --user and --device");
-      const url = values.url ?? `http://${config.server.host}:${config.server.port}`;
+      const url = values.url ?? `${config.server.tlsCertFile ? "https" : "http"}://${config.server.host}:${config.server.port}`;
       const admin = await mintFor(config, "admin", "cli", 60, true);
       const res = await fetch(`${url}/v1/admin/revoke`, {
         method: "POST",
@@ -129,7 +129,7 @@ async function main(argv: string[]): Promise<void> {
     case "chat": {
       if (!values.user) fail("chat needs --user");
       const device = values.device ?? `term-${process.pid}`;
-      const url = values.url ?? `ws://${config.server.host}:${config.server.port}/v1/ws`;
+      const url = values.url ?? `${config.server.tlsCertFile ? "wss" : "ws"}://${config.server.host}:${config.server.port}/v1/ws`;
       const { runChat } = await import("./chat.ts");
       await runChat({ url, user: values.user, device, token: () => mintFor(config, values.user!, device, 3600) });
       return;
