@@ -51,7 +51,8 @@ export async function openStores(config: Config, log: Logger): Promise<Stores> {
   const openPostgresOnce = async () => {
     if (!pg) {
       const { openPostgres } = await import("./storage/postgres/db.ts");
-      pg = await openPostgres({ url: config.postgres.url, poolSize: config.postgres.poolSize });
+      const { postgresClientOptions } = await import("./connect/postgres.ts");
+      pg = await openPostgres({ url: config.postgres.url, poolSize: config.postgres.poolSize, connection: postgresClientOptions(config) });
       closers.push(() => pg!.close());
     }
     return pg;
@@ -81,8 +82,8 @@ export async function openBackends(config: Config, log: Logger): Promise<Backend
   let presence: PresenceStore;
   let tickets: TicketStore;
   if (backends.presence === "redis") {
-    const { openRedisStores } = await import("./storage/redis/open.ts");
-    ({ presence, tickets } = await openRedisStores({ url: config.redis.url, ttlMs: config.heartbeat.timeoutMs, log }));
+    const [{ openRedisStores }, { redisClientOptions }] = await Promise.all([import("./storage/redis/open.ts"), import("./connect/redis.ts")]);
+    ({ presence, tickets } = await openRedisStores({ url: config.redis.url, ttlMs: config.heartbeat.timeoutMs, log, connection: redisClientOptions(config) }));
   } else {
     presence = new MemoryPresenceStore();
     tickets = new MemoryTicketStore();
@@ -90,8 +91,8 @@ export async function openBackends(config: Config, log: Logger): Promise<Backend
 
   let bus: Bus;
   if (backends.bus === "nats") {
-    const { NatsBus } = await import("./bus/nats-bus.ts");
-    bus = await NatsBus.connect({ servers: config.nats.servers, name: `msgr-node-${config.server.nodeId}`, log });
+    const [{ NatsBus }, { natsClientOptions }] = await Promise.all([import("./bus/nats-bus.ts"), import("./connect/nats.ts")]);
+    bus = await NatsBus.connect({ ...natsClientOptions(config, `msgr-node-${config.server.nodeId}`), log });
   } else {
     bus = new MemoryBus((err, subject, event) => log.error({ err, subject, t: event.t }, "bus handler failed"));
   }

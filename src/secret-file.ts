@@ -11,8 +11,13 @@ import { link, unlink, writeFile } from "node:fs/promises";
  * The caller reads the file afterwards to learn which content won.
  */
 export async function createSecretFileOnce(path: string, value: unknown): Promise<void> {
+  await createSecretTextFileOnce(path, `${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** createSecretFileOnce for a secret that is text already (an nkey seed, a password). */
+export async function createSecretTextFileOnce(path: string, text: string): Promise<void> {
   const tmp = `${path}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
-  await writeFile(tmp, `${JSON.stringify(value, null, 2)}\n`, { mode: 0o600, flag: "wx" });
+  await writeFile(tmp, text, { mode: 0o600, flag: "wx" });
   try {
     await link(tmp, path);
   } catch (err) {

@@ -18,6 +18,7 @@ import { openTracing } from "./metrics/tracing.ts";
 import { DisconnectCode } from "./proto/codes.ts";
 import { subjects } from "./bus/subjects.ts";
 import { openBackends } from "./backends.ts";
+import { unprotectedLinks } from "./connect/posture.ts";
 import { LocalDiskObjectStore } from "./media/local-disk-store.ts";
 import { MediaService } from "./media/media-service.ts";
 import { openObjectStore } from "./media/open.ts";
@@ -25,7 +26,7 @@ import { startMediaSweeper } from "./media/sweeper.ts";
 import { openPushNotifier } from "./push/open.ts";
 
 export interface RunningServer {
-  /** ws://host:port/v1/ws */
+  /** ws://host:port/v1/ws (wss:// with server.tlsCertFile) */
   wsUrl: string;
   /** http://host:port */
   httpUrl: string;
@@ -45,7 +46,10 @@ export function createLogger(config: Config): Logger {
     level: config.log.level,
     base: { node: config.server.nodeId },
     // Credentials never reach a log line, whatever a caller passes.
-    redact: { paths: ["token", "*.token", "authorization", "*.authorization", "headers", "*.headers", "ticket", "*.ticket"], censor: "[redacted]" },
+    redact: {
+      paths: ["token", "*.token", "authorization", "*.authorization", "headers", "*.headers", "ticket", "*.ticket", "password", "*.password", "secretKey", "*.secretKey", "seed", "*.seed"],
+      censor: "[redacted]",
+    },
   });
 }
 
@@ -61,6 +65,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   mkdirSync(config.server.dataDir, { recursive: true, mode: 0o700 });
   const keysFile = config.auth.keysFile || (await ensureEmbeddedKeyring(config.server.dataDir));
   const keyring = await loadKeyring(keysFile);
+  for (const link of unprotectedLinks(config, "edge")) log.warn({ link }, "unprotected link to an engine; see docs/self-hosting.md, Security");
   const backends = await openBackends(config, log);
   const { bus, presence, tickets } = backends;
   const metrics = new Metrics();
@@ -109,7 +114,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
       : undefined;
 
   const host = edge.hostname === "0.0.0.0" || edge.hostname === "::" ? "127.0.0.1" : edge.hostname;
-  const httpUrl = `http://${host}:${edge.port}`;
+  const httpUrl = `${edge.tls ? "https" : "http"}://${host}:${edge.port}`;
   publicUrl ||= httpUrl;
   const metricsUrl = `${metricsListener ? listenerUrl(metricsListener) : httpUrl}/metrics`;
   log.info({ url: httpUrl, ws: WS_PATH, metrics: metricsUrl, dataDir: config.server.dataDir, synchronous: config.storage.synchronous, backends: config.backends }, "edge listening");
@@ -148,5 +153,5 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
       log.info("stopped");
     })());
 
-  return { wsUrl: `ws://${host}:${edge.port}${WS_PATH}`, httpUrl, metricsUrl, port: edge.port!, node, stop };
+  return { wsUrl: `${edge.tls ? "wss" : "ws"}://${host}:${edge.port}${WS_PATH}`, httpUrl, metricsUrl, port: edge.port, node, stop };
 }

@@ -7,7 +7,12 @@
 #   cassandra.sh stop  DIR                                        # clean stop (SIGTERM drains memtables)
 #
 # Defaults: DIR .services/cassandra, CQL port 19042, storage port 17000, cluster "msgr". The
-# heap is MSGR_CASSANDRA_HEAP (default 512m). A DIR keeps its data across runs; cassandra.yaml is
+# heap is MSGR_CASSANDRA_HEAP (default 512m). Security, off unless set:
+#   MSGR_CASSANDRA_AUTH=password    PasswordAuthenticator + CassandraAuthorizer: every client logs
+#                                   in; on a new DIR the default superuser is cassandra/cassandra
+#                                   until infra/services/cassandra-roles.ts replaces it
+#   MSGR_CASSANDRA_TLS_CERT=FILE    with MSGR_CASSANDRA_TLS_KEY=FILE (PEM, unencrypted PKCS#8 key):
+#                                   client-to-node encryption, required (plain CQL is refused) A DIR keeps its data across runs; cassandra.yaml is
 # rewritten each time, so the same DIR must keep the same cluster name. Java: $JAVA_HOME's, else
 # the one on PATH; it must be 11 or 17 (install-cassandra.sh checks).
 set -euo pipefail
@@ -58,7 +63,30 @@ port_free_or_die "$storage_port" cassandra
 home="${MSGR_CASSANDRA_INSTALL_DIR:-$(bash "$(dirname "${BASH_SOURCE[0]}")/install-cassandra.sh")}"
 mkdir -p "$dir/logs"
 
-# Single node, one token, no auth, nothing that waits for peers. Small memtables and commit log
+authenticator=AllowAllAuthenticator authorizer=AllowAllAuthorizer role_manager=CassandraRoleManager
+case "${MSGR_CASSANDRA_AUTH:-}" in
+  "") ;;
+  password) authenticator=PasswordAuthenticator authorizer=CassandraAuthorizer ;;
+  *) die "cassandra: MSGR_CASSANDRA_AUTH must be empty or \"password\"" ;;
+esac
+client_encryption="client_encryption_options:
+  enabled: false"
+if [[ -n "${MSGR_CASSANDRA_TLS_CERT:-}" || -n "${MSGR_CASSANDRA_TLS_KEY:-}" ]]; then
+  [[ -r "${MSGR_CASSANDRA_TLS_CERT:-}" && -r "${MSGR_CASSANDRA_TLS_KEY:-}" ]] ||
+    die "cassandra: MSGR_CASSANDRA_TLS_CERT and MSGR_CASSANDRA_TLS_KEY must both name readable PEM files"
+  # Cassandra's PEM key store is one file with the private key and the certificate chain.
+  (umask 077 && cat "$MSGR_CASSANDRA_TLS_KEY" "$MSGR_CASSANDRA_TLS_CERT" >"$dir/keystore.pem")
+  # optional: false refuses clients that do not start TLS.
+  client_encryption="client_encryption_options:
+  enabled: true
+  optional: false
+  require_client_auth: false
+  ssl_context_factory:
+    class_name: org.apache.cassandra.security.PEMBasedSslContextFactory
+  keystore: $dir/keystore.pem"
+fi
+
+# Single node, one token, nothing that waits for peers. Small memtables and commit log
 # segments: the defaults are sized from the heap and disk for production. No auto_snapshot: a
 # TRUNCATE or DROP in a test would otherwise leave a snapshot behind on every run.
 cat >"$dir/cassandra.yaml" <<EOF
@@ -76,9 +104,11 @@ rpc_address: 127.0.0.1
 storage_port: $storage_port
 native_transport_port: $native_port
 start_native_transport: true
-authenticator: AllowAllAuthenticator
-authorizer: AllowAllAuthorizer
+authenticator: $authenticator
+authorizer: $authorizer
+role_manager: $role_manager
 network_authorizer: AllowAllNetworkAuthorizer
+$client_encryption
 data_file_directories: [$dir/data]
 commitlog_directory: $dir/commitlog
 saved_caches_directory: $dir/saved_caches

@@ -12,11 +12,22 @@ NATS_MONITOR_PORT=18222
 REDIS_PORT=16379
 PG_PORT=15432
 CASSANDRA_PORT=19042
+MINIO_PORT=19000
+MINIO_CONSOLE_PORT=19001
 CASSANDRA_DIR="$SERVICES/cassandra"
 PG_DATA="$SERVICES/pg"
+# The superuser's way in: a Unix socket in a directory only PostgreSQL's user (and root) can enter.
+PG_RUN="$SERVICES/pg-run"
 NATS_PID="$SERVICES/nats.pid"
 REDIS_PID="$SERVICES/redis.pid"
+MINIO_PID="$SERVICES/minio.pid"
 PG_PID="$PG_DATA/postmaster.pid"
+# Every link of the local cluster is authenticated and encrypted (start.sh): the CA and the
+# server certificate (certs.sh), and the secrets (passwords, the NATS nkeys), owner-only.
+CERTS="$SERVICES/certs"
+SECRETS="$SERVICES/secrets"
+NATS_KEYS="$SECRETS/nats"
+BUN="$ROOT/node_modules/.bin/bun"
 
 # Debian installs daemons in /usr/sbin, which is not on every user's PATH.
 PATH="$PATH:/usr/sbin:/usr/local/sbin"
@@ -65,11 +76,12 @@ port_free_or_die() {
   if port_open "$1"; then die "$2: port $1 on $HOST is taken by another process; stop it, or change the port in infra/services/common.sh"; fi
 }
 
+# wait_port PORT NAME [SECONDS]: waits (10 s by default) for NAME to listen on PORT.
 wait_port() {
-  local i
-  for ((i = 0; i < 200; i++)); do
+  local i limit=$((${3:-10} * 20))
+  for ((i = 0; i < limit; i++)); do
     port_open "$1" && return 0
     sleep 0.05
   done
-  die "$2 did not start listening on $HOST:$1 within 10 s; see $LOGS/$2.log"
+  die "$2 did not start listening on $HOST:$1 within ${3:-10} s; see $LOGS/$2.log"
 }

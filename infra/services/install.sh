@@ -2,7 +2,7 @@
 # Installs the engines the cluster backends use: redis-server and PostgreSQL from the
 # Debian/Ubuntu packages, nats-server (a pinned build, see install-nats.sh) and Cassandra (jars from
 # Maven Central, see install-cassandra.sh); and the tools the operations tests use: promtool (from
-# the prometheus package) to check infra/prometheus/ rules, openssl for test certificates. Does
+# the prometheus package) to check infra/prometheus/ rules, openssl for the local cluster's and the tests' certificates (certs.sh). Does
 # nothing when all are present. Used by CI and developers.
 set -euo pipefail
 # shellcheck source=infra/services/common.sh
@@ -67,6 +67,7 @@ say "install: apt-get install ${PACKAGES[*]}"
 
 command -v redis-server >/dev/null || die "install: redis-server is still missing after apt-get install"
 command -v mvn >/dev/null || die "install: mvn is still missing after apt-get install"
+command -v openssl >/dev/null || die "install: openssl is still missing after apt-get install"
 [[ -n "$(pg_bindir)" ]] || die "install: PostgreSQL server binaries (initdb) are still missing after apt-get install"
 command -v promtool >/dev/null || die "install: promtool is still missing after apt-get install prometheus"
 command -v openssl >/dev/null || die "install: openssl is still missing after apt-get install"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Stops the NATS, Redis, PostgreSQL and Cassandra that start.sh started, found by their pid files under
+# Stops the NATS, Redis, PostgreSQL, Cassandra and MinIO that start.sh started, found by their pid files under
 # .services/; never touches other instances (such as the Debian packages' own services).
 set -euo pipefail
 # shellcheck source=infra/services/common.sh
@@ -43,3 +43,10 @@ else
 fi
 
 bash "$ROOT/infra/services/cassandra.sh" stop "$CASSANDRA_DIR"
+
+if pid="$(our_pid "$MINIO_PID" minio)"; then
+  stop_pid minio "$pid"
+else
+  say "minio: not running"
+fi
+rm -f "$MINIO_PID"

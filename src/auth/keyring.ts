@@ -6,6 +6,7 @@ import { randomBytes } from "node:crypto";
 import { access, mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { importJWK, type JWK, type JWSHeaderParameters } from "jose";
+import { assertPrivateFile } from "../connect/files.ts";
 import { createSecretFileOnce } from "../secret-file.ts";
 
 /** What a key file may declare for each algorithm. `minBits` is the length of `k` (oct) or `n` (RSA). */
@@ -157,12 +158,15 @@ async function readJwkSet(path: string): Promise<KeyEntry[]> {
     throw new Error(`${path}: expected a JWK Set {"keys":[...]} with at least one key`);
   }
   const seen = new Set<string>();
-  return keys.map((jwk: unknown, i) => {
+  const entries = keys.map((jwk: unknown, i) => {
     const entry = checkKey(path, i, jwk);
     if (seen.has(entry.kid)) throw new Error(`${path}: key #${i}: duplicate kid ${JSON.stringify(entry.kid)}`);
     seen.add(entry.kid);
     return entry;
   });
+  // HMAC keys and private keys sign tokens for any user: such a file must not be readable by others.
+  if (entries.some((e) => e.jwk.kty === "oct" || PRIVATE_MEMBERS.some((m) => m in e.jwk))) assertPrivateFile("auth.keysFile", path);
+  return entries;
 }
 
 function checkKey(path: string, i: number, jwk: unknown): KeyEntry {

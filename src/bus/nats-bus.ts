@@ -9,6 +9,7 @@
 
 import { connect, Events, type Msg, type NatsConnection, type NatsError, type Subscription } from "nats";
 import type { Logger } from "pino";
+import type { NatsClientOptions } from "../connect/nats.ts";
 import { pack, unpack } from "../proto/codec.ts";
 import type { Bus, Unsubscribe } from "./bus.ts";
 import type { BusEvent } from "./events.ts";
@@ -42,10 +43,13 @@ export class NatsBus implements Bus {
     });
   }
 
-  static async connect(opts: { servers: string[]; name: string; log: Logger }): Promise<NatsBus> {
+  static async connect(opts: NatsClientOptions & { log: Logger }): Promise<NatsBus> {
     const log = opts.log.child({ component: "nats-bus" });
     const nc = await connect({
       servers: opts.servers,
+      // Credentials and TLS (src/connect/nats.ts): what this process may publish is the server's call.
+      authenticator: opts.authenticator,
+      tls: opts.tls,
       // Shows up in the server's monitoring (connz), so an operator can tell the edge processes apart.
       name: opts.name,
       // An edge process is useless without its bus and nothing else restarts the connection: never give up.

@@ -105,7 +105,7 @@ const COMMANDS: Record<string, Command> = {
     async run(v, config) {
       const user = required(v, "user", "revoke");
       const device = required(v, "device", "revoke");
-      const url = str(v, "url") ?? `http://${config.server.host}:${config.server.port}`;
+      const url = str(v, "url") ?? `${config.server.tlsCertFile ? "https" : "http"}://${config.server.host}:${config.server.port}`;
       const admin = await mintWith(await localSigningKey(config), config, "admin", "cli", 60, true);
       let res: Response;
       try {
@@ -135,7 +135,7 @@ const COMMANDS: Record<string, Command> = {
       const key = await localSigningKey(config);
       const { stableDeviceId } = await import("./device-id.ts");
       const device = str(v, "device") ?? stableDeviceId(config.server.dataDir, user);
-      const url = str(v, "url") ?? `ws://${config.server.host}:${config.server.port}/v1/ws`;
+      const url = str(v, "url") ?? `${config.server.tlsCertFile ? "wss" : "ws"}://${config.server.host}:${config.server.port}/v1/ws`;
       const { runChat } = await import("./chat.ts");
       await runChat({ url, user, device, keyFile: key.file, token: () => mintWith(key, config, user, device, 3600) });
     },
@@ -165,6 +165,24 @@ const COMMANDS: Record<string, Command> = {
       const b = backupEmbedded(config, out);
       console.log(`backed up ${b.messages} messages in ${b.conversations} conversations (${b.databaseBytes} bytes) and ${b.files.join(", ") || "no other files"} to ${b.dir}`);
       console.log(`restore: stop the server, set server.dataDir = "${b.dir}" (or copy the directory's contents into an empty data directory), start it`);
+    },
+  },
+  "nats-auth": {
+    synopsis: "nats-auth --out DIR [--config FILE]",
+    summary: "create the edge and worker NATS nkeys (once) and their users and permissions",
+    details:
+      "Writes DIR/edge.nk and DIR/worker.nk (mode 0600; kept when present) and DIR/msgr-accounts.conf,\n" +
+      "the NATS users of both roles with their subject permissions: include it in every nats-server config.",
+    options: { ...CONFIG_OPTION, out: { type: "string" } },
+    optionHelp: { out: "directory for the nkeys and msgr-accounts.conf", ...CONFIG_HELP },
+    async run(v, config) {
+      const out = required(v, "out", "nats-auth");
+      const { ensureNatsIdentities, writeNatsAccounts } = await import("./nats-auth.ts");
+      const ids = await ensureNatsIdentities(out);
+      const conf = await writeNatsAccounts(out, { stream: config.jetstream.stream, consumer: config.worker.consumer }, ids);
+      console.log(`edge nkey:   ${ids.edge.seedFile} (${ids.edge.publicKey})`);
+      console.log(`worker nkey: ${ids.worker.seedFile} (${ids.worker.publicKey})`);
+      console.log(`NATS users:  ${conf} (include it in every nats-server config)`);
     },
   },
   env: {

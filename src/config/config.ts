@@ -38,6 +38,10 @@ export interface Config {
     allowedOrigins: string[];
     /** Several processes may listen on one port (SO_REUSEPORT). */
     reusePort: boolean;
+    /** PEM certificate chain; with tlsKeyFile the edge serves https:// and wss:// itself. Reloaded on SIGHUP or when the file changes. */
+    tlsCertFile: string;
+    /** PEM private key of tlsCertFile (a secret file: a path or credential:NAME). */
+    tlsKeyFile: string;
   };
   auth: {
     /** JWK Set with the verification keys; empty: generate `<dataDir>/jwks.json` (embedded mode). */
@@ -145,9 +149,14 @@ export interface Config {
     port: number;
     useSSL: boolean;
     accessKey: string;
+    /** Prefer secretKeyFile: a secret in the config file is readable by whoever reads the config. */
     secretKey: string;
+    /** Secret file with the secret key. */
+    secretKeyFile: string;
     bucket: string;
     region: string;
+    /** CA bundle (PEM) that signed the server's certificate (with useSSL); empty: the system's CAs. */
+    tlsCaFile: string;
   };
   push: {
     enabled: boolean;
@@ -204,6 +213,14 @@ export interface Config {
   };
   nats: {
     servers: string[];
+    /** NKey seed file (a secret): the process authenticates as that nkey user. Empty: no credentials. */
+    nkeyFile: string;
+    /** NATS user credentials file (JWT and seed, from `nsc`), for servers in operator mode; instead of nkeyFile. */
+    credsFile: string;
+    /** Require TLS to the servers, verifying their certificates. */
+    tls: boolean;
+    /** CA bundle (PEM) that signed the servers' certificates; empty: the system's CAs. */
+    tlsCaFile: string;
   };
   /** The message log (backends.messages = "jetstream"). The stream is created or updated on start. */
   jetstream: {
@@ -229,6 +246,14 @@ export interface Config {
     consistency: string;
     /** Per-query timeout. */
     requestTimeoutMs: number;
+    /** Role to log in as (PasswordAuthenticator); empty: no authentication. */
+    username: string;
+    /** Secret file with the role's password. */
+    passwordFile: string;
+    /** Client-to-node encryption: require TLS, verifying the nodes' certificates. */
+    tls: boolean;
+    /** CA bundle (PEM) that signed the nodes' certificates; empty: the system's CAs. */
+    tlsCaFile: string;
   };
   /** The write-behind worker role (`msgr worker`). */
   worker: {
@@ -249,11 +274,27 @@ export interface Config {
     metricsHost: string;
   };
   redis: {
+    /** redis://host:port (rediss:// also turns TLS on). Keep passwords out of it: use passwordFile. */
     url: string;
+    /** ACL user; empty: "default". */
+    username: string;
+    /** Secret file with the user's password. */
+    passwordFile: string;
+    /** Require TLS, verifying the server's certificate. */
+    tls: boolean;
+    /** CA bundle (PEM) that signed the server's certificate; empty: the system's CAs. */
+    tlsCaFile: string;
   };
   postgres: {
+    /** postgres://user@host:port/database. Keep passwords out of it: use passwordFile. */
     url: string;
     poolSize: number;
+    /** Secret file with the role's password (scram-sha-256 on the server). */
+    passwordFile: string;
+    /** Require TLS, verifying the server's certificate and name. */
+    tls: boolean;
+    /** CA bundle (PEM) that signed the server's certificate; empty: the system's CAs. */
+    tlsCaFile: string;
   };
 }
 
@@ -265,6 +306,8 @@ export const DEFAULTS: Config = {
     dataDir: "./data",
     allowedOrigins: [],
     reusePort: false,
+    tlsCertFile: "",
+    tlsKeyFile: "",
   },
   auth: {
     keysFile: "",
@@ -352,8 +395,10 @@ export const DEFAULTS: Config = {
     useSSL: false,
     accessKey: "",
     secretKey: "",
+    secretKeyFile: "",
     bucket: "msgr-media",
     region: "us-east-1",
+    tlsCaFile: "",
   },
   push: {
     enabled: true,
@@ -390,6 +435,10 @@ export const DEFAULTS: Config = {
   },
   nats: {
     servers: ["nats://127.0.0.1:4222"],
+    nkeyFile: "",
+    credsFile: "",
+    tls: false,
+    tlsCaFile: "",
   },
   jetstream: {
     stream: "MSGR_LOG",
@@ -405,6 +454,10 @@ export const DEFAULTS: Config = {
     replicationFactor: 1,
     consistency: "localQuorum",
     requestTimeoutMs: 12_000,
+    username: "",
+    passwordFile: "",
+    tls: false,
+    tlsCaFile: "",
   },
   worker: {
     consumer: "msgr-store-writer",
@@ -420,10 +473,17 @@ export const DEFAULTS: Config = {
   },
   redis: {
     url: "redis://127.0.0.1:6379",
+    username: "",
+    passwordFile: "",
+    tls: false,
+    tlsCaFile: "",
   },
   postgres: {
     url: "postgres://msgr@127.0.0.1:5432/msgr",
     poolSize: 10,
+    passwordFile: "",
+    tls: false,
+    tlsCaFile: "",
   },
 };
 
@@ -521,6 +581,7 @@ function validate(c: Config): Config {
     const v = c.backends[role as keyof Config["backends"]];
     if (!allowed.includes(v)) bad(`backends.${role} must be one of ${allowed.join(", ")}`);
   }
+  validateSecurity(c, bad);
   return c;
 }
 
@@ -541,6 +602,33 @@ function validateOps(c: Config, bad: (m: string) => never): void {
 function isHttpsUrl(s: string): boolean {
   try {
     return new URL(s).protocol === "https:";
+  } catch {
+    return false;
+  }
+}
+
+/** Settings that name credentials and TLS files: pairs that only work together, and secrets given twice. */
+function validateSecurity(c: Config, bad: (m: string) => never): void {
+  // Both names become tokens of NATS subjects and of the NATS permissions (src/connect/nats-permissions.ts).
+  if (!/^[A-Za-z0-9_-]+$/.test(c.jetstream.stream)) bad("jetstream.stream may hold only letters, digits, _ and -");
+  if (!/^[A-Za-z0-9_-]+$/.test(c.worker.consumer)) bad("worker.consumer may hold only letters, digits, _ and -");
+  if (!c.server.tlsCertFile !== !c.server.tlsKeyFile) bad("server.tlsCertFile and server.tlsKeyFile go together: set both (TLS at the edge) or neither");
+  if (c.nats.nkeyFile && c.nats.credsFile) bad("nats.nkeyFile and nats.credsFile are two ways to authenticate: set one");
+  for (const section of ["nats", "redis", "postgres", "cassandra"] as const) {
+    if (c[section].tlsCaFile && !c[section].tls) bad(`${section}.tlsCaFile is set but ${section}.tls is false: set ${section}.tls = true`);
+  }
+  if (c.minio.tlsCaFile && !c.minio.useSSL) bad("minio.tlsCaFile is set but minio.useSSL is false: set minio.useSSL = true");
+  if (c.minio.secretKey && c.minio.secretKeyFile) bad("minio.secretKey and minio.secretKeyFile both set: keep only minio.secretKeyFile");
+  if (!c.cassandra.username !== !c.cassandra.passwordFile) bad("cassandra.username and cassandra.passwordFile go together: set both (PasswordAuthenticator) or neither");
+  if (c.redis.username && !c.redis.passwordFile) bad("redis.username needs redis.passwordFile");
+  for (const section of ["redis", "postgres"] as const) {
+    if (c[section].passwordFile && urlHasPassword(c[section].url)) bad(`${section}.url has a password and ${section}.passwordFile is set: remove the password from the URL`);
+  }
+}
+
+function urlHasPassword(url: string): boolean {
+  try {
+    return new URL(url).password !== "";
   } catch {
     return false;
   }

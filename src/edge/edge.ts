@@ -11,6 +11,7 @@ import { DisconnectCode, ErrorCode, SUBPROTOCOL } from "../proto/codes.ts";
 import { ThrottledLog } from "../throttled-log.ts";
 import { Flusher } from "./flusher.ts";
 import { routeHttp, type RouteDeps } from "./http-routes.ts";
+import { serveEdge, type EdgeListener } from "./listener.ts";
 import { SocketTransport } from "./socket-transport.ts";
 import { authenticateUpgrade, offeredSubprotocols, refuse, type Refusal } from "./upgrade-auth.ts";
 
@@ -25,7 +26,7 @@ interface SocketData {
   session?: DeviceSession;
 }
 
-export function startEdge(deps: RouteDeps): Server<SocketData> {
+export function startEdge(deps: RouteDeps): EdgeListener {
   const { config, node } = deps;
   const { ctx } = node;
   const limits = decodeLimits(node);
@@ -62,7 +63,8 @@ export function startEdge(deps: RouteDeps): Server<SocketData> {
     return refuse(r);
   };
 
-  return Bun.serve<SocketData>({
+  // Bun.serve, plus TLS (server.tlsCertFile) reloaded on SIGHUP or when the files change.
+  return serveEdge<SocketData>(config.server, node.ctx.log, {
     hostname: config.server.host,
     port: config.server.port,
     reusePort: config.server.reusePort,

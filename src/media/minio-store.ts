@@ -15,6 +15,7 @@
 // x-amz-checksum-mode (stat with the SHA-256), CopyObject asking the store to compute a SHA-256,
 // and PUT with If-None-Match: * (put never replaces).
 
+import type { Agent } from "node:https";
 import { Client, S3Error } from "minio";
 import { ObjectExistsError, type ObjectInfo, type ObjectStore, type UploadForm, type UploadSpec } from "./object-store.ts";
 
@@ -27,6 +28,8 @@ export interface MinioStoreOptions {
   bucket: string;
   /** The bucket's region; defaults to us-east-1, MinIO's default. Set it for S3 buckets elsewhere. */
   region?: string;
+  /** An HTTPS agent that trusts a private CA (src/connect/minio.ts); the system's CAs otherwise. */
+  transportAgent?: Agent;
   /**
    * Where clients reach the store, e.g. https://media.example.com, when that is not the address
    * the server uses. Presigned URLs are signed for their host, so they are made for this one.
@@ -47,7 +50,7 @@ export class MinioObjectStore implements ObjectStore {
     // A fixed region also spares a bucket-location request before every presign.
     const region = opts.region ?? "us-east-1";
     const credentials = { accessKey: opts.accessKey, secretKey: opts.secretKey, region };
-    const client = new Client({ endPoint: opts.endPoint, port: opts.port, useSSL: opts.useSSL, ...credentials });
+    const client = new Client({ endPoint: opts.endPoint, port: opts.port, useSSL: opts.useSSL, transportAgent: opts.transportAgent, ...credentials });
     const signer = opts.publicUrl === undefined ? client : new Client({ ...publicEndpoint(opts.publicUrl), ...credentials });
     if (!(await client.bucketExists(opts.bucket))) {
       try {

@@ -22,9 +22,9 @@ function localSecret(dataDir: string): Uint8Array {
 
 export async function openObjectStore(config: Config, baseUrl: () => string): Promise<ObjectStore> {
   if (config.media.store === "minio") {
-    const { MinioObjectStore } = await import("./minio-store.ts");
+    const [{ MinioObjectStore }, { minioClientOptions }] = await Promise.all([import("./minio-store.ts"), import("../connect/minio.ts")]);
     const m = config.minio;
-    return MinioObjectStore.open({ endPoint: m.endPoint, port: m.port, useSSL: m.useSSL, accessKey: m.accessKey, secretKey: m.secretKey, bucket: m.bucket, region: m.region });
+    return MinioObjectStore.open({ endPoint: m.endPoint, port: m.port, useSSL: m.useSSL, accessKey: m.accessKey, bucket: m.bucket, region: m.region, ...minioClientOptions(config) });
   }
   const dir = join(config.server.dataDir, "media");
   mkdirSync(dir, { recursive: true, mode: 0o700 });

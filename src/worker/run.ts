@@ -2,6 +2,7 @@
 
 import type { Logger } from "pino";
 import type { Config } from "../config/config.ts";
+import { unprotectedLinks } from "../connect/posture.ts";
 import { openLogAndHistory } from "../storage/jetstream/open.ts";
 import { serveMetrics } from "../metrics/metrics-endpoint.ts";
 import { WorkerMetrics } from "./metrics.ts";
@@ -29,6 +30,7 @@ function faultInjection(env: Record<string, string | undefined>): (() => void) |
 }
 
 export async function startWorker(config: Config, log: Logger, env: Record<string, string | undefined> = process.env): Promise<RunningWorker> {
+  for (const link of unprotectedLinks(config, "worker")) log.warn({ link }, "unprotected link to an engine; see docs/self-hosting.md, Security");
   const { messageLog, history } = await openLogAndHistory(config, log, `msgr-worker-${config.server.nodeId}`);
   let worker: WriteBehindWorker | undefined;
   const metrics = new WorkerMetrics(() => worker!.backlog());

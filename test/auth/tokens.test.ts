@@ -29,7 +29,7 @@ afterAll(async () => {
 
 async function writeJwks(keys: JWK[]): Promise<string> {
   const path = join(dir, `jwks-${++fileCount}.json`);
-  await writeFile(path, JSON.stringify({ keys }));
+  await writeFile(path, JSON.stringify({ keys }), { mode: 0o600 });
   return path;
 }
 

@@ -36,8 +36,9 @@ async function startEdge(nodeId: number): Promise<ChildServer> {
     MSGR_NATS_SERVERS: nats.url,
     MSGR_REDIS_URL: redis.url,
     MSGR_POSTGRES_URL: pg.url,
-    MSGR_HEARTBEAT_INTERVAL_MS: "500",
-    MSGR_HEARTBEAT_TIMEOUT_MS: "1500",
+    // Generous: a loaded machine stalls processes for a second or two, which must not read as a dead connection.
+    MSGR_HEARTBEAT_INTERVAL_MS: "1000",
+    MSGR_HEARTBEAT_TIMEOUT_MS: "10000",
     ...unlimitedEnv(),
     MSGR_LIMITS_MAX_GROUP_SIZE: "256",
     MSGR_LOG_LEVEL: "info",

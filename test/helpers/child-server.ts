@@ -18,8 +18,9 @@ const ROOT = new URL("../..", import.meta.url).pathname;
 
 /** Starts `bun src/cli/main.ts start` with the given MSGR_* environment; resolves once it listens. */
 export async function startChild(env: Record<string, string>): Promise<ChildServer> {
-  const { proc, output, matched } = await startCommand("start", env, /"url":"(http:\/\/[^"]+)"/);
-  return { proc, httpUrl: matched, wsUrl: matched.replace("http://", "ws://") + "/v1/ws", output, exited: proc.exited };
+  // https:// and wss:// when the edge serves TLS (server.tlsCertFile).
+  const { proc, output, matched } = await startCommand("start", env, /"url":"(https?:\/\/[^"]+)"/);
+  return { proc, httpUrl: matched, wsUrl: matched.replace(/^http/, "ws") + "/v1/ws", output, exited: proc.exited };
 }
 
 export interface ChildWorker {

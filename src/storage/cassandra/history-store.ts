@@ -6,15 +6,18 @@
 import cassandra from "cassandra-driver";
 import type { Logger } from "pino";
 import type { Config } from "../../config/config.ts";
+import type { CassandraConnection } from "../../connect/cassandra.ts";
 import type { LogEntry } from "../jetstream/message-log.ts";
 import type { StoredMessage } from "../types.ts";
 import { bucketOf, schemaStatements } from "./schema.ts";
 
 /** The `cassandra` settings (documented in src/config/config.ts), and the rows' TTL. */
-export type CassandraOptions = Config["cassandra"] & {
+export type CassandraOptions = Omit<Config["cassandra"], "username" | "passwordFile" | "tls" | "tlsCaFile"> & {
   /** Rows expire this long after they are written; 0 keeps them (storage.retentionSeconds). */
   ttlSeconds: number;
   log: Logger;
+  /** Credentials and TLS (src/connect/cassandra.ts). */
+  connection?: CassandraConnection;
 };
 
 export type WriteMode = Config["worker"]["writeMode"];
@@ -81,6 +84,7 @@ export class CassandraHistory {
   static async open(opts: CassandraOptions): Promise<CassandraHistory> {
     const { loadBalancing, reconnection } = cassandra.policies;
     const client = new cassandra.Client({
+      ...opts.connection,
       contactPoints: opts.contactPoints,
       localDataCenter: opts.localDataCenter,
       // Token-aware over DC-aware round robin: each statement goes straight to a replica of its
@@ -92,7 +96,7 @@ export class CassandraHistory {
         reconnection: new reconnection.ExponentialReconnectionPolicy(250, 5_000, false),
       },
       queryOptions: { consistency: cassandra.types.consistencies[opts.consistency as keyof typeof cassandra.types.consistencies], prepare: true },
-      socketOptions: { readTimeout: opts.requestTimeoutMs, connectTimeout: Math.min(opts.requestTimeoutMs, 5_000) },
+      socketOptions: { ...opts.connection?.socketOptions, readTimeout: opts.requestTimeoutMs, connectTimeout: Math.min(opts.requestTimeoutMs, 5_000) },
       // 64-bit ids and seqs as JS bigint, both ways.
       encoding: { useBigIntAsLong: true },
     });

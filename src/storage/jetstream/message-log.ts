@@ -20,6 +20,7 @@ import {
 } from "nats";
 import type { Logger } from "pino";
 import type { Config } from "../../config/config.ts";
+import type { NatsClientOptions } from "../../connect/nats.ts";
 import { subjects } from "../../bus/subjects.ts";
 import { pack, unpack } from "../../proto/codec.ts";
 import type { StoredMessage } from "../types.ts";
@@ -38,12 +39,8 @@ type PublishOutcome =
   /** Another writer appended to the conversation since `expectLogSeq`: re-read the tail and retry. */
   | { kind: "conflict" };
 
-/** The `jetstream` settings (documented in src/config/config.ts), where to reach NATS, and a connection name. */
-export type MessageLogOptions = Config["jetstream"] & {
-  servers: string[];
-  name: string;
-  log: Logger;
-};
+/** The `jetstream` settings (documented in src/config/config.ts), and how to reach NATS (src/connect/nats.ts). */
+export type MessageLogOptions = Config["jetstream"] & NatsClientOptions & { log: Logger };
 
 /** Entries per batched direct get while walking a conversation. */
 const WALK_BATCH = 256;
@@ -97,6 +94,8 @@ export class MessageLog {
     const nc = await connect({
       servers: opts.servers,
       name: opts.name,
+      authenticator: opts.authenticator,
+      tls: opts.tls,
       // Keep trying through a server restart: publishes fail fast meanwhile (timeouts), and the
       // client resends with the same client id.
       maxReconnectAttempts: -1,

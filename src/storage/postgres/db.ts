@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { drizzle } from "drizzle-orm/postgres-js";
 import { migrate } from "drizzle-orm/postgres-js/migrator";
 import postgres from "postgres";
+import type { PostgresConnection } from "../../connect/postgres.ts";
 import type { MessageStore, MetadataStore } from "../types.ts";
 import { PostgresMessageStore } from "./message-store.ts";
 import { PostgresMetadataStore } from "./metadata-store.ts";
@@ -16,6 +17,8 @@ export interface PostgresOptions {
   url: string;
   /** Connections in the pool, shared by both stores; message appends use at most one at a time. */
   poolSize: number;
+  /** Credentials and TLS (src/connect/postgres.ts). */
+  connection?: PostgresConnection;
 }
 
 export interface PostgresBackend {
@@ -35,10 +38,10 @@ const MIGRATION_LOCK = 0x6d736772;
  * not (two nodes would both apply the same migration, and one would fail), so each run holds an
  * advisory lock, and a node that waited finds the work done.
  */
-export async function migratePostgres(url: string): Promise<void> {
+export async function migratePostgres(url: string, connection: PostgresConnection = {}): Promise<void> {
   // One connection: the lock belongs to the session, and ending the session releases it, whether
   // or not the migration succeeded. Notices ("schema drizzle already exists, skipping") are noise.
-  const client = postgres(url, { max: 1, onnotice: () => {} });
+  const client = postgres(url, { ...connection, max: 1, onnotice: () => {} });
   try {
     await client`SELECT pg_advisory_lock(${MIGRATION_LOCK})`;
     await migrate(drizzle({ client }), { migrationsFolder: MIGRATIONS });
@@ -48,10 +51,10 @@ export async function migratePostgres(url: string): Promise<void> {
 }
 
 export async function openPostgres(opts: PostgresOptions): Promise<PostgresBackend> {
-  await migratePostgres(opts.url);
+  await migratePostgres(opts.url, opts.connection);
   // int8 columns come back as strings (postgres.js's default): the stores convert them, to bigint
   // for message ids (exact above 2^53) and to number for seqs and timestamps.
-  const client = postgres(opts.url, { max: opts.poolSize });
+  const client = postgres(opts.url, { ...opts.connection, max: opts.poolSize });
   const messages = new PostgresMessageStore(client);
   const metadata = new PostgresMetadataStore(drizzle({ client, schema }));
   return {

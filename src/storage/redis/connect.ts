@@ -1,6 +1,6 @@
 // Opens an ioredis connection for a store that owns it.
 
-import Redis from "ioredis";
+import Redis, { type RedisOptions } from "ioredis";
 
 /** What the Redis stores log: a pino Logger fits, and so does the console fallback. */
 export interface WarnLog {
@@ -14,8 +14,9 @@ export const consoleLog: WarnLog = { warn: (obj, msg) => console.warn(msg, obj) 
  * than as a queue of commands that never complete. After that, ioredis reconnects on its own and
  * queues commands while the server is away (presence is soft state: a late heartbeat is fine).
  */
-export async function connectRedis(url: string, log: WarnLog): Promise<Redis> {
-  const redis = new Redis(url, { lazyConnect: true });
+export async function connectRedis(url: string, log: WarnLog, connection: RedisOptions = {}): Promise<Redis> {
+  // `connection`: credentials and TLS (src/connect/redis.ts).
+  const redis = new Redis(url, { ...connection, lazyConnect: true });
   // ioredis emits an error for each failed (re)connect; without a listener it prints them as unhandled.
   let lastError: Error | undefined;
   redis.on("error", (err: Error) => {

@@ -1,5 +1,6 @@
 // The Redis-backed soft-state stores a cluster node uses (backends.presence = "redis").
 
+import type { RedisOptions } from "ioredis";
 import type { PresenceStore, TicketStore } from "../types.ts";
 import type { WarnLog } from "./connect.ts";
 import { RedisPresenceStore } from "./presence-store.ts";
@@ -11,6 +12,8 @@ export interface RedisStoresOptions {
   ttlMs: number;
   keyPrefix?: string;
   log?: WarnLog;
+  /** Credentials and TLS (src/connect/redis.ts). */
+  connection?: RedisOptions;
 }
 
 /** Each store has its own connection, so each close() ends exactly what it opened. */

@@ -35,7 +35,7 @@
 // keys are kept forever, one per user. The active index is one key, so this runs on a single
 // Redis (or a primary with replicas/Sentinel), not Redis Cluster.
 
-import type Redis from "ioredis";
+import type { default as Redis, RedisOptions } from "ioredis";
 import type { PresenceInfo } from "../../proto/types.ts";
 import type { PresenceStore } from "../types.ts";
 import { connectRedis, consoleLog, type WarnLog } from "./connect.ts";
@@ -48,6 +48,8 @@ export interface RedisPresenceOptions {
   keyPrefix?: string;
   /** Where failed sweeps and connection errors go; the console by default. */
   log?: WarnLog;
+  /** Credentials and TLS for a connection made by open(). */
+  connection?: RedisOptions;
 }
 
 type ExpiredHandler = (user: string, lastSeen: number) => void;
@@ -81,7 +83,7 @@ export class RedisPresenceStore implements PresenceStore {
 
   /** Opens its own connection; close() ends it. */
   static async open(url: string, opts: RedisPresenceOptions): Promise<RedisPresenceStore> {
-    const store = new RedisPresenceStore(await connectRedis(url, opts.log ?? consoleLog), opts);
+    const store = new RedisPresenceStore(await connectRedis(url, opts.log ?? consoleLog, opts.connection), opts);
     store.#ownsConnection = true;
     return store;
   }

@@ -8,7 +8,7 @@
 // Limits: tickets live in memory only, so a Redis restart loses the outstanding ones, which
 // costs each waiting client one more ticket request. GETDEL needs Redis 6.2 or later.
 
-import type Redis from "ioredis";
+import type { default as Redis, RedisOptions } from "ioredis";
 import type { TicketClaims, TicketStore } from "../types.ts";
 import { connectRedis, consoleLog, type WarnLog } from "./connect.ts";
 
@@ -17,6 +17,8 @@ export interface RedisTicketOptions {
   keyPrefix?: string;
   /** Where connection errors go (only for a connection made by open()); the console by default. */
   log?: WarnLog;
+  /** Credentials and TLS for a connection made by open(). */
+  connection?: RedisOptions;
 }
 
 interface Stored {
@@ -37,7 +39,7 @@ export class RedisTicketStore implements TicketStore {
 
   /** Opens its own connection; close() ends it. */
   static async open(url: string, opts: RedisTicketOptions = {}): Promise<RedisTicketStore> {
-    const store = new RedisTicketStore(await connectRedis(url, opts.log ?? consoleLog), opts);
+    const store = new RedisTicketStore(await connectRedis(url, opts.log ?? consoleLog, opts.connection), opts);
     store.#ownsConnection = true;
     return store;
   }

@@ -7,6 +7,9 @@ import { spawn, type Subprocess } from "bun";
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { mkdtemp } from "node:fs/promises";
 import { createConnection } from "node:net";
+import { connect as tlsConnect } from "node:tls";
+import { ensureCassandraRoles } from "../../../infra/services/cassandra-roles.ts";
+import type { TestCert } from "./certs.ts";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePorts, installedByScript } from "./common.ts";
@@ -45,8 +48,11 @@ export function cassandraHome(): Promise<string> {
   return installedByScript("install-cassandra.sh");
 }
 
-/** Whether a CQL STARTUP on `port` gets READY: the native transport opens last, once the node is usable. */
-function cqlReady(port: number): Promise<boolean> {
+/**
+ * Whether a CQL STARTUP on `port` gets READY (or, with authentication on, AUTHENTICATE): the
+ * native transport opens last, once the node is usable. Over TLS when `ca` is given.
+ */
+function cqlReady(port: number, ca?: string): Promise<boolean> {
   // Protocol v4 frame: version, flags, stream (2 bytes), opcode 0x01 STARTUP, body length; the
   // body is a string map {CQL_VERSION: "3.0.0"}. The reply's header is 0x84 ... opcode 0x02 READY.
   const entry = (s: string) => [0, s.length, ...Buffer.from(s)];
@@ -56,17 +62,17 @@ function cqlReady(port: number): Promise<boolean> {
   header.writeUInt8(0x01, 4);
   header.writeUInt32BE(body.length, 5);
   return new Promise((resolve) => {
-    const sock = createConnection({ host: HOST, port });
+    const sock = ca === undefined ? createConnection({ host: HOST, port }) : tlsConnect({ host: HOST, port, ca });
     let reply = Buffer.alloc(0);
     const done = (ok: boolean) => {
       sock.destroy();
       resolve(ok);
     };
     sock.setTimeout(2000, () => done(false));
-    sock.once("connect", () => sock.write(Buffer.concat([header, body])));
-    sock.on("data", (chunk) => {
+    sock.once(ca === undefined ? "connect" : "secureConnect", () => sock.write(Buffer.concat([header, body])));
+    sock.on("data", (chunk: Buffer) => {
       reply = Buffer.concat([reply, chunk]);
-      if (reply.length >= 9) done(reply[0] === 0x84 && reply[4] === 0x02);
+      if (reply.length >= 9) done(reply[0] === 0x84 && (reply[4] === 0x02 || (ca !== undefined && reply[4] === 0x03)));
     });
     sock.once("error", () => done(false));
     sock.once("end", () => done(false));
@@ -81,7 +87,19 @@ function tail(file: string, lines: number): string {
   }
 }
 
-export async function startCassandra(): Promise<CassandraServer> {
+/**
+ * As the local cluster runs it: PasswordAuthenticator and CassandraAuthorizer, with the default
+ * superuser replaced by `admin` and a `msgr` role that may only create its keyspace
+ * (infra/services/cassandra-roles.ts), and client-to-node TLS required.
+ */
+export interface CassandraSecurity {
+  cert: TestCert;
+  adminPasswordFile: string;
+  /** msgr's password (cassandra.passwordFile, role "msgr"). */
+  msgrPasswordFile: string;
+}
+
+export async function startCassandra(opts: { secure?: CassandraSecurity } = {}): Promise<CassandraServer> {
   const home = await cassandraHome();
   const [port, storagePort] = (await freePorts(2, HOST)) as [number, number];
   const dir = await mkdtemp(join(tmpdir(), "msgr-cassandra-"));
@@ -97,7 +115,9 @@ export async function startCassandra(): Promise<CassandraServer> {
     // Tests only: no fsync (a clean stop still flushes everything, and a test never outlives the
     // machine's page cache). Never in production.
     MSGR_CASSANDRA_JVM_OPTS: "-Dcassandra.skip_sync=true",
+    ...(opts.secure ? { MSGR_CASSANDRA_AUTH: "password", MSGR_CASSANDRA_TLS_CERT: opts.secure.cert.certFile, MSGR_CASSANDRA_TLS_KEY: opts.secure.cert.keyFile } : {}),
   };
+  const ca = opts.secure ? readFileSync(opts.secure.cert.caFile, "utf8") : undefined;
 
   let proc: Subprocess<"ignore", "pipe", "pipe"> | undefined;
   let output = "";
@@ -114,7 +134,7 @@ export async function startCassandra(): Promise<CassandraServer> {
       })();
     }
     const deadline = Date.now() + READY_TIMEOUT_MS;
-    while (!(await cqlReady(port))) {
+    while (!(await cqlReady(port, ca))) {
       if (p.exitCode !== null || Date.now() > deadline) {
         const why = p.exitCode !== null ? `exited with ${p.exitCode}` : `did not answer CQL within ${READY_TIMEOUT_MS / 1000} s`;
         await halt("SIGKILL");
@@ -153,8 +173,13 @@ export async function startCassandra(): Promise<CassandraServer> {
 
   try {
     await launch();
+    if (opts.secure) {
+      const { caFile } = opts.secure.cert;
+      await ensureCassandraRoles({ contactPoint: `${HOST}:${port}`, localDataCenter: DATA_CENTER, caFile, ...opts.secure });
+    }
   } catch (e) {
     process.off("exit", onExit);
+    await halt("SIGKILL");
     rmSync(dir, { recursive: true, force: true });
     throw e;
   }

@@ -4,14 +4,17 @@
 
 import { spawn } from "bun";
 import { randomBytes } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
+import { copyFile, mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { TestCert } from "./certs.ts";
 import { freePorts, installedByScript } from "./common.ts";
 
 export interface MinioServer {
   endPoint: string;
   port: number;
+  /** HTTPS only (started with `secure`). */
+  useSSL: boolean;
   accessKey: string;
   secretKey: string;
   /** Kills the server and removes its data. */
@@ -24,13 +27,24 @@ const READY_TIMEOUT_MS = 60_000;
 /** The minio binary, built on first use when there is none. Rejects with the reason when it cannot be built. */
 export const minioBinary = () => installedByScript("install-minio.sh");
 
-export async function startMinio(): Promise<MinioServer> {
+export async function startMinio(opts: { secure?: { cert: TestCert } } = {}): Promise<MinioServer> {
   const bin = await minioBinary();
   const [port, consolePort] = (await freePorts(2, HOST)) as [number, number];
   const dir = await mkdtemp(join(tmpdir(), "msgr-minio-"));
   const accessKey = "msgr-test";
   const secretKey = randomBytes(18).toString("base64url");
-  const proc = spawn([bin, "server", dir, "--address", `${HOST}:${port}`, "--console-address", `${HOST}:${consolePort}`, "--quiet"], {
+  const args = [bin, "server", join(dir, "data"), "--address", `${HOST}:${port}`, "--console-address", `${HOST}:${consolePort}`, "--quiet"];
+  let ca: string | undefined;
+  if (opts.secure) {
+    // MinIO serves HTTPS, and only HTTPS, when its certs directory holds public.crt and private.key.
+    const certs = join(dir, "certs");
+    await mkdir(certs, { mode: 0o700 });
+    await copyFile(opts.secure.cert.certFile, join(certs, "public.crt"));
+    await copyFile(opts.secure.cert.keyFile, join(certs, "private.key"));
+    args.push("--certs-dir", certs);
+    ca = await readFile(opts.secure.cert.caFile, "utf8");
+  }
+  const proc = spawn(args, {
     stdin: "ignore",
     stdout: "pipe",
     stderr: "pipe",
@@ -51,19 +65,20 @@ export async function startMinio(): Promise<MinioServer> {
   };
 
   const deadline = Date.now() + READY_TIMEOUT_MS;
-  while (!(await live(port))) {
+  while (!(await live(port, ca))) {
     if (proc.exitCode !== null || Date.now() > deadline) {
       await stop();
       throw new Error(`minio did not start on port ${port} (exit ${proc.exitCode}):\n${log}`);
     }
     await Bun.sleep(50);
   }
-  return { endPoint: HOST, port, accessKey, secretKey, stop };
+  return { endPoint: HOST, port, useSSL: ca !== undefined, accessKey, secretKey, stop };
 }
 
-async function live(port: number): Promise<boolean> {
+async function live(port: number, ca?: string): Promise<boolean> {
   try {
-    const res = await fetch(`http://${HOST}:${port}/minio/health/live`, { signal: AbortSignal.timeout(1000) });
+    const url = `${ca === undefined ? "http" : "https"}://${HOST}:${port}/minio/health/live`;
+    const res = await fetch(url, { signal: AbortSignal.timeout(1000), ...(ca === undefined ? {} : { tls: { ca } }) });
     return res.ok;
   } catch {
     return false;

@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { TestCert } from "./certs.ts";
 import { freePorts, installedByScript, serverProcess } from "./common.ts";
 
 export interface NatsServer {
@@ -34,15 +35,26 @@ function accepts(port: number): Promise<boolean> {
   });
 }
 
-export async function startNats(opts: { jetstream?: boolean } = {}): Promise<NatsServer> {
+export interface NatsSecurity {
+  /** Clients must use TLS with this certificate's CA. */
+  cert: TestCert;
+  /** The accounts block (natsAccountsConf, as `msgr nats-auth` writes it): only its users get in. */
+  accounts: string;
+}
+
+/** `extraConfig`: more server configuration (e.g. operator mode), appended as it is. */
+export async function startNats(opts: { jetstream?: boolean; secure?: NatsSecurity; extraConfig?: string } = {}): Promise<NatsServer> {
   const bin = await installedByScript("install-nats.sh");
   const [port, monitorPort] = (await freePorts(2, HOST)) as [number, number];
-  const storeDir = opts.jetstream ? mkdtempSync(join(tmpdir(), "msgr-nats-")) : undefined;
+  const storeDir = opts.jetstream || opts.secure || opts.extraConfig ? mkdtempSync(join(tmpdir(), "msgr-nats-")) : undefined;
   const args = [bin, "-a", HOST, "-p", String(port), "-m", String(monitorPort)];
   if (storeDir) {
-    // sync_interval has no command-line flag.
+    // sync_interval has no command-line flag, nor have accounts.
     const conf = join(storeDir, "nats.conf");
-    writeFileSync(conf, `jetstream { store_dir: "${join(storeDir, "js")}", sync_interval: always }\n`);
+    let text = opts.jetstream ? `jetstream { store_dir: "${join(storeDir, "js")}", sync_interval: always }\n` : "";
+    if (opts.secure) text += `tls { cert_file: "${opts.secure.cert.certFile}", key_file: "${opts.secure.cert.keyFile}", timeout: 2 }\n${opts.secure.accounts}`;
+    if (opts.extraConfig) text += opts.extraConfig;
+    writeFileSync(conf, text);
     args.push("-c", conf);
   }
 

@@ -2,14 +2,15 @@
 // loopback port, run as a child process (never the system's cluster service), with one database
 // created for the calling suite. stop() shuts it down and deletes everything it wrote.
 
-import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
+import type { TestCert } from "./certs.ts";
 import { ensureInstalled, freePort } from "./common.ts";
 
 export interface PostgresServer {
-  /** postgres://postgres@127.0.0.1:PORT/DB: the suite's database, as the superuser (trust auth). */
+  /** postgres://postgres@127.0.0.1:PORT/DB: the suite's database, as the superuser (trust auth); secure: as `msgr`, its owner. */
   url: string;
   /** Stops the server and removes its files; safe to call twice. */
   stop(): Promise<void>;
@@ -85,8 +86,22 @@ interface RunningServer {
   stop(): Promise<void>;
 }
 
+/**
+ * As production runs it (infra/production/postgresql.md): TCP only with TLS and only for role
+ * `msgr` with a scram-sha-256 password; the superuser only over the Unix socket in the server's
+ * private directory.
+ */
+export interface PostgresSecurity {
+  cert: TestCert;
+  /** msgr's password (postgres.passwordFile). */
+  passwordFile: string;
+}
+
+/** How the launcher itself reaches the server as the superuser: TCP with trust, or (secure) the private socket. */
+const adminTarget = (dir: string, secure: boolean) => (secure ? { host: dir } : { host: "127.0.0.1" });
+
 /** Starts the server on `port` and resolves once it accepts queries; rejects with its log otherwise. */
-async function startServer(bin: string, dir: string, port: number): Promise<RunningServer> {
+async function startServer(bin: string, dir: string, port: number, secure: boolean): Promise<RunningServer> {
   const data = join(dir, "data");
   const proc = Bun.spawn(
     asServerUser([
@@ -98,6 +113,7 @@ async function startServer(bin: string, dir: string, port: number): Promise<Runn
       // Tests only: a crash loses nothing that matters, and skipping fsync makes commits, and
       // CREATE DATABASE, far cheaper. Never in production.
       "-c", "fsync=off",
+      ...(secure ? ["-c", "ssl=on", "-c", "ssl_cert_file=server.crt", "-c", "ssl_key_file=server.key", "-c", "password_encryption=scram-sha-256"] : []),
     ]),
     { stdout: "pipe", stderr: "pipe" },
   );
@@ -156,7 +172,7 @@ async function startServer(bin: string, dir: string, port: number): Promise<Runn
 
   const deadline = Date.now() + READY_TIMEOUT_MS;
   for (;;) {
-    const probe = postgres({ host: "127.0.0.1", port, user: "postgres", database: "postgres", max: 1, connect_timeout: 2, onnotice: () => {} });
+    const probe = postgres({ ...adminTarget(dir, secure), port, user: "postgres", database: "postgres", max: 1, connect_timeout: 2, onnotice: () => {} });
     try {
       await probe`SELECT 1`;
       return { port, stop };
@@ -184,31 +200,51 @@ class ServerStartError extends Error {
 
 let suites = 0;
 
-export async function startPostgres(): Promise<PostgresServer> {
+export async function startPostgres(opts: { secure?: PostgresSecurity } = {}): Promise<PostgresServer> {
   const bin = await binDir();
   const dir = mkdtempSync(join(tmpdir(), "msgr-pg-"));
   const cleanup = () => rmSync(dir, { recursive: true, force: true });
+  const secure = opts.secure !== undefined;
   try {
+    let owner: [number, number] | undefined;
     if (isRoot) {
       const [uid, gid] = await Promise.all([run(["id", "-u", "postgres"], 5000), run(["id", "-g", "postgres"], 5000)]);
-      chownSync(dir, Number(uid), Number(gid));
+      owner = [Number(uid), Number(gid)];
+      chownSync(dir, ...owner);
     }
     // Trust auth on a loopback-only test server; C locale so that sorting does not depend on the host.
     await run(asServerUser([join(bin, "initdb"), "-D", join(dir, "data"), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C", "--no-sync"]), 60_000);
+    if (opts.secure) {
+      const data = join(dir, "data");
+      // No "host" lines: a connection without TLS matches nothing and is refused.
+      writeFileSync(join(data, "pg_hba.conf"), "local all postgres trust\nhostssl all msgr 127.0.0.1/32 scram-sha-256\n");
+      // PostgreSQL reads its key only if it owns it and no one else may read it.
+      for (const [src, name] of [[opts.secure.cert.certFile, "server.crt"], [opts.secure.cert.keyFile, "server.key"]] as const) {
+        copyFileSync(src, join(data, name));
+        chmodSync(join(data, name), 0o600);
+        if (owner) chownSync(join(data, name), ...owner);
+      }
+    }
 
     let server: RunningServer | undefined;
     for (let attempt = 1; !server; attempt++) {
       try {
-        server = await startServer(bin, dir, await freePort());
+        server = await startServer(bin, dir, await freePort(), secure);
       } catch (err) {
         if (!(err instanceof ServerStartError && err.portTaken && attempt < START_ATTEMPTS)) throw err;
       }
     }
 
     const database = `msgr_test_${process.pid}_${++suites}`;
-    const admin = postgres({ host: "127.0.0.1", port: server.port, user: "postgres", database: "postgres", max: 1, onnotice: () => {} });
+    const admin = postgres({ ...adminTarget(dir, secure), port: server.port, user: "postgres", database: "postgres", max: 1, onnotice: () => {} });
     try {
-      await admin.unsafe(`CREATE DATABASE ${database}`);
+      if (opts.secure) {
+        const password = readFileSync(opts.secure.passwordFile, "utf8").replace(/\r?\n$/, "");
+        await admin.unsafe(`CREATE ROLE msgr LOGIN PASSWORD '${password.replaceAll("'", "''")}'`);
+        await admin.unsafe(`CREATE DATABASE ${database} OWNER msgr`);
+      } else {
+        await admin.unsafe(`CREATE DATABASE ${database}`);
+      }
     } catch (err) {
       await server.stop();
       throw err;
@@ -219,7 +255,7 @@ export async function startPostgres(): Promise<PostgresServer> {
     let stopped: Promise<void> | undefined;
     const running = server;
     return {
-      url: `postgres://postgres@127.0.0.1:${running.port}/${database}`,
+      url: `postgres://${secure ? "msgr" : "postgres"}@127.0.0.1:${running.port}/${database}`,
       stop: () => (stopped ??= running.stop().finally(cleanup)),
     };
   } catch (err) {
