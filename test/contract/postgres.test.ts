@@ -14,6 +14,7 @@ import { MembershipError, UploadQuotaError, type AppendResult, type Conversation
 import { startPostgres, type PostgresServer } from "../helpers/services/postgres.ts";
 import { expectFailedBatchRejectedWhole, message, messageStoreContract } from "./message-store.contract.ts";
 import { metadataStoreContract } from "./metadata-store.contract.ts";
+import { safetyStoreContract } from "./safety-store.contract.ts";
 
 const POOL_SIZE = 4;
 
@@ -86,6 +87,10 @@ messageStoreContract("postgres message store", async () => {
 metadataStoreContract("postgres metadata store", async () => {
   const { backend, close } = await openFresh();
   return { store: backend.metadata, close };
+});
+safetyStoreContract("postgres safety store", async () => {
+  const { backend, close } = await openFresh();
+  return { safety: backend.safety, metadata: backend.metadata, close };
 });
 
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));

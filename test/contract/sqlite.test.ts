@@ -10,6 +10,7 @@ import { openSqlite, type SqliteBackend } from "../../src/storage/sqlite/db.ts";
 import { SqliteMessageStore } from "../../src/storage/sqlite/message-store.ts";
 import { expectFailedBatchRejectedWhole, message, messageStoreContract } from "./message-store.contract.ts";
 import { metadataStoreContract } from "./metadata-store.contract.ts";
+import { safetyStoreContract } from "./safety-store.contract.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "msgr-sqlite-contract-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -37,6 +38,10 @@ for (const synchronous of ["full", "normal"] as const) {
     return { store: backend.metadata, close };
   });
 }
+safetyStoreContract("sqlite safety store", async () => {
+  const { backend, close } = openFresh("normal");
+  return { safety: backend.safety, metadata: backend.metadata, close };
+});
 
 describe("sqlite message store specifics", () => {
   test("a failed group commit rejects every append of its batch and consumes no seqs", async () => {

@@ -163,3 +163,150 @@ export const pushSubscriptions = sqliteTable(
   },
   (t) => [index("push_subscriptions_user_idx").on(t.user)],
 );
+
+// ---- safety and moderation (src/storage/safety-types.ts) -------------------------------------
+
+/** Every user that exists: provisioned through the admin API, or registered on first authentication. */
+export const users = sqliteTable(
+  "users",
+  {
+    id: text("id").primaryKey(),
+    createdAt: integer("created_at").notNull(),
+    /** "admin" or "login". */
+    origin: text("origin").notNull(),
+    bannedAt: integer("banned_at"),
+    banReason: text("ban_reason"),
+  },
+  (t) => [index("users_banned_idx").on(t.bannedAt)],
+);
+
+/** A user's privacy settings; no row: the defaults. */
+export const privacySettings = sqliteTable("privacy_settings", {
+  user: text("user").primaryKey(),
+  lastSeen: text("last_seen").notNull(),
+  online: text("online").notNull(),
+  groupAdd: text("group_add").notNull(),
+  readReceipts: integer("read_receipts", { mode: "boolean" }).notNull(),
+});
+
+export const contacts = sqliteTable(
+  "contacts",
+  {
+    owner: text("owner").notNull(),
+    contact: text("contact").notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.owner, t.contact] })],
+);
+
+export const blocks = sqliteTable(
+  "blocks",
+  {
+    blocker: text("blocker").notNull(),
+    blocked: text("blocked").notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.blocker, t.blocked] })],
+);
+
+/** Members who are in a conversation by their own choice (presence counts only those conversations). */
+export const memberConsents = sqliteTable(
+  "member_consents",
+  {
+    convId: text("conv_id")
+      .notNull()
+      .references(() => conversations.id, { onDelete: "cascade" }),
+    user: text("user").notNull(),
+    at: integer("at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.convId, t.user] }), index("member_consents_user_idx").on(t.user)],
+);
+
+/** Pending invitations to groups, for users whose settings did not let the inviter add them. */
+export const invitations = sqliteTable(
+  "invitations",
+  {
+    convId: text("conv_id")
+      .notNull()
+      .references(() => conversations.id, { onDelete: "cascade" }),
+    user: text("user").notNull(),
+    by: text("by").notNull(),
+    at: integer("at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.convId, t.user] }), index("invitations_user_idx").on(t.user)],
+);
+
+export const inviteLinks = sqliteTable(
+  "invite_links",
+  {
+    token: text("token").primaryKey(),
+    convId: text("conv_id")
+      .notNull()
+      .references(() => conversations.id, { onDelete: "cascade" }),
+    by: text("by").notNull(),
+    at: integer("at").notNull(),
+    approval: integer("approval", { mode: "boolean" }).notNull(),
+    revokedAt: integer("revoked_at"),
+  },
+  (t) => [index("invite_links_conv_idx").on(t.convId)],
+);
+
+/** Joins through a link that needs approval, waiting for an admin. */
+export const joinRequests = sqliteTable(
+  "join_requests",
+  {
+    convId: text("conv_id")
+      .notNull()
+      .references(() => conversations.id, { onDelete: "cascade" }),
+    user: text("user").notNull(),
+    token: text("token").notNull(),
+    at: integer("at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.convId, t.user] })],
+);
+
+/** Reports by users; `messages` is the reporter's own copies (JSON, bodies base64). */
+export const reports = sqliteTable(
+  "reports",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    reporter: text("reporter").notNull(),
+    user: text("user").notNull(),
+    convId: text("conv_id"),
+    seq: integer("seq"),
+    reason: text("reason").notNull(),
+    messages: text("messages").notNull(),
+    at: integer("at").notNull(),
+  },
+  (t) => [index("reports_user_idx").on(t.user)],
+);
+
+/** Every admin API action; rows are never changed. */
+export const auditLog = sqliteTable("audit_log", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  at: integer("at").notNull(),
+  admin: text("admin").notNull(),
+  device: text("device").notNull(),
+  action: text("action").notNull(),
+  target: text("target").notNull(),
+  status: integer("status").notNull(),
+  details: text("details").notNull(),
+});
+
+/**
+ * Messages removed by moderation: served as tombstones from then on. No foreign key, like
+ * messages: the message store stands alone.
+ */
+export const removedMessages = sqliteTable(
+  "removed_messages",
+  {
+    convId: text("conv_id").notNull(),
+    seq: integer("seq").notNull(),
+    sender: text("sender").notNull(),
+    media: text("media"),
+    by: text("by").notNull(),
+    reason: text("reason").notNull(),
+    at: integer("at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.convId, t.seq] })],
+);
