@@ -10,6 +10,7 @@ import type { DeviceSession } from "./device-session.ts";
 import type { BusEvent, ConversationEvent, ReceiptEvent } from "../bus/events.ts";
 import { Mailbox } from "./mailbox.ts";
 import { RateLimits } from "./rate-limit.ts";
+import { receiptFor } from "../safety/policy.ts";
 
 /** Rows read per store query when streaming a backlog. */
 const PAGE = 500;
@@ -73,7 +74,8 @@ export class UserActor {
         if (event.to.includes(this.user)) this.mailbox.enqueue(() => this.relayReceipt(event));
         return;
       case "typing":
-        return this.mailbox.enqueue(() => {
+        return this.mailbox.enqueue(async () => {
+          if (!(await this.ctx.safety.typingVisible(this.user, event.user))) return;
           for (const s of this.sessions.values()) {
             if (s.synced && !(event.user === this.user && s.device === event.dev)) s.push(PushKind.Typing, { conv: event.conv, user: event.user, dev: event.dev, on: event.on });
           }
@@ -82,6 +84,14 @@ export class UserActor {
         return this.mailbox.enqueue(() => this.conversationChanged(event));
       case "revoke":
         return this.mailbox.enqueue(() => this.sessions.get(event.device)?.close(DisconnectCode.DeviceRevoked, "device revoked"));
+      case "ban":
+        return this.mailbox.enqueue(() => {
+          for (const s of this.sessions.values()) s.close(DisconnectCode.UserBanned, "user banned");
+        });
+      case "notice":
+        return this.mailbox.enqueue(() => {
+          for (const s of this.sessions.values()) if (s.synced) s.push(event.kind, event.body);
+        });
       case "presence":
         return;
     }
@@ -151,7 +161,7 @@ export class UserActor {
     // Aggregates exclude the receiving user: "everyone but me has delivered / read up to".
     const allDelivered = e.deliveredMin[1] === this.user ? e.deliveredMin[2] : e.deliveredMin[0];
     const allRead = e.readMin[1] === this.user ? e.readMin[2] : e.readMin[0];
-    const body = { conv: e.conv, user: e.user, delivered: e.delivered, read: e.read, allDelivered, allRead };
+    const body = receiptFor(this.user, e, { conv: e.conv, user: e.user, delivered: e.delivered, read: e.read, allDelivered, allRead });
     for (const s of this.sessions.values()) if (s.synced) s.push(PushKind.Receipt, body);
   }
 

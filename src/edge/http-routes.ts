@@ -6,7 +6,7 @@ import type { Readiness } from "../health/readiness.ts";
 import type { LocalDiskObjectStore } from "../media/local-disk-store.ts";
 import { localMediaRoute } from "../media/local-media-routes.ts";
 import { serveMetrics } from "../metrics/metrics-endpoint.ts";
-import { bearerToken, originAllowed, refuse, verify, type UpgradeDeps } from "./upgrade-auth.ts";
+import { BANNED, bearerToken, originAllowed, refuse, verify, type UpgradeDeps } from "./upgrade-auth.ts";
 
 export interface RouteDeps extends UpgradeDeps {
   node: Node;
@@ -55,6 +55,7 @@ async function issueTicket(deps: RouteDeps, req: Request): Promise<Response> {
   if (await deps.metadata.isDeviceRevoked(claims.user, claims.device)) {
     return refuse({ status: 403, code: "device-revoked", message: "this device was revoked" }, cors);
   }
+  if ((await deps.users.getUser(claims.user))?.bannedAt) return refuse(BANNED, cors);
   const ttl = deps.config.auth.ticketTtlMs;
   const ticket = await deps.tickets.issue({ user: claims.user, device: claims.device, expiresAt: claims.expiresAt }, ttl, deps.clock.now());
   return Response.json({ ticket, expiresInMs: ttl }, { headers: cors });

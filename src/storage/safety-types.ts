@@ -39,11 +39,13 @@ export interface UserDirectory {
   /** Bans (`ban` set) or unbans (null) a registered user; null when the user is unknown. */
   setBan(id: string, ban: { at: number; reason: string } | null): Promise<UserRecord | null>;
 
-  /** The user's settings; DEFAULT_PRIVACY for whatever they never set. */
-  getPrivacy(user: string): Promise<PrivacySettings>;
+  /** Each user's settings; DEFAULT_PRIVACY for those who never set any. */
+  getPrivacy(users: string[]): Promise<Map<string, PrivacySettings>>;
   setPrivacy(user: string, settings: PrivacySettings): Promise<void>;
 
   listContacts(owner: string): Promise<string[]>;
+  /** Of `owners`, those whose contact list holds `contact`. */
+  contactsAmong(owners: string[], contact: string): Promise<Set<string>>;
   /** Adds contacts not yet listed; throws ListFullError (writing nothing) if the list would exceed `max`. */
   addContacts(owner: string, users: string[], nowMs: number, max: number): Promise<void>;
   removeContacts(owner: string, users: string[]): Promise<void>;
@@ -54,13 +56,15 @@ export interface UserDirectory {
   block(blocker: string, blocked: string, nowMs: number, max: number): Promise<boolean>;
   /** True when a block was lifted. */
   unblock(blocker: string, blocked: string): Promise<boolean>;
+  /** Of `blockers`, those who blocked `blocked`. */
+  blockersAmong(blockers: string[], blocked: string): Promise<Set<string>>;
 
   /**
    * Records that `user` is in conversation `conv` by their own choice (they created or opened it,
    * accepted an invitation, joined by link, or wrote in it). Presence rules count only such
    * conversations, so being put into one by someone else reveals nothing.
    */
-  recordConsent(conv: string, user: string, nowMs: number): Promise<void>;
+  recordConsent(conv: string, user: string, nowMs: number): Promise<boolean>;
   forgetConsent(conv: string, user: string): Promise<void>;
   /**
    * Of `others`, those who share a conversation with `user` in which the member named by

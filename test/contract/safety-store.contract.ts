@@ -75,12 +75,18 @@ export function safetyStoreContract(name: string, open: OpenSafetyStore): void {
 
     describe("privacy, contacts, blocks", () => {
       test("privacy settings default until set, and are replaced whole", async () => {
-        expect(await store.getPrivacy("alice")).toEqual({ ...DEFAULT_PRIVACY });
-        await store.setPrivacy("alice", { lastSeen: "contacts", online: "nobody", groupAdd: "contacts", readReceipts: false });
-        expect(await store.getPrivacy("alice")).toEqual({ lastSeen: "contacts", online: "nobody", groupAdd: "contacts", readReceipts: false });
+        expect(await store.getPrivacy(["alice"])).toEqual(new Map([["alice", { ...DEFAULT_PRIVACY }]]));
+        const custom = { lastSeen: "contacts", online: "nobody", groupAdd: "contacts", readReceipts: false } as const;
+        await store.setPrivacy("alice", custom);
+        expect(await store.getPrivacy(["alice", "bob"])).toEqual(
+          new Map([
+            ["alice", custom],
+            ["bob", { ...DEFAULT_PRIVACY }],
+          ]),
+        );
         await store.setPrivacy("alice", { ...DEFAULT_PRIVACY, online: "contacts" });
-        expect(await store.getPrivacy("alice")).toEqual({ ...DEFAULT_PRIVACY, online: "contacts" });
-        expect(await store.getPrivacy("bob")).toEqual({ ...DEFAULT_PRIVACY });
+        expect((await store.getPrivacy(["alice"])).get("alice")).toEqual({ ...DEFAULT_PRIVACY, online: "contacts" });
+        expect(await store.getPrivacy([])).toEqual(new Map());
       });
 
       test("contacts are a set per owner, bounded by max with nothing written when over", async () => {
@@ -94,6 +100,9 @@ export function safetyStoreContract(name: string, open: OpenSafetyStore): void {
         await store.removeContacts("alice", ["carol", "zed"]);
         expect(await store.listContacts("alice")).toEqual(["bob", "dave"]);
         expect(await store.listContacts("bob")).toEqual([]);
+        await store.addContacts("carol", ["bob"], T, 3);
+        expect(await store.contactsAmong(["alice", "carol", "dave"], "bob")).toEqual(new Set(["alice", "carol"]));
+        expect(await store.contactsAmong(["alice"], "carol")).toEqual(new Set());
       });
 
       test("blocks are one-directional, idempotent and bounded", async () => {
@@ -106,6 +115,9 @@ export function safetyStoreContract(name: string, open: OpenSafetyStore): void {
         expect(await store.unblock("alice", "eve")).toBe(true);
         expect(await store.unblock("alice", "eve")).toBe(false);
         expect(await store.listBlocked("alice")).toEqual(["mallory"]);
+        await store.block("bob", "mallory", T, 2);
+        expect(await store.blockersAmong(["alice", "bob", "carol"], "mallory")).toEqual(new Set(["alice", "bob"]));
+        expect(await store.blockersAmong(["alice", "bob"], "eve")).toEqual(new Set());
       });
 
       test("concurrent additions never pass a list's limit together", async () => {
@@ -126,8 +138,8 @@ export function safetyStoreContract(name: string, open: OpenSafetyStore): void {
         expect(await store.sharedByChoice("alice", ["bob", "carol", "dave"], "user")).toEqual(new Set());
         expect(await store.sharedByChoice("alice", ["bob", "carol", "dave"], "other")).toEqual(new Set());
 
-        await store.recordConsent("g1", "alice", T);
-        await store.recordConsent("g1", "alice", T + 1); // again: nothing changes
+        expect(await store.recordConsent("g1", "alice", T)).toBe(true);
+        expect(await store.recordConsent("g1", "alice", T + 1)).toBe(false); // again: nothing changes
         await store.recordConsent("d1", "dave", T);
         expect(await store.sharedByChoice("alice", ["bob", "carol", "dave", "erin"], "user")).toEqual(new Set(["bob", "carol"]));
         expect(await store.sharedByChoice("alice", ["bob", "carol", "dave"], "other")).toEqual(new Set(["dave"]));

@@ -1,10 +1,11 @@
 // Messaging commands: send, receipts, typing, history.
 
-import { ErrorCode, MessageKind, Method } from "../../proto/codes.ts";
+import { ConvType, ErrorCode, MessageKind, Method } from "../../proto/codes.ts";
 import { CommandError } from "../../proto/command-error.ts";
 import type { HistoryResult, WireMessage } from "../../proto/types.ts";
 import type { Command } from "./command.ts";
 import { thumbnail } from "./media.ts";
+import { peerOf } from "./guards.ts";
 import { memberOf } from "./membership.ts";
 
 export const send: Command<typeof Method.Send> = {
@@ -15,11 +16,16 @@ export const send: Command<typeof Method.Send> = {
       throw new CommandError(ErrorCode.BodyTooLarge, `body exceeds ${ctx.config.limits.maxBodyBytes} bytes`);
     }
     if (media && kind !== MessageKind.Media) throw new CommandError(ErrorCode.InvalidParams, "media: only messages of kind media carry an upload");
+    if (kind === MessageKind.Removed) throw new CommandError(ErrorCode.InvalidParams, "kind: removed messages are written by the server");
     const a = await memberOf(node, conv, s.user);
+    const peer = a.type === ConvType.Direct ? peerOf(a, s.user) : undefined;
+    if (peer) await ctx.safety.requireNotBlocked(s.user, peer);
     const upload = media ? await ctx.media.verifyForSend(s.user, media, conv) : null;
     // Copy: the frame's buffer belongs to the socket layer.
     const ack = await a.send(s.user, s.device, cid, kind, body.slice(), acceptedAt, { media, resend });
     if (upload && !ack.dup) void thumbnail(node, a, upload, conv, ack.seq);
+    // Writing in a conversation makes it the sender's choice (presence, src/safety/policy.ts).
+    ctx.safety.consent(conv, s.user).catch((err: unknown) => ctx.log.warn({ err, conv }, "recording consent failed"));
     return ack;
   },
 };
@@ -27,7 +33,10 @@ export const send: Command<typeof Method.Send> = {
 export const receipt: Command<typeof Method.Receipt> = {
   rate: "receipt",
   async run({ node, session: s }, { conv, type, seq }) {
-    await (await memberOf(node, conv, s.user)).receipt(s.user, type, seq);
+    const a = await memberOf(node, conv, s.user);
+    // In a direct conversation either member may have turned read receipts off (both ways).
+    const peer = a.type === ConvType.Direct ? peerOf(a, s.user) : undefined;
+    await a.receipt(s.user, type, seq, peer !== undefined && (await node.ctx.safety.readsHidden(s.user, peer)));
     return {};
   },
 };

@@ -90,9 +90,10 @@ export class PostgresSafetyStore implements SafetyStore {
 
   // ---- privacy, contacts, blocks ------------------------------------------------------------
 
-  async getPrivacy(user: string): Promise<PrivacySettings> {
-    const [row] = await this.db.select().from(privacySettings).where(eq(privacySettings.user, user));
-    return row ? privacyRecord(row) : { ...DEFAULT_PRIVACY };
+  async getPrivacy(list: string[]): Promise<Map<string, PrivacySettings>> {
+    const out = new Map(list.map((u) => [u, { ...DEFAULT_PRIVACY }]));
+    if (list.length > 0) for (const r of await this.db.select().from(privacySettings).where(inArray(privacySettings.user, distinct(list)))) out.set(r.user, privacyRecord(r));
+    return out;
   }
 
   async setPrivacy(user: string, s: PrivacySettings): Promise<void> {
@@ -106,6 +107,12 @@ export class PostgresSafetyStore implements SafetyStore {
   async listContacts(owner: string): Promise<string[]> {
     const rows = await this.db.select({ c: contacts.contact }).from(contacts).where(eq(contacts.owner, owner)).orderBy(bytewise(contacts.contact));
     return rows.map((r) => r.c);
+  }
+
+  async contactsAmong(owners: string[], contact: string): Promise<Set<string>> {
+    if (owners.length === 0) return new Set();
+    const rows = await this.db.select({ o: contacts.owner }).from(contacts).where(and(eq(contacts.contact, contact), inArray(contacts.owner, distinct(owners))));
+    return new Set(rows.map((r) => r.o));
   }
 
   async addContacts(owner: string, list: string[], nowMs: number, max: number): Promise<void> {
@@ -150,10 +157,17 @@ export class PostgresSafetyStore implements SafetyStore {
     return rows.length > 0;
   }
 
+  async blockersAmong(blockers: string[], blocked: string): Promise<Set<string>> {
+    if (blockers.length === 0) return new Set();
+    const rows = await this.db.select({ b: blocks.blocker }).from(blocks).where(and(eq(blocks.blocked, blocked), inArray(blocks.blocker, distinct(blockers))));
+    return new Set(rows.map((r) => r.b));
+  }
+
   // ---- consent ------------------------------------------------------------------------------
 
-  async recordConsent(conv: string, user: string, nowMs: number): Promise<void> {
-    await this.db.insert(memberConsents).values({ convId: conv, user, at: nowMs }).onConflictDoNothing();
+  async recordConsent(conv: string, user: string, nowMs: number): Promise<boolean> {
+    const rows = await this.db.insert(memberConsents).values({ convId: conv, user, at: nowMs }).onConflictDoNothing().returning();
+    return rows.length > 0;
   }
 
   async forgetConsent(conv: string, user: string): Promise<void> {

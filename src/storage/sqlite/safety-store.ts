@@ -75,9 +75,10 @@ export class SqliteSafetyStore implements SafetyStore {
 
   // ---- privacy, contacts, blocks ------------------------------------------------------------
 
-  async getPrivacy(user: string): Promise<PrivacySettings> {
-    const row = this.db.select().from(privacySettings).where(eq(privacySettings.user, user)).get();
-    return row ? privacyRecord(row) : { ...DEFAULT_PRIVACY };
+  async getPrivacy(list: string[]): Promise<Map<string, PrivacySettings>> {
+    const out = new Map(list.map((u) => [u, { ...DEFAULT_PRIVACY }]));
+    if (list.length > 0) for (const r of this.db.select().from(privacySettings).where(inArray(privacySettings.user, distinct(list))).all()) out.set(r.user, privacyRecord(r));
+    return out;
   }
 
   async setPrivacy(user: string, s: PrivacySettings): Promise<void> {
@@ -91,6 +92,12 @@ export class SqliteSafetyStore implements SafetyStore {
 
   async listContacts(owner: string): Promise<string[]> {
     return this.db.select({ c: contacts.contact }).from(contacts).where(eq(contacts.owner, owner)).orderBy(asc(contacts.contact)).all().map((r) => r.c);
+  }
+
+  async contactsAmong(owners: string[], contact: string): Promise<Set<string>> {
+    if (owners.length === 0) return new Set();
+    const rows = this.db.select({ o: contacts.owner }).from(contacts).where(and(eq(contacts.contact, contact), inArray(contacts.owner, distinct(owners)))).all();
+    return new Set(rows.map((r) => r.o));
   }
 
   async addContacts(owner: string, list: string[], nowMs: number, max: number): Promise<void> {
@@ -131,10 +138,16 @@ export class SqliteSafetyStore implements SafetyStore {
     return rows.length > 0;
   }
 
+  async blockersAmong(blockers: string[], blocked: string): Promise<Set<string>> {
+    if (blockers.length === 0) return new Set();
+    const rows = this.db.select({ b: blocks.blocker }).from(blocks).where(and(eq(blocks.blocked, blocked), inArray(blocks.blocker, distinct(blockers)))).all();
+    return new Set(rows.map((r) => r.b));
+  }
+
   // ---- consent ------------------------------------------------------------------------------
 
-  async recordConsent(conv: string, user: string, nowMs: number): Promise<void> {
-    this.db.insert(memberConsents).values({ convId: conv, user, at: nowMs }).onConflictDoNothing().run();
+  async recordConsent(conv: string, user: string, nowMs: number): Promise<boolean> {
+    return this.db.insert(memberConsents).values({ convId: conv, user, at: nowMs }).onConflictDoNothing().returning().get() !== undefined;
   }
 
   async forgetConsent(conv: string, user: string): Promise<void> {
