@@ -17,6 +17,8 @@ commands:
                                                        print an access token signed with the server's key
   revoke  --user ID --device ID [--url URL] [--config FILE]
                                                        disconnect a device now and refuse it from then on
+  admin   <subcommand> [options]                       the admin and moderation API: users, bans, devices, conversations,
+                                                       removing messages and members, reports, audit log (msgr admin --help)
   chat    --user ID [--device ID] [--url WS_URL] [--config FILE]
                                                        terminal client (mints its own token from the local key)
   worker  [--config FILE]                              run a write-behind worker: message log -> Cassandra/ScyllaDB
@@ -64,6 +66,8 @@ function stopOnSignals(log: Logger, message: string, stop: () => Promise<void>):
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
+  // Subcommands with options of their own.
+  if (command === "admin") return (await import("./admin.ts")).runAdmin(rest, mintFor);
   const { values } = parseArgs({
     args: rest,
     options: {
