@@ -195,8 +195,6 @@ export interface MetadataStore {
   listUserConversations(user: string): Promise<{ conv: string; joinedSeq: number }[]>;
   /** Raises delivered/read markers; a lower value never lowers a stored one. */
   saveCursors(updates: CursorUpdate[]): Promise<void>;
-  /** Whether two users are members of at least one common conversation. */
-  sharesConversation(a: string, b: string): Promise<boolean>;
 
   /** Records media as it is (the server's own, e.g. thumbnails): no slot, no quota. */
   createMedia(media: MediaRecord): Promise<void>;

@@ -41,7 +41,7 @@ const system = (body: Uint8Array) => decodeSystemEvent(body) as SystemEvent;
 /** The route's path with sample values for its parameters. */
 const samplePath = (path: string) => path.replace("{user}", "someone").replace("{conv}", "c0").replace("{seq}", "1").replace("{id}", "1");
 
-async function auditActions(): Promise<{ action: string; target: string; status: number; admin: string; device: string }[]> {
+async function auditActions(): Promise<{ id: number; action: string; target: string; status: number; admin: string; device: string }[]> {
   return (await call("GET", "/v1/admin/audit?limit=1000")).json.entries;
 }
 
