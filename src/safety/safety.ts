@@ -1,7 +1,10 @@
 // The safety service of one node: blocks, privacy settings, contacts, consent and the user
-// registry, as the command handlers and actors ask about them, with per-node caches.
+// registry, as the command handlers and actors ask about them. The hot questions (may these two
+// talk, see each other type, see each other's read markers) are answered from per-node caches of
+// each user's settings and block list; the rarer ones (presence watches, group additions) from
+// batched store reads.
 //
-// Cluster: every node caches a user's settings, contacts and block list after first use. A node
+// Cluster: every node caches a user's settings and block list after first use. A node
 // that changes them writes the store first, then publishes a "safety" event on the safety
 // subject, which every node (itself included) hears: it drops its cached copies and re-decides
 // the presence its devices watch (PresenceGate). After a bus outage, whose events may be lost,
@@ -22,7 +25,7 @@ import { mayAdd, presenceMask, readsHidden, type PresenceMask } from "./policy.t
 import { PresenceGate } from "./presence-gate.ts";
 import { RemovedMessages } from "./removed-messages.ts";
 
-/** Users whose settings, contacts and blocks one node keeps in memory; the least recently used go first. */
+/** Users whose settings and block lists one node keeps in memory; the least recently used go first. */
 const MAX_CACHED_USERS = 50_000;
 /** (conversation, user) pairs a node remembers having recorded consent for. */
 const MAX_CONSENTS = 200_000;
@@ -30,7 +33,6 @@ const MAX_CONSENTS = 200_000;
 interface Cached {
   privacy?: Promise<PrivacySettings>;
   blocked?: Promise<Set<string>>;
-  contacts?: Promise<Set<string>>;
 }
 
 export interface SafetyDeps {
@@ -122,10 +124,6 @@ export class Safety {
     return this.cached(user, "blocked", async () => new Set(await this.store.listBlocked(user)));
   }
 
-  contacts(user: string): Promise<Set<string>> {
-    return this.cached(user, "contacts", async () => new Set(await this.store.listContacts(user)));
-  }
-
   /** Whether either of the two blocked the other. */
   async blockedEither(a: string, b: string): Promise<boolean> {
     const [ofA, ofB] = await Promise.all([this.blocked(a), this.blocked(b)]);
@@ -150,10 +148,22 @@ export class Safety {
     return readsHidden(pa, pb);
   }
 
-  /** Whether `adder` may put `target` into a group directly (otherwise: an invitation). */
-  async mayAdd(adder: string, target: string): Promise<boolean> {
-    const [settings, contacts] = await Promise.all([this.privacy(target), this.contacts(target)]);
-    return mayAdd(settings, contacts.has(adder));
+  /**
+   * Splits the users `adder` names for a group into those added at once and those whose
+   * settings ask for an invitation; refuses Blocked (1104) if a block stands between the adder
+   * and any of them. A few batched store reads, however many users.
+   */
+  async groupAdmission(adder: string, users: string[]): Promise<{ add: string[]; invite: string[] }> {
+    const s = this.store;
+    const [mine, theirs, settings, listing] = await Promise.all([this.blocked(adder), s.blockersAmong(users, adder), s.getPrivacy(users), s.contactsAmong(users, adder)]);
+    for (const u of users) {
+      if (mine.has(u)) throw new CommandError(ErrorCode.Blocked, `you blocked ${u}; unblock them first`);
+      if (theirs.has(u)) throw new CommandError(ErrorCode.Blocked, `${u} does not accept this from you`);
+    }
+    const add: string[] = [];
+    const invite: string[] = [];
+    for (const u of users) (mayAdd(settings.get(u)!, listing.has(u)) ? add : invite).push(u);
+    return { add, invite };
   }
 
   // ---- the registry ---------------------------------------------------------------------------

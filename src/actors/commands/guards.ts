@@ -18,13 +18,7 @@ import { memberOf } from "./membership.ts";
 export async function admission(node: Node, adder: string, users: string[]): Promise<{ add: string[]; invite: string[] }> {
   const { safety } = node.ctx;
   await safety.requireKnown(users);
-  const add: string[] = [];
-  const invite: string[] = [];
-  for (const u of users) {
-    await safety.requireNotBlocked(adder, u);
-    ((await safety.mayAdd(adder, u)) ? add : invite).push(u);
-  }
-  return { add, invite };
+  return safety.groupAdmission(adder, users);
 }
 
 /** Records invitations to group `a` from `by` and tells each invited user's devices. */
