@@ -466,6 +466,11 @@ export async function runChat(opts: ChatOptions): Promise<void> {
     if (gone) c.messages.set(gone.seq, { ...gone, kind: MessageKind.Removed, body: new Uint8Array(0), media: undefined });
   }
 
+  /** Users invited instead of added (their privacy settings ask for it), as a note; undefined when none. */
+  function invitedNote(invited: string[]): string | undefined {
+    return invited.length > 0 ? `(${invited.join(", ")} ${invited.length === 1 ? "was" : "were"} sent an invitation: their settings ask for one)` : undefined;
+  }
+
   /** An invitation by its /invites number or conversation id. */
   async function findInvitation(key: string | undefined): Promise<Invitation> {
     if (!key) throw new Error("usage: /accept N|ID  (see /invites)");
@@ -562,12 +567,13 @@ export async function runChat(opts: ChatOptions): Promise<void> {
         creating++;
         const info = await client.createGroup(g.title, g.members).finally(() => creating--);
         setInfo(info);
-        return switchTo(info.id);
+        return switchTo(info.id, invitedNote(info.invited));
       }
       case "add": {
         const users = parseUserList(args);
         if (users.length === 0) throw new Error("usage: /add USER[,USER...]");
-        await client.addMembers(currentConv().id, users);
+        const { invited } = await client.addMembers(currentConv().id, users);
+        if (invited.length > 0) note(invitedNote(invited)!);
         return;
       }
       case "kick": {
