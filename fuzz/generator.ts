@@ -72,7 +72,36 @@ function validParam(r: Rng, name: string): Raw {
     case "resend":
     case "on":
     case "admin":
+    case "approval":
+    case "approve":
+    case "readReceipts":
       return { t: "bool", v: r() < 0.5 };
+    case "lastSeen":
+    case "online":
+    case "groupAdd":
+      return s(pick(r, ["everyone", "contacts", "nobody"]));
+    case "token":
+      // An invite link token, and long enough for a push token too.
+      return s(hex(r, 40));
+    case "reason":
+      return s("fuzz report");
+    case "messages":
+      return {
+        t: "arr",
+        items: [
+          {
+            t: "map",
+            entries: [
+              [s("conv"), s("c" + hex(r, 8))],
+              [s("seq"), { t: "int", v: 1 + int(r, 100), enc: "fix" }],
+              [s("from"), s("alice")],
+              [s("ts"), { t: "int", v: 1 + int(r, 100), enc: "fix" }],
+              [s("kind"), { t: "int", v: 1, enc: "fix" }],
+              [s("body"), { t: "bin", v: bytes(r, int(r, 64)) }],
+            ],
+          },
+        ],
+      };
     case "seq":
     case "before":
     case "limit":

@@ -9,12 +9,15 @@ import { MemoryBus } from "./bus/memory-bus.ts";
 import type { Config } from "./config/config.ts";
 import { MemoryPresenceStore } from "./storage/memory/presence-store.ts";
 import { MemoryTicketStore } from "./storage/memory/ticket-store.ts";
+import type { SafetyStore } from "./storage/safety-types.ts";
 import type { MessageStore, MetadataStore, PresenceStore, TicketStore } from "./storage/types.ts";
 
 export interface Backends {
   bus: Bus;
   messages: MessageStore;
   metadata: MetadataStore;
+  /** On the metadata backend's database. */
+  safety: SafetyStore;
   presence: PresenceStore;
   tickets: TicketStore;
   /** Closes everything, stores last (they may still receive the final flush). */
@@ -24,6 +27,7 @@ export interface Backends {
 export interface Stores {
   messages: MessageStore;
   metadata: MetadataStore;
+  safety: SafetyStore;
   close(): Promise<void>;
 }
 
@@ -64,10 +68,11 @@ export async function openStores(config: Config, log: Logger): Promise<Stores> {
   } else {
     messages = backends.messages === "postgres" ? (await openPostgresOnce()).messages : (await openSqliteOnce()).messages;
   }
-  const metadata = backends.metadata === "postgres" ? (await openPostgresOnce()).metadata : (await openSqliteOnce()).metadata;
+  const { metadata, safety } = backends.metadata === "postgres" ? await openPostgresOnce() : await openSqliteOnce();
   return {
     messages,
     metadata,
+    safety,
     async close() {
       for (const close of closers.reverse()) await close();
     },
@@ -77,7 +82,7 @@ export async function openStores(config: Config, log: Logger): Promise<Stores> {
 export async function openBackends(config: Config, log: Logger): Promise<Backends> {
   const { backends } = config;
   const stores = await openStores(config, log);
-  const { messages, metadata } = stores;
+  const { messages, metadata, safety } = stores;
 
   let presence: PresenceStore;
   let tickets: TicketStore;
@@ -102,6 +107,7 @@ export async function openBackends(config: Config, log: Logger): Promise<Backend
     bus,
     messages,
     metadata,
+    safety,
     presence,
     tickets,
     async close() {

@@ -24,6 +24,7 @@ import { MediaService } from "./media/media-service.ts";
 import { openObjectStore } from "./media/open.ts";
 import { startMediaSweeper } from "./media/sweeper.ts";
 import { openPushNotifier } from "./push/open.ts";
+import { Safety } from "./safety/safety.ts";
 
 export interface RunningServer {
   /** ws://host:port/v1/ws (wss:// with server.tlsCertFile) */
@@ -73,11 +74,14 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   // Local media URLs point at this edge, whose port is known only once it listens.
   let publicUrl = config.media.publicUrl;
   const objects = await openObjectStore(config, () => publicUrl);
+  const safety = new Safety({ store: backends.safety, bus, config, presence, log });
+  await safety.start();
   const ctx: NodeContext = {
     config,
     clock,
     bus,
-    messages: backends.messages,
+    // Devices read messages removed by moderation as tombstones.
+    messages: safety.removed.wrap(backends.messages),
     metadata: backends.metadata,
     presence,
     metrics,
@@ -86,6 +90,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     cursors: new CursorWriter(backends.metadata),
     media: new MediaService(config, objects, backends.metadata, log, clock),
     push: config.push.enabled ? await openPushNotifier(config, backends.metadata, presence, log, (service, outcome) => metrics.pushes.inc({ service, outcome })) : null,
+    safety,
   };
   const node = new Node(ctx);
   // Events lost while the bus was down are in the store: bring every device up to date.
@@ -98,7 +103,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   readiness.registerMetrics(metrics.registry);
   let accepting = true;
   const localMedia = objects instanceof LocalDiskObjectStore ? objects : null;
-  const edge = startEdge({ config, clock, keyring, metadata: backends.metadata, tickets, node, localMedia, ready: () => accepting, readiness });
+  const edge = startEdge({ config, clock, keyring, metadata: backends.metadata, users: backends.safety, tickets, node, localMedia, ready: () => accepting, readiness });
   const metricsListener = config.metrics.listen ? startMetricsListener(config.metrics.listen, metrics.registry, config.metrics.token) : null;
 
   const sweeper = setInterval(() => node.sweep(clock.now()), Math.min(1000, config.heartbeat.intervalMs / 2));
@@ -144,6 +149,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
       edge.stop(true);
       offRecovered();
       offExpired();
+      safety.close();
       ctx.push?.close();
       readiness.close();
       metricsListener?.stop(true);

@@ -6,6 +6,7 @@ import type { Config } from "../config/config.ts";
 import type { MediaService } from "../media/media-service.ts";
 import type { Metrics } from "../metrics/metrics.ts";
 import type { PushNotifier } from "../push/notifier.ts";
+import type { Safety } from "../safety/safety.ts";
 import type { MessageStore, MetadataStore, PresenceStore } from "../storage/types.ts";
 import type { Bus } from "../bus/bus.ts";
 import type { CursorWriter } from "./cursor-writer.ts";
@@ -26,4 +27,6 @@ export interface NodeContext {
   media: MediaService;
   /** Null when push is disabled. */
   push: PushNotifier | null;
+  /** Blocks, privacy settings, contacts, the user registry and moderation (src/safety). */
+  safety: Safety;
 }

@@ -127,6 +127,11 @@ export class ConversationActor {
     return this.mailbox.size === 0 && this.inflight === 0;
   }
 
+  /** ConvType: direct or group. */
+  get type(): number {
+    return this.record.type;
+  }
+
   isMember(user: string): boolean {
     return this.members.has(user);
   }
@@ -238,14 +243,18 @@ export class ConversationActor {
 
   // ---- receipts and typing --------------------------------------------------------------
 
-  /** Moves a member's delivered or read marker forward and relays it; resolves once it is stored. */
-  receipt(user: string, dev: string, type: number, seq: number): Promise<void> {
+  /**
+   * Moves a member's delivered or read marker forward and relays it; resolves once it is stored.
+   * `hideRead` (src/safety): other members must not see the read marker, nor learn that it moved.
+   */
+  receipt(user: string, dev: string, type: number, seq: number, hideRead = false): Promise<void> {
     return new Promise((resolve, reject) => {
       this.mailbox.enqueue(() => {
         this.lastUsed = this.ctx.clock.now();
         const m = this.members.get(user);
         if (!m) return reject(notMember());
         const upTo = Math.min(seq, this.lastSeq);
+        const deliveredBefore = m.delivered;
         const before = type === ReceiptType.Read ? m.read : m.delivered;
         if (type === ReceiptType.Read) m.read = Math.max(m.read, upTo);
         m.delivered = Math.max(m.delivered, type === ReceiptType.Read ? m.read : upTo);
@@ -255,7 +264,9 @@ export class ConversationActor {
         const acceptedAt = this.recentTs.get(after);
         // Only sampled messages are in recentTs (see committed).
         if (acceptedAt !== undefined) this.ctx.metrics.observeStage(type === ReceiptType.Read ? "read" : "delivered", acceptedAt, Date.now(), this.record.id, after);
-        this.ctx.bus.publish(this.subject, this.receiptEvent(user, dev, m, before));
+        const e = this.receiptEvent(user, dev, m, before);
+        if (hideRead) Object.assign(e, { hideRead, to: m.delivered === deliveredBefore ? [user] : e.to });
+        this.ctx.bus.publish(this.subject, e);
         this.ctx.cursors.save({ conv: this.record.id, user, delivered: m.delivered, read: m.read }).then(resolve, () =>
           reject(new CommandError(ErrorCode.Unavailable, "storage unavailable; retry")),
         );
@@ -374,10 +385,11 @@ export class ConversationActor {
     });
   }
 
-  add(by: string, users: string[]): Promise<number> {
+  /** `join`: `by` joins by their own choice (an accepted invitation, a link): no admin needed. */
+  add(by: string, users: string[], { join = false } = {}): Promise<number> {
     return this.mailbox.call(async () => {
       this.requireGroup();
-      this.requireAdmin(by);
+      if (!join) this.requireAdmin(by);
       const candidates = [...new Set(users)].filter((u) => !this.members.has(u));
       if (candidates.length === 0) throw new CommandError(ErrorCode.Conflict, "every user is already a member");
       await this.quiesce();
@@ -394,7 +406,7 @@ export class ConversationActor {
       if (added.length === 0) throw new CommandError(ErrorCode.Conflict, "every user is already a member");
       for (const user of added) this.members.set(user, { admin: false, joinedSeq, delivered: 0, read: 0 });
       this.markersMoved(null);
-      return this.recordChange({ op: SystemOp.MembersAdded, by, users: added }, added, []);
+      return this.recordChange(join ? { op: SystemOp.Joined, by } : { op: SystemOp.MembersAdded, by, users: added }, added, []);
     });
   }
 
@@ -409,12 +421,17 @@ export class ConversationActor {
     }
   }
 
-  remove(by: string, user: string): Promise<number> {
+  /**
+   * `moderator`: the service's moderators remove the member (`by` is empty): no admin needed, and
+   * a group whose only admin is removed gets its longest-standing member as admin.
+   */
+  remove(by: string, user: string, { moderator = false } = {}): Promise<number> {
     return this.mailbox.call(async () => {
       this.requireGroup();
-      if (by !== user) this.requireAdmin(by);
+      if (by !== user && !moderator) this.requireAdmin(by);
       if (!this.members.has(user)) throw new CommandError(ErrorCode.NotFound, "not a member");
       await this.quiesce();
+      if (moderator) await this.keepAnAdmin(user);
       await this.membership(() => this.ctx.metadata.removeMember(this.record.id, user));
       this.members.delete(user);
       this.markersMoved(null);
@@ -422,6 +439,21 @@ export class ConversationActor {
       const op = by === user ? SystemOp.MemberLeft : SystemOp.MemberRemoved;
       return this.recordChange({ op, by, users: [user] }, [], [user]);
     });
+  }
+
+  /** Before `leaving` goes: if they are the only admin, the member who joined first becomes one. */
+  private async keepAnAdmin(leaving: string): Promise<void> {
+    if (!this.members.get(leaving)?.admin || [...this.members].some(([u, m]) => m.admin && u !== leaving)) return;
+    const next = [...this.members].filter(([u]) => u !== leaving).sort(([, a], [, b]) => a.joinedSeq - b.joinedSeq)[0];
+    if (!next) return;
+    await this.membership(() => this.ctx.metadata.setAdmin(this.record.id, next[0], true));
+    next[1].admin = true;
+    await this.recordChange({ op: SystemOp.AdminGranted, by: "", users: [next[0]] }, [], []);
+  }
+
+  /** Records that moderation removed message `ref` (MessageRemoved, by the service): devices drop their copy. */
+  announceRemoval(ref: number): Promise<number> {
+    return this.mailbox.call(() => this.appendSystem({ op: SystemOp.MessageRemoved, by: "", ref }));
   }
 
   setAdmin(by: string, user: string, admin: boolean): Promise<number> {

@@ -88,6 +88,7 @@ export class Node implements UserActorHost, ConversationHost {
     if (!this.allSessions.delete(s)) return;
     this.ctx.metrics.connections.set(this.allSessions.size);
     this.watch(s, []);
+    this.ctx.safety.presence.drop(s);
     const entry = this.users.get(s.user);
     if (!entry || entry.actor.sessions.get(s.device) !== s) return;
     entry.actor.sessions.delete(s.device);
@@ -131,7 +132,11 @@ export class Node implements UserActorHost, ConversationHost {
         const sessions = new Set<DeviceSession>();
         const unsubscribe = this.ctx.bus.subscribe(subjects.presence(u), (e) => {
           if (e.t !== "presence") return;
-          for (const x of sessions) if (x.connected) x.push(PushKind.Presence, e.info);
+          for (const x of sessions) {
+            // Each device hears only what the user's privacy settings and blocks let it see.
+            const p = x.connected && this.ctx.safety.presence.view(x, e.info);
+            if (p) x.push(PushKind.Presence, p);
+          }
         });
         this.watched.set(u, (w = { sessions, unsubscribe }));
       }

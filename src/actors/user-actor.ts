@@ -11,6 +11,7 @@ import type { DeviceSession } from "./device-session.ts";
 import type { BusEvent, ConversationEvent, ReceiptEvent } from "../bus/events.ts";
 import { Mailbox } from "./mailbox.ts";
 import { RateLimits } from "./rate-limit.ts";
+import { receiptFor } from "../safety/policy.ts";
 
 /** Rows read per store query when streaming a backlog. */
 const PAGE = 500;
@@ -74,7 +75,8 @@ export class UserActor {
         if (event.to.includes(this.user)) this.mailbox.enqueue(() => this.relayReceipt(event));
         return;
       case "typing":
-        return this.mailbox.enqueue(() => {
+        return this.mailbox.enqueue(async () => {
+          if (!(await this.ctx.safety.typingVisible(this.user, event.user))) return;
           for (const s of this.sessions.values()) {
             if (s.synced && !(event.user === this.user && s.device === event.dev)) s.push(PushKind.Typing, { conv: event.conv, user: event.user, dev: event.dev, on: event.on });
           }
@@ -83,6 +85,14 @@ export class UserActor {
         return this.mailbox.enqueue(() => this.conversationChanged(event));
       case "revoke":
         return this.mailbox.enqueue(() => this.sessions.get(event.device)?.close(DisconnectCode.DeviceRevoked, "device revoked"));
+      case "ban":
+        return this.mailbox.enqueue(() => {
+          for (const s of this.sessions.values()) s.close(DisconnectCode.UserBanned, "user banned");
+        });
+      case "notice":
+        return this.mailbox.enqueue(() => {
+          for (const s of this.sessions.values()) if (s.synced) s.push(event.kind, event.body);
+        });
       case "presence":
         return;
     }
@@ -170,7 +180,7 @@ export class UserActor {
     for (const s of this.sessions.values()) {
       // The reader's own device sent the receipt: it knows.
       if (!s.synced || (e.user === this.user && s.device === e.dev)) continue;
-      frame ??= encodePush(PushKind.Receipt, { conv: e.conv, user: e.user, delivered: e.delivered, read: e.read, allDelivered, allRead } satisfies ReceiptPush);
+      frame ??= encodePush(PushKind.Receipt, receiptFor(this.user, e, { conv: e.conv, user: e.user, delivered: e.delivered, read: e.read, allDelivered, allRead }) satisfies ReceiptPush);
       s.write(frame);
     }
   }

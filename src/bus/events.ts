@@ -1,5 +1,6 @@
 // Events that travel on the bus between actors (and, in a cluster, between nodes).
 
+import type { PushKindId } from "../proto/codes.ts";
 import type { ConvInfo, PresenceInfo, WireMessage } from "../proto/types.ts";
 
 /** A committed message, on the conversation subject, in seq order. */
@@ -25,6 +26,8 @@ export interface ReceiptEvent {
   /** Lowest delivered marker among members, its holder, and the second lowest (for "all but me" aggregates). */
   deliveredMin: [number, string, number];
   readMin: [number, string, number];
+  /** A direct conversation where one of the two turned read receipts off: read markers are hidden from the other (src/safety/policy.ts). */
+  hideRead?: boolean;
 }
 
 export interface TypingEvent {
@@ -56,4 +59,41 @@ export interface PresenceEvent {
   info: PresenceInfo;
 }
 
-export type BusEvent = MessageEvent | ReceiptEvent | TypingEvent | ConversationEvent | RevokeEvent | PresenceEvent;
+/** On the safety subject (every node): a user's blocks, contacts or privacy settings changed; cached copies are stale. */
+export interface SafetyChangedEvent {
+  t: "safety";
+  user: string;
+}
+
+/** On the safety subject (every node): moderation removed a message; it is served as a tombstone from now on. */
+export interface MessageRemovedEvent {
+  t: "removed";
+  conv: string;
+  seq: number;
+  media: string | null;
+}
+
+/** On a user subject: the user was banned; every connection of theirs is closed. */
+export interface BanEvent {
+  t: "ban";
+  user: string;
+}
+
+/** On a user subject: a push for every synced device of the user (their block list, settings, invitations...). */
+export interface NoticeEvent {
+  t: "notice";
+  kind: PushKindId;
+  body: object;
+}
+
+export type BusEvent =
+  | MessageEvent
+  | ReceiptEvent
+  | TypingEvent
+  | ConversationEvent
+  | RevokeEvent
+  | PresenceEvent
+  | SafetyChangedEvent
+  | MessageRemovedEvent
+  | BanEvent
+  | NoticeEvent;

@@ -25,7 +25,18 @@ interface Topic {
 const DRAIN_TIMEOUT_MS = 5_000;
 
 // A Record, so that adding an event type to BusEvent without listing it here fails to compile.
-const EVENT_TYPES: Record<BusEvent["t"], true> = { msg: true, receipt: true, typing: true, conv: true, revoke: true, presence: true };
+const EVENT_TYPES: Record<BusEvent["t"], true> = {
+  msg: true,
+  receipt: true,
+  typing: true,
+  conv: true,
+  revoke: true,
+  presence: true,
+  safety: true,
+  removed: true,
+  ban: true,
+  notice: true,
+};
 
 export class NatsBus implements Bus {
   readonly distributed = true;

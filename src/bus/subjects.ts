@@ -17,6 +17,8 @@ export const subjects = {
   log: (convId: string) => `msgr.log.${token(convId)}`,
   /** A node's readiness probe: an event it sends itself through the bus (src/health/readiness.ts). */
   health: (nodeId: number, nonce: string) => `msgr.health.${nodeId}.${token(nonce)}`,
+  /** Changes every node must hear to keep its safety caches true: blocks, contacts, settings, removed messages. */
+  safety: "msgr.safety",
   /** Every conversation's log subject: the stream's subject filter. */
   logAll: "msgr.log.*",
 } as const;

@@ -9,8 +9,12 @@ import {
   ProtocolError,
   SystemOp,
   type ConvInfo,
+  type Invitation,
   type PresenceInfo,
+  type PrivacySetParams,
+  type PrivacySettings,
   type SystemEvent,
+  type Visibility,
   type WireMessage,
 } from "../sdk/index.ts";
 
@@ -63,6 +67,7 @@ export function messageText(kind: number, body: Uint8Array): string {
     const caption = sanitize(new TextDecoder().decode(body));
     return caption ? `[media] ${caption}` : "[media]";
   }
+  if (kind === MessageKind.Removed) return "[message removed by a moderator]";
   return `[message of kind ${kind}, ${body.byteLength} bytes]`;
 }
 
@@ -81,7 +86,8 @@ const names = (users: string[] | undefined) => (users && users.length > 0 ? user
 
 /** `alice added bob, carol` — a system event as a sentence (without the leading `* `). */
 export function describeSystemEvent(ev: SystemEvent): string {
-  const by = sanitize(ev.by || "someone");
+  // An empty `by` is the service's moderation (the admin API).
+  const by = sanitize(ev.by || "a moderator");
   switch (ev.op) {
     case SystemOp.Created: {
       const others = (ev.users ?? []).filter((u) => u !== ev.by);
@@ -102,6 +108,10 @@ export function describeSystemEvent(ev: SystemEvent): string {
       return `${by} left`;
     case SystemOp.ThumbnailReady:
       return `thumbnail ready for ${by}'s image (message ${ev.ref ?? "?"})`;
+    case SystemOp.MessageRemoved:
+      return `${by} removed message ${ev.ref ?? "?"}`;
+    case SystemOp.Joined:
+      return `${by} joined`;
     default:
       return `${by}: system event ${ev.op}`;
   }
@@ -293,6 +303,58 @@ export function parseGroupArgs(args: string[]): { title: string; members: string
   return { title: args.slice(0, -1).join(" "), members: parseUserList([args[args.length - 1]!]) };
 }
 
+// ---- privacy, blocking, invitations ------------------------------------------------------------
+
+const SETTING_NAMES: Record<string, keyof PrivacySettings> = {
+  lastseen: "lastSeen",
+  online: "online",
+  groupadd: "groupAdd",
+  receipts: "readReceipts",
+};
+
+/**
+ * `/privacy lastseen contacts`, `/privacy receipts off`: the change to send, or an error message.
+ * Several pairs may follow one another.
+ */
+export function parsePrivacyArgs(args: string[]): PrivacySetParams | string {
+  if (args.length === 0 || args.length % 2 !== 0) return "usage: /privacy [lastseen|online|groupadd everyone|contacts|nobody] [receipts on|off]";
+  const out: PrivacySetParams = {};
+  for (let i = 0; i < args.length; i += 2) {
+    const key = SETTING_NAMES[args[i]!.toLowerCase()];
+    const value = args[i + 1]!.toLowerCase();
+    if (!key) return `unknown setting ${JSON.stringify(args[i])}: lastseen, online, groupadd or receipts`;
+    if (key === "readReceipts") {
+      if (value !== "on" && value !== "off") return "receipts: on or off";
+      out.readReceipts = value === "on";
+    } else {
+      if (value !== "everyone" && value !== "contacts" && value !== "nobody") return `${args[i]}: everyone, contacts or nobody`;
+      out[key] = value as Visibility;
+    }
+  }
+  return out;
+}
+
+/** The settings, one per line. */
+export function formatPrivacy(p: PrivacySettings): string[] {
+  return [
+    "privacy:",
+    `  last seen      ${p.lastSeen}`,
+    `  online         ${p.online}`,
+    `  add to groups  ${p.groupAdd}${p.groupAdd === "everyone" ? "" : " (others send an invitation)"}`,
+    `  read receipts  ${p.readReceipts ? "on" : "off (you don't see others' either)"}`,
+  ];
+}
+
+/** One row of /invites. */
+export function formatInvitation(index: number, i: Invitation, now: number): string {
+  return `  ${String(index).padStart(2)}. [${sanitize(i.title)}] from ${sanitize(i.by)}, ${formatClock(i.at, now)}  ${i.conv}`;
+}
+
+/** A list of users, or `(none)`. */
+export function formatUserList(title: string, users: string[]): string {
+  return users.length === 0 ? `${title}: (none)` : `${title}: ${users.map(sanitize).join(", ")}`;
+}
+
 export const HELP = [
   "commands:",
   "  /dm USER                 open a direct conversation with USER and switch to it",
@@ -308,6 +370,13 @@ export const HELP = [
   "  /who                     members of the current conversation with presence",
   "  /image PATH [CAPTION]    send an image (or /file PATH for any file); a thumbnail link follows",
   "  /media ID                print a download link for media of this conversation",
+  "  /block USER  /unblock USER  /blocked   block a user (no direct messages, group adds, presence or typing)",
+  "  /privacy [SETTING VALUE] show or change: lastseen|online|groupadd everyone|contacts|nobody, receipts on|off",
+  "  /contacts [add|remove U...] your contacts (the privacy settings' \"contacts\")",
+  "  /invites  /accept N|ID  /decline N|ID   group invitations",
+  "  /link [approve]  /links  /unlink TOKEN  invite links to the current group; /join TOKEN uses one",
+  "  /requests  /approve USER  /deny USER     requests to join the current group",
+  "  /report [USER] REASON    report a user (default: the direct peer) with your last 10 messages here",
   "  /help                    this text",
   "  /quit                    exit (or Ctrl-D)",
   "anything else is sent to the current conversation (start with // to send a line beginning with /)",

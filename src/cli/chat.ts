@@ -14,6 +14,7 @@ import {
   ProtocolError,
   SystemOp,
   type ConvInfo,
+  type Invitation,
   type PresenceInfo,
   type ReceiptPush,
   type TypingPush,
@@ -27,16 +28,20 @@ import {
   decodeSystem,
   expandHome,
   formatError,
+  formatInvitation,
   formatListEntry,
   formatMember,
   formatMessage,
   formatNewMessageNotice,
   formatPresenceChange,
+  formatPrivacy,
   formatPrompt,
   formatTyping,
+  formatUserList,
   HELP,
   parseCommand,
   parseGroupArgs,
+  parsePrivacyArgs,
   parseUserList,
   peersOf,
   tickRank,
@@ -222,6 +227,8 @@ export async function runChat(opts: ChatOptions): Promise<void> {
   let quitting = false;
   /** /dm or /group commands in flight (their conversation push is not news). */
   let creating = 0;
+  /** Pending group invitations, in the order /invites numbers them. */
+  let invitations: Invitation[] = [];
 
   const say = (...lines: (string | KeyedLine)[]) => screen.print(...lines);
   const note = (text: string) => say(color ? ansi.dim(text) : text);
@@ -455,6 +462,7 @@ export async function runChat(opts: ChatOptions): Promise<void> {
   function onMessage(m: WireMessage): void {
     const c = state(m.conv);
     c.messages.set(m.seq, m);
+    dropRemoved(c, m);
     if (m.from === me && m.kind !== MessageKind.System && m.seq > c.lastOwnSeq) c.lastOwnSeq = m.seq;
     // The first backlog after start is history, not news: it is shown on switching.
     if (!initialSyncDone) return;
@@ -474,6 +482,37 @@ export async function runChat(opts: ChatOptions): Promise<void> {
         }
       }),
     );
+  }
+
+  /** A moderator removed a message: the copy this client holds goes too. */
+  function dropRemoved(c: ConvState, m: WireMessage): void {
+    if (m.kind !== MessageKind.System) return;
+    const ev = decodeSystem(m.body);
+    const gone = ev?.op === SystemOp.MessageRemoved && ev.ref !== undefined ? c.messages.get(ev.ref) : undefined;
+    if (gone) c.messages.set(gone.seq, { ...gone, kind: MessageKind.Removed, body: new Uint8Array(0), media: undefined });
+  }
+
+  /** Users invited instead of added (their privacy settings ask for it), as a note; undefined when none. */
+  function invitedNote(invited: string[]): string | undefined {
+    return invited.length > 0 ? `(${invited.join(", ")} ${invited.length === 1 ? "was" : "were"} sent an invitation: their settings ask for one)` : undefined;
+  }
+
+  /** An invitation by its /invites number or conversation id. */
+  async function findInvitation(key: string | undefined): Promise<Invitation> {
+    if (!key) throw new Error("usage: /accept N|ID  (see /invites)");
+    if (invitations.length === 0) invitations = await client.invitations();
+    const inv = /^\d+$/.test(key) ? invitations[Number(key) - 1] : invitations.find((i) => i.conv === key);
+    if (!inv) throw new Error(`no invitation ${JSON.stringify(key)} (see /invites)`);
+    return inv;
+  }
+
+  /** `/report USER REASON` names a member of the current conversation; `/report REASON`, the direct peer. */
+  function reportTarget(args: string[]): { user: string; reason: string } {
+    const info = currentConv().info;
+    if (args.length >= 2 && info?.members.some((m) => m.user === args[0] && m.user !== me)) return { user: args[0]!, reason: args.slice(1).join(" ") };
+    const peer = info?.type === ConvType.Direct ? peersOf(info, me)[0] : undefined;
+    if (!peer || args.length === 0) throw new Error("usage: /report [USER] REASON  (USER: a member here; default: the direct peer)");
+    return { user: peer, reason: args.join(" ") };
   }
 
   /** A thumbnail announcement comes with a link to open it. */
@@ -554,12 +593,13 @@ export async function runChat(opts: ChatOptions): Promise<void> {
         creating++;
         const info = await client.createGroup(g.title, g.members).finally(() => creating--);
         setInfo(info);
-        return switchTo(info.id);
+        return switchTo(info.id, invitedNote(info.invited));
       }
       case "add": {
         const users = parseUserList(args);
         if (users.length === 0) throw new Error("usage: /add USER[,USER...]");
-        await client.addMembers(currentConv().id, users);
+        const { invited } = await client.addMembers(currentConv().id, users);
+        if (invited.length > 0) note(invitedNote(invited)!);
         return;
       }
       case "kick": {
@@ -644,6 +684,94 @@ export async function runChat(opts: ChatOptions): Promise<void> {
         const u = await client.mediaUrl(id);
         return note(`${u.contentType}, ${u.size} bytes: ${u.url}${u.thumb ? `  (thumbnail: /media ${u.thumb})` : ""}`);
       }
+      case "block":
+      case "unblock": {
+        const user = args[0];
+        if (!user || args.length > 1) throw new Error(`usage: /${name} USER`);
+        await (name === "block" ? client.block(user) : client.unblock(user));
+        return note(name === "block" ? `(blocked ${user}: no direct messages, group adds, presence or typing between you)` : `(unblocked ${user})`);
+      }
+      case "blocked":
+        return note(formatUserList("blocked", await client.blocked()));
+      case "privacy": {
+        if (args.length === 0) return say(...formatPrivacy(await client.privacy()));
+        const change = parsePrivacyArgs(args);
+        if (typeof change === "string") throw new Error(change);
+        return say(...formatPrivacy(await client.setPrivacy(change)));
+      }
+      case "contacts": {
+        const [verb, ...rest] = args;
+        if (verb === "add" || verb === "remove") {
+          const users = parseUserList(rest);
+          if (users.length === 0) throw new Error(`usage: /contacts ${verb} USER[,USER...]`);
+          await (verb === "add" ? client.addContacts(users) : client.removeContacts(users));
+        } else if (verb !== undefined) throw new Error("usage: /contacts [add|remove USER...]");
+        return note(formatUserList("contacts", await client.contacts()));
+      }
+      case "invites": {
+        invitations = await client.invitations();
+        if (invitations.length === 0) return note("(no invitations)");
+        const now = Date.now();
+        return say("invitations (/accept N, /decline N):", ...invitations.map((i, n) => formatInvitation(n + 1, i, now)));
+      }
+      case "accept": {
+        const inv = await findInvitation(args[0]);
+        creating++;
+        await client.acceptInvitation(inv.conv).finally(() => creating--);
+        invitations = invitations.filter((i) => i.conv !== inv.conv);
+        await ensureInfo(inv.conv);
+        return switchTo(inv.conv, `(you joined [${label(inv.conv)}])`);
+      }
+      case "decline": {
+        const inv = await findInvitation(args[0]);
+        await client.declineInvitation(inv.conv);
+        invitations = invitations.filter((i) => i.conv !== inv.conv);
+        return note(`(declined the invitation to [${inv.title}])`);
+      }
+      case "link": {
+        const approval = args[0] === "approve";
+        const link = await client.createInviteLink(currentConv().id, approval);
+        return note(`invite link${approval ? " (joins wait for an admin: /requests)" : ""}: /join ${link.token}`);
+      }
+      case "links": {
+        const links = await client.inviteLinks(currentConv().id);
+        return note(links.length === 0 ? "(no invite links)" : links.map((l) => `/join ${l.token}${l.approval ? "  (approval)" : ""}`).join("\n"));
+      }
+      case "unlink": {
+        if (!args[0]) throw new Error("usage: /unlink TOKEN");
+        await client.revokeInviteLink(currentConv().id, args[0]);
+        return note("(link revoked)");
+      }
+      case "join": {
+        if (!args[0]) throw new Error("usage: /join TOKEN");
+        creating++;
+        const r = await client.joinByLink(args[0]).finally(() => creating--);
+        if (r.pending) return note("(asked to join: an admin will decide)");
+        await ensureInfo(r.conv);
+        return switchTo(r.conv, `(you joined [${label(r.conv)}])`);
+      }
+      case "requests": {
+        const requests = await client.joinRequests(currentConv().id);
+        return note(requests.length === 0 ? "(no join requests)" : formatUserList("asking to join (/approve USER, /deny USER)", requests.map((r) => r.user)));
+      }
+      case "approve":
+      case "deny": {
+        if (!args[0]) throw new Error(`usage: /${name} USER`);
+        await client.answerJoinRequest(currentConv().id, args[0], name === "approve");
+        return;
+      }
+      case "report": {
+        const c = currentConv();
+        const { user, reason } = reportTarget(args);
+        // Your own copies: the server may not be able to read its own (end-to-end encryption).
+        const copies = [...c.messages.values()]
+          .filter((m) => m.kind !== MessageKind.System)
+          .sort((a, b) => a.seq - b.seq)
+          .slice(-10)
+          .map((m) => ({ conv: m.conv, seq: m.seq, from: m.from, ts: m.ts, kind: m.kind, body: m.body }));
+        const id = await client.report({ user, reason, messages: copies });
+        return note(`(reported ${user} with ${copies.length} message${copies.length === 1 ? "" : "s"}: report ${id})`);
+      }
       case "who": {
         const c = currentConv();
         const info = await client.conversation(c.id);
@@ -702,6 +830,23 @@ export async function runChat(opts: ChatOptions): Promise<void> {
   client.on("presence", safe(onPresence));
   client.on("typing", safe(onTyping));
   client.on("conversation", safe(onConversation));
+  client.on("blocks", safe((b) => note(formatUserList("(block list changed) blocked", b.users))));
+  client.on("privacy", safe((p) => say(...formatPrivacy(p))));
+  client.on(
+    "invitation",
+    safe((i) => {
+      invitations = invitations.filter((x) => x.conv !== i.invitation.conv);
+      if (i.removed) return;
+      invitations.push(i.invitation);
+      note(`(${i.invitation.by} invites you to [${i.invitation.title}] – /accept ${invitations.length} or /decline ${invitations.length})`);
+    }),
+  );
+  client.on(
+    "joinRequest",
+    safe((r) => {
+      if (!r.removed) note(`(${r.request.user} asks to join [${label(r.request.conv)}] – /switch there, then /approve ${r.request.user} or /deny ${r.request.user})`);
+    }),
+  );
   client.on(
     "reset",
     safe((s) => {

@@ -122,6 +122,16 @@ const COMMANDS: Record<string, Command> = {
       console.log(body);
     },
   },
+  admin: {
+    synopsis: "admin <subcommand> [options]",
+    summary: "the admin and moderation API: users, bans, devices, conversations, removing messages and members, reports, audit log",
+    details: "msgr admin --help lists the subcommands and their options.",
+    options: {},
+    optionHelp: {},
+    config: false,
+    // main() hands `admin` to src/cli/admin.ts before options are parsed; this entry lists it.
+    async run() {},
+  },
   chat: {
     synopsis: "chat --user ID [--device ID] [--url WS_URL] [--config FILE]",
     summary: "terminal client (mints its own tokens with the server's key, as `token` does)",
@@ -241,6 +251,8 @@ async function main(argv: string[]): Promise<void> {
     console.log(topic ? commandHelp(topic) : usage());
     return;
   }
+  // Subcommands with options of their own.
+  if (name === "admin") return (await import("./admin.ts")).runAdmin(rest, async (config, user, device, ttl, admin) => mintWith(await localSigningKey(config), config, user, device, ttl, admin));
   const command = COMMANDS[name];
   if (!command) throw new UsageError(`unknown command "${name}"\n\n${usage()}`);
   if (rest.includes("--help") || rest.includes("-h")) {

@@ -25,7 +25,9 @@ export type RateClass =
   | "devices"
   | "mediaUpload"
   | "mediaUrl"
-  | "push";
+  | "push"
+  | "privacy"
+  | "report";
 
 export interface Config {
   server: {
@@ -81,6 +83,15 @@ export interface Config {
     maxRefusedCommands: number;
     /** Devices a user may have (revoked ones do not count); a new device beyond it is refused at upgrade. */
     maxDevicesPerUser: number;
+    /** Entries in one user's contact list. */
+    maxContacts: number;
+    /** Users one user may block. */
+    maxBlocked: number;
+  };
+  /** The user registry: a user exists once provisioned through the admin API or first authenticated. */
+  users: {
+    /** Refuse (1100) commands naming users that do not exist, instead of accepting any id. */
+    requireRegistered: boolean;
   };
   /**
    * Per-user command rates, each a token bucket of `perSecond` sustained and `burst` at once, per
@@ -334,6 +345,11 @@ export const DEFAULTS: Config = {
     commandsBurst: 500,
     maxRefusedCommands: 200,
     maxDevicesPerUser: 16,
+    maxContacts: 5000,
+    maxBlocked: 1000,
+  },
+  users: {
+    requireRegistered: false,
   },
   rates: {
     send: { perSecond: 50, burst: 200 },
@@ -350,6 +366,8 @@ export const DEFAULTS: Config = {
     mediaUpload: { perSecond: 1, burst: 10 },
     mediaUrl: { perSecond: 20, burst: 100 },
     push: { perSecond: 0.5, burst: 5 },
+    privacy: { perSecond: 2, burst: 30 },
+    report: { perSecond: 0.1, burst: 5 },
   },
   storage: {
     synchronous: "full",
@@ -548,9 +566,11 @@ function validate(c: Config): Config {
     if (!(r.perSecond > 0) || !(r.burst >= 1)) bad(`rates.${name}: perSecond must be positive and burst at least 1`);
   }
   if (!(c.limits.commandsPerSecond > 0) || !(c.limits.commandsBurst >= 1)) bad("limits.commandsPerSecond must be positive and limits.commandsBurst at least 1");
-  for (const key of ["maxInflightPerConnection", "maxRefusedCommands", "maxDevicesPerUser"] as const) {
+  for (const key of ["maxInflightPerConnection", "maxRefusedCommands", "maxDevicesPerUser", "maxContacts", "maxBlocked"] as const) {
     if (!Number.isInteger(c.limits[key]) || c.limits[key] < 1) bad(`limits.${key} must be a positive integer`);
   }
+  // The whole list travels in one push (CONTACTS, BLOCKS): it must fit the decoder's container limit.
+  if (c.limits.maxContacts > 10_000 || c.limits.maxBlocked > 10_000) bad("limits.maxContacts and limits.maxBlocked must be at most 10000");
   if (!(c.auth.maxTokenLifetimeSec > 0)) bad("auth.maxTokenLifetimeSec must be positive");
   if (c.storage.synchronous !== "full" && c.storage.synchronous !== "normal") bad('storage.synchronous must be "full" or "normal"');
   const choices: Record<keyof Config["backends"], string[]> = {

@@ -1,12 +1,12 @@
-// The plain HTTP side of the edge: health, readiness, metrics, browser tickets, admin revocation.
+// The plain HTTP side of the edge: health, readiness, metrics, browser tickets, and the admin API (src/admin).
 
-import { ID_PATTERN } from "../proto/schema.ts";
+import { ADMIN_PREFIX, routeAdmin } from "../admin/router.ts";
 import type { Node } from "../actors/node.ts";
 import type { Readiness } from "../health/readiness.ts";
 import type { LocalDiskObjectStore } from "../media/local-disk-store.ts";
 import { localMediaRoute } from "../media/local-media-routes.ts";
 import { serveMetrics } from "../metrics/metrics-endpoint.ts";
-import { bearerToken, originAllowed, refuse, verify, type UpgradeDeps } from "./upgrade-auth.ts";
+import { BANNED, bearerToken, originAllowed, refuse, verify, type UpgradeDeps } from "./upgrade-auth.ts";
 import { webAppRoute } from "./web-app.ts";
 
 export interface RouteDeps extends UpgradeDeps {
@@ -44,7 +44,7 @@ export async function routeHttp(deps: RouteDeps, req: Request, url: URL): Promis
   }
   if (req.method === "OPTIONS" && pathname === "/v1/tickets") return new Response(null, { status: 204, headers: corsHeaders(deps, req) });
   if (req.method === "POST" && pathname === "/v1/tickets") return issueTicket(deps, req);
-  if (req.method === "POST" && pathname === "/v1/admin/revoke") return adminRevoke(deps, req);
+  if (pathname.startsWith(ADMIN_PREFIX)) return routeAdmin(deps, req, url);
   return refuse({ status: 404, code: "not-found", message: "no such route" });
 }
 
@@ -60,29 +60,8 @@ async function issueTicket(deps: RouteDeps, req: Request): Promise<Response> {
   if (await deps.metadata.isDeviceRevoked(claims.user, claims.device)) {
     return refuse({ status: 403, code: "device-revoked", message: "this device was revoked" }, cors);
   }
+  if ((await deps.users.getUser(claims.user))?.bannedAt) return refuse(BANNED, cors);
   const ttl = deps.config.auth.ticketTtlMs;
   const ticket = await deps.tickets.issue({ user: claims.user, device: claims.device, expiresAt: claims.expiresAt }, ttl, deps.clock.now());
   return Response.json({ ticket, expiresInMs: ttl }, { headers: cors });
-}
-
-async function adminRevoke(deps: RouteDeps, req: Request): Promise<Response> {
-  const token = bearerToken(req);
-  if (!token) return refuse({ status: 401, code: "credentials-missing", message: "admin token required" });
-  const claims = await verify(deps, token);
-  if ("status" in claims) return refuse(claims);
-  if (!claims.admin) return refuse({ status: 403, code: "not-admin", message: "the token lacks scope=admin" });
-  if (await deps.metadata.isDeviceRevoked(claims.user, claims.device)) {
-    return refuse({ status: 403, code: "device-revoked", message: "the admin token's device was revoked" });
-  }
-  let body: unknown;
-  try {
-    body = await req.json();
-  } catch {
-    return refuse({ status: 400, code: "bad-json", message: "expected JSON {user, device}" });
-  }
-  const { user, device } = (body ?? {}) as Record<string, unknown>;
-  if (typeof user !== "string" || typeof device !== "string" || !ID_PATTERN.test(user) || !ID_PATTERN.test(device)) {
-    return refuse({ status: 400, code: "bad-params", message: "expected JSON {user, device} with valid ids" });
-  }
-  return Response.json({ revoked: await deps.node.revokeDevice(user, device) });
 }

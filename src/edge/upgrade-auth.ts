@@ -10,6 +10,7 @@ import type { Keyring } from "../auth/keyring.ts";
 import type { Clock } from "../clock.ts";
 import { webAppEnabled, type Config } from "../config/config.ts";
 import { BEARER_SUBPROTOCOL_PREFIX, SUBPROTOCOL } from "../proto/codes.ts";
+import type { UserDirectory } from "../storage/safety-types.ts";
 import type { MetadataStore, TicketStore } from "../storage/types.ts";
 
 export interface UpgradeDeps {
@@ -18,6 +19,8 @@ export interface UpgradeDeps {
   clock: Clock;
   keyring: Keyring;
   metadata: MetadataStore;
+  /** The user registry: a user is registered on first authentication, and a banned one refused. */
+  users: Pick<UserDirectory, "admitUser" | "getUser">;
   tickets: TicketStore;
 }
 
@@ -26,6 +29,9 @@ export interface Refusal {
   code: string;
   message: string;
 }
+
+/** The refusal for a user banned by the service's moderators (the admin API's ban). */
+export const BANNED: Refusal = { status: 403, code: "user-banned", message: "this user is banned" };
 
 export function refuse(r: Refusal, extraHeaders: Record<string, string> = {}): Response {
   return Response.json({ code: r.code, message: r.message }, { status: r.status, headers: extraHeaders });
@@ -94,6 +100,7 @@ export async function authenticateUpgrade(deps: UpgradeDeps, req: Request, url: 
     return { status: 401, code: "credentials-missing", message: "present an access token (Authorization header or bearer.<token> subprotocol) or a ticket" };
   }
   if ("status" in claims) return claims;
+  if ((await deps.users.admitUser(claims.user, "login", Date.now())).user.bannedAt !== null) return BANNED;
   const { maxDevicesPerUser } = deps.config.limits;
   switch (await deps.metadata.touchDevice(claims.user, claims.device, Date.now(), maxDevicesPerUser)) {
     case "revoked":

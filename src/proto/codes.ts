@@ -39,6 +39,24 @@ export const Method = {
   PushSubscribe: 21,
   PushUnsubscribe: 22,
   PushRegister: 23,
+  Block: 24,
+  Unblock: 25,
+  BlockList: 26,
+  PrivacyGet: 27,
+  PrivacySet: 28,
+  ContactList: 29,
+  ContactAdd: 30,
+  ContactRemove: 31,
+  InvitationList: 32,
+  InvitationAccept: 33,
+  InvitationDecline: 34,
+  LinkCreate: 35,
+  LinkList: 36,
+  LinkRevoke: 37,
+  LinkJoin: 38,
+  JoinRequestList: 39,
+  JoinRequestAnswer: 40,
+  Report: 41,
 } as const;
 export type MethodId = (typeof Method)[keyof typeof Method];
 
@@ -52,6 +70,16 @@ export const PushKind = {
   SyncDone: 5,
   /** A conversation this user belongs to was created, changed, or the user was removed from it. */
   Conversation: 6,
+  /** The user's block list changed (on any of their devices): the whole list. */
+  Blocks: 7,
+  /** The user's privacy settings changed: all of them. */
+  Privacy: 8,
+  /** The user's contact list changed: the whole list. */
+  Contacts: 9,
+  /** An invitation to a group arrived, or was answered (removed). */
+  Invitation: 10,
+  /** Someone asked to join a group this user administers through a link that needs approval, or the request was answered. */
+  JoinRequest: 11,
 } as const;
 export type PushKindId = (typeof PushKind)[keyof typeof PushKind];
 
@@ -61,6 +89,8 @@ export const MessageKind = {
   Media: 2,
   /** Written by the server only (membership and title changes); body is a MessagePack SystemEvent. */
   System: 3,
+  /** Written by the server only: what a message removed by moderation reads as from then on (empty body). */
+  Removed: 4,
 } as const;
 export type MessageKindId = (typeof MessageKind)[keyof typeof MessageKind];
 
@@ -85,6 +115,10 @@ export const SystemOp = {
   MemberLeft: 7,
   /** A thumbnail was made for the media of message `ref`. */
   ThumbnailReady: 8,
+  /** Moderation removed message `ref`: clients drop their copy. `by` is empty (the service). */
+  MessageRemoved: 9,
+  /** `by` joined by their own choice: an accepted invitation or an invite link. */
+  Joined: 10,
 } as const;
 
 /**
@@ -107,6 +141,8 @@ export const ErrorCode = {
   Forbidden: 1101,
   GroupFull: 1102,
   Conflict: 1103,
+  /** One of the two users blocked the other. */
+  Blocked: 1104,
   RateLimited: 2000,
   Unavailable: 2001,
   Internal: 2002,
@@ -137,6 +173,8 @@ export const DisconnectCode = {
   /** A newer connection of the same device took over; reconnecting would fight it. */
   Replaced: 4502,
   DeviceRevoked: 4503,
+  /** The user was banned by the service's moderators. */
+  UserBanned: 4504,
 } as const;
 export type DisconnectCodeId = (typeof DisconnectCode)[keyof typeof DisconnectCode];
 

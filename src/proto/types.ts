@@ -26,6 +26,15 @@ export type PushSubscribeParams = ParamsOf<typeof Method.PushSubscribe>;
 export type ConvRef = ParamsOf<typeof Method.ConvGet>;
 export type PushUnsubscribeParams = ParamsOf<typeof Method.PushUnsubscribe>;
 export type PushRegisterParams = ParamsOf<typeof Method.PushRegister>;
+export type UserRef = ParamsOf<typeof Method.Block>;
+export type PrivacySetParams = ParamsOf<typeof Method.PrivacySet>;
+export type UserListParams = ParamsOf<typeof Method.ContactAdd>;
+export type LinkCreateParams = ParamsOf<typeof Method.LinkCreate>;
+export type LinkRevokeParams = ParamsOf<typeof Method.LinkRevoke>;
+export type LinkJoinParams = ParamsOf<typeof Method.LinkJoin>;
+export type JoinRequestAnswerParams = ParamsOf<typeof Method.JoinRequestAnswer>;
+export type ReportParams = ParamsOf<typeof Method.Report>;
+export type ReportedMessage = NonNullable<ReportParams["messages"]>[number];
 
 export interface WireMessage {
   conv: string;
@@ -126,6 +135,84 @@ export interface PresenceSubscribeResult {
 export interface MembershipResult {
   /** Seq of the system message that records the change. */
   seq: number;
+}
+
+/** GROUP_ADD: those whose privacy settings do not let the caller add them were invited instead. */
+export interface GroupAddResult {
+  /** Seq of the MembersAdded system message; 0 when nobody was added directly. */
+  seq: number;
+  /** Users sent an invitation (INVITATION push) instead of being added. */
+  invited: string[];
+}
+
+/** GROUP_CREATE: the group, and who was invited instead of added. */
+export interface GroupCreateResult extends ConvInfo {
+  invited: string[];
+}
+
+/** Who a privacy setting admits ([§10.3] of docs/protocol.md). */
+export type Visibility = "everyone" | "contacts" | "nobody";
+
+export interface PrivacySettings {
+  /** Who sees when this user was last online. */
+  lastSeen: Visibility;
+  /** Who sees that this user is online now. */
+  online: Visibility;
+  /** Who may add this user to a group; anyone else sends an invitation. */
+  groupAdd: Visibility;
+  /** Read markers in direct conversations: off hides this user's and, in return, the other's. */
+  readReceipts: boolean;
+}
+
+export interface UserListResult {
+  users: string[];
+}
+
+/** An invitation to a group, for a user whose settings did not let the inviter add them. */
+export interface Invitation {
+  conv: string;
+  title: string;
+  /** The admin who invited. */
+  by: string;
+  /** ms since the epoch. */
+  at: number;
+}
+export interface InvitationPush {
+  invitation: Invitation;
+  /** true: accepted, declined, or the group is gone: forget it. */
+  removed: boolean;
+}
+
+export interface InviteLink {
+  token: string;
+  conv: string;
+  by: string;
+  at: number;
+  /** Joins wait for an admin's approval (JOIN_REQUEST_ANSWER). */
+  approval: boolean;
+}
+
+export interface LinkJoinResult {
+  conv: string;
+  /** The join waits for an admin's approval; the CONVERSATION push follows if it is approved. */
+  pending: boolean;
+  /** Seq of the Joined system message; 0 while pending. */
+  seq: number;
+}
+
+export interface JoinRequest {
+  conv: string;
+  user: string;
+  at: number;
+}
+export interface JoinRequestPush {
+  request: JoinRequest;
+  /** true: approved or declined by an admin. */
+  removed: boolean;
+}
+
+export interface ReportResult {
+  id: number;
 }
 
 export interface DeviceInfo {

@@ -64,6 +64,16 @@ export interface ClientEvents extends Record<string, unknown> {
   synced: undefined;
   /** A conversation's cursor could not be resumed: local state for it is stale, history starts at `from`. */
   reset: P.SyncConvState;
+  /** This user's block list changed (on any of their devices): the whole list. */
+  blocks: P.UserListResult;
+  /** This user's privacy settings changed: all of them. */
+  privacy: P.PrivacySettings;
+  /** This user's contact list changed: the whole list. */
+  contacts: P.UserListResult;
+  /** An invitation to a group arrived, or was answered. */
+  invitation: P.InvitationPush;
+  /** Someone asked to join a group this user administers, or the request was answered. */
+  joinRequest: P.JoinRequestPush;
 }
 
 export class ProtocolError extends Error {
@@ -323,6 +333,16 @@ export class Client extends Emitter<ClientEvents> {
       }
       case PushKind.SyncDone:
         return this.emit("synced", undefined);
+      case PushKind.Blocks:
+        return this.emit("blocks", f.body as P.UserListResult);
+      case PushKind.Privacy:
+        return this.emit("privacy", f.body as P.PrivacySettings);
+      case PushKind.Contacts:
+        return this.emit("contacts", f.body as P.UserListResult);
+      case PushKind.Invitation:
+        return this.emit("invitation", f.body as P.InvitationPush);
+      case PushKind.JoinRequest:
+        return this.emit("joinRequest", f.body as P.JoinRequestPush);
     }
   }
 
@@ -442,16 +462,18 @@ export class Client extends Emitter<ClientEvents> {
     return this.request(Method.DirectOpen, { user }) as Promise<P.ConvInfo>;
   }
 
-  createGroup(title: string, members: string[]): Promise<P.ConvInfo> {
-    return this.request(Method.GroupCreate, { title, members }) as Promise<P.ConvInfo>;
+  /** Members whose settings do not let this user add them are invited instead (`invited`). */
+  createGroup(title: string, members: string[]): Promise<P.GroupCreateResult> {
+    return this.request(Method.GroupCreate, { title, members }) as Promise<P.GroupCreateResult>;
   }
 
   renameGroup(conv: string, title: string): Promise<P.MembershipResult> {
     return this.request(Method.GroupRename, { conv, title }) as Promise<P.MembershipResult>;
   }
 
-  addMembers(conv: string, users: string[]): Promise<P.MembershipResult> {
-    return this.request(Method.GroupAdd, { conv, users }) as Promise<P.MembershipResult>;
+  /** Users whose settings do not let this user add them are invited instead (`invited`). */
+  addMembers(conv: string, users: string[]): Promise<P.GroupAddResult> {
+    return this.request(Method.GroupAdd, { conv, users }) as Promise<P.GroupAddResult>;
   }
 
   removeMember(conv: string, user: string): Promise<P.MembershipResult> {
@@ -503,6 +525,84 @@ export class Client extends Emitter<ClientEvents> {
 
   revokeDevice(device: string): Promise<unknown> {
     return this.request(Method.DeviceRevoke, { device });
+  }
+
+  // ---- safety -------------------------------------------------------------------------------
+
+  /** Blocks a user: no direct messages, group additions, presence or typing between the two. */
+  block(user: string): Promise<unknown> {
+    return this.request(Method.Block, { user });
+  }
+
+  unblock(user: string): Promise<unknown> {
+    return this.request(Method.Unblock, { user });
+  }
+
+  async blocked(): Promise<string[]> {
+    return ((await this.request(Method.BlockList, {})) as P.UserListResult).users;
+  }
+
+  privacy(): Promise<P.PrivacySettings> {
+    return this.request(Method.PrivacyGet, {}) as Promise<P.PrivacySettings>;
+  }
+
+  /** Changes the settings given; resolves with all of them. */
+  setPrivacy(changes: P.PrivacySetParams): Promise<P.PrivacySettings> {
+    return this.request(Method.PrivacySet, changes) as Promise<P.PrivacySettings>;
+  }
+
+  async contacts(): Promise<string[]> {
+    return ((await this.request(Method.ContactList, {})) as P.UserListResult).users;
+  }
+
+  addContacts(users: string[]): Promise<unknown> {
+    return this.request(Method.ContactAdd, { users });
+  }
+
+  removeContacts(users: string[]): Promise<unknown> {
+    return this.request(Method.ContactRemove, { users });
+  }
+
+  async invitations(): Promise<P.Invitation[]> {
+    return ((await this.request(Method.InvitationList, {})) as { invitations: P.Invitation[] }).invitations;
+  }
+
+  acceptInvitation(conv: string): Promise<P.MembershipResult> {
+    return this.request(Method.InvitationAccept, { conv }) as Promise<P.MembershipResult>;
+  }
+
+  declineInvitation(conv: string): Promise<unknown> {
+    return this.request(Method.InvitationDecline, { conv });
+  }
+
+  /** An invite link to a group this user administers; `approval`: each join waits for an admin. */
+  createInviteLink(conv: string, approval = false): Promise<P.InviteLink> {
+    return this.request(Method.LinkCreate, { conv, approval }) as Promise<P.InviteLink>;
+  }
+
+  async inviteLinks(conv: string): Promise<P.InviteLink[]> {
+    return ((await this.request(Method.LinkList, { conv })) as { links: P.InviteLink[] }).links;
+  }
+
+  revokeInviteLink(conv: string, token: string): Promise<unknown> {
+    return this.request(Method.LinkRevoke, { conv, token });
+  }
+
+  joinByLink(token: string): Promise<P.LinkJoinResult> {
+    return this.request(Method.LinkJoin, { token }) as Promise<P.LinkJoinResult>;
+  }
+
+  async joinRequests(conv: string): Promise<P.JoinRequest[]> {
+    return ((await this.request(Method.JoinRequestList, { conv })) as { requests: P.JoinRequest[] }).requests;
+  }
+
+  answerJoinRequest(conv: string, user: string, approve: boolean): Promise<P.MembershipResult> {
+    return this.request(Method.JoinRequestAnswer, { conv, user, approve }) as Promise<P.MembershipResult>;
+  }
+
+  /** Reports a user, or a message (conv + seq), with the reporter's own copies of messages if given. */
+  async report(params: P.ReportParams): Promise<number> {
+    return ((await this.request(Method.Report, params)) as P.ReportResult).id;
   }
 }
 

@@ -19,8 +19,8 @@ export interface AppendResult {
 export interface AppendOptions {
   /**
    * The client says it sent this client id before and got no ack. Stores whose duplicate check
-   * is not free on every append (the log-backed one: a store read) check their long-term key
-   * only then; the others check every append anyway.
+   * is not free on every append look further back only then (the log-backed one: the history
+   * store's key; SQLite: the conversation's newest messages beyond its window of recent ids).
    */
   resend?: boolean;
 }
@@ -36,8 +36,9 @@ export interface MessageStore {
    * the sender's ack). The store assigns the seq inside the commit: the conversation's last seq
    * plus one, so seqs have no gaps even when a commit fails, and are never reused, even after
    * pruning. A non-empty client id already stored for (conv, from) is not written again: the
-   * original is returned with `duplicate: true`. Concurrent appends share one commit (group
-   * commit), and seqs follow the order of the append calls.
+   * original is returned with `duplicate: true`, within the store's duplicate window (every
+   * store recognises a repeat of a recent append; docs/protocol.md §5.4 gives each one's reach).
+   * Concurrent appends share one commit (group commit), and seqs follow the order of the append calls.
    */
   append(msg: NewMessage, opts?: AppendOptions): Promise<AppendResult>;
   /** Highest stored seq of a conversation, 0 when it has none. */
@@ -195,8 +196,6 @@ export interface MetadataStore {
   listUserConversations(user: string): Promise<{ conv: string; joinedSeq: number }[]>;
   /** Raises delivered/read markers; a lower value never lowers a stored one. */
   saveCursors(updates: CursorUpdate[]): Promise<void>;
-  /** Whether two users are members of at least one common conversation. */
-  sharesConversation(a: string, b: string): Promise<boolean>;
 
   /** Records media as it is (the server's own, e.g. thumbnails): no slot, no quota. */
   createMedia(media: MediaRecord): Promise<void>;

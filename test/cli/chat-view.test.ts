@@ -6,21 +6,26 @@ import {
   formatChatLine,
   formatClock,
   formatError,
+  formatInvitation,
   formatListEntry,
   formatMember,
   formatMessage,
   formatNewMessageNotice,
   formatPresenceChange,
+  formatPrivacy,
   formatPrompt,
   formatSystemEvent,
   formatTicks,
   formatTime,
   formatTyping,
+  formatUserList,
+  HELP,
   messageText,
   contentTypeFor,
   expandHome,
   parseCommand,
   parseGroupArgs,
+  parsePrivacyArgs,
   parseUserList,
   sanitize,
   tickRank,
@@ -230,5 +235,41 @@ describe("input", () => {
     expect(formatError(new ProtocolError(1101, "only group admins may do this"))).toBe("error: only group admins may do this (code 1101)");
     expect(formatError(new Error("boom"))).toBe("error: boom");
     expect(formatError("x")).toBe("error: x");
+  });
+});
+
+describe("safety", () => {
+  test("moderation's system events and removed messages read as such", () => {
+    expect(describeSystemEvent({ op: SystemOp.MessageRemoved, by: "", ref: 7 })).toBe("a moderator removed message 7");
+    expect(describeSystemEvent({ op: SystemOp.MemberRemoved, by: "", users: ["eve"] })).toBe("a moderator removed eve");
+    expect(describeSystemEvent({ op: SystemOp.Joined, by: "bob" })).toBe("bob joined");
+    expect(messageText(MessageKind.Removed, new Uint8Array(0))).toBe("[message removed by a moderator]");
+  });
+
+  test("/privacy arguments become the change to send, or say what is wrong", () => {
+    expect(parsePrivacyArgs(["lastseen", "contacts"])).toEqual({ lastSeen: "contacts" });
+    expect(parsePrivacyArgs(["Online", "Nobody", "receipts", "off", "groupadd", "everyone"])).toEqual({ online: "nobody", readReceipts: false, groupAdd: "everyone" });
+    expect(parsePrivacyArgs([])).toMatch(/^usage/);
+    expect(parsePrivacyArgs(["online"])).toMatch(/^usage/);
+    expect(parsePrivacyArgs(["status", "nobody"])).toMatch(/unknown setting/);
+    expect(parsePrivacyArgs(["online", "friends"])).toMatch(/everyone, contacts or nobody/);
+    expect(parsePrivacyArgs(["receipts", "maybe"])).toMatch(/on or off/);
+  });
+
+  test("settings, invitations and user lists as lines", () => {
+    expect(formatPrivacy({ lastSeen: "contacts", online: "everyone", groupAdd: "contacts", readReceipts: false })).toEqual([
+      "privacy:",
+      "  last seen      contacts",
+      "  online         everyone",
+      "  add to groups  contacts (others send an invitation)",
+      "  read receipts  off (you don't see others' either)",
+    ]);
+    expect(formatInvitation(2, { conv: "c9", title: "trip\x1b[2J", by: "alice", at: T }, T + 60_000)).toBe("   2. [trip\ufffd[2J] from alice, 09:05  c9");
+    expect(formatUserList("blocked", [])).toBe("blocked: (none)");
+    expect(formatUserList("contacts", ["bob", "carol"])).toBe("contacts: bob, carol");
+  });
+
+  test("the help lists blocking, privacy and invitations", () => {
+    for (const cmd of ["/block", "/unblock", "/privacy", "/contacts", "/invites", "/accept", "/decline", "/join", "/report"]) expect(HELP).toContain(cmd);
   });
 });

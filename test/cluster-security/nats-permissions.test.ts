@@ -21,6 +21,7 @@ const USE: Record<keyof typeof subjects, "bus" | "log" | "filter"> = {
   conversation: "bus",
   presence: "bus",
   health: "bus",
+  safety: "bus",
   log: "log",
   logAll: "filter",
 };

@@ -113,8 +113,12 @@ describe("cluster: two edge processes on NATS, Redis and PostgreSQL", () => {
 
   test("presence and typing across processes", async () => {
     const viewer = await client("pv", [e1.wsUrl]);
-    const conv = await viewer.openDirect("pt");
-    await viewer.watchPresence(["pt"]);
+    // pt chose the conversation (presence shows only then, protocol §10.3), from a device it then closes.
+    const setup = await client("pt", [e2.wsUrl], "pt-setup");
+    const conv = await setup.openDirect("pv");
+    await viewer.openDirect("pt");
+    setup.close();
+    await until(async () => !(await viewer.watchPresence(["pt"]))[0]!.online, 10_000, "pt offline");
     const online = nextEvent(viewer, "presence", (p) => p.user === "pt" && p.online);
     const target = await client("pt", [e2.wsUrl]);
     await online;
@@ -124,6 +128,45 @@ describe("cluster: two edge processes on NATS, Redis and PostgreSQL", () => {
     const offline = nextEvent(viewer, "presence", (p) => p.user === "pt" && !p.online);
     target.close();
     expect((await offline).lastSeen).toBeGreaterThan(0);
+  });
+
+  test("safety across processes: a block, a privacy change and a ban made through one process are in force on the other", async () => {
+    const alice = await client("sx-alice", [e1.wsUrl]);
+    const mallory = await client("sx-mallory", [e2.wsUrl]);
+    const malloryLaptop = await client("sx-mallory", [e1.wsUrl], "sx-mallory-laptop");
+    const conv = await alice.openDirect("sx-mallory");
+    await mallory.openDirect("sx-alice");
+    // Each process has now cached both users' block lists (the sends check them).
+    await mallory.send(conv.id, "hi");
+    await alice.send(conv.id, "hello");
+    expect(await mallory.watchPresence(["sx-alice"])).toEqual([{ user: "sx-alice", online: true, lastSeen: 0 }]);
+
+    // The block is stored through process 1; process 2 hears of it on NATS, re-decides the watch
+    // (the push proves it has heard), and refuses the send from its own, refreshed cache.
+    const dropped = nextEvent(mallory, "presence", (p) => p.user === "sx-alice" && !p.online);
+    await alice.block("sx-mallory");
+    await dropped;
+    await expect(mallory.send(conv.id, "still there?")).rejects.toMatchObject({ code: 1104 });
+    const back = nextEvent(mallory, "presence", (p) => p.user === "sx-alice" && p.online);
+    await alice.unblock("sx-mallory");
+    await back;
+
+    // A privacy change through process 1 hides Alice's online state from Mallory on process 2.
+    const hidden = nextEvent(mallory, "presence", (p) => p.user === "sx-alice" && !p.online);
+    await alice.setPrivacy({ online: "nobody" });
+    await hidden;
+
+    // A ban through process 1's admin API closes Mallory's devices on both processes.
+    const closed = [nextEvent(mallory, "disconnected", undefined, 10_000), nextEvent(malloryLaptop, "disconnected", undefined, 10_000)];
+    const admin = await mintAccessToken(await loadSigningKey(keysFile), { user: "ops", device: "cli", ttlSec: 600, audience: "msgr", admin: true });
+    const res = await fetch(`${e1.httpUrl}/v1/admin/users/sx-mallory/ban`, { method: "POST", headers: { authorization: `Bearer ${admin}` } });
+    expect(res.status).toBe(200);
+    for (const d of await Promise.all(closed)) expect(d).toMatchObject({ code: 4504, willReconnect: false });
+    const upgrade = await fetch(e2.wsUrl.replace("ws:", "http:"), {
+      headers: { upgrade: "websocket", connection: "upgrade", "sec-websocket-version": "13", "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==", authorization: `Bearer ${await token("sx-mallory", "sx-mallory-dev")}` },
+    });
+    expect(upgrade.status).toBe(403);
+    expect(((await upgrade.json()) as { code: string }).code).toBe("user-banned");
   });
 
   test("a device that moves to another process resumes from its cursors", async () => {
@@ -173,6 +216,7 @@ describe("cluster: two edge processes on NATS, Redis and PostgreSQL", () => {
     const a = await client("ra", [e1.wsUrl]);
     const b = await client("rb", [e2.wsUrl]);
     const conv = await a.openDirect("rb");
+    await b.openDirect("ra"); // both chose the conversation: presence shows (protocol §10.3)
     await redis.restart();
     const log = collect(b);
     await a.send(conv.id, "after redis restart");

@@ -241,17 +241,6 @@ export function metadataStoreContract(name: string, open: OpenMetadataStore): vo
       ]);
     });
 
-    test("sharesConversation tells whether two users have a conversation in common", async () => {
-      await store.createConversation(conversation("g1"), [member("alice"), member("bob")]);
-      await store.createConversation(conversation("g2"), [member("carol"), member("dave")]);
-      expect(await store.sharesConversation("alice", "bob")).toBe(true);
-      expect(await store.sharesConversation("bob", "alice")).toBe(true);
-      expect(await store.sharesConversation("alice", "carol")).toBe(false);
-      expect(await store.sharesConversation("alice", "nobody")).toBe(false);
-      await store.removeMember("g1", "bob");
-      expect(await store.sharesConversation("alice", "bob")).toBe(false);
-    });
-
     test("media is created and read back, unattached and without a thumbnail", async () => {
       await store.createMedia(mediaRecord("m1"));
       expect(await store.getMedia("m1")).toEqual(mediaRecord("m1"));

@@ -14,6 +14,8 @@ import { MembershipError, UploadQuotaError, type AppendResult, type Conversation
 import { startPostgres, type PostgresServer } from "../helpers/services/postgres.ts";
 import { expectFailedBatchRejectedWhole, message, messageStoreContract } from "./message-store.contract.ts";
 import { metadataStoreContract } from "./metadata-store.contract.ts";
+import { safetyStoreContract } from "./safety-store.contract.ts";
+import { expectSafetyBackfilled, SAFETY_BACKFILL_FIXTURE } from "../storage/safety-backfill-fixture.ts";
 
 const POOL_SIZE = 4;
 
@@ -86,6 +88,10 @@ messageStoreContract("postgres message store", async () => {
 metadataStoreContract("postgres metadata store", async () => {
   const { backend, close } = await openFresh();
   return { store: backend.metadata, close };
+});
+safetyStoreContract("postgres safety store", async () => {
+  const { backend, close } = await openFresh();
+  return { safety: backend.safety, metadata: backend.metadata, close };
 });
 
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -272,6 +278,32 @@ describe("postgres metadata store specifics", () => {
       expect(await metadata.getMedia("mthumb")).toMatchObject({ conv: "c1", objectKey: "media/mthumb", expiresAt: null });
       expect(await metadata.getMedia("munsent")).toMatchObject({ conv: null, objectKey: null, expiresAt: 3_000 + 3_600_000 });
       expect((await metadata.listExpiredUploads(3_000 + 3_600_000, 10)).map((m) => m.id)).toEqual(["munsent"]);
+    } finally {
+      await backend.close();
+      await db.drop();
+    }
+  });
+
+  test("safety migrations register users from their devices, and creators, openers and writers are members by choice", async () => {
+    const db = await freshDatabase();
+    // Migrated up to just before the safety tables, as a server of that version left it.
+    const migrations = mkdtempSync(join(tmpdir(), "msgr-pg-migrations-"));
+    const client = postgres(db.url, { max: 1, onnotice: () => {} });
+    try {
+      cpSync(join(import.meta.dir, "../../src/storage/postgres/migrations"), migrations, { recursive: true });
+      const journalPath = join(migrations, "meta", "_journal.json");
+      const journal = JSON.parse(readFileSync(journalPath, "utf8")) as { entries: { tag: string }[] };
+      journal.entries = journal.entries.slice(0, journal.entries.findIndex((e) => e.tag === "0005_safety"));
+      writeFileSync(journalPath, JSON.stringify(journal));
+      await migrate(drizzle({ client }), { migrationsFolder: migrations });
+      for (const statement of SAFETY_BACKFILL_FIXTURE) await client.unsafe(statement);
+    } finally {
+      await client.end();
+      rmSync(migrations, { recursive: true, force: true });
+    }
+    const backend = await openPostgres({ url: db.url, poolSize: POOL_SIZE });
+    try {
+      await expectSafetyBackfilled(backend.safety);
     } finally {
       await backend.close();
       await db.drop();

@@ -10,6 +10,7 @@ import { openSqlite, type SqliteBackend } from "../../src/storage/sqlite/db.ts";
 import { SqliteMessageStore } from "../../src/storage/sqlite/message-store.ts";
 import { expectFailedBatchRejectedWhole, message, messageStoreContract } from "./message-store.contract.ts";
 import { metadataStoreContract } from "./metadata-store.contract.ts";
+import { safetyStoreContract } from "./safety-store.contract.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "msgr-sqlite-contract-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -37,6 +38,10 @@ for (const synchronous of ["full", "normal"] as const) {
     return { store: backend.metadata, close };
   });
 }
+safetyStoreContract("sqlite safety store", async () => {
+  const { backend, close } = openFresh("normal");
+  return { safety: backend.safety, metadata: backend.metadata, close };
+});
 
 describe("sqlite message store specifics", () => {
   test("a failed group commit rejects every append of its batch and consumes no seqs", async () => {
@@ -68,5 +73,29 @@ describe("sqlite message store specifics", () => {
     } finally {
       await reopened.close();
     }
+  });
+
+  test("duplicates without a client-id index: the window of recent client ids, then a resend's bounded lookup", async () => {
+    const path = join(dir, "window", "msgr.db");
+    const setup = openSqlite({ path, synchronous: "normal" });
+    await setup.close();
+    const db = new Database(path, { strict: true });
+    // A window of 3 client ids, and resends looked up among a conversation's 5 newest messages.
+    const store = new SqliteMessageStore(db, { recentClientIds: 3, resendLookback: 5 });
+    try {
+      for (let n = 1; n <= 8; n++) await store.append(message("c1", n));
+      // In the window (the 3 newest): a plain duplicate is recognised.
+      expect(await store.append(message("c1", 99, { cid: "c1-8" }))).toMatchObject({ duplicate: true, message: { seq: 8 } });
+      // Out of the window: recognised only as a resend, and only among the 5 newest messages.
+      expect((await store.append(message("c1", 98, { cid: "c1-4" }), { resend: true })).message.seq).toBe(4);
+      expect((await store.append(message("c1", 97, { cid: "c1-2" }), { resend: true })).duplicate).toBe(false);
+      // A plain SEND of a client id out of the window is stored again (the documented limit).
+      expect((await store.append(message("c1", 96, { cid: "c1-3" }))).duplicate).toBe(false);
+    } finally {
+      db.close();
+    }
+    // Reopened, the window is read back from the newest rows.
+    const again = new SqliteMessageStore(new Database(path, { strict: true }), { recentClientIds: 3, resendLookback: 5 });
+    expect(await again.append(message("c1", 95, { cid: "c1-3" }))).toMatchObject({ duplicate: true, message: { seq: 10 } });
   });
 });

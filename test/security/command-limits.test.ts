@@ -71,6 +71,33 @@ function sample(method: MethodId, n: number, ctx: { conv: string; group: string 
       return { endpoint: "https://push.example.invalid/x" };
     case Method.PushRegister:
       return { service: "fcm", token: "x".repeat(40) };
+    case Method.Block:
+    case Method.Unblock:
+      return { user: `other-${n}` };
+    case Method.BlockList:
+    case Method.PrivacyGet:
+    case Method.ContactList:
+    case Method.InvitationList:
+      return {};
+    case Method.PrivacySet:
+      return { readReceipts: n % 2 === 0 };
+    case Method.ContactAdd:
+    case Method.ContactRemove:
+      return { users: [`friend-${n}`] };
+    case Method.InvitationAccept:
+    case Method.InvitationDecline:
+    case Method.LinkCreate:
+    case Method.LinkList:
+    case Method.JoinRequestList:
+      return { conv: ctx.group };
+    case Method.LinkRevoke:
+      return { conv: ctx.group, token: "x".repeat(22) };
+    case Method.LinkJoin:
+      return { token: "x".repeat(22) };
+    case Method.JoinRequestAnswer:
+      return { conv: ctx.group, user: "nobody", approve: false };
+    case Method.Report:
+      return { user: `someone-${n}`, reason: "spam" };
   }
 }
 

@@ -1,12 +1,13 @@
 // Conversation commands: listing, reading one, opening a direct conversation, and the group
 // commands (every membership rule itself lives in the conversation actor and
-// storage/membership-rules.ts).
+// storage/membership-rules.ts; who may be added, and who must be invited, in src/safety).
 
 import { randomUUID } from "node:crypto";
 import { ConvType, ErrorCode, Method } from "../../proto/codes.ts";
 import { CommandError } from "../../proto/command-error.ts";
-import type { ConvInfo, MembershipResult } from "../../proto/types.ts";
+import type { ConvInfo, GroupAddResult, GroupCreateResult, MembershipResult } from "../../proto/types.ts";
 import type { Command } from "./command.ts";
+import { adminOf, admission, invite, visibleInfo } from "./guards.ts";
 import { memberOf } from "./membership.ts";
 
 function newConversationId(): string {
@@ -19,7 +20,7 @@ export const convList: Command<typeof Method.ConvList> = {
     const convs: ConvInfo[] = [];
     for (const id of user.conversations()) {
       const a = await node.conversation(id);
-      if (a?.isMember(s.user)) convs.push(a.info());
+      if (a?.isMember(s.user)) convs.push(await visibleInfo(node, s.user, a.info()));
     }
     return { convs };
   },
@@ -28,7 +29,7 @@ export const convList: Command<typeof Method.ConvList> = {
 export const convGet: Command<typeof Method.ConvGet> = {
   rate: "conversations",
   async run({ node, session: s }, { conv }) {
-    return (await memberOf(node, conv, s.user)).info();
+    return visibleInfo(node, s.user, (await memberOf(node, conv, s.user)).info());
   },
 };
 
@@ -36,22 +37,29 @@ export const directOpen: Command<typeof Method.DirectOpen> = {
   rate: "directOpen",
   async run({ node, session: s }, { user }) {
     if (user === s.user) throw new CommandError(ErrorCode.InvalidParams, "user: cannot open a direct conversation with yourself");
+    const { safety } = node.ctx;
+    await safety.requireKnown([user]);
+    await safety.requireNotBlocked(s.user, user);
     const { id, created } = await node.ctx.metadata.openDirect(
       { id: newConversationId(), type: ConvType.Direct, title: "", createdBy: s.user, createdAt: Date.now() },
       s.user,
       user,
     );
     const a = await memberOf(node, id, s.user);
+    // Opening it is the opener's choice, not the other's (presence, src/safety/policy.ts).
+    await safety.consent(id, s.user);
     if (created) a.announceDirect();
-    return a.info();
+    return visibleInfo(node, s.user, a.info());
   },
 };
 
 export const groupCreate: Command<typeof Method.GroupCreate> = {
   rate: "groupCreate",
-  async run({ node, session: s }, { title, members }) {
+  async run({ node, session: s }, { title, members }): Promise<GroupCreateResult> {
     const { ctx } = node;
-    const users = [...new Set([s.user, ...members])];
+    // Those whose settings do not let the creator add them are invited instead.
+    const { add, invite: invited } = await admission(node, s.user, [...new Set(members)].filter((u) => u !== s.user));
+    const users = [s.user, ...add];
     if (users.length > ctx.config.limits.maxGroupSize) {
       throw new CommandError(ErrorCode.GroupFull, `a group holds at most ${ctx.config.limits.maxGroupSize} members`);
     }
@@ -60,9 +68,11 @@ export const groupCreate: Command<typeof Method.GroupCreate> = {
       { id, type: ConvType.Group, title, createdBy: s.user, createdAt: Date.now() },
       users.map((user) => ({ user, admin: user === s.user, joinedSeq: 1, delivered: 0, read: 0 })),
     );
+    await ctx.safety.consent(id, s.user);
     const a = (await node.conversation(id))!;
     await a.announceCreated(s.user);
-    return a.info();
+    await invite(node, a, s.user, invited);
+    return { ...a.info(), invited };
   },
 };
 
@@ -75,15 +85,24 @@ export const groupRename: Command<typeof Method.GroupRename> = {
 
 export const groupAdd: Command<typeof Method.GroupAdd> = {
   rate: "groupChange",
-  async run({ node, session: s }, { conv, users }): Promise<MembershipResult> {
-    return { seq: await (await memberOf(node, conv, s.user)).add(s.user, users) };
+  async run({ node, session: s }, { conv, users }): Promise<GroupAddResult> {
+    const a = await adminOf(node, conv, s.user);
+    const candidates = [...new Set(users)].filter((u) => !a.isMember(u));
+    if (candidates.length === 0) throw new CommandError(ErrorCode.Conflict, "every user is already a member");
+    // Those whose settings do not let this admin add them are invited instead.
+    const { add, invite: invited } = await admission(node, s.user, candidates);
+    const seq = add.length > 0 ? await a.add(s.user, add) : 0;
+    await invite(node, a, s.user, invited);
+    return { seq, invited };
   },
 };
 
 export const groupRemove: Command<typeof Method.GroupRemove> = {
   rate: "groupChange",
   async run({ node, session: s }, { conv, user }): Promise<MembershipResult> {
-    return { seq: await (await memberOf(node, conv, s.user)).remove(s.user, user) };
+    const seq = await (await memberOf(node, conv, s.user)).remove(s.user, user);
+    await node.ctx.safety.withdrawConsent(conv, user);
+    return { seq };
   },
 };
 

@@ -16,7 +16,9 @@ export const mediaUpload: Command<typeof Method.MediaUpload> = {
 export const mediaUrl: Command<typeof Method.MediaUrl> = {
   rate: "mediaUrl",
   run({ node, session: s }, { media }) {
-    return node.ctx.media.downloadUrl(s.user, media, async (conv) => (await node.conversation(conv))?.isMember(s.user) ?? false);
+    // Media of a message removed by moderation is no longer served.
+    const may = async (conv: string) => ((await node.conversation(conv))?.isMember(s.user) ?? false) && !(await node.ctx.safety.removed.isRemovedMedia(conv, media));
+    return node.ctx.media.downloadUrl(s.user, media, may);
   },
 };
 

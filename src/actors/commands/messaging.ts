@@ -1,12 +1,14 @@
 // Messaging commands: send, receipts, typing, history.
 
-import { ErrorCode, MessageKind, Method } from "../../proto/codes.ts";
+import { ConvType, ErrorCode, MessageKind, Method } from "../../proto/codes.ts";
 import { CommandError, notMember } from "../../proto/command-error.ts";
 import type { HistoryResult, SendResult, WireMessage } from "../../proto/types.ts";
+import type { ConversationActor } from "../conversation-actor.ts";
 import type { DeviceSession } from "../device-session.ts";
 import type { Node } from "../node.ts";
 import type { Command } from "./command.ts";
 import { thumbnail } from "./media.ts";
+import { peerOf } from "./guards.ts";
 import { memberOf } from "./membership.ts";
 
 export const send: Command<typeof Method.Send> = {
@@ -15,31 +17,52 @@ export const send: Command<typeof Method.Send> = {
     const { limits } = node.ctx.config;
     if (body.length > limits.maxBodyBytes) throw new CommandError(ErrorCode.BodyTooLarge, `body exceeds ${limits.maxBodyBytes} bytes`);
     if (media && kind !== MessageKind.Media) throw new CommandError(ErrorCode.InvalidParams, "media: only messages of kind media carry an upload");
+    if (kind === MessageKind.Removed) throw new CommandError(ErrorCode.InvalidParams, "kind: removed messages are written by the server");
     // Copy: the frame's buffer belongs to the socket layer.
     const copy = body.slice();
-    // The hot path: a loaded conversation and no media take no promise until the store's.
+    // The hot path takes no promise until the store's: a loaded conversation, no media, and
+    // what the safety rules need already known (no block between the two of a direct
+    // conversation, the sender's consent recorded).
     const loaded = media ? undefined : node.loadedConversation(conv);
-    if (loaded) {
-      if (!loaded.isMember(s.user)) throw notMember();
-      return loaded.send(s.user, s.device, cid, kind, copy, acceptedAt, { resend });
-    }
+    if (loaded && readyToSend(node, loaded, s.user)) return loaded.send(s.user, s.device, cid, kind, copy, acceptedAt, { resend });
     return sendSlow(node, s, conv, cid, kind, copy, media, resend, acceptedAt);
   },
 };
 
-/** SEND to a conversation not in memory yet, or with media to check first. */
+/**
+ * Whether a SEND from `user` may go straight to the loaded conversation: a member, and the
+ * safety checks answerable from memory. Otherwise the slow path asks the stores.
+ */
+function readyToSend(node: Node, a: ConversationActor, user: string): boolean {
+  if (!a.isMember(user)) throw notMember();
+  const { safety } = node.ctx;
+  if (!safety.consentKnown(a.id, user)) return false;
+  if (a.type !== ConvType.Direct) return true;
+  const peer = peerOf(a, user);
+  return peer === undefined || safety.knownNotBlocked(user, peer);
+}
+
+/** SEND to a conversation not in memory yet, with media to check first, or with a safety fact to look up. */
 async function sendSlow(node: Node, s: DeviceSession, conv: string, cid: string, kind: number, body: Uint8Array, media: string | undefined, resend: boolean | undefined, acceptedAt: number): Promise<SendResult> {
+  const { ctx } = node;
   const a = await memberOf(node, conv, s.user);
-  const upload = media ? await node.ctx.media.verifyForSend(s.user, media, conv) : null;
+  const peer = a.type === ConvType.Direct ? peerOf(a, s.user) : undefined;
+  if (peer) await ctx.safety.requireNotBlocked(s.user, peer);
+  const upload = media ? await ctx.media.verifyForSend(s.user, media, conv) : null;
   const ack = await a.send(s.user, s.device, cid, kind, body, acceptedAt, { media, resend });
   if (upload && !ack.dup) void thumbnail(node, a, upload, conv, ack.seq);
+  // Writing in a conversation makes it the sender's choice (presence, src/safety/policy.ts).
+  ctx.safety.consent(conv, s.user).catch((err: unknown) => ctx.log.warn({ err, conv }, "recording consent failed"));
   return ack;
 }
 
 export const receipt: Command<typeof Method.Receipt> = {
   rate: "receipt",
   async run({ node, session: s }, { conv, type, seq }) {
-    await (await memberOf(node, conv, s.user)).receipt(s.user, s.device, type, seq);
+    const a = await memberOf(node, conv, s.user);
+    // In a direct conversation either member may have turned read receipts off (both ways).
+    const peer = a.type === ConvType.Direct ? peerOf(a, s.user) : undefined;
+    await a.receipt(s.user, s.device, type, seq, peer !== undefined && (await node.ctx.safety.readsHidden(s.user, peer)));
     return {};
   },
 };

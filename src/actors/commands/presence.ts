@@ -12,11 +12,11 @@ export const presenceSubscribe: Command<typeof Method.PresenceSubscribe> = {
     if (users.length > ctx.config.limits.maxPresenceWatch) {
       throw new CommandError(ErrorCode.InvalidParams, `users: at most ${ctx.config.limits.maxPresenceWatch}`);
     }
-    // Only people who share a conversation with the watcher are visible; others look offline.
-    const visible: string[] = [];
-    for (const u of new Set(users)) if (u === s.user || (await ctx.metadata.sharesConversation(s.user, u))) visible.push(u);
-    node.watch(s, visible);
-    const known = new Map((await ctx.presence.get(visible)).map((x) => [x.user, x]));
-    return { presence: users.map((u) => known.get(u) ?? { user: u, online: false, lastSeen: 0 }) };
+    // What each user's privacy settings and blocks let this device see (src/safety/policy.ts),
+    // decided before the node fans out pushes to it; hidden parts read as offline and unknown.
+    const watched = [...new Set(users)];
+    const seen = await ctx.safety.presence.watch(s, watched);
+    node.watch(s, watched);
+    return { presence: users.map((u) => seen.get(u)!) };
   },
 };

@@ -5,10 +5,22 @@ import { Method } from "../../proto/codes.ts";
 import type { CommandTable } from "./command.ts";
 import { convGet, convList, directOpen, groupAdd, groupCreate, groupRemove, groupRename, groupSetAdmin } from "./conversations.ts";
 import { deviceList, deviceRevoke } from "./devices.ts";
+import {
+  invitationAccept,
+  invitationDecline,
+  invitationList,
+  joinRequestAnswer,
+  joinRequestList,
+  linkCreate,
+  linkJoin,
+  linkList,
+  linkRevoke,
+} from "./invitations.ts";
 import { mediaUpload, mediaUrl } from "./media.ts";
 import { history, receipt, send, typing } from "./messaging.ts";
 import { presenceSubscribe } from "./presence.ts";
 import { pushRegister, pushSubscribe, pushUnsubscribe } from "./push.ts";
+import { block, blockList, contactAdd, contactList, contactRemove, privacyGet, privacySet, report, unblock } from "./safety.ts";
 import { connect, ping, sync } from "./session.ts";
 
 export const COMMANDS: CommandTable = {
@@ -35,4 +47,22 @@ export const COMMANDS: CommandTable = {
   [Method.PushSubscribe]: pushSubscribe,
   [Method.PushUnsubscribe]: pushUnsubscribe,
   [Method.PushRegister]: pushRegister,
+  [Method.Block]: block,
+  [Method.Unblock]: unblock,
+  [Method.BlockList]: blockList,
+  [Method.PrivacyGet]: privacyGet,
+  [Method.PrivacySet]: privacySet,
+  [Method.ContactList]: contactList,
+  [Method.ContactAdd]: contactAdd,
+  [Method.ContactRemove]: contactRemove,
+  [Method.InvitationList]: invitationList,
+  [Method.InvitationAccept]: invitationAccept,
+  [Method.InvitationDecline]: invitationDecline,
+  [Method.LinkCreate]: linkCreate,
+  [Method.LinkList]: linkList,
+  [Method.LinkRevoke]: linkRevoke,
+  [Method.LinkJoin]: linkJoin,
+  [Method.JoinRequestList]: joinRequestList,
+  [Method.JoinRequestAnswer]: joinRequestAnswer,
+  [Method.Report]: report,
 };

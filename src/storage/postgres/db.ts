@@ -7,9 +7,11 @@ import { drizzle } from "drizzle-orm/postgres-js";
 import { migrate } from "drizzle-orm/postgres-js/migrator";
 import postgres from "postgres";
 import type { PostgresConnection } from "../../connect/postgres.ts";
+import type { SafetyStore } from "../safety-types.ts";
 import type { MessageStore, MetadataStore } from "../types.ts";
 import { PostgresMessageStore } from "./message-store.ts";
 import { PostgresMetadataStore } from "./metadata-store.ts";
+import { PostgresSafetyStore } from "./safety-store.ts";
 import * as schema from "./schema.ts";
 
 export interface PostgresOptions {
@@ -24,6 +26,7 @@ export interface PostgresOptions {
 export interface PostgresBackend {
   messages: MessageStore;
   metadata: MetadataStore;
+  safety: SafetyStore;
   /** Flushes pending appends, then closes the pool. */
   close(): Promise<void>;
 }
@@ -56,10 +59,12 @@ export async function openPostgres(opts: PostgresOptions): Promise<PostgresBacke
   // for message ids (exact above 2^53) and to number for seqs and timestamps.
   const client = postgres(opts.url, { ...opts.connection, max: opts.poolSize });
   const messages = new PostgresMessageStore(client);
-  const metadata = new PostgresMetadataStore(drizzle({ client, schema }));
+  const orm = drizzle({ client, schema });
+  const metadata = new PostgresMetadataStore(orm);
   return {
     messages,
     metadata,
+    safety: new PostgresSafetyStore(orm),
     async close() {
       await messages.close();
       await metadata.close();

@@ -14,7 +14,6 @@
 // it updates or deletes, so no wait cycle can form between changes, nor with saveCursors.
 
 import { and, count, eq, gt, inArray, isNotNull, isNull, lte, min, sql } from "drizzle-orm";
-import { alias } from "drizzle-orm/pg-core";
 import type { PostgresJsDatabase } from "drizzle-orm/postgres-js";
 import type { Sql } from "postgres";
 import type {
@@ -218,17 +217,6 @@ export class PostgresMetadataStore implements MetadataStore {
           WHERE conv_id = ${u.conv} AND "user" = ${u.user}`,
       ),
     );
-  }
-
-  async sharesConversation(a: string, b: string): Promise<boolean> {
-    const other = alias(members, "other");
-    const [row] = await this.#db
-      .select({ one: sql`1` })
-      .from(members)
-      .innerJoin(other, eq(other.convId, members.convId))
-      .where(and(eq(members.user, a), eq(other.user, b)))
-      .limit(1);
-    return row !== undefined;
   }
 
   async createMedia(m: MediaRecord): Promise<void> {

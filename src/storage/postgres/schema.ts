@@ -4,7 +4,7 @@
 // migrations under ./migrations, which openPostgres() and migratePostgres() apply.
 
 import { sql } from "drizzle-orm";
-import { bigint, boolean, customType, index, integer, pgTable, primaryKey, text, uniqueIndex } from "drizzle-orm/pg-core";
+import { bigint, bigserial, boolean, customType, index, integer, pgTable, primaryKey, text, uniqueIndex } from "drizzle-orm/pg-core";
 
 /** Message bodies are opaque bytes. postgres.js reads bytea as a Buffer, i.e. a Uint8Array. */
 const bytea = customType<{ data: Uint8Array; driverData: Uint8Array }>({
@@ -161,4 +161,151 @@ export const pushSubscriptions = pgTable(
     createdAt: ms("created_at").notNull(),
   },
   (t) => [index("push_subscriptions_user_idx").on(t.user)],
+);
+
+// ---- safety and moderation (src/storage/safety-types.ts) -------------------------------------
+
+/** Every user that exists: provisioned through the admin API, or registered on first authentication. */
+export const users = pgTable(
+  "users",
+  {
+    id: text("id").primaryKey(),
+    createdAt: ms("created_at").notNull(),
+    /** "admin" or "login". */
+    origin: text("origin").notNull(),
+    bannedAt: ms("banned_at"),
+    banReason: text("ban_reason"),
+  },
+  (t) => [index("users_banned_idx").on(t.bannedAt)],
+);
+
+/** A user's privacy settings; no row: the defaults. */
+export const privacySettings = pgTable("privacy_settings", {
+  user: text("user").primaryKey(),
+  lastSeen: text("last_seen").notNull(),
+  online: text("online").notNull(),
+  groupAdd: text("group_add").notNull(),
+  readReceipts: boolean("read_receipts").notNull(),
+});
+
+export const contacts = pgTable(
+  "contacts",
+  {
+    owner: text("owner").notNull(),
+    contact: text("contact").notNull(),
+    createdAt: ms("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.owner, t.contact] })],
+);
+
+export const blocks = pgTable(
+  "blocks",
+  {
+    blocker: text("blocker").notNull(),
+    blocked: text("blocked").notNull(),
+    createdAt: ms("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.blocker, t.blocked] })],
+);
+
+/** Members who are in a conversation by their own choice (presence counts only those conversations). */
+export const memberConsents = pgTable(
+  "member_consents",
+  {
+    convId: text("conv_id")
+      .notNull()
+      .references(() => conversations.id, { onDelete: "cascade" }),
+    user: text("user").notNull(),
+    at: ms("at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.convId, t.user] }), index("member_consents_user_idx").on(t.user)],
+);
+
+/** Pending invitations to groups, for users whose settings did not let the inviter add them. */
+export const invitations = pgTable(
+  "invitations",
+  {
+    convId: text("conv_id")
+      .notNull()
+      .references(() => conversations.id, { onDelete: "cascade" }),
+    user: text("user").notNull(),
+    by: text("by").notNull(),
+    at: ms("at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.convId, t.user] }), index("invitations_user_idx").on(t.user)],
+);
+
+export const inviteLinks = pgTable(
+  "invite_links",
+  {
+    token: text("token").primaryKey(),
+    convId: text("conv_id")
+      .notNull()
+      .references(() => conversations.id, { onDelete: "cascade" }),
+    by: text("by").notNull(),
+    at: ms("at").notNull(),
+    approval: boolean("approval").notNull(),
+    revokedAt: ms("revoked_at"),
+  },
+  (t) => [index("invite_links_conv_idx").on(t.convId)],
+);
+
+/** Joins through a link that needs approval, waiting for an admin. */
+export const joinRequests = pgTable(
+  "join_requests",
+  {
+    convId: text("conv_id")
+      .notNull()
+      .references(() => conversations.id, { onDelete: "cascade" }),
+    user: text("user").notNull(),
+    token: text("token").notNull(),
+    at: ms("at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.convId, t.user] })],
+);
+
+/** Reports by users; `messages` is the reporter's own copies (JSON, bodies base64). */
+export const reports = pgTable(
+  "reports",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    reporter: text("reporter").notNull(),
+    user: text("user").notNull(),
+    convId: text("conv_id"),
+    seq: seq("seq"),
+    reason: text("reason").notNull(),
+    messages: text("messages").notNull(),
+    at: ms("at").notNull(),
+  },
+  (t) => [index("reports_user_idx").on(t.user)],
+);
+
+/** Every admin API action; rows are never changed. */
+export const auditLog = pgTable("audit_log", {
+  id: bigserial("id", { mode: "number" }).primaryKey(),
+  at: ms("at").notNull(),
+  admin: text("admin").notNull(),
+  device: text("device").notNull(),
+  action: text("action").notNull(),
+  target: text("target").notNull(),
+  status: integer("status").notNull(),
+  details: text("details").notNull(),
+});
+
+/**
+ * Messages removed by moderation: served as tombstones from then on. No foreign key, like
+ * messages: the message store stands alone.
+ */
+export const removedMessages = pgTable(
+  "removed_messages",
+  {
+    convId: text("conv_id").notNull(),
+    seq: seq("seq").notNull(),
+    sender: text("sender").notNull(),
+    media: text("media"),
+    by: text("by").notNull(),
+    reason: text("reason").notNull(),
+    at: ms("at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.convId, t.seq] })],
 );

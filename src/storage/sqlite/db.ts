@@ -6,9 +6,11 @@ import { mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { drizzle } from "drizzle-orm/bun-sqlite";
 import { migrate } from "drizzle-orm/bun-sqlite/migrator";
+import type { SafetyStore } from "../safety-types.ts";
 import type { MessageStore, MetadataStore } from "../types.ts";
 import { SqliteMessageStore } from "./message-store.ts";
 import { SqliteMetadataStore } from "./metadata-store.ts";
+import { SqliteSafetyStore } from "./safety-store.ts";
 import * as schema from "./schema.ts";
 
 export interface SqliteOptions {
@@ -33,6 +35,7 @@ export interface SqliteOptions {
 export interface SqliteBackend {
   messages: MessageStore;
   metadata: MetadataStore;
+  safety: SafetyStore;
   /** Flushes pending appends, then closes the shared connection. */
   close(): Promise<void>;
 }
@@ -59,6 +62,7 @@ export function openSqlite(opts: SqliteOptions): SqliteBackend {
     return {
       messages,
       metadata,
+      safety: new SqliteSafetyStore(orm),
       async close() {
         await messages.close();
         await metadata.close();

@@ -7,12 +7,27 @@
 // its database), so an append batch writes message rows and nothing else. conv_seq remembers a
 // conversation's last seq only when pruning deletes its newest rows: the last seq is the higher
 // of that and the rows' own max(seq).
+//
+// Duplicates: the table has no client-id index (schema.ts: it tripled the pages a commit writes).
+// A SEND's client id is checked against the 100,000 most recently stored ones (kept in memory
+// with the seq each got, and read back from the newest rows at open, so the window survives
+// restarts); one marked `resend` (the SDK marks every retransmission) is also looked up among its
+// conversation's 10,000 newest messages, a bounded range of the primary key (DuplicateWindow). A
+// duplicate is answered with the original row and consumes no seq.
 
 import type { Database, Statement } from "bun:sqlite";
-import type { AppendResult, MessageStore, NewMessage, StoredMessage } from "../types.ts";
+import type { AppendOptions, AppendResult, MessageStore, NewMessage, StoredMessage } from "../types.ts";
 
 /** A batch this large is committed at once rather than waiting for the end of the loop turn. */
 const MAX_BATCH = 1000;
+export interface DuplicateWindow {
+  /** Client ids stored most recently, kept in memory for the duplicate check (100,000: about 15 MB). */
+  recentClientIds: number;
+  /** A resend's original is also looked for among this many of its conversation's newest messages. */
+  resendLookback: number;
+}
+
+const DEFAULT_WINDOW: DuplicateWindow = { recentClientIds: 100_000, resendLookback: 10_000 };
 /** Conversations whose last seq is kept in memory; beyond it the oldest are forgotten. */
 const MAX_CACHED_SEQS = 100_000;
 /** Rows deleted per statement by pruneBefore, which yields between chunks to keep the loop responsive. */
@@ -20,9 +35,13 @@ const PRUNE_CHUNK = 5000;
 
 interface PendingAppend {
   msg: NewMessage;
+  resend: boolean;
   resolve(result: AppendResult): void;
   reject(err: Error): void;
 }
+
+/** The duplicate-check key of a message; system messages (empty cid) have none. */
+const clientKey = (msg: NewMessage) => (msg.cid === "" ? null : msg.conv + "\u0000" + msg.from + "\u0000" + msg.cid);
 
 type InsertParams = [string, number, bigint, string, string, string, number, Uint8Array, number, string | null];
 
@@ -59,6 +78,16 @@ function toMessage(row: MessageRow): StoredMessage {
   return message;
 }
 
+/** Drops a map's oldest entries (insertion order) until it holds at most `max`. */
+function trimOldest<K, V>(map: Map<K, V>, max: number): void {
+  let excess = map.size - max;
+  if (excess <= 0) return;
+  for (const k of map.keys()) {
+    if (excess-- <= 0) break;
+    map.delete(k);
+  }
+}
+
 /** SQLite reads a negative LIMIT as "no limit"; callers mean "nothing". */
 function clampLimit(limit: number): number {
   return Math.max(0, Math.floor(limit));
@@ -72,8 +101,11 @@ export class SqliteMessageStore implements MessageStore {
 
   /** conversation id -> last seq committed, for the conversations used since open. */
   readonly #lastSeqs = new Map<string, number>();
+  /** clientKey -> seq, for the client ids accepted most recently (oldest first). */
+  readonly #recent = new Map<string, number>();
   readonly #commitBatch: (batch: PendingAppend[]) => AppendResult[];
-  readonly #byClientId: Statement<MessageRow, [string, string, string]>;
+  readonly #bySeq: Statement<MessageRow, [string, number]>;
+  readonly #resendLookup: Statement<MessageRow, [string, number, string, string]>;
   readonly #range: Statement<MessageRow, [string, number, number]>;
   readonly #history: Statement<MessageRow, [string, number, number]>;
   readonly #storedLastSeq: Statement<{ lastSeq: number }, [string]>;
@@ -82,16 +114,16 @@ export class SqliteMessageStore implements MessageStore {
   readonly #keepLastSeqs: Statement<never, [number]>;
   readonly #pruneChunk: Statement<never, [number, number]>;
 
-  constructor(db: Database) {
-    // ON CONFLICT DO NOTHING (rather than INSERT OR IGNORE) skips only uniqueness conflicts: any
-    // other constraint failure throws and fails the batch instead of passing for a duplicate.
+  readonly #window: DuplicateWindow;
+
+  constructor(db: Database, window: DuplicateWindow = DEFAULT_WINDOW) {
+    this.#window = window;
     const insert = db.query<never, InsertParams>(
-      `INSERT INTO messages (conv_id, seq, id, sender, device, cid, kind, body, ts, media)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+      `INSERT INTO messages (conv_id, seq, id, sender, device, cid, kind, body, ts, media) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
-    // `cid <> ''` lets SQLite use the partial unique index, and keeps system messages (which all
-    // have cid "") out of client-id lookups.
-    this.#byClientId = db.query(`SELECT ${COLUMNS} FROM messages WHERE conv_id = ? AND sender = ? AND cid = ? AND cid <> ''`);
+    this.#bySeq = db.query(`SELECT ${COLUMNS} FROM messages WHERE conv_id = ? AND seq = ?`);
+    // A range of the primary key, newest first: the original of a resend is nearly always recent.
+    this.#resendLookup = db.query(`SELECT ${COLUMNS} FROM messages WHERE conv_id = ?1 AND seq > ?2 AND sender = ?3 AND cid = ?4 ORDER BY seq DESC LIMIT 1`);
     this.#storedLastSeq = db.query(
       `SELECT max(coalesce((SELECT last_seq FROM conv_seq WHERE conv_id = ?1), 0), coalesce((SELECT max(seq) FROM messages WHERE conv_id = ?1), 0)) AS lastSeq`,
     );
@@ -99,40 +131,49 @@ export class SqliteMessageStore implements MessageStore {
     const transaction = db.transaction((batch: PendingAppend[]): AppendResult[] => {
       // conv -> last seq assigned so far in this batch, on top of what is committed.
       const assigned = new Map<string, number>();
-      return batch.map(({ msg }): AppendResult => {
+      // clientKey -> message stored earlier in this batch.
+      const inBatch = new Map<string, StoredMessage>();
+      return batch.map(({ msg, resend }): AppendResult => {
         const last = assigned.get(msg.conv) ?? this.#lastSeqOf(msg.conv);
+        const key = clientKey(msg);
+        if (key !== null) {
+          const original = inBatch.get(key) ?? this.#original(msg, key, last, resend);
+          if (original) return { message: original, duplicate: true };
+        }
         const seq = last + 1;
         const media = msg.media ?? null;
-        const { changes } = insert.run(msg.conv, seq, msg.id, msg.from, msg.dev, msg.cid, msg.kind, msg.body, msg.ts, media);
-        if (changes === 0) {
-          // The seq is past the last one, so the conflict is the client id (stored earlier, or
-          // earlier in this batch): answer with the original and leave the seq unconsumed.
-          const original = this.#byClientId.get(msg.conv, msg.from, msg.cid);
-          if (!original) throw new Error(`seq ${seq} of ${msg.conv} is taken although the last seq is ${last}`);
-          assigned.set(msg.conv, last);
-          return { message: toMessage(original), duplicate: true };
-        }
+        insert.run(msg.conv, seq, msg.id, msg.from, msg.dev, msg.cid, msg.kind, msg.body, msg.ts, media);
         assigned.set(msg.conv, seq);
         const stored: StoredMessage = { conv: msg.conv, seq, id: msg.id, from: msg.from, dev: msg.dev, cid: msg.cid, kind: msg.kind, body: msg.body, ts: msg.ts };
         if (media !== null) stored.media = media;
+        if (key !== null) inBatch.set(key, stored);
         return { message: stored, duplicate: false };
       });
     });
     // IMMEDIATE: take the write lock up front rather than fail upgrading a read lock when another
-    // connection (a CLI tool) wrote in between. The in-memory seqs move only once it committed.
+    // connection (a CLI tool) wrote in between. The in-memory state moves only once it committed.
     this.#commitBatch = (batch) => {
       const results = transaction.immediate(batch);
-      for (const r of results) if (!r.duplicate) this.#lastSeqs.set(r.message.conv, r.message.seq);
-      // Bounded: the oldest entries are dropped (and read again from the database if needed).
-      if (this.#lastSeqs.size > MAX_CACHED_SEQS) {
-        let n = this.#lastSeqs.size - MAX_CACHED_SEQS / 2;
-        for (const conv of this.#lastSeqs.keys()) {
-          if (n-- <= 0) break;
-          this.#lastSeqs.delete(conv);
-        }
+      for (const { message: m, duplicate } of results) {
+        if (duplicate) continue;
+        this.#lastSeqs.set(m.conv, m.seq);
+        if (m.cid !== "") this.#recent.set(m.conv + "\u0000" + m.from + "\u0000" + m.cid, m.seq);
       }
+      trimOldest(this.#recent, window.recentClientIds);
+      // The oldest conversations are dropped (and read again from the database if needed).
+      if (this.#lastSeqs.size > MAX_CACHED_SEQS) trimOldest(this.#lastSeqs, MAX_CACHED_SEQS / 2);
       return results;
     };
+
+    // The window survives restarts: it starts as the client ids of the newest rows (the table is
+    // in insertion order), so a client that retransmits after a crash or a restart is recognised.
+    const newest = db.query<{ conv: string; sender: string; cid: string; seq: number }, [number]>(
+      `SELECT conv_id AS conv, sender, cid, seq FROM messages WHERE cid <> '' ORDER BY rowid DESC LIMIT ?`,
+    ).all(window.recentClientIds);
+    for (let i = newest.length - 1; i >= 0; i--) {
+      const r = newest[i]!;
+      this.#recent.set(r.conv + "\u0000" + r.sender + "\u0000" + r.cid, r.seq);
+    }
 
     this.#range = db.query(`SELECT ${COLUMNS} FROM messages WHERE conv_id = ? AND seq > ? ORDER BY seq LIMIT ?`);
     this.#history = db.query(`SELECT ${COLUMNS} FROM messages WHERE conv_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?`);
@@ -147,6 +188,13 @@ export class SqliteMessageStore implements MessageStore {
     this.#pruneChunk = db.query(`DELETE FROM messages WHERE (conv_id, seq) IN (SELECT conv_id, seq FROM messages WHERE ts < ? LIMIT ?)`);
   }
 
+  /** The stored original of a duplicate client id, or null: the recent window, then for a resend the store. */
+  #original(msg: NewMessage, key: string, last: number, resend: boolean): StoredMessage | null {
+    const seq = this.#recent.get(key);
+    const row = seq !== undefined ? this.#bySeq.get(msg.conv, seq) : resend ? this.#resendLookup.get(msg.conv, last - this.#window.resendLookback, msg.from, msg.cid) : null;
+    return row ? toMessage(row) : null;
+  }
+
   /** The conversation's last seq: from memory, or read once from the database. */
   #lastSeqOf(conv: string): number {
     let last = this.#lastSeqs.get(conv);
@@ -157,10 +205,10 @@ export class SqliteMessageStore implements MessageStore {
     return last;
   }
 
-  append(msg: NewMessage): Promise<AppendResult> {
+  append(msg: NewMessage, opts?: AppendOptions): Promise<AppendResult> {
     if (this.#closed) return Promise.reject(new Error("message store is closed"));
     return new Promise<AppendResult>((resolve, reject) => {
-      this.#pending.push({ msg, resolve, reject });
+      this.#pending.push({ msg, resend: opts?.resend === true, resolve, reject });
       if (this.#pending.length >= MAX_BATCH) {
         this.#commitPending();
       } else if (!this.#flushScheduled) {

@@ -6,7 +6,6 @@
 import { and, count, eq, gt, inArray, isNotNull, isNull, lte, min, sql } from "drizzle-orm";
 import type { Database } from "bun:sqlite";
 import type { BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
-import { alias } from "drizzle-orm/sqlite-core";
 import type {
   ConversationRecord,
   CursorUpdate,
@@ -189,18 +188,6 @@ export class SqliteMetadataStore implements MetadataStore {
 
   async saveCursors(updates: CursorUpdate[]): Promise<void> {
     if (updates.length > 0) this.#raiseCursors(updates);
-  }
-
-  async sharesConversation(a: string, b: string): Promise<boolean> {
-    const other = alias(members, "other");
-    const row = this.#db
-      .select({ one: sql`1` })
-      .from(members)
-      .innerJoin(other, eq(other.convId, members.convId))
-      .where(and(eq(members.user, a), eq(other.user, b)))
-      .limit(1)
-      .get();
-    return row !== undefined;
   }
 
   async createMedia(m: MediaRecord): Promise<void> {

@@ -1,0 +1,130 @@
+// Messages removed by moderation, as the node serves them: a tombstone (kind Removed, empty body,
+// no media) wherever the message would be read: resume backlogs, HISTORY, re-announcements. The
+// original row stays in the message store, for the moderators and until retention prunes it
+// (as Matrix servers keep redacted events for a while); it is never served again, nor is its media.
+//
+// The set of conversations that have removals is loaded at start; each one's removed seqs are
+// loaded the first time it is read, and kept current by the "removed" events every node hears on
+// the safety subject. A conversation with no removals costs a set lookup per read.
+
+import type { MessageRemovedEvent } from "../bus/events.ts";
+import { MessageKind } from "../proto/codes.ts";
+import type { ModerationStore } from "../storage/safety-types.ts";
+import type { AppendOptions, AppendResult, MessageStore, NewMessage, StoredMessage } from "../storage/types.ts";
+
+/** Conversations whose removed seqs one node keeps loaded; the least recently used are reloaded on use. */
+const MAX_LOADED = 10_000;
+
+interface Removals {
+  seqs: Set<number>;
+  media: Set<string>;
+}
+
+/** What a removed message reads as: its place and sender stay, its content is gone. */
+export function tombstone(m: StoredMessage): StoredMessage {
+  const { media: _media, ...rest } = m;
+  return { ...rest, kind: MessageKind.Removed, body: new Uint8Array(0) };
+}
+
+export class RemovedMessages {
+  private convs = new Set<string>();
+  private loaded = new Map<string, Promise<Removals>>();
+
+  constructor(private readonly store: ModerationStore) {}
+
+  async start(): Promise<void> {
+    this.convs = new Set(await this.store.conversationsWithRemovals());
+  }
+
+  /** After a bus outage: removals may have been missed, so everything is read again. */
+  reset(): void {
+    this.loaded.clear();
+    void this.start().catch(() => {
+      // The next reset or start tries again; meanwhile the known set stays.
+    });
+  }
+
+  /** A removal heard on the bus (from any node, this one included). */
+  heard(e: MessageRemovedEvent): void {
+    this.convs.add(e.conv);
+    const p = this.loaded.get(e.conv);
+    if (p) {
+      void p.then((r) => {
+        r.seqs.add(e.seq);
+        if (e.media) r.media.add(e.media);
+      });
+    }
+  }
+
+  private removals(conv: string): Promise<Removals> | null {
+    if (!this.convs.has(conv)) return null;
+    let p = this.loaded.get(conv);
+    if (p) {
+      this.loaded.delete(conv);
+      this.loaded.set(conv, p);
+      return p;
+    }
+    p = this.store.removedIn(conv).then((rows) => ({ seqs: new Set(rows.map((r) => r.seq)), media: new Set(rows.flatMap((r) => (r.media ? [r.media] : []))) }));
+    p.catch(() => this.loaded.delete(conv));
+    this.loaded.set(conv, p);
+    if (this.loaded.size > MAX_LOADED) this.loaded.delete(this.loaded.keys().next().value!);
+    return p;
+  }
+
+  /** `rows` of `conv` with removed messages replaced by tombstones. */
+  async redact(conv: string, rows: StoredMessage[]): Promise<StoredMessage[]> {
+    const p = this.removals(conv);
+    if (!p || rows.length === 0) return rows;
+    const { seqs } = await p;
+    return seqs.size === 0 ? rows : rows.map((m) => (seqs.has(m.seq) ? tombstone(m) : m));
+  }
+
+  /** Whether `media` was carried by a removed message of `conv`. */
+  async isRemovedMedia(conv: string, media: string): Promise<boolean> {
+    const p = this.removals(conv);
+    return p ? (await p).media.has(media) : false;
+  }
+
+  /** The message store as devices read it: removed messages come out as tombstones. */
+  wrap(inner: MessageStore): MessageStore {
+    return new RedactingMessageStore(inner, this);
+  }
+}
+
+class RedactingMessageStore implements MessageStore {
+  constructor(
+    private readonly inner: MessageStore,
+    private readonly removed: RemovedMessages,
+  ) {}
+
+  get prunes(): boolean {
+    return this.inner.prunes;
+  }
+  append(msg: NewMessage, opts?: AppendOptions): Promise<AppendResult> {
+    return this.inner.append(msg, opts);
+  }
+  lastSeq(conv: string): Promise<number> {
+    return this.inner.lastSeq(conv);
+  }
+  firstRetainedSeq(conv: string): Promise<number> {
+    return this.inner.firstRetainedSeq(conv);
+  }
+  async range(conv: string, afterSeq: number, limit: number): Promise<StoredMessage[]> {
+    return this.removed.redact(conv, await this.inner.range(conv, afterSeq, limit));
+  }
+  async history(conv: string, beforeSeq: number, limit: number): Promise<StoredMessage[]> {
+    return this.removed.redact(conv, await this.inner.history(conv, beforeSeq, limit));
+  }
+  lastSeqBySender(conv: string): Promise<Map<string, number>> {
+    return this.inner.lastSeqBySender(conv);
+  }
+  pruneBefore(tsMs: number): Promise<number> {
+    return this.inner.pruneBefore(tsMs);
+  }
+  flush(): Promise<void> {
+    return this.inner.flush();
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}

@@ -1,0 +1,95 @@
+// The terminal client (src/cli/chat.ts) driven through its stdin against a real server: it
+// changes privacy settings, accepts an invitation and blocks a user.
+
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { ErrorCode, ProtocolError } from "../../src/sdk/index.ts";
+import { nextEvent, startHarness, type Harness } from "../helpers/harness.ts";
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness();
+});
+afterAll(() => h.stop());
+
+/** A `msgr chat` process: type lines into it, wait for text to appear in what it printed. */
+function chat(user: string) {
+  const proc = Bun.spawn([process.execPath, "src/cli/main.ts", "chat", "--user", user, "--device", `${user}-term`, "--url", h.server.wsUrl], {
+    cwd: `${import.meta.dir}/../..`,
+    env: { ...process.env, MSGR_SERVER_DATA_DIR: h.dataDir, NO_COLOR: "1" },
+    stdin: "pipe",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  let out = "";
+  const waiters = new Set<() => void>();
+  void (async () => {
+    const decoder = new TextDecoder();
+    for await (const chunk of proc.stdout) {
+      out += decoder.decode(chunk);
+      for (const w of waiters) w();
+    }
+  })();
+  return {
+    proc,
+    type(line: string) {
+      proc.stdin.write(`${line}\n`);
+      proc.stdin.flush();
+    },
+    /** Resolves when the output (from `from` on) contains `text`; returns where it ends. */
+    async printed(text: string, from = 0, ms = 10_000): Promise<number> {
+      const end = Date.now() + ms;
+      while (out.indexOf(text, from) < 0) {
+        if (Date.now() > end) throw new Error(`timed out waiting for ${JSON.stringify(text)}; output:\n${out}`);
+        // Woken by new output; the timer only lets the deadline be checked.
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(done, 200);
+          function done() {
+            clearTimeout(timer);
+            waiters.delete(done);
+            resolve();
+          }
+          waiters.add(done);
+        });
+      }
+      return out.indexOf(text, from) + text.length;
+    },
+  };
+}
+
+test("the terminal client changes privacy settings, accepts an invitation and blocks a user", async () => {
+  const bob = await h.client("tc-bob");
+  const mallory = await h.client("tc-mallory");
+  const c = chat("tc-alice");
+  try {
+    let at = await c.printed("no conversations yet");
+
+    c.type("/privacy groupadd contacts online nobody");
+    at = await c.printed("add to groups  contacts", at);
+    await c.printed("online         nobody", 0);
+
+    // Bob is no contact of Alice's: adding her to his group sends her an invitation.
+    const g = await bob.createGroup("team", ["tc-alice"]);
+    expect(g.invited).toEqual(["tc-alice"]);
+    at = await c.printed("tc-bob invites you to [team] – /accept 1", at);
+    const joined = nextEvent(bob, "conversation", (x) => x.conv.id === g.id && x.conv.members.some((m) => m.user === "tc-alice"));
+    c.type("/accept 1");
+    at = await c.printed("(you joined [team])", at);
+    await joined;
+    expect((await bob.conversation(g.id)).members.map((m) => m.user).sort()).toEqual(["tc-alice", "tc-bob"]);
+
+    c.type("/block tc-mallory");
+    at = await c.printed("(blocked tc-mallory", at);
+    const refused = await mallory.openDirect("tc-alice").then(
+      () => 0,
+      (e) => (e instanceof ProtocolError ? e.code : -1),
+    );
+    expect(refused).toBe(ErrorCode.Blocked);
+    c.type("/blocked");
+    await c.printed("blocked: tc-mallory", at);
+
+    c.type("/quit");
+    expect(await c.proc.exited).toBe(0);
+  } finally {
+    c.proc.kill();
+  }
+}, 30_000);
