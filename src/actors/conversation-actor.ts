@@ -91,22 +91,40 @@ export class ConversationActor {
       }
       case "conv": {
         this.record = { ...this.record, title: e.info.title };
-        const next = new Map<string, MemberState>();
-        for (const x of e.info.members) {
-          const mine = this.members.get(x.user);
-          next.set(x.user, {
-            admin: x.admin,
-            joinedSeq: x.joined,
-            delivered: Math.max(x.delivered, mine?.delivered ?? 0),
-            read: Math.max(x.read, mine?.read ?? 0),
-          });
-        }
-        this.members.clear();
-        for (const [u, m] of next) this.members.set(u, m);
-        this.markersMoved(null);
+        this.replaceMembers(e.info.members.map((x) => ({ user: x.user, admin: x.admin, joinedSeq: x.joined, delivered: x.delivered, read: x.read })));
         return;
       }
     }
+  }
+
+  /** Takes another node's (or the store's) member list; markers keep whichever is further. */
+  private replaceMembers(list: { user: string; admin: boolean; joinedSeq: number; delivered: number; read: number }[]): void {
+    const next = new Map<string, MemberState>();
+    for (const x of list) {
+      const mine = this.members.get(x.user);
+      next.set(x.user, {
+        admin: x.admin,
+        joinedSeq: x.joinedSeq,
+        delivered: Math.max(x.delivered, mine?.delivered ?? 0),
+        read: Math.max(x.read, mine?.read ?? 0),
+      });
+    }
+    this.members.clear();
+    for (const [u, m] of next) this.members.set(u, m);
+    this.markersMoved(null);
+  }
+
+  /**
+   * Whether `user` is a member, asking the store again before saying no in a cluster: another
+   * node may have just added them, and its announcement may still be on the way. Only a refusal
+   * pays for the read.
+   */
+  async isMemberNow(user: string): Promise<boolean> {
+    if (this.members.has(user) || !this.ctx.bus.distributed) return this.members.has(user);
+    await this.mailbox.call(async () => {
+      if (!this.members.has(user)) this.replaceMembers(await this.ctx.metadata.listMembers(this.record.id));
+    });
+    return this.members.has(user);
   }
 
   static async load(ctx: NodeContext, host: ConversationHost, id: string): Promise<ConversationActor | null> {
@@ -339,7 +357,12 @@ export class ConversationActor {
     if (on) this.typingRelayed.set(key, { on, at: now });
     else if (last) this.typingRelayed.delete(key);
     else return; // "stopped" from a device that was never relayed as typing: nothing to undo
-    this.ctx.bus.publish(this.subject, { t: "typing", conv: this.record.id, user, dev, on });
+    // On each member's user subject, not the conversation's: every node with a device of a member
+    // hears that subject from the moment the device connected, while it subscribes to a new
+    // conversation only once it hears of it. So typing right after DIRECT_OPEN or GROUP_CREATE
+    // reaches members on every node, as messages do (those are filled in from the store).
+    const event = { t: "typing", conv: this.record.id, user, dev, on } as const;
+    for (const member of this.members.keys()) this.ctx.bus.publish(subjects.user(member), event);
   }
 
   // ---- membership -----------------------------------------------------------------------
@@ -359,7 +382,7 @@ export class ConversationActor {
     return this.mailbox.call(async () => {
       const users = [...this.members.keys()];
       const seq = await this.appendSystem({ op: SystemOp.Created, by, users, title: this.record.title });
-      this.publishChange(users, []);
+      await this.publishChange(users, []);
       return seq;
     });
   }
@@ -370,8 +393,8 @@ export class ConversationActor {
   }
 
   /** Tells both users of a new direct conversation, so their nodes start routing it. */
-  announceDirect(): void {
-    this.mailbox.enqueue(() => this.publishChange([...this.members.keys()], []));
+  announceDirect(): Promise<void> {
+    return this.mailbox.call(() => this.publishChange([...this.members.keys()], []));
   }
 
   rename(by: string, title: string): Promise<number> {
@@ -479,14 +502,20 @@ export class ConversationActor {
     try {
       return await this.appendSystem(event);
     } finally {
-      this.publishChange(added, removed);
+      await this.publishChange(added, removed);
     }
   }
 
-  /** Tells the conversation's nodes, and the added or removed users wherever they are. */
-  private publishChange(added: string[], removed: string[]): void {
+  /**
+   * Tells the conversation's nodes, and the added or removed users wherever they are; resolves
+   * once the bus has handed the news to every node (Bus.ready), so that the command is answered
+   * only after that: another node's actor for this conversation knows the new membership before
+   * the client that changed it hears back.
+   */
+  private publishChange(added: string[], removed: string[]): Promise<void> {
     const event: ConversationEvent = { t: "conv", origin: this.ctx.config.server.nodeId, info: this.info(), added, removed };
     this.ctx.bus.publish(this.subject, event);
     for (const u of [...added, ...removed]) this.ctx.bus.publish(subjects.user(u), event);
+    return this.ctx.bus.ready();
   }
 }

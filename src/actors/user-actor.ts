@@ -39,9 +39,15 @@ export class UserActor {
     this.rates = new RateLimits(ctx.config.rates);
   }
 
-  /** Loads the user's conversations and joins their local index; run once, first in the mailbox. */
+  /**
+   * Loads the user's conversations and joins their local index; run once, first in the mailbox.
+   * Done once this node hears every subject it subscribed to for the user (their user subject,
+   * their conversations): SYNC, which waits for it, reads the store only after that, so nothing
+   * published in between goes unheard.
+   */
   async activate(): Promise<void> {
     for (const { conv, joinedSeq } of await this.ctx.metadata.listUserConversations(this.user)) this.join(conv, joinedSeq);
+    await this.ctx.bus.ready();
   }
 
   /** Leaves every index; the node calls it when the last device is gone. */
@@ -198,6 +204,8 @@ export class UserActor {
     const joinedSeq = this.convs.get(conv) ?? me.joined;
     const isNew = !this.convs.has(conv);
     this.join(conv, joinedSeq);
+    // Subscribed before the store is read below: whatever it does not hold yet is heard live.
+    if (isNew) await this.ctx.bus.ready();
     for (const s of this.sessions.values()) {
       if (!s.synced) continue;
       s.push(PushKind.Conversation, { conv: e.info, removed: false });

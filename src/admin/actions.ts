@@ -174,6 +174,8 @@ export const ADMIN_ROUTES: AdminRoute[] = [
       if (!u) throw notFound("user");
       // Every node closes the user's connections (4504); upgrades are refused from now on.
       node.ctx.bus.publish(subjects.user(user), { t: "ban", user });
+      // Answered once every node has heard.
+      await node.ctx.bus.ready();
       return { body: { user: userView(u) }, details: { reason: why } };
     },
   },
@@ -246,6 +248,7 @@ export const ADMIN_ROUTES: AdminRoute[] = [
       if (!fresh) return { body: { removed: false, seq: 0 }, details: { seq, removed: false } };
       // Every node serves it as a tombstone from now on; the system message tells devices to drop their copy.
       ctx.bus.publish(subjects.safety, { t: "removed", conv, seq, media: m.media ?? null });
+      await ctx.bus.ready();
       const notice = await a.announceRemoval(seq);
       return { body: { removed: true, seq: notice }, details: { seq, sender: m.from, reason: why } };
     },
