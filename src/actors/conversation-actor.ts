@@ -87,6 +87,7 @@ export class ConversationActor {
         m.delivered = Math.max(m.delivered, e.delivered);
         m.read = Math.max(m.read, e.read);
         this.markersMoved(e.user);
+        this.correctAggregates(e);
         return;
       }
       case "conv": {
@@ -336,6 +337,19 @@ export class ConversationActor {
     return [v1, c.u1, c.v2 === Infinity ? this.lastSeq : c.v2];
   }
 
+  /**
+   * Receipts moved through two nodes at once are each announced with "all but me" aggregates that
+   * miss the other's marker, and no later receipt may come to set them right. A node that hears
+   * such a receipt while knowing higher minimums announces it again, to the same users, with what
+   * it knows. Each announcement raises a minimum, so this ends (at once when nothing raced).
+   */
+  private correctAggregates(e: ReceiptEvent): void {
+    const deliveredMin = dominant(this.lowestTwo("delivered"), e.deliveredMin);
+    const readMin = dominant(this.lowestTwo("read"), e.readMin);
+    if (deliveredMin === e.deliveredMin && readMin === e.readMin) return;
+    this.ctx.bus.publish(this.subject, { ...e, origin: this.ctx.config.server.nodeId, deliveredMin, readMin });
+  }
+
   /** Forgets the cached lowest markers that `user` moving (or membership changing) may change. */
   private markersMoved(user: string | null): void {
     for (const field of ["delivered", "read"] as const) {
@@ -518,4 +532,10 @@ export class ConversationActor {
     for (const u of [...added, ...removed]) this.ctx.bus.publish(subjects.user(u), event);
     return this.ctx.bus.ready();
   }
+}
+
+/** `mine` when it is at least `theirs` in both minimums and above in one; else `theirs`. */
+function dominant(mine: [number, string, number], theirs: [number, string, number]): [number, string, number] {
+  const atLeast = mine[0] >= theirs[0] && mine[2] >= theirs[2];
+  return atLeast && (mine[0] > theirs[0] || mine[2] > theirs[2]) ? mine : theirs;
 }

@@ -80,6 +80,8 @@ export class Node implements UserActorHost, ConversationHost {
     const older = entry.actor.sessions.get(claims.device);
     entry.actor.sessions.set(claims.device, s);
     older?.close(DisconnectCode.Replaced, "replaced by a newer connection of this device");
+    // And on the other nodes: an older connection of this device there goes too.
+    if (this.ctx.bus.distributed) this.ctx.bus.publish(subjects.user(claims.user), { t: "device", device: claims.device, session: s.id, at: now });
     void this.presenceChanged(claims.user, claims.device, true, now);
     return s;
   }

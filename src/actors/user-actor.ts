@@ -91,6 +91,14 @@ export class UserActor {
         return this.mailbox.enqueue(() => this.conversationChanged(event));
       case "revoke":
         return this.mailbox.enqueue(() => this.sessions.get(event.device)?.close(DisconnectCode.DeviceRevoked, "device revoked"));
+      case "device":
+        return this.mailbox.enqueue(() => {
+          // The same device connected to another node: the older of the two connections goes.
+          const s = this.sessions.get(event.device);
+          if (s && s.id !== event.session && (s.openedAt < event.at || (s.openedAt === event.at && s.id < event.session))) {
+            s.close(DisconnectCode.Replaced, "replaced by a newer connection of this device");
+          }
+        });
       case "ban":
         return this.mailbox.enqueue(() => {
           for (const s of this.sessions.values()) s.close(DisconnectCode.UserBanned, "user banned");

@@ -33,6 +33,7 @@ const EVENT_TYPES: Record<BusEvent["t"], true> = {
   typing: true,
   conv: true,
   revoke: true,
+  device: true,
   presence: true,
   safety: true,
   removed: true,
