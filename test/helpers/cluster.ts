@@ -132,7 +132,10 @@ export async function startCluster(base: (cluster: DeepPartial<Config>) => Confi
     processes.push(first);
     const [second, worker] = await Promise.all([
       startChild(edgeEnv(EDGE_NODES[1], sharedPort)),
-      startWorkerChild({ ...env, MSGR_SERVER_NODE_ID: String(WORKER_NODE), MSGR_SERVER_DATA_DIR: join(root, "worker") }),
+      // Its /metrics on a free port (the default, 9465, is one per machine).
+      freePort().then((metricsPort) =>
+        startWorkerChild({ ...env, MSGR_SERVER_NODE_ID: String(WORKER_NODE), MSGR_SERVER_DATA_DIR: join(root, "worker"), MSGR_WORKER_METRICS_PORT: String(metricsPort) }),
+      ),
     ]);
     processes.push(second, worker);
     const edges: ClusterEdge[] = [
