@@ -136,6 +136,12 @@ export class ConversationActor {
     return this.members.has(user);
   }
 
+  /** A member other than `user` (the peer, in a direct conversation), without building info(). */
+  otherMember(user: string): string | undefined {
+    for (const u of this.members.keys()) if (u !== user) return u;
+    return undefined;
+  }
+
   joinedSeq(user: string): number | undefined {
     return this.members.get(user)?.joinedSeq;
   }
