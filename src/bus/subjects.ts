@@ -7,7 +7,7 @@ function token(id: string): string {
 }
 
 export const subjects = {
-  /** Events for every actor of one user, on every node: conversation membership, revocations. */
+  /** Events for every actor of one user, on every node: conversation membership, notices. */
   user: (userId: string) => `msgr.user.${token(userId)}`,
   /** Events of one conversation, delivered once per node that has a member connected. */
   conversation: (convId: string) => `msgr.conv.${token(convId)}`,
@@ -17,6 +17,8 @@ export const subjects = {
   log: (convId: string) => `msgr.log.${token(convId)}`,
   /** A node's readiness probe: an event it sends itself through the bus (src/health/readiness.ts). */
   health: (nodeId: number, nonce: string) => `msgr.health.${nodeId}.${token(nonce)}`,
+  /** Revoked devices and banned users, heard by every node (src/actors/access-watch.ts). */
+  access: "msgr.access",
   /** Changes every node must hear to keep its safety caches true: blocks, contacts, settings, removed messages. */
   safety: "msgr.safety",
   /** Every conversation's log subject: the stream's subject filter. */

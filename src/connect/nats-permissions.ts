@@ -33,6 +33,7 @@ const BUS = [
   "msgr.user.>", // membership changes and revocations for every actor of a user
   "msgr.conv.>", // messages, receipts and typing of a conversation
   "msgr.presence.>", // online/offline transitions
+  "msgr.access", // revoked devices and banned users: every node closes their connections
   "msgr.safety", // blocks, contacts, privacy settings and removed messages: every node drops its caches
   "msgr.health.>", // readiness probes: an edge's event to itself through the bus (src/health/readiness.ts)
 ];
