@@ -13,8 +13,4 @@ export const subjects = {
   conversation: (convId: string) => `msgr.conv.${token(convId)}`,
   /** Online/offline transitions of one user, for nodes with devices watching that user. */
   presence: (userId: string) => `msgr.presence.${token(userId)}`,
-  /** One conversation's messages in the JetStream message log (backends.messages = "jetstream"). */
-  log: (convId: string) => `msgr.log.${token(convId)}`,
-  /** Every conversation's log subject: the stream's subject filter. */
-  logAll: "msgr.log.*",
 } as const;

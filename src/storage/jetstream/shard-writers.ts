@@ -1,0 +1,361 @@
+// The write side of the log-backed store in one process: every append goes to its conversation's
+// shard, and each shard has one owner among the store instances (edges) of the cluster, chosen
+// by a lease (shard-lease.ts). Appends to a shard this instance owns go to its ShardOwner; the
+// others are forwarded to the owner over NATS request/reply (shard-rpc.ts), a batch at a time per
+// shard, so that they keep their call order. A shard nobody owns, or whose owner stopped
+// answering for a whole lease TTL, is taken over by the first instance that needs it.
+//
+// This instance also serves the other instances' requests for the shards it owns.
+
+import type { Msg, NatsConnection, NatsError, Subscription } from "nats";
+import type { Logger } from "pino";
+import type { CassandraHistory } from "../cassandra/history-store.ts";
+import type { AppendResult, NewMessage } from "../types.ts";
+import type { Clock } from "./clock.ts";
+import { approxBytes } from "./envelope.ts";
+import type { MessageLog } from "./message-log.ts";
+import { LogUnavailableError, type Pending } from "./pending.ts";
+import { MAX_ENVELOPE_BYTES, MAX_ENVELOPE_MESSAGES, ShardOwner } from "./shard-owner.ts";
+import { ShardLeases, type ObservedLease } from "./shard-lease.ts";
+import { decodeOutcome, decodeReply, decodeRequest, encodeAppend, encodeReply, encodeTails, Op, Outcome, Status, type AppendOutcome } from "./shard-rpc.ts";
+
+export interface ShardWritersOptions {
+  log: MessageLog;
+  history: CassandraHistory;
+  /** Names this instance in leases and envelopes (a random suffix makes it unique per start). */
+  name: string;
+  leaseTtlMs: number;
+  duplicateWindowMs: number;
+  clock: Clock;
+  logger: Logger;
+}
+
+interface Queued extends Pending {
+  /** Wall-clock ms when it was appended: one that cannot be routed for publishTimeoutMs is refused. */
+  since: number;
+}
+
+const NO_RESPONDERS = "503";
+
+/** Counts for the bench and tests. */
+export interface WriterStats {
+  envelopes: number;
+  messages: number;
+  /** Publishes the stream refused (another writer, or an earlier publish of ours that failed). */
+  refused: number;
+  /** Batches forwarded to another instance's owner. */
+  forwarded: number;
+  /** Shards this instance took over. */
+  takeovers: number;
+}
+
+export class ShardWriters {
+  readonly instance: string;
+  readonly leases: ShardLeases;
+  private readonly owners = new Map<number, ShardOwner>();
+  private readonly routes = new Map<number, ShardRoute>();
+  private readonly sub: Subscription;
+  /** Forwarded batches, takeovers, and what owners that stepped down here had published. */
+  readonly counts: WriterStats = { envelopes: 0, messages: 0, refused: 0, forwarded: 0, takeovers: 0 };
+  private closed = false;
+
+  constructor(readonly o: ShardWritersOptions) {
+    this.instance = `${o.name.replace(/[^A-Za-z0-9_-]/g, "_")}-${crypto.randomUUID().slice(0, 8)}`;
+    const subject = o.log.layout.ownerSubject(this.instance);
+    this.leases = new ShardLeases(o.log.leases, o.log.layout, this.instance, subject, o.leaseTtlMs, o.clock);
+    // Subscribed before any lease names this subject (the lease is written later, on the same connection).
+    this.sub = o.log.nc.subscribe(subject, { callback: (err, msg) => (err ? undefined : void this.serve(msg)) });
+  }
+
+  get nc(): NatsConnection {
+    return this.o.log.nc;
+  }
+
+  append(msg: NewMessage, resend: boolean): Promise<AppendResult> {
+    if (this.closed) return Promise.reject(new LogUnavailableError("the message store is closed"));
+    return new Promise((resolve, reject) => this.route(this.o.log.layout.shardOf(msg.conv)).push({ msg, resend, resolve, reject, since: Date.now() }));
+  }
+
+  /** The active owner here of a shard, if this instance owns it. */
+  ownerOf(shard: number): ShardOwner | undefined {
+    const owner = this.owners.get(shard);
+    return owner?.accepting ? owner : undefined;
+  }
+
+  /**
+   * The last stored seq of conversations of one shard, from whichever instance owns it; null when
+   * no owner answers (the caller reads the history store and the log instead).
+   */
+  async committedTails(shard: number, convs: string[]): Promise<number[] | null> {
+    const owner = this.ownerOf(shard);
+    if (owner) return owner.committed(convs);
+    const lease = await this.leases.read(shard).catch(() => null);
+    if (!lease?.value || lease.value.released || lease.value.owner === this.instance) return null;
+    try {
+      const reply = await this.nc.request(lease.value.subject, encodeTails(shard, convs), { timeout: this.o.log.publishTimeoutMs });
+      const { status, body } = decodeReply<number[]>(reply.data);
+      return status === Status.Done ? body : null;
+    } catch {
+      return null;
+    }
+  }
+
+  stats(): WriterStats {
+    const s = { ...this.counts };
+    for (const owner of this.owners.values()) {
+      s.envelopes += owner.stats.envelopes;
+      s.messages += owner.stats.messages;
+      s.refused += owner.stats.refused;
+    }
+    return s;
+  }
+
+  /** Finishes what the owners here hold and gives their leases up, so that other instances take the shards at once. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all([...this.owners.values()].map((owner) => owner.retire()));
+    this.sub.unsubscribe();
+    for (const r of this.routes.values()) r.stop();
+  }
+
+  private route(shard: number): ShardRoute {
+    let r = this.routes.get(shard);
+    if (!r) this.routes.set(shard, (r = new ShardRoute(this, shard)));
+    return r;
+  }
+
+  /** Becomes the shard's owner if its lease can be had; the new owner recovers the shard before it takes appends. */
+  async tryOwn(shard: number): Promise<ShardOwner | undefined> {
+    const held = await this.leases.tryAcquire(shard);
+    if (!held) return undefined;
+    const owner = new ShardOwner({
+      shard,
+      held,
+      log: this.o.log,
+      history: this.o.history,
+      leases: this.leases,
+      writer: this.instance,
+      duplicateWindowMs: this.o.duplicateWindowMs,
+      clock: this.o.clock,
+      logger: this.o.logger,
+      onStepDown: (gone, unstored) => this.steppedDown(gone, unstored),
+    });
+    this.owners.set(shard, owner);
+    this.counts.takeovers++;
+    return owner;
+  }
+
+  private steppedDown(owner: ShardOwner, unstored: Pending[]): void {
+    if (this.owners.get(owner.shard) === owner) {
+      this.owners.delete(owner.shard);
+      this.counts.envelopes += owner.stats.envelopes;
+      this.counts.messages += owner.stats.messages;
+      this.counts.refused += owner.stats.refused;
+    }
+    const local: Queued[] = [];
+    for (const p of unstored) {
+      if (p.forwarded) p.forwarded.notOwner();
+      else local.push(p as Queued);
+    }
+    this.route(owner.shard).returned(local);
+  }
+
+  // ---- serving other instances ------------------------------------------------------------
+
+  private async serve(msg: Msg): Promise<void> {
+    let req;
+    try {
+      req = decodeRequest(msg.data);
+    } catch (err) {
+      this.o.logger.warn({ err: (err as Error).message }, "malformed shard request ignored");
+      return;
+    }
+    const owner = this.ownerOf(req.shard);
+    if (!owner) return void msg.respond(encodeReply(Status.NotOwner, null));
+    if (req.op === Op.Tails) {
+      const tails = await owner.committed(req.convs).catch(() => null);
+      return void msg.respond(tails ? encodeReply(Status.Done, tails) : encodeReply(Status.NotOwner, null));
+    }
+    const outcomes: AppendOutcome[] = new Array(req.messages.length);
+    let left = req.messages.length;
+    const settle = (i: number, o: AppendOutcome) => {
+      if (outcomes[i]) return;
+      outcomes[i] = o;
+      if (--left === 0) msg.respond(encodeReply(Status.Done, outcomes));
+    };
+    owner.submit(
+      req.messages.map(({ msg: m, resend }, i) => ({
+        msg: m,
+        resend,
+        resolve: (r) => settle(i, r.duplicate ? [Outcome.Duplicate, r.message] : [Outcome.Stored, r.message.seq]),
+        reject: (err) => settle(i, [Outcome.Failed, err.message]),
+        forwarded: { notOwner: () => settle(i, [Outcome.NotOwner, null]) },
+      })),
+    );
+  }
+}
+
+/**
+ * The appends of one shard made in this process, in call order. While this instance owns the
+ * shard they go straight to its owner; otherwise one batch at a time is forwarded to the owner
+ * (a second batch could overtake a first that fails), and a shard without a live owner is taken over.
+ */
+class ShardRoute {
+  private queue: Queued[] = [];
+  private driving = false;
+  private stopped = false;
+  /** The lease as last read; re-read after anything suggests the owner changed. */
+  private lease: ObservedLease | null = null;
+  private cancelWait: (() => void) | undefined;
+  private wake: (() => void) | undefined;
+
+  constructor(
+    private readonly w: ShardWriters,
+    private readonly shard: number,
+  ) {}
+
+  push(p: Queued): void {
+    this.queue.push(p);
+    this.kick();
+  }
+
+  /** Appends an owner here handed back without storing them: they go first, in their order. */
+  returned(ps: Queued[]): void {
+    this.lease = null;
+    this.queue.unshift(...ps);
+    this.expire();
+    this.kick();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.cancelWait?.();
+    this.wake?.();
+    const error = new LogUnavailableError("the message store is closed");
+    for (const p of this.queue.splice(0)) p.reject(error);
+  }
+
+  private kick(): void {
+    if (this.driving || this.stopped) return;
+    this.driving = true;
+    // After the current task: appends made together go together.
+    queueMicrotask(() => void this.drive());
+  }
+
+  private async drive(): Promise<void> {
+    try {
+      while (this.queue.length > 0 && !this.stopped) {
+        try {
+          await this.step();
+        } catch (err) {
+          // NATS unreachable (lease reads, requests): refuse what waited too long, try again shortly.
+          this.w.o.logger.warn({ err: (err as Error).message, shard: this.shard }, "cannot route appends yet");
+          this.lease = null;
+          this.expire();
+          await Bun.sleep(250);
+        }
+      }
+    } finally {
+      this.driving = false;
+      if (this.queue.length > 0 && !this.stopped) this.kick();
+    }
+  }
+
+  private async step(): Promise<void> {
+    const owner = this.w.ownerOf(this.shard);
+    if (owner) return owner.submit(this.queue.splice(0));
+    const lease = (this.lease ??= await this.w.leases.read(this.shard));
+    const holder = lease.value;
+    if (!holder || holder.released || holder.owner === this.w.instance) {
+      if (!(await this.w.tryOwn(this.shard))) this.lease = null;
+      return;
+    }
+    await this.forward(holder.subject);
+  }
+
+  private async forward(subject: string): Promise<void> {
+    const batch = this.take();
+    let reply;
+    try {
+      reply = await this.w.nc.request(subject, encodeAppend(this.shard, batch), { timeout: this.w.o.log.publishTimeoutMs });
+    } catch (err) {
+      if ((err as NatsError).code === NO_RESPONDERS) {
+        // Nobody listens there: the owner is gone (nothing was done). Wait for its lease to change or run out.
+        this.queue.unshift(...batch);
+        return this.awaitOwner();
+      }
+      // Timed out: the owner may have stored them. Their senders resend with the same client id.
+      // The owner may also have stalled: take the shard over if its lease stays unrenewed.
+      const error = new LogUnavailableError(`the shard's owner did not answer: ${(err as Error).message}`);
+      for (const p of batch) p.reject(error);
+      return this.awaitOwner();
+    }
+    const { status, body } = decodeReply<AppendOutcome[]>(reply.data);
+    if (status === Status.NotOwner) {
+      this.queue.unshift(...batch);
+      return this.awaitOwner();
+    }
+    const again: Queued[] = [];
+    body.forEach((raw, i) => {
+      const p = batch[i]!;
+      const o = decodeOutcome(raw);
+      if (o[0] === Outcome.Stored) p.resolve({ message: { ...p.msg, seq: o[1] }, duplicate: false });
+      else if (o[0] === Outcome.Duplicate) p.resolve({ message: o[1], duplicate: true });
+      else if (o[0] === Outcome.Failed) p.reject(new LogUnavailableError(o[1]));
+      else again.push(p);
+    });
+    if (again.length > 0) {
+      this.queue.unshift(...again);
+      this.lease = null;
+    }
+  }
+
+  /** The head of the queue, as much as one request carries. */
+  private take(): Queued[] {
+    let bytes = 0;
+    let n = 0;
+    while (n < this.queue.length && n < MAX_ENVELOPE_MESSAGES) {
+      bytes += approxBytes(this.queue[n]!.msg);
+      if (n > 0 && bytes > MAX_ENVELOPE_BYTES) break;
+      n++;
+    }
+    this.w.counts.forwarded++;
+    return this.queue.splice(0, n);
+  }
+
+  /**
+   * The lease names an owner that does not answer. Re-reads it until it changes (a new owner,
+   * or the old one released it) or has been the same for a whole TTL (then takes it over).
+   */
+  private async awaitOwner(): Promise<void> {
+    const before = this.lease?.revision;
+    for (;;) {
+      const lease = (this.lease = await this.w.leases.read(this.shard));
+      if (lease.revision !== before) return;
+      const at = this.w.leases.takeoverAt(lease);
+      if (this.w.o.clock.now() >= at) {
+        if (!(await this.w.tryOwn(this.shard))) this.lease = null;
+        return;
+      }
+      this.expire();
+      if (this.stopped || this.queue.length === 0) return;
+      await this.sleep(Math.min(at - this.w.o.clock.now(), this.w.o.leaseTtlMs / 4));
+      if (this.stopped) return;
+    }
+  }
+
+  /** Refuses appends that could not be routed for a whole publish timeout (their senders resend). */
+  private expire(): void {
+    const limit = Date.now() - this.w.o.log.publishTimeoutMs;
+    if (!this.queue.some((p) => p.since < limit)) return;
+    const error = new LogUnavailableError("no owner of the conversation's shard is reachable");
+    this.queue = this.queue.filter((p) => (p.since < limit ? (p.reject(error), false) : true));
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      this.wake = resolve;
+      this.cancelWait = this.w.o.clock.after(Math.max(1, ms), resolve);
+    });
+  }
+}
