@@ -69,6 +69,8 @@ interface OpenOptions {
   duplicateWindowSeconds?: number;
   ttlSeconds?: number;
   maxAgeSeconds?: number;
+  /** 0: owners keep no recent messages, so every read goes through the history store and the log. */
+  recentBytes?: number;
 }
 
 async function openLog(stream: string, opts: OpenOptions = {}): Promise<MessageLog> {
@@ -106,7 +108,7 @@ async function openStore(opts: OpenOptions = {}): Promise<Opened> {
     log,
   });
   const clock = new ManualClock();
-  const store = new LogBackedMessageStore(messageLog, history, log, { name: "edge", leaseTtlMs: LEASE_TTL_MS, duplicateWindowMs: (opts.duplicateWindowSeconds ?? 60) * 1000, clock });
+  const store = new LogBackedMessageStore(messageLog, history, log, { name: "edge", leaseTtlMs: LEASE_TTL_MS, duplicateWindowMs: (opts.duplicateWindowSeconds ?? 60) * 1000, clock, recentBytes: opts.recentBytes });
   return { store, log: messageLog, history, clock, close: () => store.close() };
 }
 
@@ -155,9 +157,9 @@ async function logged(l: MessageLog, conv: string): Promise<StoredMessage[]> {
 const range1 = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
 messageStoreContract(
-  "log-backed store, nothing flushed (reads come from the log)",
+  "log-backed store, nothing flushed, no recent messages in memory (reads come from the log)",
   async () => {
-    const o = await openStore();
+    const o = await openStore({ recentBytes: 0 });
     return {
       store: o.store,
       close: async () => {
@@ -170,7 +172,7 @@ messageStoreContract(
 );
 
 messageStoreContract(
-  "log-backed store with a worker flushing to Cassandra as it goes",
+  "log-backed store with a worker flushing to Cassandra as it goes (reads of recent messages answered by the shard owner)",
   async () => {
     const o = await openStore();
     const worker = await startWorker(o);
@@ -258,6 +260,31 @@ describe("log-backed store", () => {
     expect(await b.store.lastSeq("race")).toBe(600);
   });
 
+  test("recent messages are read from the shard owner's memory, on any edge; with no owner left, from the history store and the log", async () => {
+    const a = await openStore();
+    const b = await openStore({ stream: a.log.layout.base });
+    await Promise.all(range1(1, 100).map((n) => (n % 2 ? a : b).store.append(message("v", n, { from: n % 2 ? "alice" : "bob" }))));
+    const owner = a.store.stats().takeovers ? a : b;
+    const before = owner.store.stats().pagesFromMemory;
+    const all = await a.store.range("v", 0, 200);
+    expect(all.map((m) => m.seq)).toEqual(range1(1, 100));
+    expect(await b.store.range("v", 0, 200)).toEqual(all);
+    expect(await b.store.history("v", 101, 10)).toEqual(all.slice(90).reverse());
+    expect(await a.store.range("v", 95, 200)).toEqual(all.slice(95));
+    expect(owner.store.stats().pagesFromMemory - before).toBe(4);
+    await a.close();
+    await b.close();
+    // Every writer gone: a reader finds no owner and reads the log (nothing is flushed).
+    const reader = await open({ stream: a.log.layout.base });
+    expect(await reader.store.lastSeq("v")).toBe(100);
+    expect(await reader.store.range("v", 0, 200)).toEqual(all);
+    expect(await reader.store.history("v", 51, 5)).toEqual(all.slice(45, 50).reverse());
+    const bySender = new Map<string, number>();
+    for (const m of all) bySender.set(m.from, m.seq);
+    expect(await reader.store.lastSeqBySender("v")).toEqual(bySender);
+    expect(reader.store.stats().takeovers).toBe(0);
+  });
+
   test("the worker writes every message once; replaying envelopes writes identical rows", async () => {
     const o = await open();
     for (let n = 1; n <= 20; n++) await o.store.append(message("c1", n));
@@ -312,7 +339,7 @@ describe("log-backed store", () => {
   });
 
   test("a read through the log spans several batched gets, in order, with other conversations interleaved", async () => {
-    const o = await open({ shards: 1 });
+    const o = await open({ shards: 1, recentBytes: 0 });
     // One at a time: 600 envelopes, so a walk needs several round trips.
     for (let i = 0; i < 600; i++) await o.store.append(message(i % 2 ? "odd" : "even", i + 1, { from: i % 3 ? "alice" : "bob" }));
     const even = await o.store.range("even", 0, 1000);
@@ -325,7 +352,7 @@ describe("log-backed store", () => {
   });
 
   test("messages acked while the worker is behind are read through from the log", async () => {
-    const o = await open();
+    const o = await open({ recentBytes: 0 });
     for (let n = 1; n <= 10; n++) await o.store.append(message("c1", n));
     const worker = await startWorker(o);
     await until(async () => (await storedRows("c1")).length === 10, "the worker to flush");

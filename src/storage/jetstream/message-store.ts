@@ -1,8 +1,9 @@
 // MessageStore for cluster mode (backends.messages = "jetstream"): a send is acknowledged once
 // its message is in the JetStream log; write-behind workers (src/worker) copy the log into
-// Cassandra or ScyllaDB. Reads come from the history store, and whatever it does not hold yet
-// (acked, not flushed) is read through from the log, so history and resume never miss an acked
-// message.
+// Cassandra or ScyllaDB. Reads ask the conversation's shard owner first: it knows the last seq,
+// and holds the most recent messages in memory. Anything older comes from the history store, and
+// whatever that does not hold yet (acked, not flushed) is read through from the log, so history
+// and resume never miss an acked message.
 //
 // Writes (shard-writers.ts, shard-owner.ts): conversations are hashed to shards, each a stream of
 // its own with one owner among the edges; the owner assigns seqs in memory and group-commits
@@ -16,7 +17,9 @@ import type { AppendOptions, AppendResult, MessageStore, NewMessage, StoredMessa
 import { systemClock, type Clock } from "./clock.ts";
 import type { Envelope, LogEntry } from "./envelope.ts";
 import type { MessageLog } from "./message-log.ts";
+import { RECENT_BYTES } from "./shard-owner.ts";
 import { ShardWriters, type WriterStats } from "./shard-writers.ts";
+import type { View, ViewQuery } from "./views.ts";
 
 /** How long reads skip the history store after it failed, instead of waiting on it each time. */
 const STORE_BACKOFF_MS = 1_000;
@@ -32,6 +35,8 @@ export interface LogBackedStoreOptions {
   duplicateWindowMs: number;
   /** Tests inject one to expire leases on demand. */
   clock?: Clock;
+  /** Bytes of recent messages each shard owner here keeps to answer reads (default 8 MiB); tests set 0 to read through the store and the log. */
+  recentBytes?: number;
 }
 
 /** Refuses what the store could not write: such an entry would sit at the head of the log forever. */
@@ -47,8 +52,8 @@ export class LogBackedMessageStore implements MessageStore {
   readonly writers: ShardWriters;
   private readonly outstanding = new Set<Promise<AppendResult>>();
   private readonly ackFloors = new Map<number, { at: number; value: Promise<number> }>();
-  /** lastSeq calls of one shard made together, asked of its owner in one request. */
-  private readonly tailQueries = new Map<number, Map<string, ((seq: number | null) => void)[]>>();
+  /** Reads of one shard made together, asked of its owner in one request. */
+  private readonly viewQueries = new Map<number, { query: ViewQuery; resolve: (view: View | null) => void }[]>();
   private storeDownUntil = 0;
 
   constructor(
@@ -57,7 +62,7 @@ export class LogBackedMessageStore implements MessageStore {
     private readonly logger: Logger,
     opts: LogBackedStoreOptions,
   ) {
-    this.writers = new ShardWriters({ log, history: store, name: opts.name, leaseTtlMs: opts.leaseTtlMs, duplicateWindowMs: opts.duplicateWindowMs, clock: opts.clock ?? systemClock, logger });
+    this.writers = new ShardWriters({ log, history: store, name: opts.name, leaseTtlMs: opts.leaseTtlMs, duplicateWindowMs: opts.duplicateWindowMs, recentBytes: opts.recentBytes ?? RECENT_BYTES, clock: opts.clock ?? systemClock, logger });
   }
 
   append(msg: NewMessage, opts: AppendOptions = {}): Promise<AppendResult> {
@@ -82,27 +87,25 @@ export class LogBackedMessageStore implements MessageStore {
 
   async lastSeq(conv: string): Promise<number> {
     const shard = this.log.layout.shardOf(conv);
-    return (await this.ownersTail(shard, conv)) ?? (await this.tailFromStoreAndLog(shard, conv));
+    return (await this.ownerView(shard, { conv, from: 0, limit: 0, desc: false }))?.last ?? (await this.tailFromStoreAndLog(shard, conv));
   }
 
-  /** The owner's answer (coalesced with the other lastSeq calls of this shard in this tick); null when no owner answers. */
-  private ownersTail(shard: number, conv: string): Promise<number | null> {
+  /** The owner's view (views.ts), asked together with the other reads of this shard in this tick; null when no owner answers. */
+  private ownerView(shard: number, query: ViewQuery): Promise<View | null> {
     return new Promise((resolve) => {
-      let batch = this.tailQueries.get(shard);
+      let batch = this.viewQueries.get(shard);
       if (!batch) {
-        this.tailQueries.set(shard, (batch = new Map()));
+        this.viewQueries.set(shard, (batch = []));
+        const asked = batch;
         queueMicrotask(() => {
-          this.tailQueries.delete(shard);
-          const convs = [...batch!.keys()];
-          this.writers.committedTails(shard, convs).then(
-            (seqs) => convs.forEach((c, i) => batch!.get(c)!.forEach((r) => r(seqs?.[i] ?? null))),
-            () => convs.forEach((c) => batch!.get(c)!.forEach((r) => r(null))),
+          this.viewQueries.delete(shard);
+          this.writers.views(shard, asked.map((a) => a.query)).then(
+            (views) => asked.forEach((a, i) => a.resolve(views?.[i] ?? null)),
+            () => asked.forEach((a) => a.resolve(null)),
           );
         });
       }
-      const waiting = batch.get(conv);
-      if (waiting) waiting.push(resolve);
-      else batch.set(conv, [resolve]);
+      batch.push({ query, resolve });
     });
   }
 
@@ -133,7 +136,10 @@ export class LogBackedMessageStore implements MessageStore {
 
   async range(conv: string, afterSeq: number, limit: number): Promise<StoredMessage[]> {
     if (limit <= 0) return [];
-    const upTo = Math.min(afterSeq + limit, await this.lastSeq(conv));
+    const shard = this.log.layout.shardOf(conv);
+    const view = await this.ownerView(shard, { conv, from: afterSeq, limit, desc: false });
+    if (view?.messages) return view.messages;
+    const upTo = Math.min(afterSeq + limit, view?.last ?? (await this.tailFromStoreAndLog(shard, conv)));
     if (upTo <= afterSeq) return [];
     const stored = await this.fromStore(() => this.store.range(conv, afterSeq, upTo, limit), []);
     return (await this.readThrough(conv, afterSeq + 1, upTo, stored)).sort((a, b) => a.seq - b.seq);
@@ -141,7 +147,10 @@ export class LogBackedMessageStore implements MessageStore {
 
   async history(conv: string, beforeSeq: number, limit: number): Promise<StoredMessage[]> {
     if (limit <= 0) return [];
-    const top = Math.min(beforeSeq - 1, await this.lastSeq(conv));
+    const shard = this.log.layout.shardOf(conv);
+    const view = await this.ownerView(shard, { conv, from: beforeSeq, limit, desc: true });
+    if (view?.messages) return view.messages.slice().reverse();
+    const top = Math.min(beforeSeq - 1, view?.last ?? (await this.tailFromStoreAndLog(shard, conv)));
     const bottom = Math.max(1, top - limit + 1);
     if (top < bottom) return [];
     const stored = await this.fromStore(() => this.store.history(conv, top + 1, bottom, limit), []);

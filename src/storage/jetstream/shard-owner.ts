@@ -1,8 +1,8 @@
 // The owner of one shard: the only writer of the shard's stream while its lease holds. It assigns
 // each conversation's seqs in memory, in the order appends reach it, and group-commits them: every
 // message waiting when a publish slot frees goes into one envelope, so one fsync makes many
-// messages durable, and up to MAX_IN_FLIGHT envelopes are in flight at once. Each append is
-// resolved when the envelope holding it is acknowledged.
+// messages durable; under saturation up to MAX_IN_FLIGHT full envelopes are in flight at once.
+// Each append is resolved when the envelope holding it is acknowledged.
 //
 // Fencing. Every publish expects the stream's last sequence (and, when pipelined behind another
 // envelope of ours, that envelope's id). A new owner first writes a marker envelope expecting the
@@ -26,8 +26,9 @@ import { approxBytes, envelopeId, type Envelope } from "./envelope.ts";
 import type { MessageLog } from "./message-log.ts";
 import { LogUnavailableError, type Pending } from "./pending.ts";
 import type { HeldLease, ShardLeases } from "./shard-lease.ts";
+import { pageBounds, RecentMessages, type View, type ViewQuery } from "./views.ts";
 
-/** Envelopes of one shard in flight at once: while they are, new messages gather into the next one. */
+/** Full envelopes of one shard in flight at once (a partial one goes only when none is in flight). */
 export const MAX_IN_FLIGHT = 4;
 /** Most messages and bytes per envelope (NATS's default max_payload is 1 MiB; a message body is at most 64 KiB). */
 export const MAX_ENVELOPE_MESSAGES = 1024;
@@ -38,6 +39,8 @@ const MAX_TAILS = 200_000;
 const MAX_CIDS = 500_000;
 /** Waits between attempts to re-read the log while it is unreachable. */
 const RETRY_DELAYS_MS = [100, 250, 500, 1_000, 2_000];
+/** Bytes of recently stored messages each owner keeps in memory by default, to answer reads of them (views.ts). */
+export const RECENT_BYTES = 8 * 1024 * 1024;
 /** How long resend lookups skip the history store after it failed, instead of waiting on it each time. */
 const STORE_BACKOFF_MS = 1_000;
 
@@ -51,6 +54,8 @@ export interface ShardOwnerOptions {
   writer: string;
   /** How long client ids are remembered for duplicate detection. */
   duplicateWindowMs: number;
+  /** Bytes of recently stored messages kept to answer reads. */
+  recentBytes: number;
   clock: Clock;
   logger: Logger;
   /**
@@ -104,10 +109,13 @@ export class ShardOwner {
   private retiring = false;
   private held: HeldLease;
   private readonly queue: Pending[] = [];
+  /** Approximate bytes of the queued messages. */
+  private queuedBytes = 0;
   private inflight: InFlight[] = [];
   private readonly tails = new Map<string, Tail>();
   private readonly loading = new Map<string, Promise<number>>();
   private readonly cids = new Map<string, RecentCid>();
+  private readonly recentMessages: RecentMessages;
   /** Client ids in the order they were remembered, for expiry. */
   private cidOrder: string[] = [];
   private cidHead = 0;
@@ -120,13 +128,14 @@ export class ShardOwner {
   private cancelRenew: (() => void) | undefined;
   private drainedWaiters: (() => void)[] = [];
   private storeDownUntil = 0;
-  /** Envelopes and messages published, for the bench and tests. */
-  readonly stats = { envelopes: 0, messages: 0, refused: 0 };
+  /** Envelopes and messages published, publishes refused, pages of reads answered from memory: for the bench and tests. */
+  readonly stats = { envelopes: 0, messages: 0, refused: 0, pagesFromMemory: 0 };
 
   constructor(private readonly o: ShardOwnerOptions) {
     this.shard = o.shard;
     this.epoch = o.held.epoch;
     this.held = o.held;
+    this.recentMessages = new RecentMessages(o.recentBytes);
     this.ready = this.recover();
     // Failures are handled inside recover(); appends waiting on `ready` see `state`.
     this.ready.catch(() => {});
@@ -156,10 +165,19 @@ export class ShardOwner {
       });
   }
 
-  /** The last stored seq of each conversation (read from the history store for those not in memory). */
-  async committed(convs: string[]): Promise<number[]> {
+  /** Each conversation's last stored seq (read from the history store for those not in memory), and the page asked for if it is all in memory. */
+  async views(queries: ViewQuery[]): Promise<View[]> {
     await this.ready;
-    return Promise.all(convs.map(async (conv) => this.tails.get(conv)?.committed ?? (await this.loadTail(conv))));
+    return Promise.all(
+      queries.map(async (q): Promise<View> => {
+        const last = this.tails.get(q.conv)?.committed ?? (await this.loadTail(q.conv));
+        if (q.limit <= 0) return { last, messages: [] };
+        const [low, high] = pageBounds(q, last);
+        const messages = this.recentMessages.page(q.conv, low, high);
+        if (messages) this.stats.pagesFromMemory++;
+        return { last, messages };
+      }),
+    );
   }
 
   /**
@@ -225,6 +243,7 @@ export class ShardOwner {
         tail.logSeq = logSeq;
       } else this.tails.set(m.conv, { assigned: m.seq, committed: m.seq, logSeq, pending: 0 });
       if (m.cid) this.remember(m, logSeq, null);
+      this.recentMessages.add(m);
     }
   }
 
@@ -268,6 +287,7 @@ export class ShardOwner {
       if (prior) return p.resolve({ message: prior, duplicate: true });
       this.tails.get(p.msg.conv)!.pending++;
       this.queue.push(p);
+      this.queuedBytes += approxBytes(p.msg);
     });
     this.pump();
   }
@@ -316,12 +336,22 @@ export class ShardOwner {
 
   // ---- group commit -----------------------------------------------------------------------
 
+  /**
+   * Sends the next envelope when none is in flight, or a full one while fewer than MAX_IN_FLIGHT
+   * are. The stream fsyncs one envelope at a time, so a partial envelope sent behind another
+   * would only cost an fsync more: waiting for the one in flight lets everything that arrives
+   * meanwhile share the next one (group commit). Under saturation, full envelopes pipeline.
+   */
   private pump(): void {
-    while (this.state === "active" && !this.halted && this.inflight.length < MAX_IN_FLIGHT && this.queue.length > 0) {
+    while (this.state === "active" && !this.halted && this.queue.length > 0 && (this.inflight.length === 0 || (this.inflight.length < MAX_IN_FLIGHT && this.fullEnvelopeQueued()))) {
       const f = this.build();
       if (f) this.send(f);
     }
     this.checkDrained();
+  }
+
+  private fullEnvelopeQueued(): boolean {
+    return this.queue.length >= MAX_ENVELOPE_MESSAGES || this.queuedBytes >= MAX_ENVELOPE_BYTES;
   }
 
   /** The next envelope from the head of the queue; null when every message taken was a duplicate. */
@@ -335,6 +365,7 @@ export class ShardOwner {
       const size = approxBytes(p.msg);
       if (messages.length > 0 && bytes + size > MAX_ENVELOPE_BYTES) break;
       this.queue.shift();
+      this.queuedBytes -= size;
       const tail = this.tails.get(p.msg.conv)!;
       if (p.msg.cid) {
         const hit = this.recent(cidKey(p.msg));
@@ -421,6 +452,7 @@ export class ShardOwner {
           e.inFlight = null;
         }
       }
+      this.recentMessages.add(m);
       if (!rejected) f.pendings[i]!.resolve({ message: m, duplicate: false });
     });
   }
@@ -476,7 +508,10 @@ export class ShardOwner {
           this.o.logger.warn({ shard: this.shard, epoch: this.epoch, fenced: foreign }, "no longer the shard's owner; handing its appends on");
           return this.stepDown(unstored);
         }
-        for (const p of unstored) this.tails.get(p.msg.conv)!.pending++;
+        for (const p of unstored) {
+          this.tails.get(p.msg.conv)!.pending++;
+          this.queuedBytes += approxBytes(p.msg);
+        }
         this.queue.unshift(...unstored);
         this.halted = false;
         this.pump();
@@ -495,6 +530,7 @@ export class ShardOwner {
           this.tails.get(p.msg.conv)!.pending--;
           p.reject(error);
         }
+        this.queuedBytes = 0;
         await Bun.sleep(RETRY_DELAYS_MS[Math.min(attempt, RETRY_DELAYS_MS.length - 1)]!);
       }
     }
@@ -504,6 +540,7 @@ export class ShardOwner {
     this.state = "gone";
     this.cancelRenew?.();
     const rest = this.queue.splice(0);
+    this.queuedBytes = 0;
     this.o.onStepDown(this, [...unstored, ...rest]);
     this.checkDrained();
   }

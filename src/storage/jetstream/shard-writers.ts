@@ -1,8 +1,8 @@
 // The write side of the log-backed store in one process: every append goes to its conversation's
 // shard, and each shard has one owner among the store instances (edges) of the cluster, chosen
 // by a lease (shard-lease.ts). Appends to a shard this instance owns go to its ShardOwner; the
-// others are forwarded to the owner over NATS request/reply (shard-rpc.ts), a batch at a time per
-// shard, so that they keep their call order. A shard nobody owns, or whose owner stopped
+// others are forwarded to the owner over NATS request/reply (shard-rpc.ts) in batches that keep
+// their call order. A shard nobody owns, or whose owner stopped
 // answering for a whole lease TTL, is taken over by the first instance that needs it.
 //
 // This instance also serves the other instances' requests for the shards it owns.
@@ -10,14 +10,15 @@
 import type { Msg, NatsConnection, NatsError, Subscription } from "nats";
 import type { Logger } from "pino";
 import type { CassandraHistory } from "../cassandra/history-store.ts";
-import type { AppendResult, NewMessage } from "../types.ts";
+import type { AppendResult, NewMessage, StoredMessage } from "../types.ts";
 import type { Clock } from "./clock.ts";
 import { approxBytes } from "./envelope.ts";
 import type { MessageLog } from "./message-log.ts";
 import { LogUnavailableError, type Pending } from "./pending.ts";
 import { MAX_ENVELOPE_BYTES, MAX_ENVELOPE_MESSAGES, ShardOwner } from "./shard-owner.ts";
 import { ShardLeases, type ObservedLease } from "./shard-lease.ts";
-import { decodeOutcome, decodeReply, decodeRequest, encodeAppend, encodeReply, encodeTails, Op, Outcome, Status, type AppendOutcome } from "./shard-rpc.ts";
+import { decodeOutcome, decodeReply, decodeRequest, decodeViews, encodeAppend, encodeReply, encodeViewReply, encodeViews, Op, Outcome, Status, type AppendOutcome } from "./shard-rpc.ts";
+import type { View, ViewQuery } from "./views.ts";
 
 export interface ShardWritersOptions {
   log: MessageLog;
@@ -26,6 +27,7 @@ export interface ShardWritersOptions {
   name: string;
   leaseTtlMs: number;
   duplicateWindowMs: number;
+  recentBytes: number;
   clock: Clock;
   logger: Logger;
 }
@@ -36,6 +38,14 @@ interface Queued extends Pending {
 }
 
 const NO_RESPONDERS = "503";
+/** Batches of one shard forwarded to its owner and not yet answered. */
+const MAX_FORWARDS = 4;
+
+/** What a forwarded batch left to route again, and whether the owner is gone or changed. */
+interface Forwarded {
+  again: Queued[];
+  redirect: boolean;
+}
 
 /** Counts for the bench and tests. */
 export interface WriterStats {
@@ -47,6 +57,8 @@ export interface WriterStats {
   forwarded: number;
   /** Shards this instance took over. */
   takeovers: number;
+  /** Pages of reads (from any instance) the owners here answered from memory. */
+  pagesFromMemory: number;
 }
 
 export class ShardWriters {
@@ -56,7 +68,7 @@ export class ShardWriters {
   private readonly routes = new Map<number, ShardRoute>();
   private readonly sub: Subscription;
   /** Forwarded batches, takeovers, and what owners that stepped down here had published. */
-  readonly counts: WriterStats = { envelopes: 0, messages: 0, refused: 0, forwarded: 0, takeovers: 0 };
+  readonly counts: WriterStats = { envelopes: 0, messages: 0, refused: 0, forwarded: 0, takeovers: 0, pagesFromMemory: 0 };
   private closed = false;
 
   constructor(readonly o: ShardWritersOptions) {
@@ -83,18 +95,18 @@ export class ShardWriters {
   }
 
   /**
-   * The last stored seq of conversations of one shard, from whichever instance owns it; null when
-   * no owner answers (the caller reads the history store and the log instead).
+   * Conversations of one shard as their owner sees them (views.ts), from whichever instance owns
+   * the shard; null when no owner answers (the caller reads the history store and the log instead).
    */
-  async committedTails(shard: number, convs: string[]): Promise<number[] | null> {
+  async views(shard: number, queries: ViewQuery[]): Promise<View[] | null> {
     const owner = this.ownerOf(shard);
-    if (owner) return owner.committed(convs);
+    if (owner) return owner.views(queries);
     const lease = await this.leases.read(shard).catch(() => null);
     if (!lease?.value || lease.value.released || lease.value.owner === this.instance) return null;
     try {
-      const reply = await this.nc.request(lease.value.subject, encodeTails(shard, convs), { timeout: this.o.log.publishTimeoutMs });
-      const { status, body } = decodeReply<number[]>(reply.data);
-      return status === Status.Done ? body : null;
+      const reply = await this.nc.request(lease.value.subject, encodeViews(shard, queries), { timeout: this.o.log.publishTimeoutMs });
+      const { status, body } = decodeReply<[number, StoredMessage[] | null][]>(reply.data);
+      return status === Status.Done ? decodeViews(body) : null;
     } catch {
       return null;
     }
@@ -106,6 +118,7 @@ export class ShardWriters {
       s.envelopes += owner.stats.envelopes;
       s.messages += owner.stats.messages;
       s.refused += owner.stats.refused;
+      s.pagesFromMemory += owner.stats.pagesFromMemory;
     }
     return s;
   }
@@ -136,6 +149,7 @@ export class ShardWriters {
       leases: this.leases,
       writer: this.instance,
       duplicateWindowMs: this.o.duplicateWindowMs,
+      recentBytes: this.o.recentBytes,
       clock: this.o.clock,
       logger: this.o.logger,
       onStepDown: (gone, unstored) => this.steppedDown(gone, unstored),
@@ -151,6 +165,7 @@ export class ShardWriters {
       this.counts.envelopes += owner.stats.envelopes;
       this.counts.messages += owner.stats.messages;
       this.counts.refused += owner.stats.refused;
+      this.counts.pagesFromMemory += owner.stats.pagesFromMemory;
     }
     const local: Queued[] = [];
     for (const p of unstored) {
@@ -172,9 +187,9 @@ export class ShardWriters {
     }
     const owner = this.ownerOf(req.shard);
     if (!owner) return void msg.respond(encodeReply(Status.NotOwner, null));
-    if (req.op === Op.Tails) {
-      const tails = await owner.committed(req.convs).catch(() => null);
-      return void msg.respond(tails ? encodeReply(Status.Done, tails) : encodeReply(Status.NotOwner, null));
+    if (req.op === Op.Views) {
+      const views = await owner.views(req.queries).catch(() => null);
+      return void msg.respond(views ? encodeViewReply(views) : encodeReply(Status.NotOwner, null));
     }
     const outcomes: AppendOutcome[] = new Array(req.messages.length);
     let left = req.messages.length;
@@ -197,8 +212,8 @@ export class ShardWriters {
 
 /**
  * The appends of one shard made in this process, in call order. While this instance owns the
- * shard they go straight to its owner; otherwise one batch at a time is forwarded to the owner
- * (a second batch could overtake a first that fails), and a shard without a live owner is taken over.
+ * shard they go straight to its owner; otherwise they are forwarded to the owner in batches, and a
+ * shard without a live owner is taken over.
  */
 class ShardRoute {
   private queue: Queued[] = [];
@@ -208,6 +223,9 @@ class ShardRoute {
   private lease: ObservedLease | null = null;
   private cancelWait: (() => void) | undefined;
   private wake: (() => void) | undefined;
+  /** Batches forwarded and not yet answered, oldest first, and where they went. */
+  private forwards: Promise<Forwarded>[] = [];
+  private subject = "";
 
   constructor(
     private readonly w: ShardWriters,
@@ -244,7 +262,7 @@ class ShardRoute {
 
   private async drive(): Promise<void> {
     try {
-      while (this.queue.length > 0 && !this.stopped) {
+      while ((this.queue.length > 0 || this.forwards.length > 0) && !this.stopped) {
         try {
           await this.step();
         } catch (err) {
@@ -262,39 +280,52 @@ class ShardRoute {
   }
 
   private async step(): Promise<void> {
-    const owner = this.w.ownerOf(this.shard);
-    if (owner) return owner.submit(this.queue.splice(0));
-    const lease = (this.lease ??= await this.w.leases.read(this.shard));
-    const holder = lease.value;
-    if (!holder || holder.released || holder.owner === this.w.instance) {
-      if (!(await this.w.tryOwn(this.shard))) this.lease = null;
-      return;
+    if (this.forwards.length === 0) {
+      const owner = this.w.ownerOf(this.shard);
+      if (owner) return owner.submit(this.queue.splice(0));
+      const lease = (this.lease ??= await this.w.leases.read(this.shard));
+      const holder = lease.value;
+      if (!holder || holder.released || holder.owner === this.w.instance) {
+        if (!(await this.w.tryOwn(this.shard))) this.lease = null;
+        return;
+      }
+      this.subject = holder.subject;
     }
-    await this.forward(holder.subject);
+    await this.forward(this.subject);
   }
 
+  /**
+   * Forwards batches to the owner, up to MAX_FORWARDS in flight (NATS keeps their order on the
+   * way, and the owner takes them in that order), then settles the oldest. If the owner is gone
+   * or changed, no batch is sent until every one in flight has settled; what they did not store
+   * goes back to the head of the queue in its order, to be routed again.
+   */
   private async forward(subject: string): Promise<void> {
-    const batch = this.take();
+    while (this.queue.length > 0 && this.forwards.length < MAX_FORWARDS) this.forwards.push(this.send(subject, this.take()));
+    const head = await this.forwards[0]!;
+    this.forwards.shift();
+    if (!head.redirect) return;
+    const again = [...head.again];
+    for (const f of this.forwards.splice(0)) again.push(...(await f).again);
+    this.queue.unshift(...again);
+    await this.awaitOwner();
+  }
+
+  private async send(subject: string, batch: Queued[]): Promise<Forwarded> {
     let reply;
     try {
       reply = await this.w.nc.request(subject, encodeAppend(this.shard, batch), { timeout: this.w.o.log.publishTimeoutMs });
     } catch (err) {
-      if ((err as NatsError).code === NO_RESPONDERS) {
-        // Nobody listens there: the owner is gone (nothing was done). Wait for its lease to change or run out.
-        this.queue.unshift(...batch);
-        return this.awaitOwner();
-      }
+      // Nobody listens there: the owner is gone (nothing was done).
+      if ((err as NatsError).code === NO_RESPONDERS) return { again: batch, redirect: true };
       // Timed out: the owner may have stored them. Their senders resend with the same client id.
-      // The owner may also have stalled: take the shard over if its lease stays unrenewed.
+      // The owner may also have stalled: the shard is taken over if its lease stays unrenewed.
       const error = new LogUnavailableError(`the shard's owner did not answer: ${(err as Error).message}`);
       for (const p of batch) p.reject(error);
-      return this.awaitOwner();
+      return { again: [], redirect: true };
     }
     const { status, body } = decodeReply<AppendOutcome[]>(reply.data);
-    if (status === Status.NotOwner) {
-      this.queue.unshift(...batch);
-      return this.awaitOwner();
-    }
+    if (status === Status.NotOwner) return { again: batch, redirect: true };
     const again: Queued[] = [];
     body.forEach((raw, i) => {
       const p = batch[i]!;
@@ -304,10 +335,7 @@ class ShardRoute {
       else if (o[0] === Outcome.Failed) p.reject(new LogUnavailableError(o[1]));
       else again.push(p);
     });
-    if (again.length > 0) {
-      this.queue.unshift(...again);
-      this.lease = null;
-    }
+    return { again, redirect: again.length > 0 };
   }
 
   /** The head of the queue, as much as one request carries. */
