@@ -248,8 +248,11 @@ describe("durable write path: JetStream log, write-behind workers, Cassandra", (
     const resumedAt = Date.now();
     await cass.resume();
     const sent = await traffic;
+    // Acks keep coming while the store is down: about 13 a second nominally (some 750 in the
+    // window); a store that blocked the acks would leave next to none. A busy machine only slows
+    // them, so the bound is far below the nominal count.
     const duringOutage = sent.flatMap((s) => s.ackTimes).filter((t) => t > pausedAt + 1_000 && t < resumedAt - 1_000);
-    expect(duringOutage.length).toBeGreaterThan(500);
+    expect(duringOutage.length).toBeGreaterThan(150);
     expectStoredOnce(await storedEventually(conv.id, 1000, 180_000), sent);
   }, 400_000);
 

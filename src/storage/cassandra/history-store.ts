@@ -29,7 +29,8 @@ const MAX_WRITE_REQUESTS = 512;
 
 type Row = cassandra.types.Row;
 
-interface Statement {
+/** One row write. */
+export interface Statement {
   query: string;
   params: unknown[];
   /** Statements with the same key share a partition and may share an unlogged batch. */
@@ -150,7 +151,11 @@ export class CassandraHistory {
     }
   }
 
-  private statements(entries: LogEntry[]): { lasts: Statement[]; rows: Statement[] } {
+  /**
+   * The row writes `write` makes for these entries: the last-seq rows, then the message rows.
+   * The bench's store ceiling sends exactly these with the driver alone.
+   */
+  statements(entries: LogEntry[]): { lasts: Statement[]; rows: Statement[] } {
     const ttl = this.ttlSeconds;
     const out: Statement[] = [];
     const buckets = new Set<string>();
@@ -183,7 +188,7 @@ export class CassandraHistory {
   }
 
   /** Groups statements into single-partition unlogged batches of bounded size. */
-  private batches(statements: Statement[]): Statement[][] {
+  batches(statements: Statement[]): Statement[][] {
     const open = new Map<string, { group: Statement[]; bytes: number }>();
     const done: Statement[][] = [];
     for (const s of statements) {

@@ -50,7 +50,6 @@ export class LogBackedMessageStore implements MessageStore {
   /** Retention is the rows' TTL, set when the worker writes them (storage.retentionSeconds). */
   readonly prunes = false;
   readonly writers: ShardWriters;
-  private readonly outstanding = new Set<Promise<AppendResult>>();
   private readonly ackFloors = new Map<number, { at: number; value: Promise<number> }>();
   /** Reads of one shard made together, asked of its owner in one request. */
   private readonly viewQueries = new Map<number, { query: ViewQuery; resolve: (view: View | null) => void }[]>();
@@ -71,11 +70,7 @@ export class LogBackedMessageStore implements MessageStore {
     } catch (err) {
       return Promise.reject(err);
     }
-    const p = this.writers.append(msg, opts.resend === true);
-    this.outstanding.add(p);
-    const done = () => this.outstanding.delete(p);
-    p.then(done, done);
-    return p;
+    return this.writers.append(msg, opts.resend === true);
   }
 
   /** Envelopes and messages published, publishes refused, batches forwarded, shards taken over. */
@@ -230,8 +225,8 @@ export class LogBackedMessageStore implements MessageStore {
     return 0;
   }
 
-  async flush(): Promise<void> {
-    while (this.outstanding.size > 0) await Promise.allSettled([...this.outstanding]);
+  flush(): Promise<void> {
+    return this.writers.flush();
   }
 
   async close(): Promise<void> {

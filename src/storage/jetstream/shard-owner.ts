@@ -90,6 +90,8 @@ interface RecentCid {
 interface InFlight {
   envelope: Envelope;
   pendings: Pending[];
+  /** Each message's client-id key, "" for none. */
+  keys: string[];
   state: "sent" | "stored" | "refused" | "unknown";
   logSeq: number;
 }
@@ -123,8 +125,10 @@ export class ShardOwner {
   private confirmed = 0;
   private nextN = 1;
   private knownAckFloor = 0;
-  private intake: Promise<void> = Promise.resolve();
-  private intakeDepth = 0;
+  /** Appends submitted while recovering, in order. */
+  private early: Pending[] = [];
+  /** Conversations whose appends wait for a history-store read, with those appends in order. */
+  private readonly gates = new Map<string, Pending[]>();
   private cancelRenew: (() => void) | undefined;
   private drainedWaiters: (() => void)[] = [];
   private storeDownUntil = 0;
@@ -150,19 +154,20 @@ export class ShardOwner {
     return this.state === "gone";
   }
 
-  /** Takes appends in order; they are assigned seqs in this order, after every earlier submission. */
+  /**
+   * Takes appends in order: a conversation's appends are assigned seqs in the order they are
+   * submitted. Only a conversation's own earlier appends can hold one back (while its last seq
+   * is read from the history store, or a resend is looked up there); other conversations go on.
+   */
   submit(batch: Pending[]): void {
-    if (batch.length === 0) return;
-    this.intakeDepth++;
-    this.intake = this.intake
-      .then(() => this.admit(batch))
-      .catch((err) => {
-        for (const p of batch) p.reject(err as Error);
-      })
-      .finally(() => {
-        this.intakeDepth--;
-        this.checkDrained();
-      });
+    if (this.state === "recovering") {
+      this.early.push(...batch);
+      return;
+    }
+    if (this.gone) return this.o.onStepDown(this, batch);
+    this.evictTails();
+    for (const p of batch) this.admit(p);
+    this.pump();
   }
 
   /** Each conversation's last stored seq (read from the history store for those not in memory), and the page asked for if it is all in memory. */
@@ -187,11 +192,33 @@ export class ShardOwner {
   async retire(): Promise<void> {
     this.retiring = true;
     await this.ready.catch(() => {});
-    if (this.busy) await new Promise<void>((r) => this.drainedWaiters.push(r));
+    if (this.busy) {
+      // The log unreachable would keep it busy forever: after two publish timeouts, what is left
+      // is refused (its clients resend elsewhere) and the lease left to expire.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const drained = await Promise.race([
+        new Promise<boolean>((r) => this.drainedWaiters.push(() => r(true))),
+        new Promise<boolean>((r) => (timer = setTimeout(() => r(false), 2 * this.o.log.publishTimeoutMs))),
+      ]);
+      clearTimeout(timer);
+      if (!drained) this.abandon();
+    }
     this.cancelRenew?.();
     if (this.state === "gone") return;
     this.state = "gone";
     await this.o.leases.release(this.shard, this.held).catch((err) => this.o.logger.warn({ err, shard: this.shard }, "could not release the shard lease; it expires instead"));
+  }
+
+  /** Gives up on everything held (shutdown with the log unreachable): refused, retryable. */
+  private abandon(): void {
+    this.state = "gone";
+    const error = new LogUnavailableError("the message store closed before the log answered");
+    for (const f of this.inflight) if (f.state === "sent" || f.state === "refused") for (const p of f.pendings) p.reject(error);
+    for (const p of this.queue.splice(0)) p.reject(error);
+    for (const held of this.gates.values()) for (const p of held.splice(0)) p.reject(error);
+    this.gates.clear();
+    this.inflight = [];
+    this.queuedBytes = 0;
   }
 
   // ---- recovery ---------------------------------------------------------------------------
@@ -221,12 +248,13 @@ export class ShardOwner {
         this.state = "active";
         this.scheduleRenew();
         this.o.logger.info({ shard, epoch: this.epoch, from: floor + 1, to: last, conversations: this.tails.size }, "took over shard");
+        this.submit(this.early.splice(0));
         return;
       } catch (err) {
         if (attempt >= RETRY_DELAYS_MS.length - 1) {
           this.o.logger.warn({ err, shard }, "could not recover the shard from the log; giving it up");
           this.state = "gone";
-          this.o.onStepDown(this, []);
+          this.o.onStepDown(this, this.early.splice(0));
           throw err;
         }
         await Bun.sleep(RETRY_DELAYS_MS[attempt]!);
@@ -242,7 +270,7 @@ export class ShardOwner {
         tail.assigned = tail.committed = m.seq;
         tail.logSeq = logSeq;
       } else this.tails.set(m.conv, { assigned: m.seq, committed: m.seq, logSeq, pending: 0 });
-      if (m.cid) this.remember(m, logSeq, null);
+      if (m.cid) this.remember(cidKey(m), m, logSeq, null);
       this.recentMessages.add(m);
     }
   }
@@ -262,33 +290,55 @@ export class ShardOwner {
 
   // ---- intake -----------------------------------------------------------------------------
 
-  private async admit(batch: Pending[]): Promise<void> {
-    await this.ready.catch(() => {});
-    if (this.gone) return this.o.onStepDown(this, batch);
-    this.evictTails();
-    const failed = new Set<string>();
-    const unknown = new Set(batch.filter((p) => !this.tails.has(p.msg.conv)).map((p) => p.msg.conv));
-    if (unknown.size > 0) {
-      await Promise.all(
-        [...unknown].map((conv) =>
-          this.loadTail(conv).catch((err) => {
-            failed.add(conv);
-            this.o.logger.warn({ err: (err as Error).message, conv }, "history store unavailable: the conversation's last seq is unknown");
-          }),
-        ),
-      );
-    }
+  private admit(p: Pending): void {
+    const conv = p.msg.conv;
+    const held = this.gates.get(conv);
+    if (held) return void held.push(p);
     // A resend the memory does not know may be older: the history store's client-id key answers.
-    const priors = await Promise.all(batch.map((p) => (p.resend && p.msg.cid && !failed.has(p.msg.conv) && !this.recent(cidKey(p.msg)) ? this.storedOriginal(p) : null)));
-    if (this.gone) return this.o.onStepDown(this, batch);
-    batch.forEach((p, i) => {
-      if (failed.has(p.msg.conv)) return p.reject(new LogUnavailableError("history store unavailable: the conversation's last seq is unknown"));
-      const prior = priors[i];
-      if (prior) return p.resolve({ message: prior, duplicate: true });
-      this.tails.get(p.msg.conv)!.pending++;
-      this.queue.push(p);
-      this.queuedBytes += approxBytes(p.msg);
-    });
+    if (!this.tails.has(conv) || this.needsLookup(p)) {
+      this.gates.set(conv, [p]);
+      void this.openGate(conv);
+      return;
+    }
+    this.enqueue(p);
+  }
+
+  private needsLookup(p: Pending): boolean {
+    return p.resend && p.msg.cid !== "" && !this.recent(cidKey(p.msg));
+  }
+
+  private enqueue(p: Pending): void {
+    this.tails.get(p.msg.conv)!.pending++;
+    this.queue.push(p);
+    this.queuedBytes += approxBytes(p.msg);
+  }
+
+  /** Reads what a conversation's held appends wait for, then lets them through in order. */
+  private async openGate(conv: string): Promise<void> {
+    const held = this.gates.get(conv)!;
+    try {
+      if (!this.tails.has(conv)) await this.loadTail(conv);
+    } catch (err) {
+      if (this.gone) return;
+      this.o.logger.warn({ err: (err as Error).message, conv }, "history store unavailable: the conversation's last seq is unknown");
+      this.gates.delete(conv);
+      const error = new LogUnavailableError("history store unavailable: the conversation's last seq is unknown");
+      for (const p of held) p.reject(error);
+      return this.checkDrained();
+    }
+    // Appends that arrive meanwhile join `held` and are let through in turn.
+    while (held.length > 0) {
+      if (this.gone) break;
+      const p = held[0]!;
+      const prior = this.needsLookup(p) ? await this.storedOriginal(p) : null;
+      if (this.gone) break;
+      held.shift();
+      if (prior) p.resolve({ message: prior, duplicate: true });
+      else this.enqueue(p);
+    }
+    // After a step-down, stepDown has handed back whatever was held here.
+    if (this.gone) return;
+    this.gates.delete(conv);
     this.pump();
   }
 
@@ -330,7 +380,7 @@ export class ShardOwner {
     if (this.tails.size <= MAX_TAILS) return;
     for (const [conv, t] of this.tails) {
       if (this.tails.size <= MAX_TAILS * 0.9) break;
-      if (t.pending === 0 && t.logSeq <= this.knownAckFloor && !this.loading.has(conv)) this.tails.delete(conv);
+      if (t.pending === 0 && t.logSeq <= this.knownAckFloor && !this.loading.has(conv) && !this.gates.has(conv)) this.tails.delete(conv);
     }
   }
 
@@ -358,6 +408,7 @@ export class ShardOwner {
   private build(): InFlight | null {
     const messages: StoredMessage[] = [];
     const pendings: Pending[] = [];
+    const keys: string[] = [];
     let bytes = 0;
     this.expireCids();
     while (this.queue.length > 0 && messages.length < MAX_ENVELOPE_MESSAGES) {
@@ -367,8 +418,9 @@ export class ShardOwner {
       this.queue.shift();
       this.queuedBytes -= size;
       const tail = this.tails.get(p.msg.conv)!;
-      if (p.msg.cid) {
-        const hit = this.recent(cidKey(p.msg));
+      const key = p.msg.cid ? cidKey(p.msg) : "";
+      if (key) {
+        const hit = this.recent(key);
         if (hit) {
           tail.pending--;
           this.answerDuplicate(p, hit);
@@ -376,13 +428,14 @@ export class ShardOwner {
         }
       }
       const message: StoredMessage = { ...p.msg, seq: ++tail.assigned };
-      if (message.cid) this.remember(message, 0, message);
+      if (key) this.remember(key, message, 0, message);
       messages.push(message);
       pendings.push(p);
+      keys.push(key);
       bytes += size;
     }
     if (messages.length === 0) return null;
-    return { envelope: { writer: this.o.writer, epoch: this.epoch, n: this.nextN++, messages }, pendings, state: "sent", logSeq: 0 };
+    return { envelope: { writer: this.o.writer, epoch: this.epoch, n: this.nextN++, messages }, pendings, keys, state: "sent", logSeq: 0 };
   }
 
   private send(f: InFlight): void {
@@ -439,40 +492,43 @@ export class ShardOwner {
 
   private commit(f: InFlight, logSeq: number): void {
     const rejected = f.state === "unknown";
-    f.envelope.messages.forEach((m, i) => {
+    const { messages } = f.envelope;
+    for (let i = 0; i < messages.length; i++) {
+      const m = messages[i]!;
       const tail = this.tails.get(m.conv)!;
       if (tail.committed < m.seq) tail.committed = m.seq;
       tail.logSeq = logSeq;
       tail.pending--;
-      if (m.cid) {
-        const e = this.cids.get(cidKey(m));
+      const key = f.keys[i]!;
+      if (key) {
+        const e = this.cids.get(key);
         if (e && e.seq === m.seq) {
           e.logSeq = logSeq;
-          for (const w of e.inFlight?.waiters ?? []) w.resolve({ message: m, duplicate: true });
+          if (e.inFlight) for (const w of e.inFlight.waiters) w.resolve({ message: m, duplicate: true });
           e.inFlight = null;
         }
       }
       this.recentMessages.add(m);
       if (!rejected) f.pendings[i]!.resolve({ message: m, duplicate: false });
-    });
+    }
   }
 
   /** Gives back the seqs of an envelope that was not stored; returns its appends that still wait for an outcome. */
   private rollback(f: InFlight): Pending[] {
     const error = new LogUnavailableError("message log: the append was not stored; retry with the same client id");
-    for (const m of f.envelope.messages) {
+    f.envelope.messages.forEach((m, i) => {
       const tail = this.tails.get(m.conv)!;
       tail.assigned = tail.committed;
       tail.pending--;
-      if (m.cid) {
-        const key = cidKey(m);
+      const key = f.keys[i]!;
+      if (key) {
         const e = this.cids.get(key);
         if (e && e.seq === m.seq) {
           this.cids.delete(key);
           for (const w of e.inFlight?.waiters ?? []) w.reject(error);
         }
       }
-    }
+    });
     return f.state === "unknown" ? [] : f.pendings;
   }
 
@@ -482,7 +538,7 @@ export class ShardOwner {
    * envelopes are there; steps down if anyone else's is (or the lease was lost).
    */
   private async resync(): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
+    for (let attempt = 0; this.state !== "gone"; attempt++) {
       try {
         const { last } = await this.o.log.bounds(this.shard);
         const ours = new Map<number, number>();
@@ -541,14 +597,17 @@ export class ShardOwner {
     this.cancelRenew?.();
     const rest = this.queue.splice(0);
     this.queuedBytes = 0;
-    this.o.onStepDown(this, [...unstored, ...rest]);
+    // A conversation's gated appends came after its queued ones; all go back in one list, in order.
+    const gated: Pending[] = [];
+    for (const held of this.gates.values()) gated.push(...held.splice(0));
+    this.gates.clear();
+    this.o.onStepDown(this, [...unstored, ...rest, ...gated]);
     this.checkDrained();
   }
 
   // ---- duplicates -------------------------------------------------------------------------
 
-  private remember(m: StoredMessage, logSeq: number, inFlight: StoredMessage | null): void {
-    const key = cidKey(m);
+  private remember(key: string, m: StoredMessage, logSeq: number, inFlight: StoredMessage | null): void {
     this.cids.set(key, { conv: m.conv, seq: m.seq, logSeq, expiresAt: this.o.clock.now() + this.o.duplicateWindowMs, inFlight: inFlight ? { message: inFlight, waiters: [] } : null });
     this.cidOrder.push(key);
   }
@@ -619,7 +678,7 @@ export class ShardOwner {
   // ---- drain ------------------------------------------------------------------------------
 
   private get busy(): boolean {
-    return this.state !== "gone" && (this.queue.length > 0 || this.inflight.length > 0 || this.intakeDepth > 0);
+    return this.state !== "gone" && (this.queue.length > 0 || this.inflight.length > 0 || this.gates.size > 0 || this.early.length > 0);
   }
 
   private checkDrained(): void {

@@ -35,6 +35,8 @@ export interface ShardWritersOptions {
 interface Queued extends Pending {
   /** Wall-clock ms when it was appended: one that cannot be routed for publishTimeoutMs is refused. */
   since: number;
+  /** flush() calls waiting for its outcome. */
+  flushed?: (() => void)[];
 }
 
 const NO_RESPONDERS = "503";
@@ -65,6 +67,8 @@ export class ShardWriters {
   readonly instance: string;
   readonly leases: ShardLeases;
   private readonly owners = new Map<number, ShardOwner>();
+  /** Appends made here without an outcome yet. */
+  private readonly unsettled = new Set<Queued>();
   private readonly routes = new Map<number, ShardRoute>();
   private readonly sub: Subscription;
   /** Forwarded batches, takeovers, and what owners that stepped down here had published. */
@@ -85,7 +89,33 @@ export class ShardWriters {
 
   append(msg: NewMessage, resend: boolean): Promise<AppendResult> {
     if (this.closed) return Promise.reject(new LogUnavailableError("the message store is closed"));
-    return new Promise((resolve, reject) => this.route(this.o.log.layout.shardOf(msg.conv)).push({ msg, resend, resolve, reject, since: Date.now() }));
+    return new Promise((resolve, reject) => {
+      const q: Queued = {
+        msg,
+        resend,
+        since: Date.now(),
+        resolve: (r) => {
+          this.settled(q);
+          resolve(r);
+        },
+        reject: (err) => {
+          this.settled(q);
+          reject(err);
+        },
+      };
+      this.unsettled.add(q);
+      this.route(this.o.log.layout.shardOf(msg.conv)).push(q);
+    });
+  }
+
+  private settled(q: Queued): void {
+    if (!this.unsettled.delete(q)) return;
+    if (q.flushed) for (const f of q.flushed) f();
+  }
+
+  /** Resolves when every append made so far has its outcome. */
+  async flush(): Promise<void> {
+    await Promise.all([...this.unsettled].map((q) => new Promise<void>((r) => (q.flushed ??= []).push(r))));
   }
 
   /** The active owner here of a shard, if this instance owns it. */

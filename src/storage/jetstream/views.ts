@@ -35,9 +35,11 @@ export function pageBounds(q: ViewQuery, last: number): [number, number] {
  */
 export class RecentMessages {
   private readonly byConv = new Map<string, { gen: number; head: number; list: StoredMessage[] }>();
-  /** Every message held, oldest first: its conversation and run. */
-  private order: { conv: string; gen: number; bytes: number }[] = [];
-  private orderHead = 0;
+  // Every message held, oldest first: its conversation, run and size (parallel arrays: one entry per message).
+  private convs: string[] = [];
+  private gens: number[] = [];
+  private sizes: number[] = [];
+  private head = 0;
   private gen = 0;
   private bytes = 0;
 
@@ -46,22 +48,25 @@ export class RecentMessages {
   /** Adds a stored message; messages of one conversation come in seq order. One already held is ignored. */
   add(m: StoredMessage): void {
     let r = this.byConv.get(m.conv);
-    const last = r && r.head < r.list.length ? r.list.at(-1)!.seq : undefined;
+    const last = r && r.head < r.list.length ? r.list[r.list.length - 1]!.seq : undefined;
     if (last !== undefined && m.seq <= last) return;
     // A run holds contiguous seqs; after a gap (not expected) a new run starts.
     if (!r || (last !== undefined && m.seq !== last + 1)) this.byConv.set(m.conv, (r = { gen: ++this.gen, head: 0, list: [] }));
     r.list.push(m);
-    const bytes = approxBytes(m);
-    this.order.push({ conv: m.conv, gen: r.gen, bytes });
-    this.bytes += bytes;
+    const size = approxBytes(m);
+    this.convs.push(m.conv);
+    this.gens.push(r.gen);
+    this.sizes.push(size);
+    this.bytes += size;
     while (this.bytes > this.capacityBytes) this.dropOldest();
   }
 
   private dropOldest(): void {
-    const { conv, gen, bytes } = this.order[this.orderHead++]!;
-    this.bytes -= bytes;
+    const i = this.head++;
+    const conv = this.convs[i]!;
+    this.bytes -= this.sizes[i]!;
     const r = this.byConv.get(conv);
-    if (r && r.gen === gen) {
+    if (r && r.gen === this.gens[i]) {
       r.head++;
       if (r.head === r.list.length) this.byConv.delete(conv);
       else if (r.head > 1024 && r.head * 2 > r.list.length) {
@@ -69,9 +74,11 @@ export class RecentMessages {
         r.head = 0;
       }
     }
-    if (this.orderHead > 4096 && this.orderHead * 2 > this.order.length) {
-      this.order = this.order.slice(this.orderHead);
-      this.orderHead = 0;
+    if (this.head > 4096 && this.head * 2 > this.convs.length) {
+      this.convs = this.convs.slice(this.head);
+      this.gens = this.gens.slice(this.head);
+      this.sizes = this.sizes.slice(this.head);
+      this.head = 0;
     }
   }
 
@@ -81,7 +88,7 @@ export class RecentMessages {
     const r = this.byConv.get(conv);
     if (!r || r.head === r.list.length) return null;
     const first = r.list[r.head]!.seq;
-    if (low < first || high > r.list.at(-1)!.seq) return null;
+    if (low < first || high > r.list[r.list.length - 1]!.seq) return null;
     return r.list.slice(r.head + (low - first), r.head + (high - first) + 1);
   }
 }
