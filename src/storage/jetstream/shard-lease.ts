@@ -67,6 +67,11 @@ export class ShardLeases {
     return o;
   }
 
+  /** The lease as last read, without asking again (it may be stale: whoever uses it re-reads on a wrong answer). */
+  peek(shard: number): ObservedLease | undefined {
+    return this.observed.get(shard);
+  }
+
   /** When the lease as last read may be taken over (now, if it is free or released). */
   takeoverAt(o: ObservedLease): number {
     return !o.value || o.value.released ? 0 : o.since + this.ttlMs;

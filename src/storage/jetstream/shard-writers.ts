@@ -131,15 +131,20 @@ export class ShardWriters {
   async views(shard: number, queries: ViewQuery[]): Promise<View[] | null> {
     const owner = this.ownerOf(shard);
     if (owner) return owner.views(queries);
-    const lease = await this.leases.read(shard).catch(() => null);
-    if (!lease?.value || lease.value.released || lease.value.owner === this.instance) return null;
-    try {
-      const reply = await this.nc.request(lease.value.subject, encodeViews(shard, queries), { timeout: this.o.log.publishTimeoutMs });
-      const { status, body } = decodeReply<[number, StoredMessage[] | null][]>(reply.data);
-      return status === Status.Done ? decodeViews(body) : null;
-    } catch {
-      return null;
+    // The lease as last seen first (no round trip); read afresh once if that owner does not answer.
+    let lease = this.leases.peek(shard);
+    for (let attempt = 0; attempt < 2; attempt++) {
+      if (!lease || attempt > 0) lease = await this.leases.read(shard).catch(() => undefined);
+      if (!lease?.value || lease.value.released || lease.value.owner === this.instance) return null;
+      try {
+        const reply = await this.nc.request(lease.value.subject, encodeViews(shard, queries), { timeout: this.o.log.publishTimeoutMs });
+        const { status, body } = decodeReply<[number, StoredMessage[] | null][]>(reply.data);
+        if (status === Status.Done) return decodeViews(body);
+      } catch {
+        // No owner there any more, or it did not answer: ask the lease again.
+      }
     }
+    return null;
   }
 
   stats(): WriterStats {
