@@ -1,6 +1,6 @@
 // The write-behind worker: consumes every shard's stream of the message log through a durable
 // JetStream consumer, writes the messages of the envelopes it holds to the history store in
-// batches, several batches in flight, and acknowledges each envelope only after the store
+// batches (several full ones in flight under load), and acknowledges each envelope only after the store
 // confirmed every message in it. A crash at any point loses nothing (unacknowledged envelopes are
 // redelivered) and duplicates nothing (rows are keyed by conv and seq, so a replay rewrites
 // identical rows). While the store is down the batches in hand are retried with backoff and
@@ -133,17 +133,27 @@ export class WriteBehindWorker {
   }
 
   private async writeLoop(): Promise<void> {
+    /** Whether the loop just woke from having nothing to write: then a batch may fill up for a moment. */
+    let fromIdle = true;
     while (!this.stopping) {
       if (this.heldMessages === 0) {
         this.wakeAt = 1;
         await this.sleep(0);
+        fromIdle = true;
         continue;
       }
-      // Let a batch fill up for a moment unless it already has.
-      if (this.heldMessages < this.opts.batchSize && !this.stopping) {
+      // A partial batch is written only when no write is in flight (what arrives meanwhile joins
+      // the next one: fewer, fuller writes for the store); full batches pipeline.
+      if (this.heldMessages < this.opts.batchSize && this.inFlight > 0) {
+        this.wakeAt = this.opts.batchSize;
+        await this.sleep(0);
+        continue;
+      }
+      if (this.heldMessages < this.opts.batchSize && fromIdle && !this.stopping) {
         this.wakeAt = this.opts.batchSize;
         await this.sleep(this.opts.batchWaitMs);
       }
+      fromIdle = false;
       // A free write slot, and a store that takes writes.
       while ((this.inFlight >= this.opts.writesInFlight || this.failing > 0) && !this.stopping) {
         this.wakeAt = Infinity;
