@@ -23,6 +23,8 @@ import type { View, ViewQuery } from "./views.ts";
 
 /** How long reads skip the history store after it failed, instead of waiting on it each time. */
 const STORE_BACKOFF_MS = 1_000;
+/** A conversation of at most this many messages, all held by its owner, is read whole from the owner. */
+const WHOLE_FROM_OWNER = 256;
 /** How long a shard's ack floor is reused before it is asked again (an older, lower one only makes a walk start earlier). */
 const ACK_FLOOR_TTL_MS = 1_000;
 
@@ -116,6 +118,9 @@ export class LogBackedMessageStore implements MessageStore {
   }
 
   async firstRetainedSeq(conv: string): Promise<number> {
+    // The owner holds seq 1 (or the conversation is empty): nothing was pruned.
+    const view = await this.ownerView(this.log.layout.shardOf(conv), { conv, from: 0, limit: 1, desc: false });
+    if (view?.messages && (view.messages.length > 0 || view.last === 0)) return 1;
     const stored = await this.fromStore(() => this.store.oldestSeq(conv), null);
     if (stored === 1) return 1;
     const shard = this.log.layout.shardOf(conv);
@@ -184,6 +189,14 @@ export class LogBackedMessageStore implements MessageStore {
 
   async lastSeqBySender(conv: string): Promise<Map<string, number>> {
     const shard = this.log.layout.shardOf(conv);
+    // A new or short conversation whose whole history the owner holds (every conversation actor
+    // asks this when it starts, most often for a conversation just created): no store read.
+    const view = await this.ownerView(shard, { conv, from: 0, limit: WHOLE_FROM_OWNER, desc: false });
+    if (view?.messages && view.last <= WHOLE_FROM_OWNER) {
+      const fromOwner = new Map<string, number>();
+      for (const m of view.messages) if (m.from) fromOwner.set(m.from, m.seq);
+      return fromOwner;
+    }
     const [bySender, newest, floor] = await Promise.all([
       this.fromStore(() => this.store.senderLast(conv), new Map<string, number>()),
       this.fromStore(() => this.store.newestBelow(conv), null),
