@@ -49,7 +49,6 @@ export function warnings(results: ScenarioResult[]): string[] {
         const where = `durable · drain${at}`;
         noise(where, d.otherCores);
         if (d.storeErrors > 0) out.push(`${where}: ${d.storeErrors} store write(s) failed and were retried.`);
-        if (d.capped) out.push(`${where}: stopped at its time limit with ${d.written} messages written; its rate covers that part only.`);
         if (d.capped ? d.rowsStored < d.written : d.rowsStored !== d.written) out.push(`${where}: the store holds ${d.rowsStored} message rows after writing ${d.written}.`);
         if (d.backlogLeft > 0) out.push(`${where}: the consumers still counted ${d.backlogLeft} envelopes unacknowledged after the last write.`);
       });

@@ -11,8 +11,8 @@
 //      shard, the other forwards to it).
 //   5. the store's ceiling: the Cassandra driver alone writing the rows the worker writes, in
 //      each way of batching and concurrency; the fastest is the ceiling.
-//   6. the drain: the write-behind worker with its defaults copies the whole log of the round
-//      into emptied tables with a new consumer.
+//   6. the drain: the write-behind worker with its defaults copies the round's log into emptied
+//      tables with a new consumer, for at most drainMs (a backlog it does not finish in time).
 
 import { DEFAULTS } from "../../src/config/config.ts";
 import { MessageKind } from "../../src/proto/codes.ts";
@@ -36,8 +36,6 @@ const BUSY_CONVERSATIONS = 0.1;
 const BUSY_MESSAGES = 0.5;
 /** Raw publishes in flight: enough to keep each stream busy. */
 const RAW_WINDOW = 256;
-/** A drain still running after this long is stopped and reported as capped. */
-const DRAIN_LIMIT_MS = 600_000;
 /** How long acknowledgements may take to reach the consumers after the last write. */
 const ACK_SETTLE_MS = 5_000;
 /** The store probes: unlogged single-partition batches and single statements, at these numbers of requests in flight. */
@@ -72,6 +70,7 @@ export async function runDurable(ctx: ScenarioContext): Promise<ScenarioResult> 
       openFraction: p.openFraction,
       hotMessages: p.hotMessages,
       probeMs: p.probeMs,
+      drainMs: p.drainMs,
       batchSize: DEFAULTS.worker.batchSize,
       batchWaitMs: DEFAULTS.worker.batchWaitMs,
       writesInFlight: DEFAULTS.worker.writesInFlight,
@@ -139,7 +138,7 @@ async function runRound(ctx: ScenarioContext, s: DurableServices, p: Profile["du
         ceiling[`${pr.mode}-${pr.concurrency}`] = await probe(s, entries, pr, p.probeMs);
       }
       ctx.progress.stage(label(`drain: ${entries.length.toLocaleString("en-US")} messages`));
-      const drained = await drain(ctx, s, log, entries.length);
+      const drained = await drain(ctx, s, log, entries.length, p.drainMs);
       return { rawOne, rawSharded, fill, open, hot, ceiling, ceilingRate: Math.max(...Object.values(ceiling).map((c) => c.rate)), drain: drained };
     } finally {
       await log.close();
@@ -408,8 +407,8 @@ class WriteRecorder {
   }
 }
 
-/** Drains the round's whole log into emptied tables with the worker's defaults and a new consumer. */
-async function drain(ctx: ScenarioContext, s: DurableServices, log: MessageLog, total: number): Promise<DrainFigures> {
+/** Drains the round's log into emptied tables with the worker's defaults and a new consumer, for at most `limitMs`. */
+async function drain(ctx: ScenarioContext, s: DurableServices, log: MessageLog, total: number, limitMs: number): Promise<DrainFigures> {
   await s.truncate();
   const rec = new WriteRecorder(s.history);
   let worker: WriteBehindWorker | undefined;
@@ -422,7 +421,7 @@ async function drain(ctx: ScenarioContext, s: DurableServices, log: MessageLog, 
   let backlogLeft = 0;
   try {
     await worker.start();
-    while (rec.written < total && performance.now() - started < DRAIN_LIMIT_MS) {
+    while (rec.written < total && performance.now() - started < limitMs) {
       ctx.progress.update(total, rec.written);
       await Bun.sleep(20);
     }

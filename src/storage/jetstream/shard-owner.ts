@@ -98,6 +98,13 @@ interface InFlight {
 
 const cidKey = (m: { conv: string; from: string; cid: string }) => `${m.conv}\0${m.from}\0${m.cid}`;
 
+/** Recovery found the shard taken over by a newer owner. */
+class Superseded extends Error {
+  constructor() {
+    super("the shard was taken over while this owner recovered it");
+  }
+}
+
 export class ShardOwner {
   readonly shard: number;
   readonly epoch: number;
@@ -107,6 +114,8 @@ export class ShardOwner {
   /** No new envelopes: a publish failed (re-reading the log) or the lease was lost. */
   private halted = false;
   private leaseLost = false;
+  /** Recovery read an envelope of a later epoch: someone took the shard over meanwhile. */
+  private newerEpochSeen = false;
   private resyncing = false;
   private retiring = false;
   private held: HeldLease;
@@ -140,6 +149,8 @@ export class ShardOwner {
     this.epoch = o.held.epoch;
     this.held = o.held;
     this.recentMessages = new RecentMessages(o.recentBytes);
+    // Renewed from the start: reading a long unflushed tail must not let the lease run out.
+    this.scheduleRenew();
     this.ready = this.recover();
     // Failures are handled inside recover(); appends waiting on `ready` see `state`.
     this.ready.catch(() => {});
@@ -233,6 +244,8 @@ export class ShardOwner {
         await this.walkRange(Math.max(floor + 1, bounds.first), last, (env, logSeq) => this.absorb(env, logSeq));
         // The marker: from now on, every publish of an earlier owner is refused.
         for (;;) {
+          // Taken over while recovering (a long read of the tail): leave the shard to the newer owner.
+          if (this.leaseLost || this.newerEpochSeen) throw new Superseded();
           const marker: Envelope = { writer: this.o.writer, epoch: this.epoch, n: this.nextN++, messages: [] };
           const outcome = await log.publish(shard, marker, { lastSeq: last }).catch(() => ({ kind: "unknown" as const }));
           if (outcome.kind === "stored") {
@@ -246,13 +259,13 @@ export class ShardOwner {
           last = next;
         }
         this.state = "active";
-        this.scheduleRenew();
         this.o.logger.info({ shard, epoch: this.epoch, from: floor + 1, to: last, conversations: this.tails.size }, "took over shard");
         this.submit(this.early.splice(0));
         return;
       } catch (err) {
-        if (attempt >= RETRY_DELAYS_MS.length - 1) {
+        if (err instanceof Superseded || attempt >= RETRY_DELAYS_MS.length - 1) {
           this.o.logger.warn({ err, shard }, "could not recover the shard from the log; giving it up");
+          this.cancelRenew?.();
           this.state = "gone";
           this.o.onStepDown(this, this.early.splice(0));
           throw err;
@@ -264,6 +277,7 @@ export class ShardOwner {
 
   /** Adopts an envelope read from the log: its messages' seqs and client ids. */
   private absorb(env: Envelope, logSeq: number): void {
+    if (env.epoch > this.epoch) this.newerEpochSeen = true;
     for (const m of env.messages) {
       const tail = this.tails.get(m.conv);
       if (tail) {
