@@ -56,7 +56,7 @@ const quick: Profile = {
   group: { groups: 2, members: 256, senders: 4, window: 4, warmupMs: 500, durationMs: 2_500, drainMs: 3_000 },
   connections: { connections: 2_000, perProcess: 1_000, heartbeatMs: 2_000, holdMs: 3_000 },
   resume: { devices: 200, missed: 50, timeoutMs: 30_000 },
-  durable: { messages: 60_000, conversations: 1_000, bodyBytes: 200, rawMs: 3_000, openMs: 3_000, openFraction: 0.5, hotMessages: 10_000, probeMs: 2_000, warmupMs: 4_000, drainMs: 15_000 },
+  durable: { messages: 60_000, conversations: 1_000, bodyBytes: 200, rawMs: 3_000, openMs: 3_000, openFraction: 0.5, hotMessages: 10_000, probeMs: 3_000, warmupMs: 4_000, drainMs: 15_000 },
   bodyBytes: 100,
   connectConcurrency: 100,
   heartbeatMs: 30_000,

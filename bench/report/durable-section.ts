@@ -114,7 +114,7 @@ export function durableSection(r: Durable): string {
     "",
     table(["one edge, acked appends/s", "two edges, acked appends/s", "two / one"], [[rate(f.hot.oneWriter), rate(f.hot.twoWriters), ratio(f.hot.twoWriters / f.hot.oneWriter)]], 0),
     "",
-    `**The store.** Its ceiling: the Cassandra driver alone writing the rows the worker writes for the round's log (messages, client ids, buckets, senders' and conversations' last seqs), for ${Number(p.probeMs) / 1000} s each way: unlogged single-partition batches (under 32 KiB, grouped over ${p.batchSize} messages at a time) or one statement per row, at several numbers of requests in flight. ` +
+    `**The store.** Its ceiling: the Cassandra driver alone writing the rows the worker writes for the round's log (messages, client ids, buckets, senders' and conversations' last seqs; new rows on every pass over the log), for ${Number(p.probeMs) / 1000} s each way: unlogged single-partition batches (under 32 KiB, grouped over ${p.batchSize} messages at a time) or one statement per row, at several numbers of requests in flight. ` +
       `The drain: the write-behind worker with its defaults (batches of ${p.batchSize}, batch wait ${p.batchWaitMs} ms, ${p.writesInFlight} writes in flight, \`${p.writeMode}\` mode) copies the round's log into emptied tables with a new consumer, for at most ${Number(p.drainMs) / 1000} s; msgs/s from its start to its last store write.`,
     "",
     table(

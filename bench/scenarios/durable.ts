@@ -40,11 +40,11 @@ const RAW_WINDOW = 256;
 const ACK_SETTLE_MS = 5_000;
 /** The store probes: unlogged single-partition batches and single statements, at these numbers of requests in flight. */
 const PROBES: { mode: CeilingProbe["mode"]; concurrency: number }[] = [
-  { mode: "batch", concurrency: 64 },
+  { mode: "batch", concurrency: 128 },
   { mode: "batch", concurrency: 256 },
   { mode: "batch", concurrency: 512 },
+  { mode: "batch", concurrency: 1024 },
   { mode: "statements", concurrency: 256 },
-  { mode: "statements", concurrency: 512 },
   { mode: "statements", concurrency: 1024 },
 ];
 /** Messages whose rows are grouped into batches together: as many as the worker writes at once. */
@@ -128,14 +128,15 @@ async function runRound(ctx: ScenarioContext, s: DurableServices, p: Profile["du
     const log = await s.openLog(stream);
     try {
       const entries = await readLog(log);
+      const pass = { n: 0 };
       if (round === 1) {
         ctx.progress.stage(label("store ceiling warm-up"));
-        await probe(s, entries, { mode: "batch", concurrency: 128 }, p.warmupMs);
+        await probe(s, entries, { mode: "batch", concurrency: 256 }, p.warmupMs, pass);
       }
       const ceiling: Record<string, CeilingProbe> = {};
       for (const pr of PROBES) {
         ctx.progress.stage(label(`store ceiling: ${pr.mode}, ${pr.concurrency} in flight`));
-        ceiling[`${pr.mode}-${pr.concurrency}`] = await probe(s, entries, pr, p.probeMs);
+        ceiling[`${pr.mode}-${pr.concurrency}`] = await probe(s, entries, pr, p.probeMs, pass);
       }
       ctx.progress.stage(label(`drain: ${entries.length.toLocaleString("en-US")} messages`));
       const drained = await drain(ctx, s, log, entries.length, p.drainMs);
@@ -344,23 +345,26 @@ async function readLog(log: MessageLog): Promise<LogEntry[]> {
 
 /**
  * The store alone: the driver sends the rows the worker would write for `entries` (cycling
- * through them), as unlogged single-partition batches or single statements, `concurrency`
- * requests in flight, for `durationMs`. Rows are keyed by conv and seq, so writing them again
- * costs what writing them the first time does.
+ * through them, new rows on every pass), as unlogged single-partition batches or single
+ * statements, `concurrency` requests in flight, for `durationMs`.
  */
-async function probe(s: DurableServices, entries: LogEntry[], pr: { mode: CeilingProbe["mode"]; concurrency: number }, durationMs: number): Promise<CeilingProbe> {
-  // Work units of PROBE_UNIT messages, each a list of requests.
-  const units: { messages: number; requests: Statement[][] }[] = [];
-  for (let i = 0; i < entries.length; i += PROBE_UNIT) {
-    const chunk = entries.slice(i, i + PROBE_UNIT);
+async function probe(s: DurableServices, entries: LogEntry[], pr: { mode: CeilingProbe["mode"]; concurrency: number }, durationMs: number, pass: { n: number }): Promise<CeilingProbe> {
+  // Work units of PROBE_UNIT messages, each a list of requests. Every pass over the log writes
+  // new rows (its conversations renamed), as the drain does into emptied tables.
+  const unit = (i: number) => {
+    const chunk = entries.slice(i, i + PROBE_UNIT).map((e) => ({ ...e, message: { ...e.message, conv: `${e.message.conv}~${pass.n}` } }));
     const { lasts, rows } = s.history.statements(chunk);
     const all = [...lasts, ...rows];
-    units.push({ messages: chunk.length, requests: pr.mode === "batch" ? s.history.batches(all) : all.map((st) => [st]) });
-  }
+    return { messages: chunk.length, requests: pr.mode === "batch" ? s.history.batches(all) : all.map((st) => [st]) };
+  };
   const requests = function* () {
-    for (let u = 0; ; u = (u + 1) % units.length) {
-      const unit = units[u]!;
-      for (let r = 0; r < unit.requests.length; r++) yield { group: unit.requests[r]!, messages: r === unit.requests.length - 1 ? unit.messages : 0 };
+    for (let i = 0; ; i += PROBE_UNIT) {
+      if (i >= entries.length) {
+        i = 0;
+        pass.n++;
+      }
+      const u = unit(i);
+      for (let r = 0; r < u.requests.length; r++) yield { group: u.requests[r]!, messages: r === u.requests.length - 1 ? u.messages : 0 };
     }
   };
   const it = requests();
@@ -377,6 +381,7 @@ async function probe(s: DurableServices, entries: LogEntry[], pr: { mode: Ceilin
       }
     }),
   );
+  pass.n++;
   const elapsedMs = performance.now() - started;
   return { ...pr, messages, rate: (messages * 1000) / elapsedMs };
 }

@@ -130,6 +130,8 @@ export class ShardOwner {
   /** Client ids in the order they were remembered, for expiry. */
   private cidOrder: string[] = [];
   private cidHead = 0;
+  /** The clock as of the envelope being built (or read): client ids remembered now expire a window later. */
+  private now = 0;
   /** Every envelope up to this stream sequence is known (ours stored, or none of ours). */
   private confirmed = 0;
   private nextN = 1;
@@ -278,6 +280,7 @@ export class ShardOwner {
   /** Adopts an envelope read from the log: its messages' seqs and client ids. */
   private absorb(env: Envelope, logSeq: number): void {
     if (env.epoch > this.epoch) this.newerEpochSeen = true;
+    this.now = this.o.clock.now();
     for (const m of env.messages) {
       const tail = this.tails.get(m.conv);
       if (tail) {
@@ -622,7 +625,7 @@ export class ShardOwner {
   // ---- duplicates -------------------------------------------------------------------------
 
   private remember(key: string, m: StoredMessage, logSeq: number, inFlight: StoredMessage | null): void {
-    this.cids.set(key, { conv: m.conv, seq: m.seq, logSeq, expiresAt: this.o.clock.now() + this.o.duplicateWindowMs, inFlight: inFlight ? { message: inFlight, waiters: [] } : null });
+    this.cids.set(key, { conv: m.conv, seq: m.seq, logSeq, expiresAt: this.now + this.o.duplicateWindowMs, inFlight: inFlight ? { message: inFlight, waiters: [] } : null });
     this.cidOrder.push(key);
   }
 
@@ -637,7 +640,7 @@ export class ShardOwner {
   }
 
   private expireCids(): void {
-    const now = this.o.clock.now();
+    const now = (this.now = this.o.clock.now());
     while (this.cidHead < this.cidOrder.length) {
       const key = this.cidOrder[this.cidHead]!;
       const e = this.cids.get(key);
