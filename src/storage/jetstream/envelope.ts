@@ -4,7 +4,7 @@
 // own envelopes from a newer owner's when it re-reads the stream.
 
 import { pack, unpack } from "../../proto/codec.ts";
-import type { StoredMessage } from "../types.ts";
+import type { NewMessage, StoredMessage } from "../types.ts";
 
 export interface Envelope {
   /** The writing store instance (unique per process start). */
@@ -48,4 +48,11 @@ export function decodeEnvelope(data: Uint8Array): Envelope {
 /** MessagePack bytes of one message inside an envelope, close enough to bound envelope sizes. */
 export function approxBytes(m: Pick<StoredMessage, "body" | "conv" | "from" | "dev" | "cid"> & { media?: string }): number {
   return m.body.byteLength + m.conv.length + m.from.length + m.dev.length + m.cid.length + (m.media?.length ?? 0) + 48;
+}
+
+/** Refuses what the store could not write: such a message would sit in the log forever, its envelope never flushed. */
+export function checkStorable(msg: NewMessage): void {
+  if (!(msg.body instanceof Uint8Array) || typeof msg.id !== "bigint" || typeof msg.conv !== "string" || typeof msg.from !== "string" || typeof msg.dev !== "string" || typeof msg.cid !== "string" || !Number.isInteger(msg.kind) || !Number.isFinite(msg.ts)) {
+    throw new TypeError("message is not storable: body must be bytes, id a bigint, conv, from, dev and cid strings, kind an integer, ts a number");
+  }
 }

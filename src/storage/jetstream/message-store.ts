@@ -15,7 +15,7 @@ import type { Logger } from "pino";
 import type { CassandraHistory } from "../cassandra/history-store.ts";
 import type { AppendOptions, AppendResult, MessageStore, NewMessage, StoredMessage } from "../types.ts";
 import { systemClock, type Clock } from "./clock.ts";
-import type { Envelope, LogEntry } from "./envelope.ts";
+import { checkStorable, type Envelope, type LogEntry } from "./envelope.ts";
 import type { MessageLog } from "./message-log.ts";
 import { RECENT_BYTES } from "./shard-owner.ts";
 import { ShardWriters, type WriterStats } from "./shard-writers.ts";
@@ -39,13 +39,6 @@ export interface LogBackedStoreOptions {
   clock?: Clock;
   /** Bytes of recent messages each shard owner here keeps to answer reads (default 8 MiB); tests set 0 to read through the store and the log. */
   recentBytes?: number;
-}
-
-/** Refuses what the store could not write: such an entry would sit at the head of the log forever. */
-function checkStorable(msg: NewMessage): void {
-  if (!(msg.body instanceof Uint8Array) || typeof msg.id !== "bigint" || typeof msg.conv !== "string" || !Number.isFinite(msg.ts)) {
-    throw new TypeError("message is not storable: body must be bytes, id a bigint, ts a number");
-  }
 }
 
 export class LogBackedMessageStore implements MessageStore {

@@ -143,8 +143,8 @@ export class ShardOwner {
   private cancelRenew: (() => void) | undefined;
   private drainedWaiters: (() => void)[] = [];
   private storeDownUntil = 0;
-  /** Envelopes and messages published, publishes refused, pages of reads answered from memory: for the bench and tests. */
-  readonly stats = { envelopes: 0, messages: 0, refused: 0, pagesFromMemory: 0 };
+  /** Envelopes and messages published, publishes refused, step-downs on finding another writer's envelope, pages of reads answered from memory: for the bench and tests. */
+  readonly stats = { envelopes: 0, messages: 0, refused: 0, fenced: 0, pagesFromMemory: 0 };
 
   constructor(private readonly o: ShardOwnerOptions) {
     this.shard = o.shard;
@@ -577,6 +577,7 @@ export class ShardOwner {
         }
         this.inflight = [];
         this.confirmed = last;
+        if (foreign) this.stats.fenced++;
         if (foreign || this.leaseLost) {
           this.o.logger.warn({ shard: this.shard, epoch: this.epoch, fenced: foreign }, "no longer the shard's owner; handing its appends on");
           return this.stepDown(unstored);

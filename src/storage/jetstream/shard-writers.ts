@@ -2,8 +2,8 @@
 // shard, and each shard has one owner among the store instances (edges) of the cluster, chosen
 // by a lease (shard-lease.ts). Appends to a shard this instance owns go to its ShardOwner; the
 // others are forwarded to the owner over NATS request/reply (shard-rpc.ts) in batches that keep
-// their call order. A shard nobody owns, or whose owner stopped
-// answering for a whole lease TTL, is taken over by the first instance that needs it.
+// their call order. A shard nobody owns, or whose owner stopped answering for a whole lease TTL,
+// is taken over by the first instance that needs to append to it.
 //
 // This instance also serves the other instances' requests for the shards it owns.
 
@@ -12,7 +12,7 @@ import type { Logger } from "pino";
 import type { CassandraHistory } from "../cassandra/history-store.ts";
 import type { AppendResult, NewMessage, StoredMessage } from "../types.ts";
 import type { Clock } from "./clock.ts";
-import { approxBytes } from "./envelope.ts";
+import { approxBytes, checkStorable } from "./envelope.ts";
 import type { MessageLog } from "./message-log.ts";
 import { LogUnavailableError, type Pending } from "./pending.ts";
 import { MAX_ENVELOPE_BYTES, MAX_ENVELOPE_MESSAGES, ShardOwner } from "./shard-owner.ts";
@@ -55,6 +55,8 @@ export interface WriterStats {
   messages: number;
   /** Publishes the stream refused (another writer, or an earlier publish of ours that failed). */
   refused: number;
+  /** Owners here that stepped down on finding another writer's envelope in their stream. */
+  fenced: number;
   /** Batches forwarded to another instance's owner. */
   forwarded: number;
   /** Shards this instance took over. */
@@ -72,7 +74,7 @@ export class ShardWriters {
   private readonly routes = new Map<number, ShardRoute>();
   private readonly sub: Subscription;
   /** Forwarded batches, takeovers, and what owners that stepped down here had published. */
-  readonly counts: WriterStats = { envelopes: 0, messages: 0, refused: 0, forwarded: 0, takeovers: 0, pagesFromMemory: 0 };
+  readonly counts: WriterStats = { envelopes: 0, messages: 0, refused: 0, fenced: 0, forwarded: 0, takeovers: 0, pagesFromMemory: 0 };
   private closed = false;
 
   constructor(readonly o: ShardWritersOptions) {
@@ -135,7 +137,10 @@ export class ShardWriters {
     let lease = this.leases.peek(shard);
     for (let attempt = 0; attempt < 2; attempt++) {
       if (!lease || attempt > 0) lease = await this.leases.read(shard).catch(() => undefined);
-      if (!lease?.value || lease.value.released || lease.value.owner === this.instance) return null;
+      if (!lease?.value || lease.value.released || lease.value.owner === this.instance) {
+        if (attempt === 0) continue;
+        return null;
+      }
       try {
         const reply = await this.nc.request(lease.value.subject, encodeViews(shard, queries), { timeout: this.o.log.publishTimeoutMs });
         const { status, body } = decodeReply<[number, StoredMessage[] | null][]>(reply.data);
@@ -153,6 +158,7 @@ export class ShardWriters {
       s.envelopes += owner.stats.envelopes;
       s.messages += owner.stats.messages;
       s.refused += owner.stats.refused;
+      s.fenced += owner.stats.fenced;
       s.pagesFromMemory += owner.stats.pagesFromMemory;
     }
     return s;
@@ -200,6 +206,7 @@ export class ShardWriters {
       this.counts.envelopes += owner.stats.envelopes;
       this.counts.messages += owner.stats.messages;
       this.counts.refused += owner.stats.refused;
+      this.counts.fenced += owner.stats.fenced;
       this.counts.pagesFromMemory += owner.stats.pagesFromMemory;
     }
     const local: Queued[] = [];
@@ -228,20 +235,29 @@ export class ShardWriters {
     }
     const outcomes: AppendOutcome[] = new Array(req.messages.length);
     let left = req.messages.length;
+    if (left === 0) return void msg.respond(encodeReply(Status.Done, outcomes));
     const settle = (i: number, o: AppendOutcome) => {
       if (outcomes[i]) return;
       outcomes[i] = o;
       if (--left === 0) msg.respond(encodeReply(Status.Done, outcomes));
     };
-    owner.submit(
-      req.messages.map(({ msg: m, resend }, i) => ({
+    const pendings: Pending[] = [];
+    req.messages.forEach(({ msg: m, resend }, i) => {
+      // The sender checked it; a message the store cannot write must not reach the log whatever sent it.
+      try {
+        checkStorable(m);
+      } catch (err) {
+        return settle(i, [Outcome.Failed, (err as Error).message]);
+      }
+      pendings.push({
         msg: m,
         resend,
         resolve: (r) => settle(i, r.duplicate ? [Outcome.Duplicate, r.message] : [Outcome.Stored, r.message.seq]),
         reject: (err) => settle(i, [Outcome.Failed, err.message]),
         forwarded: { notOwner: () => settle(i, [Outcome.NotOwner, null]) },
-      })),
-    );
+      });
+    });
+    owner.submit(pendings);
   }
 }
 
