@@ -143,7 +143,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
       clearInterval(sweeper);
       if (pruner) clearInterval(pruner);
       await mediaSweeper.stop();
-      await node.quiesce(Date.now() + config.shutdown.drainTimeoutMs);
+      await node.quiesce(config.shutdown.drainTimeoutMs);
       await backends.messages.flush();
       await ctx.cursors.flush();
       for (const s of [...node.sessions()]) s.close(DisconnectCode.Shutdown, "server shutting down; reconnect");

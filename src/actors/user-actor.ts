@@ -8,10 +8,13 @@ import { encodePush } from "../proto/codec.ts";
 import type { ReceiptPush, SyncConvState, WireMessage } from "../proto/types.ts";
 import type { NodeContext } from "./context.ts";
 import type { DeviceSession } from "./device-session.ts";
+import type { Unsubscribe } from "../bus/bus.ts";
 import type { BusEvent, ConversationEvent, ReceiptEvent } from "../bus/events.ts";
-import { Mailbox } from "./mailbox.ts";
+import { Mailbox, type MailboxOwner } from "./mailbox.ts";
 import { RateLimits } from "./rate-limit.ts";
 import { receiptFor } from "../safety/policy.ts";
+
+const NOT_SUBSCRIBED: Unsubscribe = () => {};
 
 /** Rows read per store query when streaming a backlog. */
 const PAGE = 500;
@@ -22,9 +25,11 @@ export interface UserActorHost {
   unregisterConversation(conv: string, actor: UserActor): void;
 }
 
-export class UserActor {
+export class UserActor implements MailboxOwner {
   readonly mailbox: Mailbox;
   readonly sessions = new Map<string, DeviceSession>();
+  /** Leaves the user's bus subject; set by the node that subscribed it. */
+  busOff: Unsubscribe = NOT_SUBSCRIBED;
   /** This user's command rates on this node (config `rates`). */
   readonly rates: RateLimits;
   /** conversation id -> seq of the first message this user may receive. */
@@ -35,8 +40,12 @@ export class UserActor {
     private readonly ctx: NodeContext,
     private readonly host: UserActorHost,
   ) {
-    this.mailbox = new Mailbox((e) => ctx.log.error({ err: e, user }, "user actor task failed"));
+    this.mailbox = new Mailbox(this);
     this.rates = new RateLimits(ctx.config.rates);
+  }
+
+  mailboxFailed(err: unknown): void {
+    this.ctx.log.error({ err, user: this.user }, "user actor task failed");
   }
 
   /**
@@ -89,8 +98,6 @@ export class UserActor {
         });
       case "conv":
         return this.mailbox.enqueue(() => this.conversationChanged(event));
-      case "revoke":
-        return this.mailbox.enqueue(() => this.sessions.get(event.device)?.close(DisconnectCode.DeviceRevoked, "device revoked"));
       case "device":
         return this.mailbox.enqueue(() => {
           // The same device connected to another node: the older of the two connections goes.
@@ -98,10 +105,6 @@ export class UserActor {
           if (s && s.id !== event.session && (s.openedAt < event.at || (s.openedAt === event.at && s.id < event.session))) {
             s.close(DisconnectCode.Replaced, "replaced by a newer connection of this device");
           }
-        });
-      case "ban":
-        return this.mailbox.enqueue(() => {
-          for (const s of this.sessions.values()) s.close(DisconnectCode.UserBanned, "user banned");
         });
       case "notice":
         return this.mailbox.enqueue(() => {

@@ -39,6 +39,7 @@ const EVENT_TYPES: Record<BusEvent["t"], true> = {
   removed: true,
   ban: true,
   notice: true,
+  unban: true,
 };
 
 export class NatsBus implements Bus {
