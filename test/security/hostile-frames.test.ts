@@ -30,7 +30,7 @@ const trap = (key: string): Raw => ({ t: "map", entries: [[str(key), int(0)]] })
 const KEYS = ["toString", "valueOf", "then", "toJSON", "hasOwnProperty", "constructor", "__proto__"];
 
 async function internalErrors(): Promise<number> {
-  const text = await h.server.node.ctx.metrics.registry.getSingleMetricAsString("msgr_internal_errors_total");
+  const text = await h.embedded.node.ctx.metrics.registry.getSingleMetricAsString("msgr_internal_errors_total");
   return [...text.matchAll(/^msgr_internal_errors_total\{[^}]*\} (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
 }
 
