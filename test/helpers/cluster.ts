@@ -8,13 +8,11 @@
 // keyspace of its own; NATS and Redis (quick to start) are fresh per cluster, so two clusters in
 // one run never hear each other's events.
 
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { randomBytes } from "node:crypto";
-import { ensureEmbeddedKeyring } from "../../src/auth/keyring.ts";
 import { toEnvironment, type Config, type DeepPartial } from "../../src/config/config.ts";
-import { ensureVapidKeys } from "../../src/push/vapid.ts";
+import { sharedSecrets } from "./cluster-secrets.ts";
 import { startChild, startWorkerChild, type ChildServer, type ChildWorker } from "./child-server.ts";
 import { startCassandra, type CassandraServer } from "./services/cassandra.ts";
 import { freePort } from "./services/common.ts";
@@ -91,17 +89,11 @@ export async function startCluster(base: (cluster: DeepPartial<Config>) => Confi
   try {
     const [engines, nats, redis] = await Promise.all([sharedEngines(), startNats({ jetstream: true, fsync: false }), startRedis()]);
     started.push(nats as NatsServer, redis as RedisServer);
-    const [database, keysFile, vapid] = await Promise.all([
-      engines.pg.newDatabase(),
-      ensureEmbeddedKeyring(join(root, "secrets")),
-      ensureVapidKeys(join(root, "secrets")).then(() => join(root, "secrets", "vapid.json")),
-    ]);
-    const mediaKey = join(root, "secrets", "media.key");
-    writeFileSync(mediaKey, randomBytes(32), { mode: 0o600 });
+    const [database, secrets] = await Promise.all([engines.pg.newDatabase(), sharedSecrets(root)]);
+    const keysFile = secrets.keysFile;
     const sharedPort = opts.ownPorts ? 0 : await freePort();
     const config = base({
       server: { host: "127.0.0.1", reusePort: !opts.ownPorts },
-      auth: { keysFile },
       backends: { bus: "nats", presence: "redis", metadata: "postgres", messages: "jetstream" },
       nats: { servers: [nats.url] },
       redis: { url: redis.url },
@@ -112,9 +104,8 @@ export async function startCluster(base: (cluster: DeepPartial<Config>) => Confi
         keyspace: `msgr_e2e_${n}`,
         requestTimeoutMs: 5000,
       },
-      // One media directory and signing key for both edges (the MinIO store needs neither).
-      media: { localDir: join(root, "media"), signingKeyFile: mediaKey },
-      push: { vapidKeysFile: vapid },
+      // One media directory and URL-signing key, one VAPID key pair for both edges.
+      ...secrets.config,
       // Each edge's /metrics on a port of its own: the client port is shared.
       metrics: { listen: "127.0.0.1:0" },
       // A loaded machine stalls processes for a second or two, which must not read as a dead connection.
