@@ -19,6 +19,11 @@ export function embeddedKey(h: Target): Promise<SigningKey> {
   return loadSigningKey(join(h.dataDir, "jwks.json"));
 }
 
+/** The deployment's token signing key (its JWK Set, on either topology). */
+export function signingKey(h: Pick<Harness, "keysFile">): Promise<SigningKey> {
+  return loadSigningKey(h.keysFile);
+}
+
 const b64url = (s: string | Uint8Array) => Buffer.from(s).toString("base64url");
 
 /** A token built by hand: any header, any claims, any HS256 secret (or none). */
