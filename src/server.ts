@@ -89,7 +89,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     ids: new SnowflakeGenerator(config.server.nodeId),
     cursors: new CursorWriter(backends.metadata),
     media: new MediaService(config, objects, backends.metadata, log, clock),
-    push: config.push.enabled ? await openPushNotifier(config, backends.metadata, presence, log, (service, outcome) => metrics.pushes.inc({ service, outcome })) : null,
+    push: config.push.enabled ? await openPushNotifier(config, backends.metadata, presence, log, clock, (service, outcome) => metrics.pushes.inc({ service, outcome })) : null,
     safety,
   };
   const node = new Node(ctx);
