@@ -5,13 +5,14 @@
 
 import { DisconnectCode, PushKind } from "../proto/codes.ts";
 import { encodePush } from "../proto/codec.ts";
-import type { ReceiptPush, SyncConvState, WireMessage } from "../proto/types.ts";
+import type { HiddenMessages, ReceiptPush, SyncConvState, WireMessage } from "../proto/types.ts";
 import type { NodeContext } from "./context.ts";
 import type { DeviceSession } from "./device-session.ts";
 import type { BusEvent, ConversationEvent, ReceiptEvent } from "../bus/events.ts";
 import { Mailbox } from "./mailbox.ts";
 import { RateLimits } from "./rate-limit.ts";
 import { receiptFor } from "../safety/policy.ts";
+import { HiddenFilter } from "../lifecycle/hidden-filter.ts";
 
 /** Rows read per store query when streaming a backlog. */
 const PAGE = 500;
@@ -29,6 +30,8 @@ export class UserActor {
   readonly rates: RateLimits;
   /** conversation id -> seq of the first message this user may receive. */
   private readonly convs = new Map<string, number>();
+  /** Messages this user hid for themselves (delete for me): tombstones in what they read back. */
+  readonly hidden: HiddenFilter;
 
   constructor(
     readonly user: string,
@@ -37,6 +40,7 @@ export class UserActor {
   ) {
     this.mailbox = new Mailbox((e) => ctx.log.error({ err: e, user }, "user actor task failed"));
     this.rates = new RateLimits(ctx.config.rates);
+    this.hidden = new HiddenFilter(user, ctx.metadata);
   }
 
   /** Loads the user's conversations and joins their local index; run once, first in the mailbox. */
@@ -90,6 +94,7 @@ export class UserActor {
           for (const s of this.sessions.values()) s.close(DisconnectCode.UserBanned, "user banned");
         });
       case "notice":
+        if (event.kind === PushKind.Hidden) this.hidden.heard((event.body as HiddenMessages).conv);
         return this.mailbox.enqueue(() => {
           for (const s of this.sessions.values()) if (s.synced) s.push(event.kind, event.body);
         });
@@ -144,7 +149,7 @@ export class UserActor {
   private async stream(s: DeviceSession, conv: string, after: number, upTo: number): Promise<number> {
     let last = after;
     while (last < upTo && !s.closed) {
-      const rows = await this.ctx.messages.range(conv, last, Math.min(PAGE, upTo - last));
+      const rows = await this.hidden.apply(conv, await this.ctx.messages.range(conv, last, Math.min(PAGE, upTo - last)));
       if (rows.length === 0) break;
       for (const m of rows) {
         if (m.seq > upTo) break;

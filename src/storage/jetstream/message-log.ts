@@ -5,6 +5,7 @@
 
 import {
   connect,
+  headers,
   DiscardPolicy,
   JSONCodec,
   RequestStrategy,
@@ -62,6 +63,19 @@ export function decodeEntry(data: Uint8Array): StoredMessage {
   return m;
 }
 
+/**
+ * A disappearing message's entry leaves the log this long after the message expired (nats-server
+ * 2.11+ per-message TTL). Reads hide it from its expiry on; the margin lets the write-behind
+ * worker record the conversation's last seq (sender_last) before the entry that holds it goes.
+ */
+export const EXPIRED_ENTRY_GRACE_SEC = 600;
+
+/** The Nats-TTL header of a disappearing message's entry; undefined for the others (the stream's max age applies). */
+function entryTtl(message: StoredMessage): string | undefined {
+  if (message.exp === undefined) return undefined;
+  return `${Math.max(1, Math.ceil((message.exp - Date.now()) / 1000) + EXPIRED_ENTRY_GRACE_SEC)}s`;
+}
+
 /** The Nats-Msg-Id of a message: its client id, made unique across senders and conversations. */
 function logMsgId(message: Pick<StoredMessage, "conv" | "from" | "cid">): string {
   return JSON.stringify([message.conv, message.from, message.cid]);
@@ -114,11 +128,15 @@ export class MessageLog {
    */
   async publish(message: StoredMessage, expectLogSeq: number): Promise<PublishOutcome> {
     const subject = subjects.log(message.conv);
+    const ttl = entryTtl(message);
+    let hdrs;
+    if (ttl) (hdrs = headers()).set("Nats-TTL", ttl);
     try {
       const ack = await this.js.publish(subject, encodeEntry(message), {
         msgID: message.cid ? logMsgId(message) : undefined,
         expect: { lastSubjectSequence: expectLogSeq },
         timeout: this.publishTimeoutMs,
+        headers: hdrs,
       });
       if (ack.duplicate) return { kind: "duplicate", original: await this.get(ack.seq) };
       return { kind: "stored", logSeq: ack.seq };
@@ -201,11 +219,14 @@ async function ensureStream(jsm: JetStreamManager, opts: Pick<MessageLogOptions,
     num_replicas: opts.replicas,
     // Reads of the unflushed tail (history, resume) use direct gets, served by any replica.
     allow_direct: true,
+    // Disappearing messages carry a Nats-TTL header (nats-server 2.11+); not in nats.js's types yet.
+    ...({ allow_msg_ttl: true } as Partial<StreamConfig>),
   };
   try {
     const info = await jsm.streams.info(opts.stream);
     const cur = info.config;
-    if (cur.max_age !== config.max_age || cur.duplicate_window !== config.duplicate_window || cur.num_replicas !== config.num_replicas || !cur.allow_direct) {
+    const ttlAllowed = (cur as { allow_msg_ttl?: boolean }).allow_msg_ttl === true;
+    if (cur.max_age !== config.max_age || cur.duplicate_window !== config.duplicate_window || cur.num_replicas !== config.num_replicas || !cur.allow_direct || !ttlAllowed) {
       await jsm.streams.update(opts.stream, { ...cur, ...config });
       opts.log.info({ stream: opts.stream }, "message log settings updated");
     }

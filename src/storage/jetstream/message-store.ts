@@ -12,7 +12,7 @@
 // Within a node, a conversation's appends run one at a time, in call order.
 
 import type { Logger } from "pino";
-import type { CassandraHistory } from "../cassandra/history-store.ts";
+import type { CassandraHistory, Rewrite } from "../cassandra/history-store.ts";
 import type { AppendOptions, AppendResult, MessageStore, NewMessage, StoredMessage } from "../types.ts";
 import type { LogEntry, MessageLog } from "./message-log.ts";
 
@@ -38,6 +38,13 @@ interface Pending {
   resend: boolean;
   resolve(result: AppendResult): void;
   reject(err: Error): void;
+}
+
+/** `m` with what a rewrite set, if any (the fields it leaves out are gone). */
+function applyRewrite(m: StoredMessage, r: Rewrite | undefined): StoredMessage {
+  if (!r) return m;
+  const { media: _media, ref: _ref, edited: _edited, ...rest } = m;
+  return { ...rest, ...r };
 }
 
 /** Refuses what the store could not write: such an entry would sit at the head of the log forever. */
@@ -128,12 +135,16 @@ export class LogBackedMessageStore implements MessageStore {
     if (this.tails.size > MAX_TAILS) this.tails.delete(this.tails.keys().next().value!);
   }
 
-  /** The conversation's last seq and its fence, from the log; from the store when the log aged it out. */
+  /**
+   * The conversation's last seq and its fence, from the log; from the store when the log aged it
+   * out. Disappearing messages leave both by TTL: the store's sender_last rows, which never
+   * expire, still know the highest seq, so it is never handed out again.
+   */
   private async readTail(conv: string): Promise<Tail> {
     const last = await this.log.last(conv);
     if (last) return { seq: last.message.seq, logSeq: last.logSeq };
-    const newest = await this.store.newestBelow(conv);
-    return { seq: newest?.message.seq ?? 0, logSeq: 0 };
+    const [newest, highest] = await Promise.all([this.store.newestBelow(conv), this.store.highestSeq(conv)]);
+    return { seq: Math.max(newest?.message.seq ?? 0, highest), logSeq: 0 };
   }
 
   /** Runs a history-store read; answers `fallback` (and skips the store for a moment) when it fails. */
@@ -168,8 +179,9 @@ export class LogBackedMessageStore implements MessageStore {
     if (limit <= 0) return [];
     const upTo = Math.min(afterSeq + limit, await this.lastSeq(conv));
     if (upTo <= afterSeq) return [];
-    const stored = await this.fromStore(() => this.store.range(conv, afterSeq, upTo, limit), []);
-    return (await this.readThrough(conv, afterSeq + 1, upTo, stored)).sort((a, b) => a.seq - b.seq);
+    const rewrites = new Map<number, Rewrite>();
+    const stored = await this.fromStore(() => this.store.range(conv, afterSeq, upTo, limit, rewrites), []);
+    return (await this.readThrough(conv, afterSeq + 1, upTo, stored, rewrites)).sort((a, b) => a.seq - b.seq);
   }
 
   async history(conv: string, beforeSeq: number, limit: number): Promise<StoredMessage[]> {
@@ -177,17 +189,19 @@ export class LogBackedMessageStore implements MessageStore {
     const top = Math.min(beforeSeq - 1, await this.lastSeq(conv));
     const bottom = Math.max(1, top - limit + 1);
     if (top < bottom) return [];
-    const stored = await this.fromStore(() => this.store.history(conv, top + 1, bottom, limit), []);
-    return (await this.readThrough(conv, bottom, top, stored)).sort((a, b) => b.seq - a.seq);
+    const rewrites = new Map<number, Rewrite>();
+    const stored = await this.fromStore(() => this.store.history(conv, top + 1, bottom, limit, rewrites), []);
+    return (await this.readThrough(conv, bottom, top, stored, rewrites)).sort((a, b) => b.seq - a.seq);
   }
 
   /**
    * Seqs `from`..`to`: `stored` (what the store has of them), the rest from the log, unordered.
    * The walk through the log starts just after the newest stored entry below the first missing
    * seq (its stream sequence is in the row), so it reads little more than the missing entries.
-   * Seqs in neither were pruned.
+   * Seqs in neither were pruned. What the log holds is the message as sent: `rewrites` (edits,
+   * deletions for everyone made before the worker wrote the row) apply over it.
    */
-  private async readThrough(conv: string, from: number, to: number, stored: LogEntry[]): Promise<StoredMessage[]> {
+  private async readThrough(conv: string, from: number, to: number, stored: LogEntry[], rewrites: Map<number, Rewrite>): Promise<StoredMessage[]> {
     const have = new Map(stored.map((e) => [e.message.seq, e]));
     const missing = new Set<number>();
     for (let seq = from; seq <= to; seq++) if (!have.has(seq)) missing.add(seq);
@@ -203,7 +217,7 @@ export class LogBackedMessageStore implements MessageStore {
         return e.message.seq < highest;
       });
     }
-    return [...have.values()].map((e) => e.message);
+    return [...have.values()].map((e) => applyRewrite(e.message, rewrites.get(e.message.seq)));
   }
 
   async lastSeqBySender(conv: string): Promise<Map<string, number>> {
@@ -222,6 +236,20 @@ export class LogBackedMessageStore implements MessageStore {
   /** Retention is by TTL (see `prunes`): nothing to delete here. */
   async pruneBefore(): Promise<number> {
     return 0;
+  }
+
+  /** Disappearing messages expire by TTL too: the rows' and the log entries' own (docs/durability.md). */
+  async pruneExpired(): Promise<number> {
+    return 0;
+  }
+
+  /**
+   * In the history store only: the log's entries cannot be changed (a message deleted for
+   * everyone stays in the log until jetstream.maxAgeSeconds, docs/durability.md); reads apply
+   * the rewrite over what they take from the log.
+   */
+  async rewrite(message: StoredMessage): Promise<void> {
+    await this.store.rewrite(message);
   }
 
   async flush(): Promise<void> {
