@@ -128,6 +128,8 @@ export interface SendResult {
   dup: boolean;
   /** Disappearing message: when it is deleted (ms since the epoch). */
   exp?: number;
+  /** A forward of a message with media: the media id this message carries (the server's copy). */
+  media?: string;
 }
 
 export interface HistoryResult {

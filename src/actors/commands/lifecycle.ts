@@ -113,8 +113,15 @@ export async function sendForward(node: Node, s: DeviceSession, p: SendParams, a
     if (copy) void ctx.media.deleteMedia([copy.id]).catch(() => {});
     throw err;
   }
-  if (copy && ack.dup) void ctx.media.deleteMedia([copy.id]).catch((err: unknown) => ctx.log.warn({ err }, "could not delete a spare forwarded copy"));
-  else if (copy && ack.exp !== undefined) await ctx.media.scheduleDeletion(copy.id, ack.exp);
+  if (copy && ack.dup) {
+    // A resend: the message stored first carries its own copy.
+    void ctx.media.deleteMedia([copy.id]).catch((err: unknown) => ctx.log.warn({ err }, "could not delete a spare forwarded copy"));
+    const [stored] = await ctx.messages.range(p.conv, ack.seq - 1, 1);
+    if (stored?.media) ack.media = stored.media;
+  } else if (copy) {
+    ack.media = copy.id;
+    if (ack.exp !== undefined) await ctx.media.scheduleDeletion(copy.id, ack.exp);
+  }
   ctx.safety.consent(p.conv, s.user).catch((err: unknown) => ctx.log.warn({ err, conv: p.conv }, "recording consent failed"));
   return ack;
 }

@@ -86,12 +86,16 @@ function split(rows: Row[], rewrites: Map<number, Rewrite> | undefined): LogEntr
   return out;
 }
 
-/** Seconds a row lives: the message's own expiry (disappearing), capped by retention; 0: for ever. */
-function ttlOf(m: Pick<StoredMessage, "ts" | "exp">, retentionSec: number, nowMs: number): number {
-  const retention = retentionSec > 0 ? Math.max(1, retentionSec - Math.floor((nowMs - m.ts) / 1000)) : 0;
-  if (m.exp === undefined) return retention;
-  const own = Math.max(1, Math.ceil((m.exp - nowMs) / 1000));
-  return retention > 0 ? Math.min(own, retention) : own;
+/**
+ * Seconds a row (or a rewrite's cells) lives from now: retention (storage.retentionSeconds, from
+ * when it is written), or the message's own expiry (disappearing) when that comes first; 0: for
+ * ever. `slackSec` makes a rewrite's cells outlive the row they overwrite, never the other way
+ * round (a row must not show its old content again when the rewrite expires first).
+ */
+function ttlOf(m: Pick<StoredMessage, "exp">, retentionSec: number, nowMs: number, slackSec = 0): number {
+  if (m.exp === undefined) return retentionSec;
+  const own = Math.max(1, Math.ceil((m.exp - nowMs) / 1000) + slackSec);
+  return retentionSec > 0 ? Math.min(own, retentionSec) : own;
 }
 
 export class CassandraHistory {
@@ -255,13 +259,10 @@ export class CassandraHistory {
    */
   async rewrite(m: StoredMessage): Promise<void> {
     const now = Date.now();
-    // Past its retention the row is gone, or about to be: nothing to rewrite.
-    if (this.ttlSeconds > 0 && now - m.ts >= this.ttlSeconds * 1000) return;
-    if (m.exp !== undefined && m.exp <= now) return;
     const body = Buffer.from(m.body.buffer, m.body.byteOffset, m.body.byteLength);
     await this.client.execute(
       this.q.rewrite!,
-      [ttlOf(m, this.ttlSeconds, now), this.rewriteTimestamp(m.ts), m.kind, body, m.media ?? null, m.ref === undefined ? null : BigInt(m.ref), m.edited === undefined ? null : BigInt(m.edited), m.conv, bucketOf(m.seq), BigInt(m.seq)],
+      [ttlOf(m, this.ttlSeconds, now, 1), this.rewriteTimestamp(m.ts), m.kind, body, m.media ?? null, m.ref === undefined ? null : BigInt(m.ref), m.edited === undefined ? null : BigInt(m.edited), m.conv, bucketOf(m.seq), BigInt(m.seq)],
       { prepare: true },
     );
   }
