@@ -11,7 +11,7 @@ import { MembershipError, type ConversationRecord, type NewMessage, type StoredM
 import type { NodeContext } from "./context.ts";
 import { CommandError, notMember } from "../proto/command-error.ts";
 import type { BusEvent, ConversationEvent, ReceiptEvent } from "../bus/events.ts";
-import { Mailbox } from "./mailbox.ts";
+import { Mailbox, type MailboxOwner } from "./mailbox.ts";
 import { subjects } from "../bus/subjects.ts";
 
 interface MemberState {
@@ -42,7 +42,7 @@ const TYPING_REPEAT_MS = 3_000;
 /** How many recent acceptance times are kept for the delivered/read stage latencies. */
 const RECENT_TS = 2048;
 
-export class ConversationActor {
+export class ConversationActor implements MailboxOwner {
   readonly mailbox: Mailbox;
   /** Clock time of the last command, for idle passivation. */
   lastUsed: number;
@@ -65,7 +65,7 @@ export class ConversationActor {
     this.lastSeq = lastSeq;
     this.lastUsed = ctx.clock.now();
     this.subject = subjects.conversation(record.id);
-    this.mailbox = new Mailbox((e) => ctx.log.error({ err: e, conv: record.id }, "conversation actor task failed"));
+    this.mailbox = new Mailbox(this);
     // In a cluster another node may host an actor for this conversation too: learn its commits,
     // markers and membership changes from the bus (its own come back too, and are skipped). On
     // one node there is no one else to hear from.
@@ -75,6 +75,10 @@ export class ConversationActor {
   /** The conversation's bus subject, made once. */
   private readonly subject: string;
   private readonly unsubscribe: () => void;
+
+  mailboxFailed(err: unknown): void {
+    this.ctx.log.error({ err, conv: this.record.id }, "conversation actor task failed");
+  }
 
   /** Leaves the bus; the node calls it when it drops the actor. */
   close(): void {
@@ -141,6 +145,12 @@ export class ConversationActor {
 
   isMember(user: string): boolean {
     return this.members.has(user);
+  }
+
+  /** A member other than `user` (the peer, in a direct conversation), without building info(). */
+  otherMember(user: string): string | undefined {
+    for (const u of this.members.keys()) if (u !== user) return u;
+    return undefined;
   }
 
   joinedSeq(user: string): number | undefined {

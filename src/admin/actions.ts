@@ -175,7 +175,7 @@ export const ADMIN_ROUTES: AdminRoute[] = [
       const u = await node.ctx.safety.store.setBan(user, { at: Date.now(), reason: why });
       if (!u) throw notFound("user");
       // Every node closes the user's connections (4504); upgrades are refused from now on.
-      node.ctx.bus.publish(subjects.user(user), { t: "ban", user });
+      node.ctx.bus.publish(subjects.access, { t: "ban", user });
       return { body: { user: userView(u) }, details: { reason: why } };
     },
   },
@@ -185,8 +185,11 @@ export const ADMIN_ROUTES: AdminRoute[] = [
     action: "users.unban",
     target: "user",
     async run({ node, params }) {
-      const u = await node.ctx.safety.store.setBan(id(params.user, "user"), null);
+      const user = id(params.user, "user");
+      const u = await node.ctx.safety.store.setBan(user, null);
       if (!u) throw notFound("user");
+      // Nodes that heard the ban recently would otherwise still close the user's new connections.
+      node.ctx.bus.publish(subjects.access, { t: "unban", user });
       return { body: { user: userView(u) } };
     },
   },

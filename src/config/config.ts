@@ -251,10 +251,17 @@ export interface Config {
     replicas: number;
     /** How long the log keeps messages; the store can be replayed or rebuilt from it within this time. */
     maxAgeSeconds: number;
-    /** A resend with the same client id within this window is answered from the log (Nats-Msg-Id). */
+    /** A resend with the same client id within this window is answered from the shard owner's memory of recent client ids. */
     duplicateWindowSeconds: number;
     /** Longest wait for one publish ack before the send fails with a retryable error. */
     publishTimeoutMs: number;
+    /**
+     * Conversations are hashed to this many shards, each a stream of its own with one owner edge
+     * that group-commits its appends. Fixed when the log is created (a conversation's shard never changes).
+     */
+    shards: number;
+    /** A shard whose owner stopped renewing its lease for this long is taken over by another edge. */
+    leaseTtlMs: number;
   };
   /** History store for backends.messages = "jetstream" (Apache Cassandra or ScyllaDB). */
   cassandra: {
@@ -285,6 +292,8 @@ export interface Config {
     batchSize: number;
     /** Longest a fetch waits to fill a batch. */
     batchWaitMs: number;
+    /** Batches being written to the store at once (the next fills while the store confirms the others). */
+    writesInFlight: number;
     /** "batch": one unlogged batch per partition; "concurrent": one prepared statement per row, all in flight at once. */
     writeMode: "batch" | "concurrent";
     /** Backoff ceiling while the store is unavailable (messages stay in the log meanwhile). */
@@ -482,6 +491,8 @@ export const DEFAULTS: Config = {
     maxAgeSeconds: 7 * 86_400,
     duplicateWindowSeconds: 600,
     publishTimeoutMs: 5_000,
+    shards: 8,
+    leaseTtlMs: 5_000,
   },
   cassandra: {
     contactPoints: ["127.0.0.1:9042"],
@@ -499,6 +510,7 @@ export const DEFAULTS: Config = {
     consumer: "msgr-store-writer",
     batchSize: 512,
     batchWaitMs: 20,
+    writesInFlight: 4,
     // Measured faster, and cheaper for Cassandra, on the durable bench (bench/README.md), though
     // by little: with traffic spread over many conversations a batch holds few rows per partition.
     writeMode: "batch",
@@ -604,6 +616,9 @@ function validate(c: Config): Config {
   if (!["localQuorum", "localOne", "one", "quorum", "all", "eachQuorum"].includes(c.cassandra.consistency)) bad("cassandra.consistency must be localQuorum, localOne, one, quorum, eachQuorum or all");
   if (![1, 3, 5].includes(c.jetstream.replicas)) bad("jetstream.replicas must be 1, 3 or 5");
   if (c.jetstream.duplicateWindowSeconds <= 0 || c.jetstream.duplicateWindowSeconds > c.jetstream.maxAgeSeconds) bad("jetstream.duplicateWindowSeconds must be positive and at most jetstream.maxAgeSeconds");
+  if (!Number.isInteger(c.jetstream.shards) || c.jetstream.shards < 1 || c.jetstream.shards > 256) bad("jetstream.shards must be an integer 1..256");
+  if (!(c.jetstream.leaseTtlMs >= 500)) bad("jetstream.leaseTtlMs must be at least 500");
+  if (!Number.isInteger(c.worker.writesInFlight) || c.worker.writesInFlight < 1 || c.worker.writesInFlight > 64) bad("worker.writesInFlight must be an integer 1..64");
   if (c.media.store !== "local" && c.media.store !== "minio") bad('media.store must be "local" or "minio"');
   validateOps(c, bad);
   const media = c.media;

@@ -7,7 +7,7 @@ import cassandra from "cassandra-driver";
 import type { Logger } from "pino";
 import type { Config } from "../../config/config.ts";
 import type { CassandraConnection } from "../../connect/cassandra.ts";
-import type { LogEntry } from "../jetstream/message-log.ts";
+import type { LogEntry, Rewrite } from "../jetstream/envelope.ts";
 import type { StoredMessage } from "../types.ts";
 import { ADDED_MESSAGE_COLUMNS, bucketOf, schemaStatements } from "./schema.ts";
 
@@ -24,13 +24,16 @@ export type WriteMode = Config["worker"]["writeMode"];
 
 /** Statements per unlogged batch stay under this many body bytes (Cassandra fails batches over 50 KiB by default). */
 const MAX_BATCH_BYTES = 32 * 1024;
+/**
+ * Write requests (statements or batches) in flight at once. Workers pipeline several writes, and
+ * the driver refuses requests beyond its per-connection limit (2,048) instead of queueing them.
+ */
+const MAX_WRITE_REQUESTS = 512;
 
 type Row = cassandra.types.Row;
 
-/** What a rewrite (an edit, a deletion for everyone) sets on a message. */
-export type Rewrite = Pick<StoredMessage, "kind" | "body" | "media" | "ref" | "edited">;
-
-interface Statement {
+/** One row write. */
+export interface Statement {
   query: string;
   params: unknown[];
   /** Statements with the same key share a partition and may share an unlogged batch. */
@@ -100,6 +103,8 @@ function ttlOf(m: Pick<StoredMessage, "exp">, retentionSec: number, nowMs: numbe
 
 export class CassandraHistory {
   private readonly q: Record<string, string>;
+  private writeRequests = 0;
+  private readonly writeSlots: (() => void)[] = [];
 
   private constructor(
     private readonly client: cassandra.Client,
@@ -116,6 +121,7 @@ export class CassandraHistory {
       insertBucket: `INSERT INTO ${ks}.conv_buckets (conv, bucket) VALUES (?, ?) USING TTL ?`,
       insertClientId: `INSERT INTO ${ks}.client_ids (conv, sender, cid, seq) VALUES (?, ?, ?, ?) USING TTL ?`,
       insertSenderLast: `INSERT INTO ${ks}.sender_last (conv, sender, seq) VALUES (?, ?, ?) USING TIMESTAMP ?`,
+      insertConvLast: `INSERT INTO ${ks}.conv_last (conv, seq) VALUES (?, ?) USING TIMESTAMP ?`,
       rangeAsc: `SELECT ${cols} FROM ${ks}.messages WHERE conv = ? AND bucket = ? AND seq > ? AND seq <= ? ORDER BY seq ASC LIMIT ?`,
       rangeDesc: `SELECT ${cols} FROM ${ks}.messages WHERE conv = ? AND bucket = ? AND seq < ? AND seq >= ? LIMIT ?`,
       one: `SELECT ${cols} FROM ${ks}.messages WHERE conv = ? AND bucket = ? AND seq = ?`,
@@ -124,6 +130,7 @@ export class CassandraHistory {
       bucketsAsc: `SELECT bucket FROM ${ks}.conv_buckets WHERE conv = ? ORDER BY bucket ASC`,
       clientId: `SELECT seq FROM ${ks}.client_ids WHERE conv = ? AND sender = ? AND cid = ?`,
       senderLast: `SELECT sender, seq FROM ${ks}.sender_last WHERE conv = ?`,
+      convLast: `SELECT seq FROM ${ks}.conv_last WHERE conv = ?`,
     };
   }
 
@@ -161,26 +168,48 @@ export class CassandraHistory {
    * retries the whole set, which is safe for the same reason).
    */
   async write(entries: LogEntry[], mode: WriteMode): Promise<void> {
-    const { senderLast, rows } = this.statements(entries);
-    // Senders' last seqs first: a reader that sees a message row then also sees its sender's seq.
-    await this.run(senderLast, mode);
+    const { lasts, rows } = this.statements(entries);
+    // Senders' and conversations' last seqs first: a reader that sees a message row then also
+    // sees its sender's seq, and the conversation's last seq never lags a stored row.
+    await this.run(lasts, mode);
     await this.run(rows, mode);
   }
 
   private async run(statements: Statement[], mode: WriteMode): Promise<void> {
     if (mode === "concurrent") {
-      await Promise.all(statements.map((s) => this.client.execute(s.query, s.params, { prepare: true })));
+      await Promise.all(statements.map((s) => this.limited(() => this.client.execute(s.query, s.params, { prepare: true }))));
       return;
     }
-    await Promise.all(this.batches(statements).map((group) => (group.length === 1 ? this.client.execute(group[0]!.query, group[0]!.params, { prepare: true }) : this.client.batch(group, { prepare: true, logged: false }))));
+    await Promise.all(
+      this.batches(statements).map((group) =>
+        this.limited(() => (group.length === 1 ? this.client.execute(group[0]!.query, group[0]!.params, { prepare: true }) : this.client.batch(group, { prepare: true, logged: false }))),
+      ),
+    );
   }
 
-  private statements(entries: LogEntry[]): { senderLast: Statement[]; rows: Statement[] } {
+  /** Runs a write request once fewer than MAX_WRITE_REQUESTS are in flight. */
+  private async limited<T>(request: () => Promise<T>): Promise<T> {
+    while (this.writeRequests >= MAX_WRITE_REQUESTS) await new Promise<void>((r) => this.writeSlots.push(r));
+    this.writeRequests++;
+    try {
+      return await request();
+    } finally {
+      this.writeRequests--;
+      this.writeSlots.shift()?.();
+    }
+  }
+
+  /**
+   * The row writes `write` makes for these entries: the last-seq rows, then the message rows.
+   * The bench's store ceiling sends exactly these with the driver alone.
+   */
+  statements(entries: LogEntry[]): { lasts: Statement[]; rows: Statement[] } {
     const ttl = this.ttlSeconds;
     const now = Date.now();
     const out: Statement[] = [];
     const buckets = new Set<string>();
     const senderLast = new Map<string, { conv: string; sender: string; seq: number }>();
+    const convLast = new Map<string, number>();
     for (const { message: m, logSeq } of entries) {
       const bucket = bucketOf(m.seq);
       out.push({
@@ -200,17 +229,19 @@ export class CassandraHistory {
         out.push({ query: this.q.insertBucket!, params: [m.conv, bucket, ttl], partition: `b\0${m.conv}`, bytes: 64 });
       }
       if (m.cid) out.push({ query: this.q.insertClientId!, params: [m.conv, m.from, m.cid, BigInt(m.seq), ttl], partition: `c\0${m.conv}\0${m.from}`, bytes: 128 });
-      // Every sender, the service's own ("") included: these rows never expire, so the highest of
-      // them is the conversation's last seq even when its newest messages have disappeared.
-      const key = `${m.conv}\0${m.from}`;
-      if ((senderLast.get(key)?.seq ?? 0) < m.seq) senderLast.set(key, { conv: m.conv, sender: m.from, seq: m.seq });
+      if (m.from) {
+        const key = `${m.conv}\0${m.from}`;
+        if ((senderLast.get(key)?.seq ?? 0) < m.seq) senderLast.set(key, { conv: m.conv, sender: m.from, seq: m.seq });
+      }
+      if ((convLast.get(m.conv) ?? 0) < m.seq) convLast.set(m.conv, m.seq);
     }
-    const last = [...senderLast.values()].map((s) => ({ query: this.q.insertSenderLast!, params: [s.conv, s.sender, BigInt(s.seq), BigInt(s.seq)], partition: `s\0${s.conv}`, bytes: 64 }));
-    return { senderLast: last, rows: out };
+    const lasts = [...senderLast.values()].map((s) => ({ query: this.q.insertSenderLast!, params: [s.conv, s.sender, BigInt(s.seq), BigInt(s.seq)], partition: `s\0${s.conv}`, bytes: 64 }));
+    for (const [conv, seq] of convLast) lasts.push({ query: this.q.insertConvLast!, params: [conv, BigInt(seq), BigInt(seq)], partition: `l\0${conv}`, bytes: 64 });
+    return { lasts, rows: out };
   }
 
   /** Groups statements into single-partition unlogged batches of bounded size. */
-  private batches(statements: Statement[]): Statement[][] {
+  batches(statements: Statement[]): Statement[][] {
     const open = new Map<string, { group: Statement[]; bytes: number }>();
     const done: Statement[][] = [];
     for (const s of statements) {
@@ -291,14 +322,13 @@ export class CassandraHistory {
   }
 
   /**
-   * The highest seq ever written for the conversation, by any sender: sender_last rows never
-   * expire, so this holds when the newest messages have disappeared (TTL) from the store and
-   * the log alike. 0 when nothing was ever written.
+   * The conversation's highest stored seq, 0 when it has none: its conv_last row (which never
+   * expires), or for conversations stored before that table existed, the newest row.
    */
-  async highestSeq(conv: string): Promise<number> {
-    let max = 0;
-    for (const seq of (await this.senderLast(conv)).values()) max = Math.max(max, seq);
-    return max;
+  async tail(conv: string): Promise<number> {
+    const [row] = await this.rows(this.q.convLast!, [conv]);
+    if (row) return Number(row.seq);
+    return (await this.newestBelow(conv))?.message.seq ?? 0;
   }
 
   /** The lowest stored seq, or null when nothing is stored (or everything expired). */

@@ -12,9 +12,12 @@
 // conv_buckets: the buckets a conversation has, to find its newest and oldest without scanning.
 // client_ids: (conv, sender, cid) -> seq, the store's own dedupe key for resends that arrive
 //   after the log's duplicate window.
-// sender_last: each sender's highest seq, for read receipts. The one table whose rows change:
-//   written USING TIMESTAMP <seq>, so last-write-wins keeps the highest seq whatever order
-//   concurrent or replayed writes land in.
+// sender_last: each sender's highest seq, for read receipts. Its rows change: written USING
+//   TIMESTAMP <seq>, so last-write-wins keeps the highest seq whatever order concurrent or
+//   replayed writes land in.
+// conv_last: each conversation's highest stored seq, written the same way and never expiring:
+//   a shard's new owner continues a conversation from it (the log holds only what is not
+//   flushed yet), so seqs are never reused even after the messages expired.
 
 /** Rows per messages partition (at 1 KiB a message, about 4 MiB: well under the 100 MiB guidance). */
 export const BUCKET_SEQS = 4096;
@@ -54,6 +57,9 @@ export function schemaStatements({ keyspace: ks, localDataCenter, replicationFac
     `CREATE TABLE IF NOT EXISTS ${ks}.sender_last (
        conv text, sender text, seq bigint,
        PRIMARY KEY (conv, sender)
+     )`,
+    `CREATE TABLE IF NOT EXISTS ${ks}.conv_last (
+       conv text PRIMARY KEY, seq bigint
      )`,
   ];
 }

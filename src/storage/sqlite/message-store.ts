@@ -36,12 +36,32 @@ const PRUNE_CHUNK = 5000;
 interface PendingAppend {
   msg: NewMessage;
   resend: boolean;
+  /** Its clientKey, once the commit computed it (null for system messages). */
+  key: number | null;
   resolve(result: AppendResult): void;
   reject(err: Error): void;
 }
 
-/** The duplicate-check key of a message; system messages (empty cid) have none. */
-const clientKey = (msg: NewMessage) => (msg.cid === "" ? null : msg.conv + "\u0000" + msg.from + "\u0000" + msg.cid);
+/**
+ * The duplicate-check key of (conv, from, cid): a 53-bit hash (two 32-bit FNV-1a variants), so
+ * the window holds numbers rather than strings the collector would trace. A hit is verified
+ * against the stored row, so a collision can only cost a lookup, never a message.
+ */
+function clientKey(conv: string, from: string, cid: string): number {
+  let h1 = 0x811c9dc5 | 0;
+  let h2 = 0x9747b28c | 0;
+  for (const s of [conv, from, cid]) {
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      h1 = Math.imul(h1 ^ c, 16777619);
+      h2 = Math.imul(h2 ^ c, 0x5bd1e995);
+    }
+    // A separator that no id contains, so ("ab", "c") and ("a", "bc") differ.
+    h1 = Math.imul(h1 ^ 0xffff, 16777619);
+    h2 = Math.imul(h2 ^ 0xffff, 0x5bd1e995);
+  }
+  return (h1 >>> 0) * 0x200000 + ((h2 >>> 0) & 0x1fffff);
+}
 
 type InsertParams = [string, number, bigint, string, string, string, number, Uint8Array, number, string | null, number | null, number | null];
 
@@ -103,6 +123,11 @@ function trimOldest<K, V>(map: Map<K, V>, max: number): void {
   }
 }
 
+/** Whether a stored message has the client id (and conversation, and sender) of `msg`. */
+function sameClientId(stored: { conv: string; from: string; cid: string }, msg: NewMessage): boolean {
+  return stored.cid === msg.cid && stored.from === msg.from && stored.conv === msg.conv;
+}
+
 /** SQLite reads a negative LIMIT as "no limit"; callers mean "nothing". */
 function clampLimit(limit: number): number {
   return Math.max(0, Math.floor(limit));
@@ -116,8 +141,8 @@ export class SqliteMessageStore implements MessageStore {
 
   /** conversation id -> last seq committed, for the conversations used since open. */
   readonly #lastSeqs = new Map<string, number>();
-  /** clientKey -> seq, for the client ids accepted most recently (oldest first). */
-  readonly #recent = new Map<string, number>();
+  /** clientKey -> seq, for the client ids stored most recently (oldest first). */
+  readonly #recent = new Map<number, number>();
   readonly #commitBatch: (batch: PendingAppend[]) => AppendResult[];
   readonly #bySeq: Statement<MessageRow, [string, number]>;
   readonly #resendLookup: Statement<MessageRow, [string, number, string, string]>;
@@ -150,12 +175,15 @@ export class SqliteMessageStore implements MessageStore {
       // conv -> last seq assigned so far in this batch, on top of what is committed.
       const assigned = new Map<string, number>();
       // clientKey -> message stored earlier in this batch.
-      const inBatch = new Map<string, StoredMessage>();
-      return batch.map(({ msg, resend }): AppendResult => {
+      const inBatch = new Map<number, StoredMessage>();
+      return batch.map((p): AppendResult => {
+        const { msg, resend } = p;
         const last = assigned.get(msg.conv) ?? this.#lastSeqOf(msg.conv);
-        const key = clientKey(msg);
+        // System messages (empty cid) are never duplicates.
+        const key = (p.key = msg.cid === "" ? null : clientKey(msg.conv, msg.from, msg.cid));
         if (key !== null) {
-          const original = inBatch.get(key) ?? this.#original(msg, key, last, resend);
+          const earlier = inBatch.get(key);
+          const original = earlier && sameClientId(earlier, msg) ? earlier : this.#original(msg, key, last, resend);
           if (original) return { message: original, duplicate: true };
         }
         const seq = last + 1;
@@ -170,10 +198,12 @@ export class SqliteMessageStore implements MessageStore {
     // connection (a CLI tool) wrote in between. The in-memory state moves only once it committed.
     this.#commitBatch = (batch) => {
       const results = transaction.immediate(batch);
-      for (const { message: m, duplicate } of results) {
+      for (let i = 0; i < results.length; i++) {
+        const { message: m, duplicate } = results[i]!;
         if (duplicate) continue;
         this.#lastSeqs.set(m.conv, m.seq);
-        if (m.cid !== "") this.#recent.set(m.conv + "\u0000" + m.from + "\u0000" + m.cid, m.seq);
+        const key = batch[i]!.key;
+        if (key !== null) this.#recent.set(key, m.seq);
       }
       trimOldest(this.#recent, window.recentClientIds);
       // The oldest conversations are dropped (and read again from the database if needed).
@@ -188,7 +218,7 @@ export class SqliteMessageStore implements MessageStore {
     ).all(window.recentClientIds);
     for (let i = newest.length - 1; i >= 0; i--) {
       const r = newest[i]!;
-      this.#recent.set(r.conv + "\u0000" + r.sender + "\u0000" + r.cid, r.seq);
+      this.#recent.set(clientKey(r.conv, r.sender, r.cid), r.seq);
     }
 
     this.#range = db.query(`SELECT ${COLUMNS} FROM messages WHERE conv_id = ? AND seq > ? ORDER BY seq LIMIT ?`);
@@ -214,9 +244,14 @@ export class SqliteMessageStore implements MessageStore {
   }
 
   /** The stored original of a duplicate client id, or null: the recent window, then for a resend the store. */
-  #original(msg: NewMessage, key: string, last: number, resend: boolean): StoredMessage | null {
+  #original(msg: NewMessage, key: number, last: number, resend: boolean): StoredMessage | null {
     const seq = this.#recent.get(key);
-    const row = seq !== undefined ? this.#bySeq.get(msg.conv, seq) : resend ? this.#resendLookup.get(msg.conv, last - this.#window.resendLookback, msg.from, msg.cid) : null;
+    if (seq !== undefined) {
+      const row = this.#bySeq.get(msg.conv, seq);
+      if (row && sameClientId(row, msg)) return toMessage(row);
+    }
+    if (!resend) return null;
+    const row = this.#resendLookup.get(msg.conv, last - this.#window.resendLookback, msg.from, msg.cid);
     return row ? toMessage(row) : null;
   }
 
@@ -233,7 +268,7 @@ export class SqliteMessageStore implements MessageStore {
   append(msg: NewMessage, opts?: AppendOptions): Promise<AppendResult> {
     if (this.#closed) return Promise.reject(new Error("message store is closed"));
     return new Promise<AppendResult>((resolve, reject) => {
-      this.#pending.push({ msg, resend: opts?.resend === true, resolve, reject });
+      this.#pending.push({ msg, resend: opts?.resend === true, key: null, resolve, reject });
       if (this.#pending.length >= MAX_BATCH) {
         this.#commitPending();
       } else if (!this.#flushScheduled) {

@@ -41,11 +41,18 @@ export class SqliteMetadataStore implements MetadataStore {
 
   /** Receipts are the hottest write after messages: one prepared statement, not a rebuilt query. */
   readonly #raiseCursors: (updates: CursorUpdate[]) => void;
+  /** Every connection lists its user's conversations: prepared once. */
+  readonly #userConversations;
   /** Every connection touches its device: prepared statements too. */
   readonly #touchDevice: (user: string, device: string, nowMs: number, maxDevices: number) => DeviceAdmission;
 
   constructor(db: Orm, raw: Database) {
     this.#db = db;
+    this.#userConversations = db
+      .select({ conv: members.convId, joinedSeq: members.joinedSeq })
+      .from(members)
+      .where(eq(members.user, sql.placeholder("user")))
+      .prepare();
     const raise = raw.query<never, [number, number, string, string]>(
       `UPDATE members SET delivered = max(delivered, ?1), "read" = max("read", ?2) WHERE conv_id = ?3 AND "user" = ?4`,
     );
@@ -187,11 +194,7 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   async listUserConversations(user: string): Promise<{ conv: string; joinedSeq: number }[]> {
-    return this.#db
-      .select({ conv: members.convId, joinedSeq: members.joinedSeq })
-      .from(members)
-      .where(eq(members.user, user))
-      .all();
+    return this.#userConversations.all({ user });
   }
 
   async saveCursors(updates: CursorUpdate[]): Promise<void> {
