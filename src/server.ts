@@ -90,7 +90,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     ids: new SnowflakeGenerator(config.server.nodeId),
     cursors: new CursorWriter(backends.metadata),
     media: new MediaService(config, objects, backends.metadata, log, clock),
-    push: config.push.enabled ? await openPushNotifier(config, backends.metadata, presence, log, (service, outcome) => metrics.pushes.inc({ service, outcome })) : null,
+    push: config.push.enabled ? await openPushNotifier(config, backends.metadata, presence, log, clock, (service, outcome) => metrics.pushes.inc({ service, outcome })) : null,
     safety,
   };
   const node = new Node(ctx);
@@ -155,7 +155,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
       if (expirySweeper) clearInterval(expirySweeper);
       await expiring;
       await mediaSweeper.stop();
-      await node.quiesce(Date.now() + config.shutdown.drainTimeoutMs);
+      await node.quiesce(config.shutdown.drainTimeoutMs);
       await backends.messages.flush();
       await ctx.cursors.flush();
       for (const s of [...node.sessions()]) s.close(DisconnectCode.Shutdown, "server shutting down; reconnect");

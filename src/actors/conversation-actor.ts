@@ -272,6 +272,14 @@ export class ConversationActor implements MailboxOwner {
     }
   }
 
+  /** Resolves once nothing is queued and no append is outstanding (a drain waits for it). */
+  async settled(): Promise<void> {
+    while (!this.idle) {
+      await this.mailbox.idle();
+      await this.quiesce();
+    }
+  }
+
   /** Waits until every issued append has committed, so lastSeq is exact. */
   private quiesce(): Promise<void> {
     if (this.inflight === 0) return Promise.resolve();

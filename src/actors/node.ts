@@ -38,8 +38,9 @@ export class Node implements UserActorHost, ConversationHost, AccessHost {
   private readonly convIndex = new Map<string, Fanout>();
   private readonly watched = new Map<string, { sessions: Set<DeviceSession>; unsubscribe: Unsubscribe }>();
   private readonly allSessions = new Set<DeviceSession>();
-  /** Commands being handled; a drain waits for them. */
-  inflight = 0;
+  /** Commands being handled; a drain waits for them (commandStarted / commandSettled). */
+  private inflight = 0;
+  private commandWaiters: (() => void)[] = [];
   draining = false;
   /** Faults contained at the frame boundary are logged through this, at a bounded rate. */
   readonly faultLog: ThrottledLog;
@@ -256,12 +257,36 @@ export class Node implements UserActorHost, ConversationHost, AccessHost {
     for (const conv of this.convs.values()) conv.republishLatest();
   }
 
-  /** Resolves when no command is in flight and every actor mailbox is empty. */
-  async quiesce(deadline: number): Promise<void> {
-    while (Date.now() < deadline) {
-      const busy = this.inflight > 0 || [...this.convs.values()].some((a) => !a.idle);
-      if (!busy) return;
-      await Bun.sleep(10);
-    }
+  commandStarted(): void {
+    this.inflight++;
   }
+
+  commandSettled(): void {
+    if (--this.inflight > 0) return;
+    const w = this.commandWaiters;
+    this.commandWaiters = [];
+    for (const f of w) f();
+  }
+
+  /**
+   * Resolves when no command is in flight and every conversation actor has nothing queued and no
+   * append outstanding, or after `timeoutMs`. Signalled, not polled: a settled command or actor
+   * wakes the wait, which then looks again (a command may have queued more work as it ended).
+   */
+  async quiesce(timeoutMs: number): Promise<void> {
+    let expired = false;
+    let cancel = () => {};
+    const timeout = new Promise<void>((r) => (cancel = this.ctx.clock.after(timeoutMs, () => ((expired = true), r()))));
+    const settle = async () => {
+      while (!expired) {
+        if (this.inflight > 0) await new Promise<void>((r) => this.commandWaiters.push(r));
+        const busy = [...this.convs.values()].filter((a) => !a.idle);
+        if (busy.length === 0 && this.inflight === 0) return;
+        await Promise.all(busy.map((a) => a.settled()));
+      }
+    };
+    await Promise.race([settle(), timeout]);
+    cancel();
+  }
+
 }

@@ -26,6 +26,7 @@ import { WriteBehindWorker } from "../../src/worker/write-behind.ts";
 import { ManualClock } from "../../src/clock.ts";
 import { startCassandra, type CassandraServer } from "../helpers/services/cassandra.ts";
 import { startNats, type NatsServer } from "../helpers/services/nats.ts";
+import { until } from "../helpers/wait.ts";
 import { message, messageStoreContract } from "./message-store.contract.ts";
 
 const log = pino({ level: "silent" });
@@ -134,14 +135,6 @@ async function startWorker(o: Opened, batchWaitMs = 5): Promise<WriteBehindWorke
 async function storedRows(conv: string): Promise<number[]> {
   const rows = (await cql.execute(`SELECT seq FROM ${KEYSPACE}.messages WHERE conv = ? AND bucket = 0`, [conv], { prepare: true })).rows;
   return rows.map((r) => Number(r.seq)).sort((a, b) => a - b);
-}
-
-async function until(check: () => Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(25);
-  }
 }
 
 /** Every message of `conv` in the log, in log order, read envelope by envelope (duplicates would show). */
@@ -305,7 +298,7 @@ describe("log-backed store", () => {
     const o = await open();
     for (let n = 1; n <= 20; n++) await o.store.append(message("c1", n));
     const worker = await startWorker(o);
-    await until(async () => (await storedRows("c1")).length === 20, "the worker to flush 20 messages");
+    await until(async () => (await storedRows("c1")).length === 20, 20_000, "the worker to flush 20 messages");
     await worker.stop();
     // Replay everything, as a worker that crashed before acknowledging would.
     const entries: LogEntry[] = [];
@@ -321,7 +314,7 @@ describe("log-backed store", () => {
     const o = await open({ duplicateWindowSeconds: 1 });
     const first = await o.store.append(message("c1", 1, { cid: "late" }));
     const worker = await startWorker(o);
-    await until(async () => (await storedRows("c1")).length === 1, "the worker to flush");
+    await until(async () => (await storedRows("c1")).length === 1, 20_000, "the worker to flush");
     o.clock.advance(1_500);
     expect(await o.store.append(message("c1", 2, { cid: "late", body: new Uint8Array([7]) }), { resend: true })).toEqual({ message: first.message, duplicate: true });
     expect(await o.store.lastSeq("c1")).toBe(1);
@@ -332,7 +325,7 @@ describe("log-backed store", () => {
     const o = await open({ ttlSeconds: 3600 });
     await o.store.append(message("c1", 1));
     const worker = await startWorker(o);
-    await until(async () => (await storedRows("c1")).length === 1, "the worker to flush");
+    await until(async () => (await storedRows("c1")).length === 1, 20_000, "the worker to flush");
     const [row] = (await cql.execute(`SELECT TTL(body) AS ttl FROM ${KEYSPACE}.messages WHERE conv = 'c1' AND bucket = 0`)).rows;
     expect(Number(row?.ttl)).toBeGreaterThan(3500);
     expect(Number(row?.ttl)).toBeLessThanOrEqual(3600);
@@ -371,7 +364,7 @@ describe("log-backed store", () => {
     const o = await open({ recentBytes: 0 });
     for (let n = 1; n <= 10; n++) await o.store.append(message("c1", n));
     const worker = await startWorker(o);
-    await until(async () => (await storedRows("c1")).length === 10, "the worker to flush");
+    await until(async () => (await storedRows("c1")).length === 10, 20_000, "the worker to flush");
     await worker.stop();
     for (let n = 11; n <= 15; n++) await o.store.append(message("c1", n));
     expect(await storedRows("c1")).toHaveLength(10);
