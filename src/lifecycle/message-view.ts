@@ -5,7 +5,8 @@
 //   original (the JetStream log keeps it until its max age);
 // - disappearing messages whose time has come come out as tombstones from RANGE reads and are
 //   left out of HISTORY, from the moment they expire: stores delete them a little later
-//   (SQLite/PostgreSQL at the next expiry sweep, Cassandra and the log by TTL);
+//   (SQLite/PostgreSQL at the next expiry sweep, Cassandra by TTL; the JetStream log keeps them
+//   until its max age);
 // - a RANGE read has no holes: a seq the store no longer holds (it disappeared, or was pruned
 //   while a device was being brought up to date) comes as a bare tombstone. Devices apply
 //   messages in seq order and wait for a missing seq (docs/protocol.md §8.2); without this, a

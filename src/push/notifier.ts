@@ -78,7 +78,7 @@ export class PushNotifier {
     // One presence lookup for all of them, however large the group.
     let offline = (await this.deps.presence.get(users)).filter((p) => !p.online).map((p) => p.user);
     if (offline.length > 0 && this.deps.muted) {
-      const muted = await this.deps.muted(conv, offline, Date.now());
+      const muted = await this.deps.muted(conv, offline, this.deps.clock.now());
       if (muted.size > 0) offline = offline.filter((u) => !muted.has(u));
     }
     for (const user of offline) {

@@ -160,7 +160,7 @@ export const hide: Command<typeof Method.Hide> = {
     const bad = seqs.find((seq) => seq < joined || seq > last);
     if (bad !== undefined) throw notFound(`no message ${bad} here`);
     const unique = [...new Set(seqs)].sort((x, y) => x - y);
-    await ctx.metadata.hideMessages(s.user, conv, unique, Date.now());
+    await ctx.metadata.hideMessages(s.user, conv, unique, ctx.clock.now());
     // Every device of the user, on every node; their user actors start filtering the conversation.
     ctx.safety.notify(s.user, PushKind.Hidden, { conv, seqs: unique } satisfies HiddenMessages);
     return {};
