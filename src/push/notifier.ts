@@ -28,6 +28,8 @@ export interface PushNotifierDeps {
   /** Retries after a "retry" outcome: at most `attempts`, waiting baseMs, 2 x baseMs... up to maxMs (or what the service asked). */
   retry?: { attempts: number; baseMs: number; maxMs: number };
   onOutcome?: PushOutcomeListener;
+  /** Of `users`, those who muted `conv` (SETTINGS_SET muteUntil): they are not pushed. */
+  muted?: (conv: string, users: string[], nowMs: number) => Promise<Set<string>>;
 }
 
 const DEFAULT_RETRY = { attempts: 5, baseMs: 1_000, maxMs: 60_000 };
@@ -74,7 +76,11 @@ export class PushNotifier {
   private async notifyOffline(users: string[], conv: string): Promise<void> {
     // An online device receives the message over its socket; pushing as well would notify twice.
     // One presence lookup for all of them, however large the group.
-    const offline = (await this.deps.presence.get(users)).filter((p) => !p.online).map((p) => p.user);
+    let offline = (await this.deps.presence.get(users)).filter((p) => !p.online).map((p) => p.user);
+    if (offline.length > 0 && this.deps.muted) {
+      const muted = await this.deps.muted(conv, offline, this.deps.clock.now());
+      if (muted.size > 0) offline = offline.filter((u) => !muted.has(u));
+    }
     for (const user of offline) {
       const subs = await this.subscriptions(user);
       if (this.closed) return;

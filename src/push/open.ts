@@ -59,6 +59,7 @@ export async function openPushNotifier(
     ttlSec: config.push.ttlSec,
     retry: { attempts: config.push.retryAttempts, baseMs: config.push.retryBaseMs, maxMs: config.push.retryMaxMs },
     onOutcome,
+    muted: (conv, users, nowMs) => metadata.mutedAmong(conv, users, nowMs),
   });
 }
 

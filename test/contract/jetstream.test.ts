@@ -278,6 +278,22 @@ describe("log-backed store", () => {
     expect(reader.store.stats().takeovers).toBe(0);
   });
 
+  test("a rewrite made on the edge that does not own the shard reaches the owner's memory: both edges read the rewritten message", async () => {
+    const a = await open();
+    const b = await open({ stream: a.log.layout.base });
+    const first = await a.store.append(message("rw", 1, { from: "alice", cid: "x1" }));
+    const owner = a.store.stats().takeovers ? a : b;
+    const other = owner === a ? b : a;
+    await other.store.append(message("rw", 2, { from: "bob", cid: "x2" }));
+    const edited = { ...first.message, body: new TextEncoder().encode("edited"), edited: 5 };
+    const before = owner.store.stats().pagesFromMemory;
+    await other.store.rewrite(edited);
+    for (const edge of [a, b]) expect((await edge.store.range("rw", 0, 10))[0]).toEqual(edited);
+    expect((await other.store.history("rw", 3, 10)).at(-1)).toEqual(edited);
+    // Answered from the owner's memory, not from the history store (nothing flushed: it would show the log's copy).
+    expect(owner.store.stats().pagesFromMemory - before).toBe(3);
+  });
+
   test("the worker writes every message once; replaying envelopes writes identical rows", async () => {
     const o = await open();
     for (let n = 1; n <= 20; n++) await o.store.append(message("c1", n));

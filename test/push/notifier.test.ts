@@ -51,7 +51,7 @@ afterEach(() => {
 });
 afterAll(() => service.stop());
 
-function setup(retry?: { attempts: number; baseMs: number; maxMs: number }, logged?: { msg: string }[]) {
+function setup(retry?: { attempts: number; baseMs: number; maxMs: number }, logged?: { msg: string }[], muted?: (conv: string, users: string[], nowMs: number) => Promise<Set<string>>) {
   const subs = new Subscriptions();
   const presence = new Presence();
   const outcomes: string[] = [];
@@ -66,6 +66,7 @@ function setup(retry?: { attempts: number; baseMs: number; maxMs: number }, logg
     ttlSec: 3600,
     retry,
     onOutcome: (service, outcome) => outcomes.push(`${service}:${outcome}`),
+    muted,
   });
   notifiers.push(notifier);
   // Each test uses its own user names, so endpoints (and the statuses set for them) do not collide.
@@ -97,6 +98,27 @@ function pushesTo(sub: Subscriber, from: number): unknown[] {
 }
 
 describe("PushNotifier", () => {
+  test("a user who muted the conversation is not pushed; the others are", async () => {
+    const asked: [string, string[]][] = [];
+    const { notifier, subscribe } = setup(undefined, undefined, async (conv, users) => {
+      asked.push([conv, users]);
+      return new Set(conv === "muted-conv" ? ["mute-alice"] : []);
+    });
+    const alice = subscribe("mute-alice", "phone");
+    const bob = subscribe("mute-bob", "phone");
+    const from = service.received.length;
+    notifier.notify(["mute-alice", "mute-bob"], "muted-conv");
+    // Bob's push is sent after the one decision that left Alice out.
+    await service.waitFor(from + 1);
+    expect(pushesTo(bob, from)).toEqual([{ type: "message", conv: "muted-conv", count: 1 }]);
+    expect(pushesTo(alice, from)).toEqual([]);
+    expect(asked).toEqual([["muted-conv", ["mute-alice", "mute-bob"]]]);
+    // Another conversation of hers is not muted.
+    notifier.notify(["mute-alice"], "other-conv");
+    await service.waitFor(from + 2);
+    expect(pushesTo(alice, from)).toEqual([{ type: "message", conv: "other-conv", count: 1 }]);
+  });
+
   test("no push while the user has a device online; a push once none is", async () => {
     const { presence, notifier, subscribe, resting } = setup();
     const phone = subscribe("alice", "phone");
