@@ -5,7 +5,7 @@
 
 import { DisconnectCode, PushKind } from "../proto/codes.ts";
 import { encodePush } from "../proto/codec.ts";
-import type { ReceiptPush, SyncConvState, WireMessage } from "../proto/types.ts";
+import type { HiddenMessages, ReceiptPush, SyncConvState, WireMessage } from "../proto/types.ts";
 import type { NodeContext } from "./context.ts";
 import type { DeviceSession } from "./device-session.ts";
 import type { Unsubscribe } from "../bus/bus.ts";
@@ -13,6 +13,7 @@ import type { BusEvent, ConversationEvent, ReceiptEvent } from "../bus/events.ts
 import { Mailbox, type MailboxOwner } from "./mailbox.ts";
 import { RateLimits } from "./rate-limit.ts";
 import { receiptFor } from "../safety/policy.ts";
+import { HiddenFilter } from "../lifecycle/hidden-filter.ts";
 
 const NOT_SUBSCRIBED: Unsubscribe = () => {};
 
@@ -34,6 +35,8 @@ export class UserActor implements MailboxOwner {
   readonly rates: RateLimits;
   /** conversation id -> seq of the first message this user may receive. */
   private readonly convs = new Map<string, number>();
+  /** Messages this user hid for themselves (delete for me): tombstones in what they read back. */
+  readonly hidden: HiddenFilter;
 
   constructor(
     readonly user: string,
@@ -42,6 +45,7 @@ export class UserActor implements MailboxOwner {
   ) {
     this.mailbox = new Mailbox(this);
     this.rates = new RateLimits(ctx.config.rates);
+    this.hidden = new HiddenFilter(user, ctx.metadata);
   }
 
   mailboxFailed(err: unknown): void {
@@ -107,6 +111,7 @@ export class UserActor implements MailboxOwner {
           }
         });
       case "notice":
+        if (event.kind === PushKind.Hidden) this.hidden.heard((event.body as HiddenMessages).conv);
         return this.mailbox.enqueue(() => {
           for (const s of this.sessions.values()) if (s.synced) s.push(event.kind, event.body);
         });
@@ -161,7 +166,7 @@ export class UserActor implements MailboxOwner {
   private async stream(s: DeviceSession, conv: string, after: number, upTo: number): Promise<number> {
     let last = after;
     while (last < upTo && !s.closed) {
-      const rows = await this.ctx.messages.range(conv, last, Math.min(PAGE, upTo - last));
+      const rows = await this.hidden.apply(conv, await this.ctx.messages.range(conv, last, Math.min(PAGE, upTo - last)));
       if (rows.length === 0) break;
       for (const m of rows) {
         if (m.seq > upTo) break;

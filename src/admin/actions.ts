@@ -9,6 +9,8 @@ import { ConvType, ErrorCode, MessageKind } from "../proto/codes.ts";
 import { CommandError } from "../proto/command-error.ts";
 import { CONV_ID_PATTERN, ID_PATTERN } from "../proto/schema.ts";
 import type { AuditEntry, ReportRecord, UserRecord } from "../storage/safety-types.ts";
+import { isPlaceholder } from "../lifecycle/message-view.ts";
+import { removeMessage } from "../lifecycle/removal.ts";
 
 export class AdminError extends Error {
   constructor(
@@ -246,14 +248,12 @@ export const ADMIN_ROUTES: AdminRoute[] = [
       const a = await node.conversation(conv);
       if (!a) throw notFound("conversation");
       const [m] = await ctx.messages.range(conv, seq - 1, 1);
-      if (!m || m.seq !== seq) throw notFound("message");
+      if (!m || m.seq !== seq || isPlaceholder(m)) throw notFound("message");
       if (m.kind === MessageKind.System) throw new AdminError(400, "system-message", "system messages record the conversation's history and cannot be removed");
-      const fresh = await ctx.safety.store.removeMessage({ conv, seq, sender: m.from, media: m.media ?? null, by: admin.user, reason: why, at: Date.now() });
-      if (!fresh) return { body: { removed: false, seq: 0 }, details: { seq, removed: false } };
-      // Every node serves it as a tombstone from now on; the system message tells devices to drop their copy.
-      ctx.bus.publish(subjects.safety, { t: "removed", conv, seq, media: m.media ?? null });
-      await ctx.bus.ready();
-      const notice = await a.announceRemoval(seq);
+      // Every node serves it as a tombstone from now on; the system message tells devices to drop
+      // their copy. The stored row stays for the moderators (src/lifecycle/removal.ts).
+      const notice = await removeMessage(ctx, a, m, { by: admin.user, announceAs: "", reason: why, erase: false });
+      if (!notice) return { body: { removed: false, seq: 0 }, details: { seq, removed: false } };
       return { body: { removed: true, seq: notice }, details: { seq, sender: m.from, reason: why } };
     },
   },

@@ -27,7 +27,9 @@ export type RateClass =
   | "mediaUrl"
   | "push"
   | "privacy"
-  | "report";
+  | "report"
+  | "delete"
+  | "settings";
 
 export interface Config {
   server: {
@@ -103,6 +105,15 @@ export interface Config {
     synchronous: "full" | "normal";
     /** Messages older than this are deleted; 0 keeps everything. Devices with older cursors are told to reset. */
     retentionSeconds: number;
+    /** How often stores that prune (SQLite, PostgreSQL) delete disappearing messages whose time has come. */
+    expirySweepMs: number;
+  };
+  /** The message lifecycle: edits and deletes for everyone. */
+  messages: {
+    /** A sender may edit a message this long after sending it. */
+    editWindowSec: number;
+    /** A sender may delete a message for everyone this long after sending it; 0: any time. Group admins may always. */
+    deleteWindowSec: number;
   };
   actors: {
     /** An idle conversation actor is dropped from memory after this long. */
@@ -389,10 +400,17 @@ export const DEFAULTS: Config = {
     push: { perSecond: 0.5, burst: 5 },
     privacy: { perSecond: 2, burst: 30 },
     report: { perSecond: 0.1, burst: 5 },
+    delete: { perSecond: 5, burst: 50 },
+    settings: { perSecond: 5, burst: 50 },
   },
   storage: {
     synchronous: "full",
     retentionSeconds: 0,
+    expirySweepMs: 1_000,
+  },
+  messages: {
+    editWindowSec: 15 * 60,
+    deleteWindowSec: 2 * 86_400,
   },
   actors: {
     conversationIdleMs: 5 * 60_000,
@@ -599,6 +617,9 @@ function validate(c: Config): Config {
   // The whole list travels in one push (CONTACTS, BLOCKS): it must fit the decoder's container limit.
   if (c.limits.maxContacts > 10_000 || c.limits.maxBlocked > 10_000) bad("limits.maxContacts and limits.maxBlocked must be at most 10000");
   if (!(c.auth.maxTokenLifetimeSec > 0)) bad("auth.maxTokenLifetimeSec must be positive");
+  if (!(c.storage.expirySweepMs > 0)) bad("storage.expirySweepMs must be positive");
+  if (!(c.messages.editWindowSec > 0)) bad("messages.editWindowSec must be positive");
+  if (!(c.messages.deleteWindowSec >= 0)) bad("messages.deleteWindowSec must be >= 0 (0: no limit)");
   if (c.storage.synchronous !== "full" && c.storage.synchronous !== "normal") bad('storage.synchronous must be "full" or "normal"');
   const choices: Record<keyof Config["backends"], string[]> = {
     bus: ["memory", "nats"],

@@ -57,6 +57,15 @@ export const Method = {
   JoinRequestList: 39,
   JoinRequestAnswer: 40,
   Report: 41,
+  /** Delete for everyone: the sender (within messages.deleteWindowSec) or a group admin. */
+  Delete: 42,
+  /** Delete for me: hides messages on every device of the caller. */
+  Hide: 43,
+  /** The conversation's disappearing-message timer. */
+  TimerSet: 44,
+  /** The caller's own settings of one conversation (mute, archive, pin, unread). */
+  SettingsSet: 45,
+  SettingsList: 46,
 } as const;
 export type MethodId = (typeof Method)[keyof typeof Method];
 
@@ -80,6 +89,10 @@ export const PushKind = {
   Invitation: 10,
   /** Someone asked to join a group this user administers through a link that needs approval, or the request was answered. */
   JoinRequest: 11,
+  /** The user's settings of one conversation changed (on any of their devices). */
+  ChatSettings: 12,
+  /** The user hid messages for themselves (delete for me, on any of their devices). */
+  Hidden: 13,
 } as const;
 export type PushKindId = (typeof PushKind)[keyof typeof PushKind];
 
@@ -89,8 +102,15 @@ export const MessageKind = {
   Media: 2,
   /** Written by the server only (membership and title changes); body is a MessagePack SystemEvent. */
   System: 3,
-  /** Written by the server only: what a message removed by moderation reads as from then on (empty body). */
+  /**
+   * Written by the server only: what a message that is gone reads as (empty body): deleted for
+   * everyone, removed by moderation, hidden by the reader (delete for me), or disappeared.
+   */
   Removed: 4,
+  /** A new body for the sender's own message `ref` (within messages.editWindowSec). */
+  Edit: 5,
+  /** The sender's reaction to message `ref`; an empty body removes it. The latest one per member and message counts. */
+  Reaction: 6,
 } as const;
 export type MessageKindId = (typeof MessageKind)[keyof typeof MessageKind];
 
@@ -115,10 +135,12 @@ export const SystemOp = {
   MemberLeft: 7,
   /** A thumbnail was made for the media of message `ref`. */
   ThumbnailReady: 8,
-  /** Moderation removed message `ref`: clients drop their copy. `by` is empty (the service). */
+  /** Message `ref` was deleted for everyone (`by`: its sender or a group admin) or removed by moderation (`by` empty): clients drop their copy. */
   MessageRemoved: 9,
   /** `by` joined by their own choice: an accepted invitation or an invite link. */
   Joined: 10,
+  /** `by` set the disappearing-message timer to `timer` seconds (0: off). */
+  TimerChanged: 11,
 } as const;
 
 /**
@@ -143,6 +165,8 @@ export const ErrorCode = {
   Conflict: 1103,
   /** One of the two users blocked the other. */
   Blocked: 1104,
+  /** The message's edit or delete window has passed. */
+  WindowClosed: 1105,
   RateLimited: 2000,
   Unavailable: 2001,
   Internal: 2002,

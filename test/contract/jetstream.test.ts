@@ -26,6 +26,7 @@ import { WriteBehindWorker } from "../../src/worker/write-behind.ts";
 import { ManualClock } from "../../src/clock.ts";
 import { startCassandra, type CassandraServer } from "../helpers/services/cassandra.ts";
 import { startNats, type NatsServer } from "../helpers/services/nats.ts";
+import { until } from "../helpers/wait.ts";
 import { message, messageStoreContract } from "./message-store.contract.ts";
 
 const log = pino({ level: "silent" });
@@ -134,14 +135,6 @@ async function startWorker(o: Opened, batchWaitMs = 5): Promise<WriteBehindWorke
 async function storedRows(conv: string): Promise<number[]> {
   const rows = (await cql.execute(`SELECT seq FROM ${KEYSPACE}.messages WHERE conv = ? AND bucket = 0`, [conv], { prepare: true })).rows;
   return rows.map((r) => Number(r.seq)).sort((a, b) => a - b);
-}
-
-async function until(check: () => Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(25);
-  }
 }
 
 /** Every message of `conv` in the log, in log order, read envelope by envelope (duplicates would show). */
@@ -285,11 +278,27 @@ describe("log-backed store", () => {
     expect(reader.store.stats().takeovers).toBe(0);
   });
 
+  test("a rewrite made on the edge that does not own the shard reaches the owner's memory: both edges read the rewritten message", async () => {
+    const a = await open();
+    const b = await open({ stream: a.log.layout.base });
+    const first = await a.store.append(message("rw", 1, { from: "alice", cid: "x1" }));
+    const owner = a.store.stats().takeovers ? a : b;
+    const other = owner === a ? b : a;
+    await other.store.append(message("rw", 2, { from: "bob", cid: "x2" }));
+    const edited = { ...first.message, body: new TextEncoder().encode("edited"), edited: 5 };
+    const before = owner.store.stats().pagesFromMemory;
+    await other.store.rewrite(edited);
+    for (const edge of [a, b]) expect((await edge.store.range("rw", 0, 10))[0]).toEqual(edited);
+    expect((await other.store.history("rw", 3, 10)).at(-1)).toEqual(edited);
+    // Answered from the owner's memory, not from the history store (nothing flushed: it would show the log's copy).
+    expect(owner.store.stats().pagesFromMemory - before).toBe(3);
+  });
+
   test("the worker writes every message once; replaying envelopes writes identical rows", async () => {
     const o = await open();
     for (let n = 1; n <= 20; n++) await o.store.append(message("c1", n));
     const worker = await startWorker(o);
-    await until(async () => (await storedRows("c1")).length === 20, "the worker to flush 20 messages");
+    await until(async () => (await storedRows("c1")).length === 20, 20_000, "the worker to flush 20 messages");
     await worker.stop();
     // Replay everything, as a worker that crashed before acknowledging would.
     const entries: LogEntry[] = [];
@@ -305,7 +314,7 @@ describe("log-backed store", () => {
     const o = await open({ duplicateWindowSeconds: 1 });
     const first = await o.store.append(message("c1", 1, { cid: "late" }));
     const worker = await startWorker(o);
-    await until(async () => (await storedRows("c1")).length === 1, "the worker to flush");
+    await until(async () => (await storedRows("c1")).length === 1, 20_000, "the worker to flush");
     o.clock.advance(1_500);
     expect(await o.store.append(message("c1", 2, { cid: "late", body: new Uint8Array([7]) }), { resend: true })).toEqual({ message: first.message, duplicate: true });
     expect(await o.store.lastSeq("c1")).toBe(1);
@@ -316,7 +325,7 @@ describe("log-backed store", () => {
     const o = await open({ ttlSeconds: 3600 });
     await o.store.append(message("c1", 1));
     const worker = await startWorker(o);
-    await until(async () => (await storedRows("c1")).length === 1, "the worker to flush");
+    await until(async () => (await storedRows("c1")).length === 1, 20_000, "the worker to flush");
     const [row] = (await cql.execute(`SELECT TTL(body) AS ttl FROM ${KEYSPACE}.messages WHERE conv = 'c1' AND bucket = 0`)).rows;
     expect(Number(row?.ttl)).toBeGreaterThan(3500);
     expect(Number(row?.ttl)).toBeLessThanOrEqual(3600);
@@ -355,7 +364,7 @@ describe("log-backed store", () => {
     const o = await open({ recentBytes: 0 });
     for (let n = 1; n <= 10; n++) await o.store.append(message("c1", n));
     const worker = await startWorker(o);
-    await until(async () => (await storedRows("c1")).length === 10, "the worker to flush");
+    await until(async () => (await storedRows("c1")).length === 10, 20_000, "the worker to flush");
     await worker.stop();
     for (let n = 11; n <= 15; n++) await o.store.append(message("c1", n));
     expect(await storedRows("c1")).toHaveLength(10);

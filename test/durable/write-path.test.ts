@@ -73,7 +73,9 @@ async function startWorker(extra: Record<string, string> = {}): Promise<ChildWor
 async function client(user: string, url: string): Promise<Client> {
   const device = `${user}-dev`;
   const key = await loadSigningKey(keysFile);
-  const c = new Client({ url, token: () => mintAccessToken(key, { user, device, ttlSec: 3600, audience: "msgr" }), minBackoffMs: 50, maxBackoffMs: 500 });
+  // Correctness under load, not latency: on this shared 2-core machine, with Cassandra reading
+  // 1,000 conversations' first seqs at once, an ack may take longer than the SDK's 15 s default.
+  const c = new Client({ url, token: () => mintAccessToken(key, { user, device, ttlSec: 3600, audience: "msgr" }), minBackoffMs: 50, maxBackoffMs: 500, requestTimeoutMs: 90_000 });
   clients.push(c);
   const synced = nextEvent(c, "synced", undefined, 30_000);
   await c.connect();

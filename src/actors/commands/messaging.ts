@@ -10,16 +10,26 @@ import type { Command } from "./command.ts";
 import { thumbnail } from "./media.ts";
 import { peerOf } from "./guards.ts";
 import { memberOf } from "./membership.ts";
+import { checkLifecycleParams, sendEdit, sendForward, targetOf } from "./lifecycle.ts";
 
 export const send: Command<typeof Method.Send> = {
   rate: "send",
-  run({ node, session: s, acceptedAt }, { conv, cid, kind, body, media, resend }) {
+  run({ node, session: s, acceptedAt }, p) {
+    const { conv, cid, kind, body, media, resend, ref } = p;
     const { limits } = node.ctx.config;
     if (body.length > limits.maxBodyBytes) throw new CommandError(ErrorCode.BodyTooLarge, `body exceeds ${limits.maxBodyBytes} bytes`);
     if (media && kind !== MessageKind.Media) throw new CommandError(ErrorCode.InvalidParams, "media: only messages of kind media carry an upload");
     if (kind === MessageKind.Removed) throw new CommandError(ErrorCode.InvalidParams, "kind: removed messages are written by the server");
     // Copy: the frame's buffer belongs to the socket layer.
     const copy = body.slice();
+    // A message about another one (an edit, a reaction, a reply, a forward) is checked against it first.
+    if (ref !== undefined || p.forward || kind === MessageKind.Edit || kind === MessageKind.Reaction) {
+      checkLifecycleParams(p);
+      const q = { ...p, body: copy };
+      if (kind === MessageKind.Edit) return sendEdit(node, s, q, acceptedAt);
+      if (p.forward) return sendForward(node, s, q, acceptedAt);
+      return sendSlow(node, s, conv, cid, kind, copy, media, resend, acceptedAt, ref);
+    }
     // The hot path takes no promise until the store's: a loaded conversation, no media, and
     // what the safety rules need already known (no block between the two of a direct
     // conversation, the sender's consent recorded).
@@ -44,14 +54,28 @@ function readyToSend(node: Node, a: ConversationActor, user: string): boolean {
 }
 
 /** SEND to a conversation not in memory yet, with media to check first, or with a safety fact to look up. */
-async function sendSlow(node: Node, s: DeviceSession, conv: string, cid: string, kind: number, body: Uint8Array, media: string | undefined, resend: boolean | undefined, acceptedAt: number): Promise<SendResult> {
+async function sendSlow(
+  node: Node,
+  s: DeviceSession,
+  conv: string,
+  cid: string,
+  kind: number,
+  body: Uint8Array,
+  media: string | undefined,
+  resend: boolean | undefined,
+  acceptedAt: number,
+  ref?: number,
+): Promise<SendResult> {
   const { ctx } = node;
   const a = await memberOf(node, conv, s.user);
   const peer = a.type === ConvType.Direct ? peerOf(a, s.user) : undefined;
   if (peer) await ctx.safety.requireNotBlocked(s.user, peer);
+  // A reaction or a reply: the message it names exists here and the sender may read it.
+  if (ref !== undefined) await targetOf(node, a, s.user, ref, kind === MessageKind.Reaction ? "reaction" : "reply");
   const upload = media ? await ctx.media.verifyForSend(s.user, media, conv) : null;
-  const ack = await a.send(s.user, s.device, cid, kind, body, acceptedAt, { media, resend });
-  if (upload && !ack.dup) void thumbnail(node, a, upload, conv, ack.seq);
+  const ack = await a.send(s.user, s.device, cid, kind, body, acceptedAt, ref === undefined ? { media, resend } : { media, resend, ref });
+  if (upload && !ack.dup) void thumbnail(node, a, upload, conv, ack.seq, ack.exp);
+  else if (upload && ack.exp !== undefined) await ctx.media.scheduleDeletion(upload.id, ack.exp);
   // Writing in a conversation makes it the sender's choice (presence, src/safety/policy.ts).
   ctx.safety.consent(conv, s.user).catch((err: unknown) => ctx.log.warn({ err, conv }, "recording consent failed"));
   return ack;
@@ -78,11 +102,12 @@ export const typing: Command<typeof Method.Typing> = {
 
 export const history: Command<typeof Method.History> = {
   rate: "history",
-  async run({ node, session: s }, { conv, before, limit = 50 }): Promise<HistoryResult> {
+  async run({ node, session: s, user }, { conv, before, limit = 50 }): Promise<HistoryResult> {
     const { ctx } = node;
     const joined = (await memberOf(node, conv, s.user)).joinedSeq(s.user) ?? 1;
-    // A member reads from the message that added them; earlier history was never theirs.
-    const rows = (await ctx.messages.history(conv, before ?? Number.MAX_SAFE_INTEGER, limit + 1)).filter((m) => m.seq >= joined);
+    // A member reads from the message that added them; earlier history was never theirs. What
+    // they hid for themselves reads as removed.
+    const rows = await user.hidden.apply(conv, (await ctx.messages.history(conv, before ?? Number.MAX_SAFE_INTEGER, limit + 1)).filter((m) => m.seq >= joined));
     // One reply frame stays well below the socket buffer limit, however large the bodies.
     const budget = Math.min(1 << 20, ctx.config.limits.socketBufferBytes / 4);
     const messages: WireMessage[] = [];

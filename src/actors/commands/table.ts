@@ -16,6 +16,7 @@ import {
   linkList,
   linkRevoke,
 } from "./invitations.ts";
+import { deleteMessage, hide, settingsList, settingsSet, timerSet } from "./lifecycle.ts";
 import { mediaUpload, mediaUrl } from "./media.ts";
 import { history, receipt, send, typing } from "./messaging.ts";
 import { presenceSubscribe } from "./presence.ts";
@@ -65,4 +66,9 @@ export const COMMANDS: CommandTable = {
   [Method.JoinRequestList]: joinRequestList,
   [Method.JoinRequestAnswer]: joinRequestAnswer,
   [Method.Report]: report,
+  [Method.Delete]: deleteMessage,
+  [Method.Hide]: hide,
+  [Method.TimerSet]: timerSet,
+  [Method.SettingsSet]: settingsSet,
+  [Method.SettingsList]: settingsList,
 };

@@ -24,6 +24,23 @@ export interface LogEntry {
   logSeq: number;
 }
 
+/** What a rewrite (an edit, a deletion for everyone) sets on a message (MessageStore.rewrite). */
+export type Rewrite = Pick<StoredMessage, "kind" | "body" | "media" | "ref" | "edited">;
+
+/**
+ * `m` as a rewrite left it: the log holds messages as sent, and what reads take from it (or from
+ * an owner's memory of it) gets the rewrite applied. The fields a rewrite leaves out are gone.
+ */
+export function applyRewrite(m: StoredMessage, r: Rewrite | undefined): StoredMessage {
+  if (!r) return m;
+  const { media: _media, ref: _ref, edited: _edited, ...rest } = m;
+  const out: StoredMessage = { ...rest, kind: r.kind, body: r.body };
+  if (r.media !== undefined) out.media = r.media;
+  if (r.ref !== undefined) out.ref = r.ref;
+  if (r.edited !== undefined) out.edited = r.edited;
+  return out;
+}
+
 const VERSION = 1;
 
 /** The envelope's Nats-Msg-Id: unique per writer, epoch and counter. */

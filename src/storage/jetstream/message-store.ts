@@ -15,7 +15,7 @@ import type { Logger } from "pino";
 import type { CassandraHistory } from "../cassandra/history-store.ts";
 import type { AppendOptions, AppendResult, MessageStore, NewMessage, StoredMessage } from "../types.ts";
 import { systemClock, type Clock } from "../../clock.ts";
-import { checkStorable, type Envelope, type LogEntry } from "./envelope.ts";
+import { applyRewrite, checkStorable, type Envelope, type LogEntry, type Rewrite } from "./envelope.ts";
 import type { MessageLog } from "./message-log.ts";
 import { RECENT_BYTES } from "./shard-owner.ts";
 import { ShardWriters, type WriterStats } from "./shard-writers.ts";
@@ -134,8 +134,9 @@ export class LogBackedMessageStore implements MessageStore {
     if (view?.messages) return view.messages;
     const upTo = Math.min(afterSeq + limit, view?.last ?? (await this.tailFromStoreAndLog(shard, conv)));
     if (upTo <= afterSeq) return [];
-    const stored = await this.fromStore(() => this.store.range(conv, afterSeq, upTo, limit), []);
-    return (await this.readThrough(conv, afterSeq + 1, upTo, stored)).sort((a, b) => a.seq - b.seq);
+    const rewrites = new Map<number, Rewrite>();
+    const stored = await this.fromStore(() => this.store.range(conv, afterSeq, upTo, limit, rewrites), []);
+    return (await this.readThrough(conv, afterSeq + 1, upTo, stored, rewrites)).sort((a, b) => a.seq - b.seq);
   }
 
   async history(conv: string, beforeSeq: number, limit: number): Promise<StoredMessage[]> {
@@ -146,8 +147,9 @@ export class LogBackedMessageStore implements MessageStore {
     const top = Math.min(beforeSeq - 1, view?.last ?? (await this.tailFromStoreAndLog(shard, conv)));
     const bottom = Math.max(1, top - limit + 1);
     if (top < bottom) return [];
-    const stored = await this.fromStore(() => this.store.history(conv, top + 1, bottom, limit), []);
-    return (await this.readThrough(conv, bottom, top, stored)).sort((a, b) => b.seq - a.seq);
+    const rewrites = new Map<number, Rewrite>();
+    const stored = await this.fromStore(() => this.store.history(conv, top + 1, bottom, limit, rewrites), []);
+    return (await this.readThrough(conv, bottom, top, stored, rewrites)).sort((a, b) => b.seq - a.seq);
   }
 
   /**
@@ -155,9 +157,10 @@ export class LogBackedMessageStore implements MessageStore {
    * The walk through the shard's log starts at the envelope of the newest stored message below
    * the first missing seq (its stream sequence is in the row), and never before the workers' ack
    * floor (everything up to it is in the store, so what the store lacks there has expired).
-   * Seqs in neither were pruned.
+   * Seqs in neither were pruned. The log holds messages as sent: `rewrites` (edits, deletions
+   * for everyone made before the worker wrote the row) apply over what is taken from it.
    */
-  private async readThrough(conv: string, from: number, to: number, stored: LogEntry[]): Promise<StoredMessage[]> {
+  private async readThrough(conv: string, from: number, to: number, stored: LogEntry[], rewrites: Map<number, Rewrite>): Promise<StoredMessage[]> {
     const have = new Map(stored.map((e) => [e.message.seq, e.message]));
     const missing = new Set<number>();
     for (let seq = from; seq <= to; seq++) if (!have.has(seq)) missing.add(seq);
@@ -169,7 +172,7 @@ export class LogBackedMessageStore implements MessageStore {
       const shard = this.log.layout.shardOf(conv);
       const [below, floor] = await Promise.all([anchor === 0 ? this.fromStore(() => this.store.newestBelow(conv, lowest), null) : null, this.ackFloor(shard)]);
       anchor ||= below?.logSeq ?? 0;
-      await this.log.walk(shard, Math.max(anchor, floor + 1), (env) => this.collect(env, conv, (m) => (missing.has(m.seq) && have.set(m.seq, m), m.seq < highest)));
+      await this.log.walk(shard, Math.max(anchor, floor + 1), (env) => this.collect(env, conv, (m) => (missing.has(m.seq) && have.set(m.seq, applyRewrite(m, rewrites.get(m.seq))), m.seq < highest)));
     }
     return [...have.values()];
   }
@@ -229,6 +232,24 @@ export class LogBackedMessageStore implements MessageStore {
   /** Retention is by TTL (see `prunes`): nothing to delete here. */
   async pruneBefore(): Promise<number> {
     return 0;
+  }
+
+  /** Disappearing messages expire by TTL: the rows' own, set by the worker (docs/durability.md §11). */
+  async pruneExpired(): Promise<number> {
+    return 0;
+  }
+
+  /**
+   * In the history store, and in the memory of the shard's owner (which answers reads of recent
+   * messages). The log's envelopes cannot be changed: a message deleted for everyone stays in
+   * the log until jetstream.maxAgeSeconds (docs/durability.md §11); reads apply the rewrite over
+   * what they take from the log. Appends issued here before are committed first, so that the
+   * owner holds the message when it is told (a rewrite follows the append of its message).
+   */
+  async rewrite(message: StoredMessage): Promise<void> {
+    await this.store.rewrite(message);
+    await this.writers.flush();
+    await this.writers.rewrite(this.log.layout.shardOf(message.conv), message);
   }
 
   flush(): Promise<void> {

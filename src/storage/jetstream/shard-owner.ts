@@ -183,6 +183,11 @@ export class ShardOwner {
     this.pump();
   }
 
+  /** A stored message was rewritten (MessageStore.rewrite): reads of it from memory answer the rewritten one. */
+  rewrite(message: StoredMessage): void {
+    this.recentMessages.rewrite(message);
+  }
+
   /** Each conversation's last stored seq (read from the history store for those not in memory), and the page asked for if it is all in memory. */
   async views(queries: ViewQuery[]): Promise<View[]> {
     await this.ready;

@@ -1,29 +1,39 @@
 // What one store instance asks a shard's owner in another process, over NATS request/reply on the
-// subject named in the owner's lease: append these messages (in this order), or show me these
+// subject named in the owner's lease: append these messages (in this order), show me these
 // conversations: their last stored seq, and a page of their messages if the owner still holds
-// it in memory. MessagePack, like the log's envelopes.
+// it in memory, or a message was rewritten (edited, deleted for everyone): change what you hold
+// of it. MessagePack, like the log's envelopes.
 //
 //   request  [op, shard, body]     APPEND: [[message, resend], ...]   VIEWS: [[conv, from, limit, desc], ...]
+//                                  REWRITE: [message]
 //   reply    [status, body]        status 0: done, 1: not the shard's owner (nothing was done)
 //            APPEND body: one [kind, value] per message, in order:
 //              0 seq (stored)  1 original message (duplicate)  2 error text (not stored or unknown)
 //              3 not stored: the owner changed meanwhile, route it again
 //            VIEWS body: [[last seq, messages or null], ...] (views.ts)
+//            REWRITE body: null
 
 import { pack, unpack } from "../../proto/codec.ts";
 import type { NewMessage, StoredMessage } from "../types.ts";
 import type { View, ViewQuery } from "./views.ts";
 
-export const Op = { Append: 1, Views: 2 } as const;
+export const Op = { Append: 1, Views: 2, Rewrite: 3 } as const;
 export const Status = { Done: 0, NotOwner: 1 } as const;
 export const Outcome = { Stored: 0, Duplicate: 1, Failed: 2, NotOwner: 3 } as const;
 
 export type AppendOutcome = [typeof Outcome.Stored, number] | [typeof Outcome.Duplicate, StoredMessage] | [typeof Outcome.Failed, string] | [typeof Outcome.NotOwner, null];
 
-export type Request = { op: typeof Op.Append; shard: number; messages: { msg: NewMessage; resend: boolean }[] } | { op: typeof Op.Views; shard: number; queries: ViewQuery[] };
+export type Request =
+  | { op: typeof Op.Append; shard: number; messages: { msg: NewMessage; resend: boolean }[] }
+  | { op: typeof Op.Views; shard: number; queries: ViewQuery[] }
+  | { op: typeof Op.Rewrite; shard: number; message: StoredMessage };
 
 export function encodeAppend(shard: number, messages: { msg: NewMessage; resend: boolean }[]): Uint8Array {
   return pack([Op.Append, shard, messages.map((m) => [m.msg, m.resend])]);
+}
+
+export function encodeRewrite(shard: number, message: StoredMessage): Uint8Array {
+  return pack([Op.Rewrite, shard, [message]]);
 }
 
 export function encodeViews(shard: number, queries: ViewQuery[]): Uint8Array {
@@ -46,6 +56,12 @@ export function decodeRequest(data: Uint8Array): Request {
     };
   }
   if (v[0] === Op.Views) return { op: Op.Views, shard, queries: (v[2] as [string, number, number, boolean][]).map(([conv, from, limit, desc]) => ({ conv, from, limit, desc })) };
+  if (v[0] === Op.Rewrite) {
+    const message = (v[2] as StoredMessage[])[0];
+    if (!message || typeof message !== "object" || typeof message.conv !== "string" || !Number.isInteger(message.seq)) throw new Error("malformed shard request");
+    if (message.media === undefined) delete message.media;
+    return { op: Op.Rewrite, shard, message };
+  }
   throw new Error(`unknown shard request ${String(v[0])}`);
 }
 

@@ -17,7 +17,7 @@ import type { MessageLog } from "./message-log.ts";
 import { LogUnavailableError, type Pending } from "./pending.ts";
 import { MAX_ENVELOPE_BYTES, MAX_ENVELOPE_MESSAGES, ShardOwner } from "./shard-owner.ts";
 import { ShardLeases, type ObservedLease } from "./shard-lease.ts";
-import { decodeOutcome, decodeReply, decodeRequest, decodeViews, encodeAppend, encodeReply, encodeViewReply, encodeViews, Op, Outcome, Status, type AppendOutcome } from "./shard-rpc.ts";
+import { decodeOutcome, decodeReply, decodeRequest, decodeViews, encodeAppend, encodeReply, encodeRewrite, encodeViewReply, encodeViews, Op, Outcome, Status, type AppendOutcome } from "./shard-rpc.ts";
 import type { View, ViewQuery } from "./views.ts";
 
 export interface ShardWritersOptions {
@@ -152,6 +152,30 @@ export class ShardWriters {
     return null;
   }
 
+  /**
+   * Tells the shard's owner, wherever it is, that a message was rewritten, so that it answers
+   * reads of it as rewritten. Without an owner there is nothing to tell: a new owner's memory is
+   * filled from the log afterwards (docs/durability.md §11 says what that means for edits).
+   */
+  async rewrite(shard: number, message: StoredMessage): Promise<void> {
+    const owner = this.ownerOf(shard);
+    if (owner) return owner.rewrite(message);
+    let lease = this.leases.peek(shard);
+    for (let attempt = 0; attempt < 2; attempt++) {
+      if (!lease || attempt > 0) lease = await this.leases.read(shard).catch(() => undefined);
+      if (!lease?.value || lease.value.released || lease.value.owner === this.instance) {
+        if (attempt === 0) continue;
+        return;
+      }
+      try {
+        const reply = await this.nc.request(lease.value.subject, encodeRewrite(shard, message), { timeout: this.o.log.publishTimeoutMs });
+        if (decodeReply(reply.data).status === Status.Done) return;
+      } catch {
+        // No owner there any more, or it did not answer: ask the lease again.
+      }
+    }
+  }
+
   stats(): WriterStats {
     const s = { ...this.counts };
     for (const owner of this.owners.values()) {
@@ -229,6 +253,10 @@ export class ShardWriters {
     }
     const owner = this.ownerOf(req.shard);
     if (!owner) return void msg.respond(encodeReply(Status.NotOwner, null));
+    if (req.op === Op.Rewrite) {
+      owner.rewrite(req.message);
+      return void msg.respond(encodeReply(Status.Done, null));
+    }
     if (req.op === Op.Views) {
       const views = await owner.views(req.queries).catch(() => null);
       return void msg.respond(views ? encodeViewReply(views) : encodeReply(Status.NotOwner, null));

@@ -3,7 +3,7 @@
 // resume right after traffic) are answered this way without a history-store or log read.
 
 import type { StoredMessage } from "../types.ts";
-import { approxBytes } from "./envelope.ts";
+import { applyRewrite, approxBytes } from "./envelope.ts";
 
 /** `limit` messages after seq `from` (ascending), or before seq `from` (desc: the newest first are wanted). limit 0: the last seq alone. */
 export interface ViewQuery {
@@ -80,6 +80,14 @@ export class RecentMessages {
       this.sizes = this.sizes.slice(this.head);
       this.head = 0;
     }
+  }
+
+  /** Replaces what a held message says with what a rewrite set (its size is still counted as it was). */
+  rewrite(m: StoredMessage): void {
+    const r = this.byConv.get(m.conv);
+    if (!r || r.head === r.list.length) return;
+    const i = r.head + (m.seq - r.list[r.head]!.seq);
+    if (i >= r.head && i < r.list.length) r.list[i] = applyRewrite(r.list[i]!, m);
   }
 
   /** Seqs low..high of a conversation, if every one of them is held. */

@@ -63,7 +63,7 @@ function clientKey(conv: string, from: string, cid: string): number {
   return (h1 >>> 0) * 0x200000 + ((h2 >>> 0) & 0x1fffff);
 }
 
-type InsertParams = [string, number, bigint, string, string, string, number, Uint8Array, number, string | null];
+type InsertParams = [string, number, bigint, string, string, string, number, Uint8Array, number, string | null, number | null, number | null];
 
 interface MessageRow {
   conv: string;
@@ -77,9 +77,12 @@ interface MessageRow {
   body: Uint8Array;
   ts: number;
   media: string | null;
+  ref: number | null;
+  edited: number | null;
+  exp: number | null;
 }
 
-const COLUMNS = `conv_id AS conv, seq, CAST(id AS TEXT) AS id, sender AS "from", device AS dev, cid, kind, body, ts, media`;
+const COLUMNS = `conv_id AS conv, seq, CAST(id AS TEXT) AS id, sender AS "from", device AS dev, cid, kind, body, ts, media, ref, edited, exp`;
 
 function toMessage(row: MessageRow): StoredMessage {
   const message: StoredMessage = {
@@ -95,7 +98,19 @@ function toMessage(row: MessageRow): StoredMessage {
   };
   // Only when set: a message without media has no `media` key at all (nor on the wire).
   if (row.media !== null) message.media = row.media;
+  if (row.ref !== null) message.ref = row.ref;
+  if (row.edited !== null) message.edited = row.edited;
+  if (row.exp !== null) message.exp = row.exp;
   return message;
+}
+
+/** The message as appended: the optional fields only when set, like toMessage. */
+function storedAs(msg: NewMessage, seq: number): StoredMessage {
+  const stored: StoredMessage = { conv: msg.conv, seq, id: msg.id, from: msg.from, dev: msg.dev, cid: msg.cid, kind: msg.kind, body: msg.body, ts: msg.ts };
+  if (msg.media !== undefined) stored.media = msg.media;
+  if (msg.ref !== undefined) stored.ref = msg.ref;
+  if (msg.exp !== undefined) stored.exp = msg.exp;
+  return stored;
 }
 
 /** Drops a map's oldest entries (insertion order) until it holds at most `max`. */
@@ -138,13 +153,16 @@ export class SqliteMessageStore implements MessageStore {
   readonly #bySender: Statement<{ sender: string; seq: number }, [string]>;
   readonly #keepLastSeqs: Statement<never, [number]>;
   readonly #pruneChunk: Statement<never, [number, number]>;
+  readonly #keepExpiringLastSeqs: Statement<never, [number]>;
+  readonly #pruneExpiredChunk: Statement<never, [number, number]>;
+  readonly #rewrite: Statement<never, [number, Uint8Array, string | null, number | null, number | null, string, number]>;
 
   readonly #window: DuplicateWindow;
 
   constructor(db: Database, window: DuplicateWindow = DEFAULT_WINDOW) {
     this.#window = window;
     const insert = db.query<never, InsertParams>(
-      `INSERT INTO messages (conv_id, seq, id, sender, device, cid, kind, body, ts, media) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO messages (conv_id, seq, id, sender, device, cid, kind, body, ts, media, ref, exp) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.#bySeq = db.query(`SELECT ${COLUMNS} FROM messages WHERE conv_id = ? AND seq = ?`);
     // A range of the primary key, newest first: the original of a resend is nearly always recent.
@@ -169,11 +187,9 @@ export class SqliteMessageStore implements MessageStore {
           if (original) return { message: original, duplicate: true };
         }
         const seq = last + 1;
-        const media = msg.media ?? null;
-        insert.run(msg.conv, seq, msg.id, msg.from, msg.dev, msg.cid, msg.kind, msg.body, msg.ts, media);
+        insert.run(msg.conv, seq, msg.id, msg.from, msg.dev, msg.cid, msg.kind, msg.body, msg.ts, msg.media ?? null, msg.ref ?? null, msg.exp ?? null);
         assigned.set(msg.conv, seq);
-        const stored: StoredMessage = { conv: msg.conv, seq, id: msg.id, from: msg.from, dev: msg.dev, cid: msg.cid, kind: msg.kind, body: msg.body, ts: msg.ts };
-        if (media !== null) stored.media = media;
+        const stored = storedAs(msg, seq);
         if (key !== null) inBatch.set(key, stored);
         return { message: stored, duplicate: false };
       });
@@ -216,6 +232,15 @@ export class SqliteMessageStore implements MessageStore {
        ON CONFLICT (conv_id) DO UPDATE SET last_seq = max(last_seq, excluded.last_seq)`,
     );
     this.#pruneChunk = db.query(`DELETE FROM messages WHERE (conv_id, seq) IN (SELECT conv_id, seq FROM messages WHERE ts < ? LIMIT ?)`);
+    // Disappearing messages, through the partial index on exp (only they have an entry).
+    this.#keepExpiringLastSeqs = db.query(
+      `INSERT INTO conv_seq (conv_id, last_seq) SELECT conv_id, max(seq) FROM messages WHERE exp IS NOT NULL AND exp <= ? GROUP BY conv_id
+       ON CONFLICT (conv_id) DO UPDATE SET last_seq = max(last_seq, excluded.last_seq)`,
+    );
+    this.#pruneExpiredChunk = db.query(
+      `DELETE FROM messages WHERE (conv_id, seq) IN (SELECT conv_id, seq FROM messages WHERE exp IS NOT NULL AND exp <= ? LIMIT ?)`,
+    );
+    this.#rewrite = db.query(`UPDATE messages SET kind = ?, body = ?, media = ?, ref = ?, edited = ? WHERE conv_id = ? AND seq = ?`);
   }
 
   /** The stored original of a duplicate client id, or null: the recent window, then for a resend the store. */
@@ -309,6 +334,27 @@ export class SqliteMessageStore implements MessageStore {
       if (changes < PRUNE_CHUNK) return deleted;
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
+  }
+
+  async pruneExpired(nowMs: number): Promise<number> {
+    this.#keepExpiringLastSeqs.run(nowMs);
+    let deleted = 0;
+    for (;;) {
+      const { changes } = this.#pruneExpiredChunk.run(nowMs, PRUNE_CHUNK);
+      deleted += changes;
+      if (changes < PRUNE_CHUNK) return deleted;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  }
+
+  /**
+   * In place. The database runs with secure_delete (db.ts), so the old body's bytes are zeroed in
+   * the page rather than left in free space; the WAL holds them until its next checkpoint.
+   */
+  async rewrite(m: StoredMessage): Promise<void> {
+    // Appends still pending may include this message: commit them first.
+    this.#commitPending();
+    this.#rewrite.run(m.kind, m.body, m.media ?? null, m.ref ?? null, m.edited ?? null, m.conv, m.seq);
   }
 
   /** Commits what is pending and refuses further appends; the connection is closed by its owner. */
