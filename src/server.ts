@@ -25,6 +25,7 @@ import { openObjectStore } from "./media/open.ts";
 import { startMediaSweeper } from "./media/sweeper.ts";
 import { openPushNotifier } from "./push/open.ts";
 import { Safety } from "./safety/safety.ts";
+import { E2ee } from "./e2ee/service.ts";
 
 export interface RunningServer {
   /** ws://host:port/v1/ws (wss:// with server.tlsCertFile) */
@@ -76,6 +77,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   const objects = await openObjectStore(config, () => publicUrl);
   const safety = new Safety({ store: backends.safety, bus, config, presence, log });
   await safety.start();
+  const e2ee = new E2ee({ store: backends.e2ee, bus, config, clock, log });
   const ctx: NodeContext = {
     config,
     clock,
@@ -91,6 +93,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     media: new MediaService(config, objects, backends.metadata, log, clock),
     push: config.push.enabled ? await openPushNotifier(config, backends.metadata, presence, log, (service, outcome) => metrics.pushes.inc({ service, outcome })) : null,
     safety,
+    e2ee,
   };
   const node = new Node(ctx);
   // Events lost while the bus was down are in the store: bring every device up to date.
@@ -150,6 +153,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
       offRecovered();
       offExpired();
       safety.close();
+      e2ee.close();
       ctx.push?.close();
       readiness.close();
       metricsListener?.stop(true);

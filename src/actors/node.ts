@@ -205,6 +205,8 @@ export class Node implements UserActorHost, ConversationHost {
   async revokeDevice(user: string, device: string): Promise<boolean> {
     const known = await this.ctx.metadata.revokeDevice(user, device, Date.now());
     this.ctx.bus.publish(subjects.user(user), { t: "revoke", user, device });
+    // Its MLS groups must drop it before anyone writes in them again (src/e2ee).
+    if (known) await this.ctx.e2ee.deviceRevoked(user, device);
     return known;
   }
 

@@ -36,6 +36,7 @@ const EVENT_TYPES: Record<BusEvent["t"], true> = {
   removed: true,
   ban: true,
   notice: true,
+  e2ee: true,
 };
 
 export class NatsBus implements Bus {

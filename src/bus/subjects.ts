@@ -19,6 +19,8 @@ export const subjects = {
   health: (nodeId: number, nonce: string) => `msgr.health.${nodeId}.${token(nonce)}`,
   /** Changes every node must hear to keep its safety caches true: blocks, contacts, settings, removed messages. */
   safety: "msgr.safety",
+  /** Changes every node must hear to keep its cached MLS group facts true: commits, devices revoked (src/e2ee). */
+  e2ee: "msgr.e2ee",
   /** Every conversation's log subject: the stream's subject filter. */
   logAll: "msgr.log.*",
 } as const;

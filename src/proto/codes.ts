@@ -57,6 +57,12 @@ export const Method = {
   JoinRequestList: 39,
   JoinRequestAnswer: 40,
   Report: 41,
+  /** End-to-end encryption (MLS, RFC 9420): this device's KeyPackages, claims for a group, commits, the group's roster. */
+  KeyPackageUpload: 42,
+  KeyPackageCount: 43,
+  KeyPackageClaim: 44,
+  MlsCommit: 45,
+  MlsGroup: 46,
 } as const;
 export type MethodId = (typeof Method)[keyof typeof Method];
 
@@ -80,6 +86,8 @@ export const PushKind = {
   Invitation: 10,
   /** Someone asked to join a group this user administers through a link that needs approval, or the request was answered. */
   JoinRequest: 11,
+  /** One of this user's devices has this many KeyPackages left (its first upload, or a claim left it low). */
+  KeyPackages: 12,
 } as const;
 export type PushKindId = (typeof PushKind)[keyof typeof PushKind];
 
@@ -91,6 +99,10 @@ export const MessageKind = {
   System: 3,
   /** Written by the server only: what a message removed by moderation reads as from then on (empty body). */
   Removed: 4,
+  /** End-to-end encrypted: body is an MLS PrivateMessage (application content) of the conversation's group. */
+  Mls: 5,
+  /** Written by the server only, from MLS_COMMIT: body is a MessagePack MlsHandshake (the commit, and its Welcome). */
+  MlsCommit: 6,
 } as const;
 export type MessageKindId = (typeof MessageKind)[keyof typeof MessageKind];
 
@@ -143,6 +155,17 @@ export const ErrorCode = {
   Conflict: 1103,
   /** One of the two users blocked the other. */
   Blocked: 1104,
+  /**
+   * An MLS commit for an epoch other than the group's current one (another commit won: process it,
+   * then commit again on top), or an application message from an epoch older than the window.
+   */
+  EpochStale: 1105,
+  /** The MLS group still holds devices that must leave it (removed members, revoked devices): commit their removal first. */
+  CommitRequired: 1106,
+  /** Malformed or unacceptable MLS data: not decodable, another ciphersuite or group, expired, badly signed, replayed, or naming someone else. */
+  InvalidMls: 1107,
+  /** The conversation is end-to-end encrypted: only MLS messages (kind Mls) are accepted. */
+  EncryptionRequired: 1108,
   RateLimited: 2000,
   Unavailable: 2001,
   Internal: 2002,

@@ -22,6 +22,7 @@ const USE: Record<keyof typeof subjects, "bus" | "log" | "filter"> = {
   presence: "bus",
   health: "bus",
   safety: "bus",
+  e2ee: "bus",
   log: "log",
   logAll: "filter",
 };

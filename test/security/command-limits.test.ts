@@ -98,6 +98,15 @@ function sample(method: MethodId, n: number, ctx: { conv: string; group: string 
       return { conv: ctx.group, user: "nobody", approve: false };
     case Method.Report:
       return { user: `someone-${n}`, reason: "spam" };
+    case Method.KeyPackageUpload:
+      return { packages: [] };
+    case Method.KeyPackageCount:
+      return {};
+    case Method.KeyPackageClaim:
+    case Method.MlsGroup:
+      return { conv: ctx.conv };
+    case Method.MlsCommit:
+      return { conv: ctx.conv, commit: new Uint8Array([0, 1, 0, 1]) };
   }
 }
 

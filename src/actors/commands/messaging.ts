@@ -16,7 +16,8 @@ export const send: Command<typeof Method.Send> = {
   run({ node, session: s, acceptedAt }, { conv, cid, kind, body, media, resend }) {
     const { limits } = node.ctx.config;
     if (body.length > limits.maxBodyBytes) throw new CommandError(ErrorCode.BodyTooLarge, `body exceeds ${limits.maxBodyBytes} bytes`);
-    if (media && kind !== MessageKind.Media) throw new CommandError(ErrorCode.InvalidParams, "media: only messages of kind media carry an upload");
+    // An encrypted message (kind Mls) may carry an upload too: the file, encrypted by the sender.
+    if (media && kind !== MessageKind.Media && kind !== MessageKind.Mls) throw new CommandError(ErrorCode.InvalidParams, "media: only messages of kind media or mls carry an upload");
     if (kind === MessageKind.Removed) throw new CommandError(ErrorCode.InvalidParams, "kind: removed messages are written by the server");
     // Copy: the frame's buffer belongs to the socket layer.
     const copy = body.slice();
@@ -24,7 +25,7 @@ export const send: Command<typeof Method.Send> = {
     // what the safety rules need already known (no block between the two of a direct
     // conversation, the sender's consent recorded).
     const loaded = media ? undefined : node.loadedConversation(conv);
-    if (loaded && readyToSend(node, loaded, s.user)) return loaded.send(s.user, s.device, cid, kind, copy, acceptedAt, { resend });
+    if (loaded && readyToSend(node, loaded, s.user) && node.ctx.e2ee.screen(loaded, s.user, s.device, kind, copy, cid)) return loaded.send(s.user, s.device, cid, kind, copy, acceptedAt, { resend });
     return sendSlow(node, s, conv, cid, kind, copy, media, resend, acceptedAt);
   },
 };
@@ -48,9 +49,12 @@ async function sendSlow(node: Node, s: DeviceSession, conv: string, cid: string,
   const a = await memberOf(node, conv, s.user);
   const peer = a.type === ConvType.Direct ? peerOf(a, s.user) : undefined;
   if (peer) await ctx.safety.requireNotBlocked(s.user, peer);
+  // End-to-end encryption: plain messages stay out of encrypted conversations, MLS ones pass its checks.
+  await ctx.e2ee.admit(a, s.user, s.device, kind, body, cid);
   const upload = media ? await ctx.media.verifyForSend(s.user, media, conv) : null;
   const ack = await a.send(s.user, s.device, cid, kind, body, acceptedAt, { media, resend });
-  if (upload && !ack.dup) void thumbnail(node, a, upload, conv, ack.seq);
+  // Thumbnails only of plain media: an encrypted file is noise to the server (its sender makes the thumbnail).
+  if (upload && !ack.dup && kind === MessageKind.Media) void thumbnail(node, a, upload, conv, ack.seq);
   // Writing in a conversation makes it the sender's choice (presence, src/safety/policy.ts).
   ctx.safety.consent(conv, s.user).catch((err: unknown) => ctx.log.warn({ err, conv }, "recording consent failed"));
   return ack;

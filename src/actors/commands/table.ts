@@ -5,6 +5,7 @@ import { Method } from "../../proto/codes.ts";
 import type { CommandTable } from "./command.ts";
 import { convGet, convList, directOpen, groupAdd, groupCreate, groupRemove, groupRename, groupSetAdmin } from "./conversations.ts";
 import { deviceList, deviceRevoke } from "./devices.ts";
+import { keyPackageClaim, keyPackageCount, keyPackageUpload, mlsCommit, mlsGroup } from "./e2ee.ts";
 import {
   invitationAccept,
   invitationDecline,
@@ -65,4 +66,9 @@ export const COMMANDS: CommandTable = {
   [Method.JoinRequestList]: joinRequestList,
   [Method.JoinRequestAnswer]: joinRequestAnswer,
   [Method.Report]: report,
+  [Method.KeyPackageUpload]: keyPackageUpload,
+  [Method.KeyPackageCount]: keyPackageCount,
+  [Method.KeyPackageClaim]: keyPackageClaim,
+  [Method.MlsCommit]: mlsCommit,
+  [Method.MlsGroup]: mlsGroup,
 };
