@@ -74,6 +74,8 @@ export interface ClientEvents extends Record<string, unknown> {
   invitation: P.InvitationPush;
   /** Someone asked to join a group this user administers, or the request was answered. */
   joinRequest: P.JoinRequestPush;
+  /** One of this user's devices has this many MLS KeyPackages left (end-to-end encryption, `@msgr/sdk/e2ee`). */
+  keyPackages: P.KeyPackageCount;
 }
 
 export class ProtocolError extends Error {
@@ -343,7 +345,17 @@ export class Client extends Emitter<ClientEvents> {
         return this.emit("invitation", f.body as P.InvitationPush);
       case PushKind.JoinRequest:
         return this.emit("joinRequest", f.body as P.JoinRequestPush);
+      case PushKind.KeyPackages:
+        return this.emit("keyPackages", f.body as P.KeyPackageCount);
     }
+  }
+
+  /**
+   * A message this device wrote with a command other than SEND (an MLS commit): the server pushes
+   * no device its own writes, so it joins the conversation's order here, as a SEND's ack does.
+   */
+  acceptOwn(m: P.WireMessage): void {
+    this.received(m);
   }
 
   private received(m: P.WireMessage): void {
