@@ -1,6 +1,7 @@
 // Test helpers for end-to-end encryption: E2eeClients (memory storage unless given) on a harness,
 // collecting what each decrypts, and the conditions tests wait on.
 
+import type { CiphersuiteImpl, ClientState } from "ts-mls";
 import { E2eeClient, MemoryMlsStorage, type MlsStorage, type SecureMessage } from "../../src/sdk/e2ee.ts";
 import { nextEvent, until, type Harness } from "../helpers/harness.ts";
 
@@ -15,13 +16,14 @@ export interface Secure {
   errors: Error[];
 }
 
-export async function secure(h: Harness, user: string, device = `${user}-1`, opts: { storage?: MlsStorage; reconcileDelayMs?: number } = {}): Promise<Secure> {
+export async function secure(h: Harness, user: string, device = `${user}-1`, opts: { storage?: MlsStorage; reconcileDelayMs?: number; beforeConnect?: (e: E2eeClient) => void } = {}): Promise<Secure> {
   const storage = opts.storage ?? new MemoryMlsStorage();
   const e = await E2eeClient.create({ url: h.server.wsUrl, token: () => h.token(user, device), minBackoffMs: 50, maxBackoffMs: 500 }, { storage, keyPackages: 6, reconcileDelayMs: opts.reconcileDelayMs ?? 200 });
   const s: Secure = { e, user, device, storage, got: [], alerts: [], errors: [] };
   e.on("message", (m) => s.got.push(m));
   e.on("alert", (a) => s.alerts.push(a.message));
   e.on("error", (err) => s.errors.push(err));
+  opts.beforeConnect?.(e);
   const synced = nextEvent(e.client, "synced");
   await e.connect();
   await synced;
@@ -38,4 +40,19 @@ export async function sameEpoch(clients: Secure[], conv: string, min = 1, ms = 3
     return epochs.every((x) => x !== undefined && x >= min && x === epochs[0]);
   }, ms, `every device to reach the same epoch (>= ${min}) of ${conv}`);
   return clients[0]!.e.epoch(conv)!;
+}
+
+/** Error replies the server has sent with `code` so far (its metrics count them). */
+export async function errorReplies(h: Harness, code: number): Promise<number> {
+  const m = await h.server.node.ctx.metrics.errors.get();
+  return m.values.find((v) => v.labels.code === code)?.value ?? 0;
+}
+
+/** The SDK's MLS state of a conversation (tests reach in to try decrypting with it). */
+export function stateOf(s: Secure, conv: string): ClientState {
+  return (s.e as unknown as { groups: Map<string, { state: ClientState }> }).groups.get(conv)!.state;
+}
+
+export function suiteOf(s: Secure): CiphersuiteImpl {
+  return (s.e as unknown as { cs: CiphersuiteImpl }).cs;
 }
