@@ -322,7 +322,11 @@ export class E2ee {
       if (c.sender !== 0) throw invalid("commit: the group's founder holds leaf 0");
       leaves = [me];
     } else {
-      if (!equalBytes(c.groupId, g.groupId)) throw invalid("commit: for another MLS group");
+      if (!equalBytes(c.groupId, g.groupId)) {
+        // Two devices founded the group at once, and the other's came first: this one joins by Welcome.
+        if (c.epoch === 0) throw new CommandError(ErrorCode.EpochStale, "commit: the conversation has an MLS group already (another device founded it first)");
+        throw invalid("commit: for another MLS group");
+      }
       if (c.epoch !== g.epoch) {
         // The same commit again (its reply was lost): answer as before, storing it if it never was.
         if (c.epoch === g.epoch - 1 && hash === g.commitHash) return { seq: g.commitSeq || (await this.repair(a, g)), epoch: g.epoch };
