@@ -1,6 +1,6 @@
 // The MLS objects the delivery service reads, decoded and checked with ts-mls: KeyPackages
 // (uploaded, and inside the Add proposals of commits), commits (PublicMessages, so the server can
-// see who they add and remove) and Welcomes. Everything here refuses with InvalidMls (1107) and a
+// see who they add and remove) and Welcomes. Everything here refuses with InvalidMls (1108) and a
 // message saying what is wrong; nothing is trusted before it has been checked.
 //
 // What a server without the group's secrets cannot check, and members do: a commit's signature

@@ -58,11 +58,11 @@ export const Method = {
   JoinRequestAnswer: 40,
   Report: 41,
   /** End-to-end encryption (MLS, RFC 9420): this device's KeyPackages, claims for a group, commits, the group's roster. */
-  KeyPackageUpload: 42,
-  KeyPackageCount: 43,
-  KeyPackageClaim: 44,
-  MlsCommit: 45,
-  MlsGroup: 46,
+  KeyPackageUpload: 47,
+  KeyPackageCount: 48,
+  KeyPackageClaim: 49,
+  MlsCommit: 50,
+  MlsGroup: 51,
 } as const;
 export type MethodId = (typeof Method)[keyof typeof Method];
 
@@ -87,7 +87,7 @@ export const PushKind = {
   /** Someone asked to join a group this user administers through a link that needs approval, or the request was answered. */
   JoinRequest: 11,
   /** One of this user's devices has this many KeyPackages left (its first upload, or a claim left it low). */
-  KeyPackages: 12,
+  KeyPackages: 14,
 } as const;
 export type PushKindId = (typeof PushKind)[keyof typeof PushKind];
 
@@ -100,9 +100,9 @@ export const MessageKind = {
   /** Written by the server only: what a message removed by moderation reads as from then on (empty body). */
   Removed: 4,
   /** End-to-end encrypted: body is an MLS PrivateMessage (application content) of the conversation's group. */
-  Mls: 5,
+  Mls: 7,
   /** Written by the server only, from MLS_COMMIT: body is a MessagePack MlsHandshake (the commit, and its Welcome). */
-  MlsCommit: 6,
+  MlsCommit: 8,
 } as const;
 export type MessageKindId = (typeof MessageKind)[keyof typeof MessageKind];
 
@@ -159,13 +159,13 @@ export const ErrorCode = {
    * An MLS commit for an epoch other than the group's current one (another commit won: process it,
    * then commit again on top), or an application message from an epoch older than the window.
    */
-  EpochStale: 1105,
+  EpochStale: 1106,
   /** The MLS group still holds devices that must leave it (removed members, revoked devices): commit their removal first. */
-  CommitRequired: 1106,
+  CommitRequired: 1107,
   /** Malformed or unacceptable MLS data: not decodable, another ciphersuite or group, expired, badly signed, replayed, or naming someone else. */
-  InvalidMls: 1107,
+  InvalidMls: 1108,
   /** The conversation is end-to-end encrypted: only MLS messages (kind Mls) are accepted. */
-  EncryptionRequired: 1108,
+  EncryptionRequired: 1109,
   RateLimited: 2000,
   Unavailable: 2001,
   Internal: 2002,
