@@ -63,8 +63,11 @@ describe("an encrypted group of three users with two devices each", () => {
     await until(() => all.every((s) => texts(s, conv).length === sent.length), 30_000, "every device to decrypt every message");
     for (const s of all) expect(texts(s, conv)).toEqual(sent);
     for (const s of all) expect(s.alerts).toEqual([]);
+    // The search finds a message sent in the clear elsewhere, and none of the encrypted ones.
+    const control = `in the clear ${crypto.randomUUID()}`;
+    await all[0]!.e.send((await all[0]!.e.client.openDirect(all[5]!.user)).id, control);
     const stored = storedBytes();
-    expect(stored.length).toBeGreaterThan(sent.length);
+    expect(stored.some((b) => contains(b, te.encode(control)))).toBe(true);
     for (const text of sent) expect(stored.some((b) => contains(b, te.encode(text)))).toBe(false);
     // What the server holds is MLS: application messages, and the commit with its Welcome.
     const kinds = (await h.server.node.ctx.messages.range(conv, 0, 100)).map((m) => m.kind);

@@ -16,15 +16,27 @@ export interface Secure {
   errors: Error[];
 }
 
-export async function secure(h: Harness, user: string, device = `${user}-1`, opts: { storage?: MlsStorage; reconcileDelayMs?: number; beforeConnect?: (e: E2eeClient) => void } = {}): Promise<Secure> {
+export interface SecureOptions {
+  storage?: MlsStorage;
+  reconcileDelayMs?: number;
+  beforeConnect?: (e: E2eeClient) => void;
+}
+
+/** A connected, synced E2eeClient of a harness's server, its KeyPackages uploaded. */
+export function secure(h: Harness, user: string, device = `${user}-1`, opts: SecureOptions = {}): Promise<Secure> {
+  return secureAt(h.server.wsUrl, () => h.token(user, device), user, device, opts);
+}
+
+/** The same against any server (cluster tests): `url` may name several edges. */
+export async function secureAt(url: string | string[], token: () => Promise<string>, user: string, device: string, opts: SecureOptions = {}): Promise<Secure> {
   const storage = opts.storage ?? new MemoryMlsStorage();
-  const e = await E2eeClient.create({ url: h.server.wsUrl, token: () => h.token(user, device), minBackoffMs: 50, maxBackoffMs: 500 }, { storage, keyPackages: 6, reconcileDelayMs: opts.reconcileDelayMs ?? 200 });
+  const e = await E2eeClient.create({ url, token, minBackoffMs: 50, maxBackoffMs: 500 }, { storage, keyPackages: 6, reconcileDelayMs: opts.reconcileDelayMs ?? 200 });
   const s: Secure = { e, user, device, storage, got: [], alerts: [], errors: [] };
   e.on("message", (m) => s.got.push(m));
   e.on("alert", (a) => s.alerts.push(a.message));
   e.on("error", (err) => s.errors.push(err));
   opts.beforeConnect?.(e);
-  const synced = nextEvent(e.client, "synced");
+  const synced = nextEvent(e.client, "synced", undefined, 30_000);
   await e.connect();
   await synced;
   await e.ready();
