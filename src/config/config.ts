@@ -202,7 +202,7 @@ export interface Config {
       url: string;
     };
   };
-  /** End-to-end encryption: the MLS delivery service (src/e2ee, docs/protocol.md §15). */
+  /** End-to-end encryption: the MLS delivery service (src/e2ee, docs/protocol.md §16). */
   e2ee: {
     /**
      * Application messages may be this many epochs older than the group's current epoch; older

@@ -316,7 +316,7 @@ export interface MlsLeaf extends DeviceRef {
   leaf: number;
 }
 
-/** MLS_GROUP: the conversation's MLS group as the server tracks it (docs/protocol.md §15). */
+/** MLS_GROUP: the conversation's MLS group as the server tracks it (docs/protocol.md §16). */
 export interface MlsGroupInfo {
   /** The MLS group id; absent while the conversation is not end-to-end encrypted. */
   group?: Uint8Array;

@@ -1,4 +1,4 @@
-// End-to-end encryption commands (src/e2ee, docs/protocol.md §15): a device's KeyPackages, claims
+// End-to-end encryption commands (src/e2ee, docs/protocol.md §16): a device's KeyPackages, claims
 // of others' for a conversation's group, commits, and the group as the server tracks it.
 
 import { ConvType, Method } from "../../proto/codes.ts";
