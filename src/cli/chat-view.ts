@@ -68,6 +68,8 @@ export function messageText(kind: number, body: Uint8Array): string {
     return caption ? `[media] ${caption}` : "[media]";
   }
   if (kind === MessageKind.Removed) return "[message removed by a moderator]";
+  // What the encrypting client hands on when it could not decrypt (sent before this device joined, or tampered with).
+  if (kind === MessageKind.Mls) return "[encrypted message this device cannot read]";
   return `[message of kind ${kind}, ${body.byteLength} bytes]`;
 }
 
@@ -209,6 +211,11 @@ export function convLabel(info: ConvInfo | undefined, me: string, id = info?.id 
   if (!info) return id;
   if (info.type === ConvType.Direct) return sanitize(peersOf(info, me)[0] ?? id);
   return sanitize(info.title || id);
+}
+
+/** A safety number in groups of five digits, as people read them to each other. */
+export function formatSafetyNumber(user: string, digits: string): string {
+  return `safety number with ${sanitize(user)}: ${digits.replace(/\s+/g, "").replace(/(\d{5})(?=\d)/g, "$1 ")}`;
 }
 
 export function formatPrompt(label: string | null): string {
@@ -377,6 +384,8 @@ export const HELP = [
   "  /link [approve]  /links  /unlink TOKEN  invite links to the current group; /join TOKEN uses one",
   "  /requests  /approve USER  /deny USER     requests to join the current group",
   "  /report [USER] REASON    report a user (default: the direct peer) with your last 10 messages here",
+  "  /safety [USER]           safety numbers of the current encrypted conversation, to compare out of band",
+  "  /encrypt                 turn on end-to-end encryption in the current conversation (🔒)",
   "  /help                    this text",
   "  /quit                    exit (or Ctrl-D)",
   "anything else is sent to the current conversation (start with // to send a line beginning with /)",

@@ -3,6 +3,7 @@
 
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { ErrorCode, ProtocolError } from "../../src/sdk/index.ts";
+import { chatProcess } from "../helpers/chat-process.ts";
 import { nextEvent, startHarness, type Harness } from "../helpers/harness.ts";
 
 let h: Harness;
@@ -11,50 +12,7 @@ beforeAll(async () => {
 });
 afterAll(() => h.stop());
 
-/** A `msgr chat` process: type lines into it, wait for text to appear in what it printed. */
-function chat(user: string) {
-  const proc = Bun.spawn([process.execPath, "src/cli/main.ts", "chat", "--user", user, "--device", `${user}-term`, "--url", h.server.wsUrl], {
-    cwd: `${import.meta.dir}/../..`,
-    env: { ...process.env, MSGR_SERVER_DATA_DIR: h.dataDir, NO_COLOR: "1" },
-    stdin: "pipe",
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  let out = "";
-  const waiters = new Set<() => void>();
-  void (async () => {
-    const decoder = new TextDecoder();
-    for await (const chunk of proc.stdout) {
-      out += decoder.decode(chunk);
-      for (const w of waiters) w();
-    }
-  })();
-  return {
-    proc,
-    type(line: string) {
-      proc.stdin.write(`${line}\n`);
-      proc.stdin.flush();
-    },
-    /** Resolves when the output (from `from` on) contains `text`; returns where it ends. */
-    async printed(text: string, from = 0, ms = 10_000): Promise<number> {
-      const end = Date.now() + ms;
-      while (out.indexOf(text, from) < 0) {
-        if (Date.now() > end) throw new Error(`timed out waiting for ${JSON.stringify(text)}; output:\n${out}`);
-        // Woken by new output; the timer only lets the deadline be checked.
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(done, 200);
-          function done() {
-            clearTimeout(timer);
-            waiters.delete(done);
-            resolve();
-          }
-          waiters.add(done);
-        });
-      }
-      return out.indexOf(text, from) + text.length;
-    },
-  };
-}
+const chat = (user: string) => chatProcess(h, user);
 
 test("the terminal client changes privacy settings, accepts an invitation and blocks a user", async () => {
   const bob = await h.client("tc-bob");
