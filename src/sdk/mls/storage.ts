@@ -1,6 +1,7 @@
 // Where an end-to-end encrypting client keeps its secrets and group states between runs: a small
 // key-value interface, so an app can put them in IndexedDB, a keychain, a file or a database.
-// MemoryMlsStorage forgets everything with the process.
+// MemoryMlsStorage forgets everything with the process; the terminal client keeps a directory of
+// files (src/cli/mls-file-storage.ts).
 //
 // What is stored is secret (the device's signature key, KeyPackage private keys, every group's
 // epoch secrets): storage must be private to the device. A value written must be read back as
