@@ -84,6 +84,9 @@ function validParam(r: Rng, name: string): Raw {
     case "approval":
     case "approve":
     case "readReceipts":
+    case "archived":
+    case "pinned":
+    case "unread":
       return { t: "bool", v: r() < 0.5 };
     case "lastSeen":
     case "online":
@@ -112,10 +115,24 @@ function validParam(r: Rng, name: string): Raw {
         ],
       };
     case "seq":
+    case "ref":
     case "before":
     case "limit":
     case "size":
+    case "timer":
       return { t: "int", v: 1 + int(r, 100), enc: "fix" };
+    case "muteUntil":
+      return { t: "int", v: BigInt(1_700_000_000_000 + int(r, 1e9)), enc: "u64" };
+    case "seqs":
+      return { t: "arr", items: [{ t: "int", v: 1 + int(r, 100), enc: "fix" }] };
+    case "forward":
+      return {
+        t: "map",
+        entries: [
+          [s("conv"), s("c" + hex(r, 8))],
+          [s("seq"), { t: "int", v: 1 + int(r, 100), enc: "fix" }],
+        ],
+      };
     case "users":
     case "members":
       return { t: "arr", items: [s("alice"), s("bob")] };

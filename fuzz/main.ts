@@ -45,11 +45,12 @@ console.log(
     inputs: r.inputs,
     accepted: r.accepted,
     refused: r.refused,
-    crashes: r.failures.length,
+    failures: r.failures.length,
     seconds: +(r.elapsedMs / 1000).toFixed(1),
     inputsPerSecond: Math.round(rate),
     slowestMs: +r.slowestMs.toFixed(2),
     slowestIndex: r.slowestIndex,
+    stalls: r.stalls,
   }),
 );
 for (const f of r.failures.slice(0, 20)) console.error(`FAIL #${f.index}: ${f.reason}\n  ${f.hex}`);

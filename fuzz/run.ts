@@ -3,7 +3,9 @@
 //  2. no prototype was polluted (Object, Array and Function prototypes keep their own keys);
 //  3. a decoded command re-encodes to a frame that decodes to the same command.
 // It also times each input; `maxMs` turns a slow input into a failure (the CLI's choice: a unit
-// test never asserts on time, since shared machines stall).
+// test never asserts on time, since shared machines stall). An input over `maxMs` is timed
+// three more times and fails only if it is slow every time: a stall of the machine (a busy
+// neighbour, a collection) is not the input's doing.
 
 import { decodeCommand, encodeCommand, FrameError } from "../src/proto/codec.ts";
 import { DEFAULT_DECODE_LIMITS } from "../src/proto/limits.ts";
@@ -33,6 +35,18 @@ export interface FuzzReport {
   elapsedMs: number;
   slowestMs: number;
   slowestIndex: number;
+  /** Inputs over maxMs once that were fast when timed again: stalls of the machine. */
+  stalls: number;
+}
+
+function timeDecode(input: Uint8Array, limits: typeof DEFAULT_DECODE_LIMITS): number {
+  const t0 = performance.now();
+  try {
+    decodeCommand(input, limits);
+  } catch {
+    // Refusals were checked on the first pass; only the time matters here.
+  }
+  return performance.now() - t0;
 }
 
 const PROTOTYPES: [string, object][] = [
@@ -50,7 +64,7 @@ const toHex = (b: Uint8Array) => Buffer.from(b.subarray(0, 512)).toString("hex")
 export function runFuzz(opts: FuzzOptions): FuzzReport {
   const limits = DEFAULT_DECODE_LIMITS;
   const before = protoKeys();
-  const report: FuzzReport = { seed: opts.seed, inputs: 0, accepted: 0, refused: {}, failures: [], elapsedMs: 0, slowestMs: 0, slowestIndex: -1 };
+  const report: FuzzReport = { seed: opts.seed, inputs: 0, accepted: 0, refused: {}, failures: [], elapsedMs: 0, slowestMs: 0, slowestIndex: -1, stalls: 0 };
   const started = performance.now();
   for (let i = 0; i < opts.inputs; i++) {
     const input = fuzzInput(opts.seed, i);
@@ -70,7 +84,11 @@ export function runFuzz(opts: FuzzOptions): FuzzReport {
       report.slowestMs = ms;
       report.slowestIndex = i;
     }
-    if (opts.maxMs !== undefined && ms > opts.maxMs) fail(`took ${ms.toFixed(1)} ms (limit ${opts.maxMs})`);
+    if (opts.maxMs !== undefined && ms > opts.maxMs) {
+      const best = Math.min(ms, ...[0, 1, 2].map(() => timeDecode(input, limits)));
+      if (best > opts.maxMs) fail(`took ${best.toFixed(1)} ms, best of four (limit ${opts.maxMs})`);
+      else report.stalls++;
+    }
     if (protoKeys() !== before) {
       fail("a prototype gained or lost keys");
       break;

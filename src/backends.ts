@@ -37,9 +37,8 @@ export interface Stores {
 
 /** The JetStream log and the Cassandra/ScyllaDB history store, as one MessageStore. */
 async function openLogBackedStore(config: Config, log: Logger): Promise<MessageStore> {
-  const [{ openLogAndHistory }, { LogBackedMessageStore }] = await Promise.all([import("./storage/jetstream/open.ts"), import("./storage/jetstream/message-store.ts")]);
-  const { messageLog, history } = await openLogAndHistory(config, log, `msgr-log-${config.server.nodeId}`);
-  return new LogBackedMessageStore(messageLog, history, log);
+  const { openLogBackedStore: open } = await import("./storage/jetstream/open.ts");
+  return open(config, log);
 }
 
 /** The durable stores alone (opening them applies pending migrations). */

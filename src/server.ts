@@ -26,6 +26,7 @@ import { startMediaSweeper } from "./media/sweeper.ts";
 import { openPushNotifier } from "./push/open.ts";
 import { Safety } from "./safety/safety.ts";
 import { E2ee } from "./e2ee/service.ts";
+import { MessageView } from "./lifecycle/message-view.ts";
 
 export interface RunningServer {
   /** ws://host:port/v1/ws (wss:// with server.tlsCertFile) */
@@ -82,8 +83,8 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     config,
     clock,
     bus,
-    // Devices read messages removed by moderation as tombstones.
-    messages: safety.removed.wrap(backends.messages),
+    // Devices read removed and disappeared messages as tombstones.
+    messages: new MessageView(backends.messages, safety.removed, clock),
     metadata: backends.metadata,
     presence,
     metrics,
@@ -91,7 +92,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     ids: new SnowflakeGenerator(config.server.nodeId),
     cursors: new CursorWriter(backends.metadata),
     media: new MediaService(config, objects, backends.metadata, log, clock),
-    push: config.push.enabled ? await openPushNotifier(config, backends.metadata, presence, log, (service, outcome) => metrics.pushes.inc({ service, outcome })) : null,
+    push: config.push.enabled ? await openPushNotifier(config, backends.metadata, presence, log, clock, (service, outcome) => metrics.pushes.inc({ service, outcome })) : null,
     safety,
     e2ee,
   };
@@ -120,6 +121,17 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
           Math.max(250, Math.min(60_000, (retention * 1000) / 4)),
         )
       : undefined;
+  // Disappearing messages: reads hide them as they expire; this deletes them (the log-backed
+  // store's rows and entries expire by TTL instead).
+  let expiring: Promise<unknown> | null = null;
+  const expirySweeper = backends.messages.prunes
+    ? setInterval(() => {
+        expiring ??= backends.messages
+          .pruneExpired(clock.now())
+          .catch((err) => log.error({ err }, "deleting disappeared messages failed"))
+          .finally(() => (expiring = null));
+      }, config.storage.expirySweepMs)
+    : undefined;
 
   const host = edge.hostname === "0.0.0.0" || edge.hostname === "::" ? "127.0.0.1" : edge.hostname;
   const httpUrl = `${edge.tls ? "https" : "http"}://${host}:${edge.port}`;
@@ -143,8 +155,10 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
       edge.stop(false);
       clearInterval(sweeper);
       if (pruner) clearInterval(pruner);
+      if (expirySweeper) clearInterval(expirySweeper);
+      await expiring;
       await mediaSweeper.stop();
-      await node.quiesce(Date.now() + config.shutdown.drainTimeoutMs);
+      await node.quiesce(config.shutdown.drainTimeoutMs);
       await backends.messages.flush();
       await ctx.cursors.flush();
       for (const s of [...node.sessions()]) s.close(DisconnectCode.Shutdown, "server shutting down; reconnect");

@@ -23,7 +23,7 @@ const USAGE = `usage: npm run bench -- <${SCENARIOS.join("|")}|all> [options]
   --hold S               connections: seconds to hold them open
   --devices M            resume: devices reconnecting
   --missed K             resume: messages each device missed
-  --messages N           durable: messages in the log each variant drains
+  --messages N           durable: appends of the closed loop (saturation)
   --body BYTES           message body size (default 100; durable: 200)
   --no-pin               do not pin servers and generators to separate cores`;
 

@@ -26,14 +26,23 @@ export interface Profile {
   };
   resume: { devices: number; missed: number; timeoutMs: number };
   durable: {
-    /** Messages in the pre-filled log that every variant drains. */
+    /** Appends of the closed loop (saturation), one in flight per conversation. */
     messages: number;
     conversations: number;
     bodyBytes: number;
-    /** One-at-a-time writing is measured for at most this long (it would take minutes to drain the log). */
-    oneAtATimeMs: number;
-    /** Unmeasured drains first, one per batched write mode, so the first measured variant does not pay for the JIT and statement preparation. */
+    /** Raw JetStream publishes are measured for this long (each of one stream and all shard streams). */
+    rawMs: number;
+    /** The open loop runs this long, at openFraction of the closed loop's rate. */
+    openMs: number;
+    openFraction: number;
+    /** Appends into one conversation, by one writer and again by two. */
+    hotMessages: number;
+    /** Each way of writing the store alone is measured for this long. */
+    probeMs: number;
+    /** An unmeasured store probe first, so the first measured one does not pay for the JIT and statement preparation. */
     warmupMs: number;
+    /** The drain is measured for at most this long (the log of a round holds more than the store takes in that time). */
+    drainMs: number;
   };
   bodyBytes: number;
   connectConcurrency: number;
@@ -47,7 +56,7 @@ const quick: Profile = {
   group: { groups: 2, members: 256, senders: 4, window: 4, warmupMs: 500, durationMs: 2_500, drainMs: 3_000 },
   connections: { connections: 2_000, perProcess: 1_000, heartbeatMs: 2_000, holdMs: 3_000 },
   resume: { devices: 200, missed: 50, timeoutMs: 30_000 },
-  durable: { messages: 20_000, conversations: 1_000, bodyBytes: 200, oneAtATimeMs: 5_000, warmupMs: 8_000 },
+  durable: { messages: 60_000, conversations: 1_000, bodyBytes: 200, rawMs: 3_000, openMs: 3_000, openFraction: 0.5, hotMessages: 10_000, probeMs: 3_000, warmupMs: 4_000, drainMs: 15_000 },
   bodyBytes: 100,
   connectConcurrency: 100,
   heartbeatMs: 30_000,
@@ -59,7 +68,7 @@ const full: Profile = {
   group: { groups: 8, members: 256, senders: 4, window: 4, warmupMs: 2_000, durationMs: 15_000, drainMs: 10_000 },
   connections: { connections: 100_000, perProcess: 15_000, heartbeatMs: 10_000, holdMs: 30_000 },
   resume: { devices: 2_000, missed: 100, timeoutMs: 120_000 },
-  durable: { messages: 200_000, conversations: 10_000, bodyBytes: 200, oneAtATimeMs: 20_000, warmupMs: 20_000 },
+  durable: { messages: 200_000, conversations: 10_000, bodyBytes: 200, rawMs: 10_000, openMs: 10_000, openFraction: 0.5, hotMessages: 20_000, probeMs: 5_000, warmupMs: 10_000, drainMs: 120_000 },
   bodyBytes: 100,
   connectConcurrency: 200,
   heartbeatMs: 30_000,

@@ -37,7 +37,7 @@ export function sections(results: ScenarioResult[]): string {
   const checks = checkTargets(results);
   out.push(
     [
-      "## Design targets",
+      "## Targets (issue 11: the hot path)",
       "",
       table(
         ["target", "measured", "met"],

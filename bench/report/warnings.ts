@@ -41,16 +41,17 @@ export function warnings(results: ScenarioResult[]): string[] {
         if (f.generatorCores > GENERATOR_SATURATED) out.push(`resume: the generator used ${percent(f.generatorCores)} of a core; catch-up time may be the generator's limit.`);
       }
     if (r.scenario === "durable") {
-      if (r.fill) noise("durable · fill", r.fill.otherCores);
-      for (const v of r.variants) {
-        const d = v.figures;
-        const where = `durable · ${v.variant}`;
+      r.perRound.forEach((round, i) => {
+        const at = r.perRound.length > 1 ? ` (round ${i + 1})` : "";
+        noise(`durable · closed loop${at}`, round.fill.otherCores);
+        noise(`durable · open loop${at}`, round.open.otherCores);
+        const d = round.drain;
+        const where = `durable · drain${at}`;
         noise(where, d.otherCores);
         if (d.storeErrors > 0) out.push(`${where}: ${d.storeErrors} store write(s) failed and were retried.`);
-        if (d.capped && v.batchSize > 1) out.push(`${where}: stopped at its time limit with ${d.written} messages written; its rate covers that part only.`);
         if (d.capped ? d.rowsStored < d.written : d.rowsStored !== d.written) out.push(`${where}: the store holds ${d.rowsStored} message rows after writing ${d.written}.`);
-        if (d.backlogLeft > 0) out.push(`${where}: the consumer still counted ${d.backlogLeft} entries unacknowledged after the last write.`);
-      }
+        if (d.backlogLeft > 0) out.push(`${where}: the consumers still counted ${d.backlogLeft} envelopes unacknowledged after the last write.`);
+      });
     }
   }
   const skipped = new Map<string, string>();

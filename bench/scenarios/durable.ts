@@ -1,52 +1,81 @@
-// Scenario "durable": the cluster write path behind the sender's ack, msgr only. The log is
-// filled once through the log-backed store (the sender-visible part: appends acknowledged once
-// JetStream has them on disk). Then write-behind workers drain that same log into Cassandra, each
-// variant with a new consumer that reads it from the start into emptied tables, so every variant
-// writes identical input: unlogged batches per partition, concurrent prepared statements, and
-// one message per write (no batching) for the ratio. Rounds alternate the variants.
+// Scenario "durable": the cluster write path behind the sender's ack, msgr only, against the
+// ceilings of the engines under it, all in one invocation. Each round, on a log of its own:
+//
+//   1. raw JetStream: plain publishes into a stream with the message log's settings (file
+//      storage, fsync before every ack): one chat message per JetStream message and fsync. Once
+//      into one stream, once spread over as many streams as the log has shards.
+//   2. msgr's append at saturation: a closed loop through the log-backed store (group commit into
+//      envelopes, one owner per shard), one append in flight per conversation, skewed traffic.
+//   3. msgr's append in an open loop at a share of that rate, latency from the scheduled time.
+//   4. one conversation alone: appends from one edge, then from two edges at once (one owns the
+//      shard, the other forwards to it).
+//   5. the store's ceiling: the Cassandra driver alone writing the rows the worker writes, in
+//      each way of batching and concurrency; the fastest is the ceiling.
+//   6. the drain: the write-behind worker with its defaults copies the round's log into emptied
+//      tables with a new consumer, for at most drainMs (a backlog it does not finish in time).
 
 import { DEFAULTS } from "../../src/config/config.ts";
 import { MessageKind } from "../../src/proto/codes.ts";
-import type { CassandraHistory, WriteMode } from "../../src/storage/cassandra/history-store.ts";
+import type { Statement } from "../../src/storage/cassandra/history-store.ts";
+import type { LogEntry } from "../../src/storage/jetstream/envelope.ts";
+import type { MessageLog } from "../../src/storage/jetstream/message-log.ts";
+import type { LogBackedMessageStore } from "../../src/storage/jetstream/message-store.ts";
+import type { NewMessage } from "../../src/storage/types.ts";
 import { WorkerMetrics } from "../../src/worker/metrics.ts";
 import { WriteBehindWorker } from "../../src/worker/write-behind.ts";
 import { LatencyHistogram } from "../lib/histogram.ts";
 import { medianOf } from "../lib/median.ts";
 import { CpuMeter, machineBusyMs } from "../lib/proc-stats.ts";
 import type { Profile } from "../lib/profiles.ts";
-import { stageLabel, type ScenarioContext } from "./context.ts";
-import { silent, startDurableServices, type DurableServices } from "./durable-services.ts";
-import type { DrainFigures, DurableVariant, DurableVariantName, FillFigures, HotConversationFigures, ScenarioResult } from "./types.ts";
+import type { ScenarioContext } from "./context.ts";
+import { silent, startDurableServices, type DurableServices, type Edge } from "./durable-services.ts";
+import type { CeilingProbe, DrainFigures, DurableRound, FillFigures, HotConversationFigures, OpenLoopFigures, RawLogFigures, ScenarioResult } from "./types.ts";
 
-/** Skew of the fill: this share of the conversations carries this share of the messages, so batches hold several rows of some partitions. */
+/** Skew of the traffic: this share of the conversations carries this share of the messages. */
 const BUSY_CONVERSATIONS = 0.1;
 const BUSY_MESSAGES = 0.5;
-/** A batched drain still running after this long is stopped and reported as capped. */
-const DRAIN_LIMIT_MS = 600_000;
-/** How long acknowledgements may take to reach the consumer after the last write. */
+/** Raw publishes in flight: enough to keep each stream busy. */
+const RAW_WINDOW = 256;
+/** How long acknowledgements may take to reach the consumers after the last write. */
 const ACK_SETTLE_MS = 5_000;
-
-interface Variant {
-  name: DurableVariantName;
-  writeMode: WriteMode;
-  batchSize: number;
-}
-
-const VARIANTS: Variant[] = [
-  { name: "batch", writeMode: "batch", batchSize: DEFAULTS.worker.batchSize },
-  { name: "concurrent", writeMode: "concurrent", batchSize: DEFAULTS.worker.batchSize },
-  // One message per write: its few statements go to different partitions, so both modes send them alike.
-  { name: "one-at-a-time", writeMode: "concurrent", batchSize: 1 },
+/** The store probes: unlogged single-partition batches and single statements, at these numbers of requests in flight. */
+const PROBES: { mode: CeilingProbe["mode"]; concurrency: number }[] = [
+  { mode: "batch", concurrency: 128 },
+  { mode: "batch", concurrency: 256 },
+  { mode: "batch", concurrency: 512 },
+  { mode: "batch", concurrency: 1024 },
+  { mode: "statements", concurrency: 256 },
+  { mode: "statements", concurrency: 1024 },
 ];
+/** Messages whose rows are grouped into batches together: as many as the worker writes at once. */
+const PROBE_UNIT = DEFAULTS.worker.batchSize;
 
-type Round = DurableVariant["rounds"][number];
+type Durable = Extract<ScenarioResult, { scenario: "durable" }>;
 
 export async function runDurable(ctx: ScenarioContext): Promise<ScenarioResult> {
   const p = ctx.args.profile.durable;
   const base = {
     ...ctx.meta,
     scenario: "durable" as const,
-    params: { messages: p.messages, conversations: p.conversations, bodyBytes: p.bodyBytes, busyConversations: BUSY_CONVERSATIONS, busyMessages: BUSY_MESSAGES, oneAtATimeMs: p.oneAtATimeMs, batchWaitMs: DEFAULTS.worker.batchWaitMs },
+    params: {
+      messages: p.messages,
+      conversations: p.conversations,
+      bodyBytes: p.bodyBytes,
+      busyConversations: BUSY_CONVERSATIONS,
+      busyMessages: BUSY_MESSAGES,
+      shards: DEFAULTS.jetstream.shards,
+      rawWindow: RAW_WINDOW,
+      rawMs: p.rawMs,
+      openMs: p.openMs,
+      openFraction: p.openFraction,
+      hotMessages: p.hotMessages,
+      probeMs: p.probeMs,
+      drainMs: p.drainMs,
+      batchSize: DEFAULTS.worker.batchSize,
+      batchWaitMs: DEFAULTS.worker.batchWaitMs,
+      writesInFlight: DEFAULTS.worker.writesInFlight,
+      writeMode: DEFAULTS.worker.writeMode,
+    },
   };
   ctx.progress.stage("durable · starting nats-server and Cassandra");
   let services: DurableServices;
@@ -55,39 +84,70 @@ export async function runDurable(ctx: ScenarioContext): Promise<ScenarioResult> 
   } catch (e) {
     return notRun(ctx, base, `nats-server or Cassandra did not start: ${(e as Error).message}`);
   }
-  let fill: FillFigures | undefined;
+  const rounds: DurableRound[] = [];
   try {
-    fill = await fillLog(ctx, services, p);
-    // Cassandra's JIT warms each write path separately: a short unmeasured drain in each batched mode.
-    for (const v of VARIANTS.filter((x) => x.batchSize > 1)) {
-      ctx.progress.stage(`durable · warm-up · ${v.name}`);
-      await drain(ctx, services, v, `bench-warmup-${v.name}`, p.warmupMs);
-    }
-    const rounds = new Map<DurableVariantName, Round[]>(VARIANTS.map((v) => [v.name, []]));
-    for (let round = 1; round <= ctx.args.profile.rounds; round++) {
-      // Each round starts with another variant, so drift on a shared machine hits all alike.
-      for (let i = 0; i < VARIANTS.length; i++) {
-        const v = VARIANTS[(i + round - 1) % VARIANTS.length]!;
-        ctx.progress.stage(stageLabel(ctx, "durable", v.name, round)(v.batchSize > 1 ? "drain" : `first ${p.oneAtATimeMs / 1000} s`));
-        rounds.get(v.name)!.push(await drain(ctx, services, v, `bench-${v.name}-${round}`, v.batchSize > 1 ? DRAIN_LIMIT_MS : p.oneAtATimeMs));
-      }
-    }
-    const variants = VARIANTS.map((v): DurableVariant => {
-      const r = rounds.get(v.name)!;
-      return { variant: v.name, writeMode: v.writeMode, batchSize: v.batchSize, rounds: r, figures: medianOf(r.map((x) => x.figures)) };
-    });
-    const hot = await hotConversation(ctx, services, Math.max(1_000, Math.round(p.messages / 10)));
-    return { ...base, skipped: [], fill, variants, hot };
+    for (let round = 1; round <= ctx.args.profile.rounds; round++) rounds.push(await runRound(ctx, services, p, round));
+    return { ...base, skipped: [], perRound: rounds, figures: medianOf(rounds) };
   } catch (e) {
-    return notRun(ctx, base, `failed: ${(e as Error).message}`, fill);
+    return notRun(ctx, base, `failed: ${(e as Error).message}`, rounds);
   } finally {
     await services.stop();
   }
 }
 
-function notRun(ctx: ScenarioContext, base: Omit<Extract<ScenarioResult, { scenario: "durable" }>, "skipped" | "variants">, reason: string, fill?: FillFigures): ScenarioResult {
+function notRun(ctx: ScenarioContext, base: Omit<Durable, "skipped" | "perRound" | "figures">, reason: string, rounds: DurableRound[] = []): ScenarioResult {
   ctx.progress.note(`durable: ${reason}`);
-  return { ...base, skipped: [{ target: "durable", reason: reason.split("\n")[0]! }], ...(fill ? { fill } : {}), variants: [] };
+  return { ...base, skipped: [{ target: "durable", reason: reason.split("\n")[0]! }], perRound: rounds, ...(rounds.length ? { figures: medianOf(rounds) } : {}) };
+}
+
+async function runRound(ctx: ScenarioContext, s: DurableServices, p: Profile["durable"], round: number): Promise<DurableRound> {
+  const label = (what: string) => `durable · ${what}${ctx.args.profile.rounds > 1 ? ` · round ${round}` : ""}`;
+  const stream = `MSGR_BENCH_${round}`;
+  const raw = `RAW_BENCH_${round}`;
+  const shards = DEFAULTS.jetstream.shards;
+  try {
+    ctx.progress.stage(label("raw JetStream, one stream"));
+    const rawOne = await rawPublish(ctx, s, `${raw}_ONE`, 1, p.rawMs, p.bodyBytes);
+    ctx.progress.stage(label(`raw JetStream, ${shards} streams`));
+    const rawSharded = await rawPublish(ctx, s, `${raw}_SHARDED`, shards, p.rawMs, p.bodyBytes);
+
+    const edge = await s.openEdge(stream, "bench-edge-1");
+    let fill: FillFigures;
+    let open: OpenLoopFigures;
+    let hot: HotConversationFigures;
+    try {
+      ctx.progress.stage(label(`msgr append, closed loop: ${p.messages.toLocaleString("en-US")} messages`));
+      fill = await closedLoop(ctx, s, edge.store, p, round);
+      ctx.progress.stage(label(`msgr append, open loop at ${Math.round(p.openFraction * 100)}%`));
+      open = await openLoop(ctx, s, edge.store, p, fill.rate * p.openFraction, round);
+      hot = await hotConversation(ctx, s, edge, stream, p, round, label);
+    } finally {
+      await edge.close();
+    }
+
+    const log = await s.openLog(stream);
+    try {
+      const entries = await readLog(log);
+      const pass = { n: 0 };
+      if (round === 1) {
+        ctx.progress.stage(label("store ceiling warm-up"));
+        await probe(s, entries, { mode: "batch", concurrency: 256 }, p.warmupMs, pass);
+      }
+      const ceiling: Record<string, CeilingProbe> = {};
+      for (const pr of PROBES) {
+        ctx.progress.stage(label(`store ceiling: ${pr.mode}, ${pr.concurrency} in flight`));
+        ceiling[`${pr.mode}-${pr.concurrency}`] = await probe(s, entries, pr, p.probeMs, pass);
+      }
+      ctx.progress.stage(label(`drain: ${entries.length.toLocaleString("en-US")} messages`));
+      const drained = await drain(ctx, s, log, entries.length, p.drainMs);
+      return { rawOne, rawSharded, fill, open, hot, ceiling, ceilingRate: Math.max(...Object.values(ceiling).map((c) => c.rate)), drain: drained };
+    } finally {
+      await log.close();
+    }
+  } finally {
+    await s.deleteLog(raw);
+    await s.deleteLog(stream);
+  }
 }
 
 /** Messages per conversation: the busy ones share BUSY_MESSAGES of them, the rest share the remainder. */
@@ -99,7 +159,7 @@ function conversationSizes(messages: number, conversations: number): number[] {
   return Array.from({ length: conversations }, (_, c) => (c < busy ? share(busyTotal, busy, c) : share(messages - busyTotal, quiet, c - busy)));
 }
 
-/** CPU ms per 1,000 messages of nats-server, Cassandra and this process (the store's or the worker's client side), and the cores everything else kept busy. */
+/** CPU ms per 1,000 messages of nats-server, Cassandra and this process, and the cores everything else kept busy. */
 interface CpuPer1k {
   log: number;
   store: number;
@@ -119,15 +179,52 @@ function meterCpu(s: DurableServices): (messages: number) => CpuPer1k {
   };
 }
 
-/** Appends the messages through the log-backed store, one append in flight per conversation (a conversation's appends are serial anyway). */
-async function fillLog(ctx: ScenarioContext, s: DurableServices, p: Profile["durable"]): Promise<FillFigures> {
-  ctx.progress.stage(`durable · fill the log: ${p.messages.toLocaleString("en-US")} messages`);
+/** Plain publishes, RAW_WINDOW in flight, spread over `streams` streams with the log's settings, for `durationMs`. */
+async function rawPublish(ctx: ScenarioContext, s: DurableServices, name: string, streams: number, durationMs: number, bodyBytes: number): Promise<RawLogFigures> {
+  for (let i = 0; i < streams; i++) await s.rawStream(`${name}-${i}`, `bench.raw.${name}.${i}`);
+  const body = new Uint8Array(bodyBytes).fill(0x61);
+  let published = 0;
+  let next = 0;
+  const cpu = meterCpu(s);
+  const started = performance.now();
+  const end = started + durationMs;
+  await Promise.all(
+    Array.from({ length: RAW_WINDOW }, async () => {
+      while (performance.now() < end) {
+        await s.js.publish(`bench.raw.${name}.${next++ % streams}`, body);
+        ctx.progress.update(++published, published);
+      }
+    }),
+  );
+  const elapsedMs = performance.now() - started;
+  return { streams, window: RAW_WINDOW, published, elapsedMs, rate: (published * 1000) / elapsedMs, logCpuPer1k: cpu(published).log };
+}
+
+function newMessage(conv: string, from: string, n: number, body: Uint8Array, id: bigint): NewMessage {
+  return { conv, id, from, dev: "d1", cid: `${from}-${n}`, kind: MessageKind.Text, body, ts: Date.now() };
+}
+
+/**
+ * Appends through the store with one append in flight per conversation: saturation. Each
+ * conversation's first append comes first, apart: it reads the conversation's last seq from the
+ * history store (its latency is reported on its own); the loop then measures steady traffic.
+ */
+async function closedLoop(ctx: ScenarioContext, s: DurableServices, store: LogBackedMessageStore, p: Profile["durable"], round: number): Promise<FillFigures> {
   const sizes = conversationSizes(p.messages, p.conversations);
   const body = new Uint8Array(p.bodyBytes).fill(0x61);
   const latency = new LatencyHistogram();
-  let id = 0n;
+  const first = new LatencyHistogram();
+  let id = BigInt(round) << 40n;
+  await Promise.all(
+    sizes.map(async (_, c) => {
+      const at = performance.now();
+      await store.append(newMessage(`bench-${c}`, `u${c}-first`, 0, body, ++id));
+      first.recordMs(performance.now() - at);
+    }),
+  );
   let sent = 0;
   let acked = 0;
+  const before = store.stats();
   const cpu = meterCpu(s);
   const started = performance.now();
   await Promise.all(
@@ -135,7 +232,7 @@ async function fillLog(ctx: ScenarioContext, s: DurableServices, p: Profile["dur
       for (let i = 0; i < count; i++) {
         const at = performance.now();
         ctx.progress.update(++sent, acked);
-        await s.store.append({ conv: `bench-${c}`, id: ++id, from: `u${c}-${i % 2}`, dev: "d1", cid: `m${i}`, kind: MessageKind.Text, body, ts: Date.now() });
+        await store.append(newMessage(`bench-${c}`, `u${c}-${i % 2}`, i, body, ++id));
         latency.recordMs(performance.now() - at);
         ctx.progress.update(sent, ++acked);
       }
@@ -143,12 +240,15 @@ async function fillLog(ctx: ScenarioContext, s: DurableServices, p: Profile["dur
   );
   const elapsedMs = performance.now() - started;
   const c = cpu(p.messages);
+  const after = store.stats();
   return {
     messages: p.messages,
     conversations: p.conversations,
     elapsedMs,
     rate: (p.messages * 1000) / elapsedMs,
     append: latency.summary(),
+    firstAppend: first.summary(),
+    perEnvelope: (after.messages - before.messages) / Math.max(1, after.envelopes - before.envelopes),
     logCpuPer1k: c.log,
     storeCpuPer1k: c.store,
     benchCpuPer1k: c.self,
@@ -157,76 +257,168 @@ async function fillLog(ctx: ScenarioContext, s: DurableServices, p: Profile["dur
 }
 
 /**
- * One conversation as fast as it goes: `messages` appends by one writer, then as many by two
- * writers (two edges' stores) at once, half each. Appends to one conversation are serial (each
- * publish is fenced on the one before), so this is the ceiling of a single busy conversation,
- * and the second figure is what writers racing on different nodes cost. Runs after the drains:
- * its entries are not part of the log they measure.
+ * Appends on a fixed schedule at `rate`, round robin over the closed loop's conversations (their
+ * last seqs are known: steady traffic, not first messages); each latency counts from its
+ * scheduled time, so a stall cannot hide.
  */
-async function hotConversation(ctx: ScenarioContext, s: DurableServices, messages: number): Promise<HotConversationFigures> {
-  const body = new Uint8Array(ctx.args.profile.durable.bodyBytes).fill(0x61);
-  let id = 1n << 40n;
-  const append = (store: DurableServices["store"], conv: string, from: string, i: number) =>
-    store.append({ conv, id: ++id, from, dev: "d1", cid: `${from}-${i}`, kind: MessageKind.Text, body, ts: Date.now() });
+async function openLoop(ctx: ScenarioContext, s: DurableServices, store: LogBackedMessageStore, p: Profile["durable"], rate: number, round: number): Promise<OpenLoopFigures> {
+  const body = new Uint8Array(p.bodyBytes).fill(0x61);
+  const latency = new LatencyHistogram();
+  const total = Math.max(1, Math.round((rate * p.openMs) / 1000));
+  let id = (BigInt(round) << 40n) + (1n << 36n);
+  let issued = 0;
+  let acked = 0;
+  const pending: Promise<void>[] = [];
+  const before = store.stats();
+  const cpu = meterCpu(s);
+  const started = performance.now();
+  while (issued < total) {
+    const due = Math.min(total, Math.floor(((performance.now() - started) * rate) / 1000) + 1);
+    for (; issued < due; issued++) {
+      const scheduled = started + (issued * 1000) / rate;
+      const c = issued % p.conversations;
+      pending.push(
+        store.append(newMessage(`bench-${c}`, `o${c}`, issued, body, ++id)).then(() => {
+          latency.recordMs(performance.now() - scheduled);
+          ctx.progress.update(issued, ++acked);
+        }),
+      );
+    }
+    await Bun.sleep(1);
+  }
+  await Promise.all(pending);
+  const elapsedMs = performance.now() - started;
+  const after = store.stats();
+  return {
+    offeredRate: rate,
+    achievedRate: (total * 1000) / elapsedMs,
+    messages: total,
+    append: latency.summary(),
+    perEnvelope: (after.messages - before.messages) / Math.max(1, after.envelopes - before.envelopes),
+    otherCores: cpu(total).otherCores,
+  };
+}
+
+/**
+ * One conversation as fast as it goes: `hotMessages` appends from one edge, then as many from
+ * two edges at once, half each (one owns the shard, the other forwards its appends to it).
+ */
+async function hotConversation(
+  ctx: ScenarioContext,
+  s: DurableServices,
+  edge: Edge,
+  stream: string,
+  p: Profile["durable"],
+  round: number,
+  label: (what: string) => string,
+): Promise<HotConversationFigures> {
+  const body = new Uint8Array(p.bodyBytes).fill(0x61);
+  let id = (BigInt(round) << 40n) + (2n << 36n);
   const timed = async (run: () => Promise<unknown>) => {
     const started = performance.now();
     await run();
-    return (messages * 1000) / (performance.now() - started);
+    return (p.hotMessages * 1000) / (performance.now() - started);
   };
-  ctx.progress.stage(`durable · one conversation, one writer: ${messages.toLocaleString("en-US")} appends`);
-  const oneWriter = await timed(() => Promise.all(Array.from({ length: messages }, (_, i) => append(s.store, "bench-hot-1", "a", i))));
-  ctx.progress.stage(`durable · one conversation, two racing writers: ${messages.toLocaleString("en-US")} appends`);
-  const second = await s.secondWriter();
+  const appendAll = (store: LogBackedMessageStore, conv: string, from: string, count: number) =>
+    Promise.all(Array.from({ length: count }, (_, i) => store.append(newMessage(conv, from, i, body, ++id)).then(() => ctx.progress.update(i, i))));
+  ctx.progress.stage(label(`one conversation, one edge: ${p.hotMessages.toLocaleString("en-US")} appends`));
+  const oneWriter = await timed(() => appendAll(edge.store, `bench-hot-1-${round}`, "a", p.hotMessages));
+  ctx.progress.stage(label(`one conversation, two edges: ${p.hotMessages.toLocaleString("en-US")} appends`));
+  const second = await s.openEdge(stream, "bench-edge-2");
   try {
-    const before = s.store.fenceConflicts;
-    const half = Math.floor(messages / 2);
-    const twoWriters = await timed(() =>
-      Promise.all([
-        ...Array.from({ length: half }, (_, i) => append(s.store, "bench-hot-2", "a", i)),
-        ...Array.from({ length: messages - half }, (_, i) => append(second.store, "bench-hot-2", "b", i)),
-      ]),
-    );
-    const conflicts = s.store.fenceConflicts - before + second.store.fenceConflicts;
-    return { messages, oneWriter, twoWriters, conflictShare: conflicts / messages };
+    const half = Math.floor(p.hotMessages / 2);
+    const conv = `bench-hot-2-${round}`;
+    const before = second.store.stats().forwarded;
+    const twoWriters = await timed(() => Promise.all([appendAll(edge.store, conv, "a", half), appendAll(second.store, conv, "b", p.hotMessages - half)]));
+    return { messages: p.hotMessages, oneWriter, twoWriters, forwarded: second.store.stats().forwarded - before };
   } finally {
     await second.close();
   }
 }
 
-/** Times each store write the worker makes and counts its entries (the worker's own histogram buckets are too coarse for a p99). */
+/** Every message in the log of the round, as the worker will see them. */
+async function readLog(log: MessageLog): Promise<LogEntry[]> {
+  const out: LogEntry[] = [];
+  for (const shard of log.layout.all) await log.walk(shard, 1, (env, logSeq) => (out.push(...env.messages.map((message) => ({ message, logSeq }))), true));
+  return out;
+}
+
+/**
+ * The store alone: the driver sends the rows the worker would write for `entries` (cycling
+ * through them, new rows on every pass), as unlogged single-partition batches or single
+ * statements, `concurrency` requests in flight, for `durationMs`.
+ */
+async function probe(s: DurableServices, entries: LogEntry[], pr: { mode: CeilingProbe["mode"]; concurrency: number }, durationMs: number, pass: { n: number }): Promise<CeilingProbe> {
+  // Work units of PROBE_UNIT messages, each a list of requests. Every pass over the log writes
+  // new rows (its conversations renamed), as the drain does into emptied tables.
+  const unit = (i: number) => {
+    const chunk = entries.slice(i, i + PROBE_UNIT).map((e) => ({ ...e, message: { ...e.message, conv: `${e.message.conv}~${pass.n}` } }));
+    const { lasts, rows } = s.history.statements(chunk);
+    const all = [...lasts, ...rows];
+    return { messages: chunk.length, requests: pr.mode === "batch" ? s.history.batches(all) : all.map((st) => [st]) };
+  };
+  const requests = function* () {
+    for (let i = 0; ; i += PROBE_UNIT) {
+      if (i >= entries.length) {
+        i = 0;
+        pass.n++;
+      }
+      const u = unit(i);
+      for (let r = 0; r < u.requests.length; r++) yield { group: u.requests[r]!, messages: r === u.requests.length - 1 ? u.messages : 0 };
+    }
+  };
+  const it = requests();
+  let messages = 0;
+  const started = performance.now();
+  const end = started + durationMs;
+  await Promise.all(
+    Array.from({ length: pr.concurrency }, async () => {
+      while (performance.now() < end) {
+        const { group, messages: done } = it.next().value!;
+        if (group.length === 1) await s.cql.execute(group[0]!.query, group[0]!.params, { prepare: true });
+        else await s.cql.batch(group, { prepare: true, logged: false });
+        messages += done;
+      }
+    }),
+  );
+  pass.n++;
+  const elapsedMs = performance.now() - started;
+  return { ...pr, messages, rate: (messages * 1000) / elapsedMs };
+}
+
+/** Times each store write the worker makes and counts its messages (the worker's own histogram buckets are too coarse for a p99). */
 class WriteRecorder {
   readonly latency = new LatencyHistogram();
-  readonly sizes = new Map<number, number>();
+  writes = 0;
   written = 0;
   lastWriteAt = 0;
   /** Set at the end of the measured phase: the write in hand when the worker stops is not counted. */
   closed = false;
   /** The store as the worker sees it: the same object, with write() timed. */
-  readonly history: CassandraHistory;
+  readonly history: DurableServices["history"];
 
-  constructor(inner: CassandraHistory) {
-    const timed = Object.create(inner) as CassandraHistory;
+  constructor(inner: DurableServices["history"]) {
+    const timed = Object.create(inner) as DurableServices["history"];
     timed.write = async (entries, mode) => {
       const started = performance.now();
       await inner.write(entries, mode);
       if (this.closed) return;
       this.lastWriteAt = performance.now();
       this.latency.recordMs(this.lastWriteAt - started);
-      this.sizes.set(entries.length, (this.sizes.get(entries.length) ?? 0) + 1);
+      this.writes++;
       this.written += entries.length;
     };
     this.history = timed;
   }
 }
 
-/** Drains the log into emptied tables with a new consumer until every message is written or `limitMs` passes. */
-async function drain(ctx: ScenarioContext, s: DurableServices, v: Variant, consumer: string, limitMs: number): Promise<Round> {
+/** Drains the round's log into emptied tables with the worker's defaults and a new consumer, for at most `limitMs`. */
+async function drain(ctx: ScenarioContext, s: DurableServices, log: MessageLog, total: number, limitMs: number): Promise<DrainFigures> {
   await s.truncate();
-  const total = ctx.args.profile.durable.messages;
   const rec = new WriteRecorder(s.history);
   let worker: WriteBehindWorker | undefined;
   const metrics = new WorkerMetrics(() => worker!.backlog());
-  worker = new WriteBehindWorker(s.log, rec.history, { ...DEFAULTS.worker, consumer, batchSize: v.batchSize, writeMode: v.writeMode }, metrics, silent);
+  worker = new WriteBehindWorker(log, rec.history, { ...DEFAULTS.worker }, metrics, silent);
   const cpu = meterCpu(s);
   const started = performance.now();
   let written: number;
@@ -247,21 +439,16 @@ async function drain(ctx: ScenarioContext, s: DurableServices, v: Variant, consu
     }
   } finally {
     await worker.stop();
-    await s.deleteConsumer(consumer);
   }
   const elapsedMs = rec.lastWriteAt - started;
-  const writes = [...rec.sizes.values()].reduce((a, b) => a + b, 0);
-  const share = (test: (size: number) => boolean) => [...rec.sizes].reduce((n, [size, count]) => n + (test(size) ? count : 0), 0) / writes;
-  const figures: DrainFigures = {
+  return {
     written,
     capped: written < total,
     elapsedMs,
     rate: (written * 1000) / elapsedMs,
-    writes,
+    writes: rec.writes,
     write: rec.latency.summary(),
-    batchMean: written / writes,
-    fullBatches: share((n) => n === v.batchSize),
-    halfBatches: share((n) => n >= v.batchSize / 2 && n < v.batchSize),
+    batchMean: written / Math.max(1, rec.writes),
     storeCpuPer1k: c.store,
     workerCpuPer1k: c.self,
     logCpuPer1k: c.log,
@@ -270,5 +457,4 @@ async function drain(ctx: ScenarioContext, s: DurableServices, v: Variant, consu
     rowsStored: await s.countRows(),
     backlogLeft,
   };
-  return { figures, write: rec.latency.toData(), batchSizes: [...rec.sizes].sort((a, b) => a[0] - b[0]) };
 }

@@ -81,10 +81,18 @@ export interface ResumeTarget {
   figures: ResumeFigures;
 }
 
-/** The durable scenario's ways of writing the log into the store. */
-export type DurableVariantName = "batch" | "concurrent" | "one-at-a-time";
+/** Raw JetStream publishes with the message log's stream settings: one chat message per JetStream message, so one per fsync. */
+export interface RawLogFigures {
+  streams: number;
+  /** Publishes in flight. */
+  window: number;
+  published: number;
+  elapsedMs: number;
+  rate: number;
+  logCpuPer1k: number;
+}
 
-/** Filling the log through the log-backed store: the path behind a sender's ack in cluster mode. */
+/** Appends through the log-backed store in a closed loop (one in flight per conversation, their last seqs known): the path behind a sender's ack in cluster mode, at saturation. */
 export interface FillFigures {
   messages: number;
   conversations: number;
@@ -92,6 +100,10 @@ export interface FillFigures {
   /** Acknowledged appends per second. */
   rate: number;
   append: LatencySummary;
+  /** Each conversation's first append, before the loop: its owner reads the conversation's last seq from the history store. */
+  firstAppend: LatencySummary;
+  /** Chat messages per JetStream message (envelope). */
+  perEnvelope: number;
   /** CPU ms per 1,000 appends: nats-server, Cassandra (idle unless sends are marked resend), the bench process (the store's client side). */
   logCpuPer1k: number;
   storeCpuPer1k: number;
@@ -99,18 +111,38 @@ export interface FillFigures {
   otherCores: number;
 }
 
-/** One conversation appended to as fast as the fence allows, by one writer and by two racing ones (two edges). */
+/** Appends on a fixed schedule at a share of the fill's rate; latency from each append's scheduled time. */
+export interface OpenLoopFigures {
+  offeredRate: number;
+  achievedRate: number;
+  messages: number;
+  append: LatencySummary;
+  perEnvelope: number;
+  otherCores: number;
+}
+
+/** One conversation appended to as fast as it goes, by one edge, and by two edges at once (one owns the shard, the other forwards to it). */
 export interface HotConversationFigures {
   messages: number;
   /** Acked appends/s with one writer. */
   oneWriter: number;
-  /** Acked appends/s with two writers appending half each at once. */
+  /** Acked appends/s with two edges appending half each at once. */
   twoWriters: number;
-  /** Publishes the fence refused (another writer got there first), as a share of the two writers' appends. */
-  conflictShare: number;
+  /** Batches the second edge forwarded to the owner. */
+  forwarded: number;
 }
 
-/** One drain of the log by a write-behind worker. */
+/** The store alone: the driver writing the rows the worker would write, one way of batching and concurrency. */
+export interface CeilingProbe {
+  /** "batch" (unlogged single-partition batches) or "statements" (one per row). */
+  mode: "batch" | "statements";
+  /** Requests in flight. */
+  concurrency: number;
+  messages: number;
+  rate: number;
+}
+
+/** One drain of the whole log by the write-behind worker with its default settings. */
 export interface DrainFigures {
   written: number;
   /** Stopped at its time limit before the log was drained. */
@@ -124,10 +156,6 @@ export interface DrainFigures {
   /** Time for the store to confirm one write. */
   write: LatencySummary;
   batchMean: number;
-  /** Share of writes that carried a full batch. */
-  fullBatches: number;
-  /** Share of writes that carried at least half a batch but not a full one. */
-  halfBatches: number;
   /** CPU ms per 1,000 messages written: Cassandra, the worker (the bench process), nats-server. */
   storeCpuPer1k: number;
   workerCpuPer1k: number;
@@ -136,17 +164,22 @@ export interface DrainFigures {
   storeErrors: number;
   /** Rows in the messages table afterwards (it was truncated before). */
   rowsStored: number;
-  /** Entries the consumer still counted unacknowledged a while after the last write. */
+  /** Envelopes the consumers still counted unacknowledged a while after the last write. */
   backlogLeft: number;
 }
 
-export interface DurableVariant {
-  variant: DurableVariantName;
-  writeMode: "batch" | "concurrent";
-  batchSize: number;
-  /** batchSizes: [entries per write, writes] pairs. */
-  rounds: { figures: DrainFigures; write: HistogramData; batchSizes: [number, number][] }[];
-  figures: DrainFigures;
+/** Everything one round of the durable scenario measured. */
+export interface DurableRound {
+  rawOne: RawLogFigures;
+  rawSharded: RawLogFigures;
+  fill: FillFigures;
+  open: OpenLoopFigures;
+  hot: HotConversationFigures;
+  /** Probes by "mode-concurrency". */
+  ceiling: Record<string, CeilingProbe>;
+  /** The fastest probe's rate. */
+  ceilingRate: number;
+  drain: DrainFigures;
 }
 
 /** What every result file records besides its scenario's figures. */
@@ -171,4 +204,4 @@ export type ScenarioResult =
   | (Common & { scenario: "group"; targets: GroupTarget[] })
   | (Common & { scenario: "connections"; targets: ConnectionsTarget[] })
   | (Common & { scenario: "resume"; targets: ResumeTarget[] })
-  | (Common & { scenario: "durable"; fill?: FillFigures; variants: DurableVariant[]; hot?: HotConversationFigures });
+  | (Common & { scenario: "durable"; perRound: DurableRound[]; figures?: DurableRound });

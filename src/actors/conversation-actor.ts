@@ -7,11 +7,11 @@
 import { ConvType, ErrorCode, MessageKind, ReceiptType, SystemOp } from "../proto/codes.ts";
 import { pack } from "../proto/codec.ts";
 import type { ConvInfo, SendResult, SystemEvent } from "../proto/types.ts";
-import { MembershipError, type ConversationRecord, type StoredMessage } from "../storage/types.ts";
+import { MembershipError, type ConversationRecord, type NewMessage, type StoredMessage } from "../storage/types.ts";
 import type { NodeContext } from "./context.ts";
 import { CommandError, notMember } from "../proto/command-error.ts";
 import type { BusEvent, ConversationEvent, ReceiptEvent } from "../bus/events.ts";
-import { Mailbox } from "./mailbox.ts";
+import { Mailbox, type MailboxOwner } from "./mailbox.ts";
 import { subjects } from "../bus/subjects.ts";
 
 interface MemberState {
@@ -29,13 +29,20 @@ export interface ConversationHost {
 
 const RESEND = { resend: true } as const;
 
+interface AppendOpts {
+  media?: string;
+  resend?: boolean;
+  /** The message this one edits, reacts to or replies to. */
+  ref?: number;
+}
+
 /** A typing state repeated within this long after it was relayed is not relayed again. */
 const TYPING_REPEAT_MS = 3_000;
 
 /** How many recent acceptance times are kept for the delivered/read stage latencies. */
 const RECENT_TS = 2048;
 
-export class ConversationActor {
+export class ConversationActor implements MailboxOwner {
   readonly mailbox: Mailbox;
   /** Clock time of the last command, for idle passivation. */
   lastUsed: number;
@@ -58,7 +65,7 @@ export class ConversationActor {
     this.lastSeq = lastSeq;
     this.lastUsed = ctx.clock.now();
     this.subject = subjects.conversation(record.id);
-    this.mailbox = new Mailbox((e) => ctx.log.error({ err: e, conv: record.id }, "conversation actor task failed"));
+    this.mailbox = new Mailbox(this);
     // In a cluster another node may host an actor for this conversation too: learn its commits,
     // markers and membership changes from the bus (its own come back too, and are skipped). On
     // one node there is no one else to hear from.
@@ -68,6 +75,10 @@ export class ConversationActor {
   /** The conversation's bus subject, made once. */
   private readonly subject: string;
   private readonly unsubscribe: () => void;
+
+  mailboxFailed(err: unknown): void {
+    this.ctx.log.error({ err, conv: this.record.id }, "conversation actor task failed");
+  }
 
   /** Leaves the bus; the node calls it when it drops the actor. */
   close(): void {
@@ -90,7 +101,7 @@ export class ConversationActor {
         return;
       }
       case "conv": {
-        this.record = { ...this.record, title: e.info.title };
+        this.record = { ...this.record, title: e.info.title, timer: e.info.timer };
         const next = new Map<string, MemberState>();
         for (const x of e.info.members) {
           const mine = this.members.get(x.user);
@@ -136,13 +147,26 @@ export class ConversationActor {
     return this.members.has(user);
   }
 
+  /** A member other than `user` (the peer, in a direct conversation), without building info(). */
+  otherMember(user: string): string | undefined {
+    for (const u of this.members.keys()) if (u !== user) return u;
+    return undefined;
+  }
+
   joinedSeq(user: string): number | undefined {
     return this.members.get(user)?.joinedSeq;
   }
 
   info(): ConvInfo {
     const members = [...this.members].map(([user, m]) => ({ user, admin: m.admin, joined: m.joinedSeq, delivered: m.delivered, read: m.read }));
-    return { id: this.record.id, type: this.record.type, title: this.record.title, lastSeq: this.lastSeq, members };
+    const info: ConvInfo = { id: this.record.id, type: this.record.type, title: this.record.title, lastSeq: this.lastSeq, members };
+    if (this.record.timer) info.timer = this.record.timer;
+    return info;
+  }
+
+  /** Whether `user` is one of the group's admins. */
+  isAdmin(user: string): boolean {
+    return this.members.get(user)?.admin === true;
   }
 
   // ---- messages -------------------------------------------------------------------------
@@ -152,28 +176,46 @@ export class ConversationActor {
    * (nothing queued in the mailbox) takes it at once, without a mailbox hop or a promise of its
    * own: the append is issued in the caller's stack.
    */
-  send(from: string, dev: string, cid: string, kind: number, body: Uint8Array, acceptedAt: number, opts: { media?: string; resend?: boolean } = {}): Promise<SendResult> {
+  send(from: string, dev: string, cid: string, kind: number, body: Uint8Array, acceptedAt: number, opts: AppendOpts = {}): Promise<SendResult> {
     if (this.mailbox.size === 0) return this.accept(from, dev, cid, kind, body, acceptedAt, opts);
     return this.mailbox.call(() => this.accept(from, dev, cid, kind, body, acceptedAt, opts));
   }
 
-  private accept(from: string, dev: string, cid: string, kind: number, body: Uint8Array, acceptedAt: number, opts: { media?: string; resend?: boolean }): Promise<SendResult> {
+  private accept(from: string, dev: string, cid: string, kind: number, body: Uint8Array, acceptedAt: number, opts: AppendOpts): Promise<SendResult> {
     this.lastUsed = this.ctx.clock.now();
     if (!this.members.has(from)) return Promise.reject(notMember());
     if (kind === MessageKind.System) return Promise.reject(new CommandError(ErrorCode.InvalidParams, "kind: system messages are written by the server"));
     return this.append(from, dev, cid, kind, body, acceptedAt, opts);
   }
 
+  /**
+   * For the message lifecycle (src/lifecycle): an append from inside a task already running in
+   * this actor's mailbox (so nothing of the conversation runs in between), with `beforePublish`
+   * run after the commit and before anyone hears of the message (an edit rewrites its target).
+   */
+  appendInTurn(from: string, dev: string, cid: string, kind: number, body: Uint8Array, acceptedAt: number, opts: AppendOpts, beforePublish: (m: StoredMessage) => Promise<void>): Promise<SendResult> {
+    this.lastUsed = this.ctx.clock.now();
+    if (!this.members.has(from)) return Promise.reject(notMember());
+    return this.append(from, dev, cid, kind, body, acceptedAt, opts, beforePublish);
+  }
+
   /** Issues the append without waiting; publication happens in commit (= seq) order. */
-  private append(from: string, dev: string, cid: string, kind: number, body: Uint8Array, acceptedAt: number, { media, resend }: { media?: string; resend?: boolean }): Promise<SendResult> {
+  private append(from: string, dev: string, cid: string, kind: number, body: Uint8Array, acceptedAt: number, { media, resend, ref }: AppendOpts, beforePublish?: (m: StoredMessage) => Promise<void>): Promise<SendResult> {
     this.inflight++;
     const ts = this.ctx.clock.now();
-    const msg = { conv: this.record.id, id: this.ctx.ids.next(), from, dev, cid, kind, body, ts };
-    return this.ctx.messages.append(media ? { ...msg, media } : msg, resend ? RESEND : undefined).then(
+    const msg: NewMessage = { conv: this.record.id, id: this.ctx.ids.next(), from, dev, cid, kind, body, ts };
+    if (media) msg.media = media;
+    if (ref !== undefined) msg.ref = ref;
+    // Disappearing messages: the timer in force when the message is accepted decides (system messages stay).
+    if (this.record.timer && kind !== MessageKind.System) msg.exp = ts + this.record.timer * 1000;
+    const stored = this.ctx.messages.append(msg, resend ? RESEND : undefined);
+    return (beforePublish ? stored.then(async (r) => (r.duplicate ? r : (await beforePublish(r.message), r))) : stored).then(
       ({ message, duplicate }) => {
         this.settle();
         if (!duplicate) this.committed(message, acceptedAt);
-        return { id: message.id, seq: message.seq, ts: message.ts, dup: duplicate };
+        const ack: SendResult = { id: message.id, seq: message.seq, ts: message.ts, dup: duplicate };
+        if (message.exp !== undefined) ack.exp = message.exp;
+        return ack;
       },
       (err) => {
         this.settle();
@@ -227,6 +269,14 @@ export class ConversationActor {
       const w = this.settledWaiters;
       this.settledWaiters = [];
       for (const f of w) f();
+    }
+  }
+
+  /** Resolves once nothing is queued and no append is outstanding (a drain waits for it). */
+  async settled(): Promise<void> {
+    while (!this.idle) {
+      await this.mailbox.idle();
+      await this.quiesce();
     }
   }
 
@@ -451,9 +501,26 @@ export class ConversationActor {
     await this.recordChange({ op: SystemOp.AdminGranted, by: "", users: [next[0]] }, [], []);
   }
 
-  /** Records that moderation removed message `ref` (MessageRemoved, by the service): devices drop their copy. */
-  announceRemoval(ref: number): Promise<number> {
-    return this.mailbox.call(() => this.appendSystem({ op: SystemOp.MessageRemoved, by: "", ref }));
+  /** Records that message `ref` was removed (MessageRemoved; `by` empty: by the service's moderators): devices drop their copy. */
+  announceRemoval(ref: number, by = ""): Promise<number> {
+    return this.mailbox.call(() => this.appendSystem({ op: SystemOp.MessageRemoved, by, ref }));
+  }
+
+  /**
+   * Sets the disappearing-message timer: any member of a direct conversation, a group's admins.
+   * Messages accepted from then on expire `seconds` after they were accepted (0: never).
+   */
+  setTimer(by: string, seconds: number): Promise<number> {
+    return this.mailbox.call(async () => {
+      if (this.record.type === ConvType.Group) this.requireAdmin(by);
+      else if (!this.members.has(by)) throw notMember();
+      if ((this.record.timer ?? 0) === seconds) throw new CommandError(ErrorCode.Conflict, seconds ? `the timer already is ${seconds} s` : "the timer is already off");
+      await this.quiesce();
+      await this.ctx.metadata.setConversationTimer(this.record.id, seconds);
+      const { timer: _old, ...rest } = this.record;
+      this.record = seconds > 0 ? { ...rest, timer: seconds } : rest;
+      return this.recordChange({ op: SystemOp.TimerChanged, by, timer: seconds }, [], []);
+    });
   }
 
   setAdmin(by: string, user: string, admin: boolean): Promise<number> {

@@ -9,6 +9,8 @@ import type { RateLimit } from "../config/config.ts";
 import { TokenBucket } from "./rate-limit.ts";
 import type { Transport } from "./transport.ts";
 
+const NO_ONE: ReadonlySet<string> = new Set();
+
 /** Protocol errors and refused commands are counted over windows of this length. */
 const ERROR_WINDOW_MS = 10_000;
 
@@ -22,16 +24,17 @@ export class DeviceSession {
   synced = false;
   /** conversation id -> highest seq pushed (or known to the device) on this connection, with no gap below. */
   sent = new Map<string, number>();
-  /** Users whose presence this device watches. */
-  watching = new Set<string>();
+  /** Users whose presence this device watches (none until PRESENCE_SUBSCRIBE). */
+  watching: ReadonlySet<string> = NO_ONE;
   /** Time of the last frame from the device (heartbeat). */
   lastFrameAt: number;
   readonly openedAt: number;
   /** Commands of this connection being handled (the in-flight cap). */
   inflight = 0;
+  // Made on first use: an idle connection carries none of these.
   private commandBucket: TokenBucket | null = null;
-  private readonly badFrames = new WindowCount();
-  private readonly refusals = new WindowCount();
+  private badFrames: WindowCount | null = null;
+  private refusals: WindowCount | null = null;
 
   constructor(
     readonly user: string,
@@ -108,7 +111,7 @@ export class DeviceSession {
    * too many bad frames recently to be anything but broken or abusive.
    */
   protocolError(now: number, max: number): boolean {
-    if (this.badFrames.add(now, ERROR_WINDOW_MS) <= max) return false;
+    if ((this.badFrames ??= new WindowCount()).add(now, ERROR_WINDOW_MS) <= max) return false;
     this.close(DisconnectCode.ProtocolViolation, "too many protocol errors");
     return true;
   }
@@ -118,7 +121,7 @@ export class DeviceSession {
    * and is closed (it may reconnect after a backoff).
    */
   refused(now: number, max: number): boolean {
-    if (this.refusals.add(now, ERROR_WINDOW_MS) <= max) return false;
+    if ((this.refusals ??= new WindowCount()).add(now, ERROR_WINDOW_MS) <= max) return false;
     this.close(DisconnectCode.Flooding, "too many commands refused for their rate");
     return true;
   }

@@ -8,21 +8,28 @@
 
 export type Task = () => void | Promise<void>;
 
+/** Who hears what a task threw (the mailbox goes on with the next task). */
+export interface MailboxOwner {
+  mailboxFailed(err: unknown): void;
+}
+
+// Nothing here is allocated until it is needed: a user actor's mailbox (one per connected user)
+// mostly runs its tasks at once and never queues.
 export class Mailbox {
-  private queue: Task[] = [];
+  private queue: Task[] | null = null;
   private head = 0;
   private running = false;
   private idleWaiters: (() => void)[] | null = null;
 
-  constructor(private readonly onError: (err: unknown) => void) {}
+  constructor(private readonly owner: MailboxOwner) {}
 
   get size(): number {
-    return this.queue.length - this.head + (this.running ? 1 : 0);
+    return (this.queue ? this.queue.length - this.head : 0) + (this.running ? 1 : 0);
   }
 
   enqueue(task: Task): void {
     if (this.running) {
-      this.queue.push(task);
+      (this.queue ??= []).push(task);
       return;
     }
     this.running = true;
@@ -54,36 +61,34 @@ export class Mailbox {
     try {
       r = task();
     } catch (e) {
-      this.onError(e);
+      this.owner.mailboxFailed(e);
       return false;
     }
     if (!r) return false;
-    r.then(this.continue, this.failed);
+    r.then(
+      () => this.drain(),
+      (e: unknown) => {
+        this.owner.mailboxFailed(e);
+        this.drain();
+      },
+    );
     return true;
   }
 
-  private readonly continue = (): void => this.drain();
-
-  private readonly failed = (e: unknown): void => {
-    this.onError(e);
-    this.drain();
-  };
-
   /** Runs queued tasks until one is asynchronous (it resumes the drain) or none are left. */
   private drain(): void {
-    while (this.head < this.queue.length) {
-      const task = this.queue[this.head]!;
-      this.queue[this.head++] = undefined as unknown as Task;
-      if (this.head > 1024 && this.head * 2 > this.queue.length) {
-        this.queue = this.queue.slice(this.head);
+    const queue = this.queue;
+    while (queue && this.head < queue.length) {
+      const task = queue[this.head]!;
+      queue[this.head++] = undefined as unknown as Task;
+      if (this.head > 1024 && this.head * 2 > queue.length) {
+        queue.splice(0, this.head);
         this.head = 0;
       }
       if (this.runOne(task)) return;
     }
-    if (this.queue.length > 0) {
-      this.queue = [];
-      this.head = 0;
-    }
+    this.queue = null;
+    this.head = 0;
     this.running = false;
     const waiters = this.idleWaiters;
     if (!waiters) return;

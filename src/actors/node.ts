@@ -10,6 +10,7 @@ import { ThrottledLog } from "../throttled-log.ts";
 import { DisconnectCode, PushKind } from "../proto/codes.ts";
 import type { Unsubscribe } from "../bus/bus.ts";
 import type { NodeContext } from "./context.ts";
+import { AccessWatch, type AccessHost } from "./access-watch.ts";
 import { ConversationActor, type ConversationHost } from "./conversation-actor.ts";
 import { DeviceSession } from "./device-session.ts";
 import type { BusEvent } from "../bus/events.ts";
@@ -29,21 +30,31 @@ interface Fanout {
   unsubscribe: Unsubscribe;
 }
 
-export class Node implements UserActorHost, ConversationHost {
-  private readonly users = new Map<string, { actor: UserActor; unsubscribe: Unsubscribe }>();
+export class Node implements UserActorHost, ConversationHost, AccessHost {
+  /** The user actors of this node, by user id. */
+  private readonly users = new Map<string, UserActor>();
   private readonly convs = new Map<string, ConversationActor>();
   private readonly loading = new Map<string, Promise<ConversationActor | null>>();
   private readonly convIndex = new Map<string, Fanout>();
   private readonly watched = new Map<string, { sessions: Set<DeviceSession>; unsubscribe: Unsubscribe }>();
   private readonly allSessions = new Set<DeviceSession>();
-  /** Commands being handled; a drain waits for them. */
-  inflight = 0;
+  /** Commands being handled; a drain waits for them (commandStarted / commandSettled). */
+  private inflight = 0;
+  private commandWaiters: (() => void)[] = [];
   draining = false;
   /** Faults contained at the frame boundary are logged through this, at a bounded rate. */
   readonly faultLog: ThrottledLog;
+  /** Every connection's command budget (config limits), one object for all of them. */
+  private readonly commandRate: { perSecond: number; burst: number };
+
+  /** Revocations and bans heard from every node. */
+  private readonly access: AccessWatch;
 
   constructor(readonly ctx: NodeContext) {
     this.faultLog = new ThrottledLog(ctx.log, ctx.clock);
+    this.access = new AccessWatch(ctx, this);
+    const { limits } = ctx.config;
+    this.commandRate = { perSecond: limits.commandsPerSecond, burst: limits.commandsBurst };
   }
 
   get sessionCount(): number {
@@ -55,32 +66,40 @@ export class Node implements UserActorHost, ConversationHost {
   }
 
   userActor(user: string): UserActor | undefined {
-    return this.users.get(user)?.actor;
+    return this.users.get(user);
   }
+
+  /** AccessHost: this node's connections of one user. */
+  sessionsOf(user: string): Iterable<DeviceSession> {
+    return this.users.get(user)?.sessions.values() ?? [];
+  }
+
 
   // ---- sessions ---------------------------------------------------------------------------
 
   openSession(transport: Transport, claims: SessionClaims): DeviceSession {
     const now = this.ctx.clock.now();
-    const { limits } = this.ctx.config;
-    const commandRate = { perSecond: limits.commandsPerSecond, burst: limits.commandsBurst };
-    const s = new DeviceSession(claims.user, claims.device, randomUUID(), claims.expiresAt, transport, this.ctx.metrics, now, commandRate);
+    const s = new DeviceSession(claims.user, claims.device, randomUUID(), claims.expiresAt, transport, this.ctx.metrics, now, this.commandRate);
     this.allSessions.add(s);
     this.ctx.metrics.connections.set(this.allSessions.size);
-    let entry = this.users.get(claims.user);
-    if (!entry) {
-      const actor = new UserActor(claims.user, this.ctx, this);
-      actor.mailbox.enqueue(() => actor.activate());
-      const unsubscribe = this.ctx.bus.subscribe(subjects.user(claims.user), (e) => actor.onEvent(e));
-      this.users.set(claims.user, (entry = { actor, unsubscribe }));
+    let actor = this.users.get(claims.user);
+    if (!actor) {
+      const a = (actor = new UserActor(claims.user, this.ctx, this));
+      a.mailbox.enqueue(() => a.activate());
+      a.busOff = this.ctx.bus.subscribe(subjects.user(claims.user), (e) => a.onEvent(e));
+      this.users.set(claims.user, a);
       this.ctx.metrics.actors.set({ kind: "user" }, this.users.size);
     }
     // One connection per device: a newer one replaces the older. Register the new one first:
     // closing the old socket runs closeSession(old) at once, which must not see the device gone.
-    const older = entry.actor.sessions.get(claims.device);
-    entry.actor.sessions.set(claims.device, s);
+    const older = actor.sessions.get(claims.device);
+    actor.sessions.set(claims.device, s);
     older?.close(DisconnectCode.Replaced, "replaced by a newer connection of this device");
     void this.presenceChanged(claims.user, claims.device, true, now);
+    // A revocation or ban that committed after the upgrade's store check went by on the bus
+    // before this socket opened: the access watch remembers it.
+    const refused = this.access.refusal(s);
+    if (refused !== null) s.close(refused, refused === DisconnectCode.UserBanned ? "user banned" : "device revoked");
     return s;
   }
 
@@ -89,14 +108,14 @@ export class Node implements UserActorHost, ConversationHost {
     this.ctx.metrics.connections.set(this.allSessions.size);
     this.watch(s, []);
     this.ctx.safety.presence.drop(s);
-    const entry = this.users.get(s.user);
-    if (!entry || entry.actor.sessions.get(s.device) !== s) return;
-    entry.actor.sessions.delete(s.device);
+    const actor = this.users.get(s.user);
+    if (!actor || actor.sessions.get(s.device) !== s) return;
+    actor.sessions.delete(s.device);
     void this.presenceChanged(s.user, s.device, false, this.ctx.clock.now());
-    if (entry.actor.sessions.size === 0) {
+    if (actor.sessions.size === 0) {
       this.users.delete(s.user);
-      entry.unsubscribe();
-      entry.actor.mailbox.enqueue(() => entry.actor.passivate());
+      actor.busOff();
+      actor.mailbox.enqueue(() => actor.passivate());
       this.ctx.metrics.actors.set({ kind: "user" }, this.users.size);
     }
   }
@@ -114,6 +133,7 @@ export class Node implements UserActorHost, ConversationHost {
 
   /** Replaces the set of users a device watches; returns nothing, updates arrive as pushes. */
   watch(s: DeviceSession, users: string[]): void {
+    if (users.length === 0 && s.watching.size === 0) return;
     const next = new Set(users);
     for (const u of s.watching) {
       if (next.has(u)) continue;
@@ -204,7 +224,7 @@ export class Node implements UserActorHost, ConversationHost {
   /** Disconnects a device on every node and refuses it from now on. */
   async revokeDevice(user: string, device: string): Promise<boolean> {
     const known = await this.ctx.metadata.revokeDevice(user, device, Date.now());
-    this.ctx.bus.publish(subjects.user(user), { t: "revoke", user, device });
+    this.ctx.bus.publish(subjects.access, { t: "revoke", user, device });
     // Its MLS groups must drop it before anyone writes in them again (src/e2ee).
     if (known) await this.ctx.e2ee.deviceRevoked(user, device);
     return known;
@@ -235,16 +255,40 @@ export class Node implements UserActorHost, ConversationHost {
    * up on what this node published while it was cut off.
    */
   recoverFromBusOutage(): void {
-    for (const { actor } of this.users.values()) actor.mailbox.enqueue(() => actor.catchUp());
+    for (const actor of this.users.values()) actor.mailbox.enqueue(() => actor.catchUp());
     for (const conv of this.convs.values()) conv.republishLatest();
   }
 
-  /** Resolves when no command is in flight and every actor mailbox is empty. */
-  async quiesce(deadline: number): Promise<void> {
-    while (Date.now() < deadline) {
-      const busy = this.inflight > 0 || [...this.convs.values()].some((a) => !a.idle);
-      if (!busy) return;
-      await Bun.sleep(10);
-    }
+  commandStarted(): void {
+    this.inflight++;
   }
+
+  commandSettled(): void {
+    if (--this.inflight > 0) return;
+    const w = this.commandWaiters;
+    this.commandWaiters = [];
+    for (const f of w) f();
+  }
+
+  /**
+   * Resolves when no command is in flight and every conversation actor has nothing queued and no
+   * append outstanding, or after `timeoutMs`. Signalled, not polled: a settled command or actor
+   * wakes the wait, which then looks again (a command may have queued more work as it ended).
+   */
+  async quiesce(timeoutMs: number): Promise<void> {
+    let expired = false;
+    let cancel = () => {};
+    const timeout = new Promise<void>((r) => (cancel = this.ctx.clock.after(timeoutMs, () => ((expired = true), r()))));
+    const settle = async () => {
+      while (!expired) {
+        if (this.inflight > 0) await new Promise<void>((r) => this.commandWaiters.push(r));
+        const busy = [...this.convs.values()].filter((a) => !a.idle);
+        if (busy.length === 0 && this.inflight === 0) return;
+        await Promise.all(busy.map((a) => a.settled()));
+      }
+    };
+    await Promise.race([settle(), timeout]);
+    cancel();
+  }
+
 }

@@ -30,18 +30,19 @@ export class TokenBucket {
   }
 }
 
-/** One user's buckets, one per rate class, made on first use. */
+/** One user's buckets, one per rate class, made on first use (and the map with the first). */
 export class RateLimits {
-  private readonly buckets = new Map<RateClass, TokenBucket>();
+  private buckets: Map<RateClass, TokenBucket> | null = null;
 
   constructor(private readonly rates: Record<RateClass, RateLimit>) {}
 
   /** 0 when the command may run now, else the milliseconds to wait. */
   take(cls: RateClass, now: number): number {
-    let b = this.buckets.get(cls);
+    const buckets = (this.buckets ??= new Map());
+    let b = buckets.get(cls);
     if (!b) {
       const r = this.rates[cls];
-      this.buckets.set(cls, (b = new TokenBucket(r.perSecond, r.burst, now)));
+      buckets.set(cls, (b = new TokenBucket(r.perSecond, r.burst, now)));
     }
     return b.take(now);
   }

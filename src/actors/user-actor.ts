@@ -5,13 +5,17 @@
 
 import { DisconnectCode, PushKind } from "../proto/codes.ts";
 import { encodePush } from "../proto/codec.ts";
-import type { ReceiptPush, SyncConvState, WireMessage } from "../proto/types.ts";
+import type { HiddenMessages, ReceiptPush, SyncConvState, WireMessage } from "../proto/types.ts";
 import type { NodeContext } from "./context.ts";
 import type { DeviceSession } from "./device-session.ts";
+import type { Unsubscribe } from "../bus/bus.ts";
 import type { BusEvent, ConversationEvent, ReceiptEvent } from "../bus/events.ts";
-import { Mailbox } from "./mailbox.ts";
+import { Mailbox, type MailboxOwner } from "./mailbox.ts";
 import { RateLimits } from "./rate-limit.ts";
 import { receiptFor } from "../safety/policy.ts";
+import { HiddenFilter } from "../lifecycle/hidden-filter.ts";
+
+const NOT_SUBSCRIBED: Unsubscribe = () => {};
 
 /** Rows read per store query when streaming a backlog. */
 const PAGE = 500;
@@ -22,21 +26,30 @@ export interface UserActorHost {
   unregisterConversation(conv: string, actor: UserActor): void;
 }
 
-export class UserActor {
+export class UserActor implements MailboxOwner {
   readonly mailbox: Mailbox;
   readonly sessions = new Map<string, DeviceSession>();
+  /** Leaves the user's bus subject; set by the node that subscribed it. */
+  busOff: Unsubscribe = NOT_SUBSCRIBED;
   /** This user's command rates on this node (config `rates`). */
   readonly rates: RateLimits;
   /** conversation id -> seq of the first message this user may receive. */
   private readonly convs = new Map<string, number>();
+  /** Messages this user hid for themselves (delete for me): tombstones in what they read back. */
+  readonly hidden: HiddenFilter;
 
   constructor(
     readonly user: string,
     private readonly ctx: NodeContext,
     private readonly host: UserActorHost,
   ) {
-    this.mailbox = new Mailbox((e) => ctx.log.error({ err: e, user }, "user actor task failed"));
+    this.mailbox = new Mailbox(this);
     this.rates = new RateLimits(ctx.config.rates);
+    this.hidden = new HiddenFilter(user, ctx.metadata);
+  }
+
+  mailboxFailed(err: unknown): void {
+    this.ctx.log.error({ err, user: this.user }, "user actor task failed");
   }
 
   /** Loads the user's conversations and joins their local index; run once, first in the mailbox. */
@@ -83,13 +96,8 @@ export class UserActor {
         });
       case "conv":
         return this.mailbox.enqueue(() => this.conversationChanged(event));
-      case "revoke":
-        return this.mailbox.enqueue(() => this.sessions.get(event.device)?.close(DisconnectCode.DeviceRevoked, "device revoked"));
-      case "ban":
-        return this.mailbox.enqueue(() => {
-          for (const s of this.sessions.values()) s.close(DisconnectCode.UserBanned, "user banned");
-        });
       case "notice":
+        if (event.kind === PushKind.Hidden) this.hidden.heard((event.body as HiddenMessages).conv);
         return this.mailbox.enqueue(() => {
           for (const s of this.sessions.values()) if (s.synced) s.push(event.kind, event.body);
         });
@@ -144,7 +152,7 @@ export class UserActor {
   private async stream(s: DeviceSession, conv: string, after: number, upTo: number): Promise<number> {
     let last = after;
     while (last < upTo && !s.closed) {
-      const rows = await this.ctx.messages.range(conv, last, Math.min(PAGE, upTo - last));
+      const rows = await this.hidden.apply(conv, await this.ctx.messages.range(conv, last, Math.min(PAGE, upTo - last)));
       if (rows.length === 0) break;
       for (const m of rows) {
         if (m.seq > upTo) break;

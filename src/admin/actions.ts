@@ -9,6 +9,8 @@ import { ConvType, ErrorCode, MessageKind } from "../proto/codes.ts";
 import { CommandError } from "../proto/command-error.ts";
 import { CONV_ID_PATTERN, ID_PATTERN } from "../proto/schema.ts";
 import type { AuditEntry, ReportRecord, UserRecord } from "../storage/safety-types.ts";
+import { isPlaceholder } from "../lifecycle/message-view.ts";
+import { removeMessage } from "../lifecycle/removal.ts";
 
 export class AdminError extends Error {
   constructor(
@@ -173,7 +175,7 @@ export const ADMIN_ROUTES: AdminRoute[] = [
       const u = await node.ctx.safety.store.setBan(user, { at: Date.now(), reason: why });
       if (!u) throw notFound("user");
       // Every node closes the user's connections (4504); upgrades are refused from now on.
-      node.ctx.bus.publish(subjects.user(user), { t: "ban", user });
+      node.ctx.bus.publish(subjects.access, { t: "ban", user });
       return { body: { user: userView(u) }, details: { reason: why } };
     },
   },
@@ -183,8 +185,11 @@ export const ADMIN_ROUTES: AdminRoute[] = [
     action: "users.unban",
     target: "user",
     async run({ node, params }) {
-      const u = await node.ctx.safety.store.setBan(id(params.user, "user"), null);
+      const user = id(params.user, "user");
+      const u = await node.ctx.safety.store.setBan(user, null);
       if (!u) throw notFound("user");
+      // Nodes that heard the ban recently would otherwise still close the user's new connections.
+      node.ctx.bus.publish(subjects.access, { t: "unban", user });
       return { body: { user: userView(u) } };
     },
   },
@@ -240,13 +245,12 @@ export const ADMIN_ROUTES: AdminRoute[] = [
       const a = await node.conversation(conv);
       if (!a) throw notFound("conversation");
       const [m] = await ctx.messages.range(conv, seq - 1, 1);
-      if (!m || m.seq !== seq) throw notFound("message");
+      if (!m || m.seq !== seq || isPlaceholder(m)) throw notFound("message");
       if (m.kind === MessageKind.System) throw new AdminError(400, "system-message", "system messages record the conversation's history and cannot be removed");
-      const fresh = await ctx.safety.store.removeMessage({ conv, seq, sender: m.from, media: m.media ?? null, by: admin.user, reason: why, at: Date.now() });
-      if (!fresh) return { body: { removed: false, seq: 0 }, details: { seq, removed: false } };
-      // Every node serves it as a tombstone from now on; the system message tells devices to drop their copy.
-      ctx.bus.publish(subjects.safety, { t: "removed", conv, seq, media: m.media ?? null });
-      const notice = await a.announceRemoval(seq);
+      // Every node serves it as a tombstone from now on; the system message tells devices to drop
+      // their copy. The stored row stays for the moderators (src/lifecycle/removal.ts).
+      const notice = await removeMessage(ctx, a, m, { by: admin.user, announceAs: "", reason: why, erase: false });
+      if (!notice) return { body: { removed: false, seq: 0 }, details: { seq, removed: false } };
       return { body: { removed: true, seq: notice }, details: { seq, sender: m.from, reason: why } };
     },
   },

@@ -47,7 +47,7 @@ export interface ConversationEvent {
   removed: string[];
 }
 
-/** On a user subject: one of the user's devices was revoked and must be disconnected. */
+/** On the access subject (every node): one of the user's devices was revoked and must be disconnected. */
 export interface RevokeEvent {
   t: "revoke";
   user: string;
@@ -73,9 +73,15 @@ export interface MessageRemovedEvent {
   media: string | null;
 }
 
-/** On a user subject: the user was banned; every connection of theirs is closed. */
+/** On the access subject (every node): the user was banned; every connection of theirs is closed. */
 export interface BanEvent {
   t: "ban";
+  user: string;
+}
+
+/** On the access subject (every node): a ban was lifted. */
+export interface UnbanEvent {
+  t: "unban";
   user: string;
 }
 
@@ -104,5 +110,6 @@ export type BusEvent =
   | SafetyChangedEvent
   | MessageRemovedEvent
   | BanEvent
+  | UnbanEvent
   | NoticeEvent
   | E2eeChangedEvent;

@@ -10,14 +10,17 @@ type Handler = (event: BusEvent) => void;
 
 export class MemoryBus implements Bus {
   readonly distributed = false;
-  private readonly subs = new Map<string, Set<Handler>>();
+  /** subject -> its handlers; most subjects (a user's) have one, so an array, not a set. */
+  private readonly subs = new Map<string, Handler[]>();
 
   /** `onHandlerError` hears what a handler threw; the publisher and the other handlers never do. */
   constructor(private readonly onHandlerError: (err: unknown, subject: string, event: BusEvent) => void = () => {}) {}
 
   publish(subject: string, event: BusEvent): void {
-    const handlers = this.subs.get(subject);
-    if (!handlers) return;
+    const list = this.subs.get(subject);
+    if (!list) return;
+    // A copy only when there are several: a handler may unsubscribe itself or others meanwhile.
+    const handlers = list.length === 1 ? list : list.slice();
     for (const h of handlers) {
       try {
         h(event);
@@ -28,14 +31,17 @@ export class MemoryBus implements Bus {
   }
 
   subscribe(subject: string, handler: Handler): Unsubscribe {
-    let set = this.subs.get(subject);
-    if (!set) this.subs.set(subject, (set = new Set()));
-    // A fresh wrapper per call: subscribing the same function twice needs two unsubscribes.
-    const entry: Handler = (e) => handler(e);
-    set.add(entry);
+    let list = this.subs.get(subject);
+    if (!list) this.subs.set(subject, (list = []));
+    list.push(handler);
+    // Subscribing the same function twice needs two unsubscribes; each removes one entry, once.
+    let subscribed = true;
     return () => {
-      set.delete(entry);
-      if (set.size === 0 && this.subs.get(subject) === set) this.subs.delete(subject);
+      if (!subscribed) return;
+      subscribed = false;
+      const i = list.indexOf(handler);
+      if (i >= 0) list.splice(i, 1);
+      if (list.length === 0 && this.subs.get(subject) === list) this.subs.delete(subject);
     };
   }
 

@@ -36,6 +36,7 @@ const EVENT_TYPES: Record<BusEvent["t"], true> = {
   removed: true,
   ban: true,
   notice: true,
+  unban: true,
   e2ee: true,
 };
 

@@ -7,20 +7,18 @@ function token(id: string): string {
 }
 
 export const subjects = {
-  /** Events for every actor of one user, on every node: conversation membership, revocations. */
+  /** Events for every actor of one user, on every node: conversation membership, notices. */
   user: (userId: string) => `msgr.user.${token(userId)}`,
   /** Events of one conversation, delivered once per node that has a member connected. */
   conversation: (convId: string) => `msgr.conv.${token(convId)}`,
   /** Online/offline transitions of one user, for nodes with devices watching that user. */
   presence: (userId: string) => `msgr.presence.${token(userId)}`,
-  /** One conversation's messages in the JetStream message log (backends.messages = "jetstream"). */
-  log: (convId: string) => `msgr.log.${token(convId)}`,
   /** A node's readiness probe: an event it sends itself through the bus (src/health/readiness.ts). */
   health: (nodeId: number, nonce: string) => `msgr.health.${nodeId}.${token(nonce)}`,
+  /** Revoked devices and banned users, heard by every node (src/actors/access-watch.ts). */
+  access: "msgr.access",
   /** Changes every node must hear to keep its safety caches true: blocks, contacts, settings, removed messages. */
   safety: "msgr.safety",
   /** Changes every node must hear to keep its cached MLS group facts true: commits, devices revoked (src/e2ee). */
   e2ee: "msgr.e2ee",
-  /** Every conversation's log subject: the stream's subject filter. */
-  logAll: "msgr.log.*",
 } as const;

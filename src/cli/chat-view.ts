@@ -8,6 +8,7 @@ import {
   MessageKind,
   ProtocolError,
   SystemOp,
+  type ChatSettings,
   type ConvInfo,
   type Invitation,
   type PresenceInfo,
@@ -67,7 +68,7 @@ export function messageText(kind: number, body: Uint8Array): string {
     const caption = sanitize(new TextDecoder().decode(body));
     return caption ? `[media] ${caption}` : "[media]";
   }
-  if (kind === MessageKind.Removed) return "[message removed by a moderator]";
+  if (kind === MessageKind.Removed) return "[message deleted]";
   // What the encrypting client hands on when it could not decrypt (sent before this device joined, or tampered with).
   if (kind === MessageKind.Mls) return "[encrypted message this device cannot read]";
   return `[message of kind ${kind}, ${body.byteLength} bytes]`;
@@ -111,9 +112,11 @@ export function describeSystemEvent(ev: SystemEvent): string {
     case SystemOp.ThumbnailReady:
       return `thumbnail ready for ${by}'s image (message ${ev.ref ?? "?"})`;
     case SystemOp.MessageRemoved:
-      return `${by} removed message ${ev.ref ?? "?"}`;
+      return ev.by ? `${by} deleted message #${ev.ref ?? "?"}` : `a moderator removed message #${ev.ref ?? "?"}`;
     case SystemOp.Joined:
       return `${by} joined`;
+    case SystemOp.TimerChanged:
+      return ev.timer ? `${by} turned on disappearing messages: ${formatDuration(ev.timer)}` : `${by} turned off disappearing messages`;
     default:
       return `${by}: system event ${ev.op}`;
   }
@@ -189,14 +192,33 @@ export function formatChatLine(ts: number, from: string, text: string, ticks: Ti
   return `${formatTime(ts)} ${who}: ${text}${suffix}`;
 }
 
-/** One stored or live message as a line: chat text, or `HH:MM:SS * alice added bob` for system messages. */
-export function formatMessage(m: WireMessage, opts: LineOptions): string {
+/** Each member's current reaction, `[🎉 bob, 👍 carol]`; empty when there are none. */
+export function formatReactions(reactions: Map<string, Uint8Array> | undefined): string {
+  if (!reactions || reactions.size === 0) return "";
+  const dec = new TextDecoder();
+  return `[${[...reactions].map(([user, r]) => `${sanitize(dec.decode(r))} ${sanitize(user)}`).join(", ")}]`;
+}
+
+/**
+ * One stored or live message as a line: `HH:MM:SS #seq alice: text`, with `↪#N` for a reply,
+ * `(edited)`, `⏱` for a disappearing message and the reactions; or `HH:MM:SS * alice added bob`
+ * for system messages. The seq is what /edit, /reply, /react, /delete and /forward take.
+ */
+export function formatMessage(m: WireMessage & { reactions?: Map<string, Uint8Array> }, opts: LineOptions): string {
   if (m.kind === MessageKind.System) {
     const line = `${formatTime(m.ts)} ${formatSystemEvent(decodeSystem(m.body))}`;
     return paint(opts.color, ansi.dim, line);
   }
   const own = m.from === opts.me;
-  return formatChatLine(m.ts, m.from, messageText(m.kind, m.body), own ? tickState(m.seq, opts.agg) : null, opts.color);
+  const parts = [messageText(m.kind, m.body)];
+  if (m.ref !== undefined && m.kind !== MessageKind.Removed) parts.unshift(`↪#${m.ref}`);
+  if (m.edited !== undefined) parts.push(paint(opts.color, ansi.dim, "(edited)"));
+  if (m.exp !== undefined && m.kind !== MessageKind.Removed) parts.push("⏱");
+  const reactions = formatReactions(m.reactions);
+  if (reactions) parts.push(reactions);
+  const line = formatChatLine(m.ts, m.from, parts.join(" "), own && m.kind !== MessageKind.Removed ? tickState(m.seq, opts.agg) : null, opts.color);
+  // The time first, then the seq (dim): `09:05:07 #3 alice: hi`.
+  return `${line.slice(0, 8)} ${paint(opts.color, ansi.dim, `#${m.seq}`)}${line.slice(8)}`;
 }
 
 // ---- conversations --------------------------------------------------------------------------
@@ -362,6 +384,50 @@ export function formatUserList(title: string, users: string[]): string {
   return users.length === 0 ? `${title}: (none)` : `${title}: ${users.map(sanitize).join(", ")}`;
 }
 
+// ---- the message lifecycle -------------------------------------------------------------------
+
+const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400, w: 7 * 86_400 };
+
+/** `30s`, `5m`, `2h`, `7d`, `1w` (a bare number is seconds); `off` or `0` is 0; null when unreadable. */
+export function parseDuration(text: string): number | null {
+  const t = text.trim().toLowerCase();
+  if (t === "off" || t === "0") return 0;
+  const m = /^(\d+)\s*([smhdw]?)$/.exec(t);
+  if (!m) return null;
+  const n = Number(m[1]) * UNITS[m[2] || "s"]!;
+  return n > 0 && Number.isSafeInteger(n) ? n : null;
+}
+
+/** 90 -> `90 s`, 3600 -> `1 h`, 604800 -> `7 d`: the largest unit that divides it. */
+export function formatDuration(sec: number): string {
+  for (const [unit, size] of [
+    ["d", 86_400],
+    ["h", 3600],
+    ["min", 60],
+  ] as const) {
+    if (sec >= size && sec % size === 0) return `${sec / size} ${unit}`;
+  }
+  return `${sec} s`;
+}
+
+/** `/edit 12 text`, `/reply 12 text`, `/react 12 👍`: the seq (`#12` works too) and the rest; null when there is no seq. */
+export function parseSeqArgs(rest: string): { seq: number; text: string } | null {
+  const m = /^#?(\d+)(?:\s+([\s\S]*))?$/.exec(rest.trim());
+  if (!m) return null;
+  const seq = Number(m[1]);
+  return seq >= 1 && Number.isSafeInteger(seq) ? { seq, text: (m[2] ?? "").trim() } : null;
+}
+
+/** One conversation's own settings, as a line: `pinned, archived, muted until 18:30, marked unread`. */
+export function formatChatSettings(s: ChatSettings, now: number): string {
+  const parts: string[] = [];
+  if (s.pinned) parts.push("pinned");
+  if (s.archived) parts.push("archived");
+  if (s.muteUntil > now) parts.push(s.muteUntil >= Number.MAX_SAFE_INTEGER ? "muted" : `muted until ${formatClock(s.muteUntil, now)}`);
+  if (s.unread) parts.push("marked unread");
+  return parts.length > 0 ? parts.join(", ") : "no settings (not pinned, archived or muted)";
+}
+
 export const HELP = [
   "commands:",
   "  /dm USER                 open a direct conversation with USER and switch to it",
@@ -384,6 +450,15 @@ export const HELP = [
   "  /link [approve]  /links  /unlink TOKEN  invite links to the current group; /join TOKEN uses one",
   "  /requests  /approve USER  /deny USER     requests to join the current group",
   "  /report [USER] REASON    report a user (default: the direct peer) with your last 10 messages here",
+  "  /reply N TEXT            reply to message #N of the current conversation",
+  "  /edit N TEXT             edit your message #N (for a while after sending it)",
+  "  /react N [EMOJI]         react to message #N (no emoji: take your reaction back)",
+  "  /delete N                delete message #N for everyone (yours, or any as a group admin)",
+  "  /hide N[,N...]           delete messages for you only (on all your devices)",
+  "  /forward N TO            forward message #N, media included, to TO (a /list number, id or user)",
+  "  /timer DURATION|off      disappearing messages here: 30s, 5m, 1h, 7d, or off",
+  "  /mute [DURATION|off]     no push notifications from here (for ever, or for a while)",
+  "  /pin [off]  /archive [off]  /unread [off]  /settings   this conversation's own settings, on all your devices",
   "  /safety [USER]           safety numbers of the current encrypted conversation, to compare out of band",
   "  /encrypt                 turn on end-to-end encryption in the current conversation (🔒)",
   "  /help                    this text",

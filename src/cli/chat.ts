@@ -10,12 +10,15 @@ import { basename } from "node:path";
 import * as readline from "node:readline";
 import { E2eeClient } from "../sdk/e2ee.ts";
 import {
+  ConversationMessages,
   ConvType,
   Method,
   MessageKind,
   ProtocolError,
   SystemOp,
+  type ChatSettings,
   type ConvInfo,
+  type ShownMessage,
   type MlsGroupInfo,
   type Invitation,
   type PresenceInfo,
@@ -30,6 +33,8 @@ import {
   convLabel,
   decodeSystem,
   expandHome,
+  formatChatSettings,
+  formatDuration,
   formatError,
   formatInvitation,
   formatListEntry,
@@ -44,8 +49,10 @@ import {
   formatUserList,
   HELP,
   parseCommand,
+  parseDuration,
   parseGroupArgs,
   parsePrivacyArgs,
+  parseSeqArgs,
   parseUserList,
   peersOf,
   tickRank,
@@ -80,8 +87,12 @@ const HISTORY_PAGE = 20;
 interface ConvState {
   id: string;
   info: ConvInfo | undefined;
-  /** Every message this run has seen, by seq. */
-  messages: Map<number, WireMessage>;
+  /** Every message this run has seen, with edits, reactions and deletions applied. */
+  view: ConversationMessages;
+  /** The view's messages by seq (edits and reactions are applied to them, not kept). */
+  messages: Map<number, ShownMessage>;
+  /** When the next disappearing message is due to go from the screen. */
+  expiryTimer: ReturnType<typeof setTimeout> | null;
   /** My read marker. */
   read: number;
   agg: Aggregates;
@@ -255,10 +266,13 @@ export async function runChat(opts: ChatOptions): Promise<void> {
   function state(id: string): ConvState {
     let c = convs.get(id);
     if (!c) {
+      const view = new ConversationMessages();
       c = {
         id,
         info: undefined,
-        messages: new Map(),
+        view,
+        messages: view.bySeq,
+        expiryTimer: null,
         read: 0,
         agg: { allDelivered: 0, allRead: 0 },
         lastOwnSeq: 0,
@@ -321,6 +335,8 @@ export async function runChat(opts: ChatOptions): Promise<void> {
   }
 
   function forget(id: string): void {
+    const c = convs.get(id);
+    if (c?.expiryTimer) clearTimeout(c.expiryTimer);
     convs.delete(id);
     if (current === id) {
       current = null;
@@ -479,11 +495,12 @@ export async function runChat(opts: ChatOptions): Promise<void> {
       ? e2ee.recent(c.id).slice(-SWITCH_BACKLOG)
       : (await client.history(c.id, (c.info?.lastSeq ?? 0) + 1, SWITCH_BACKLOG)).messages.filter((m) => m.kind !== MessageKind.MlsCommit);
     if (current !== c.id || c.messages.size > 0 || latest.length === 0) return;
-    for (const m of latest) c.messages.set(m.seq, m);
-    const sorted = [...latest].sort((a, b) => a.seq - b.seq);
-    c.oldestShown = sorted[0]!.seq;
-    say(...sorted.map((m) => lineFor(c, m)));
-    markRead(c, sorted[sorted.length - 1]!.seq);
+    for (const m of [...latest].sort((a, b) => a.seq - b.seq)) c.view.apply(m);
+    const shown = [...c.messages.values()].sort((a, b) => a.seq - b.seq);
+    if (shown.length === 0) return;
+    c.oldestShown = shown[0]!.seq;
+    say(...shown.map((m) => lineFor(c, m)));
+    markRead(c, latest.reduce((n, m) => Math.max(n, m.seq), 0));
   }
 
   function currentConv(): ConvState {
@@ -507,21 +524,47 @@ export async function runChat(opts: ChatOptions): Promise<void> {
 
   // ---- incoming -----------------------------------------------------------------------------
 
+  /** Shows what became of message `seq` on its own line, or prints it again when that line is gone from the screen. */
+  function refreshLine(c: ConvState, seq: number): void {
+    const m = c.messages.get(seq);
+    if (!m || c.id !== current) return;
+    const line = lineFor(c, m);
+    if (!screen.rewrite(line.key, line.text)) say(line);
+  }
+
+  /** Disappearing messages leave the screen when their time comes. */
+  function scheduleExpiry(c: ConvState): void {
+    if (c.expiryTimer) clearTimeout(c.expiryTimer);
+    c.expiryTimer = null;
+    const next = c.view.nextExpiry();
+    if (next === undefined) return;
+    c.expiryTimer = setTimeout(() => {
+      c.expiryTimer = null;
+      for (const seq of c.view.expire(Date.now())) refreshLine(c, seq);
+      scheduleExpiry(c);
+    }, Math.max(0, next - Date.now()));
+  }
+
   function onMessage(m: WireMessage): void {
     const c = state(m.conv);
-    c.messages.set(m.seq, m);
-    dropRemoved(c, m);
-    if (m.from === me && m.kind !== MessageKind.System && m.seq > c.lastOwnSeq) c.lastOwnSeq = m.seq;
+    // An edit, a reaction or a deletion changes an earlier message rather than adding one.
+    const changed = c.view.apply(m);
+    if (m.exp !== undefined) scheduleExpiry(c);
+    const about = m.kind === MessageKind.Edit || m.kind === MessageKind.Reaction;
+    if (m.from === me && m.kind !== MessageKind.System && !about && m.seq > c.lastOwnSeq) c.lastOwnSeq = m.seq;
     // The first backlog after start is history, not news: it is shown on switching.
     if (!initialSyncDone) return;
     if (m.conv === current) {
       if (m.from !== me) dropTyper(m.from);
-      say(lineFor(c, m));
+      for (const seq of changed) {
+        if (seq === m.seq) say(lineFor(c, c.messages.get(seq)!));
+        else refreshLine(c, seq);
+      }
       showThumbnailLink(m);
       if (m.from !== me) markRead(c, m.seq);
       return;
     }
-    if (m.from === me || m.kind === MessageKind.System) return;
+    if (m.from === me || m.kind === MessageKind.System || about) return;
     guard(
       ensureInfo(m.conv).then(() => {
         if (current === null) switchTo(m.conv);
@@ -532,13 +575,37 @@ export async function runChat(opts: ChatOptions): Promise<void> {
     );
   }
 
-  /** A moderator removed a message: the copy this client holds goes too. */
-  function dropRemoved(c: ConvState, m: WireMessage): void {
-    if (m.kind !== MessageKind.System) return;
-    const ev = decodeSystem(m.body);
-    const gone = ev?.op === SystemOp.MessageRemoved && ev.ref !== undefined ? c.messages.get(ev.ref) : undefined;
-    if (gone) c.messages.set(gone.seq, { ...gone, kind: MessageKind.Removed, body: new Uint8Array(0), media: undefined });
+  /** Messages this user hid (delete for me), here or on another device. */
+  function onHidden(conv: string, seqs: number[]): void {
+    const c = convs.get(conv);
+    if (!c) return;
+    for (const seq of c.view.remove(seqs)) refreshLine(c, seq);
   }
+
+  /** This user's own settings of each conversation, as the server has them. */
+  const chatSettings = new Map<string, ChatSettings>();
+
+  /** The message `seq` of `c`: from what this run has seen, else from the server. */
+  async function messageAt(c: ConvState, seq: number): Promise<WireMessage> {
+    const known = c.messages.get(seq);
+    if (known) return known;
+    const [m] = (await client.history(c.id, seq + 1, 1)).messages;
+    if (!m || m.seq !== seq) throw new Error(`no message #${seq} here`);
+    return m;
+  }
+
+  /** `N|ID|USER` of another conversation, as /switch takes it. */
+  async function conversationNamed(key: string): Promise<ConvState> {
+    let c = findConv(key);
+    if (!c && !/^\d+$/.test(key)) {
+      await loadConversations();
+      c = findConv(key);
+    }
+    if (!c) throw new Error(`no conversation ${JSON.stringify(key)} (see /list)`);
+    return c;
+  }
+
+  const seqUsage = (name: string, what: string) => new Error(`usage: /${name} N ${what}  (N: the #number of a message)`);
 
   /** Users invited instead of added (their privacy settings ask for it), as a note; undefined when none. */
   function invitedNote(invited: string[]): string | undefined {
@@ -715,8 +782,12 @@ export async function runChat(opts: ChatOptions): Promise<void> {
             })()
           : await client.history(c.id, before, Math.min(n, 200));
         if (page.messages.length === 0) return note("(no earlier messages)");
-        const msgs = [...page.messages].sort((a, b) => a.seq - b.seq);
-        c.oldestShown = msgs[0]!.seq;
+        // Edits and reactions on the page are folded into the messages they are about.
+        const folded = new ConversationMessages();
+        for (const m of [...page.messages].sort((a, b) => a.seq - b.seq)) folded.apply(m);
+        const msgs = [...folded.bySeq.values()].sort((a, b) => a.seq - b.seq);
+        if (msgs.length === 0) return note("(no earlier messages)");
+        c.oldestShown = Math.min(...page.messages.map((m) => m.seq));
         const head = `── ${msgs.length} earlier message${msgs.length === 1 ? "" : "s"} ──`;
         const tail = page.more ? "── /history for more ──" : "── beginning of the conversation ──";
         return say(color ? ansi.dim(head) : head, ...msgs.map((m) => lineFor(c, m)), color ? ansi.dim(tail) : tail);
@@ -851,6 +922,67 @@ export async function runChat(opts: ChatOptions): Promise<void> {
         }
         return say(...lines, color ? ansi.dim("compare them with each person, in person or on a call: a different number means a different device") : "compare them with each person, in person or on a call: a different number means a different device");
       }
+      case "reply":
+      case "edit": {
+        const a = parseSeqArgs(rest);
+        if (!a || !a.text) throw seqUsage(name, "TEXT");
+        const c = currentConv();
+        await (name === "reply" ? client.reply(c.id, a.seq, a.text) : client.edit(c.id, a.seq, a.text));
+        return;
+      }
+      case "react": {
+        const a = parseSeqArgs(rest);
+        if (!a) throw seqUsage(name, "[EMOJI]");
+        await client.react(currentConv().id, a.seq, a.text);
+        return;
+      }
+      case "delete": {
+        const a = parseSeqArgs(rest);
+        if (!a || a.text) throw seqUsage(name, "");
+        const removed = await client.deleteForEveryone(currentConv().id, a.seq);
+        if (removed === 0) note(`(#${a.seq} was deleted already)`);
+        return;
+      }
+      case "hide": {
+        const seqs = parseUserList(args).map((x) => Number(x.replace(/^#/, "")));
+        if (seqs.length === 0 || !seqs.every((n) => Number.isSafeInteger(n) && n >= 1)) throw seqUsage(name, "[,N...]");
+        await client.hide(currentConv().id, seqs);
+        return;
+      }
+      case "forward": {
+        const a = parseSeqArgs(rest);
+        if (!a || !a.text) throw seqUsage(name, "TO  (TO: a /list number, conversation id or user)");
+        const c = currentConv();
+        const to = await conversationNamed(a.text);
+        const m = await messageAt(c, a.seq);
+        await client.forward(m, to.id);
+        return note(`(forwarded #${a.seq} to [${label(to.id)}])`);
+      }
+      case "timer": {
+        const sec = args.length === 1 ? parseDuration(args[0]!) : null;
+        if (sec === null) throw new Error("usage: /timer DURATION|off  (30s, 5m, 1h, 7d)");
+        await client.setTimer(currentConv().id, sec);
+        return;
+      }
+      case "mute": {
+        const sec = args.length === 0 ? -1 : args.length === 1 ? parseDuration(args[0]!) : null;
+        if (sec === null) throw new Error("usage: /mute [DURATION|off]  (no DURATION: until you unmute)");
+        const muteUntil = sec < 0 ? Number.MAX_SAFE_INTEGER : sec === 0 ? 0 : Date.now() + sec * 1000;
+        await client.setChatSettings(currentConv().id, { muteUntil });
+        return;
+      }
+      case "pin":
+      case "archive":
+      case "unread": {
+        const off = ["off", "no", "false", "-"].includes((args[0] ?? "").toLowerCase());
+        const key = name === "pin" ? "pinned" : name === "archive" ? "archived" : "unread";
+        await client.setChatSettings(currentConv().id, { [key]: !off });
+        return;
+      }
+      case "settings": {
+        const c = currentConv();
+        return note(`(settings of [${label(c.id)}]: ${formatChatSettings(chatSettings.get(c.id) ?? { conv: c.id, muteUntil: 0, archived: false, pinned: false, unread: false }, Date.now())}${c.info?.timer ? `; disappearing messages: ${formatDuration(c.info.timer)}` : ""})`);
+      }
       case "who": {
         const c = currentConv();
         const info = await client.conversation(c.id);
@@ -884,6 +1016,7 @@ export async function runChat(opts: ChatOptions): Promise<void> {
     quitting = true;
     localTyping(false);
     clearTypers();
+    for (const c of convs.values()) if (c.expiryTimer) clearTimeout(c.expiryTimer);
     e2ee.close();
     if (tty) {
       // Leave the screen without a dangling prompt.
@@ -924,6 +1057,14 @@ export async function runChat(opts: ChatOptions): Promise<void> {
   client.on("conversation", safe(onConversation));
   client.on("blocks", safe((b) => note(formatUserList("(block list changed) blocked", b.users))));
   client.on("privacy", safe((p) => say(...formatPrivacy(p))));
+  client.on("hidden", safe((x) => onHidden(x.conv, x.seqs)));
+  client.on(
+    "chatSettings",
+    safe((x) => {
+      chatSettings.set(x.conv, x);
+      note(`(settings of [${label(x.conv)}]: ${formatChatSettings(x, Date.now())})`);
+    }),
+  );
   client.on(
     "invitation",
     safe((i) => {
@@ -956,6 +1097,14 @@ export async function runChat(opts: ChatOptions): Promise<void> {
     if (!wasOnline) note(`connected as ${s.user} (device ${s.device})`);
     convListLoad = loadConversations();
     guard(convListLoad, true);
+    // Settings and "delete for me" made on other devices while this one was away.
+    guard(
+      client.chatSettings().then((all) => {
+        for (const x of all.settings) chatSettings.set(x.conv, x);
+        for (const x of all.hidden) onHidden(x.conv, x.seqs);
+      }),
+      true,
+    );
     // Presence subscriptions belong to the connection: renew them.
     watched = [];
     if (current) guard(watchPeers(), true);

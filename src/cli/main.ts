@@ -194,7 +194,7 @@ const COMMANDS: Record<string, Command> = {
       const out = required(v, "out", "nats-auth");
       const { ensureNatsIdentities, writeNatsAccounts } = await import("./nats-auth.ts");
       const ids = await ensureNatsIdentities(out);
-      const conf = await writeNatsAccounts(out, { stream: config.jetstream.stream, consumer: config.worker.consumer }, ids);
+      const conf = await writeNatsAccounts(out, { stream: config.jetstream.stream, shards: config.jetstream.shards, consumer: config.worker.consumer }, ids);
       console.log(`edge nkey:   ${ids.edge.seedFile} (${ids.edge.publicKey})`);
       console.log(`worker nkey: ${ids.worker.seedFile} (${ids.worker.publicKey})`);
       console.log(`NATS users:  ${conf} (include it in every nats-server config)`);

@@ -28,6 +28,8 @@ export type RateClass =
   | "push"
   | "privacy"
   | "report"
+  | "delete"
+  | "settings"
   | "e2ee";
 
 export interface Config {
@@ -104,6 +106,15 @@ export interface Config {
     synchronous: "full" | "normal";
     /** Messages older than this are deleted; 0 keeps everything. Devices with older cursors are told to reset. */
     retentionSeconds: number;
+    /** How often stores that prune (SQLite, PostgreSQL) delete disappearing messages whose time has come. */
+    expirySweepMs: number;
+  };
+  /** The message lifecycle: edits and deletes for everyone. */
+  messages: {
+    /** A sender may edit a message this long after sending it. */
+    editWindowSec: number;
+    /** A sender may delete a message for everyone this long after sending it; 0: any time. Group admins may always. */
+    deleteWindowSec: number;
   };
   actors: {
     /** An idle conversation actor is dropped from memory after this long. */
@@ -254,10 +265,17 @@ export interface Config {
     replicas: number;
     /** How long the log keeps messages; the store can be replayed or rebuilt from it within this time. */
     maxAgeSeconds: number;
-    /** A resend with the same client id within this window is answered from the log (Nats-Msg-Id). */
+    /** A resend with the same client id within this window is answered from the shard owner's memory of recent client ids. */
     duplicateWindowSeconds: number;
     /** Longest wait for one publish ack before the send fails with a retryable error. */
     publishTimeoutMs: number;
+    /**
+     * Conversations are hashed to this many shards, each a stream of its own with one owner edge
+     * that group-commits its appends. Fixed when the log is created (a conversation's shard never changes).
+     */
+    shards: number;
+    /** A shard whose owner stopped renewing its lease for this long is taken over by another edge. */
+    leaseTtlMs: number;
   };
   /** History store for backends.messages = "jetstream" (Apache Cassandra or ScyllaDB). */
   cassandra: {
@@ -288,6 +306,8 @@ export interface Config {
     batchSize: number;
     /** Longest a fetch waits to fill a batch. */
     batchWaitMs: number;
+    /** Batches being written to the store at once (the next fills while the store confirms the others). */
+    writesInFlight: number;
     /** "batch": one unlogged batch per partition; "concurrent": one prepared statement per row, all in flight at once. */
     writeMode: "batch" | "concurrent";
     /** Backoff ceiling while the store is unavailable (messages stay in the log meanwhile). */
@@ -382,6 +402,8 @@ export const DEFAULTS: Config = {
     push: { perSecond: 0.5, burst: 5 },
     privacy: { perSecond: 2, burst: 30 },
     report: { perSecond: 0.1, burst: 5 },
+    delete: { perSecond: 5, burst: 50 },
+    settings: { perSecond: 5, burst: 50 },
     // Uploads, claims and commits: a device uploads a batch now and then, and a commit (with its
     // claim) follows each membership change; claims drain others' KeyPackages, so they stay scarce.
     e2ee: { perSecond: 2, burst: 40 },
@@ -389,6 +411,11 @@ export const DEFAULTS: Config = {
   storage: {
     synchronous: "full",
     retentionSeconds: 0,
+    expirySweepMs: 1_000,
+  },
+  messages: {
+    editWindowSec: 15 * 60,
+    deleteWindowSec: 2 * 86_400,
   },
   actors: {
     conversationIdleMs: 5 * 60_000,
@@ -486,6 +513,8 @@ export const DEFAULTS: Config = {
     maxAgeSeconds: 7 * 86_400,
     duplicateWindowSeconds: 600,
     publishTimeoutMs: 5_000,
+    shards: 8,
+    leaseTtlMs: 5_000,
   },
   cassandra: {
     contactPoints: ["127.0.0.1:9042"],
@@ -503,6 +532,7 @@ export const DEFAULTS: Config = {
     consumer: "msgr-store-writer",
     batchSize: 512,
     batchWaitMs: 20,
+    writesInFlight: 4,
     // Measured faster, and cheaper for Cassandra, on the durable bench (bench/README.md), though
     // by little: with traffic spread over many conversations a batch holds few rows per partition.
     writeMode: "batch",
@@ -594,6 +624,9 @@ function validate(c: Config): Config {
   // The whole list travels in one push (CONTACTS, BLOCKS): it must fit the decoder's container limit.
   if (c.limits.maxContacts > 10_000 || c.limits.maxBlocked > 10_000) bad("limits.maxContacts and limits.maxBlocked must be at most 10000");
   if (!(c.auth.maxTokenLifetimeSec > 0)) bad("auth.maxTokenLifetimeSec must be positive");
+  if (!(c.storage.expirySweepMs > 0)) bad("storage.expirySweepMs must be positive");
+  if (!(c.messages.editWindowSec > 0)) bad("messages.editWindowSec must be positive");
+  if (!(c.messages.deleteWindowSec >= 0)) bad("messages.deleteWindowSec must be >= 0 (0: no limit)");
   if (c.storage.synchronous !== "full" && c.storage.synchronous !== "normal") bad('storage.synchronous must be "full" or "normal"');
   const choices: Record<keyof Config["backends"], string[]> = {
     bus: ["memory", "nats"],
@@ -605,6 +638,9 @@ function validate(c: Config): Config {
   if (!["localQuorum", "localOne", "one", "quorum", "all", "eachQuorum"].includes(c.cassandra.consistency)) bad("cassandra.consistency must be localQuorum, localOne, one, quorum, eachQuorum or all");
   if (![1, 3, 5].includes(c.jetstream.replicas)) bad("jetstream.replicas must be 1, 3 or 5");
   if (c.jetstream.duplicateWindowSeconds <= 0 || c.jetstream.duplicateWindowSeconds > c.jetstream.maxAgeSeconds) bad("jetstream.duplicateWindowSeconds must be positive and at most jetstream.maxAgeSeconds");
+  if (!Number.isInteger(c.jetstream.shards) || c.jetstream.shards < 1 || c.jetstream.shards > 256) bad("jetstream.shards must be an integer 1..256");
+  if (!(c.jetstream.leaseTtlMs >= 500)) bad("jetstream.leaseTtlMs must be at least 500");
+  if (!Number.isInteger(c.worker.writesInFlight) || c.worker.writesInFlight < 1 || c.worker.writesInFlight > 64) bad("worker.writesInFlight must be an integer 1..64");
   if (c.media.store !== "local" && c.media.store !== "minio") bad('media.store must be "local" or "minio"');
   validateOps(c, bad);
   const media = c.media;

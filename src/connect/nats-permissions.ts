@@ -10,6 +10,8 @@
 // listed. Then regenerate the server's accounts file (`msgr nats-auth`) and reload nats-server
 // (`nats-server --signal reload`).
 
+import { LogLayout } from "../storage/jetstream/layout.ts";
+
 export type NatsRole = "edge" | "worker";
 
 export interface RolePermissions {
@@ -19,9 +21,14 @@ export interface RolePermissions {
   subscribe: string[];
 }
 
-/** The names that appear in JetStream API subjects: the log's stream and the workers' consumer. */
+/**
+ * What names the message log's JetStream API subjects carry: its streams and lease bucket (from
+ * `jetstream.stream` and `jetstream.shards`, src/storage/jetstream/layout.ts) and the workers'
+ * consumer. A stream name is one subject token, so each shard's stream is listed by name.
+ */
 export interface LogNames {
   stream: string;
+  shards: number;
   consumer: string;
 }
 
@@ -33,41 +40,59 @@ const BUS = [
   "msgr.user.>", // membership changes and revocations for every actor of a user
   "msgr.conv.>", // messages, receipts and typing of a conversation
   "msgr.presence.>", // online/offline transitions
+  "msgr.access", // revoked devices and banned users: every node closes their connections
   "msgr.safety", // blocks, contacts, privacy settings and removed messages: every node drops its caches
   "msgr.e2ee", // MLS commits and revoked devices: every node drops its cached group facts
   "msgr.health.>", // readiness probes: an edge's event to itself through the bus (src/health/readiness.ts)
 ];
 
-/** The message log's subjects: one per conversation, appended to by edges only. */
-const LOG = "msgr.log.>";
-
-export function natsPermissions({ stream, consumer }: LogNames): Record<NatsRole, RolePermissions> {
-  // Opening the log (MessageLog.open) checks the JetStream API, then creates the stream or brings
-  // its settings in line with the config: both roles do it at start.
-  const openLog = ["$JS.API.INFO", `$JS.API.STREAM.INFO.${stream}`, `$JS.API.STREAM.CREATE.${stream}`, `$JS.API.STREAM.UPDATE.${stream}`];
+export function natsPermissions({ stream, shards, consumer }: LogNames): Record<NatsRole, RolePermissions> {
+  const layout = new LogLayout(stream, shards);
+  const streams = layout.all.map((shard) => layout.stream(shard));
+  const bucket = layout.leaseBucket;
+  // Reads are granted on every stream of the account, and the workers' consumer by its name on
+  // every stream: the MSGR account holds msgr's log and nothing else, and listing each shard's
+  // stream for each read would make a user's permissions too long for the CONNECT line of a
+  // credentials (JWT) login (nats-server's max_control_line, 4 KiB). What creates or changes a
+  // stream is still granted by name.
+  const reads = ["$JS.API.STREAM.INFO.*", "$JS.API.DIRECT.GET.>", "$JS.API.STREAM.MSG.GET.*"];
+  // Opening the log (MessageLog.open), which both roles do at start: check the JetStream API,
+  // open the lease bucket (create its stream, write the layout record), and create each shard's
+  // stream or bring its settings in line with the config.
+  const openLog = [
+    "$JS.API.INFO",
+    ...reads,
+    `$JS.API.STREAM.CREATE.KV_${bucket}`,
+    `$KV.${bucket}.>`,
+    ...streams.flatMap((s) => [`$JS.API.STREAM.CREATE.${s}`, `$JS.API.STREAM.UPDATE.${s}`]),
+  ];
+  // Where a shard's owner takes appends and reads from the other edges (shard-rpc.ts).
+  const owners = `msgr.logowner.${stream}.>`;
   return {
     edge: {
       publish: [
         ...BUS,
-        LOG,
         ...openLog,
-        // Reads of a conversation's unflushed tail: by sequence, and last or next by subject.
-        `$JS.API.DIRECT.GET.${stream}`,
-        `$JS.API.DIRECT.GET.${stream}.>`,
+        // Group-committed appends to the shards this edge owns.
+        `msgr.log.${stream}.>`,
+        owners,
+        // The workers' ack floor: an owner taking a shard over replays what they have not stored.
+        `$JS.API.CONSUMER.INFO.*.${consumer}`,
       ],
-      subscribe: [...BUS, INBOX],
+      subscribe: [...BUS, owners, INBOX],
     },
     worker: {
       publish: [
         ...openLog,
-        // Its durable consumer only: look it up, create or update it (both API forms), pull from it.
-        `$JS.API.CONSUMER.INFO.${stream}.${consumer}`,
-        `$JS.API.CONSUMER.CREATE.${stream}.${consumer}`,
-        `$JS.API.CONSUMER.CREATE.${stream}.${consumer}.>`,
-        `$JS.API.CONSUMER.DURABLE.CREATE.${stream}.${consumer}`,
-        `$JS.API.CONSUMER.MSG.NEXT.${stream}.${consumer}`,
+        // Its durable consumer on each shard only: look it up, create or update it (both API
+        // forms), pull from it.
+        `$JS.API.CONSUMER.INFO.*.${consumer}`,
+        `$JS.API.CONSUMER.CREATE.*.${consumer}`,
+        `$JS.API.CONSUMER.CREATE.*.${consumer}.>`,
+        `$JS.API.CONSUMER.DURABLE.CREATE.*.${consumer}`,
+        `$JS.API.CONSUMER.MSG.NEXT.*.${consumer}`,
         // Acknowledgements (ack, term, in progress) of the entries it was given.
-        `$JS.ACK.${stream}.${consumer}.>`,
+        `$JS.ACK.*.${consumer}.>`,
       ],
       subscribe: [INBOX],
     },
@@ -116,7 +141,7 @@ ${list(perms[role].subscribe)}
   return `# msgr's NATS account and users, generated by \`msgr nats-auth\` (src/connect/nats-permissions.ts).
 # Include it from every server's config (include "msgr-accounts.conf"). A connection must present
 # one of these nkeys; each may publish and subscribe only where its role needs to.
-# Stream ${names.stream}, worker consumer ${names.consumer}.
+# Streams ${names.stream}-0 .. ${names.stream}-${names.shards - 1}, worker consumer ${names.consumer}.
 
 ${block("edge")}
 ${block("worker")}

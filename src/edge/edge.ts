@@ -89,18 +89,7 @@ export function startEdge(deps: RouteDeps): EdgeListener {
         try {
           const transport = new SocketTransport(ws as ServerWebSocket<unknown>, config.limits.socketBufferBytes, flusher);
           ws.data.transport = transport;
-          const session = node.openSession(transport, ws.data.claims);
-          ws.data.session = session;
-          // A revocation or ban that landed between the upgrade's check and this registration was
-          // published before the session could hear it; the store has it, so look again.
-          deps.metadata.isDeviceRevoked(session.user, session.device).then(
-            (revoked) => revoked && session.close(DisconnectCode.DeviceRevoked, "device revoked"),
-            (err) => ctx.log.warn({ err }, "revocation re-check failed"),
-          );
-          deps.users.getUser(session.user).then(
-            (u) => u?.bannedAt && session.close(DisconnectCode.UserBanned, "user banned"),
-            (err) => ctx.log.warn({ err }, "ban re-check failed"),
-          );
+          ws.data.session = node.openSession(transport, ws.data.claims);
         } catch (err) {
           fault("socket-open", err);
           ws.close(DisconnectCode.ServerError, "server error; reconnect");

@@ -183,6 +183,60 @@ export class MediaService {
     }
   }
 
+  /**
+   * Forwarding: media of a message in one conversation, for a message in another, without an
+   * upload. The object (and its thumbnail's) is copied inside the store to a fresh key and
+   * recorded as new media of `conv`, owned by the forwarder: each conversation's media is then
+   * deleted on its own terms (a deletion for everyone, a disappearing timer) without touching the
+   * other's. The caller checked that `owner` may read the source.
+   */
+  async forwardCopy(src: MediaRecord, owner: string, conv: string): Promise<MediaRecord> {
+    if (!src.objectKey) throw new CommandError(ErrorCode.NotFound, "no such media");
+    const copy = async (from: MediaRecord, thumb: string | null): Promise<MediaRecord> => {
+      const id = newMediaId();
+      const key = sealedKey(id);
+      const info = await this.store.copy(from.objectKey!, key);
+      if (!info) throw new CommandError(ErrorCode.NotFound, "the media is gone");
+      const rec: MediaRecord = { ...from, id, owner, createdAt: this.clock.now(), expiresAt: null, conv, objectKey: key, thumb };
+      await this.metadata.createMedia(rec);
+      return rec;
+    };
+    const srcThumb = src.thumb ? await this.metadata.getMedia(src.thumb) : null;
+    const thumb = srcThumb?.objectKey ? await copy(srcThumb, null) : null;
+    return copy(src, thumb?.id ?? null);
+  }
+
+  /**
+   * Deletes media now, with its thumbnail: objects first (the upload and the served copy), then
+   * the records, so a crash in between leaves records a later call finds again.
+   */
+  async deleteMedia(ids: string[]): Promise<void> {
+    const recs = (await Promise.all(ids.map((id) => this.metadata.getMedia(id)))).filter((r): r is MediaRecord => r !== null);
+    const thumbs = (await Promise.all(recs.flatMap((r) => (r.thumb ? [this.metadata.getMedia(r.thumb)] : [])))).filter((r): r is MediaRecord => r !== null);
+    const all = [...recs, ...thumbs];
+    if (all.length === 0) return;
+    await this.store.delete(all.flatMap((r) => (r.objectKey ? [r.objectKey, uploadKey(r.id)] : [uploadKey(r.id)])));
+    await this.metadata.deleteMediaRecords(all.map((r) => r.id));
+  }
+
+  /** The media of a disappearing message goes when the message does. */
+  scheduleDeletion(id: string, atMs: number): Promise<void> {
+    return this.metadata.scheduleMediaDeletion([id], atMs);
+  }
+
+  /** Deletes the media whose scheduled time has come, a batch at a time; returns how many. */
+  async sweepDue(): Promise<number> {
+    const now = this.clock.now();
+    let deleted = 0;
+    for (;;) {
+      const due = await this.metadata.listMediaDue(now, SWEEP_BATCH);
+      if (due.length === 0) return deleted;
+      await this.deleteMedia(due.map((m) => m.id));
+      deleted += due.length;
+      if (due.length < SWEEP_BATCH) return deleted;
+    }
+  }
+
   /** Deletes a copy that will not be served; a failure only leaves a stray object behind. */
   private discard(key: string): void {
     this.store.delete([key]).catch((err) => this.log.warn({ err, key }, "could not delete an unused media copy"));

@@ -1,5 +1,6 @@
-// Runs MediaService.sweepExpired every `intervalMs`, one sweep at a time: an interval that fires
-// while a sweep is still running is skipped. Each node of a cluster runs one; sweeps of several
+// Runs MediaService.sweepExpired (upload slots) and sweepDue (media of disappearing messages)
+// every `intervalMs`, one sweep at a time: an interval that fires while a sweep is still running
+// is skipped. Each node of a cluster runs one; sweeps of several
 // nodes overlap harmlessly (deleting what is gone already is no error, and finishing is conditional).
 
 import type { Logger } from "pino";
@@ -15,8 +16,10 @@ export function startMediaSweeper(media: MediaService, intervalMs: number, log: 
   const timer = setInterval(() => {
     running ??= media
       .sweepExpired()
-      .then((cleared) => {
+      .then(async (cleared) => {
         if (cleared > 0) log.debug({ cleared }, "expired upload slots cleared");
+        const gone = await media.sweepDue();
+        if (gone > 0) log.debug({ gone }, "media of disappeared messages deleted");
       })
       .catch((err) => log.error({ err }, "media sweep failed"))
       .finally(() => {

@@ -57,6 +57,15 @@ export const Method = {
   JoinRequestList: 39,
   JoinRequestAnswer: 40,
   Report: 41,
+  /** Delete for everyone: the sender (within messages.deleteWindowSec) or a group admin. */
+  Delete: 42,
+  /** Delete for me: hides messages on every device of the caller. */
+  Hide: 43,
+  /** The conversation's disappearing-message timer. */
+  TimerSet: 44,
+  /** The caller's own settings of one conversation (mute, archive, pin, unread). */
+  SettingsSet: 45,
+  SettingsList: 46,
   /** End-to-end encryption (MLS, RFC 9420): this device's KeyPackages, claims for a group, commits, the group's roster. */
   KeyPackageUpload: 47,
   KeyPackageCount: 48,
@@ -86,6 +95,10 @@ export const PushKind = {
   Invitation: 10,
   /** Someone asked to join a group this user administers through a link that needs approval, or the request was answered. */
   JoinRequest: 11,
+  /** The user's settings of one conversation changed (on any of their devices). */
+  ChatSettings: 12,
+  /** The user hid messages for themselves (delete for me, on any of their devices). */
+  Hidden: 13,
   /** One of this user's devices has this many KeyPackages left (its first upload, or a claim left it low). */
   KeyPackages: 14,
 } as const;
@@ -97,8 +110,15 @@ export const MessageKind = {
   Media: 2,
   /** Written by the server only (membership and title changes); body is a MessagePack SystemEvent. */
   System: 3,
-  /** Written by the server only: what a message removed by moderation reads as from then on (empty body). */
+  /**
+   * Written by the server only: what a message that is gone reads as (empty body): deleted for
+   * everyone, removed by moderation, hidden by the reader (delete for me), or disappeared.
+   */
   Removed: 4,
+  /** A new body for the sender's own message `ref` (within messages.editWindowSec). */
+  Edit: 5,
+  /** The sender's reaction to message `ref`; an empty body removes it. The latest one per member and message counts. */
+  Reaction: 6,
   /** End-to-end encrypted: body is an MLS PrivateMessage (application content) of the conversation's group. */
   Mls: 7,
   /** Written by the server only, from MLS_COMMIT: body is a MessagePack MlsHandshake (the commit, and its Welcome). */
@@ -127,10 +147,12 @@ export const SystemOp = {
   MemberLeft: 7,
   /** A thumbnail was made for the media of message `ref`. */
   ThumbnailReady: 8,
-  /** Moderation removed message `ref`: clients drop their copy. `by` is empty (the service). */
+  /** Message `ref` was deleted for everyone (`by`: its sender or a group admin) or removed by moderation (`by` empty): clients drop their copy. */
   MessageRemoved: 9,
   /** `by` joined by their own choice: an accepted invitation or an invite link. */
   Joined: 10,
+  /** `by` set the disappearing-message timer to `timer` seconds (0: off). */
+  TimerChanged: 11,
 } as const;
 
 /**
@@ -155,6 +177,8 @@ export const ErrorCode = {
   Conflict: 1103,
   /** One of the two users blocked the other. */
   Blocked: 1104,
+  /** The message's edit or delete window has passed. */
+  WindowClosed: 1105,
   /**
    * An MLS commit for an epoch other than the group's current one (another commit won: process it,
    * then commit again on top), or an application message from an epoch older than the window.

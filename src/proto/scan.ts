@@ -16,7 +16,11 @@ export type ScanFailure =
   | "non-string-key"
   | "forbidden-key";
 
-const FORBIDDEN_KEYS = new Set(["__proto__", "constructor", "prototype"]);
+// The prototype keys could pollute objects; `toJSON` is called as a method by serializers
+// (msgpackr calls any truthy one), so a SYNC cursor named "toJSON" could not be encoded again.
+const FORBIDDEN_KEYS = new Set(["__proto__", "constructor", "prototype", "toJSON"]);
+/** Only keys of these lengths are decoded to be compared: most keys are skipped unread. */
+const FORBIDDEN_LENGTHS = new Set([...FORBIDDEN_KEYS].map((k) => k.length));
 const textDecoder = new TextDecoder("utf-8", { fatal: false });
 
 class ScanError {
@@ -75,7 +79,7 @@ export function scanMsgpack(buf: Uint8Array, limits: DecodeLimits): ScanFailure 
     else throw new ScanError("non-string-key");
     if (len > limits.maxStringBytes) throw new ScanError("string-too-long");
     need(len);
-    if (len === 9 || len === 11) {
+    if (FORBIDDEN_LENGTHS.has(len)) {
       const k = textDecoder.decode(buf.subarray(pos, pos + len));
       if (FORBIDDEN_KEYS.has(k)) throw new ScanError("forbidden-key");
     }

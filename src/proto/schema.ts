@@ -166,6 +166,29 @@ function records<S extends Record<string, Field<unknown>>>(maxItems: number, fie
   };
 }
 
+/** One map, validated by `fields` like a command's params (unknown keys dropped). */
+function record<S extends Record<string, Field<unknown>>>(fields: S): Field<Parsed<S>, false> {
+  return {
+    optional: false,
+    parse(name, v) {
+      return parseMap(fields, v, `${name}.`) as Parsed<S>;
+    },
+  };
+}
+
+/** A list of seqs, each at least 1. */
+function seqs(maxItems: number): Field<number[], false> {
+  const one = uint({ min: 1 });
+  return {
+    optional: false,
+    parse(name, v) {
+      if (!Array.isArray(v)) throw new ParamError(`${name}: expected an array of seqs`);
+      if (v.length === 0 || v.length > maxItems) throw new ParamError(`${name}: 1 to ${maxItems} entries`);
+      return v.map((x: unknown, i) => one.parse(`${name}[${i}]`, x));
+    },
+  };
+}
+
 function optional<T>(f: Field<T, false>): Field<T, true> {
   return { optional: true, parse: f.parse };
 }
@@ -179,6 +202,10 @@ const mediaId = str(64, { pattern: MEDIA_ID_PATTERN });
 const endpoint = str(2048, { min: 8 });
 const base64url = /^[A-Za-z0-9_-]+={0,2}$/;
 const seq = uint();
+/** A message of the conversation, by seq (seqs start at 1). */
+const target = uint({ min: 1 });
+/** Longest disappearing-message timer: one year, in seconds. */
+export const MAX_TIMER_SEC = 365 * 86_400;
 const users = strs(1024, ID_PATTERN);
 const visibility = optional(oneOf(VISIBILITY));
 const linkToken = str(64, { pattern: LINK_TOKEN_PATTERN });
@@ -209,6 +236,10 @@ export const PARAM_SCHEMAS = {
     media: optional(mediaId),
     /** This cid was sent before without an ack arriving: the server also checks its long-term duplicate key. */
     resend: optional(bool),
+    /** Edit and Reaction: the message they apply to; any other kind: the message this one replies to. */
+    ref: optional(target),
+    /** Forwarding: the message whose media this one carries (the caller must be able to read it). */
+    forward: optional(record({ conv, seq: target })),
   },
   [Method.Receipt]: { conv, type: uint({ min: 1, max: 2 }), seq: uint() },
   [Method.Typing]: { conv, on: bool },
@@ -267,6 +298,13 @@ export const PARAM_SCHEMAS = {
     reason: str(1000, { min: 1 }),
     messages: optional(records(50, reportedMessage)),
   },
+  [Method.Delete]: { conv, seq: target },
+  [Method.Hide]: { conv, seqs: seqs(100) },
+  /** Seconds after which new messages disappear; 0 turns the timer off. */
+  [Method.TimerSet]: { conv, timer: uint({ max: MAX_TIMER_SEC }) },
+  /** Only the settings present change. muteUntil: ms since the epoch (0: not muted). */
+  [Method.SettingsSet]: { conv, muteUntil: optional(uint()), archived: optional(bool), pinned: optional(bool), unread: optional(bool) },
+  [Method.SettingsList]: {},
   /** MLSMessages of wire format mls_key_package; `lastResort` replaces the device's last-resort package. */
   [Method.KeyPackageUpload]: { packages: bins(MAX_KEY_PACKAGES_PER_UPLOAD, MAX_KEY_PACKAGE_BYTES), lastResort: optional(bin) },
   [Method.KeyPackageCount]: {},

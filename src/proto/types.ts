@@ -35,6 +35,10 @@ export type LinkJoinParams = ParamsOf<typeof Method.LinkJoin>;
 export type JoinRequestAnswerParams = ParamsOf<typeof Method.JoinRequestAnswer>;
 export type ReportParams = ParamsOf<typeof Method.Report>;
 export type ReportedMessage = NonNullable<ReportParams["messages"]>[number];
+export type MessageRef = ParamsOf<typeof Method.Delete>;
+export type HideParams = ParamsOf<typeof Method.Hide>;
+export type TimerSetParams = ParamsOf<typeof Method.TimerSet>;
+export type SettingsSetParams = ParamsOf<typeof Method.SettingsSet>;
 export type KeyPackageUploadParams = ParamsOf<typeof Method.KeyPackageUpload>;
 export type MlsCommitParams = ParamsOf<typeof Method.MlsCommit>;
 
@@ -55,6 +59,12 @@ export interface WireMessage {
   ts: number;
   /** Media id for kind Media messages that carry an upload (fetch it with MEDIA_URL). */
   media?: string;
+  /** Edit, Reaction: the seq of the message they apply to; any other kind: the message it replies to. */
+  ref?: number;
+  /** The message was edited: the time of the latest edit (ms), whose body it carries. */
+  edited?: number;
+  /** Disappearing message: when it is deleted (ms since the epoch). */
+  exp?: number;
 }
 
 export interface MemberInfo {
@@ -74,6 +84,8 @@ export interface ConvInfo {
   title: string;
   lastSeq: number;
   members: MemberInfo[];
+  /** Disappearing messages: seconds after which new messages are deleted; absent when off. */
+  timer?: number;
 }
 
 export interface ConnectResult {
@@ -116,6 +128,10 @@ export interface SendResult {
   ts: number;
   /** True when this client id had already been accepted: the original message is returned. */
   dup: boolean;
+  /** Disappearing message: when it is deleted (ms since the epoch). */
+  exp?: number;
+  /** A forward of a message with media: the media id this message carries (the server's copy). */
+  media?: string;
 }
 
 export interface HistoryResult {
@@ -213,6 +229,30 @@ export interface JoinRequestPush {
   removed: boolean;
 }
 
+/** One user's own settings of one conversation, the same on all their devices. */
+export interface ChatSettings {
+  conv: string;
+  /** Pushes for new messages are suppressed until this time (ms since the epoch); 0: not muted. */
+  muteUntil: number;
+  archived: boolean;
+  pinned: boolean;
+  /** Marked unread by the user (cleared by the user's clients when they open it). */
+  unread: boolean;
+}
+
+/** Messages a user hid for themselves (delete for me) in one conversation. */
+export interface HiddenMessages {
+  conv: string;
+  seqs: number[];
+}
+
+export interface SettingsListResult {
+  /** Every conversation of the user whose settings differ from the defaults. */
+  settings: ChatSettings[];
+  /** Per conversation, the seqs the user hid (the most recent MAX_HIDDEN_LISTED of them). */
+  hidden: HiddenMessages[];
+}
+
 export interface ReportResult {
   id: number;
 }
@@ -272,6 +312,8 @@ export interface SystemEvent {
   media?: string;
   thumb?: string;
   ref?: number;
+  /** TimerChanged: the new timer in seconds (0: off). */
+  timer?: number;
 }
 
 // ---- end-to-end encryption (MLS) ----------------------------------------------------------------

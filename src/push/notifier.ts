@@ -6,6 +6,7 @@
 // exponential backoff, folded into whatever arrived meanwhile, a bounded number of times.
 
 import type { Logger } from "pino";
+import type { Clock } from "../clock.ts";
 import type { MetadataStore, PresenceStore, PushSubscriptionRecord } from "../storage/types.ts";
 import { serviceOf, type PushService } from "./mobile-token.ts";
 import type { PushOutcome, PushProvider } from "./provider.ts";
@@ -18,6 +19,8 @@ export interface PushNotifierDeps {
   presence: Pick<PresenceStore, "get">;
   provider: PushProvider;
   log: Logger;
+  /** Decides the quiet intervals and backoffs (tests move a ManualClock instead of sleeping). */
+  clock: Clock;
   /** Least time between two pushes to one subscription. */
   minIntervalMs: number;
   /** How long the push service keeps a push for a device that is offline. */
@@ -25,6 +28,8 @@ export interface PushNotifierDeps {
   /** Retries after a "retry" outcome: at most `attempts`, waiting baseMs, 2 x baseMs... up to maxMs (or what the service asked). */
   retry?: { attempts: number; baseMs: number; maxMs: number };
   onOutcome?: PushOutcomeListener;
+  /** Of `users`, those who muted `conv` (SETTINGS_SET muteUntil): they are not pushed. */
+  muted?: (conv: string, users: string[], nowMs: number) => Promise<Set<string>>;
 }
 
 const DEFAULT_RETRY = { attempts: 5, baseMs: 1_000, maxMs: 60_000 };
@@ -36,7 +41,7 @@ interface Lane {
   /** Messages waiting for the next push, and the conversation of the latest. */
   pending: { conv: string; count: number } | null;
   /** Ends the quiet interval after a push: sends what is pending, or forgets the lane. */
-  timer: ReturnType<typeof setTimeout> | null;
+  cancelTimer: (() => void) | null;
   /** Consecutive attempts that ended in "retry". */
   failures: number;
 }
@@ -62,7 +67,7 @@ export class PushNotifier {
   /** Cancels pending pushes; a push already in flight finishes, and its outcome is still handled. */
   close(): void {
     this.closed = true;
-    for (const lane of this.lanes.values()) if (lane.timer) clearTimeout(lane.timer);
+    for (const lane of this.lanes.values()) lane.cancelTimer?.();
     this.lanes.clear();
     // Graceful: pushes in flight finish on their connections.
     this.deps.provider.close?.();
@@ -71,7 +76,11 @@ export class PushNotifier {
   private async notifyOffline(users: string[], conv: string): Promise<void> {
     // An online device receives the message over its socket; pushing as well would notify twice.
     // One presence lookup for all of them, however large the group.
-    const offline = (await this.deps.presence.get(users)).filter((p) => !p.online).map((p) => p.user);
+    let offline = (await this.deps.presence.get(users)).filter((p) => !p.online).map((p) => p.user);
+    if (offline.length > 0 && this.deps.muted) {
+      const muted = await this.deps.muted(conv, offline, this.deps.clock.now());
+      if (muted.size > 0) offline = offline.filter((u) => !muted.has(u));
+    }
     for (const user of offline) {
       const subs = await this.subscriptions(user);
       if (this.closed) return;
@@ -80,7 +89,7 @@ export class PushNotifier {
   }
 
   private async subscriptions(user: string): Promise<PushSubscriptionRecord[]> {
-    const now = Date.now();
+    const now = this.deps.clock.now();
     const hit = this.subsCache.get(user);
     if (hit && hit.until > now) return hit.subs;
     const subs = await this.deps.metadata.listPushSubscriptions(user);
@@ -93,12 +102,12 @@ export class PushNotifier {
   private enqueue(sub: PushSubscriptionRecord, conv: string): void {
     let lane = this.lanes.get(sub.endpoint);
     if (!lane) {
-      lane = { sub, inFlight: false, pending: null, timer: null, failures: 0 };
+      lane = { sub, inFlight: false, pending: null, cancelTimer: null, failures: 0 };
       this.lanes.set(sub.endpoint, lane);
     }
     lane.sub = sub; // the latest keys, should the device have re-subscribed
     lane.pending = { conv, count: (lane.pending?.count ?? 0) + 1 };
-    if (!lane.inFlight && !lane.timer) this.push(lane);
+    if (!lane.inFlight && !lane.cancelTimer) this.push(lane);
   }
 
   private push(lane: Lane): void {
@@ -106,7 +115,7 @@ export class PushNotifier {
     if (!pending) return;
     lane.pending = null;
     lane.inFlight = true;
-    const startedAt = Date.now();
+    const startedAt = this.deps.clock.now();
     const { sub } = lane;
     let waitAtLeast = 0;
     this.deps.provider
@@ -148,13 +157,13 @@ export class PushNotifier {
       .finally(() => {
         lane.inFlight = false;
         if (this.closed) return;
-        const wait = Math.max(0, startedAt + this.deps.minIntervalMs - Date.now(), waitAtLeast);
-        lane.timer = setTimeout(() => this.endInterval(lane), wait);
+        const wait = Math.max(0, startedAt + this.deps.minIntervalMs - this.deps.clock.now(), waitAtLeast);
+        lane.cancelTimer = this.deps.clock.after(wait, () => this.endInterval(lane));
       });
   }
 
   private endInterval(lane: Lane): void {
-    lane.timer = null;
+    lane.cancelTimer = null;
     if (lane.pending) this.push(lane);
     else this.lanes.delete(lane.sub.endpoint);
   }

@@ -3,6 +3,7 @@
 
 import { readFile } from "node:fs/promises";
 import type { Logger } from "pino";
+import type { Clock } from "../clock.ts";
 import type { Config } from "../config/config.ts";
 import type { MetadataStore, PresenceStore } from "../storage/types.ts";
 import { ApnsProvider, loadApnsKey } from "./apns-provider.ts";
@@ -22,6 +23,7 @@ export async function openPushNotifier(
   metadata: MetadataStore,
   presence: PresenceStore,
   log: Logger,
+  clock: Clock,
   onOutcome?: PushOutcomeListener,
 ): Promise<PushNotifier> {
   const vapid = await ensureVapidKeys(config.server.dataDir);
@@ -52,10 +54,12 @@ export async function openPushNotifier(
     presence,
     provider: new PushRouter(providers),
     log,
+    clock,
     minIntervalMs: config.push.minIntervalMs,
     ttlSec: config.push.ttlSec,
     retry: { attempts: config.push.retryAttempts, baseMs: config.push.retryBaseMs, maxMs: config.push.retryMaxMs },
     onOutcome,
+    muted: (conv, users, nowMs) => metadata.mutedAmong(conv, users, nowMs),
   });
 }
 

@@ -1,7 +1,9 @@
-// Messages removed by moderation, as the node serves them: a tombstone (kind Removed, empty body,
-// no media) wherever the message would be read: resume backlogs, HISTORY, re-announcements. The
-// original row stays in the message store, for the moderators and until retention prunes it
-// (as Matrix servers keep redacted events for a while); it is never served again, nor is its media.
+// Messages removed, as the node serves them: a tombstone (kind Removed, empty body, no media)
+// wherever the message would be read: resume backlogs, HISTORY, re-announcements. The one record
+// of removals for both ways a message goes: moderation (the admin API), whose original row stays
+// in the message store for the moderators until retention prunes it (as Matrix servers keep
+// redacted events for a while), and deletion for everyone (DELETE), which also erases the row
+// (src/lifecycle/removal.ts). Either way it is never served again, nor is its media.
 //
 // The set of conversations that have removals is loaded at start; each one's removed seqs are
 // loaded the first time it is read, and kept current by the "removed" events every node hears on
@@ -10,7 +12,7 @@
 import type { MessageRemovedEvent } from "../bus/events.ts";
 import { MessageKind } from "../proto/codes.ts";
 import type { ModerationStore } from "../storage/safety-types.ts";
-import type { AppendOptions, AppendResult, MessageStore, NewMessage, StoredMessage } from "../storage/types.ts";
+import type { StoredMessage } from "../storage/types.ts";
 
 /** Conversations whose removed seqs one node keeps loaded; the least recently used are reloaded on use. */
 const MAX_LOADED = 10_000;
@@ -20,9 +22,9 @@ interface Removals {
   media: Set<string>;
 }
 
-/** What a removed message reads as: its place and sender stay, its content is gone. */
+/** What a removed message reads as: its place, sender and expiry stay, its content (body, media, reference, edit) is gone. */
 export function tombstone(m: StoredMessage): StoredMessage {
-  const { media: _media, ...rest } = m;
+  const { media: _media, ref: _ref, edited: _edited, ...rest } = m;
   return { ...rest, kind: MessageKind.Removed, body: new Uint8Array(0) };
 }
 
@@ -83,48 +85,5 @@ export class RemovedMessages {
   async isRemovedMedia(conv: string, media: string): Promise<boolean> {
     const p = this.removals(conv);
     return p ? (await p).media.has(media) : false;
-  }
-
-  /** The message store as devices read it: removed messages come out as tombstones. */
-  wrap(inner: MessageStore): MessageStore {
-    return new RedactingMessageStore(inner, this);
-  }
-}
-
-class RedactingMessageStore implements MessageStore {
-  constructor(
-    private readonly inner: MessageStore,
-    private readonly removed: RemovedMessages,
-  ) {}
-
-  get prunes(): boolean {
-    return this.inner.prunes;
-  }
-  append(msg: NewMessage, opts?: AppendOptions): Promise<AppendResult> {
-    return this.inner.append(msg, opts);
-  }
-  lastSeq(conv: string): Promise<number> {
-    return this.inner.lastSeq(conv);
-  }
-  firstRetainedSeq(conv: string): Promise<number> {
-    return this.inner.firstRetainedSeq(conv);
-  }
-  async range(conv: string, afterSeq: number, limit: number): Promise<StoredMessage[]> {
-    return this.removed.redact(conv, await this.inner.range(conv, afterSeq, limit));
-  }
-  async history(conv: string, beforeSeq: number, limit: number): Promise<StoredMessage[]> {
-    return this.removed.redact(conv, await this.inner.history(conv, beforeSeq, limit));
-  }
-  lastSeqBySender(conv: string): Promise<Map<string, number>> {
-    return this.inner.lastSeqBySender(conv);
-  }
-  pruneBefore(tsMs: number): Promise<number> {
-    return this.inner.pruneBefore(tsMs);
-  }
-  flush(): Promise<void> {
-    return this.inner.flush();
-  }
-  close(): Promise<void> {
-    return this.inner.close();
   }
 }

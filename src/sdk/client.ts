@@ -74,8 +74,23 @@ export interface ClientEvents extends Record<string, unknown> {
   invitation: P.InvitationPush;
   /** Someone asked to join a group this user administers, or the request was answered. */
   joinRequest: P.JoinRequestPush;
+  /** This user's settings of a conversation changed (on any of their devices). */
+  chatSettings: P.ChatSettings;
+  /** This user hid messages for themselves (delete for me, on any of their devices). */
+  hidden: P.HiddenMessages;
   /** One of this user's devices has this many MLS KeyPackages left (end-to-end encryption, `@msgr/sdk/e2ee`). */
   keyPackages: P.KeyPackageCount;
+}
+
+/** What SEND may carry besides the body: see docs/protocol.md §5.4 and §7.6. */
+export interface SendOptions {
+  kind?: number;
+  cid?: string;
+  media?: string;
+  /** Edit, Reaction: the message they apply to; any other kind: the message this one replies to. */
+  ref?: number;
+  /** Forwarding: the message (of a conversation this user belongs to) whose media this one carries. */
+  forward?: { conv: string; seq: number };
 }
 
 export class ProtocolError extends Error {
@@ -345,6 +360,10 @@ export class Client extends Emitter<ClientEvents> {
         return this.emit("invitation", f.body as P.InvitationPush);
       case PushKind.JoinRequest:
         return this.emit("joinRequest", f.body as P.JoinRequestPush);
+      case PushKind.ChatSettings:
+        return this.emit("chatSettings", f.body as P.ChatSettings);
+      case PushKind.Hidden:
+        return this.emit("hidden", f.body as P.HiddenMessages);
       case PushKind.KeyPackages:
         return this.emit("keyPackages", f.body as P.KeyPackageCount);
     }
@@ -391,7 +410,7 @@ export class Client extends Emitter<ClientEvents> {
    * Sends a message. Resolves once the server has stored it durably. If the connection drops
    * first, the same client id is sent again after reconnecting, so it is stored once.
    */
-  send(conv: string, body: Uint8Array | string, opts: { kind?: number; cid?: string; media?: string } = {}): Promise<P.SendResult> {
+  send(conv: string, body: Uint8Array | string, opts: SendOptions = {}): Promise<P.SendResult> {
     const params: P.SendParams = {
       conv,
       cid: opts.cid ?? crypto.randomUUID(),
@@ -399,6 +418,8 @@ export class Client extends Emitter<ClientEvents> {
       body: typeof body === "string" ? new TextEncoder().encode(body) : body,
     };
     if (opts.media) params.media = opts.media;
+    if (opts.ref !== undefined) params.ref = opts.ref;
+    if (opts.forward) params.forward = opts.forward;
     const known = this.outbox.get(params.cid);
     if (known) return new Promise((resolve, reject) => this.outbox.set(params.cid, { ...known, resolve, reject }));
     return new Promise((resolve, reject) => {
@@ -420,7 +441,10 @@ export class Client extends Emitter<ClientEvents> {
         this.outbox.delete(params.cid);
         // The sender's own message joins the conversation's order like any other.
         const own: P.WireMessage = { conv: params.conv, seq: res.seq, id: res.id, from: this.session?.user ?? "", dev: this.session?.device ?? "", cid: params.cid, kind: params.kind, body: params.body, ts: res.ts };
-        if (params.media) own.media = params.media;
+        const media = params.media ?? res.media;
+        if (media) own.media = media;
+        if (params.ref !== undefined) own.ref = params.ref;
+        if (res.exp !== undefined) own.exp = res.exp;
         this.received(own);
         entry.resolve(res);
       },
@@ -435,6 +459,57 @@ export class Client extends Emitter<ClientEvents> {
         entry.reject(e);
       },
     );
+  }
+
+  // ---- the message lifecycle (docs/protocol.md §7.6) ---------------------------------------------
+
+  /** Replaces the body of one of this user's messages (within the server's edit window). */
+  edit(conv: string, seq: number, body: Uint8Array | string): Promise<P.SendResult> {
+    return this.send(conv, body, { kind: MessageKind.Edit, ref: seq });
+  }
+
+  /** Reacts to a message; this user's latest reaction to it replaces earlier ones, and "" removes it. */
+  react(conv: string, seq: number, reaction: Uint8Array | string): Promise<P.SendResult> {
+    return this.send(conv, reaction, { kind: MessageKind.Reaction, ref: seq });
+  }
+
+  /** Sends a message that replies to message `seq` of the same conversation. */
+  reply(conv: string, seq: number, body: Uint8Array | string, opts: Omit<SendOptions, "ref" | "forward"> = {}): Promise<P.SendResult> {
+    return this.send(conv, body, { ...opts, ref: seq });
+  }
+
+  /**
+   * Forwards `message` (of a conversation this user belongs to) to conversation `to`; its media,
+   * if any, is shared without an upload. The body is the original's unless another is given.
+   */
+  forward(message: P.WireMessage, to: string, body: Uint8Array | string = message.body): Promise<P.SendResult> {
+    const kind = message.media ? MessageKind.Media : message.kind;
+    return this.send(to, body, { kind, forward: { conv: message.conv, seq: message.seq } });
+  }
+
+  /** Deletes a message for everyone (its sender within the delete window, or a group admin); resolves with the seq of the MessageRemoved notice (0: it was gone already). */
+  async deleteForEveryone(conv: string, seq: number): Promise<number> {
+    return ((await this.request(Method.Delete, { conv, seq })) as P.MembershipResult).seq;
+  }
+
+  /** Hides messages on every device of this user (delete for me). */
+  hide(conv: string, seqs: number[]): Promise<unknown> {
+    return this.request(Method.Hide, { conv, seqs });
+  }
+
+  /** Sets the disappearing-message timer (seconds; 0 turns it off); resolves with the seq of the TimerChanged notice. */
+  async setTimer(conv: string, seconds: number): Promise<number> {
+    return ((await this.request(Method.TimerSet, { conv, timer: seconds })) as P.MembershipResult).seq;
+  }
+
+  /** This user's settings of every conversation that has any, and the messages they hid. */
+  chatSettings(): Promise<P.SettingsListResult> {
+    return this.request(Method.SettingsList, {}) as Promise<P.SettingsListResult>;
+  }
+
+  /** Changes this user's settings of one conversation (mute until, archive, pin, unread); resolves with all of them. */
+  setChatSettings(conv: string, changes: Omit<P.SettingsSetParams, "conv">): Promise<P.ChatSettings> {
+    return this.request(Method.SettingsSet, { ...changes, conv }) as Promise<P.ChatSettings>;
   }
 
   /** Marks everything up to `seq` as read (and delivered). */

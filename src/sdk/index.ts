@@ -1,7 +1,8 @@
 // Public client SDK. Applications, the terminal client and the bench import from here only;
 // nothing under src/actors, src/edge or src/storage is part of the public surface.
 
-export { Client, ProtocolError, type ClientEvents, type ClientOptions } from "./client.ts";
+export { Client, ProtocolError, type ClientEvents, type ClientOptions, type SendOptions } from "./client.ts";
+export { ConversationMessages, type ShownMessage } from "./lifecycle.ts";
 export {
   ConvType,
   DisconnectCode,

@@ -1,7 +1,29 @@
 // Row <-> record mapping shared by the SQLite and PostgreSQL metadata stores: their tables have
 // the same columns, so one mapping serves both dialects.
 
-import type { MediaRecord, MemberRecord } from "./types.ts";
+import type { HiddenMessages } from "../proto/types.ts";
+import type { ChatSettingsRecord, ConversationRecord, MediaRecord, MemberRecord } from "./types.ts";
+
+/** A conversations row: the timer only when set, like every optional field of a record. */
+export function conversationRecord(r: ConversationRecord & { timer: number }): ConversationRecord {
+  const { timer, ...rest } = r;
+  return timer > 0 ? { ...rest, timer } : rest;
+}
+
+export function chatSettingsRecord(r: { convId: string; muteUntil: number; archived: boolean; pinned: boolean; unread: boolean }): ChatSettingsRecord {
+  return { conv: r.convId, muteUntil: r.muteUntil, archived: r.archived, pinned: r.pinned, unread: r.unread };
+}
+
+/** Rows of (conv, seq), grouped by conversation in the order met, seqs ascending. */
+export function groupHidden(rows: { conv: string; seq: number }[]): HiddenMessages[] {
+  const by = new Map<string, number[]>();
+  for (const r of rows) {
+    let seqs = by.get(r.conv);
+    if (!seqs) by.set(r.conv, (seqs = []));
+    seqs.push(r.seq);
+  }
+  return [...by].map(([conv, seqs]) => ({ conv, seqs: seqs.sort((a, b) => a - b) }));
+}
 
 export function memberRow(conv: string, m: MemberRecord) {
   return { convId: conv, user: m.user, admin: m.admin, joinedSeq: m.joinedSeq, delivered: m.delivered, read: m.read };

@@ -2,9 +2,12 @@
 // ScyllaDB later) implements these and runs the same contract suites in test/contract/.
 // All methods are async so that networked backends fit without changing the callers.
 
-import type { PresenceInfo, WireMessage } from "../proto/types.ts";
+import type { ChatSettings, HiddenMessages, PresenceInfo, WireMessage } from "../proto/types.ts";
 
-/** A stored message is exactly what goes on the wire. Rows are written once and never updated. */
+/**
+ * A stored message is exactly what goes on the wire. Rows are written once and changed only by
+ * rewrite (an edit, a deletion for everyone), which replaces what the message says in place.
+ */
 export type StoredMessage = WireMessage;
 
 /** A message before the store gives it its place in the conversation. */
@@ -53,6 +56,20 @@ export interface MessageStore {
   lastSeqBySender(conv: string): Promise<Map<string, number>>;
   /** Deletes messages accepted before `tsMs`; returns how many. Sequences are never reused. */
   pruneBefore(tsMs: number): Promise<number>;
+  /**
+   * Replaces what a stored message says: its kind, body, media, ref and edited time become those
+   * of `message` (an edit, a deletion for everyone); conv and seq name it, and its other fields
+   * never change. The previous content is overwritten, not kept as a version. A message the store
+   * no longer holds (pruned, expired) is left alone. Stores whose rows expire by TTL keep the
+   * row's expiry.
+   */
+  rewrite(message: StoredMessage): Promise<void>;
+  /**
+   * Deletes disappearing messages whose `exp` is at or before `nowMs`; returns how many. Like
+   * pruneBefore, it never lowers a conversation's last seq. Stores that expire them by a TTL set
+   * when they are written (`prunes` false) return 0.
+   */
+  pruneExpired(nowMs: number): Promise<number>;
   /** Resolves when every append issued so far is committed. */
   flush(): Promise<void>;
   close(): Promise<void>;
@@ -72,6 +89,8 @@ export interface ConversationRecord {
   title: string;
   createdBy: string;
   createdAt: number;
+  /** Disappearing messages: seconds after which new messages are deleted; absent when off. */
+  timer?: number;
 }
 
 export interface MemberRecord {
@@ -162,7 +181,7 @@ export interface PushSubscriptionRecord {
  */
 export type DeviceAdmission = "known" | "new" | "revoked" | "too-many";
 
-export interface MetadataStore {
+export interface MetadataStore extends ChatSettingsStore {
   /**
    * Records that a device connected: its last-seen time, or the device itself on first sight
    * unless the user already has `maxDevices` devices that are not revoked. The count and the
@@ -183,6 +202,8 @@ export interface MetadataStore {
   openDirect(conv: ConversationRecord, a: string, b: string): Promise<{ id: string; created: boolean }>;
   getConversation(id: string): Promise<ConversationRecord | null>;
   renameConversation(id: string, title: string): Promise<void>;
+  /** Sets the disappearing-message timer (seconds, 0: off). */
+  setConversationTimer(id: string, seconds: number): Promise<void>;
   listMembers(conv: string): Promise<MemberRecord[]>;
   // Membership changes check their invariants and apply in one transaction, so they hold when
   // several nodes change the same group at once. They throw MembershipError when refused.
@@ -225,11 +246,45 @@ export interface MetadataStore {
    */
   finishExpiredUploads(ids: string[], nowMs: number): Promise<void>;
 
+  /** Media to be deleted at `atMs` (the media of a disappearing message): an earlier time already set stays. */
+  scheduleMediaDeletion(ids: string[], atMs: number): Promise<void>;
+  /** Media whose scheduled deletion is due at `nowMs`, earliest first, at most `limit`. */
+  listMediaDue(nowMs: number, limit: number): Promise<MediaRecord[]>;
+  /** Deletes media records (their objects are deleted first by the caller). */
+  deleteMediaRecords(ids: string[]): Promise<void>;
+
   /** Stores a device's push subscription; the same endpoint again replaces its keys and owner. */
   savePushSubscription(sub: PushSubscriptionRecord): Promise<void>;
   listPushSubscriptions(user: string): Promise<PushSubscriptionRecord[]>;
   deletePushSubscription(endpoint: string): Promise<void>;
   close(): Promise<void>;
+}
+
+/** One user's settings of one conversation; a conversation without a record has the defaults. */
+export type ChatSettingsRecord = ChatSettings;
+
+export const DEFAULT_CHAT_SETTINGS: Readonly<Omit<ChatSettings, "conv">> = Object.freeze({ muteUntil: 0, archived: false, pinned: false, unread: false });
+
+/**
+ * Each user's own view of their conversations, on the metadata database: settings (mute,
+ * archive, pin, unread) and the messages they hid for themselves (delete for me).
+ */
+export interface ChatSettingsStore {
+  /** The user's settings of the conversations they belong to that differ from the defaults. */
+  listChatSettings(user: string): Promise<ChatSettingsRecord[]>;
+  getChatSettings(user: string, conv: string): Promise<ChatSettingsRecord>;
+  /** Stores the user's settings of one conversation (all of them). */
+  saveChatSettings(user: string, settings: ChatSettingsRecord): Promise<void>;
+  /** Of `users`, those who muted `conv` until after `nowMs`. */
+  mutedAmong(conv: string, users: string[], nowMs: number): Promise<Set<string>>;
+  /** Records that `user` hid these messages of `conv` (again: no change). */
+  hideMessages(user: string, conv: string, seqs: number[], nowMs: number): Promise<void>;
+  /** The seqs `user` hid in `conv` within [fromSeq, toSeq], ascending. */
+  hiddenSeqs(user: string, conv: string, fromSeq: number, toSeq: number): Promise<number[]>;
+  /** Conversations in which `user` hid at least one message. */
+  hiddenConversations(user: string): Promise<string[]>;
+  /** Per conversation the user belongs to, the `perConv` highest seqs they hid, ascending. */
+  listHidden(user: string, perConv: number): Promise<HiddenMessages[]>;
 }
 
 /**

@@ -3,8 +3,8 @@
 
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { ErrorCode, ProtocolError } from "../../src/sdk/index.ts";
-import { chatProcess } from "../helpers/chat-process.ts";
 import { nextEvent, startHarness, type Harness } from "../helpers/harness.ts";
+import { chatProcess } from "../helpers/chat-process.ts";
 
 let h: Harness;
 beforeAll(async () => {
@@ -12,12 +12,10 @@ beforeAll(async () => {
 });
 afterAll(() => h.stop());
 
-const chat = (user: string) => chatProcess(h, user);
-
 test("the terminal client changes privacy settings, accepts an invitation and blocks a user", async () => {
   const bob = await h.client("tc-bob");
   const mallory = await h.client("tc-mallory");
-  const c = chat("tc-alice");
+  const c = chatProcess(h, "tc-alice");
   try {
     let at = await c.printed("no conversations yet");
 

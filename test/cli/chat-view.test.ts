@@ -5,8 +5,11 @@ import {
   describeSystemEvent,
   formatChatLine,
   formatClock,
+  formatChatSettings,
+  formatDuration,
   formatError,
   formatInvitation,
+  formatReactions,
   formatListEntry,
   formatMember,
   formatMessage,
@@ -24,8 +27,10 @@ import {
   contentTypeFor,
   expandHome,
   parseCommand,
+  parseDuration,
   parseGroupArgs,
   parsePrivacyArgs,
+  parseSeqArgs,
   parseUserList,
   sanitize,
   tickRank,
@@ -62,16 +67,16 @@ describe("time", () => {
 describe("messages", () => {
   const agg = { allDelivered: 0, allRead: 0 };
 
-  test("a message from someone else is `HH:MM:SS name: text` without ticks", () => {
+  test("a message from someone else is `HH:MM:SS #seq name: text` without ticks", () => {
     expect(formatMessage(msg({ from: "bob", body: new TextEncoder().encode("hello there") }), { me: "alice", agg, color: false })).toBe(
-      "09:05:07 bob: hello there",
+      "09:05:07 #1 bob: hello there",
     );
   });
 
   test("own messages carry ticks", () => {
     const m = msg({ seq: 3 });
-    expect(formatMessage(m, { me: "alice", agg: { allDelivered: 2, allRead: 0 }, color: false })).toBe("09:05:07 alice: hi ✓");
-    expect(formatMessage(m, { me: "alice", agg: { allDelivered: 3, allRead: 2 }, color: false })).toBe("09:05:07 alice: hi ✓✓");
+    expect(formatMessage(m, { me: "alice", agg: { allDelivered: 2, allRead: 0 }, color: false })).toBe("09:05:07 #3 alice: hi ✓");
+    expect(formatMessage(m, { me: "alice", agg: { allDelivered: 3, allRead: 2 }, color: false })).toBe("09:05:07 #3 alice: hi ✓✓");
     expect(formatMessage(m, { me: "alice", agg: { allDelivered: 5, allRead: 4 }, color: true })).toContain(`${BLUE}✓✓`);
   });
 
@@ -238,12 +243,73 @@ describe("input", () => {
   });
 });
 
+describe("the message lifecycle", () => {
+  const agg = { allDelivered: 0, allRead: 0 };
+  const opts = { me: "alice", agg, color: false };
+  const te = new TextEncoder();
+
+  test("a reply, an edit, a disappearing message and reactions show on the message's line", () => {
+    const reactions = new Map([
+      ["bob", te.encode("🎉")],
+      ["carol", te.encode("👍")],
+    ]);
+    expect(formatMessage({ ...msg({ from: "bob", seq: 4, ref: 2 }), reactions }, opts)).toBe("09:05:07 #4 bob: ↪#2 hi [🎉 bob, 👍 carol]");
+    expect(formatMessage(msg({ from: "bob", edited: T + 1, exp: T + 60_000 }), opts)).toBe("09:05:07 #1 bob: hi (edited) ⏱");
+    // A deleted message shows neither its reply mark nor ticks.
+    expect(formatMessage(msg({ kind: MessageKind.Removed, body: new Uint8Array(0), ref: 2 }), opts)).toBe("09:05:07 #1 alice: [message deleted]");
+    expect(formatReactions(new Map([["eve", te.encode("\x1b[2J")]]))).toBe("[\ufffd[2J eve]");
+  });
+
+  test("deletions and timers read as sentences", () => {
+    expect(describeSystemEvent({ op: SystemOp.MessageRemoved, by: "bob", ref: 3 })).toBe("bob deleted message #3");
+    expect(describeSystemEvent({ op: SystemOp.TimerChanged, by: "bob", timer: 86_400 })).toBe("bob turned on disappearing messages: 1 d");
+    expect(describeSystemEvent({ op: SystemOp.TimerChanged, by: "bob", timer: 0 })).toBe("bob turned off disappearing messages");
+  });
+
+  test("durations: typed and shown", () => {
+    expect(parseDuration("30s")).toBe(30);
+    expect(parseDuration("5m")).toBe(300);
+    expect(parseDuration("2H")).toBe(7200);
+    expect(parseDuration("7d")).toBe(604_800);
+    expect(parseDuration("1w")).toBe(604_800);
+    expect(parseDuration("90")).toBe(90);
+    expect(parseDuration("off")).toBe(0);
+    expect(parseDuration("soon")).toBeNull();
+    expect(parseDuration("-5m")).toBeNull();
+    expect(formatDuration(90)).toBe("90 s");
+    expect(formatDuration(300)).toBe("5 min");
+    expect(formatDuration(7200)).toBe("2 h");
+    expect(formatDuration(604_800)).toBe("7 d");
+  });
+
+  test("/edit, /reply, /react take a seq, with or without #, and the rest", () => {
+    expect(parseSeqArgs("12 fixed text")).toEqual({ seq: 12, text: "fixed text" });
+    expect(parseSeqArgs("#3 👍")).toEqual({ seq: 3, text: "👍" });
+    expect(parseSeqArgs("3")).toEqual({ seq: 3, text: "" });
+    expect(parseSeqArgs("0 x")).toBeNull();
+    expect(parseSeqArgs("x 3")).toBeNull();
+  });
+
+  test("a conversation's own settings as a line", () => {
+    const none = { conv: "c1", muteUntil: 0, archived: false, pinned: false, unread: false };
+    expect(formatChatSettings(none, T)).toBe("no settings (not pinned, archived or muted)");
+    expect(formatChatSettings({ ...none, pinned: true, unread: true, muteUntil: T + 3_600_000 }, T)).toBe("pinned, muted until 10:05, marked unread");
+    expect(formatChatSettings({ ...none, archived: true, muteUntil: Number.MAX_SAFE_INTEGER }, T)).toBe("archived, muted");
+    // A mute that has run out is no mute.
+    expect(formatChatSettings({ ...none, muteUntil: T - 1 }, T)).toBe("no settings (not pinned, archived or muted)");
+  });
+
+  test("the help lists the lifecycle commands", () => {
+    for (const cmd of ["/reply", "/edit", "/react", "/delete", "/hide", "/forward", "/timer", "/mute", "/pin", "/archive", "/unread"]) expect(HELP).toContain(cmd);
+  });
+});
+
 describe("safety", () => {
   test("moderation's system events and removed messages read as such", () => {
-    expect(describeSystemEvent({ op: SystemOp.MessageRemoved, by: "", ref: 7 })).toBe("a moderator removed message 7");
+    expect(describeSystemEvent({ op: SystemOp.MessageRemoved, by: "", ref: 7 })).toBe("a moderator removed message #7");
     expect(describeSystemEvent({ op: SystemOp.MemberRemoved, by: "", users: ["eve"] })).toBe("a moderator removed eve");
     expect(describeSystemEvent({ op: SystemOp.Joined, by: "bob" })).toBe("bob joined");
-    expect(messageText(MessageKind.Removed, new Uint8Array(0))).toBe("[message removed by a moderator]");
+    expect(messageText(MessageKind.Removed, new Uint8Array(0))).toBe("[message deleted]");
   });
 
   test("/privacy arguments become the change to send, or say what is wrong", () => {

@@ -26,6 +26,7 @@ import { ensureEmbeddedKeyring, loadSigningKey } from "../../src/auth/keyring.ts
 import { mintAccessToken } from "../../src/auth/tokens.ts";
 import { ensureNatsIdentities, type NatsIdentity } from "../../src/cli/nats-auth.ts";
 import { natsAccountsConf } from "../../src/connect/nats-permissions.ts";
+import { LogLayout } from "../../src/storage/jetstream/layout.ts";
 import { DEFAULTS } from "../../src/config/config.ts";
 import { pack } from "../../src/proto/codec.ts";
 import { Client } from "../../src/sdk/index.ts";
@@ -39,7 +40,9 @@ import { startPostgres, type PostgresServer } from "../helpers/services/postgres
 import { startRedis, type RedisServer } from "../helpers/services/redis.ts";
 
 const HOST = "127.0.0.1";
-const NAMES = { stream: DEFAULTS.jetstream.stream, consumer: DEFAULTS.worker.consumer };
+const NAMES = { stream: DEFAULTS.jetstream.stream, shards: DEFAULTS.jetstream.shards, consumer: DEFAULTS.worker.consumer };
+const LAYOUT = new LogLayout(NAMES.stream, NAMES.shards);
+const SHARD0 = LAYOUT.stream(0);
 
 let root: string;
 let cert: TestCert;
@@ -244,21 +247,22 @@ describe("a cluster with credentials and TLS on every link", () => {
 
   test("NATS: an edge's credentials cannot do what only workers do: acknowledge, pull from or delete the workers' consumer", async () => {
     const edge = await natsAs(seedOf("edge"), "edge-impostor");
+    // Any shard's stream: the permissions are the same for each.
     const jsm = await edge.jetstreamManager();
-    await expect(jsm.consumers.delete(NAMES.stream, NAMES.consumer)).rejects.toThrow(/Permissions Violation/);
-    await expect(edge.request(`$JS.API.CONSUMER.MSG.NEXT.${NAMES.stream}.${NAMES.consumer}`, undefined, { timeout: 2000 })).rejects.toThrow(/Permissions Violation/);
+    await expect(jsm.consumers.delete(SHARD0, NAMES.consumer)).rejects.toThrow(/Permissions Violation/);
+    await expect(edge.request(`$JS.API.CONSUMER.MSG.NEXT.${SHARD0}.${NAMES.consumer}`, undefined, { timeout: 2000 })).rejects.toThrow(/Permissions Violation/);
     const violations = countViolations(edge);
-    edge.publish(`$JS.ACK.${NAMES.stream}.${NAMES.consumer}.1.1.1.0.0`, new Uint8Array());
+    edge.publish(`$JS.ACK.${SHARD0}.${NAMES.consumer}.1.1.1.0.0`, new Uint8Array());
     // The server reports the refusal before it answers the flush's PING.
     await edge.flush();
     await until(() => violations.count === 1, 5_000, "the server to refuse the acknowledgement");
     // The consumer is still there, as the worker (which may look it up) sees.
     const asWorker = await natsAs(seedOf("worker"), "worker-check");
-    const info = await (await asWorker.jetstreamManager()).consumers.info(NAMES.stream, NAMES.consumer);
+    const info = await (await asWorker.jetstreamManager()).consumers.info(SHARD0, NAMES.consumer);
     expect(info.name).toBe(NAMES.consumer);
     // And the worker's identity cannot append to the log or delete the stream.
-    await expect((await asWorker.jetstreamManager()).streams.delete(NAMES.stream)).rejects.toThrow(/Permissions Violation/);
-    await expect(asWorker.jetstream().publish(subjects.log("forged"), new Uint8Array([1]), { timeout: 2000 })).rejects.toThrow();
+    await expect((await asWorker.jetstreamManager()).streams.delete(SHARD0)).rejects.toThrow(/Permissions Violation/);
+    await expect(asWorker.jetstream().publish(LAYOUT.subject(0), new Uint8Array([1]), { timeout: 2000 })).rejects.toThrow();
   });
 
   test("a forged bus event from an authenticated process that is not an edge never reaches a device", async () => {

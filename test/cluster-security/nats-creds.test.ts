@@ -35,7 +35,7 @@ function jwt(signer: KeyPair, claims: Record<string, unknown>): string {
 const credsFile = (userJwt: string, seed: Uint8Array) =>
   `-----BEGIN NATS USER JWT-----\n${userJwt}\n------END NATS USER JWT------\n\n-----BEGIN USER NKEY SEED-----\n${text(seed)}\n------END USER NKEY SEED------\n`;
 
-const names = { stream: DEFAULTS.jetstream.stream, consumer: DEFAULTS.worker.consumer };
+const names = { stream: DEFAULTS.jetstream.stream, shards: DEFAULTS.jetstream.shards, consumer: DEFAULTS.worker.consumer };
 let root: string;
 let nats: NatsServer;
 const creds = {} as Record<NatsRole, string>;
@@ -79,10 +79,10 @@ afterAll(async () => {
 describe("nats.credsFile (operator mode)", () => {
   test("the edge's credentials file opens the message log; without one the server refuses", async () => {
     const config = resolveConfig({ nats: { servers: [nats.url], credsFile: creds.edge } }, {});
-    const log = await MessageLog.open({ ...config.jetstream, ...natsClientOptions(config, "edge-creds", {}), log: pino({ level: "silent" }) });
+    const log = await MessageLog.open({ ...config.jetstream, ...natsClientOptions(config, "edge-creds", {}), consumer: config.worker.consumer, log: pino({ level: "silent" }) });
     try {
-      const msg = { conv: "c", seq: 1, id: 1n, from: "a", dev: "d", cid: "x", kind: 1, body: new Uint8Array([1]), ts: 1 };
-      expect((await log.publish(msg, 0)).kind).toBe("stored");
+      const message = { conv: "c", seq: 1, id: 1n, from: "a", dev: "d", cid: "x", kind: 1, body: new Uint8Array([1]), ts: 1 };
+      expect((await log.publish(0, { writer: "w", epoch: 1, n: 1, messages: [message] }, { lastSeq: 0 })).kind).toBe("stored");
     } finally {
       await log.close();
     }

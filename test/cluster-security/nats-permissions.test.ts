@@ -10,25 +10,26 @@ import { join } from "node:path";
 import { subjects } from "../../src/bus/subjects.ts";
 import { DEFAULTS } from "../../src/config/config.ts";
 import { natsAccountsConf, natsPermissions, subjectMatches } from "../../src/connect/nats-permissions.ts";
+import { LogLayout } from "../../src/storage/jetstream/layout.ts";
 
-const names = { stream: DEFAULTS.jetstream.stream, consumer: DEFAULTS.worker.consumer };
+const names = { stream: DEFAULTS.jetstream.stream, shards: DEFAULTS.jetstream.shards, consumer: DEFAULTS.worker.consumer };
+const layout = new LogLayout(names.stream, names.shards);
 const perms = natsPermissions(names);
 const allowed = (patterns: string[], subject: string) => patterns.some((p) => subjectMatches(p, subject));
 
-/** Who uses each entry of `subjects`: the bus (edges publish and subscribe), the log (edges append), or the stream's filter. */
-const USE: Record<keyof typeof subjects, "bus" | "log" | "filter"> = {
+/** Who uses each entry of `subjects`: all are the bus (edges publish and subscribe). */
+const USE: Record<keyof typeof subjects, "bus"> = {
   user: "bus",
   conversation: "bus",
   presence: "bus",
   health: "bus",
   safety: "bus",
+  access: "bus",
   e2ee: "bus",
-  log: "log",
-  logAll: "filter",
 };
 
 describe("NATS permissions per role", () => {
-  test("every msgr subject has a role decision; edges may use the bus and append to the log; workers may publish on none of them", () => {
+  test("every msgr subject has a role decision; edges may use the bus; workers may publish on none of them", () => {
     // Ids with the characters the subject encoding escapes: still one token, still covered.
     const ids = ["alice", "a.b", "*", ">", "x y", "%2e"];
     for (const [name, make] of Object.entries(subjects)) {
@@ -46,15 +47,33 @@ describe("NATS permissions per role", () => {
     }
   });
 
-  test("only the worker may touch its consumer; neither role may delete or purge the stream", () => {
-    const { stream, consumer } = names;
-    for (const subject of [`$JS.API.CONSUMER.MSG.NEXT.${stream}.${consumer}`, `$JS.ACK.${stream}.${consumer}.1.2.3.4.5`, `$JS.API.CONSUMER.CREATE.${stream}.${consumer}`]) {
-      expect(allowed(perms.worker.publish, subject)).toBe(true);
-      expect(allowed(perms.edge.publish, subject)).toBe(false);
+  test("edges append to every shard and reach every shard's owner; workers do neither", () => {
+    for (const shard of layout.all) {
+      expect(allowed(perms.edge.publish, layout.subject(shard))).toBe(true);
+      expect(allowed(perms.worker.publish, layout.subject(shard))).toBe(false);
+      expect(allowed(perms.edge.publish, `$JS.API.DIRECT.GET.${layout.stream(shard)}`)).toBe(true);
     }
-    for (const subject of [`$JS.API.STREAM.DELETE.${stream}`, `$JS.API.STREAM.PURGE.${stream}`, `$JS.API.CONSUMER.DELETE.${stream}.${consumer}`, `$JS.API.CONSUMER.MSG.NEXT.${stream}.someone-else`, "$JS.API.STREAM.CREATE.OTHER"]) {
-      expect(allowed(perms.edge.publish, subject)).toBe(false);
+    for (const subject of [layout.ownerSubject("node-1"), layout.ownerSubject("a.b")]) {
+      expect(allowed(perms.edge.publish, subject)).toBe(true);
+      expect(allowed(perms.edge.subscribe, subject)).toBe(true);
       expect(allowed(perms.worker.publish, subject)).toBe(false);
+      expect(allowed(perms.worker.subscribe, subject)).toBe(false);
+    }
+    // Both open the lease bucket (its layout record) when they open the log.
+    for (const role of [perms.edge, perms.worker]) expect(allowed(role.publish, `$KV.${layout.leaseBucket}.layout`)).toBe(true);
+  });
+
+  test("only the worker may consume; neither role may delete or purge a stream", () => {
+    const { consumer } = names;
+    for (const stream of layout.all.map((shard) => layout.stream(shard))) {
+      for (const subject of [`$JS.API.CONSUMER.MSG.NEXT.${stream}.${consumer}`, `$JS.ACK.${stream}.${consumer}.1.2.3.4.5`, `$JS.API.CONSUMER.CREATE.${stream}.${consumer}`]) {
+        expect(allowed(perms.worker.publish, subject)).toBe(true);
+        expect(allowed(perms.edge.publish, subject)).toBe(false);
+      }
+      for (const subject of [`$JS.API.STREAM.DELETE.${stream}`, `$JS.API.STREAM.PURGE.${stream}`, `$JS.API.CONSUMER.DELETE.${stream}.${consumer}`, `$JS.API.CONSUMER.MSG.NEXT.${stream}.someone-else`, "$JS.API.STREAM.CREATE.OTHER", `$JS.API.STREAM.DELETE.KV_${layout.leaseBucket}`]) {
+        expect(allowed(perms.edge.publish, subject)).toBe(false);
+        expect(allowed(perms.worker.publish, subject)).toBe(false);
+      }
     }
     // Replies come back on inboxes; nobody may publish on one (that would be a forged reply).
     for (const role of [perms.edge, perms.worker]) {

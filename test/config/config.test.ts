@@ -24,9 +24,16 @@ describe("config: log, history store and worker settings", () => {
   test("the defaults are a single-replica development setup with LOCAL_QUORUM and batched writes", () => {
     const c = resolveConfig({}, {});
     expect(c.backends.messages).toBe("sqlite");
-    expect(c.jetstream).toMatchObject({ replicas: 1, maxAgeSeconds: 7 * 86_400, duplicateWindowSeconds: 600 });
+    expect(c.jetstream).toMatchObject({ replicas: 1, maxAgeSeconds: 7 * 86_400, duplicateWindowSeconds: 600, shards: 8, leaseTtlMs: 5_000 });
     expect(c.cassandra).toMatchObject({ consistency: "localQuorum", replicationFactor: 1 });
-    expect(c.worker.writeMode).toBe("batch");
+    expect(c.worker).toMatchObject({ writeMode: "batch", writesInFlight: 4 });
+  });
+
+  test("the log's shard count, lease TTL and the worker's writes in flight reach the config from the environment", () => {
+    const c = resolveConfig({}, { MSGR_JETSTREAM_SHARDS: "16", MSGR_JETSTREAM_LEASE_TTL_MS: "2000", MSGR_WORKER_WRITES_IN_FLIGHT: "8" });
+    expect(c.jetstream.shards).toBe(16);
+    expect(c.jetstream.leaseTtlMs).toBe(2000);
+    expect(c.worker.writesInFlight).toBe(8);
   });
 
   test.each([
@@ -36,6 +43,10 @@ describe("config: log, history store and worker settings", () => {
     [{ MSGR_CASSANDRA_CONSISTENCY: "three" }, /cassandra.consistency/],
     [{ MSGR_JETSTREAM_DUPLICATE_WINDOW_SECONDS: "0" }, /duplicateWindowSeconds/],
     [{ MSGR_JETSTREAM_MAX_AGE_SECONDS: "60", MSGR_JETSTREAM_DUPLICATE_WINDOW_SECONDS: "600" }, /at most jetstream.maxAgeSeconds/],
+    [{ MSGR_JETSTREAM_SHARDS: "0" }, /jetstream.shards must be an integer 1..256/],
+    [{ MSGR_JETSTREAM_SHARDS: "1.5" }, /jetstream.shards/],
+    [{ MSGR_JETSTREAM_LEASE_TTL_MS: "100" }, /jetstream.leaseTtlMs must be at least 500/],
+    [{ MSGR_WORKER_WRITES_IN_FLIGHT: "0" }, /worker.writesInFlight must be an integer 1..64/],
   ])("%p is refused with a message naming the setting", (env, message) => {
     expect(() => resolveConfig({}, env)).toThrow(ConfigError);
     expect(() => resolveConfig({}, env)).toThrow(message);

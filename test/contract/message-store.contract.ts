@@ -276,8 +276,87 @@ export function messageStoreContract(name: string, open: OpenMessageStore, { pru
       expect(await store.lastSeqBySender("c1")).toEqual(new Map([["alice", 3], ["bob", 2]]));
     });
 
+    // ---- the message lifecycle ----------------------------------------------------------------
+
+    /** An expiry an hour ahead: stores that expire rows by TTL keep them through the test. */
+    const later = () => Date.now() + 3_600_000;
+
+    test("ref and exp round-trip through append, range, history and a duplicate's original; absent when unset", async () => {
+      const exp = later();
+      const reply = message("c1", 2, { ref: 1, exp });
+      const plain = message("c1", 1);
+      expect(await store.append(plain)).toEqual(fresh(stored(plain, 1)));
+      expect(await store.append(reply)).toEqual(fresh(stored(reply, 2)));
+      const [first, second] = await store.range("c1", 0, 10);
+      expect(first).toEqual(stored(plain, 1));
+      for (const key of ["ref", "exp", "edited"]) expect(Object.hasOwn(first!, key)).toBe(false);
+      expect(second).toEqual(stored(reply, 2));
+      expect((await store.history("c1", 3, 1))[0]).toEqual(stored(reply, 2));
+      expect(await store.append(message("c1", 3, { cid: reply.cid }))).toEqual({ message: stored(reply, 2), duplicate: true });
+    });
+
+    test("rewrite replaces kind, body, media, ref and edited in place; the rest and the seqs stay", async () => {
+      const media = `m${"ab".repeat(16)}`;
+      const original = message("c1", 1, { kind: MessageKind.Media, media, ref: 7 });
+      const other = message("c1", 2);
+      await store.append(original);
+      await store.append(other);
+      // An edit: a new body and its time.
+      const edited = { ...stored(original, 1), body: new TextEncoder().encode("better"), edited: 1_700_000_000_500 };
+      await store.rewrite(edited);
+      expect(await store.range("c1", 0, 10)).toEqual([edited, stored(other, 2)]);
+      expect((await store.history("c1", 2, 1))[0]).toEqual(edited);
+      // Erased: what a deletion for everyone leaves; fields it drops are absent, not null.
+      const { media: _m, ref: _r, ...rest } = stored(original, 1);
+      const erased = { ...rest, kind: MessageKind.Removed, body: new Uint8Array(0) };
+      await store.rewrite(erased);
+      const [read] = await store.range("c1", 0, 1);
+      expect(read).toEqual(erased);
+      for (const key of ["media", "ref", "edited"]) expect(Object.hasOwn(read!, key)).toBe(false);
+      // A message that is not stored is left alone; the conversation goes on as before.
+      await store.rewrite({ ...stored(other, 2), seq: 99 });
+      expect(await store.lastSeq("c1")).toBe(2);
+      expect((await store.append(message("c1", 3))).message.seq).toBe(3);
+      expect(seqs(await store.range("c1", 0, 10))).toEqual([1, 2, 3]);
+      // The duplicate check still knows the rewritten message's client id. (The log-backed store
+      // answers from its log, which holds the message as first sent: only the seq is compared.)
+      const dup = await store.append(message("c1", 4, { cid: original.cid }));
+      expect([dup.duplicate, dup.message.seq]).toEqual([true, 1]);
+    });
+
+    test("a rewrite issued right after the append of its message applies to it", async () => {
+      const m = message("c1", 1);
+      const appended = store.append(m);
+      const edited = { ...stored(m, 1), body: new TextEncoder().encode("now"), edited: 5 };
+      await store.rewrite(edited);
+      await appended;
+      expect(await store.range("c1", 0, 10)).toEqual([edited]);
+    });
+
+    test.if(prunes)("pruneExpired deletes disappearing messages whose time has come; lastSeq survives it", async () => {
+      await store.append(message("c1", 1, { exp: 1000 }));
+      await store.append(message("c1", 2));
+      await store.append(message("c1", 3, { exp: 5000 }));
+      await store.append(message("c2", 1, { exp: 1000 }));
+      expect(await store.pruneExpired(999)).toBe(0);
+      expect(await store.pruneExpired(1000)).toBe(2);
+      expect(seqs(await store.range("c1", 0, 10))).toEqual([2, 3]);
+      expect(await store.range("c2", 0, 10)).toEqual([]);
+      expect(await store.pruneExpired(6000)).toBe(1);
+      expect(seqs(await store.range("c1", 0, 10))).toEqual([2]);
+      // The newest went: the last seq stays, and the next message follows it.
+      expect(await store.lastSeq("c1")).toBe(3);
+      expect(await store.lastSeq("c2")).toBe(1);
+      expect(await store.firstRetainedSeq("c2")).toBe(2);
+      expect((await store.append(message("c2", 2))).message.seq).toBe(2);
+      expect((await store.append(message("c1", 4))).message.seq).toBe(4);
+    });
+
     test("the store says whether it prunes", async () => {
       expect(store.prunes).toBe(prunes);
+      // Where rows expire by a TTL, pruneExpired has nothing to do.
+      await store.append(message("c1", 1, { exp: prunes ? 1 : later() }));
+      expect(await store.pruneExpired(prunes ? 0 : Number.MAX_SAFE_INTEGER)).toBe(0);
     });
 
     test.if(prunes)("pruneBefore deletes older messages; lastSeq and firstRetainedSeq survive it", async () => {

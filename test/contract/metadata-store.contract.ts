@@ -4,7 +4,9 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { DAY_MS } from "../../src/storage/upload-quota.ts";
 import { MembershipError, UploadQuotaError } from "../../src/storage/types.ts";
+import { DEFAULT_CHAT_SETTINGS } from "../../src/storage/types.ts";
 import type {
+  ChatSettingsRecord,
   ConversationRecord,
   MediaRecord,
   MemberRecord,
@@ -385,6 +387,92 @@ export function metadataStoreContract(name: string, open: OpenMetadataStore): vo
       await store.deletePushSubscription("https://push.example/unknown"); // no row, no error
       expect(await store.listPushSubscriptions("alice")).toEqual([]);
       expect(byEndpoint(await store.listPushSubscriptions("bob"))).toEqual([moved, b1]);
+    });
+
+    // ---- the message lifecycle ----------------------------------------------------------------
+
+    test("a conversation's timer is absent until set, read back once set, and absent again when turned off", async () => {
+      const conv = conversation("g1");
+      await store.createConversation(conv, [member("alice", { admin: true })]);
+      expect(await store.getConversation("g1")).toEqual(conv);
+      await store.setConversationTimer("g1", 86_400);
+      expect(await store.getConversation("g1")).toEqual({ ...conv, timer: 86_400 });
+      await store.setConversationTimer("g1", 0);
+      expect(await store.getConversation("g1")).toEqual(conv);
+    });
+
+    test("media scheduled for deletion is listed once due, earliest first; an earlier time stays; records are deleted", async () => {
+      for (const id of ["m1", "m2", "m3"]) await store.createMedia(mediaRecord(id, { conv: "g1", objectKey: `sealed/${id}` }));
+      await store.scheduleMediaDeletion(["m1"], NOW + 2000);
+      await store.scheduleMediaDeletion(["m2"], NOW + 1000);
+      // A later time does not postpone an earlier one.
+      await store.scheduleMediaDeletion(["m2"], NOW + 9000);
+      expect(await store.listMediaDue(NOW + 500, 10)).toEqual([]);
+      expect((await store.listMediaDue(NOW + 1500, 10)).map((m) => m.id)).toEqual(["m2"]);
+      expect((await store.listMediaDue(NOW + 5000, 10)).map((m) => m.id)).toEqual(["m2", "m1"]);
+      expect((await store.listMediaDue(NOW + 5000, 1)).map((m) => m.id)).toEqual(["m2"]);
+      await store.deleteMediaRecords(["m2", "unknown"]);
+      expect(await store.getMedia("m2")).toBeNull();
+      expect(await store.getMedia("m3")).not.toBeNull();
+      expect((await store.listMediaDue(NOW + 5000, 10)).map((m) => m.id)).toEqual(["m1"]);
+    });
+
+    test("chat settings: defaults until saved, saved per user and conversation, listed only for conversations the user belongs to", async () => {
+      await store.createConversation(conversation("g1"), [member("alice", { admin: true }), member("bob")]);
+      await store.createConversation(conversation("g2"), [member("alice", { admin: true })]);
+      expect(await store.getChatSettings("alice", "g1")).toEqual({ conv: "g1", ...DEFAULT_CHAT_SETTINGS });
+      expect(await store.listChatSettings("alice")).toEqual([]);
+      const pinned: ChatSettingsRecord = { conv: "g1", muteUntil: 0, archived: false, pinned: true, unread: false };
+      const muted: ChatSettingsRecord = { conv: "g2", muteUntil: NOW + 1000, archived: true, pinned: false, unread: true };
+      await store.saveChatSettings("alice", pinned);
+      await store.saveChatSettings("alice", muted);
+      await store.saveChatSettings("bob", { ...pinned, unread: true });
+      expect(await store.getChatSettings("alice", "g1")).toEqual(pinned);
+      expect(await store.listChatSettings("alice")).toEqual([pinned, muted]);
+      expect(await store.listChatSettings("bob")).toEqual([{ ...pinned, unread: true }]);
+      // Saved again: replaced.
+      await store.saveChatSettings("alice", { ...pinned, pinned: false, archived: true });
+      expect(await store.getChatSettings("alice", "g1")).toEqual({ ...pinned, pinned: false, archived: true });
+      // Not a member any more: not listed.
+      await store.removeMember("g1", "bob");
+      expect(await store.listChatSettings("bob")).toEqual([]);
+    });
+
+    test("mutedAmong names those whose mute lasts past now", async () => {
+      await store.createConversation(conversation("g1"), [member("alice", { admin: true }), member("bob"), member("carol")]);
+      const settings = (muteUntil: number): ChatSettingsRecord => ({ conv: "g1", muteUntil, archived: false, pinned: false, unread: false });
+      await store.saveChatSettings("alice", settings(NOW + 1000));
+      await store.saveChatSettings("bob", settings(NOW - 1));
+      expect(await store.mutedAmong("g1", ["alice", "bob", "carol"], NOW)).toEqual(new Set(["alice"]));
+      expect(await store.mutedAmong("g1", ["alice"], NOW + 1000)).toEqual(new Set());
+      expect(await store.mutedAmong("g2", ["alice"], NOW)).toEqual(new Set());
+      expect(await store.mutedAmong("g1", [], NOW)).toEqual(new Set());
+    });
+
+    test("hidden messages: recorded once per user, read by range, conversation and list", async () => {
+      await store.createConversation(conversation("g1"), [member("alice", { admin: true }), member("bob")]);
+      await store.createConversation(conversation("g2"), [member("alice", { admin: true })]);
+      await store.hideMessages("alice", "g1", [5, 3, 9], NOW);
+      await store.hideMessages("alice", "g1", [3], NOW + 1); // again: no change
+      await store.hideMessages("alice", "g2", [1], NOW);
+      await store.hideMessages("bob", "g1", [4], NOW);
+      expect(await store.hiddenSeqs("alice", "g1", 1, 100)).toEqual([3, 5, 9]);
+      expect(await store.hiddenSeqs("alice", "g1", 4, 9)).toEqual([5, 9]);
+      expect(await store.hiddenSeqs("bob", "g1", 1, 100)).toEqual([4]);
+      expect(await store.hiddenSeqs("carol", "g1", 1, 100)).toEqual([]);
+      expect((await store.hiddenConversations("alice")).sort()).toEqual(["g1", "g2"]);
+      expect(await store.hiddenConversations("carol")).toEqual([]);
+      expect(await store.listHidden("alice", 10)).toEqual([
+        { conv: "g1", seqs: [3, 5, 9] },
+        { conv: "g2", seqs: [1] },
+      ]);
+      // The newest `perConv` of each.
+      expect(await store.listHidden("alice", 2)).toEqual([
+        { conv: "g1", seqs: [5, 9] },
+        { conv: "g2", seqs: [1] },
+      ]);
+      await store.removeMember("g1", "bob");
+      expect(await store.listHidden("bob", 10)).toEqual([]);
     });
   });
 }

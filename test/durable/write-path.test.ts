@@ -70,7 +70,9 @@ async function startWorker(extra: Record<string, string> = {}): Promise<ChildWor
 async function client(user: string, url: string): Promise<Client> {
   const device = `${user}-dev`;
   const key = await loadSigningKey(keysFile);
-  const c = new Client({ url, token: () => mintAccessToken(key, { user, device, ttlSec: 3600, audience: "msgr" }), minBackoffMs: 50, maxBackoffMs: 500 });
+  // Correctness under load, not latency: on this shared 2-core machine, with Cassandra reading
+  // 1,000 conversations' first seqs at once, an ack may take longer than the SDK's 15 s default.
+  const c = new Client({ url, token: () => mintAccessToken(key, { user, device, ttlSec: 3600, audience: "msgr" }), minBackoffMs: 50, maxBackoffMs: 500, requestTimeoutMs: 90_000 });
   clients.push(c);
   const synced = nextEvent(c, "synced", undefined, 30_000);
   await c.connect();
@@ -187,11 +189,25 @@ describe("durable write path: JetStream log, write-behind workers, Cassandra", (
         await Promise.all(Array.from({ length: 25 }, async (_, k) => c.send((await c.openDirect(`peer${i + k}`)).id, `direct-${i + k}`)));
       }
     };
-    const [sent1, sent2] = await Promise.all([sendAll(s1, g.id, "a", 5000), sendAll(s2, g.id, "b", 5000), spread(s1, 0), spread(s2, 500)]);
+    const started = performance.now();
+    const after = <T>(p: Promise<T>, set: (ms: number) => void) => p.finally(() => set(performance.now() - started));
+    let hotAfter = 0;
+    let spreadAfter = 0;
+    const [[sent1, sent2]] = await Promise.all([
+      after(Promise.all([sendAll(s1, g.id, "a", 5000), sendAll(s2, g.id, "b", 5000)]), (ms) => (hotAfter = ms)),
+      after(Promise.all([spread(s1, 0), spread(s2, 500)]), (ms) => (spreadAfter = ms)),
+    ]);
+    const ackedAfter = performance.now() - started;
     expect(sent1.acks.size + sent2.acks.size).toBe(10_000);
 
     await until(() => logs.every((l) => bodies(l, g.id).length === 10_000), 120_000, "both receivers to get 10,000 messages");
+    const deliveredAfter = performance.now() - started;
     const rows = await storedEventually(g.id, 10_000 + 1);
+    // A figure for the record (docs/durability.md), never asserted: timings belong in bench/.
+    const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+    console.log(
+      `10,000-message conversation: its messages acked after ${s(hotAfter)} (the 1,000 direct conversations after ${s(spreadAfter)}), all acked after ${s(ackedAfter)}, delivered to both receivers after ${s(deliveredAfter)}, stored after ${s(performance.now() - started)}`,
+    );
     expectContiguous(rows);
     const texts = rows.filter((r) => r.cid !== "");
     expect(texts).toHaveLength(10_000);
@@ -234,8 +250,11 @@ describe("durable write path: JetStream log, write-behind workers, Cassandra", (
     const resumedAt = Date.now();
     await cass.resume();
     const sent = await traffic;
+    // Acks keep coming while the store is down: about 13 a second nominally (some 750 in the
+    // window); a store that blocked the acks would leave next to none. A busy machine only slows
+    // them, so the bound is far below the nominal count.
     const duringOutage = sent.flatMap((s) => s.ackTimes).filter((t) => t > pausedAt + 1_000 && t < resumedAt - 1_000);
-    expect(duringOutage.length).toBeGreaterThan(500);
+    expect(duringOutage.length).toBeGreaterThan(150);
     expectStoredOnce(await storedEventually(conv.id, 1000, 180_000), sent);
   }, 400_000);
 

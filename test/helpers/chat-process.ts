@@ -1,19 +1,11 @@
-// A `msgr chat` process (the terminal client, src/cli/chat.ts) against a harness's server, driven
-// through its stdin: type lines into it, wait for text to appear in what it printed.
+// The terminal client as a user runs it: a `msgr chat` process against a test server, typed into
+// through stdin, its output read back (NO_COLOR, no TTY: plain lines).
 
 import type { Harness } from "./harness.ts";
 
-export interface ChatProcess {
-  proc: ReturnType<typeof Bun.spawn>;
-  type(line: string): void;
-  /** Resolves when the output (from `from` on) contains `text`; returns where it ends. */
-  printed(text: string, from?: number, ms?: number): Promise<number>;
-  /** Everything printed so far. */
-  output(): string;
-}
-
-export function chatProcess(h: Harness, user: string, device = `${user}-term`): ChatProcess {
-  const proc = Bun.spawn([process.execPath, "src/cli/main.ts", "chat", "--user", user, "--device", device, "--url", h.server.wsUrl], {
+/** A `msgr chat` process: type lines into it, wait for text to appear in what it printed. */
+export function chatProcess(h: Harness, user: string) {
+  const proc = Bun.spawn([process.execPath, "src/cli/main.ts", "chat", "--user", user, "--device", `${user}-term`, "--url", h.server.wsUrl], {
     cwd: `${import.meta.dir}/../..`,
     env: { ...process.env, MSGR_SERVER_DATA_DIR: h.dataDir, NO_COLOR: "1" },
     stdin: "pipe",
@@ -35,6 +27,7 @@ export function chatProcess(h: Harness, user: string, device = `${user}-term`): 
       proc.stdin.write(`${line}\n`);
       proc.stdin.flush();
     },
+    /** Resolves when the output (from `from` on) contains `text`; returns where it ends. */
     async printed(text: string, from = 0, ms = 10_000): Promise<number> {
       const end = Date.now() + ms;
       while (out.indexOf(text, from) < 0) {
@@ -52,6 +45,9 @@ export function chatProcess(h: Harness, user: string, device = `${user}-term`): 
       }
       return out.indexOf(text, from) + text.length;
     },
+    /** Everything printed so far. */
     output: () => out,
   };
 }
+
+export type ChatProcess = ReturnType<typeof chatProcess>;

@@ -98,6 +98,16 @@ function sample(method: MethodId, n: number, ctx: { conv: string; group: string 
       return { conv: ctx.group, user: "nobody", approve: false };
     case Method.Report:
       return { user: `someone-${n}`, reason: "spam" };
+    case Method.Delete:
+      return { conv: ctx.conv, seq: 1 };
+    case Method.Hide:
+      return { conv: ctx.conv, seqs: [1] };
+    case Method.TimerSet:
+      return { conv: ctx.conv, timer: n % 2 === 0 ? 60 : 0 };
+    case Method.SettingsSet:
+      return { conv: ctx.conv, pinned: n % 2 === 0 };
+    case Method.SettingsList:
+      return {};
     case Method.KeyPackageUpload:
       return { packages: [] };
     case Method.KeyPackageCount:

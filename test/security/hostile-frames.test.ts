@@ -28,6 +28,8 @@ const int = (v: number): Raw => ({ t: "int", v, enc: "fix" });
 /** `{key: 0}`: a map whose `key` a careless coercion would call as a function. */
 const trap = (key: string): Raw => ({ t: "map", entries: [[str(key), int(0)]] });
 const KEYS = ["toString", "valueOf", "then", "toJSON", "hasOwnProperty", "constructor", "__proto__"];
+/** The keys the structural scan refuses at any depth (docs/protocol.md, forbidden keys). */
+const SCAN_REFUSED = new Set(["__proto__", "constructor", "toJSON"]);
 
 async function internalErrors(): Promise<number> {
   const text = await h.server.node.ctx.metrics.registry.getSingleMetricAsString("msgr_internal_errors_total");
@@ -67,9 +69,9 @@ describe("the reported frames and their variants", () => {
       // The params slot itself: a map that is only the trap, with the command id 7.
       c.send(encodeRaw({ t: "arr", items: [int(1), int(7), int(Method.Ping), trap(key)] }));
       // PING takes no fields, so the trap is an unknown field and ignored; the structural scan
-      // refuses __proto__ and constructor before the id is read (reply id 0).
+      // refuses __proto__, constructor and toJSON before the id is read (reply id 0).
       const r = await c.next((f) => f.type === FrameType.Reply && (f.id === 7 || f.id === 0));
-      expect(r.type === FrameType.Reply && r.code).toBe(key === "__proto__" || key === "constructor" ? ErrorCode.BadFrame : ErrorCode.Ok);
+      expect(r.type === FrameType.Reply && r.code).toBe(SCAN_REFUSED.has(key) ? ErrorCode.BadFrame : ErrorCode.Ok);
     }
     await c.expectAlive();
     expect(await internalErrors()).toBe(0);
@@ -87,10 +89,10 @@ describe("the reported frames and their variants", () => {
           const id = 1000 + sent++;
           const params: Raw = { t: "map", entries: [[str(field), trap(key)]] };
           c.send(encodeRaw({ t: "arr", items: [int(1), { t: "int", v: id, enc: "u32" }, int(method), params] }));
-          // A key the structural scan refuses (__proto__, constructor) is answered before the id is read.
+          // A key the structural scan refuses (__proto__, constructor, toJSON) is answered before the id is read.
           const r = await c.next((f) => f.type === FrameType.Reply && (f.id === id || f.id === 0));
           // SYNC's cursors are a map of conversation ids, and "toString" is a well-formed one.
-          const expected = key === "__proto__" || key === "constructor" ? ErrorCode.BadFrame : field === "cursors" ? ErrorCode.Ok : ErrorCode.InvalidParams;
+          const expected = SCAN_REFUSED.has(key) ? ErrorCode.BadFrame : field === "cursors" ? ErrorCode.Ok : ErrorCode.InvalidParams;
           expect(r.type === FrameType.Reply && r.code).toBe(expected);
         }
       }

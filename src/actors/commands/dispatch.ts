@@ -71,11 +71,11 @@ function execute<M extends MethodId>(node: Node, s: DeviceSession, cmd: { id: nu
     return;
   }
   s.inflight++;
-  node.inflight++;
+  node.commandStarted();
   r.then(
     (body) => {
       s.inflight--;
-      node.inflight--;
+      node.commandSettled();
       try {
         if (body) s.reply(cmd.id, body);
       } catch (e) {
@@ -84,7 +84,7 @@ function execute<M extends MethodId>(node: Node, s: DeviceSession, cmd: { id: nu
     },
     (e: unknown) => {
       s.inflight--;
-      node.inflight--;
+      node.commandSettled();
       failed(node, s, cmd.id, e, now);
     },
   );

@@ -42,7 +42,7 @@ export async function adminOf(node: Node, conv: string, user: string): Promise<C
 
 /** The other member of a direct conversation (undefined for a conversation with oneself). */
 export function peerOf(a: ConversationActor, user: string): string | undefined {
-  return a.info().members.find((m) => m.user !== user)?.user;
+  return a.otherMember(user);
 }
 
 /** A conversation as `viewer` may see it: in a direct one with reads hidden, the other's read marker reads 0. */

@@ -23,8 +23,10 @@ export const mediaUrl: Command<typeof Method.MediaUrl> = {
 };
 
 /** Makes an image's thumbnail after its message went out, then records it in the conversation. */
-export async function thumbnail(node: Node, conv: ConversationActor, media: MediaRecord, convId: string, seq: number): Promise<void> {
+export async function thumbnail(node: Node, conv: ConversationActor, media: MediaRecord, convId: string, seq: number, exp?: number): Promise<void> {
   try {
+    // A disappearing message's media goes with it (the thumbnail with the media).
+    if (exp !== undefined) await node.ctx.media.scheduleDeletion(media.id, exp);
     const thumb = await node.ctx.media.makeThumbnail(media, convId);
     if (thumb) await conv.announceThumbnail(media.owner, media.id, thumb, seq);
   } catch (err) {

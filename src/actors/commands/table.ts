@@ -17,6 +17,7 @@ import {
   linkList,
   linkRevoke,
 } from "./invitations.ts";
+import { deleteMessage, hide, settingsList, settingsSet, timerSet } from "./lifecycle.ts";
 import { mediaUpload, mediaUrl } from "./media.ts";
 import { history, receipt, send, typing } from "./messaging.ts";
 import { presenceSubscribe } from "./presence.ts";
@@ -66,6 +67,11 @@ export const COMMANDS: CommandTable = {
   [Method.JoinRequestList]: joinRequestList,
   [Method.JoinRequestAnswer]: joinRequestAnswer,
   [Method.Report]: report,
+  [Method.Delete]: deleteMessage,
+  [Method.Hide]: hide,
+  [Method.TimerSet]: timerSet,
+  [Method.SettingsSet]: settingsSet,
+  [Method.SettingsList]: settingsList,
   [Method.KeyPackageUpload]: keyPackageUpload,
   [Method.KeyPackageCount]: keyPackageCount,
   [Method.KeyPackageClaim]: keyPackageClaim,

@@ -1,18 +1,20 @@
-// The message log: a JetStream stream with one subject per conversation. A publish ack from it is
-// the durability point of a send in cluster mode (file storage, `sync_interval: always`, R3 in
-// production). This module is the JetStream mechanics only: fenced publishes, the last entry of
-// a conversation, walking a conversation's entries. Sequencing policy lives in message-store.ts.
+// The message log: one JetStream stream per shard, each holding envelopes of chat messages. A
+// publish ack from it is the durability point of a send in cluster mode (file storage,
+// `sync_interval: always`, R3 in production). This module is the JetStream mechanics only:
+// fenced envelope publishes, the stream's last sequence, walking envelopes, the workers' ack floor
+// and the lease bucket. Ownership and sequencing live in shard-owner.ts and shard-router.ts.
 
 import {
   connect,
   DiscardPolicy,
   JSONCodec,
-  RequestStrategy,
   nanos,
+  RequestStrategy,
   RetentionPolicy,
   StorageType,
   type JetStreamClient,
   type JetStreamManager,
+  type KV,
   type NatsConnection,
   type NatsError,
   type StoredMsg,
@@ -21,55 +23,37 @@ import {
 import type { Logger } from "pino";
 import type { Config } from "../../config/config.ts";
 import type { NatsClientOptions } from "../../connect/nats.ts";
-import { subjects } from "../../bus/subjects.ts";
-import { pack, unpack } from "../../proto/codec.ts";
-import type { StoredMessage } from "../types.ts";
+import { decodeEnvelope, encodeEnvelope, envelopeId, type Envelope } from "./envelope.ts";
+import { LogLayout } from "./layout.ts";
 
-/** A message as the log holds it, with its place in the stream. */
-export interface LogEntry {
-  message: StoredMessage;
-  /** Stream sequence: the fence for the next publish to the conversation, and the resume point of a walk. */
-  logSeq: number;
-}
-
-type PublishOutcome =
+export type PublishOutcome =
   | { kind: "stored"; logSeq: number }
-  /** The client id was published within the duplicate window: the log holds `original` instead. */
-  | { kind: "duplicate"; original: LogEntry }
-  /** Another writer appended to the conversation since `expectLogSeq`: re-read the tail and retry. */
-  | { kind: "conflict" };
+  /** The stream's last sequence was not the one expected: another writer appended, or an earlier publish of ours failed. Nothing was stored. */
+  | { kind: "refused" };
 
-/** The `jetstream` settings (documented in src/config/config.ts), and how to reach NATS (src/connect/nats.ts). */
-export type MessageLogOptions = Config["jetstream"] & NatsClientOptions & { log: Logger };
+/** The `jetstream` settings (documented in src/config/config.ts), how to reach NATS (src/connect/nats.ts), and the workers' consumer. */
+export type MessageLogOptions = Config["jetstream"] &
+  NatsClientOptions & {
+    /** The write-behind workers' durable consumer (`worker.consumer`): what it acknowledged is in the history store. */
+    consumer: string;
+    log: Logger;
+  };
 
-/** Entries per batched direct get while walking a conversation. */
+/** Replies of one batched direct get stop at this many bytes (envelopes are at most a few hundred KiB). */
+const WALK_MAX_BYTES = 4 * 1024 * 1024;
 const WALK_BATCH = 256;
 const json = JSONCodec();
 
 // JetStream API error codes (nats-server server/errors.json).
 const WRONG_LAST_SEQUENCE = 10071;
+const WRONG_LAST_MSG_ID = 10070;
 const NO_MESSAGE_FOUND = 10037;
 const STREAM_NOT_FOUND = 10059;
-
-/** Entries are the stored message in the protocol's MessagePack form: the worker decodes them, nothing else. */
-function encodeEntry(message: StoredMessage): Uint8Array {
-  return pack(message);
-}
-
-export function decodeEntry(data: Uint8Array): StoredMessage {
-  const m = unpack(data) as StoredMessage;
-  if (m.media === undefined) delete m.media;
-  return m;
-}
-
-/** The Nats-Msg-Id of a message: its client id, made unique across senders and conversations. */
-function logMsgId(message: Pick<StoredMessage, "conv" | "from" | "cid">): string {
-  return JSON.stringify([message.conv, message.from, message.cid]);
-}
+const CONSUMER_NOT_FOUND = 10014;
 
 /** Direct gets (any replica answers). nats.js has them on the manager but leaves them out of its type. */
 interface DirectGets {
-  getMessage(stream: string, query: { seq: number } | { last_by_subj: string }): Promise<StoredMsg>;
+  getMessage(stream: string, query: { seq: number }): Promise<StoredMsg>;
 }
 
 function apiErrorCode(err: unknown): number | undefined {
@@ -81,13 +65,19 @@ function isNotFound(err: unknown): boolean {
   return apiErrorCode(err) === NO_MESSAGE_FOUND || e?.code === "404" || /no message found/i.test(e?.message ?? "");
 }
 
+export class LayoutMismatchError extends Error {}
+
 export class MessageLog {
   private constructor(
     readonly nc: NatsConnection,
     private readonly js: JetStreamClient,
+    private readonly jsm: JetStreamManager,
     private readonly direct: DirectGets,
-    readonly stream: string,
-    private readonly publishTimeoutMs: number,
+    readonly layout: LogLayout,
+    /** Shard leases (shard-lease.ts). */
+    readonly leases: KV,
+    readonly consumer: string,
+    readonly publishTimeoutMs: number,
   ) {}
 
   static async open(opts: MessageLogOptions): Promise<MessageLog> {
@@ -96,63 +86,88 @@ export class MessageLog {
       name: opts.name,
       authenticator: opts.authenticator,
       tls: opts.tls,
-      // Keep trying through a server restart: publishes fail fast meanwhile (timeouts), and the
-      // client resends with the same client id.
+      // Keep trying through a server restart: publishes fail meanwhile, owners re-read their
+      // shard once it is back, and clients resend with the same client id.
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
     });
-    const jsm = await nc.jetstreamManager();
-    await ensureStream(jsm, opts);
-    opts.log.info({ stream: opts.stream, replicas: opts.replicas }, "message log ready");
-    return new MessageLog(nc, nc.jetstream(), (jsm as unknown as { direct: DirectGets }).direct, opts.stream, opts.publishTimeoutMs);
-  }
-
-  /**
-   * Appends `message` to its conversation's subject, fenced: the stream refuses it unless the
-   * subject's last entry is still `expectLogSeq` (0: the subject has no entries). A non-empty
-   * client id doubles as the Nats-Msg-Id, so a resend within the duplicate window is not stored twice.
-   */
-  async publish(message: StoredMessage, expectLogSeq: number): Promise<PublishOutcome> {
-    const subject = subjects.log(message.conv);
     try {
-      const ack = await this.js.publish(subject, encodeEntry(message), {
-        msgID: message.cid ? logMsgId(message) : undefined,
-        expect: { lastSubjectSequence: expectLogSeq },
-        timeout: this.publishTimeoutMs,
-      });
-      if (ack.duplicate) return { kind: "duplicate", original: await this.get(ack.seq) };
-      return { kind: "stored", logSeq: ack.seq };
+      const jsm = await nc.jetstreamManager();
+      const js = nc.jetstream();
+      const layout = new LogLayout(opts.stream, opts.shards);
+      const leases = await js.views.kv(layout.leaseBucket, { history: 1, replicas: opts.replicas, storage: StorageType.File });
+      await checkLayout(leases, opts.shards);
+      await Promise.all(layout.all.map((shard) => ensureStream(jsm, layout, shard, opts)));
+      opts.log.info({ stream: opts.stream, shards: opts.shards, replicas: opts.replicas }, "message log ready");
+      return new MessageLog(nc, js, jsm, (jsm as unknown as { direct: DirectGets }).direct, layout, leases, opts.consumer, opts.publishTimeoutMs);
     } catch (err) {
-      if (apiErrorCode(err) === WRONG_LAST_SEQUENCE) return { kind: "conflict" };
+      await nc.close();
       throw err;
     }
   }
 
-  /** The entry at stream sequence `logSeq`. */
-  async get(logSeq: number): Promise<LogEntry> {
-    return toEntry(await this.direct.getMessage(this.stream, { seq: logSeq }));
+  /**
+   * Appends an envelope to a shard's stream, fenced: the stream refuses it unless its last
+   * sequence is still `expect.lastSeq` and, when given, its last envelope is `expect.lastId`.
+   * Publishes pipeline: the envelope after this one may be sent before this one is acknowledged,
+   * expecting this one's sequence and id. The id check is what makes that safe: if this one is
+   * refused and another writer's envelope takes its place, the next one must be refused too,
+   * and only the id tells the two apart. Throws when the outcome is unknown (timeout, connection lost).
+   */
+  async publish(shard: number, envelope: Envelope, expect: { lastSeq: number; lastId?: string }): Promise<PublishOutcome> {
+    try {
+      const ack = await this.js.publish(this.layout.subject(shard), encodeEnvelope(envelope), {
+        msgID: envelopeId(envelope),
+        expect: expect.lastId ? { lastSequence: expect.lastSeq, lastMsgID: expect.lastId } : { lastSequence: expect.lastSeq },
+        timeout: this.publishTimeoutMs,
+      });
+      // Ids are unique per writer, epoch and counter, and no envelope is ever published twice.
+      if (ack.duplicate) throw new Error(`envelope ${envelopeId(envelope)} was already in ${this.layout.stream(shard)}`);
+      return { kind: "stored", logSeq: ack.seq };
+    } catch (err) {
+      const code = apiErrorCode(err);
+      if (code === WRONG_LAST_SEQUENCE || code === WRONG_LAST_MSG_ID) return { kind: "refused" };
+      throw err;
+    }
   }
 
-  /** The conversation's newest entry, or null when the log holds none (never written, or aged out). */
-  async last(conv: string): Promise<LogEntry | null> {
+  /** The shard stream's first and last sequences (last is 0 when it never held anything; first > last when everything aged out). */
+  async bounds(shard: number): Promise<{ first: number; last: number }> {
+    const { state } = await this.jsm.streams.info(this.layout.stream(shard));
+    return { first: state.first_seq, last: state.last_seq };
+  }
+
+  /** The envelope at stream sequence `logSeq`, or null when the log no longer holds it. */
+  async get(shard: number, logSeq: number): Promise<Envelope | null> {
     try {
-      return toEntry(await this.direct.getMessage(this.stream, { last_by_subj: subjects.log(conv) }));
+      return decodeEnvelope((await this.direct.getMessage(this.layout.stream(shard), { seq: logSeq })).data);
     } catch (err) {
       if (isNotFound(err)) return null;
       throw err;
     }
   }
 
+  /** The highest stream sequence the workers acknowledged: every envelope up to it is in the history store. 0 when there is no worker consumer yet. */
+  async ackFloor(shard: number): Promise<number> {
+    try {
+      return (await this.jsm.consumers.info(this.layout.stream(shard), this.consumer)).ack_floor.stream_seq;
+    } catch (err) {
+      if (apiErrorCode(err) === CONSUMER_NOT_FOUND || (err as NatsError).code === "404") return 0;
+      throw err;
+    }
+  }
+
   /**
-   * The conversation's entries from stream sequence `fromLogSeq` on, oldest first, while `more`
-   * returns true. Reads `batch` entries per round trip with batched direct gets (nats-server
-   * 2.11+): the server streams the matching entries and ends with an EOB status saying how many
-   * more match.
+   * The shard's envelopes from stream sequence `fromLogSeq` on, oldest first, while `more`
+   * returns true. Reads up to 256 envelopes (at most 4 MiB) per round trip with batched direct
+   * gets (nats-server 2.11+): the server streams them and ends with an EOB status saying how
+   * many are left.
    */
-  async walk(conv: string, fromLogSeq: number, more: (entry: LogEntry) => boolean, batch = WALK_BATCH): Promise<void> {
-    const request = { seq: Math.max(1, fromLogSeq), next_by_subj: subjects.log(conv), batch };
+  async walk(shard: number, fromLogSeq: number, more: (envelope: Envelope, logSeq: number) => boolean): Promise<void> {
+    const stream = this.layout.stream(shard);
+    const request = { seq: Math.max(1, fromLogSeq), next_by_subj: this.layout.subject(shard), batch: WALK_BATCH, max_bytes: WALK_MAX_BYTES };
     for (;;) {
-      const replies = await this.nc.requestMany(`$JS.API.DIRECT.GET.${this.stream}`, json.encode(request), {
+      const replies = await this.nc.requestMany(`$JS.API.DIRECT.GET.${stream}`, json.encode(request), {
         strategy: RequestStrategy.SentinelMsg,
         maxWait: this.publishTimeoutMs,
       });
@@ -162,7 +177,7 @@ export class MessageLog {
         if (m.data.length === 0) {
           // The sentinel: 204 EOB after a batch, 404 when nothing (more) matches.
           const code = m.headers?.code ?? 0;
-          if (code !== 204 && code !== 404) throw new Error(`direct get from ${this.stream}: ${code} ${m.headers?.description ?? ""}`);
+          if (code !== 204 && code !== 404) throw new Error(`direct get from ${stream}: ${code} ${m.headers?.description ?? ""}`);
           end = { pending: code === 204 ? Number(m.headers?.get("Nats-Num-Pending") || 0) : 0 };
           break;
         }
@@ -170,10 +185,10 @@ export class MessageLog {
         if (stopped) continue;
         const logSeq = Number(m.headers?.get("Nats-Sequence"));
         request.seq = logSeq + 1;
-        if (!more({ message: decodeEntry(m.data), logSeq })) stopped = true;
+        if (!more(decodeEnvelope(m.data), logSeq)) stopped = true;
       }
       // No sentinel within maxWait: the server did not answer; a partial walk must not pass for a whole one.
-      if (!end) throw new Error(`direct get from ${this.stream}: no complete answer within ${this.publishTimeoutMs} ms`);
+      if (!end) throw new Error(`direct get from ${stream}: no complete answer within ${this.publishTimeoutMs} ms`);
       if (stopped || end.pending === 0) return;
     }
   }
@@ -183,31 +198,42 @@ export class MessageLog {
   }
 }
 
-function toEntry(m: StoredMsg): LogEntry {
-  return { message: decodeEntry(m.data), logSeq: m.seq };
+const LAYOUT_KEY = "layout";
+
+/** The shard count is fixed when the log is created: a conversation's shard must never change. */
+async function checkLayout(leases: KV, shards: number): Promise<void> {
+  const mine = JSON.stringify({ shards });
+  try {
+    await leases.create(LAYOUT_KEY, new TextEncoder().encode(mine));
+    return;
+  } catch (err) {
+    if (apiErrorCode(err) !== WRONG_LAST_SEQUENCE) throw err;
+  }
+  const existing = await leases.get(LAYOUT_KEY);
+  const recorded = existing ? (JSON.parse(existing.string()) as { shards: number }).shards : undefined;
+  if (recorded !== shards) throw new LayoutMismatchError(`jetstream.shards is ${shards} but the message log was created with ${recorded} shards; a conversation's shard cannot change, so set it back`);
 }
 
-/** Creates the stream, or brings an existing one's settings in line with the config. */
-async function ensureStream(jsm: JetStreamManager, opts: Pick<MessageLogOptions, "stream" | "replicas" | "maxAgeSeconds" | "duplicateWindowSeconds" | "log">): Promise<void> {
+/** Creates a shard's stream, or brings an existing one's settings in line with the config. */
+async function ensureStream(jsm: JetStreamManager, layout: LogLayout, shard: number, opts: Pick<MessageLogOptions, "replicas" | "maxAgeSeconds" | "log">): Promise<void> {
+  const name = layout.stream(shard);
   const config: Partial<StreamConfig> = {
-    name: opts.stream,
-    subjects: [subjects.logAll],
+    name,
+    subjects: [layout.subject(shard)],
     storage: StorageType.File,
     retention: RetentionPolicy.Limits,
-    // Age is the only limit: the log must keep every message for maxAge, whatever the volume.
+    // Age is the only limit: the log must keep every envelope for maxAge, whatever the volume.
     discard: DiscardPolicy.Old,
     max_age: nanos(opts.maxAgeSeconds * 1000),
-    duplicate_window: nanos(opts.duplicateWindowSeconds * 1000),
     num_replicas: opts.replicas,
     // Reads of the unflushed tail (history, resume) use direct gets, served by any replica.
     allow_direct: true,
   };
   try {
-    const info = await jsm.streams.info(opts.stream);
-    const cur = info.config;
-    if (cur.max_age !== config.max_age || cur.duplicate_window !== config.duplicate_window || cur.num_replicas !== config.num_replicas || !cur.allow_direct) {
-      await jsm.streams.update(opts.stream, { ...cur, ...config });
-      opts.log.info({ stream: opts.stream }, "message log settings updated");
+    const cur = (await jsm.streams.info(name)).config;
+    if (cur.max_age !== config.max_age || cur.num_replicas !== config.num_replicas || !cur.allow_direct) {
+      await jsm.streams.update(name, { ...cur, ...config });
+      opts.log.info({ stream: name }, "message log settings updated");
     }
   } catch (err) {
     if (apiErrorCode(err) !== STREAM_NOT_FOUND) throw err;

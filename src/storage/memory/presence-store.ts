@@ -8,8 +8,11 @@ import type { PresenceInfo } from "../../proto/types.ts";
 import type { PresenceStore } from "../types.ts";
 
 export class MemoryPresenceStore implements PresenceStore {
-  /** user -> device -> nodes it is connected on (a reconnect may overlap the old connection). */
-  readonly #online = new Map<string, Map<string, Set<number>>>();
+  /**
+   * user -> device -> the node it is connected on, or the nodes when several (a reconnect may
+   * overlap the old connection): a plain number in the common case, no set per connection.
+   */
+  readonly #online = new Map<string, Map<string, number | Set<number>>>();
   /** user -> ms of the disconnect that left the user with no device online. */
   readonly #lastSeen = new Map<string, number>();
 
@@ -20,12 +23,10 @@ export class MemoryPresenceStore implements PresenceStore {
       userDevices = new Map();
       this.#online.set(user, userDevices);
     }
-    let nodes = userDevices.get(device);
-    if (!nodes) {
-      nodes = new Set();
-      userDevices.set(device, nodes);
-    }
-    nodes.add(node);
+    const nodes = userDevices.get(device);
+    if (nodes === undefined || nodes === node) userDevices.set(device, node);
+    else if (typeof nodes === "number") userDevices.set(device, new Set([nodes, node]));
+    else nodes.add(node);
     return wasOffline;
   }
 
@@ -33,8 +34,13 @@ export class MemoryPresenceStore implements PresenceStore {
     const userDevices = this.#online.get(user);
     const nodes = userDevices?.get(device);
     // Not online on that node (a second close, say): nothing changes and the user was not just left offline.
-    if (!userDevices || !nodes?.delete(node)) return false;
-    if (nodes.size > 0) return false;
+    if (!userDevices || nodes === undefined) return false;
+    if (typeof nodes === "number") {
+      if (nodes !== node) return false;
+    } else {
+      if (!nodes.delete(node)) return false;
+      if (nodes.size > 0) return false;
+    }
     userDevices.delete(device);
     if (userDevices.size > 0) return false;
     this.#online.delete(user);

@@ -40,6 +40,9 @@ interface MessageRow {
   body: Uint8Array;
   ts: string;
   media: string | null;
+  ref: string | null;
+  edited: string | null;
+  exp: string | null;
 }
 
 function toMessage(row: MessageRow): StoredMessage {
@@ -58,6 +61,9 @@ function toMessage(row: MessageRow): StoredMessage {
   };
   // Only when set: a message without media has no `media` key at all (nor on the wire).
   if (row.media !== null) message.media = row.media;
+  if (row.ref !== null) message.ref = Number(row.ref);
+  if (row.edited !== null) message.edited = Number(row.edited);
+  if (row.exp !== null) message.exp = Number(row.exp);
   return message;
 }
 
@@ -154,7 +160,7 @@ export class PostgresMessageStore implements MessageStore {
         lookup.length === 0
           ? []
           : tx<MessageRow[]>`
-              SELECT m.conv_id, m.seq, m.id, m.sender, m.device, m.cid, m.kind, m.body, m.ts, m.media
+              SELECT m.conv_id, m.seq, m.id, m.sender, m.device, m.cid, m.kind, m.body, m.ts, m.media, m.ref, m.edited, m.exp
               FROM unnest(${lookup.map((k) => k[0])}::text[], ${lookup.map((k) => k[1])}::text[], ${lookup.map((k) => k[2])}::text[])
                 AS k(conv_id, sender, cid)
               JOIN messages m ON m.conv_id = k.conv_id AND m.sender = k.sender AND m.cid = k.cid
@@ -186,12 +192,12 @@ export class PostgresMessageStore implements MessageStore {
         // Ids go as decimal strings (exact; postgres.js cannot type a bigint array). Bodies need
         // tx.array: a plain array of Uint8Array would be sent typed as one bytea, not bytea[].
         tx`
-          INSERT INTO messages (conv_id, seq, id, sender, device, cid, kind, body, ts, media)
+          INSERT INTO messages (conv_id, seq, id, sender, device, cid, kind, body, ts, media, ref, exp)
           SELECT * FROM unnest(
             ${rows.map((m) => m.conv)}::text[], ${rows.map((m) => m.seq)}::int8[], ${rows.map((m) => m.id.toString())}::int8[],
             ${rows.map((m) => m.from)}::text[], ${rows.map((m) => m.dev)}::text[], ${rows.map((m) => m.cid)}::text[],
             ${rows.map((m) => m.kind)}::int4[], ${tx.array(rows.map((m) => m.body))}::bytea[], ${rows.map((m) => m.ts)}::int8[],
-            ${rows.map((m) => m.media ?? null)}::text[])`,
+            ${rows.map((m) => m.media ?? null)}::text[], ${rows.map((m) => m.ref ?? null)}::int8[], ${rows.map((m) => m.exp ?? null)}::int8[])`,
         // GREATEST: belt and braces, last_seq never goes backwards.
         tx`
           UPDATE conv_seq SET last_seq = GREATEST(conv_seq.last_seq, v.last_seq)
@@ -226,14 +232,14 @@ export class PostgresMessageStore implements MessageStore {
 
   async range(conv: string, afterSeq: number, limit: number): Promise<StoredMessage[]> {
     const rows = await this.#sql<MessageRow[]>`
-      SELECT conv_id, seq, id, sender, device, cid, kind, body, ts, media FROM messages
+      SELECT conv_id, seq, id, sender, device, cid, kind, body, ts, media, ref, edited, exp FROM messages
       WHERE conv_id = ${conv} AND seq > ${afterSeq} ORDER BY seq LIMIT ${clampLimit(limit)}`;
     return rows.map(toMessage);
   }
 
   async history(conv: string, beforeSeq: number, limit: number): Promise<StoredMessage[]> {
     const rows = await this.#sql<MessageRow[]>`
-      SELECT conv_id, seq, id, sender, device, cid, kind, body, ts, media FROM messages
+      SELECT conv_id, seq, id, sender, device, cid, kind, body, ts, media, ref, edited, exp FROM messages
       WHERE conv_id = ${conv} AND seq < ${beforeSeq} ORDER BY seq DESC LIMIT ${clampLimit(limit)}`;
     return rows.map(toMessage);
   }
@@ -255,6 +261,31 @@ export class PostgresMessageStore implements MessageStore {
       deleted += count;
       if (count < PRUNE_CHUNK) return deleted;
     }
+  }
+
+  async pruneExpired(nowMs: number): Promise<number> {
+    let deleted = 0;
+    for (;;) {
+      // conv_seq keeps each conversation's last seq whatever rows go. The partial index on exp
+      // holds only disappearing messages.
+      const { count } = await this.#sql`
+        DELETE FROM messages WHERE (conv_id, seq) IN (
+          SELECT conv_id, seq FROM messages WHERE exp IS NOT NULL AND exp <= ${nowMs} LIMIT ${PRUNE_CHUNK} FOR UPDATE SKIP LOCKED)`;
+      deleted += count;
+      if (count < PRUNE_CHUNK) return deleted;
+    }
+  }
+
+  /**
+   * In place; the old row version stays in the table file until (auto)vacuum reclaims it, and in
+   * the WAL until it is recycled.
+   */
+  async rewrite(m: StoredMessage): Promise<void> {
+    // A pending append of this very message commits first.
+    await this.flush();
+    await this.#sql`
+      UPDATE messages SET kind = ${m.kind}, body = ${m.body}, media = ${m.media ?? null}, ref = ${m.ref ?? null}, edited = ${m.edited ?? null}
+      WHERE conv_id = ${m.conv} AND seq = ${m.seq}`;
   }
 
   /** Refuses further appends and waits for the pending ones; the pool is closed by its owner. */

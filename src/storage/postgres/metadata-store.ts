@@ -13,25 +13,28 @@
 // turn, with no retry loop. A change waits for that lock first, then for at most the one member row
 // it updates or deletes, so no wait cycle can form between changes, nor with saveCursors.
 
-import { and, count, eq, gt, inArray, isNotNull, isNull, lte, min, sql } from "drizzle-orm";
+import { and, asc, count, desc, eq, gt, gte, inArray, isNotNull, isNull, lte, min, sql } from "drizzle-orm";
 import type { PostgresJsDatabase } from "drizzle-orm/postgres-js";
 import type { Sql } from "postgres";
-import type {
-  ConversationRecord,
-  CursorUpdate,
-  DeviceAdmission,
-  DeviceRecord,
-  MediaRecord,
-  MemberRecord,
-  MetadataStore,
-  PushSubscriptionRecord,
-  UploadQuota,
+import type { HiddenMessages } from "../../proto/types.ts";
+import {
+  DEFAULT_CHAT_SETTINGS,
+  type ChatSettingsRecord,
+  type ConversationRecord,
+  type CursorUpdate,
+  type DeviceAdmission,
+  type DeviceRecord,
+  type MediaRecord,
+  type MemberRecord,
+  type MetadataStore,
+  type PushSubscriptionRecord,
+  type UploadQuota,
 } from "../types.ts";
-import { mediaRecord, mediaRow, memberRow } from "../rows.ts";
+import { chatSettingsRecord, conversationRecord, groupHidden, mediaRecord, mediaRow, memberRow } from "../rows.ts";
 import { checkAdminChange, checkRemoval, membersToAdd } from "../membership-rules.ts";
 import { checkUploadQuota, utcDay } from "../upload-quota.ts";
 import type * as schema from "./schema.ts";
-import { conversations, devices, directPairs, media, mediaUsage, members, pushSubscriptions } from "./schema.ts";
+import { chatSettings, conversations, devices, directPairs, hiddenMessages, media, mediaUsage, members, pushSubscriptions } from "./schema.ts";
 
 /** What drizzle() returns: the query builder, plus the postgres.js pool it runs on. */
 type Orm = PostgresJsDatabase<typeof schema> & { $client: Sql };
@@ -147,11 +150,15 @@ export class PostgresMetadataStore implements MetadataStore {
 
   async getConversation(id: string): Promise<ConversationRecord | null> {
     const [row] = await this.#db.select().from(conversations).where(eq(conversations.id, id));
-    return row ?? null;
+    return row ? conversationRecord(row) : null;
   }
 
   async renameConversation(id: string, title: string): Promise<void> {
     await this.#db.update(conversations).set({ title }).where(eq(conversations.id, id));
+  }
+
+  async setConversationTimer(id: string, seconds: number): Promise<void> {
+    await this.#db.update(conversations).set({ timer: seconds }).where(eq(conversations.id, id));
   }
 
   async listMembers(conv: string): Promise<MemberRecord[]> {
@@ -284,6 +291,90 @@ export class PostgresMetadataStore implements MetadataStore {
       await tx.delete(media).where(and(expired, isNull(media.convId)));
       await tx.update(media).set({ expiresAt: null }).where(and(expired, isNotNull(media.convId)));
     }, READ_COMMITTED);
+  }
+
+  async scheduleMediaDeletion(ids: string[], atMs: number): Promise<void> {
+    if (ids.length === 0) return;
+    await this.#db
+      .update(media)
+      .set({ deleteAt: sql`least(coalesce(${media.deleteAt}, ${atMs}), ${atMs})` })
+      .where(inArray(media.id, ids));
+  }
+
+  async listMediaDue(nowMs: number, limit: number): Promise<MediaRecord[]> {
+    const rows = await this.#db.select().from(media).where(lte(media.deleteAt, nowMs)).orderBy(media.deleteAt, media.id).limit(limit);
+    return rows.map(mediaRecord);
+  }
+
+  async deleteMediaRecords(ids: string[]): Promise<void> {
+    if (ids.length > 0) await this.#db.delete(media).where(inArray(media.id, ids));
+  }
+
+  // ---- ChatSettingsStore --------------------------------------------------------------------
+
+  async listChatSettings(user: string): Promise<ChatSettingsRecord[]> {
+    const rows = await this.#db
+      .select({ settings: chatSettings })
+      .from(chatSettings)
+      .innerJoin(members, and(eq(members.convId, chatSettings.convId), eq(members.user, chatSettings.user)))
+      .where(eq(chatSettings.user, user))
+      .orderBy(chatSettings.convId);
+    return rows.map((r) => chatSettingsRecord(r.settings));
+  }
+
+  async getChatSettings(user: string, conv: string): Promise<ChatSettingsRecord> {
+    const [row] = await this.#db.select().from(chatSettings).where(and(eq(chatSettings.user, user), eq(chatSettings.convId, conv)));
+    return row ? chatSettingsRecord(row) : { conv, ...DEFAULT_CHAT_SETTINGS };
+  }
+
+  async saveChatSettings(user: string, s: ChatSettingsRecord): Promise<void> {
+    const values = { muteUntil: s.muteUntil, archived: s.archived, pinned: s.pinned, unread: s.unread };
+    await this.#db
+      .insert(chatSettings)
+      .values({ user, convId: s.conv, ...values })
+      .onConflictDoUpdate({ target: [chatSettings.user, chatSettings.convId], set: values });
+  }
+
+  async mutedAmong(conv: string, users: string[], nowMs: number): Promise<Set<string>> {
+    if (users.length === 0) return new Set();
+    const rows = await this.#db
+      .select({ user: chatSettings.user })
+      .from(chatSettings)
+      .where(and(eq(chatSettings.convId, conv), gt(chatSettings.muteUntil, nowMs), inArray(chatSettings.user, users)));
+    return new Set(rows.map((r) => r.user));
+  }
+
+  async hideMessages(user: string, conv: string, seqs: number[], nowMs: number): Promise<void> {
+    if (seqs.length === 0) return;
+    await this.#db
+      .insert(hiddenMessages)
+      .values(seqs.map((seq) => ({ user, convId: conv, seq, at: nowMs })))
+      .onConflictDoNothing();
+  }
+
+  async hiddenSeqs(user: string, conv: string, fromSeq: number, toSeq: number): Promise<number[]> {
+    const rows = await this.#db
+      .select({ seq: hiddenMessages.seq })
+      .from(hiddenMessages)
+      .where(and(eq(hiddenMessages.user, user), eq(hiddenMessages.convId, conv), gte(hiddenMessages.seq, fromSeq), lte(hiddenMessages.seq, toSeq)))
+      .orderBy(asc(hiddenMessages.seq));
+    return rows.map((r) => r.seq);
+  }
+
+  async hiddenConversations(user: string): Promise<string[]> {
+    const rows = await this.#db.selectDistinct({ conv: hiddenMessages.convId }).from(hiddenMessages).where(eq(hiddenMessages.user, user));
+    return rows.map((r) => r.conv);
+  }
+
+  async listHidden(user: string, perConv: number): Promise<HiddenMessages[]> {
+    // The newest `perConv` of each conversation the user still belongs to, in one query.
+    const rows = await this.#db.execute<{ conv_id: string; seq: string }>(sql`
+      SELECT conv_id, seq FROM (
+        SELECT h.conv_id, h.seq, row_number() OVER (PARTITION BY h.conv_id ORDER BY h.seq DESC) AS n
+        FROM ${hiddenMessages} h JOIN ${members} m ON m.conv_id = h.conv_id AND m."user" = h."user"
+        WHERE h."user" = ${user}
+      ) ranked WHERE n <= ${perConv} ORDER BY conv_id, seq`);
+    return groupHidden([...rows].map((r) => ({ conv: r.conv_id, seq: Number(r.seq) })));
   }
 
   async savePushSubscription(sub: PushSubscriptionRecord): Promise<void> {

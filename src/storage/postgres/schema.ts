@@ -35,6 +35,8 @@ export const conversations = pgTable("conversations", {
   title: text("title").notNull(),
   createdBy: text("created_by").notNull(),
   createdAt: ms("created_at").notNull(),
+  /** Disappearing messages: seconds after which new messages are deleted; 0: off. */
+  timer: integer("timer").notNull().default(0),
 });
 
 /**
@@ -85,9 +87,17 @@ export const messages = pgTable(
     ts: ms("ts").notNull(),
     /** Media id carried by a kind Media message; null for every other message. */
     media: text("media"),
+    /** Edit, Reaction: the message they apply to; other kinds: the message replied to. */
+    ref: seq("ref"),
+    /** Time of the latest edit, whose body `body` is. */
+    edited: ms("edited"),
+    /** Disappearing messages: when the message is deleted. */
+    exp: ms("exp"),
   },
   (t) => [
     primaryKey({ columns: [t.convId, t.seq] }),
+    // Partial: only disappearing messages have an entry, so appends of the others do not maintain it.
+    index("messages_exp_idx").on(t.exp).where(sql`exp IS NOT NULL`),
     // Partial: system messages all carry cid "" and must not collide with each other.
     uniqueIndex("messages_client_id_idx").on(t.convId, t.sender, t.cid).where(sql`cid <> ''`),
     index("messages_ts_idx").on(t.ts),
@@ -129,9 +139,12 @@ export const media = pgTable(
     objectKey: text("object_key"),
     /** Media id of the generated thumbnail, once there is one. */
     thumb: text("thumb"),
+    /** When the media is deleted: that of the disappearing message carrying it. */
+    deleteAt: ms("delete_at"),
   },
   (t) => [
     index("media_conv_idx").on(t.convId),
+    index("media_delete_idx").on(t.deleteAt).where(sql`delete_at IS NOT NULL`),
     // The quota counts an owner's unexpired slots; the sweeper finds expired ones.
     index("media_owner_idx").on(t.owner, t.expiresAt),
     index("media_expires_idx").on(t.expiresAt),
@@ -360,4 +373,32 @@ export const mlsLeaves = pgTable(
     device: text("device").notNull(),
   },
   (t) => [primaryKey({ columns: [t.convId, t.leaf] }), index("mls_leaves_device_idx").on(t.user, t.device)],
+);
+
+// ---- each user's own view of their conversations (ChatSettingsStore) --------------------------
+
+/** A user's settings of one conversation; no row: the defaults. */
+export const chatSettings = pgTable(
+  "chat_settings",
+  {
+    user: text("user").notNull(),
+    convId: text("conv_id").notNull(),
+    muteUntil: ms("mute_until").notNull(),
+    archived: boolean("archived").notNull(),
+    pinned: boolean("pinned").notNull(),
+    unread: boolean("unread").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.user, t.convId] }), index("chat_settings_mute_idx").on(t.convId, t.muteUntil)],
+);
+
+/** Messages a user hid for themselves (delete for me). */
+export const hiddenMessages = pgTable(
+  "hidden_messages",
+  {
+    user: text("user").notNull(),
+    convId: text("conv_id").notNull(),
+    seq: seq("seq").notNull(),
+    at: ms("at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.user, t.convId, t.seq] })],
 );

@@ -57,6 +57,9 @@ export function openSqlite(opts: SqliteOptions): SqliteBackend {
     // Another process (a CLI tool, a backup) may hold the lock briefly; wait rather than fail.
     db.run("PRAGMA busy_timeout = 5000");
     db.run("PRAGMA foreign_keys = ON");
+    // A message deleted for everyone, or disappeared, must not linger in the file's free space:
+    // deleted content is zeroed where that costs no extra I/O (the page is written anyway).
+    db.run("PRAGMA secure_delete = FAST");
     const orm = drizzle({ client: db, schema });
     migrate(orm, { migrationsFolder: MIGRATIONS });
     db.run(opts.pruning ? "CREATE INDEX IF NOT EXISTS messages_ts_idx ON messages (ts)" : "DROP INDEX IF EXISTS messages_ts_idx");

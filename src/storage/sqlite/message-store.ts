@@ -36,14 +36,34 @@ const PRUNE_CHUNK = 5000;
 interface PendingAppend {
   msg: NewMessage;
   resend: boolean;
+  /** Its clientKey, once the commit computed it (null for system messages). */
+  key: number | null;
   resolve(result: AppendResult): void;
   reject(err: Error): void;
 }
 
-/** The duplicate-check key of a message; system messages (empty cid) have none. */
-const clientKey = (msg: NewMessage) => (msg.cid === "" ? null : msg.conv + "\u0000" + msg.from + "\u0000" + msg.cid);
+/**
+ * The duplicate-check key of (conv, from, cid): a 53-bit hash (two 32-bit FNV-1a variants), so
+ * the window holds numbers rather than strings the collector would trace. A hit is verified
+ * against the stored row, so a collision can only cost a lookup, never a message.
+ */
+function clientKey(conv: string, from: string, cid: string): number {
+  let h1 = 0x811c9dc5 | 0;
+  let h2 = 0x9747b28c | 0;
+  for (const s of [conv, from, cid]) {
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      h1 = Math.imul(h1 ^ c, 16777619);
+      h2 = Math.imul(h2 ^ c, 0x5bd1e995);
+    }
+    // A separator that no id contains, so ("ab", "c") and ("a", "bc") differ.
+    h1 = Math.imul(h1 ^ 0xffff, 16777619);
+    h2 = Math.imul(h2 ^ 0xffff, 0x5bd1e995);
+  }
+  return (h1 >>> 0) * 0x200000 + ((h2 >>> 0) & 0x1fffff);
+}
 
-type InsertParams = [string, number, bigint, string, string, string, number, Uint8Array, number, string | null];
+type InsertParams = [string, number, bigint, string, string, string, number, Uint8Array, number, string | null, number | null, number | null];
 
 interface MessageRow {
   conv: string;
@@ -57,9 +77,12 @@ interface MessageRow {
   body: Uint8Array;
   ts: number;
   media: string | null;
+  ref: number | null;
+  edited: number | null;
+  exp: number | null;
 }
 
-const COLUMNS = `conv_id AS conv, seq, CAST(id AS TEXT) AS id, sender AS "from", device AS dev, cid, kind, body, ts, media`;
+const COLUMNS = `conv_id AS conv, seq, CAST(id AS TEXT) AS id, sender AS "from", device AS dev, cid, kind, body, ts, media, ref, edited, exp`;
 
 function toMessage(row: MessageRow): StoredMessage {
   const message: StoredMessage = {
@@ -75,7 +98,19 @@ function toMessage(row: MessageRow): StoredMessage {
   };
   // Only when set: a message without media has no `media` key at all (nor on the wire).
   if (row.media !== null) message.media = row.media;
+  if (row.ref !== null) message.ref = row.ref;
+  if (row.edited !== null) message.edited = row.edited;
+  if (row.exp !== null) message.exp = row.exp;
   return message;
+}
+
+/** The message as appended: the optional fields only when set, like toMessage. */
+function storedAs(msg: NewMessage, seq: number): StoredMessage {
+  const stored: StoredMessage = { conv: msg.conv, seq, id: msg.id, from: msg.from, dev: msg.dev, cid: msg.cid, kind: msg.kind, body: msg.body, ts: msg.ts };
+  if (msg.media !== undefined) stored.media = msg.media;
+  if (msg.ref !== undefined) stored.ref = msg.ref;
+  if (msg.exp !== undefined) stored.exp = msg.exp;
+  return stored;
 }
 
 /** Drops a map's oldest entries (insertion order) until it holds at most `max`. */
@@ -86,6 +121,11 @@ function trimOldest<K, V>(map: Map<K, V>, max: number): void {
     if (excess-- <= 0) break;
     map.delete(k);
   }
+}
+
+/** Whether a stored message has the client id (and conversation, and sender) of `msg`. */
+function sameClientId(stored: { conv: string; from: string; cid: string }, msg: NewMessage): boolean {
+  return stored.cid === msg.cid && stored.from === msg.from && stored.conv === msg.conv;
 }
 
 /** SQLite reads a negative LIMIT as "no limit"; callers mean "nothing". */
@@ -101,8 +141,8 @@ export class SqliteMessageStore implements MessageStore {
 
   /** conversation id -> last seq committed, for the conversations used since open. */
   readonly #lastSeqs = new Map<string, number>();
-  /** clientKey -> seq, for the client ids accepted most recently (oldest first). */
-  readonly #recent = new Map<string, number>();
+  /** clientKey -> seq, for the client ids stored most recently (oldest first). */
+  readonly #recent = new Map<number, number>();
   readonly #commitBatch: (batch: PendingAppend[]) => AppendResult[];
   readonly #bySeq: Statement<MessageRow, [string, number]>;
   readonly #resendLookup: Statement<MessageRow, [string, number, string, string]>;
@@ -113,13 +153,16 @@ export class SqliteMessageStore implements MessageStore {
   readonly #bySender: Statement<{ sender: string; seq: number }, [string]>;
   readonly #keepLastSeqs: Statement<never, [number]>;
   readonly #pruneChunk: Statement<never, [number, number]>;
+  readonly #keepExpiringLastSeqs: Statement<never, [number]>;
+  readonly #pruneExpiredChunk: Statement<never, [number, number]>;
+  readonly #rewrite: Statement<never, [number, Uint8Array, string | null, number | null, number | null, string, number]>;
 
   readonly #window: DuplicateWindow;
 
   constructor(db: Database, window: DuplicateWindow = DEFAULT_WINDOW) {
     this.#window = window;
     const insert = db.query<never, InsertParams>(
-      `INSERT INTO messages (conv_id, seq, id, sender, device, cid, kind, body, ts, media) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO messages (conv_id, seq, id, sender, device, cid, kind, body, ts, media, ref, exp) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.#bySeq = db.query(`SELECT ${COLUMNS} FROM messages WHERE conv_id = ? AND seq = ?`);
     // A range of the primary key, newest first: the original of a resend is nearly always recent.
@@ -132,20 +175,21 @@ export class SqliteMessageStore implements MessageStore {
       // conv -> last seq assigned so far in this batch, on top of what is committed.
       const assigned = new Map<string, number>();
       // clientKey -> message stored earlier in this batch.
-      const inBatch = new Map<string, StoredMessage>();
-      return batch.map(({ msg, resend }): AppendResult => {
+      const inBatch = new Map<number, StoredMessage>();
+      return batch.map((p): AppendResult => {
+        const { msg, resend } = p;
         const last = assigned.get(msg.conv) ?? this.#lastSeqOf(msg.conv);
-        const key = clientKey(msg);
+        // System messages (empty cid) are never duplicates.
+        const key = (p.key = msg.cid === "" ? null : clientKey(msg.conv, msg.from, msg.cid));
         if (key !== null) {
-          const original = inBatch.get(key) ?? this.#original(msg, key, last, resend);
+          const earlier = inBatch.get(key);
+          const original = earlier && sameClientId(earlier, msg) ? earlier : this.#original(msg, key, last, resend);
           if (original) return { message: original, duplicate: true };
         }
         const seq = last + 1;
-        const media = msg.media ?? null;
-        insert.run(msg.conv, seq, msg.id, msg.from, msg.dev, msg.cid, msg.kind, msg.body, msg.ts, media);
+        insert.run(msg.conv, seq, msg.id, msg.from, msg.dev, msg.cid, msg.kind, msg.body, msg.ts, msg.media ?? null, msg.ref ?? null, msg.exp ?? null);
         assigned.set(msg.conv, seq);
-        const stored: StoredMessage = { conv: msg.conv, seq, id: msg.id, from: msg.from, dev: msg.dev, cid: msg.cid, kind: msg.kind, body: msg.body, ts: msg.ts };
-        if (media !== null) stored.media = media;
+        const stored = storedAs(msg, seq);
         if (key !== null) inBatch.set(key, stored);
         return { message: stored, duplicate: false };
       });
@@ -154,10 +198,12 @@ export class SqliteMessageStore implements MessageStore {
     // connection (a CLI tool) wrote in between. The in-memory state moves only once it committed.
     this.#commitBatch = (batch) => {
       const results = transaction.immediate(batch);
-      for (const { message: m, duplicate } of results) {
+      for (let i = 0; i < results.length; i++) {
+        const { message: m, duplicate } = results[i]!;
         if (duplicate) continue;
         this.#lastSeqs.set(m.conv, m.seq);
-        if (m.cid !== "") this.#recent.set(m.conv + "\u0000" + m.from + "\u0000" + m.cid, m.seq);
+        const key = batch[i]!.key;
+        if (key !== null) this.#recent.set(key, m.seq);
       }
       trimOldest(this.#recent, window.recentClientIds);
       // The oldest conversations are dropped (and read again from the database if needed).
@@ -172,7 +218,7 @@ export class SqliteMessageStore implements MessageStore {
     ).all(window.recentClientIds);
     for (let i = newest.length - 1; i >= 0; i--) {
       const r = newest[i]!;
-      this.#recent.set(r.conv + "\u0000" + r.sender + "\u0000" + r.cid, r.seq);
+      this.#recent.set(clientKey(r.conv, r.sender, r.cid), r.seq);
     }
 
     this.#range = db.query(`SELECT ${COLUMNS} FROM messages WHERE conv_id = ? AND seq > ? ORDER BY seq LIMIT ?`);
@@ -186,12 +232,26 @@ export class SqliteMessageStore implements MessageStore {
        ON CONFLICT (conv_id) DO UPDATE SET last_seq = max(last_seq, excluded.last_seq)`,
     );
     this.#pruneChunk = db.query(`DELETE FROM messages WHERE (conv_id, seq) IN (SELECT conv_id, seq FROM messages WHERE ts < ? LIMIT ?)`);
+    // Disappearing messages, through the partial index on exp (only they have an entry).
+    this.#keepExpiringLastSeqs = db.query(
+      `INSERT INTO conv_seq (conv_id, last_seq) SELECT conv_id, max(seq) FROM messages WHERE exp IS NOT NULL AND exp <= ? GROUP BY conv_id
+       ON CONFLICT (conv_id) DO UPDATE SET last_seq = max(last_seq, excluded.last_seq)`,
+    );
+    this.#pruneExpiredChunk = db.query(
+      `DELETE FROM messages WHERE (conv_id, seq) IN (SELECT conv_id, seq FROM messages WHERE exp IS NOT NULL AND exp <= ? LIMIT ?)`,
+    );
+    this.#rewrite = db.query(`UPDATE messages SET kind = ?, body = ?, media = ?, ref = ?, edited = ? WHERE conv_id = ? AND seq = ?`);
   }
 
   /** The stored original of a duplicate client id, or null: the recent window, then for a resend the store. */
-  #original(msg: NewMessage, key: string, last: number, resend: boolean): StoredMessage | null {
+  #original(msg: NewMessage, key: number, last: number, resend: boolean): StoredMessage | null {
     const seq = this.#recent.get(key);
-    const row = seq !== undefined ? this.#bySeq.get(msg.conv, seq) : resend ? this.#resendLookup.get(msg.conv, last - this.#window.resendLookback, msg.from, msg.cid) : null;
+    if (seq !== undefined) {
+      const row = this.#bySeq.get(msg.conv, seq);
+      if (row && sameClientId(row, msg)) return toMessage(row);
+    }
+    if (!resend) return null;
+    const row = this.#resendLookup.get(msg.conv, last - this.#window.resendLookback, msg.from, msg.cid);
     return row ? toMessage(row) : null;
   }
 
@@ -208,7 +268,7 @@ export class SqliteMessageStore implements MessageStore {
   append(msg: NewMessage, opts?: AppendOptions): Promise<AppendResult> {
     if (this.#closed) return Promise.reject(new Error("message store is closed"));
     return new Promise<AppendResult>((resolve, reject) => {
-      this.#pending.push({ msg, resend: opts?.resend === true, resolve, reject });
+      this.#pending.push({ msg, resend: opts?.resend === true, key: null, resolve, reject });
       if (this.#pending.length >= MAX_BATCH) {
         this.#commitPending();
       } else if (!this.#flushScheduled) {
@@ -274,6 +334,27 @@ export class SqliteMessageStore implements MessageStore {
       if (changes < PRUNE_CHUNK) return deleted;
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
+  }
+
+  async pruneExpired(nowMs: number): Promise<number> {
+    this.#keepExpiringLastSeqs.run(nowMs);
+    let deleted = 0;
+    for (;;) {
+      const { changes } = this.#pruneExpiredChunk.run(nowMs, PRUNE_CHUNK);
+      deleted += changes;
+      if (changes < PRUNE_CHUNK) return deleted;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  }
+
+  /**
+   * In place. The database runs with secure_delete (db.ts), so the old body's bytes are zeroed in
+   * the page rather than left in free space; the WAL holds them until its next checkpoint.
+   */
+  async rewrite(m: StoredMessage): Promise<void> {
+    // Appends still pending may include this message: commit them first.
+    this.#commitPending();
+    this.#rewrite.run(m.kind, m.body, m.media ?? null, m.ref ?? null, m.edited ?? null, m.conv, m.seq);
   }
 
   /** Commits what is pending and refuses further appends; the connection is closed by its owner. */

@@ -3,25 +3,28 @@
 // far less frequent than message appends, so the query builder's cost does not matter here.
 // bun:sqlite is synchronous, so every method completes before it returns its promise.
 
-import { and, count, eq, gt, inArray, isNotNull, isNull, lte, min, sql } from "drizzle-orm";
+import { and, asc, count, desc, eq, gt, gte, inArray, isNotNull, isNull, lte, min, sql } from "drizzle-orm";
 import type { Database } from "bun:sqlite";
 import type { BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
-import type {
-  ConversationRecord,
-  CursorUpdate,
-  DeviceAdmission,
-  DeviceRecord,
-  MediaRecord,
-  MemberRecord,
-  MetadataStore,
-  PushSubscriptionRecord,
-  UploadQuota,
+import type { HiddenMessages } from "../../proto/types.ts";
+import {
+  DEFAULT_CHAT_SETTINGS,
+  type ChatSettingsRecord,
+  type ConversationRecord,
+  type CursorUpdate,
+  type DeviceAdmission,
+  type DeviceRecord,
+  type MediaRecord,
+  type MemberRecord,
+  type MetadataStore,
+  type PushSubscriptionRecord,
+  type UploadQuota,
 } from "../types.ts";
-import { mediaRecord, mediaRow, memberRow } from "../rows.ts";
+import { chatSettingsRecord, conversationRecord, groupHidden, mediaRecord, mediaRow, memberRow } from "../rows.ts";
 import { checkAdminChange, checkRemoval, membersToAdd, type MemberRole } from "../membership-rules.ts";
 import { checkUploadQuota } from "../upload-quota.ts";
 import * as schema from "./schema.ts";
-import { conversations, devices, directPairs, media, mediaUsage, members, pushSubscriptions } from "./schema.ts";
+import { chatSettings, conversations, devices, directPairs, hiddenMessages, media, mediaUsage, members, pushSubscriptions } from "./schema.ts";
 
 type Orm = BunSQLiteDatabase<typeof schema>;
 
@@ -38,11 +41,18 @@ export class SqliteMetadataStore implements MetadataStore {
 
   /** Receipts are the hottest write after messages: one prepared statement, not a rebuilt query. */
   readonly #raiseCursors: (updates: CursorUpdate[]) => void;
+  /** Every connection lists its user's conversations: prepared once. */
+  readonly #userConversations;
   /** Every connection touches its device: prepared statements too. */
   readonly #touchDevice: (user: string, device: string, nowMs: number, maxDevices: number) => DeviceAdmission;
 
   constructor(db: Orm, raw: Database) {
     this.#db = db;
+    this.#userConversations = db
+      .select({ conv: members.convId, joinedSeq: members.joinedSeq })
+      .from(members)
+      .where(eq(members.user, sql.placeholder("user")))
+      .prepare();
     const raise = raw.query<never, [number, number, string, string]>(
       `UPDATE members SET delivered = max(delivered, ?1), "read" = max("read", ?2) WHERE conv_id = ?3 AND "user" = ?4`,
     );
@@ -131,11 +141,16 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   async getConversation(id: string): Promise<ConversationRecord | null> {
-    return this.#db.select().from(conversations).where(eq(conversations.id, id)).get() ?? null;
+    const row = this.#db.select().from(conversations).where(eq(conversations.id, id)).get();
+    return row ? conversationRecord(row) : null;
   }
 
   async renameConversation(id: string, title: string): Promise<void> {
     this.#db.update(conversations).set({ title }).where(eq(conversations.id, id)).run();
+  }
+
+  async setConversationTimer(id: string, seconds: number): Promise<void> {
+    this.#db.update(conversations).set({ timer: seconds }).where(eq(conversations.id, id)).run();
   }
 
   async listMembers(conv: string): Promise<MemberRecord[]> {
@@ -179,11 +194,7 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   async listUserConversations(user: string): Promise<{ conv: string; joinedSeq: number }[]> {
-    return this.#db
-      .select({ conv: members.convId, joinedSeq: members.joinedSeq })
-      .from(members)
-      .where(eq(members.user, user))
-      .all();
+    return this.#userConversations.all({ user });
   }
 
   async saveCursors(updates: CursorUpdate[]): Promise<void> {
@@ -247,6 +258,108 @@ export class SqliteMetadataStore implements MetadataStore {
       tx.delete(media).where(and(expired, isNull(media.convId))).run();
       tx.update(media).set({ expiresAt: null }).where(and(expired, isNotNull(media.convId))).run();
     }, WRITE);
+  }
+
+  async scheduleMediaDeletion(ids: string[], atMs: number): Promise<void> {
+    if (ids.length === 0) return;
+    this.#db
+      .update(media)
+      .set({ deleteAt: sql`min(coalesce(${media.deleteAt}, ${atMs}), ${atMs})` })
+      .where(inArray(media.id, ids))
+      .run();
+  }
+
+  async listMediaDue(nowMs: number, limit: number): Promise<MediaRecord[]> {
+    return this.#db.select().from(media).where(lte(media.deleteAt, nowMs)).orderBy(media.deleteAt, media.id).limit(limit).all().map(mediaRecord);
+  }
+
+  async deleteMediaRecords(ids: string[]): Promise<void> {
+    if (ids.length > 0) this.#db.delete(media).where(inArray(media.id, ids)).run();
+  }
+
+  // ---- ChatSettingsStore --------------------------------------------------------------------
+
+  async listChatSettings(user: string): Promise<ChatSettingsRecord[]> {
+    const rows = this.#db
+      .select({ settings: chatSettings })
+      .from(chatSettings)
+      .innerJoin(members, and(eq(members.convId, chatSettings.convId), eq(members.user, chatSettings.user)))
+      .where(eq(chatSettings.user, user))
+      .orderBy(chatSettings.convId)
+      .all();
+    return rows.map((r) => chatSettingsRecord(r.settings));
+  }
+
+  async getChatSettings(user: string, conv: string): Promise<ChatSettingsRecord> {
+    const row = this.#db.select().from(chatSettings).where(and(eq(chatSettings.user, user), eq(chatSettings.convId, conv))).get();
+    return row ? chatSettingsRecord(row) : { conv, ...DEFAULT_CHAT_SETTINGS };
+  }
+
+  async saveChatSettings(user: string, s: ChatSettingsRecord): Promise<void> {
+    const values = { muteUntil: s.muteUntil, archived: s.archived, pinned: s.pinned, unread: s.unread };
+    this.#db
+      .insert(chatSettings)
+      .values({ user, convId: s.conv, ...values })
+      .onConflictDoUpdate({ target: [chatSettings.user, chatSettings.convId], set: values })
+      .run();
+  }
+
+  async mutedAmong(conv: string, users: string[], nowMs: number): Promise<Set<string>> {
+    if (users.length === 0) return new Set();
+    const rows = this.#db
+      .select({ user: chatSettings.user })
+      .from(chatSettings)
+      .where(and(eq(chatSettings.convId, conv), gt(chatSettings.muteUntil, nowMs), inArray(chatSettings.user, users)))
+      .all();
+    return new Set(rows.map((r) => r.user));
+  }
+
+  async hideMessages(user: string, conv: string, seqs: number[], nowMs: number): Promise<void> {
+    if (seqs.length === 0) return;
+    this.#db
+      .insert(hiddenMessages)
+      .values(seqs.map((seq) => ({ user, convId: conv, seq, at: nowMs })))
+      .onConflictDoNothing()
+      .run();
+  }
+
+  async hiddenSeqs(user: string, conv: string, fromSeq: number, toSeq: number): Promise<number[]> {
+    const rows = this.#db
+      .select({ seq: hiddenMessages.seq })
+      .from(hiddenMessages)
+      .where(and(eq(hiddenMessages.user, user), eq(hiddenMessages.convId, conv), gte(hiddenMessages.seq, fromSeq), lte(hiddenMessages.seq, toSeq)))
+      .orderBy(asc(hiddenMessages.seq))
+      .all();
+    return rows.map((r) => r.seq);
+  }
+
+  async hiddenConversations(user: string): Promise<string[]> {
+    return this.#db
+      .selectDistinct({ conv: hiddenMessages.convId })
+      .from(hiddenMessages)
+      .where(eq(hiddenMessages.user, user))
+      .all()
+      .map((r) => r.conv);
+  }
+
+  async listHidden(user: string, perConv: number): Promise<HiddenMessages[]> {
+    const convs = this.#db
+      .selectDistinct({ conv: hiddenMessages.convId })
+      .from(hiddenMessages)
+      .innerJoin(members, and(eq(members.convId, hiddenMessages.convId), eq(members.user, hiddenMessages.user)))
+      .where(eq(hiddenMessages.user, user))
+      .orderBy(hiddenMessages.convId)
+      .all();
+    const rows = convs.flatMap(({ conv }) =>
+      this.#db
+        .select({ conv: hiddenMessages.convId, seq: hiddenMessages.seq })
+        .from(hiddenMessages)
+        .where(and(eq(hiddenMessages.user, user), eq(hiddenMessages.convId, conv)))
+        .orderBy(desc(hiddenMessages.seq))
+        .limit(perConv)
+        .all(),
+    );
+    return groupHidden(rows);
   }
 
   async savePushSubscription(sub: PushSubscriptionRecord): Promise<void> {

@@ -31,15 +31,27 @@ type Orm = BunSQLiteDatabase<typeof schema>;
 const WRITE = { behavior: "immediate" } as const;
 
 export class SqliteSafetyStore implements SafetyStore {
-  constructor(private readonly db: Orm) {}
+  // Every connection admits its user: prepared once, not built and compiled per upgrade.
+  readonly #userById;
+  readonly #insertUser;
+
+  constructor(private readonly db: Orm) {
+    this.#userById = db.select().from(users).where(eq(users.id, sql.placeholder("id"))).prepare();
+    this.#insertUser = db
+      .insert(users)
+      .values({ id: sql.placeholder("id"), createdAt: sql.placeholder("createdAt"), origin: sql.placeholder("origin") })
+      .onConflictDoNothing()
+      .returning()
+      .prepare();
+  }
 
   // ---- users --------------------------------------------------------------------------------
 
   async admitUser(id: string, origin: UserOrigin, nowMs: number): Promise<{ user: UserRecord; created: boolean }> {
-    const known = this.db.select().from(users).where(eq(users.id, id)).get();
+    const known = this.#userById.get({ id });
     if (known) return { user: userRecord(known), created: false };
-    const created = this.db.insert(users).values({ id, createdAt: nowMs, origin }).onConflictDoNothing().returning().get();
-    return created ? { user: userRecord(created), created: true } : { user: userRecord(this.db.select().from(users).where(eq(users.id, id)).get()!), created: false };
+    const created = this.#insertUser.get({ id, createdAt: nowMs, origin });
+    return created ? { user: userRecord(created), created: true } : { user: userRecord(this.#userById.get({ id })!), created: false };
   }
 
   async getUser(id: string): Promise<UserRecord | null> {

@@ -1,6 +1,7 @@
 // Drizzle schema of the embedded SQLite backend. `bun run db:generate` turns changes here into
 // SQL migrations under ./migrations, which openSqlite() applies at startup.
 
+import { sql } from "drizzle-orm";
 import { blob, customType, index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 /**
@@ -37,6 +38,8 @@ export const conversations = sqliteTable("conversations", {
   title: text("title").notNull(),
   createdBy: text("created_by").notNull(),
   createdAt: integer("created_at").notNull(),
+  /** Disappearing messages: seconds after which new messages are deleted; 0: off. */
+  timer: integer("timer").notNull().default(0),
 });
 
 /**
@@ -94,9 +97,18 @@ export const messages = sqliteTable(
     ts: integer("ts").notNull(),
     /** Media id carried by a kind Media message; null for every other message. */
     media: text("media"),
+    /** Edit, Reaction: the message they apply to; other kinds: the message replied to. */
+    ref: integer("ref"),
+    /** Time of the latest edit, whose body `body` is. */
+    edited: integer("edited"),
+    /** Disappearing messages: when the message is deleted. */
+    exp: integer("exp"),
   },
   (t) => [
     primaryKey({ columns: [t.convId, t.seq] }),
+    // Partial: only disappearing messages have an entry, so appends of the others (nearly all of
+    // them) do not maintain it; pruneExpired reads its head.
+    index("messages_exp_idx").on(t.exp).where(sql`exp IS NOT NULL`),
   ],
 );
 
@@ -133,9 +145,12 @@ export const media = sqliteTable(
     objectKey: text("object_key"),
     /** Media id of the generated thumbnail, once there is one. */
     thumb: text("thumb"),
+    /** When the media is deleted: that of the disappearing message carrying it. */
+    deleteAt: integer("delete_at"),
   },
   (t) => [
     index("media_conv_idx").on(t.convId),
+    index("media_delete_idx").on(t.deleteAt).where(sql`delete_at IS NOT NULL`),
     // The quota counts an owner's unexpired slots; the sweeper finds expired ones.
     index("media_owner_idx").on(t.owner, t.expiresAt),
     index("media_expires_idx").on(t.expiresAt),
@@ -363,4 +378,32 @@ export const mlsLeaves = sqliteTable(
     device: text("device").notNull(),
   },
   (t) => [primaryKey({ columns: [t.convId, t.leaf] }), index("mls_leaves_device_idx").on(t.user, t.device)],
+);
+
+// ---- each user's own view of their conversations (ChatSettingsStore) --------------------------
+
+/** A user's settings of one conversation; no row: the defaults. */
+export const chatSettings = sqliteTable(
+  "chat_settings",
+  {
+    user: text("user").notNull(),
+    convId: text("conv_id").notNull(),
+    muteUntil: integer("mute_until").notNull(),
+    archived: integer("archived", { mode: "boolean" }).notNull(),
+    pinned: integer("pinned", { mode: "boolean" }).notNull(),
+    unread: integer("unread", { mode: "boolean" }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.user, t.convId] }), index("chat_settings_mute_idx").on(t.convId, t.muteUntil)],
+);
+
+/** Messages a user hid for themselves (delete for me). */
+export const hiddenMessages = sqliteTable(
+  "hidden_messages",
+  {
+    user: text("user").notNull(),
+    convId: text("conv_id").notNull(),
+    seq: integer("seq").notNull(),
+    at: integer("at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.user, t.convId, t.seq] })],
 );
