@@ -15,6 +15,7 @@ import postgres from "postgres";
 import { ensureEmbeddedKeyring, loadSigningKey } from "../../src/auth/keyring.ts";
 import { mintAccessToken } from "../../src/auth/tokens.ts";
 import { DEFAULTS } from "../../src/config/config.ts";
+import { LogLayout } from "../../src/storage/jetstream/layout.ts";
 import { startChild, startWorkerChild, type ChildServer, type ChildWorker } from "../helpers/child-server.ts";
 import { until } from "../helpers/harness.ts";
 import { unlimitedEnv } from "../helpers/limits.ts";
@@ -173,17 +174,21 @@ describe("messages in the JetStream log and Cassandra, metadata in PostgreSQL", 
     } finally {
       await cql.shutdown();
     }
-    // The JetStream log, entry by entry.
+    // The JetStream log, every shard's stream entry by entry.
     const nc = await natsConnect({ servers: nats.url });
     try {
       const jsm = await nc.jetstreamManager();
-      const info = await jsm.streams.info(DEFAULTS.jetstream.stream);
-      expect(info.state.messages).toBeGreaterThan(sent.length);
+      const layout = new LogLayout(DEFAULTS.jetstream.stream, DEFAULTS.jetstream.shards);
       const log: Buffer[] = [];
-      for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
-        const m = await jsm.streams.getMessage(DEFAULTS.jetstream.stream, { seq }).catch(() => null);
-        if (m) log.push(Buffer.from(m.data));
+      for (const shard of layout.all) {
+        const info = await jsm.streams.info(layout.stream(shard)).catch(() => null);
+        if (!info) continue;
+        for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
+          const m = await jsm.streams.getMessage(layout.stream(shard), { seq }).catch(() => null);
+          if (m) log.push(Buffer.from(m.data));
+        }
       }
+      expect(log.length).toBeGreaterThan(sent.length);
       expect(log.some((x) => x.includes(control))).toBe(true);
       for (const t of sent) expect(log.some((x) => x.includes(t))).toBe(false);
     } finally {
