@@ -76,8 +76,8 @@ export interface E2eeDeps {
 
 const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 const same = (a: DeviceRef, b: DeviceRef) => a.user === b.user && a.device === b.device;
-/** The sender data as a map key: 28 bytes, one char each. */
-const senderKey = (b: Uint8Array) => String.fromCharCode.apply(null, b as unknown as number[]);
+/** The sender data as a map key: 28 bytes, one char each (a native conversion: several times cheaper than fromCharCode.apply on every SEND). */
+const senderKey = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("latin1");
 
 export class E2ee {
   readonly store: E2eeStore;
