@@ -14,8 +14,8 @@ export async function createSecretFileOnce(path: string, value: unknown): Promis
   await createSecretTextFileOnce(path, `${JSON.stringify(value, null, 2)}\n`);
 }
 
-/** createSecretFileOnce for a secret that is text already (an nkey seed, a password). */
-export async function createSecretTextFileOnce(path: string, text: string): Promise<void> {
+/** createSecretFileOnce for a secret that is text or bytes already (an nkey seed, a password, a key). */
+export async function createSecretTextFileOnce(path: string, text: string | Uint8Array): Promise<void> {
   const tmp = `${path}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
   await writeFile(tmp, text, { mode: 0o600, flag: "wx" });
   try {

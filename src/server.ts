@@ -9,7 +9,7 @@ import { CursorWriter } from "./actors/cursor-writer.ts";
 import { Node } from "./actors/node.ts";
 import { SnowflakeGenerator } from "./actors/snowflake.ts";
 import { ensureEmbeddedKeyring, loadKeyring } from "./auth/keyring.ts";
-import type { Config } from "./config/config.ts";
+import { requireSharedInCluster, type Config } from "./config/config.ts";
 import { startEdge, WS_PATH } from "./edge/edge.ts";
 import { Readiness } from "./health/readiness.ts";
 import { listenerUrl, startMetricsListener } from "./metrics/metrics-endpoint.ts";
@@ -63,6 +63,8 @@ export interface ServerOptions {
 }
 
 export async function startServer(config: Config, opts: ServerOptions = {}): Promise<RunningServer> {
+  // Before anything is opened: an edge of a cluster with a secret of its own would half work.
+  requireSharedInCluster(config);
   const log = opts.log ?? createLogger(config);
   const clock = opts.clock ?? systemClock;
   mkdirSync(config.server.dataDir, { recursive: true, mode: 0o700 });

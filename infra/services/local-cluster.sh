@@ -19,9 +19,9 @@ bash "$ROOT/infra/services/install.sh"
 bash "$ROOT/infra/services/start.sh"
 cd "$ROOT"
 
-# One signing key for both edges and for the clients that mint tokens, generated once.
-"$BUN" -e 'const { ensureEmbeddedKeyring } = await import(process.argv[1] + "/src/auth/keyring.ts"); await ensureEmbeddedKeyring(process.argv[2]);' \
-  "$ROOT" "$(dirname "$KEYS")"
+# The keys both edges share, generated once: the token key (also for the clients that mint
+# tokens) and the Web Push key pair. An edge in cluster mode refuses to start with keys of its own.
+"$BUN" src/cli/main.ts cluster-secrets --dir "$(dirname "$KEYS")" >/dev/null
 
 export MSGR_BACKENDS_BUS=nats MSGR_BACKENDS_PRESENCE=redis MSGR_BACKENDS_METADATA=postgres MSGR_BACKENDS_MESSAGES=jetstream
 # Credentials and TLS for every engine: file paths only, never the secrets themselves.
@@ -36,7 +36,7 @@ export MSGR_CASSANDRA_CONTACT_POINTS="$HOST:$CASSANDRA_PORT" MSGR_CASSANDRA_USER
 export MSGR_MEDIA_STORE=minio MSGR_MINIO_END_POINT="$HOST" MSGR_MINIO_PORT="$MINIO_PORT" MSGR_MINIO_USE_SSL=true \
   MSGR_MINIO_ACCESS_KEY=msgr MSGR_MINIO_SECRET_KEY_FILE="$SECRETS/minio.password" MSGR_MINIO_TLS_CA_FILE="$CA"
 export MSGR_SERVER_TLS_CERT_FILE="$CERTS/server.pem" MSGR_SERVER_TLS_KEY_FILE="$CERTS/server.key"
-export MSGR_AUTH_KEYS_FILE="$KEYS"
+export MSGR_AUTH_KEYS_FILE="$KEYS" MSGR_PUSH_VAPID_KEYS_FILE="$(dirname "$KEYS")/vapid.json"
 export MSGR_SERVER_PORT="$PORT" MSGR_SERVER_REUSE_PORT=true
 
 say "migrate: applying schema migrations"

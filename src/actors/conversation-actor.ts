@@ -98,26 +98,45 @@ export class ConversationActor implements MailboxOwner {
         m.delivered = Math.max(m.delivered, e.delivered);
         m.read = Math.max(m.read, e.read);
         this.markersMoved(e.user);
+        this.correctAggregates(e);
         return;
       }
       case "conv": {
         this.record = { ...this.record, title: e.info.title, timer: e.info.timer };
-        const next = new Map<string, MemberState>();
-        for (const x of e.info.members) {
-          const mine = this.members.get(x.user);
-          next.set(x.user, {
-            admin: x.admin,
-            joinedSeq: x.joined,
-            delivered: Math.max(x.delivered, mine?.delivered ?? 0),
-            read: Math.max(x.read, mine?.read ?? 0),
-          });
-        }
-        this.members.clear();
-        for (const [u, m] of next) this.members.set(u, m);
-        this.markersMoved(null);
+        this.replaceMembers(e.info.members.map((x) => ({ user: x.user, admin: x.admin, joinedSeq: x.joined, delivered: x.delivered, read: x.read })));
         return;
       }
     }
+  }
+
+  /** Takes another node's (or the store's) member list; markers keep whichever is further. */
+  private replaceMembers(list: { user: string; admin: boolean; joinedSeq: number; delivered: number; read: number }[]): void {
+    const next = new Map<string, MemberState>();
+    for (const x of list) {
+      const mine = this.members.get(x.user);
+      next.set(x.user, {
+        admin: x.admin,
+        joinedSeq: x.joinedSeq,
+        delivered: Math.max(x.delivered, mine?.delivered ?? 0),
+        read: Math.max(x.read, mine?.read ?? 0),
+      });
+    }
+    this.members.clear();
+    for (const [u, m] of next) this.members.set(u, m);
+    this.markersMoved(null);
+  }
+
+  /**
+   * Whether `user` is a member, asking the store again before saying no in a cluster: another
+   * node may have just added them, and its announcement may still be on the way. Only a refusal
+   * pays for the read.
+   */
+  async isMemberNow(user: string): Promise<boolean> {
+    if (this.members.has(user) || !this.ctx.bus.distributed) return this.members.has(user);
+    await this.mailbox.call(async () => {
+      if (!this.members.has(user)) this.replaceMembers(await this.ctx.metadata.listMembers(this.record.id));
+    });
+    return this.members.has(user);
   }
 
   static async load(ctx: NodeContext, host: ConversationHost, id: string): Promise<ConversationActor | null> {
@@ -368,6 +387,19 @@ export class ConversationActor implements MailboxOwner {
     return [v1, c.u1, c.v2 === Infinity ? this.lastSeq : c.v2];
   }
 
+  /**
+   * Receipts moved through two nodes at once are each announced with "all but me" aggregates that
+   * miss the other's marker, and no later receipt may come to set them right. A node that hears
+   * such a receipt while knowing higher minimums announces it again, to the same users, with what
+   * it knows. Each announcement raises a minimum, so this ends (at once when nothing raced).
+   */
+  private correctAggregates(e: ReceiptEvent): void {
+    const deliveredMin = dominant(this.lowestTwo("delivered"), e.deliveredMin);
+    const readMin = dominant(this.lowestTwo("read"), e.readMin);
+    if (deliveredMin === e.deliveredMin && readMin === e.readMin) return;
+    this.ctx.bus.publish(this.subject, { ...e, origin: this.ctx.config.server.nodeId, deliveredMin, readMin });
+  }
+
   /** Forgets the cached lowest markers that `user` moving (or membership changing) may change. */
   private markersMoved(user: string | null): void {
     for (const field of ["delivered", "read"] as const) {
@@ -389,7 +421,12 @@ export class ConversationActor implements MailboxOwner {
     if (on) this.typingRelayed.set(key, { on, at: now });
     else if (last) this.typingRelayed.delete(key);
     else return; // "stopped" from a device that was never relayed as typing: nothing to undo
-    this.ctx.bus.publish(this.subject, { t: "typing", conv: this.record.id, user, dev, on });
+    // On each member's user subject, not the conversation's: every node with a device of a member
+    // hears that subject from the moment the device connected, while it subscribes to a new
+    // conversation only once it hears of it. So typing right after DIRECT_OPEN or GROUP_CREATE
+    // reaches members on every node, as messages do (those are filled in from the store).
+    const event = { t: "typing", conv: this.record.id, user, dev, on } as const;
+    for (const member of this.members.keys()) this.ctx.bus.publish(subjects.user(member), event);
   }
 
   // ---- membership -----------------------------------------------------------------------
@@ -409,7 +446,7 @@ export class ConversationActor implements MailboxOwner {
     return this.mailbox.call(async () => {
       const users = [...this.members.keys()];
       const seq = await this.appendSystem({ op: SystemOp.Created, by, users, title: this.record.title });
-      this.publishChange(users, []);
+      await this.publishChange(users, []);
       return seq;
     });
   }
@@ -420,8 +457,8 @@ export class ConversationActor implements MailboxOwner {
   }
 
   /** Tells both users of a new direct conversation, so their nodes start routing it. */
-  announceDirect(): void {
-    this.mailbox.enqueue(() => this.publishChange([...this.members.keys()], []));
+  announceDirect(): Promise<void> {
+    return this.mailbox.call(() => this.publishChange([...this.members.keys()], []));
   }
 
   rename(by: string, title: string): Promise<number> {
@@ -546,14 +583,26 @@ export class ConversationActor implements MailboxOwner {
     try {
       return await this.appendSystem(event);
     } finally {
-      this.publishChange(added, removed);
+      await this.publishChange(added, removed);
     }
   }
 
-  /** Tells the conversation's nodes, and the added or removed users wherever they are. */
-  private publishChange(added: string[], removed: string[]): void {
+  /**
+   * Tells the conversation's nodes, and the added or removed users wherever they are; resolves
+   * once the bus has handed the news to every node (Bus.ready), so that the command is answered
+   * only after that: another node's actor for this conversation knows the new membership before
+   * the client that changed it hears back.
+   */
+  private publishChange(added: string[], removed: string[]): Promise<void> {
     const event: ConversationEvent = { t: "conv", origin: this.ctx.config.server.nodeId, info: this.info(), added, removed };
     this.ctx.bus.publish(this.subject, event);
     for (const u of [...added, ...removed]) this.ctx.bus.publish(subjects.user(u), event);
+    return this.ctx.bus.ready();
   }
+}
+
+/** `mine` when it is at least `theirs` in both minimums and above in one; else `theirs`. */
+function dominant(mine: [number, string, number], theirs: [number, string, number]): [number, string, number] {
+  const atLeast = mine[0] >= theirs[0] && mine[2] >= theirs[2];
+  return atLeast && (mine[0] > theirs[0] || mine[2] > theirs[2]) ? mine : theirs;
 }

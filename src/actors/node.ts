@@ -95,6 +95,8 @@ export class Node implements UserActorHost, ConversationHost, AccessHost {
     const older = actor.sessions.get(claims.device);
     actor.sessions.set(claims.device, s);
     older?.close(DisconnectCode.Replaced, "replaced by a newer connection of this device");
+    // And on the other nodes: an older connection of this device there goes too.
+    if (this.ctx.bus.distributed) this.ctx.bus.publish(subjects.user(claims.user), { t: "device", device: claims.device, session: s.id, at: now });
     void this.presenceChanged(claims.user, claims.device, true, now);
     // A revocation or ban that committed after the upgrade's store check went by on the bus
     // before this socket opened: the access watch remembers it.
@@ -225,6 +227,8 @@ export class Node implements UserActorHost, ConversationHost, AccessHost {
   async revokeDevice(user: string, device: string): Promise<boolean> {
     const known = await this.ctx.metadata.revokeDevice(user, device, Date.now());
     this.ctx.bus.publish(subjects.access, { t: "revoke", user, device });
+    // Answered once every node has heard: the device is refused everywhere by then.
+    await this.ctx.bus.ready();
     // Its MLS groups must drop it before anyone writes in them again (src/e2ee).
     if (known) await this.ctx.e2ee.deviceRevoked(user, device);
     return known;

@@ -52,9 +52,15 @@ export class UserActor implements MailboxOwner {
     this.ctx.log.error({ err, user: this.user }, "user actor task failed");
   }
 
-  /** Loads the user's conversations and joins their local index; run once, first in the mailbox. */
+  /**
+   * Loads the user's conversations and joins their local index; run once, first in the mailbox.
+   * Done once this node hears every subject it subscribed to for the user (their user subject,
+   * their conversations): SYNC, which waits for it, reads the store only after that, so nothing
+   * published in between goes unheard.
+   */
   async activate(): Promise<void> {
     for (const { conv, joinedSeq } of await this.ctx.metadata.listUserConversations(this.user)) this.join(conv, joinedSeq);
+    await this.ctx.bus.ready();
   }
 
   /** Leaves every index; the node calls it when the last device is gone. */
@@ -96,6 +102,14 @@ export class UserActor implements MailboxOwner {
         });
       case "conv":
         return this.mailbox.enqueue(() => this.conversationChanged(event));
+      case "device":
+        return this.mailbox.enqueue(() => {
+          // The same device connected to another node: the older of the two connections goes.
+          const s = this.sessions.get(event.device);
+          if (s && s.id !== event.session && (s.openedAt < event.at || (s.openedAt === event.at && s.id < event.session))) {
+            s.close(DisconnectCode.Replaced, "replaced by a newer connection of this device");
+          }
+        });
       case "notice":
         if (event.kind === PushKind.Hidden) this.hidden.heard((event.body as HiddenMessages).conv);
         return this.mailbox.enqueue(() => {
@@ -206,6 +220,8 @@ export class UserActor implements MailboxOwner {
     const joinedSeq = this.convs.get(conv) ?? me.joined;
     const isNew = !this.convs.has(conv);
     this.join(conv, joinedSeq);
+    // Subscribed before the store is read below: whatever it does not hold yet is heard live.
+    if (isNew) await this.ctx.bus.ready();
     for (const s of this.sessions.values()) {
       if (!s.synced) continue;
       s.push(PushKind.Conversation, { conv: e.info, removed: false });

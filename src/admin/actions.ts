@@ -176,6 +176,8 @@ export const ADMIN_ROUTES: AdminRoute[] = [
       if (!u) throw notFound("user");
       // Every node closes the user's connections (4504); upgrades are refused from now on.
       node.ctx.bus.publish(subjects.access, { t: "ban", user });
+      // Answered once every node has heard.
+      await node.ctx.bus.ready();
       return { body: { user: userView(u) }, details: { reason: why } };
     },
   },
@@ -190,6 +192,7 @@ export const ADMIN_ROUTES: AdminRoute[] = [
       if (!u) throw notFound("user");
       // Nodes that heard the ban recently would otherwise still close the user's new connections.
       node.ctx.bus.publish(subjects.access, { t: "unban", user });
+      await node.ctx.bus.ready();
       return { body: { user: userView(u) } };
     },
   },

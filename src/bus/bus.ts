@@ -21,6 +21,17 @@ export interface Bus {
    */
   subscribe(subject: string, handler: (event: BusEvent) => void): Unsubscribe;
   /**
+   * Resolves once every subscription this node made so far is in place on the bus, and every
+   * event it published so far has been handed to the subscribers' connections: an event another
+   * node publishes after that reaches those subscriptions. A node calls it where it must be
+   * subscribed before it answers (a device must not be told it is live, nor a conversation be
+   * read, before this node hears that subject). NATS: one round trip to the server, which handles
+   * a connection's commands in order; within one server, not across a NATS cluster's routes. It
+   * never rejects and gives up after a few seconds while the connection is down (the catch-up
+   * after an outage covers that case).
+   */
+  ready(): Promise<void>;
+  /**
    * Calls `handler` after the bus lost its connection and got it back. Events published in
    * between may never arrive, so listeners catch up from the store.
    */

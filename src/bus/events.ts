@@ -47,6 +47,18 @@ export interface ConversationEvent {
   removed: string[];
 }
 
+/**
+ * On a user subject: a device of the user connected. A node holding an older connection of the
+ * same device closes it (4502), as the node the device connected to does locally.
+ */
+export interface DeviceConnectedEvent {
+  t: "device";
+  device: string;
+  session: string;
+  /** When the connection opened (the connecting node's clock): the older of two goes. */
+  at: number;
+}
+
 /** On the access subject (every node): one of the user's devices was revoked and must be disconnected. */
 export interface RevokeEvent {
   t: "revoke";
@@ -106,6 +118,7 @@ export type BusEvent =
   | TypingEvent
   | ConversationEvent
   | RevokeEvent
+  | DeviceConnectedEvent
   | PresenceEvent
   | SafetyChangedEvent
   | MessageRemovedEvent

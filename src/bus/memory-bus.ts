@@ -45,6 +45,11 @@ export class MemoryBus implements Bus {
     };
   }
 
+  /** Subscriptions take effect and events are delivered synchronously. */
+  ready(): Promise<void> {
+    return Promise.resolve();
+  }
+
   /** An in-process bus has no connection to lose. */
   onRecovered(_handler: () => void): Unsubscribe {
     return () => {};

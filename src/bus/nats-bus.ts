@@ -23,6 +23,8 @@ interface Topic {
 
 /** How long close() waits for the drain before it closes the connection anyway (NATS may be down). */
 const DRAIN_TIMEOUT_MS = 5_000;
+/** How long ready() waits for the server's answer before giving up (NATS may be down). */
+const READY_TIMEOUT_MS = 3_000;
 
 // A Record, so that adding an event type to BusEvent without listing it here fails to compile.
 const EVENT_TYPES: Record<BusEvent["t"], true> = {
@@ -31,6 +33,7 @@ const EVENT_TYPES: Record<BusEvent["t"], true> = {
   typing: true,
   conv: true,
   revoke: true,
+  device: true,
   presence: true,
   safety: true,
   removed: true,
@@ -109,6 +112,14 @@ export class NatsBus implements Bus {
       t.sub.unsubscribe();
       if (this.topics.get(subject) === t) this.topics.delete(subject);
     };
+  }
+
+  ready(): Promise<void> {
+    // The server answers the flush's PING after every SUB and PUB sent before it.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const flushed = this.nc.flush().catch((err: unknown) => this.log.warn({ err }, "NATS flush failed"));
+    const gaveUp = new Promise<void>((resolve) => (timer = setTimeout(resolve, READY_TIMEOUT_MS)));
+    return Promise.race([flushed, gaveUp]).finally(() => clearTimeout(timer));
   }
 
   onRecovered(handler: () => void): Unsubscribe {

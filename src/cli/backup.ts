@@ -11,6 +11,7 @@ import { Database } from "bun:sqlite";
 import { cpSync, existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Config } from "../config/config.ts";
+import { localMediaDir } from "../media/open.ts";
 
 export interface BackupSummary {
   dir: string;
@@ -68,8 +69,9 @@ export function backupEmbedded(config: Config, outDir: string): BackupSummary {
   }
   // Media files are written once and never changed, so copying them while the server runs is safe;
   // an upload still in progress may be missing, as it would be from any snapshot taken then.
-  if (config.media.store === "local" && existsSync(join(dataDir, "media"))) {
-    cpSync(join(dataDir, "media"), join(dir, "media"), { recursive: true, preserveTimestamps: true });
+  const media = localMediaDir(config);
+  if (config.media.store === "local" && existsSync(media)) {
+    cpSync(media, join(dir, "media"), { recursive: true, preserveTimestamps: true });
     files.push("media/");
   }
   return { dir, databaseBytes: statSync(target).size, ...counts, files };

@@ -200,6 +200,26 @@ const COMMANDS: Record<string, Command> = {
       console.log(`NATS users:  ${conf} (include it in every nats-server config)`);
     },
   },
+  "cluster-secrets": {
+    synopsis: "cluster-secrets --dir DIR",
+    summary: "create the key files every edge of a cluster shares (once): token keys, media URL key, VAPID keys",
+    details:
+      "Writes DIR/jwks.json (an HS256 token key), DIR/media.key (the local media store's URL-signing key)\n" +
+      "and DIR/vapid.json (the Web Push key pair), mode 0600, each only when it is not there yet, and\n" +
+      "prints the settings that name them. Copy them to every edge machine (or load them as systemd\n" +
+      "credentials); an edge in cluster mode refuses to start with a key of its own.",
+    options: { dir: { type: "string" } },
+    optionHelp: { dir: "directory for the key files (created if missing)" },
+    config: false,
+    async run(v) {
+      const dir = resolve(required(v, "dir", "cluster-secrets"));
+      const { writeClusterSecrets } = await import("./cluster-secrets.ts");
+      const files = await writeClusterSecrets(dir);
+      console.log(`auth.keysFile = "${files.keys}"`);
+      console.log(`media.signingKeyFile = "${files.mediaKey}"   # with media.store = "local" and a shared media.localDir`);
+      console.log(`push.vapidKeysFile = "${files.vapid}"`);
+    },
+  },
   env: {
     synopsis: "env",
     summary: "list the environment variables the configuration reads",

@@ -166,6 +166,13 @@ export interface Config {
     thumbnailPx: number;
     /** Public base URL of this edge, used in local-store upload and download URLs; empty: http://<host>:<port>. */
     publicUrl: string;
+    /** Where the local store keeps objects; empty: <dataDir>/media. In a cluster, a directory every edge shares. */
+    localDir: string;
+    /**
+     * Secret file (32+ bytes) that signs the local store's upload forms and download URLs; empty:
+     * <dataDir>/media.key, made on first start. In a cluster, one file every edge reads.
+     */
+    signingKeyFile: string;
   };
   minio: {
     endPoint: string;
@@ -185,6 +192,11 @@ export interface Config {
     enabled: boolean;
     /** VAPID contact, a mailto: or https: URL the push services may use to reach the operator. */
     subject: string;
+    /**
+     * Secret file with the VAPID key pair, JSON {publicKey, privateKey} (base64url); empty:
+     * <dataDir>/vapid.json, made on first start. In a cluster, one file every edge reads.
+     */
+    vapidKeysFile: string;
     /** At most one push per device per this many ms; pushes in between collapse into one. */
     minIntervalMs: number;
     ttlSec: number;
@@ -450,6 +462,8 @@ export const DEFAULTS: Config = {
     sweepIntervalMs: 60_000,
     thumbnailPx: 320,
     publicUrl: "",
+    localDir: "",
+    signingKeyFile: "",
   },
   minio: {
     endPoint: "127.0.0.1",
@@ -465,6 +479,7 @@ export const DEFAULTS: Config = {
   push: {
     enabled: true,
     subject: "mailto:operator@example.invalid",
+    vapidKeysFile: "",
     minIntervalMs: 10_000,
     ttlSec: 86_400,
     testAllowlist: [],
@@ -738,6 +753,22 @@ export function loadConfig(file: string | undefined, env: Record<string, string 
   return resolveConfig(parsed, env);
 }
 
+/**
+ * The environment that gives a child process exactly `c` (every setting as its MSGR_* variable;
+ * lists comma-separated): `resolveConfig({}, toEnvironment(c))` equals `c`.
+ */
+export function toEnvironment(c: Config): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (o: Record<string, unknown>, path: string[]) => {
+    for (const [k, v] of Object.entries(o)) {
+      if (v && typeof v === "object" && !Array.isArray(v)) walk(v as Record<string, unknown>, [...path, k]);
+      else out[envName([...path, k])] = Array.isArray(v) ? v.join(",") : String(v);
+    }
+  };
+  walk(c as unknown as Record<string, unknown>, []);
+  return out;
+}
+
 /** Every environment variable the config understands, for docs and `--help`. */
 export function environmentVariables(): string[] {
   const out: string[] = [];
@@ -767,4 +798,49 @@ const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
 export function devSignInEnabled(c: Config): boolean {
   if (!webAppEnabled(c)) return false;
   return c.web.devSignIn === "on" || (c.web.devSignIn === "auto" && embeddedAuth(c) && LOOPBACK.test(c.server.host));
+}
+
+/** Cluster mode: the edge shares its bus with other edge processes (backends.bus = "nats"). */
+export function clusterMode(c: Config): boolean {
+  return c.backends.bus === "nats";
+}
+
+/**
+ * What an edge in cluster mode would keep to itself although every edge must agree on it: a
+ * secret made in its own data directory (token keys, the local media store's signing key and
+ * files, VAPID keys), or state in its own memory (presence, browser tickets). One line per
+ * problem, naming the setting that fixes it; empty outside cluster mode or when all is shared.
+ */
+export function unsharedInCluster(c: Config): string[] {
+  if (!clusterMode(c)) return [];
+  const out: string[] = [];
+  if (!c.auth.keysFile) {
+    out.push("auth.keysFile is empty: this edge would sign and verify tokens with a key of its own (<dataDir>/jwks.json); set it to the JWK Set every edge reads");
+  }
+  if (c.backends.presence === "memory") {
+    out.push('backends.presence = "memory": presence and browser tickets would live in this edge\'s memory, unseen by the others; set backends.presence = "redis"');
+  }
+  if (c.media.store === "local") {
+    if (!c.media.signingKeyFile) {
+      out.push('media.signingKeyFile is empty: the other edges would refuse the upload forms and download URLs this edge signs (with <dataDir>/media.key); set it to a secret file every edge reads, or use media.store = "minio"');
+    }
+    if (!c.media.localDir) {
+      out.push('media.localDir is empty: files uploaded through this edge (<dataDir>/media) could not be downloaded through the others; set it to a directory every edge shares, or use media.store = "minio"');
+    }
+  }
+  if (c.push.enabled && !c.push.vapidKeysFile) {
+    out.push("push.vapidKeysFile is empty: browsers subscribed through one edge would refuse Web Push signed by another (each would make <dataDir>/vapid.json); set it to the key pair every edge reads, or push.enabled = false");
+  }
+  return out;
+}
+
+/** Refuses (ConfigError) an edge in cluster mode that would keep to itself what every edge must share. */
+export function requireSharedInCluster(c: Config): void {
+  const problems = unsharedInCluster(c);
+  if (problems.length === 0) return;
+  throw new ConfigError(
+    `cluster mode (backends.bus = "nats") needs what every edge shares, and this edge's configuration has a per-node secret or store:\n` +
+      problems.map((p) => `  - ${p}`).join("\n") +
+      "\n  (`msgr cluster-secrets --dir DIR` makes the shared key files; docs/self-hosting.md, Cluster)",
+  );
 }

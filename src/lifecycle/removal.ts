@@ -44,6 +44,8 @@ export async function removeMessage(ctx: NodeContext, a: ConversationActor, m: S
   }
   if (!fresh) return 0;
   ctx.bus.publish(subjects.safety, { t: "removed", conv: m.conv, seq: m.seq, media });
+  // Answered once the bus has it for every node: another edge serves the tombstone by then.
+  await ctx.bus.ready();
   return a.announceRemoval(m.seq, r.announceAs);
 }
 

@@ -1,5 +1,5 @@
-// Builds the push notifier from the config: Web Push with VAPID keys kept in the data directory,
-// plus APNs and FCM when their credentials are configured.
+// Builds the push notifier from the config: Web Push with VAPID keys from push.vapidKeysFile (or
+// kept in the data directory), plus APNs and FCM when their credentials are configured.
 
 import { readFile } from "node:fs/promises";
 import type { Logger } from "pino";
@@ -13,7 +13,7 @@ import type { PushService } from "./mobile-token.ts";
 import { PushNotifier, type PushOutcomeListener } from "./notifier.ts";
 import type { PushProvider } from "./provider.ts";
 import { PushRouter } from "./router.ts";
-import { ensureVapidKeys } from "./vapid.ts";
+import { ensureVapidKeys, readVapidKeysFile } from "./vapid.ts";
 import { WebPushProvider } from "./web-push-provider.ts";
 
 const TIMEOUT_MS = 10_000;
@@ -26,7 +26,7 @@ export async function openPushNotifier(
   clock: Clock,
   onOutcome?: PushOutcomeListener,
 ): Promise<PushNotifier> {
-  const vapid = await ensureVapidKeys(config.server.dataDir);
+  const vapid = await ensureVapidKeys(config.server.dataDir, config.push.vapidKeysFile ? readVapidKeysFile(config.push.vapidKeysFile) : undefined);
   const providers: Partial<Record<PushService, PushProvider>> = {
     // The same allowlist as at subscribe time: the provider checks the endpoint again before each send.
     webpush: new WebPushProvider({

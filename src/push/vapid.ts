@@ -1,11 +1,12 @@
 // VAPID key pair (RFC 8292) the server signs its Web Push requests with. Browsers bind each
 // subscription to the public key they were given (applicationServerKey), so the pair must outlive
-// restarts: it is generated once into `<dataDir>/vapid.json`, and every node of a cluster must be
-// configured with the same pair instead (a push signed with another key is refused with 403).
+// restarts: it is generated once into `<dataDir>/vapid.json`, and every node of a cluster reads
+// the same pair from push.vapidKeysFile instead (a push signed with another key is refused with 403).
 
 import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { generateVAPIDKeys } from "web-push";
+import { readSecret } from "../connect/files.ts";
 import { createSecretFileOnce } from "../secret-file.ts";
 
 export interface VapidKeys {
@@ -13,6 +14,18 @@ export interface VapidKeys {
   publicKey: string;
   /** P-256 private scalar, base64url (32 bytes). */
   privateKey: string;
+}
+
+/** The pair in the secret file push.vapidKeysFile (a path or credential:NAME), validated. */
+export function readVapidKeysFile(ref: string): VapidKeys {
+  const text = readSecret("push.vapidKeysFile", ref);
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`push.vapidKeysFile: not JSON (${(err as Error).message})`);
+  }
+  return validated(doc, "push.vapidKeysFile");
 }
 
 /** Returns `configured` when given (after validating it), else the pair in `<dataDir>/vapid.json`, made on first use. */

@@ -216,7 +216,7 @@ export class Safety {
   async consent(conv: string, user: string): Promise<void> {
     const key = conv + "\u0000" + user;
     if (this.consents.has(key)) return;
-    if (await this.store.recordConsent(conv, user, Date.now())) this.changed(user);
+    if (await this.store.recordConsent(conv, user, Date.now())) await this.changed(user);
     this.consents.add(key);
     if (this.consents.size > MAX_CONSENTS) this.consents.delete(this.consents.values().next().value!);
   }
@@ -225,15 +225,20 @@ export class Safety {
   async withdrawConsent(conv: string, user: string): Promise<void> {
     this.consents.delete(conv + "\u0000" + user);
     await this.store.forgetConsent(conv, user);
-    this.changed(user);
+    await this.changed(user);
   }
 
   // ---- changes and pushes ---------------------------------------------------------------------
 
-  /** Tells every node that what it knows about `user` (settings, contacts, blocks, consent) is stale. */
-  changed(user: string): void {
+  /**
+   * Tells every node that what it knows about `user` (settings, contacts, blocks, consent) is
+   * stale. Resolves once the bus has handed the news to every node (Bus.ready): a command that
+   * awaits it before replying is in force on the other nodes by the time its client hears back.
+   */
+  changed(user: string): Promise<void> {
     this.cache.delete(user);
     this.deps.bus.publish(subjects.safety, { t: "safety", user });
+    return this.deps.bus.ready();
   }
 
   /** A push for every synced device of `user`, wherever they are connected. */

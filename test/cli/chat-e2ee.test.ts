@@ -26,7 +26,7 @@ function chat(user: string): ChatProcess {
 
 /** Waits until the device's client has put KeyPackages on the server (others can add it). */
 async function canBeAdded(user: string): Promise<void> {
-  await until(async () => (await h.server.node.ctx.e2ee.countKeyPackages(user, `${user}-term`)).count > 0, 20_000, `${user}'s KeyPackages`);
+  await until(async () => (await h.embedded.node.ctx.e2ee.countKeyPackages(user, `${user}-term`)).count > 0, 20_000, `${user}'s KeyPackages`);
 }
 
 const safetyLine = (out: string, peer: string) => new RegExp(`safety number with ${peer}: ((?:\\d{5} ){11}\\d{5})`).exec(out)?.[1];
@@ -51,8 +51,8 @@ test("two terminal clients chat encrypted with a lock shown and the same safety 
   a = await alice.printed(`tb-bob: ${reply}`, a);
 
   // The server holds MLS messages, and neither text.
-  const conv = (await h.server.node.ctx.metadata.listUserConversations("tb-alice"))[0]!.conv;
-  const stored = await h.server.node.ctx.messages.range(conv, 0, 100);
+  const conv = (await h.embedded.node.ctx.metadata.listUserConversations("tb-alice"))[0]!.conv;
+  const stored = await h.embedded.node.ctx.messages.range(conv, 0, 100);
   expect(stored.filter((m) => m.kind === MessageKind.Mls)).toHaveLength(2);
   const bodies = stored.map((m) => Buffer.from(m.body).toString("latin1")).join("\n");
   expect(bodies).not.toContain(secret);

@@ -25,7 +25,7 @@ test("a token signed with another key: names the key file and stops", async () =
 
 test("a revoked device: says to use another and stops", async () => {
   await h.client("alice", "gone");
-  expect(await h.server.node.revokeDevice("alice", "gone")).toBe(true);
+  expect(await h.embedded.node.revokeDevice("alice", "gone")).toBe(true);
   const d = await diagnoseConnection(h.server.wsUrl, await h.token("alice", "gone"));
   expect(d).toMatchObject({ fatal: true });
   expect(d?.message).toContain("--device");

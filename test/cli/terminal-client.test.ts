@@ -42,7 +42,7 @@ function startChat(): void {
 
 beforeAll(async () => {
   h = await startHarness();
-  server = h.server;
+  server = h.embedded;
   home = join(h.dataDir, "home");
   mkdirSync(home);
   await sharp({ create: { width: 64, height: 48, channels: 3, background: "#36c" } }).png().toFile(join(home, "photo.png"));

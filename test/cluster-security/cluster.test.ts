@@ -22,7 +22,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
 import { subjects } from "../../src/bus/subjects.ts";
-import { ensureEmbeddedKeyring, loadSigningKey } from "../../src/auth/keyring.ts";
+import { loadSigningKey } from "../../src/auth/keyring.ts";
 import { mintAccessToken } from "../../src/auth/tokens.ts";
 import { ensureNatsIdentities, type NatsIdentity } from "../../src/cli/nats-auth.ts";
 import { natsAccountsConf } from "../../src/connect/nats-permissions.ts";
@@ -38,6 +38,7 @@ import { startMinio, type MinioServer } from "../helpers/services/minio.ts";
 import { startNats, type NatsServer } from "../helpers/services/nats.ts";
 import { startPostgres, type PostgresServer } from "../helpers/services/postgres.ts";
 import { startRedis, type RedisServer } from "../helpers/services/redis.ts";
+import { sharedSecrets } from "../helpers/cluster-secrets.ts";
 
 const HOST = "127.0.0.1";
 const NAMES = { stream: DEFAULTS.jetstream.stream, shards: DEFAULTS.jetstream.shards, consumer: DEFAULTS.worker.consumer };
@@ -55,6 +56,8 @@ let pg: PostgresServer;
 let cass: CassandraServer;
 let minio: MinioServer;
 let keysFile: string;
+/** The key files and media directory every edge shares (cluster mode refuses per-edge ones). */
+let shared: Record<string, string>;
 let e1: ChildServer;
 let e2: ChildServer;
 let worker: ChildWorker;
@@ -83,7 +86,7 @@ function credentials(role: "edge" | "worker"): string {
 function clusterEnv(role: "edge" | "worker"): Record<string, string> {
   return {
     CREDENTIALS_DIRECTORY: credentials(role),
-    MSGR_AUTH_KEYS_FILE: keysFile,
+    ...shared,
     MSGR_BACKENDS_BUS: "nats",
     MSGR_BACKENDS_PRESENCE: "redis",
     MSGR_BACKENDS_METADATA: "postgres",
@@ -157,7 +160,7 @@ beforeAll(async () => {
   ca = readFileSync(cert.caFile, "utf8");
   ids = await ensureNatsIdentities(join(root, "nats"));
   for (const name of Object.keys(secrets) as (keyof typeof secrets)[]) secrets[name] = secretFile(`${name}.password`);
-  keysFile = await ensureEmbeddedKeyring(join(root, "keys"));
+  ({ keysFile, env: shared } = await sharedSecrets(root));
   const accounts = natsAccountsConf(NAMES, [
     { role: "edge", nkey: ids.edge.publicKey },
     { role: "worker", nkey: ids.worker.publicKey },

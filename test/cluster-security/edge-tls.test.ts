@@ -119,7 +119,7 @@ describe("edge TLS", () => {
       // Shutdown closes connections of every listener, old and new, with 4000 (reconnect).
       const closedOld = nextEvent(before, "disconnected");
       const closedNew = nextEvent(after, "disconnected");
-      await h.server.stop();
+      await h.embedded.stop();
       expect((await closedOld).code).toBe(4000);
       expect((await closedNew).code).toBe(4000);
     } finally {

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ensureEmbeddedKeyring, loadSigningKey } from "../../src/auth/keyring.ts";
+import { loadSigningKey } from "../../src/auth/keyring.ts";
 import { mintAccessToken } from "../../src/auth/tokens.ts";
 import { Client, MessageKind, type WireMessage } from "../../src/sdk/index.ts";
 import { startChild, type ChildServer } from "../helpers/child-server.ts";
@@ -14,6 +14,7 @@ import { startNats } from "../helpers/services/nats.ts";
 import { startPostgres } from "../helpers/services/postgres.ts";
 import { startRedis } from "../helpers/services/redis.ts";
 import { unlimitedEnv } from "../helpers/limits.ts";
+import { sharedSecrets } from "../helpers/cluster-secrets.ts";
 
 type Service = Awaited<ReturnType<typeof startNats>>;
 let nats: Service;
@@ -21,6 +22,8 @@ let redis: Awaited<ReturnType<typeof startRedis>>;
 let pg: Awaited<ReturnType<typeof startPostgres>>;
 let root: string;
 let keysFile: string;
+/** The key files and media directory every edge shares (cluster mode refuses per-edge ones). */
+let shared: Record<string, string>;
 const edges: ChildServer[] = [];
 const clients: Client[] = [];
 
@@ -28,7 +31,7 @@ async function startEdge(nodeId: number): Promise<ChildServer> {
   const edge = await startChild({
     MSGR_SERVER_NODE_ID: String(nodeId),
     MSGR_SERVER_DATA_DIR: join(root, `edge-${nodeId}`),
-    MSGR_AUTH_KEYS_FILE: keysFile,
+    ...shared,
     MSGR_BACKENDS_BUS: "nats",
     MSGR_BACKENDS_PRESENCE: "redis",
     MSGR_BACKENDS_METADATA: "postgres",
@@ -66,7 +69,7 @@ let e2: ChildServer;
 
 beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), "msgr-cluster-"));
-  keysFile = await ensureEmbeddedKeyring(join(root, "keys"));
+  ({ keysFile, env: shared } = await sharedSecrets(root));
   [nats, redis, pg] = await Promise.all([startNats(), startRedis(), startPostgres()]);
   e1 = await startEdge(1); // the first edge applies the migrations
   e2 = await startEdge(2);

@@ -7,7 +7,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { nkeys } from "nats";
-import { ConfigError, environmentVariables, loadConfig, resolveConfig } from "../../src/config/config.ts";
+import { ConfigError, environmentVariables, loadConfig, requireSharedInCluster, resolveConfig, unsharedInCluster } from "../../src/config/config.ts";
 import { cassandraClientOptions } from "../../src/connect/cassandra.ts";
 import { readSecret, resolveFileSetting } from "../../src/connect/files.ts";
 import { minioClientOptions } from "../../src/connect/minio.ts";
@@ -193,6 +193,8 @@ test("infra/production/msgr-cluster.toml covers every link of an edge and a work
   const config = loadConfig(file, {});
   expect(unprotectedLinks(config, "edge")).toEqual([]);
   expect(unprotectedLinks(config, "worker")).toEqual([]);
+  // And an edge started with it shares every key and store the others must agree on.
+  expect(unsharedInCluster(config)).toEqual([]);
   expect(readFileSync(file, "utf8")).not.toMatch(/password\s*=|secretKey\s*=\s*"[^"]|:\/\/[^/@\s]*:[^/@\s]*@/);
 });
 
@@ -205,4 +207,17 @@ test("a token key file with a secret (an HMAC key, a private key) is refused whe
   const publicJwk = generateKeyPairSync("ed25519").publicKey.export({ format: "jwk" });
   const publicOnly = { keys: [{ ...publicJwk, kid: "e1", alg: "EdDSA" }] };
   expect((await loadKeyring(file("public.json", JSON.stringify(publicOnly), 0o644))).algorithms).toEqual(["EdDSA"]);
+});
+
+test("an edge in cluster mode with a key or store of its own is refused, naming each setting that fixes it", () => {
+  const cluster = { backends: { bus: "nats", presence: "redis" } } as const;
+  const problems = unsharedInCluster(resolveConfig(cluster, {}));
+  expect(problems.map((p) => p.split(" ")[0])).toEqual(["auth.keysFile", "media.signingKeyFile", "media.localDir", "push.vapidKeysFile"]);
+  expect(() => requireSharedInCluster(resolveConfig(cluster, {}))).toThrow(ConfigError);
+  expect(unsharedInCluster(resolveConfig({ ...cluster, backends: { bus: "nats", presence: "memory" } }, {}))).toContainEqual(expect.stringContaining('backends.presence = "memory"'));
+  // Shared files, or MinIO and no Web Push: nothing to refuse. One process: nothing is ever refused.
+  const shared = { auth: { keysFile: "/k/jwks.json" }, media: { localDir: "/m", signingKeyFile: "/k/media.key" }, push: { vapidKeysFile: "/k/vapid.json" } };
+  expect(unsharedInCluster(resolveConfig({ ...cluster, ...shared }, {}))).toEqual([]);
+  expect(unsharedInCluster(resolveConfig({ ...cluster, auth: shared.auth, media: { store: "minio" }, push: { enabled: false } }, {}))).toEqual([]);
+  expect(unsharedInCluster(resolveConfig({}, {}))).toEqual([]);
 });

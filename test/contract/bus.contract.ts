@@ -157,6 +157,22 @@ export function busContract(name: string, open: OpenBuses): void {
       expect(first.events).toEqual([]);
     });
 
+    test("once ready() resolves, a subscription hears what another node publishes at once, and what was published has been handed over", async () => {
+      // Many fresh subjects, each published to the moment the subscriber's ready() resolves: a
+      // subscription still on its way to the server would miss its event.
+      const heard = Array.from({ length: 50 }, () => recorder());
+      for (const [i, r] of heard.entries()) {
+        b.subscribe(subjects.user(`ready-${i}`), r.handler);
+        await b.ready();
+        a.publish(subjects.user(`ready-${i}`), { t: "revoke", user: `ready-${i}`, device: "d" });
+      }
+      // The publisher's ready(): its events have reached the subscriber's connection.
+      await a.ready();
+      await until(() => heard.every((r) => r.events.length === 1), 10_000, "every event");
+      await settle(a, b);
+      expect(heard.map((r) => r.events.length)).toEqual(heard.map(() => 1));
+    });
+
     test("bigint ids above 2^53 and binary bodies round-trip exactly", async () => {
       const subject = subjects.conversation("binary");
       const onB = recorder();

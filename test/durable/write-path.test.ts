@@ -8,7 +8,7 @@ import cassandra from "cassandra-driver";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ensureEmbeddedKeyring, loadSigningKey } from "../../src/auth/keyring.ts";
+import { loadSigningKey } from "../../src/auth/keyring.ts";
 import { mintAccessToken } from "../../src/auth/tokens.ts";
 import { Client, MessageKind, type WireMessage } from "../../src/sdk/index.ts";
 import { startChild, startWorkerChild, type ChildServer, type ChildWorker } from "../helpers/child-server.ts";
@@ -18,6 +18,7 @@ import { startNats, type NatsServer } from "../helpers/services/nats.ts";
 import { startPostgres } from "../helpers/services/postgres.ts";
 import { startRedis } from "../helpers/services/redis.ts";
 import { unlimitedEnv } from "../helpers/limits.ts";
+import { sharedSecrets } from "../helpers/cluster-secrets.ts";
 
 const KEYSPACE = "msgr_e2e";
 
@@ -28,6 +29,8 @@ let pg: Awaited<ReturnType<typeof startPostgres>>;
 let cql: cassandra.Client;
 let root: string;
 let keysFile: string;
+/** The key files and media directory every edge shares (cluster mode refuses per-edge ones). */
+let shared: Record<string, string>;
 let e1: ChildServer;
 let e2: ChildServer;
 const workers: ChildWorker[] = [];
@@ -35,7 +38,7 @@ const clients: Client[] = [];
 
 function env(): Record<string, string> {
   return {
-    MSGR_AUTH_KEYS_FILE: keysFile,
+    ...shared,
     MSGR_BACKENDS_BUS: "nats",
     MSGR_BACKENDS_PRESENCE: "redis",
     MSGR_BACKENDS_METADATA: "postgres",
@@ -150,7 +153,7 @@ function expectStoredOnce(rows: Row[], sent: Sent[], extra = 0): void {
 
 beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), "msgr-durable-"));
-  keysFile = await ensureEmbeddedKeyring(join(root, "keys"));
+  ({ keysFile, env: shared } = await sharedSecrets(root));
   [nats, cass, redis, pg] = await Promise.all([startNats({ jetstream: true }), startCassandra(), startRedis(), startPostgres()]);
   cql = new cassandra.Client({
     contactPoints: [cass.contactPoint],

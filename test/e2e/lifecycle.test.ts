@@ -213,7 +213,7 @@ describe("delete for everyone", () => {
     const image = await sharp({ create: { width: 8, height: 8, channels: 3, background: "#f00" } }).png().toBuffer();
     const media = await carol.uploadMedia(new Uint8Array(image), "image/png");
     const m = await carol.send(g.id, "look", { media });
-    const key = ((await h.server.node.ctx.metadata.getMedia(media))!).objectKey!;
+    const key = ((await h.embedded.node.ctx.metadata.getMedia(media))!).objectKey!;
     expect(await codeOf(bob.deleteForEveryone(g.id, m.seq))).toBe(ErrorCode.Forbidden);
     expect((await bob.history(g.id)).messages.find((x) => x.seq === m.seq)!.kind).toBe(MessageKind.Media);
 
@@ -223,7 +223,7 @@ describe("delete for everyone", () => {
     expect(system(await atCarol).by).toBe("dg-admin");
     expect(storedRow(g.id, m.seq)).toMatchObject({ kind: MessageKind.Removed, media: null });
     // The media record and its object are gone.
-    expect(await h.server.node.ctx.metadata.getMedia(media)).toBeNull();
+    expect(await h.embedded.node.ctx.metadata.getMedia(media)).toBeNull();
     const hash = createHash("sha256").update(key).digest("hex");
     expect(existsSync(join(h.dataDir, "media", "objects", hash.slice(0, 2), hash))).toBe(false);
     expect(await codeOf(bob.mediaUrl(media))).toBe(ErrorCode.NotFound);
@@ -369,12 +369,12 @@ describe("disappearing messages", () => {
     expect(gone.exp).toBe(gone.ts + 60_000);
     const atBob = (await bob.history(conv)).messages.find((m) => m.seq === gone.seq)!;
     expect(atBob.exp).toBe(gone.exp!);
-    await until(async () => (await h.server.node.ctx.metadata.getMedia(media))?.thumb != null, 5000, "the thumbnail");
+    await until(async () => (await h.embedded.node.ctx.metadata.getMedia(media))?.thumb != null, 5000, "the thumbnail");
 
     clock.advance(60_000);
     // Gone from the store (the expiry sweep), with the media (the media sweep) and its thumbnail.
     await until(() => storedRow(conv, gone.seq) === null && storedRow(conv, pic.seq) === null, 5000, "the rows deleted");
-    await until(async () => (await h.server.node.ctx.metadata.getMedia(media)) === null, 5000, "the media deleted");
+    await until(async () => (await h.embedded.node.ctx.metadata.getMedia(media)) === null, 5000, "the media deleted");
     const texts = (await bob.history(conv)).messages.filter((m) => m.kind !== MessageKind.System).map(text);
     expect(texts).toEqual([kept.seq].map(() => "before the timer"));
     // A device resuming from before them gets their places as tombstones, never a hole.
@@ -401,14 +401,14 @@ describe("disappearing messages", () => {
     const conv = (await alice.openDirect("dis2-bob")).id;
     await alice.setTimer(conv, 30);
     await alice.send(conv, "short-lived");
-    const sweeps = h.server.node.ctx.messages.pruneExpired.bind(h.server.node.ctx.messages);
+    const sweeps = h.embedded.node.ctx.messages.pruneExpired.bind(h.embedded.node.ctx.messages);
     // Reads decide by the clock alone: stop the sweep to see it.
-    h.server.node.ctx.messages.pruneExpired = async () => 0;
+    h.embedded.node.ctx.messages.pruneExpired = async () => 0;
     try {
       clock.advance(30_000);
       expect((await alice.history(conv)).messages.filter((m) => m.kind !== MessageKind.System)).toEqual([]);
     } finally {
-      h.server.node.ctx.messages.pruneExpired = sweeps;
+      h.embedded.node.ctx.messages.pruneExpired = sweeps;
     }
   });
 });
@@ -437,7 +437,7 @@ describe("per-user conversation settings", () => {
     const stranger = await h.client("set-stranger");
     expect(await codeOf(stranger.setChatSettings(conv, { pinned: true }))).toBe(ErrorCode.Forbidden);
     // Muted: the notifier is told so (its push suppression is tested in test/push/notifier.test.ts).
-    expect(await h.server.node.ctx.metadata.mutedAmong(conv, ["set-alice", "set-bob"], Date.now())).toEqual(new Set(["set-alice"]));
+    expect(await h.embedded.node.ctx.metadata.mutedAmong(conv, ["set-alice", "set-bob"], Date.now())).toEqual(new Set(["set-alice"]));
   });
 });
 

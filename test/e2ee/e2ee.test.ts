@@ -70,7 +70,7 @@ describe("an encrypted group of three users with two devices each", () => {
     expect(stored.some((b) => contains(b, te.encode(control)))).toBe(true);
     for (const text of sent) expect(stored.some((b) => contains(b, te.encode(text)))).toBe(false);
     // What the server holds is MLS: application messages, and the commit with its Welcome.
-    const kinds = (await h.server.node.ctx.messages.range(conv, 0, 100)).map((m) => m.kind);
+    const kinds = (await h.embedded.node.ctx.messages.range(conv, 0, 100)).map((m) => m.kind);
     expect(kinds.filter((k) => k === MessageKind.Mls)).toHaveLength(sent.length);
     expect(kinds).toContain(MessageKind.MlsCommit);
     expect(kinds).not.toContain(MessageKind.Text);
@@ -93,7 +93,7 @@ describe("membership changes", () => {
     const [alice, bob, carol] = ["alice", "bob", "carol"].map((u) => by.get(u)![0]!);
     await alice!.e.send(conv, "before dave");
     await until(() => texts(bob!, conv).length === 1 && texts(carol!, conv).length === 1);
-    const beforeDave = (await h.server.node.ctx.messages.range(conv, 0, 100)).filter((m) => m.kind === MessageKind.Mls);
+    const beforeDave = (await h.embedded.node.ctx.messages.range(conv, 0, 100)).filter((m) => m.kind === MessageKind.Mls);
 
     // Dave joins: his device gets the Welcome and reads from then on.
     const dave = await secure(h, "fs-dave", "fs-dave-1");
@@ -118,7 +118,7 @@ describe("membership changes", () => {
     expect(alice!.e.devices(conv).map((d) => d.user)).not.toContain("fs-bob");
     await carol!.e.send(conv, "after bob");
     await until(() => texts(alice!, conv).includes("after bob") && texts(dave, conv).includes("after bob"));
-    const after = (await h.server.node.ctx.messages.range(conv, 0, 1000)).filter((m) => m.kind === MessageKind.Mls).at(-1)!;
+    const after = (await h.embedded.node.ctx.messages.range(conv, 0, 1000)).filter((m) => m.kind === MessageKind.Mls).at(-1)!;
     const pm = decodeMlsMessage(after.body, 0)![0];
     if (pm.wireformat !== "mls_private_message") throw new Error("expected a private message");
     await expect(processPrivateMessage(bobState, pm.privateMessage, emptyPskIndex, cs)).rejects.toThrow();
@@ -175,7 +175,7 @@ describe("commits", () => {
     const { conv, all } = await group("race", ["alice", "bob", "carol"], 1);
     const [alice, bob, carol] = all;
     const start = alice!.e.epoch(conv)!;
-    const seqBefore = await h.server.node.ctx.messages.lastSeq(conv);
+    const seqBefore = await h.embedded.node.ctx.messages.lastSeq(conv);
     const staleBefore = await errorReplies(h, ErrorCode.EpochStale);
     // Both made on the same epoch before either is sent.
     await Promise.all([alice!.e.idle(conv), bob!.e.idle(conv)]);
@@ -184,7 +184,7 @@ describe("commits", () => {
     expect(end).toBe(start + 2);
     expect(await errorReplies(h, ErrorCode.EpochStale)).toBe(staleBefore + 1);
     // Two commits stored, one per epoch: the refused one never was.
-    const commits = (await h.server.node.ctx.messages.range(conv, seqBefore, 100)).filter((m) => m.kind === MessageKind.MlsCommit);
+    const commits = (await h.embedded.node.ctx.messages.range(conv, seqBefore, 100)).filter((m) => m.kind === MessageKind.MlsCommit);
     expect(commits).toHaveLength(2);
     // No fork: everyone reads everyone.
     for (const s of all) await s.e.send(conv, `after the race from ${s.user}`);
@@ -202,10 +202,10 @@ describe("commits", () => {
     await sameEpoch(all, conv, 2);
     const { createCommit, encodeMlsMessage } = await import("ts-mls");
     const res = await createCommit({ state: old, cipherSuite: suiteOf(b!) }, { wireAsPublicMessage: true });
-    const last = await h.server.node.ctx.messages.lastSeq(conv);
+    const last = await h.embedded.node.ctx.messages.lastSeq(conv);
     const err = await b!.e.client.request(Method.MlsCommit, { conv, commit: encodeMlsMessage(res.commit) }).catch((e: ProtocolError) => e);
     expect((err as ProtocolError).code).toBe(ErrorCode.EpochStale);
-    expect(await h.server.node.ctx.messages.lastSeq(conv)).toBe(last);
+    expect(await h.embedded.node.ctx.messages.lastSeq(conv)).toBe(last);
   });
 });
 
@@ -266,7 +266,7 @@ describe("files and safety numbers", () => {
     expect(m.file!.name).toBe("doc.txt");
     expect(m.file!.thumbnail!.data).toEqual(new Uint8Array([1, 2, 3]));
     expect(await b!.e.downloadFile(m.file!)).toEqual(data);
-    const rec = await h.server.node.ctx.metadata.getMedia(m.file!.media);
+    const rec = await h.embedded.node.ctx.metadata.getMedia(m.file!.media);
     expect(rec).toMatchObject({ contentType: "application/octet-stream", conv, thumb: null });
     const { url } = await b!.e.client.mediaUrl(m.file!.media);
     const stored = new Uint8Array(await (await fetch(url)).arrayBuffer());

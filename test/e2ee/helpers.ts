@@ -56,7 +56,7 @@ export async function sameEpoch(clients: Secure[], conv: string, min = 1, ms = 3
 
 /** Error replies the server has sent with `code` so far (its metrics count them). */
 export async function errorReplies(h: Harness, code: number): Promise<number> {
-  const m = await h.server.node.ctx.metrics.errors.get();
+  const m = await h.embedded.node.ctx.metrics.errors.get();
   return m.values.find((v) => v.labels.code === code)?.value ?? 0;
 }
 

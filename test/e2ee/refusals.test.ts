@@ -57,11 +57,11 @@ async function code(p: Promise<unknown>): Promise<number> {
 }
 
 async function refusedWith(c: Client, method: number, params: object, expected: number, conv?: string): Promise<string> {
-  const before = conv ? await h.server.node.ctx.messages.lastSeq(conv) : 0;
+  const before = conv ? await h.embedded.node.ctx.messages.lastSeq(conv) : 0;
   const err = await c.request(method as never, params).catch((e: unknown) => e);
   expect(err).toBeInstanceOf(ProtocolError);
   expect((err as ProtocolError).code).toBe(expected);
-  if (conv) expect(await h.server.node.ctx.messages.lastSeq(conv)).toBe(before);
+  if (conv) expect(await h.embedded.node.ctx.messages.lastSeq(conv)).toBe(before);
   return (err as ProtocolError).message;
 }
 
@@ -147,7 +147,7 @@ describe("application messages", () => {
 
   test("garbage, truncated, padded, another group's and commit-typed bodies are refused with InvalidMls and not stored", async () => {
     const good = await ciphertext("fine");
-    const last = await h.server.node.ctx.messages.lastSeq(conv);
+    const last = await h.embedded.node.ctx.messages.lastSeq(conv);
     const otherGroup = good.slice();
     otherGroup[5]! ^= 0xff; // a byte of the group id
     const commitTyped = good.slice();
@@ -156,7 +156,7 @@ describe("application messages", () => {
     for (const body of [crypto.getRandomValues(new Uint8Array(200)), good.subarray(0, good.length - 1), new Uint8Array([...good, 0]), otherGroup, commitTyped, new Uint8Array(0)]) {
       expect(await code(send(body))).toBe(ErrorCode.InvalidMls);
     }
-    expect(await h.server.node.ctx.messages.lastSeq(conv)).toBe(last);
+    expect(await h.embedded.node.ctx.messages.lastSeq(conv)).toBe(last);
     expect(await code(send(good))).toBe(0);
   });
 
@@ -168,7 +168,7 @@ describe("application messages", () => {
     expect(await code(send(body))).toBe(ErrorCode.InvalidMls);
     const again = await bob.e.client.request(Method.Send, { conv, cid, kind: MessageKind.Mls, body, resend: true });
     expect(again).toMatchObject({ seq: first.seq, dup: true });
-    expect(await h.server.node.ctx.messages.lastSeq(conv)).toBe(first.seq);
+    expect(await h.embedded.node.ctx.messages.lastSeq(conv)).toBe(first.seq);
   });
 
   test("a message from an epoch older than the window is refused with EpochStale", async () => {
@@ -177,9 +177,9 @@ describe("application messages", () => {
     await sameEpoch([alice, bob], conv, Number(old.groupContext.epoch) + h.config.e2ee.epochWindow + 1);
     const stale = await createApplicationMessage(old, te.encode("from long ago"), suiteOf(bob));
     const body = encodeMlsMessage({ privateMessage: stale.privateMessage, wireformat: "mls_private_message", version: "mls10" });
-    const last = await h.server.node.ctx.messages.lastSeq(conv);
+    const last = await h.embedded.node.ctx.messages.lastSeq(conv);
     expect(await code(send(body))).toBe(ErrorCode.EpochStale);
-    expect(await h.server.node.ctx.messages.lastSeq(conv)).toBe(last);
+    expect(await h.embedded.node.ctx.messages.lastSeq(conv)).toBe(last);
   });
 
   test("a ciphertext forged in transit is stored (the server cannot tell) but no member decrypts it", async () => {
@@ -269,7 +269,7 @@ describe("commits", () => {
     const first = (await alice.e.client.request(Method.MlsCommit, { conv, commit })) as { seq: number; epoch: number };
     const again = (await alice.e.client.request(Method.MlsCommit, { conv, commit })) as { seq: number; epoch: number };
     expect(again).toEqual(first);
-    expect(await h.server.node.ctx.messages.lastSeq(conv)).toBe(first.seq);
+    expect(await h.embedded.node.ctx.messages.lastSeq(conv)).toBe(first.seq);
     // (alice's SDK state is now behind the server: this test leaves the group broken for her.)
     await until(() => bob.e.epoch(conv) === first.epoch);
     await bob.e.update(conv);

@@ -9,6 +9,8 @@ export interface ChildServer {
   proc: Subprocess<"ignore", "pipe", "pipe">;
   wsUrl: string;
   httpUrl: string;
+  /** Where its /metrics is served (its own listener with metrics.listen, else the edge's port). */
+  metricsUrl: string;
   /** Everything the process logged on stdout so far. */
   output(): string;
   exited: Promise<number>;
@@ -20,7 +22,8 @@ const ROOT = new URL("../..", import.meta.url).pathname;
 export async function startChild(env: Record<string, string>): Promise<ChildServer> {
   // https:// and wss:// when the edge serves TLS (server.tlsCertFile).
   const { proc, output, matched } = await startCommand("start", env, /"url":"(https?:\/\/[^"]+)"/);
-  return { proc, httpUrl: matched, wsUrl: matched.replace(/^http/, "ws") + "/v1/ws", output, exited: proc.exited };
+  const metricsUrl = /"metrics":"(https?:\/\/[^"]+)"/.exec(output())?.[1] ?? `${matched}/metrics`;
+  return { proc, httpUrl: matched, wsUrl: matched.replace(/^http/, "ws") + "/v1/ws", metricsUrl, output, exited: proc.exited };
 }
 
 export interface ChildWorker {
@@ -38,6 +41,21 @@ export async function startWorkerChild(env: Record<string, string>): Promise<Chi
   return { proc, metricsUrl: matched, output, exited: proc.exited };
 }
 
+/** Output kept per child once it is up (a long run logs much more than a failure needs). */
+const OUTPUT_LIMIT = 256 * 1024;
+
+/** Children still running when this process exits (a crash, an interrupted run) go down with it. */
+const running = new Set<Subprocess>();
+process.on("exit", () => {
+  for (const p of running) {
+    try {
+      p.kill("SIGKILL");
+    } catch {
+      // Already gone.
+    }
+  }
+});
+
 /** Spawns a msgr command; resolves once its stdout matches `ready` (with the first group, if any). */
 async function startCommand(command: string, env: Record<string, string>, ready: RegExp) {
   const proc = spawn([process.execPath, "src/cli/main.ts", command], {
@@ -47,19 +65,29 @@ async function startCommand(command: string, env: Record<string, string>, ready:
     stdout: "pipe",
     stderr: "pipe",
   });
+  running.add(proc);
+  void proc.exited.then(() => running.delete(proc));
   let out = "";
+  let up = false;
   const decoder = new TextDecoder();
+  const keep = (chunk: Uint8Array) => {
+    out += decoder.decode(chunk);
+    if (up && out.length > OUTPUT_LIMIT) out = out.slice(-OUTPUT_LIMIT / 2);
+  };
   const matched = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => {
       // Not left running behind the failed test.
       proc.kill("SIGKILL");
       reject(new Error(`msgr ${command} did not start:\n${out}`));
-    }, 20_000);
+      // Generous: the first edge of a cluster applies the migrations and creates the Cassandra
+      // tables, which takes long on a loaded machine; a start that fails says so at once instead.
+    }, 90_000);
     void (async () => {
       for await (const chunk of proc.stdout) {
-        out += decoder.decode(chunk);
-        const m = ready.exec(out);
+        keep(chunk);
+        const m = up ? null : ready.exec(out);
         if (m) {
+          up = true;
           clearTimeout(timer);
           resolve(m[1] ?? m[0]);
         }
@@ -67,7 +95,7 @@ async function startCommand(command: string, env: Record<string, string>, ready:
     })();
     // Errors before the logger exists (a bad config, a refused connection) go to stderr.
     void (async () => {
-      for await (const chunk of proc.stderr) out += decoder.decode(chunk);
+      for await (const chunk of proc.stderr) keep(chunk);
     })();
     void proc.exited.then((code) => reject(new Error(`msgr ${command} exited with ${code} before it was ready:\n${out}`)));
   });

@@ -3,6 +3,10 @@
 // that the test stops and restarts.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { sharedSecrets } from "../helpers/cluster-secrets.ts";
 import { startHarness, type Harness } from "../helpers/harness.ts";
 import { startNats, type NatsServer } from "../helpers/services/nats.ts";
 import { startRedis, type RedisServer } from "../helpers/services/redis.ts";
@@ -40,13 +44,18 @@ describe("/readyz on NATS and Redis", () => {
   let nats: NatsServer;
   let redis: RedisServer;
   let h: Harness;
+  let secretsDir: string;
   beforeAll(async () => {
     [nats, redis] = await Promise.all([startNats(), startRedis()]);
-    h = await startHarness({ backends: { bus: "nats", presence: "redis" }, nats: { servers: [nats.url] }, redis: { url: redis.url } });
+    secretsDir = mkdtempSync(join(tmpdir(), "msgr-readyz-"));
+    // Cluster mode (bus = nats): the edge refuses to start with secrets of its own.
+    const { config: shared } = await sharedSecrets(secretsDir);
+    h = await startHarness({ ...shared, backends: { bus: "nats", presence: "redis" }, nats: { servers: [nats.url] }, redis: { url: redis.url } });
   });
   afterAll(async () => {
     await h.stop();
     await Promise.all([nats.stop(), redis.stop()]);
+    rmSync(secretsDir, { recursive: true, force: true });
   });
 
   test("Redis down: 503 naming presence and tickets; 200 again once it is back", async () => {

@@ -275,7 +275,7 @@ describe("connection budgets", () => {
     const conv = (await peer.openDirect("inflight")).id;
     const c = await RawConn.connected(h.server.wsUrl, await h.token("inflight", "i1"));
     // Hold every append until released, so SENDs stay in flight.
-    const store = h.server.node.ctx.messages;
+    const store = h.embedded.node.ctx.messages;
     const append = store.append.bind(store);
     const held: (() => void)[] = [];
     store.append = (msg, opts) => new Promise((resolve, reject) => held.push(() => append(msg, opts).then(resolve, reject)));

@@ -9,11 +9,19 @@ import { decodeServerFrame, encodeCommand, type ServerFrame } from "../../src/pr
 import { FrameType, Method, PROTOCOL_VERSION, SUBPROTOCOL, type MethodId } from "../../src/proto/codes.ts";
 import type { Harness } from "../helpers/harness.ts";
 
+/** What these helpers need of a deployment: where it listens, and its data directory. */
+export type Target = Pick<Harness, "server" | "dataDir">;
+
 // ---- credentials --------------------------------------------------------------------------
 
 /** The server's embedded signing key (`<dataDir>/jwks.json`). */
-export function embeddedKey(h: Harness): Promise<SigningKey> {
+export function embeddedKey(h: Target): Promise<SigningKey> {
   return loadSigningKey(join(h.dataDir, "jwks.json"));
+}
+
+/** The deployment's token signing key (its JWK Set, on either topology). */
+export function signingKey(h: Pick<Harness, "keysFile">): Promise<SigningKey> {
+  return loadSigningKey(h.keysFile);
 }
 
 const b64url = (s: string | Uint8Array) => Buffer.from(s).toString("base64url");
@@ -71,7 +79,7 @@ function credHeaders(c: Creds): Record<string, string> {
  * Sends a WebSocket upgrade request with fetch, so that a refusal can be read: status and JSON body.
  * Only for requests expected to be refused (a 101 would leave a half-open socket behind).
  */
-export async function upgradeRequest(h: Harness, c: Creds): Promise<{ status: number; code: string | undefined; text: string }> {
+export async function upgradeRequest(h: Target, c: Creds): Promise<{ status: number; code: string | undefined; text: string }> {
   const headers: Record<string, string> = {
     Connection: "Upgrade",
     Upgrade: "websocket",
@@ -92,13 +100,13 @@ export async function upgradeRequest(h: Harness, c: Creds): Promise<{ status: nu
 }
 
 /** Asserts the upgrade is refused with `status` and JSON `code`. */
-export async function expectRefused(h: Harness, c: Creds, status: number, code: string): Promise<void> {
+export async function expectRefused(h: Target, c: Creds, status: number, code: string): Promise<void> {
   const r = await upgradeRequest(h, c);
   expect({ status: r.status, code: r.code }).toEqual({ status, code });
 }
 
 /** Opens a real WebSocket with `c`; resolves with whether it opened (and closes it again). */
-export function wsOutcome(h: Harness, c: Creds, ms = 5000): Promise<{ opened: boolean; code?: number; protocol?: string }> {
+export function wsOutcome(h: Target, c: Creds, ms = 5000): Promise<{ opened: boolean; code?: number; protocol?: string }> {
   const url = `${h.server.wsUrl}${c.query ? `?${c.query}` : ""}`;
   // Bun's client: `new WebSocket(url, { headers, protocols })`. An empty protocols list is not the same as none.
   const init: { headers: Record<string, string>; protocols?: string[] } = { headers: credHeaders(c) };

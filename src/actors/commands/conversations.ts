@@ -48,7 +48,7 @@ export const directOpen: Command<typeof Method.DirectOpen> = {
     const a = await memberOf(node, id, s.user);
     // Opening it is the opener's choice, not the other's (presence, src/safety/policy.ts).
     await safety.consent(id, s.user);
-    if (created) a.announceDirect();
+    if (created) await a.announceDirect();
     return visibleInfo(node, s.user, a.info());
   },
 };

@@ -8,6 +8,7 @@ import type { Node } from "../node.ts";
 export async function memberOf(node: Node, conv: string, user: string): Promise<ConversationActor> {
   const a = await node.conversation(conv);
   if (!a) throw notFound();
-  if (!a.isMember(user)) throw notMember();
+  // In a cluster, a member added through another node a moment ago is asked for again.
+  if (!a.isMember(user) && !(await a.isMemberNow(user))) throw notMember();
   return a;
 }

@@ -17,6 +17,9 @@ export const presenceSubscribe: Command<typeof Method.PresenceSubscribe> = {
     const watched = [...new Set(users)];
     const seen = await ctx.safety.presence.watch(s, watched);
     node.watch(s, watched);
+    // Answered once the bus has this node's subscriptions (in a cluster, a change published by
+    // another edge after the reply is heard), as for the commands that change membership.
+    await ctx.bus.ready();
     return { presence: users.map((u) => seen.get(u)!) };
   },
 };

@@ -22,14 +22,16 @@ async function withinLimit<T>(p: Promise<T>): Promise<T> {
 
 async function blocksChanged(node: Node, user: string): Promise<void> {
   const { safety } = node.ctx;
-  safety.changed(user);
+  const heard = safety.changed(user);
   safety.notify(user, PushKind.Blocks, { users: await safety.store.listBlocked(user) } satisfies UserListResult);
+  await heard;
 }
 
 async function contactsChanged(node: Node, user: string): Promise<void> {
   const { safety } = node.ctx;
-  safety.changed(user);
+  const heard = safety.changed(user);
   safety.notify(user, PushKind.Contacts, { users: await safety.store.listContacts(user) } satisfies UserListResult);
+  await heard;
 }
 
 export const block: Command<typeof Method.Block> = {
@@ -71,7 +73,8 @@ export const privacySet: Command<typeof Method.PrivacySet> = {
     const { safety } = node.ctx;
     const settings: PrivacySettings = { ...(await safety.store.getPrivacy([s.user])).get(s.user)!, ...changes };
     await safety.store.setPrivacy(s.user, settings);
-    safety.changed(s.user);
+    // Replied once every node has heard (Safety.changed): the settings are in force everywhere.
+    await safety.changed(s.user);
     safety.notify(s.user, PushKind.Privacy, settings);
     return settings;
   },

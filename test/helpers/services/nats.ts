@@ -42,8 +42,12 @@ export interface NatsSecurity {
   accounts: string;
 }
 
-/** `extraConfig`: more server configuration (e.g. operator mode), appended as it is. */
-export async function startNats(opts: { jetstream?: boolean; secure?: NatsSecurity; extraConfig?: string } = {}): Promise<NatsServer> {
+/**
+ * `extraConfig`: more server configuration (e.g. operator mode), appended as it is. `fsync: false`:
+ * JetStream leaves writes to the OS (its default sync interval) instead of syncing before each
+ * ack, for suites that test behaviour, not durability against power loss.
+ */
+export async function startNats(opts: { jetstream?: boolean; fsync?: boolean; secure?: NatsSecurity; extraConfig?: string } = {}): Promise<NatsServer> {
   const bin = await installedByScript("install-nats.sh");
   const [port, monitorPort] = (await freePorts(2, HOST)) as [number, number];
   const storeDir = opts.jetstream || opts.secure || opts.extraConfig ? mkdtempSync(join(tmpdir(), "msgr-nats-")) : undefined;
@@ -51,7 +55,8 @@ export async function startNats(opts: { jetstream?: boolean; secure?: NatsSecuri
   if (storeDir) {
     // sync_interval has no command-line flag, nor have accounts.
     const conf = join(storeDir, "nats.conf");
-    let text = opts.jetstream ? `jetstream { store_dir: "${join(storeDir, "js")}", sync_interval: always }\n` : "";
+    const sync = opts.fsync === false ? "" : ", sync_interval: always";
+    let text = opts.jetstream ? `jetstream { store_dir: "${join(storeDir, "js")}"${sync} }\n` : "";
     if (opts.secure) text += `tls { cert_file: "${opts.secure.cert.certFile}", key_file: "${opts.secure.cert.keyFile}", timeout: 2 }\n${opts.secure.accounts}`;
     if (opts.extraConfig) text += opts.extraConfig;
     writeFileSync(conf, text);

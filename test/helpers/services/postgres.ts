@@ -12,6 +12,8 @@ import { ensureInstalled, freePort } from "./common.ts";
 export interface PostgresServer {
   /** postgres://postgres@127.0.0.1:PORT/DB: the suite's database, as the superuser (trust auth); secure: as `msgr`, its owner. */
   url: string;
+  /** Creates another empty database on the same server (for one more deployment); its URL, like `url`. */
+  newDatabase(): Promise<string>;
   /** Stops the server and removes its files; safe to call twice. */
   stop(): Promise<void>;
 }
@@ -235,27 +237,38 @@ export async function startPostgres(opts: { secure?: PostgresSecurity } = {}): P
       }
     }
 
-    const database = `msgr_test_${process.pid}_${++suites}`;
-    const admin = postgres({ ...adminTarget(dir, secure), port: server.port, user: "postgres", database: "postgres", max: 1, onnotice: () => {} });
+    const running = server;
+    const createDatabase = async (): Promise<string> => {
+      const database = `msgr_test_${process.pid}_${++suites}`;
+      const admin = postgres({ ...adminTarget(dir, secure), port: running.port, user: "postgres", database: "postgres", max: 1, onnotice: () => {} });
+      try {
+        await admin.unsafe(`CREATE DATABASE ${database}${secure ? " OWNER msgr" : ""}`);
+      } finally {
+        await admin.end();
+      }
+      return `postgres://${secure ? "msgr" : "postgres"}@127.0.0.1:${running.port}/${database}`;
+    };
+    let url: string;
     try {
       if (opts.secure) {
         const password = readFileSync(opts.secure.passwordFile, "utf8").replace(/\r?\n$/, "");
-        await admin.unsafe(`CREATE ROLE msgr LOGIN PASSWORD '${password.replaceAll("'", "''")}'`);
-        await admin.unsafe(`CREATE DATABASE ${database} OWNER msgr`);
-      } else {
-        await admin.unsafe(`CREATE DATABASE ${database}`);
+        const admin = postgres({ ...adminTarget(dir, secure), port: running.port, user: "postgres", database: "postgres", max: 1, onnotice: () => {} });
+        try {
+          await admin.unsafe(`CREATE ROLE msgr LOGIN PASSWORD '${password.replaceAll("'", "''")}'`);
+        } finally {
+          await admin.end();
+        }
       }
+      url = await createDatabase();
     } catch (err) {
-      await server.stop();
+      await running.stop();
       throw err;
-    } finally {
-      await admin.end();
     }
 
     let stopped: Promise<void> | undefined;
-    const running = server;
     return {
-      url: `postgres://${secure ? "msgr" : "postgres"}@127.0.0.1:${running.port}/${database}`,
+      url,
+      newDatabase: createDatabase,
       stop: () => (stopped ??= running.stop().finally(cleanup)),
     };
   } catch (err) {
