@@ -12,12 +12,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect as natsConnect } from "nats";
 import postgres from "postgres";
-import { ensureEmbeddedKeyring, loadSigningKey } from "../../src/auth/keyring.ts";
+import { loadSigningKey } from "../../src/auth/keyring.ts";
 import { mintAccessToken } from "../../src/auth/tokens.ts";
 import { DEFAULTS } from "../../src/config/config.ts";
 import { LogLayout } from "../../src/storage/jetstream/layout.ts";
 import { startChild, startWorkerChild, type ChildServer, type ChildWorker } from "../helpers/child-server.ts";
 import { until } from "../helpers/harness.ts";
+import { sharedSecrets } from "../helpers/cluster-secrets.ts";
 import { unlimitedEnv } from "../helpers/limits.ts";
 import { startCassandra, type CassandraServer } from "../helpers/services/cassandra.ts";
 import { startNats, type NatsServer } from "../helpers/services/nats.ts";
@@ -33,6 +34,8 @@ let redis: Awaited<ReturnType<typeof startRedis>>;
 let pg: PostgresServer;
 let root: string;
 let keysFile: string;
+/** What every edge shares (token keys, media signing key and directory, VAPID keys). */
+let shared: Record<string, string>;
 const procs: (ChildServer | ChildWorker)[] = [];
 const clients: Secure[] = [];
 
@@ -44,7 +47,7 @@ function withDatabase(url: string, name: string): string {
 
 function env(messages: "jetstream" | "postgres", database: string): Record<string, string> {
   return {
-    MSGR_AUTH_KEYS_FILE: keysFile,
+    ...shared,
     MSGR_BACKENDS_BUS: "nats",
     MSGR_BACKENDS_PRESENCE: "redis",
     MSGR_BACKENDS_METADATA: "postgres",
@@ -126,7 +129,7 @@ async function everyRow(url: string): Promise<string> {
 
 beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), "msgr-e2ee-cluster-"));
-  keysFile = await ensureEmbeddedKeyring(join(root, "keys"));
+  ({ keysFile, env: shared } = await sharedSecrets(root));
   [nats, redis, pg, cass] = await Promise.all([startNats({ jetstream: true }), startRedis(), startPostgres(), startCassandra()]);
   const admin = postgres(withDatabase(pg.url, "postgres"), { max: 1, onnotice: () => {} });
   await admin.unsafe("CREATE DATABASE e2ee_log");
