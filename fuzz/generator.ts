@@ -68,7 +68,16 @@ function validParam(r: Rng, name: string): Raw {
     case "body":
       return { t: "bin", v: bytes(r, int(r, 64)) };
     case "media":
+    case "treeMedia":
       return s("m" + hex(r, 32));
+    case "lastResort":
+    case "commit":
+    case "welcome":
+    case "tree":
+      // MLS data: the decoder passes any bytes through; the delivery service parses them.
+      return { t: "bin", v: bytes(r, int(r, 64)) };
+    case "packages":
+      return { t: "arr", items: [{ t: "bin", v: bytes(r, int(r, 64)) }] };
     case "resend":
     case "on":
     case "admin":

@@ -9,6 +9,7 @@ import { MemoryBus } from "./bus/memory-bus.ts";
 import type { Config } from "./config/config.ts";
 import { MemoryPresenceStore } from "./storage/memory/presence-store.ts";
 import { MemoryTicketStore } from "./storage/memory/ticket-store.ts";
+import type { E2eeStore } from "./storage/e2ee-types.ts";
 import type { SafetyStore } from "./storage/safety-types.ts";
 import type { MessageStore, MetadataStore, PresenceStore, TicketStore } from "./storage/types.ts";
 
@@ -18,6 +19,8 @@ export interface Backends {
   metadata: MetadataStore;
   /** On the metadata backend's database. */
   safety: SafetyStore;
+  /** KeyPackages and MLS groups, on the metadata backend's database. */
+  e2ee: E2eeStore;
   presence: PresenceStore;
   tickets: TicketStore;
   /** Closes everything, stores last (they may still receive the final flush). */
@@ -28,6 +31,7 @@ export interface Stores {
   messages: MessageStore;
   metadata: MetadataStore;
   safety: SafetyStore;
+  e2ee: E2eeStore;
   close(): Promise<void>;
 }
 
@@ -67,11 +71,12 @@ export async function openStores(config: Config, log: Logger): Promise<Stores> {
   } else {
     messages = backends.messages === "postgres" ? (await openPostgresOnce()).messages : (await openSqliteOnce()).messages;
   }
-  const { metadata, safety } = backends.metadata === "postgres" ? await openPostgresOnce() : await openSqliteOnce();
+  const { metadata, safety, e2ee } = backends.metadata === "postgres" ? await openPostgresOnce() : await openSqliteOnce();
   return {
     messages,
     metadata,
     safety,
+    e2ee,
     async close() {
       for (const close of closers.reverse()) await close();
     },
@@ -81,7 +86,7 @@ export async function openStores(config: Config, log: Logger): Promise<Stores> {
 export async function openBackends(config: Config, log: Logger): Promise<Backends> {
   const { backends } = config;
   const stores = await openStores(config, log);
-  const { messages, metadata, safety } = stores;
+  const { messages, metadata, safety, e2ee } = stores;
 
   let presence: PresenceStore;
   let tickets: TicketStore;
@@ -107,6 +112,7 @@ export async function openBackends(config: Config, log: Logger): Promise<Backend
     messages,
     metadata,
     safety,
+    e2ee,
     presence,
     tickets,
     async close() {

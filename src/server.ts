@@ -25,6 +25,7 @@ import { openObjectStore } from "./media/open.ts";
 import { startMediaSweeper } from "./media/sweeper.ts";
 import { openPushNotifier } from "./push/open.ts";
 import { Safety } from "./safety/safety.ts";
+import { E2ee } from "./e2ee/service.ts";
 import { MessageView } from "./lifecycle/message-view.ts";
 
 export interface RunningServer {
@@ -79,6 +80,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   const objects = await openObjectStore(config, () => publicUrl);
   const safety = new Safety({ store: backends.safety, bus, config, presence, log });
   await safety.start();
+  const e2ee = new E2ee({ store: backends.e2ee, bus, config, clock, log });
   const ctx: NodeContext = {
     config,
     clock,
@@ -94,6 +96,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     media: new MediaService(config, objects, backends.metadata, log, clock),
     push: config.push.enabled ? await openPushNotifier(config, backends.metadata, presence, log, clock, (service, outcome) => metrics.pushes.inc({ service, outcome })) : null,
     safety,
+    e2ee,
   };
   const node = new Node(ctx);
   // Events lost while the bus was down are in the store: bring every device up to date.
@@ -166,6 +169,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
       offRecovered();
       offExpired();
       safety.close();
+      e2ee.close();
       ctx.push?.close();
       readiness.close();
       metricsListener?.stop(true);

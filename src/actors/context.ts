@@ -3,6 +3,7 @@
 import type { Logger } from "pino";
 import type { Clock } from "../clock.ts";
 import type { Config } from "../config/config.ts";
+import type { E2ee } from "../e2ee/service.ts";
 import type { MediaService } from "../media/media-service.ts";
 import type { Metrics } from "../metrics/metrics.ts";
 import type { PushNotifier } from "../push/notifier.ts";
@@ -29,4 +30,6 @@ export interface NodeContext {
   push: PushNotifier | null;
   /** Blocks, privacy settings, contacts, the user registry and moderation (src/safety). */
   safety: Safety;
+  /** The MLS delivery service: KeyPackages, commits, the checks encrypted messages pass (src/e2ee). */
+  e2ee: E2ee;
 }

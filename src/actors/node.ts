@@ -229,6 +229,8 @@ export class Node implements UserActorHost, ConversationHost, AccessHost {
     this.ctx.bus.publish(subjects.access, { t: "revoke", user, device });
     // Answered once every node has heard: the device is refused everywhere by then.
     await this.ctx.bus.ready();
+    // Its MLS groups must drop it before anyone writes in them again (src/e2ee).
+    if (known) await this.ctx.e2ee.deviceRevoked(user, device);
     return known;
   }
 

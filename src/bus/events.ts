@@ -104,6 +104,14 @@ export interface NoticeEvent {
   body: object;
 }
 
+/** On the e2ee subject (every node): a conversation's MLS group changed (a commit, a revoked device in it); cached facts about it are stale. */
+export interface E2eeChangedEvent {
+  t: "e2ee";
+  /** The node that made the change (it updated its own cache already). */
+  origin: number;
+  conv: string;
+}
+
 export type BusEvent =
   | MessageEvent
   | ReceiptEvent
@@ -116,4 +124,5 @@ export type BusEvent =
   | MessageRemovedEvent
   | BanEvent
   | UnbanEvent
-  | NoticeEvent;
+  | NoticeEvent
+  | E2eeChangedEvent;

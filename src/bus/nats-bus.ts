@@ -40,6 +40,7 @@ const EVENT_TYPES: Record<BusEvent["t"], true> = {
   ban: true,
   notice: true,
   unban: true,
+  e2ee: true,
 };
 
 export class NatsBus implements Bus {

@@ -19,4 +19,6 @@ export const subjects = {
   access: "msgr.access",
   /** Changes every node must hear to keep its safety caches true: blocks, contacts, settings, removed messages. */
   safety: "msgr.safety",
+  /** Changes every node must hear to keep its cached MLS group facts true: commits, devices revoked (src/e2ee). */
+  e2ee: "msgr.e2ee",
 } as const;

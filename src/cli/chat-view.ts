@@ -69,6 +69,8 @@ export function messageText(kind: number, body: Uint8Array): string {
     return caption ? `[media] ${caption}` : "[media]";
   }
   if (kind === MessageKind.Removed) return "[message deleted]";
+  // What the encrypting client hands on when it could not decrypt (sent before this device joined, or tampered with).
+  if (kind === MessageKind.Mls) return "[encrypted message this device cannot read]";
   return `[message of kind ${kind}, ${body.byteLength} bytes]`;
 }
 
@@ -231,6 +233,11 @@ export function convLabel(info: ConvInfo | undefined, me: string, id = info?.id 
   if (!info) return id;
   if (info.type === ConvType.Direct) return sanitize(peersOf(info, me)[0] ?? id);
   return sanitize(info.title || id);
+}
+
+/** A safety number in groups of five digits, as people read them to each other. */
+export function formatSafetyNumber(user: string, digits: string): string {
+  return `safety number with ${sanitize(user)}: ${digits.replace(/\s+/g, "").replace(/(\d{5})(?=\d)/g, "$1 ")}`;
 }
 
 export function formatPrompt(label: string | null): string {
@@ -452,6 +459,8 @@ export const HELP = [
   "  /timer DURATION|off      disappearing messages here: 30s, 5m, 1h, 7d, or off",
   "  /mute [DURATION|off]     no push notifications from here (for ever, or for a while)",
   "  /pin [off]  /archive [off]  /unread [off]  /settings   this conversation's own settings, on all your devices",
+  "  /safety [USER]           safety numbers of the current encrypted conversation, to compare out of band",
+  "  /encrypt                 turn on end-to-end encryption in the current conversation (🔒)",
   "  /help                    this text",
   "  /quit                    exit (or Ctrl-D)",
   "anything else is sent to the current conversation (start with // to send a line beginning with /)",

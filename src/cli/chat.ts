@@ -6,17 +6,20 @@
 // prompt, prints, and redraws them with the user's unfinished input intact.
 
 import { homedir } from "node:os";
+import { basename } from "node:path";
 import * as readline from "node:readline";
+import { E2eeClient } from "../sdk/e2ee.ts";
 import {
-  Client,
   ConversationMessages,
   ConvType,
+  Method,
   MessageKind,
   ProtocolError,
   SystemOp,
   type ChatSettings,
   type ConvInfo,
   type ShownMessage,
+  type MlsGroupInfo,
   type Invitation,
   type PresenceInfo,
   type ReceiptPush,
@@ -41,6 +44,7 @@ import {
   formatPresenceChange,
   formatPrivacy,
   formatPrompt,
+  formatSafetyNumber,
   formatTyping,
   formatUserList,
   HELP,
@@ -58,6 +62,7 @@ import {
   type TickState,
 } from "./chat-view.ts";
 import { diagnoseConnection } from "./diagnose.ts";
+import { FileMlsStorage } from "./mls-file-storage.ts";
 import { rowsOf, Transcript } from "./transcript.ts";
 
 export interface ChatOptions {
@@ -67,6 +72,8 @@ export interface ChatOptions {
   token: () => Promise<string>;
   /** The key file tokens are signed with (named when the server refuses them). */
   keyFile?: string;
+  /** Where this device keeps its end-to-end encryption state (its MLS keys and groups): private to it. */
+  mlsDir: string;
 }
 
 /** Send `typing on` at most this often while the user keeps typing. */
@@ -223,7 +230,10 @@ export async function runChat(opts: ChatOptions): Promise<void> {
   readline.emitKeypressEvents(input);
   const rl = readline.createInterface({ input, output, terminal: tty, prompt: formatPrompt(null), historySize: 200 });
   const screen = new Screen(rl, output, tty, color);
-  const client = new Client({ url: opts.url, token: opts.token, clientName: "msgr-cli" });
+  // End-to-end encryption (MLS) wraps the client: messages of encrypted conversations arrive
+  // decrypted, and sends to them go encrypted; plain conversations pass through.
+  const e2ee = await E2eeClient.create({ url: opts.url, token: opts.token, clientName: "msgr-cli" }, { storage: new FileMlsStorage(opts.mlsDir) });
+  const client = e2ee.client;
 
   const convs = new Map<string, ConvState>();
   let current: string | null = null;
@@ -283,7 +293,30 @@ export async function runChat(opts: ChatOptions): Promise<void> {
     return c;
   }
 
-  const label = (id: string) => convLabel(convs.get(id)?.info, me, id);
+  /** A conversation's name, with a lock when it is end-to-end encrypted on this device. */
+  const label = (id: string) => convLabel(convs.get(id)?.info, me, id) + (e2ee.isEncrypted(id) ? " 🔒" : "");
+
+  /**
+   * New conversations are end-to-end encrypted when every other member has a device that can be
+   * added (one with KeyPackages on the server, i.e. an encrypting client); otherwise they stay
+   * plain, and the user is told whose client does not encrypt. `force`: encrypt anyway (/encrypt),
+   * leaving those devices unable to read.
+   */
+  /** Conversations this client is encrypting now (encryptNew says so itself). */
+  const founding = new Set<string>();
+  async function encryptNew(info: ConvInfo, force = false): Promise<string | undefined> {
+    if (e2ee.isEncrypted(info.id)) return undefined;
+    const g = (await client.request(Method.MlsGroup, { conv: info.id })) as MlsGroupInfo;
+    // Another device founded the group: this one is added to it by a Welcome.
+    if (g.group) return "(end-to-end encrypted by another device: this one joins when it is added)";
+    const able = new Set(g.missing.map((d) => d.user));
+    const plain = peersOf(info, me).filter((u) => !able.has(u));
+    if (plain.length > 0 && !force) return `(not end-to-end encrypted: ${plain.join(", ")} ${plain.length === 1 ? "uses a client that does" : "use clients that do"} not encrypt; /encrypt to encrypt anyway)`;
+    founding.add(info.id);
+    const founded = await e2ee.encrypt(info.id).finally(() => founding.delete(info.id));
+    if (!founded) return "(end-to-end encrypted by another device: this one joins when it is added)";
+    return "(🔒 end-to-end encrypted: only the members' devices can read it; /safety to verify them)";
+  }
 
   function unread(c: ConvState): number {
     let n = 0;
@@ -445,6 +478,8 @@ export async function runChat(opts: ChatOptions): Promise<void> {
     say(...lines);
     const last = recent[recent.length - 1];
     if (last) markRead(c, last.seq);
+    // Nothing of it arrived in this run (a restarted client resumes where it stopped): show the latest.
+    if (recent.length === 0 && (c.info?.lastSeq ?? 0) > 0) guard(backfill(c));
     guard(
       watchPeers().then(() => {
         if (current !== id || !c.info || c.info.type !== ConvType.Direct) return;
@@ -452,6 +487,20 @@ export async function runChat(opts: ChatOptions): Promise<void> {
         if (peer) note(formatPresenceChange(presence.get(peer) ?? { user: peer, online: false, lastSeen: 0 }, Date.now()));
       }),
     );
+  }
+
+  /** Fills a conversation with its latest messages: kept decrypted on this device when encrypted, from HISTORY when plain. */
+  async function backfill(c: ConvState): Promise<void> {
+    const latest = e2ee.isEncrypted(c.id)
+      ? e2ee.recent(c.id).slice(-SWITCH_BACKLOG)
+      : (await client.history(c.id, (c.info?.lastSeq ?? 0) + 1, SWITCH_BACKLOG)).messages.filter((m) => m.kind !== MessageKind.MlsCommit);
+    if (current !== c.id || c.messages.size > 0 || latest.length === 0) return;
+    for (const m of [...latest].sort((a, b) => a.seq - b.seq)) c.view.apply(m);
+    const shown = [...c.messages.values()].sort((a, b) => a.seq - b.seq);
+    if (shown.length === 0) return;
+    c.oldestShown = shown[0]!.seq;
+    say(...shown.map((m) => lineFor(c, m)));
+    markRead(c, latest.reduce((n, m) => Math.max(n, m.seq), 0));
   }
 
   function currentConv(): ConvState {
@@ -651,7 +700,7 @@ export async function runChat(opts: ChatOptions): Promise<void> {
         creating++;
         const info = await client.openDirect(user).finally(() => creating--);
         setInfo(info);
-        return switchTo(info.id);
+        return switchTo(info.id, await encryptNew(info));
       }
       case "group": {
         const g = parseGroupArgs(args);
@@ -659,19 +708,21 @@ export async function runChat(opts: ChatOptions): Promise<void> {
         creating++;
         const info = await client.createGroup(g.title, g.members).finally(() => creating--);
         setInfo(info);
-        return switchTo(info.id, invitedNote(info.invited));
+        const notes = [invitedNote(info.invited), await encryptNew(info)].filter((n) => n !== undefined);
+        return switchTo(info.id, notes.length > 0 ? notes.join("\n") : undefined);
       }
       case "add": {
         const users = parseUserList(args);
         if (users.length === 0) throw new Error("usage: /add USER[,USER...]");
-        const { invited } = await client.addMembers(currentConv().id, users);
+        // The encrypting client also adds their devices to the MLS group.
+        const { invited } = await e2ee.addMembers(currentConv().id, users);
         if (invited.length > 0) note(invitedNote(invited)!);
         return;
       }
       case "kick": {
         const user = args[0];
         if (!user) throw new Error("usage: /kick USER");
-        await client.removeMember(currentConv().id, user);
+        await e2ee.removeMember(currentConv().id, user);
         return;
       }
       case "leave": {
@@ -722,7 +773,14 @@ export async function runChat(opts: ChatOptions): Promise<void> {
         if (!Number.isInteger(n) || n <= 0) throw new Error("usage: /history [N]");
         const before = Number.isFinite(c.oldestShown) ? c.oldestShown : (c.info?.lastSeq ?? 0) + 1;
         if (before <= 1) return note("(no earlier messages)");
-        const page = await client.history(c.id, before, Math.min(n, 200));
+        // An encrypted conversation's history is ciphertext on the server, and each message can
+        // be decrypted once: what this device read is kept with its MLS state.
+        const page = e2ee.isEncrypted(c.id)
+          ? (() => {
+              const older = e2ee.recent(c.id).filter((m) => m.seq < before);
+              return { messages: older.slice(-Math.min(n, 200)), more: older.length > n };
+            })()
+          : await client.history(c.id, before, Math.min(n, 200));
         if (page.messages.length === 0) return note("(no earlier messages)");
         // Edits and reactions on the page are folded into the messages they are about.
         const folded = new ConversationMessages();
@@ -744,8 +802,10 @@ export async function runChat(opts: ChatOptions): Promise<void> {
         if (!(await file.exists())) throw new Error(`no file ${full}`);
         const type = contentTypeFor(full);
         note(`uploading ${full} (${file.size} bytes, ${type})…`);
-        const media = await client.uploadMedia(new Uint8Array(await file.arrayBuffer()), type);
-        await client.send(c.id, caption.join(" "), { media });
+        const data = new Uint8Array(await file.arrayBuffer());
+        // Encrypted with a fresh key; the key travels inside the encrypted message.
+        if (e2ee.isEncrypted(c.id)) await e2ee.sendFile(c.id, data, { contentType: type, name: basename(full), caption: caption.join(" ") });
+        else await client.send(c.id, caption.join(" "), { media: await client.uploadMedia(data, type) });
         return;
       }
       case "media": {
@@ -842,6 +902,26 @@ export async function runChat(opts: ChatOptions): Promise<void> {
         const id = await client.report({ user, reason, messages: copies });
         return note(`(reported ${user} with ${copies.length} message${copies.length === 1 ? "" : "s"}: report ${id})`);
       }
+      case "encrypt": {
+        const c = currentConv();
+        if (e2ee.isEncrypted(c.id)) return note("(already end-to-end encrypted)");
+        await ensureInfo(c.id);
+        const n = await encryptNew(c.info!, true);
+        screen.setPrompt(formatPrompt(label(c.id)));
+        return note(n!);
+      }
+      case "safety": {
+        const c = currentConv();
+        if (!e2ee.isEncrypted(c.id)) throw new Error("this conversation is not end-to-end encrypted (/encrypt turns it on)");
+        await ensureInfo(c.id);
+        const users = args.length > 0 ? args : peersOf(c.info!, me);
+        const lines: string[] = [];
+        for (const u of users) {
+          if (e2ee.fingerprint(c.id, u).length === 0) lines.push(`${u} has no device in this conversation's encryption yet`);
+          else lines.push(formatSafetyNumber(u, (await e2ee.safetyNumber(c.id, u))!));
+        }
+        return say(...lines, color ? ansi.dim("compare them with each person, in person or on a call: a different number means a different device") : "compare them with each person, in person or on a call: a different number means a different device");
+      }
       case "reply":
       case "edit": {
         const a = parseSeqArgs(rest);
@@ -923,7 +1003,7 @@ export async function runChat(opts: ChatOptions): Promise<void> {
     const c = currentConv();
     localTyping(false);
     if (!client.connected) note("(not connected: the message is sent when the connection is back)");
-    guard(client.send(c.id, text));
+    guard(e2ee.send(c.id, text));
   }
 
   // ---- wiring -------------------------------------------------------------------------------
@@ -937,7 +1017,7 @@ export async function runChat(opts: ChatOptions): Promise<void> {
     localTyping(false);
     clearTypers();
     for (const c of convs.values()) if (c.expiryTimer) clearTimeout(c.expiryTimer);
-    client.close();
+    e2ee.close();
     if (tty) {
       // Leave the screen without a dangling prompt.
       readline.cursorTo(output, 0);
@@ -957,7 +1037,20 @@ export async function runChat(opts: ChatOptions): Promise<void> {
         report(e);
       }
     };
-  client.on("message", safe(onMessage));
+  e2ee.on("message", safe(onMessage));
+  e2ee.on("alert", safe((a) => say(color ? ansi.red(`(security) [${label(a.conv)}] ${a.message}`) : `(security) [${label(a.conv)}] ${a.message}`)));
+  e2ee.on("error", safe((e) => note(`(encryption: ${e.message})`)));
+  e2ee.on(
+    "group",
+    safe((g) => {
+      if (g.conv === current) screen.setPrompt(formatPrompt(label(g.conv)));
+      if (!initialSyncDone || founding.has(g.conv)) return;
+      if (g.joined && !g.left) note(`(🔒 [${label(g.conv)}] is end-to-end encrypted on this device)`);
+      const others = [...g.added, ...g.removed].map((d) => d.user).filter((u) => u !== me);
+      // A device that joins or leaves changes its user's safety number.
+      if (!g.joined && others.length > 0) note(`(🔒 [${label(g.conv)}]: devices of ${[...new Set(others)].join(", ")} changed: /safety to verify)`);
+    }),
+  );
   client.on("receipt", safe(onReceipt));
   client.on("presence", safe(onPresence));
   client.on("typing", safe(onTyping));
@@ -1098,7 +1191,7 @@ export async function runChat(opts: ChatOptions): Promise<void> {
   note(`connecting to ${opts.url} as ${me}…  (/help for commands)`);
   rl.prompt();
   try {
-    await client.connect();
+    await e2ee.connect();
   } catch (e) {
     if (e instanceof ProtocolError) {
       // The client keeps retrying with backoff; `connected` reports success.

@@ -3,7 +3,7 @@
 // Each command declares its options and help here; `msgr CMD --help` prints them.
 
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import type { Logger } from "pino";
 import { ConfigError, devSignInEnabled, environmentVariables, loadConfig, webAppEnabled, type Config } from "../config/config.ts";
 import { localSigningKey, mintWith, UsageError } from "./signing-key.ts";
@@ -137,7 +137,10 @@ const COMMANDS: Record<string, Command> = {
     summary: "terminal client (mints its own tokens with the server's key, as `token` does)",
     details:
       "The device id is kept per data directory and user (<server.dataDir>/cli-devices.json), so a\n" +
-      "restarted client resumes as the same device. Type /help inside for the commands.",
+      "restarted client resumes as the same device, with its end-to-end encryption keys and groups\n" +
+      "(<server.dataDir>/cli-mls/, private to the device). New conversations are end-to-end encrypted\n" +
+      "(MLS, a 🔒 by their name) when every member uses an encrypting client; /safety shows safety\n" +
+      "numbers to compare. Type /help inside for the commands.",
     options: { ...CONFIG_OPTION, user: { type: "string" }, device: { type: "string" }, url: { type: "string" } },
     optionHelp: { user: "user id to chat as", device: "device id (default: this data directory's stored one for the user)", url: "WebSocket URL (default ws://server.host:server.port/v1/ws)", ...CONFIG_HELP },
     async run(v, config) {
@@ -147,7 +150,9 @@ const COMMANDS: Record<string, Command> = {
       const device = str(v, "device") ?? stableDeviceId(config.server.dataDir, user);
       const url = str(v, "url") ?? `${config.server.tlsCertFile ? "wss" : "ws"}://${config.server.host}:${config.server.port}/v1/ws`;
       const { runChat } = await import("./chat.ts");
-      await runChat({ url, user, device, keyFile: key.file, token: () => mintWith(key, config, user, device, 3600) });
+      // The device's MLS secrets, beside its id, in a directory of its own.
+      const mlsDir = join(config.server.dataDir, "cli-mls", `u-${user}`, `d-${device}`);
+      await runChat({ url, user, device, keyFile: key.file, mlsDir, token: () => mintWith(key, config, user, device, 3600) });
     },
   },
   migrate: {

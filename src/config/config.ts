@@ -29,7 +29,8 @@ export type RateClass =
   | "privacy"
   | "report"
   | "delete"
-  | "settings";
+  | "settings"
+  | "e2ee";
 
 export interface Config {
   server: {
@@ -224,6 +225,19 @@ export interface Config {
       url: string;
     };
   };
+  /** End-to-end encryption: the MLS delivery service (src/e2ee, docs/protocol.md §16). */
+  e2ee: {
+    /**
+     * Application messages may be this many epochs older than the group's current epoch; older
+     * ones are refused (EpochStale). Members keep the keys of this many past epochs (the SDK's
+     * retention matches), so a message the server accepts can still be read.
+     */
+    epochWindow: number;
+    /** KeyPackages one device may hold (its last-resort one aside). */
+    maxKeyPackagesPerDevice: number;
+    /** When a claim leaves a device with this many KeyPackages or fewer, its user's devices are told (KEY_PACKAGES push). */
+    keyPackagesLowWater: number;
+  };
   /** The browser app the edge serves (src/web), for trying msgr and for development. */
   web: {
     /** "auto": served in embedded mode (auth.keysFile empty, the server makes its own key); "on"; "off". */
@@ -402,6 +416,9 @@ export const DEFAULTS: Config = {
     report: { perSecond: 0.1, burst: 5 },
     delete: { perSecond: 5, burst: 50 },
     settings: { perSecond: 5, burst: 50 },
+    // Uploads, claims and commits: a device uploads a batch now and then, and a commit (with its
+    // claim) follows each membership change; claims drain others' KeyPackages, so they stay scarce.
+    e2ee: { perSecond: 2, burst: 40 },
   },
   storage: {
     synchronous: "full",
@@ -481,6 +498,11 @@ export const DEFAULTS: Config = {
       serviceAccountFile: "",
       url: "https://fcm.googleapis.com",
     },
+  },
+  e2ee: {
+    epochWindow: 3,
+    maxKeyPackagesPerDevice: 200,
+    keyPackagesLowWater: 10,
   },
   web: {
     app: "auto",
@@ -644,6 +666,13 @@ function validate(c: Config): Config {
     bad("media.maxUploadBytesPerDay must be at least the largest of media.maxImageBytes, maxVideoBytes and maxDocumentBytes");
   }
   if (!(media.sweepIntervalMs > 0)) bad("media.sweepIntervalMs must be positive");
+  const { e2ee } = c;
+  // The SDK keeps the keys of 4 past epochs (ts-mls's retention): a wider window would let the server accept messages members cannot read.
+  if (!Number.isInteger(e2ee.epochWindow) || e2ee.epochWindow < 0 || e2ee.epochWindow > 4) bad("e2ee.epochWindow must be an integer 0..4");
+  if (!Number.isInteger(e2ee.maxKeyPackagesPerDevice) || e2ee.maxKeyPackagesPerDevice < 1 || e2ee.maxKeyPackagesPerDevice > 10_000) bad("e2ee.maxKeyPackagesPerDevice must be an integer 1..10000");
+  if (!Number.isInteger(e2ee.keyPackagesLowWater) || e2ee.keyPackagesLowWater < 0 || e2ee.keyPackagesLowWater >= e2ee.maxKeyPackagesPerDevice) {
+    bad("e2ee.keyPackagesLowWater must be an integer from 0 to below e2ee.maxKeyPackagesPerDevice");
+  }
   for (const key of ["app", "devSignIn"] as const) if (!["auto", "on", "off"].includes(c.web[key])) bad(`web.${key} must be "auto", "on" or "off"`);
   if (!/^\/[A-Za-z0-9._~-]+(\/[A-Za-z0-9._~-]+)*$/.test(c.web.path) || c.web.path.startsWith("/v1")) {
     bad('web.path must be a path like "/app" (no trailing slash, not under /v1)');

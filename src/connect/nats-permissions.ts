@@ -42,6 +42,7 @@ const BUS = [
   "msgr.presence.>", // online/offline transitions
   "msgr.access", // revoked devices and banned users: every node closes their connections
   "msgr.safety", // blocks, contacts, privacy settings and removed messages: every node drops its caches
+  "msgr.e2ee", // MLS commits and revoked devices: every node drops its cached group facts
   "msgr.health.>", // readiness probes: an edge's event to itself through the bus (src/health/readiness.ts)
 ];
 

@@ -66,6 +66,12 @@ export const Method = {
   /** The caller's own settings of one conversation (mute, archive, pin, unread). */
   SettingsSet: 45,
   SettingsList: 46,
+  /** End-to-end encryption (MLS, RFC 9420): this device's KeyPackages, claims for a group, commits, the group's roster. */
+  KeyPackageUpload: 47,
+  KeyPackageCount: 48,
+  KeyPackageClaim: 49,
+  MlsCommit: 50,
+  MlsGroup: 51,
 } as const;
 export type MethodId = (typeof Method)[keyof typeof Method];
 
@@ -93,6 +99,8 @@ export const PushKind = {
   ChatSettings: 12,
   /** The user hid messages for themselves (delete for me, on any of their devices). */
   Hidden: 13,
+  /** One of this user's devices has this many KeyPackages left (its first upload, or a claim left it low). */
+  KeyPackages: 14,
 } as const;
 export type PushKindId = (typeof PushKind)[keyof typeof PushKind];
 
@@ -111,6 +119,10 @@ export const MessageKind = {
   Edit: 5,
   /** The sender's reaction to message `ref`; an empty body removes it. The latest one per member and message counts. */
   Reaction: 6,
+  /** End-to-end encrypted: body is an MLS PrivateMessage (application content) of the conversation's group. */
+  Mls: 7,
+  /** Written by the server only, from MLS_COMMIT: body is a MessagePack MlsHandshake (the commit, and its Welcome). */
+  MlsCommit: 8,
 } as const;
 export type MessageKindId = (typeof MessageKind)[keyof typeof MessageKind];
 
@@ -167,6 +179,17 @@ export const ErrorCode = {
   Blocked: 1104,
   /** The message's edit or delete window has passed. */
   WindowClosed: 1105,
+  /**
+   * An MLS commit for an epoch other than the group's current one (another commit won: process it,
+   * then commit again on top), or an application message from an epoch older than the window.
+   */
+  EpochStale: 1106,
+  /** The MLS group still holds devices that must leave it (removed members, revoked devices): commit their removal first. */
+  CommitRequired: 1107,
+  /** Malformed or unacceptable MLS data: not decodable, another ciphersuite or group, expired, badly signed, replayed, or naming someone else. */
+  InvalidMls: 1108,
+  /** The conversation is end-to-end encrypted: only MLS messages (kind Mls) are accepted. */
+  EncryptionRequired: 1109,
   RateLimited: 2000,
   Unavailable: 2001,
   Internal: 2002,

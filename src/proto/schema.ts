@@ -108,6 +108,25 @@ function strs(maxItems: number, pattern: RegExp): Field<string[], false> {
   };
 }
 
+/** A list of binary values, each at most `maxBytes` long. */
+function bins(maxItems: number, maxBytes: number): Field<Uint8Array[], false> {
+  return {
+    optional: false,
+    parse(name, v) {
+      if (!Array.isArray(v)) throw new ParamError(`${name}: expected an array of binary values`);
+      if (v.length > maxItems) throw new ParamError(`${name}: at most ${maxItems} entries`);
+      const out = new Array<Uint8Array>(v.length);
+      for (let i = 0; i < v.length; i++) {
+        const b: unknown = v[i];
+        if (!(b instanceof Uint8Array)) throw new ParamError(`${name}[${i}]: expected binary`);
+        if (b.length > maxBytes) throw new ParamError(`${name}[${i}]: at most ${maxBytes} bytes`);
+        out[i] = b;
+      }
+      return out;
+    },
+  };
+}
+
 /** conversation id -> seq, for SYNC. */
 const cursors: Field<Record<string, number>, false> = {
   optional: false,
@@ -190,6 +209,9 @@ export const MAX_TIMER_SEC = 365 * 86_400;
 const users = strs(1024, ID_PATTERN);
 const visibility = optional(oneOf(VISIBILITY));
 const linkToken = str(64, { pattern: LINK_TOKEN_PATTERN });
+/** KeyPackages one upload may carry, and the size of one (an MLSMessage; ~330 bytes with msgr's ciphersuite). */
+export const MAX_KEY_PACKAGES_PER_UPLOAD = 100;
+export const MAX_KEY_PACKAGE_BYTES = 4096;
 /** A reporter's own copy of a message, as their device holds it. */
 const reportedMessage = {
   conv,
@@ -283,6 +305,18 @@ export const PARAM_SCHEMAS = {
   /** Only the settings present change. muteUntil: ms since the epoch (0: not muted). */
   [Method.SettingsSet]: { conv, muteUntil: optional(uint()), archived: optional(bool), pinned: optional(bool), unread: optional(bool) },
   [Method.SettingsList]: {},
+  /** MLSMessages of wire format mls_key_package; `lastResort` replaces the device's last-resort package. */
+  [Method.KeyPackageUpload]: { packages: bins(MAX_KEY_PACKAGES_PER_UPLOAD, MAX_KEY_PACKAGE_BYTES), lastResort: optional(bin) },
+  [Method.KeyPackageCount]: {},
+  /** One KeyPackage for every device the conversation's MLS group is missing. */
+  [Method.KeyPackageClaim]: { conv },
+  /**
+   * `commit`: an MLSMessage, a PublicMessage commit of the group's current epoch. `welcome`: the
+   * Welcome for the devices it adds, with the group's ratchet tree after the commit inline
+   * (`tree`) or uploaded as media (`treeMedia`, for trees too large for one frame).
+   */
+  [Method.MlsCommit]: { conv, commit: bin, welcome: optional(bin), tree: optional(bin), treeMedia: optional(mediaId) },
+  [Method.MlsGroup]: { conv },
 } as const satisfies Record<MethodId, Record<string, Field<unknown>>>;
 
 type Schemas = typeof PARAM_SCHEMAS;

@@ -39,6 +39,8 @@ export type MessageRef = ParamsOf<typeof Method.Delete>;
 export type HideParams = ParamsOf<typeof Method.Hide>;
 export type TimerSetParams = ParamsOf<typeof Method.TimerSet>;
 export type SettingsSetParams = ParamsOf<typeof Method.SettingsSet>;
+export type KeyPackageUploadParams = ParamsOf<typeof Method.KeyPackageUpload>;
+export type MlsCommitParams = ParamsOf<typeof Method.MlsCommit>;
 
 export interface WireMessage {
   conv: string;
@@ -312,4 +314,72 @@ export interface SystemEvent {
   ref?: number;
   /** TimerChanged: the new timer in seconds (0: off). */
   timer?: number;
+}
+
+// ---- end-to-end encryption (MLS) ----------------------------------------------------------------
+
+/** KEY_PACKAGE_UPLOAD, KEY_PACKAGE_COUNT, and the KEY_PACKAGES push: one device's stock. */
+export interface KeyPackageCount {
+  /** The device these count (the push goes to every device of the user). */
+  device: string;
+  /** KeyPackages left to claim, the last-resort one not counted. */
+  count: number;
+  /** Whether a last-resort KeyPackage is stored (claimed when no other is left, and never used up). */
+  lastResort: boolean;
+}
+
+/** A user's device, as MLS credentials name it. */
+export interface DeviceRef {
+  user: string;
+  device: string;
+}
+
+export interface ClaimedKeyPackage extends DeviceRef {
+  /** An MLSMessage (mls_key_package). */
+  keyPackage: Uint8Array;
+  /** It was the device's last-resort package: it stays stored, others may claim it too. */
+  lastResort: boolean;
+}
+
+export interface KeyPackageClaimResult {
+  packages: ClaimedKeyPackage[];
+  /** Devices the group is missing that have no KeyPackage to claim. */
+  none: DeviceRef[];
+}
+
+export interface MlsCommitResult {
+  /** Seq of the MlsCommit message carrying it. */
+  seq: number;
+  /** The group's epoch after it. */
+  epoch: number;
+}
+
+export interface MlsLeaf extends DeviceRef {
+  leaf: number;
+}
+
+/** MLS_GROUP: the conversation's MLS group as the server tracks it (docs/protocol.md §16). */
+export interface MlsGroupInfo {
+  /** The MLS group id; absent while the conversation is not end-to-end encrypted. */
+  group?: Uint8Array;
+  epoch: number;
+  /** Seq of the message carrying the commit that started `epoch` (0 before the first). */
+  commitSeq: number;
+  leaves: MlsLeaf[];
+  /** Leaves the next commit must remove: members who left and revoked devices. */
+  stale: number[];
+  /** Members' devices with KeyPackages that are not in the group yet. */
+  missing: DeviceRef[];
+}
+
+/** Body of an MlsCommit message (MessagePack). */
+export interface MlsHandshake {
+  /** MLSMessage: the PublicMessage commit. */
+  commit: Uint8Array;
+  /** MLSMessage: the Welcome of the devices the commit adds. */
+  welcome?: Uint8Array;
+  /** The ratchet tree after the commit (RFC 9420 §12.4.3.3 encoding), for the Welcome's recipients. */
+  tree?: Uint8Array;
+  /** Or: the media id it was uploaded as (the message's `media` too). */
+  treeMedia?: string;
 }

@@ -78,6 +78,8 @@ export interface ClientEvents extends Record<string, unknown> {
   chatSettings: P.ChatSettings;
   /** This user hid messages for themselves (delete for me, on any of their devices). */
   hidden: P.HiddenMessages;
+  /** One of this user's devices has this many MLS KeyPackages left (end-to-end encryption, `@msgr/sdk/e2ee`). */
+  keyPackages: P.KeyPackageCount;
 }
 
 /** What SEND may carry besides the body: see docs/protocol.md §5.4 and §7.6. */
@@ -362,7 +364,17 @@ export class Client extends Emitter<ClientEvents> {
         return this.emit("chatSettings", f.body as P.ChatSettings);
       case PushKind.Hidden:
         return this.emit("hidden", f.body as P.HiddenMessages);
+      case PushKind.KeyPackages:
+        return this.emit("keyPackages", f.body as P.KeyPackageCount);
     }
+  }
+
+  /**
+   * A message this device wrote with a command other than SEND (an MLS commit): the server pushes
+   * no device its own writes, so it joins the conversation's order here, as a SEND's ack does.
+   */
+  acceptOwn(m: P.WireMessage): void {
+    this.received(m);
   }
 
   private received(m: P.WireMessage): void {

@@ -25,6 +25,7 @@ const USE: Record<keyof typeof subjects, "bus"> = {
   health: "bus",
   safety: "bus",
   access: "bus",
+  e2ee: "bus",
 };
 
 describe("NATS permissions per role", () => {

@@ -15,6 +15,7 @@ import { startPostgres, type PostgresServer } from "../helpers/services/postgres
 import { expectFailedBatchRejectedWhole, message, messageStoreContract } from "./message-store.contract.ts";
 import { metadataStoreContract } from "./metadata-store.contract.ts";
 import { safetyStoreContract } from "./safety-store.contract.ts";
+import { e2eeStoreContract, kp, next } from "./e2ee-store.contract.ts";
 import { expectSafetyBackfilled, SAFETY_BACKFILL_FIXTURE } from "../storage/safety-backfill-fixture.ts";
 
 const POOL_SIZE = 4;
@@ -92,6 +93,10 @@ metadataStoreContract("postgres metadata store", async () => {
 safetyStoreContract("postgres safety store", async () => {
   const { backend, close } = await openFresh();
   return { safety: backend.safety, metadata: backend.metadata, close };
+});
+e2eeStoreContract("postgres e2ee store", async () => {
+  const { backend, close } = await openFresh();
+  return { e2ee: backend.e2ee, metadata: backend.metadata, close };
 });
 
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -340,6 +345,39 @@ describe("postgres metadata store specifics", () => {
       }
       const markers = new Map((await a.metadata.listMembers("g1")).map((m) => [m.user, [m.delivered, m.read]]));
       expect(markers).toEqual(new Map(users.map((u, i) => [u, [rounds * 1000 + i, rounds * 1000 - i]])));
+    } finally {
+      await close();
+    }
+  });
+});
+
+describe("postgres e2ee store specifics", () => {
+  test("claims from two stores at once hand out each KeyPackage once, then the last-resort one", async () => {
+    const { a, b, close } = await openTwo("repeatable read");
+    try {
+      const packages = Array.from({ length: 20 }, () => kp());
+      await a.e2ee.addKeyPackages("eve", "e1", packages, kp(), 100, 1_700_000_000_000);
+      const results = await Promise.all(Array.from({ length: 40 }, (_, i) => (i % 2 ? a : b).e2ee.claimKeyPackages([{ user: "eve", device: "e1" }], 1_700_000_000_000)));
+      const taken = results.flat().filter((c) => !c.lastResort);
+      expect(new Set(taken.map((c) => c.body.join(","))).size).toBe(20);
+      expect(taken).toHaveLength(20);
+      expect(results.flat().filter((c) => c.lastResort)).toHaveLength(20);
+    } finally {
+      await close();
+    }
+  });
+
+  test("commits for one epoch from two stores at once: exactly one moves the group", async () => {
+    const { a, b, close } = await openTwo("serializable");
+    try {
+      await a.metadata.createConversation(group("g1"), [member("alice", true)]);
+      for (let epoch = 0; epoch < 10; epoch++) {
+        const results = await Promise.all(
+          Array.from({ length: 6 }, (_, i) => (i % 2 ? a : b).e2ee.advanceGroup("g1", epoch === 0 ? null : epoch, next(epoch + 1, [{ user: "alice", device: `d${i}` }], { commitHash: `e${epoch}-${i}` }))),
+        );
+        expect(results.filter(Boolean)).toHaveLength(1);
+        expect((await b.e2ee.getGroup("g1"))!.epoch).toBe(epoch + 1);
+      }
     } finally {
       await close();
     }

@@ -11,6 +11,7 @@ import { SqliteMessageStore } from "../../src/storage/sqlite/message-store.ts";
 import { expectFailedBatchRejectedWhole, message, messageStoreContract } from "./message-store.contract.ts";
 import { metadataStoreContract } from "./metadata-store.contract.ts";
 import { safetyStoreContract } from "./safety-store.contract.ts";
+import { e2eeStoreContract } from "./e2ee-store.contract.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "msgr-sqlite-contract-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -41,6 +42,10 @@ for (const synchronous of ["full", "normal"] as const) {
 safetyStoreContract("sqlite safety store", async () => {
   const { backend, close } = openFresh("normal");
   return { safety: backend.safety, metadata: backend.metadata, close };
+});
+e2eeStoreContract("sqlite e2ee store", async () => {
+  const { backend, close } = openFresh("normal");
+  return { e2ee: backend.e2ee, metadata: backend.metadata, close };
 });
 
 describe("sqlite message store specifics", () => {

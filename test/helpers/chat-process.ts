@@ -45,5 +45,9 @@ export function chatProcess(h: Harness, user: string) {
       }
       return out.indexOf(text, from) + text.length;
     },
+    /** Everything printed so far. */
+    output: () => out,
   };
 }
+
+export type ChatProcess = ReturnType<typeof chatProcess>;

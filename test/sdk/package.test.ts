@@ -47,6 +47,8 @@ test("the tarball holds compiled JavaScript and declarations, no TypeScript sour
   const files = JSON.parse(await run(["npm", "pack", "-w", "@msgr/sdk", "--dry-run", "--json", "--ignore-scripts"], ROOT))[0].files.map((f: { path: string }) => f.path);
   expect(files).toContain("dist/sdk/index.js");
   expect(files).toContain("dist/sdk/index.d.ts");
+  expect(files).toContain("dist/sdk/e2ee.js");
+  expect(files).toContain("dist/sdk/e2ee.d.ts");
   expect(files).toContain("package.json");
   expect(files.filter((f: string) => f.endsWith(".ts") && !f.endsWith(".d.ts"))).toEqual([]);
 }, 60_000);

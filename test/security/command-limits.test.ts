@@ -108,6 +108,15 @@ function sample(method: MethodId, n: number, ctx: { conv: string; group: string 
       return { conv: ctx.conv, pinned: n % 2 === 0 };
     case Method.SettingsList:
       return {};
+    case Method.KeyPackageUpload:
+      return { packages: [] };
+    case Method.KeyPackageCount:
+      return {};
+    case Method.KeyPackageClaim:
+    case Method.MlsGroup:
+      return { conv: ctx.conv };
+    case Method.MlsCommit:
+      return { conv: ctx.conv, commit: new Uint8Array([0, 1, 0, 1]) };
   }
 }
 

@@ -18,7 +18,8 @@ export const send: Command<typeof Method.Send> = {
     const { conv, cid, kind, body, media, resend, ref } = p;
     const { limits } = node.ctx.config;
     if (body.length > limits.maxBodyBytes) throw new CommandError(ErrorCode.BodyTooLarge, `body exceeds ${limits.maxBodyBytes} bytes`);
-    if (media && kind !== MessageKind.Media) throw new CommandError(ErrorCode.InvalidParams, "media: only messages of kind media carry an upload");
+    // An encrypted message (kind Mls) may carry an upload too: the file, encrypted by the sender.
+    if (media && kind !== MessageKind.Media && kind !== MessageKind.Mls) throw new CommandError(ErrorCode.InvalidParams, "media: only messages of kind media or mls carry an upload");
     if (kind === MessageKind.Removed) throw new CommandError(ErrorCode.InvalidParams, "kind: removed messages are written by the server");
     // Copy: the frame's buffer belongs to the socket layer.
     const copy = body.slice();
@@ -26,18 +27,28 @@ export const send: Command<typeof Method.Send> = {
     if (ref !== undefined || p.forward || kind === MessageKind.Edit || kind === MessageKind.Reaction) {
       checkLifecycleParams(p);
       const q = { ...p, body: copy };
-      if (kind === MessageKind.Edit) return sendEdit(node, s, q, acceptedAt);
-      if (p.forward) return sendForward(node, s, q, acceptedAt);
+      if (kind === MessageKind.Edit) return admitted(node, s, q, () => sendEdit(node, s, q, acceptedAt));
+      if (p.forward) return admitted(node, s, q, () => sendForward(node, s, q, acceptedAt));
       return sendSlow(node, s, conv, cid, kind, copy, media, resend, acceptedAt, ref);
     }
     // The hot path takes no promise until the store's: a loaded conversation, no media, and
     // what the safety rules need already known (no block between the two of a direct
     // conversation, the sender's consent recorded).
     const loaded = media ? undefined : node.loadedConversation(conv);
-    if (loaded && readyToSend(node, loaded, s.user)) return loaded.send(s.user, s.device, cid, kind, copy, acceptedAt, { resend });
+    if (loaded && readyToSend(node, loaded, s.user) && node.ctx.e2ee.screen(loaded, s.user, s.device, kind, copy, cid)) return loaded.send(s.user, s.device, cid, kind, copy, acceptedAt, { resend });
     return sendSlow(node, s, conv, cid, kind, copy, media, resend, acceptedAt);
   },
 };
+
+/**
+ * Edits and forwards take paths of their own; in an end-to-end encrypted conversation they pass
+ * the same checks as any message first (an edit in the clear is refused: edits, like reactions,
+ * travel inside MLS messages there, with `ref`).
+ */
+async function admitted(node: Node, s: DeviceSession, p: { conv: string; cid: string; kind: number; body: Uint8Array }, then: () => Promise<SendResult>): Promise<SendResult> {
+  await node.ctx.e2ee.admit(await memberOf(node, p.conv, s.user), s.user, s.device, p.kind, p.body, p.cid);
+  return then();
+}
 
 /**
  * Whether a SEND from `user` may go straight to the loaded conversation: a member, and the
@@ -70,12 +81,15 @@ async function sendSlow(
   const a = await memberOf(node, conv, s.user);
   const peer = a.type === ConvType.Direct ? peerOf(a, s.user) : undefined;
   if (peer) await ctx.safety.requireNotBlocked(s.user, peer);
+  // End-to-end encryption: plain messages stay out of encrypted conversations, MLS ones pass its checks.
+  await ctx.e2ee.admit(a, s.user, s.device, kind, body, cid);
   // A reaction or a reply: the message it names exists here and the sender may read it.
   if (ref !== undefined) await targetOf(node, a, s.user, ref, kind === MessageKind.Reaction ? "reaction" : "reply");
   const upload = media ? await ctx.media.verifyForSend(s.user, media, conv) : null;
   const ack = await a.send(s.user, s.device, cid, kind, body, acceptedAt, ref === undefined ? { media, resend } : { media, resend, ref });
-  if (upload && !ack.dup) void thumbnail(node, a, upload, conv, ack.seq, ack.exp);
-  else if (upload && ack.exp !== undefined) await ctx.media.scheduleDeletion(upload.id, ack.exp);
+  // Thumbnails only of plain media: an encrypted file is noise to the server (its sender makes the thumbnail).
+  if (upload && !ack.dup && kind === MessageKind.Media) void thumbnail(node, a, upload, conv, ack.seq, ack.exp);
+  else if (upload && !ack.dup && ack.exp !== undefined) await ctx.media.scheduleDeletion(upload.id, ack.exp);
   // Writing in a conversation makes it the sender's choice (presence, src/safety/policy.ts).
   ctx.safety.consent(conv, s.user).catch((err: unknown) => ctx.log.warn({ err, conv }, "recording consent failed"));
   return ack;

@@ -5,6 +5,7 @@ import { Method } from "../../proto/codes.ts";
 import type { CommandTable } from "./command.ts";
 import { convGet, convList, directOpen, groupAdd, groupCreate, groupRemove, groupRename, groupSetAdmin } from "./conversations.ts";
 import { deviceList, deviceRevoke } from "./devices.ts";
+import { keyPackageClaim, keyPackageCount, keyPackageUpload, mlsCommit, mlsGroup } from "./e2ee.ts";
 import {
   invitationAccept,
   invitationDecline,
@@ -71,4 +72,9 @@ export const COMMANDS: CommandTable = {
   [Method.TimerSet]: timerSet,
   [Method.SettingsSet]: settingsSet,
   [Method.SettingsList]: settingsList,
+  [Method.KeyPackageUpload]: keyPackageUpload,
+  [Method.KeyPackageCount]: keyPackageCount,
+  [Method.KeyPackageClaim]: keyPackageClaim,
+  [Method.MlsCommit]: mlsCommit,
+  [Method.MlsGroup]: mlsGroup,
 };

@@ -7,10 +7,12 @@ import { drizzle } from "drizzle-orm/postgres-js";
 import { migrate } from "drizzle-orm/postgres-js/migrator";
 import postgres from "postgres";
 import type { PostgresConnection } from "../../connect/postgres.ts";
+import type { E2eeStore } from "../e2ee-types.ts";
 import type { SafetyStore } from "../safety-types.ts";
 import type { MessageStore, MetadataStore } from "../types.ts";
 import { PostgresMessageStore } from "./message-store.ts";
 import { PostgresMetadataStore } from "./metadata-store.ts";
+import { PostgresE2eeStore } from "./e2ee-store.ts";
 import { PostgresSafetyStore } from "./safety-store.ts";
 import * as schema from "./schema.ts";
 
@@ -27,6 +29,8 @@ export interface PostgresBackend {
   messages: MessageStore;
   metadata: MetadataStore;
   safety: SafetyStore;
+  /** KeyPackages and MLS groups (src/e2ee). */
+  e2ee: E2eeStore;
   /** Flushes pending appends, then closes the pool. */
   close(): Promise<void>;
 }
@@ -65,6 +69,7 @@ export async function openPostgres(opts: PostgresOptions): Promise<PostgresBacke
     messages,
     metadata,
     safety: new PostgresSafetyStore(orm),
+    e2ee: new PostgresE2eeStore(orm),
     async close() {
       await messages.close();
       await metadata.close();

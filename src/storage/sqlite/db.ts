@@ -6,10 +6,12 @@ import { mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { drizzle } from "drizzle-orm/bun-sqlite";
 import { migrate } from "drizzle-orm/bun-sqlite/migrator";
+import type { E2eeStore } from "../e2ee-types.ts";
 import type { SafetyStore } from "../safety-types.ts";
 import type { MessageStore, MetadataStore } from "../types.ts";
 import { SqliteMessageStore } from "./message-store.ts";
 import { SqliteMetadataStore } from "./metadata-store.ts";
+import { SqliteE2eeStore } from "./e2ee-store.ts";
 import { SqliteSafetyStore } from "./safety-store.ts";
 import * as schema from "./schema.ts";
 
@@ -36,6 +38,8 @@ export interface SqliteBackend {
   messages: MessageStore;
   metadata: MetadataStore;
   safety: SafetyStore;
+  /** KeyPackages and MLS groups (src/e2ee). */
+  e2ee: E2eeStore;
   /** Flushes pending appends, then closes the shared connection. */
   close(): Promise<void>;
 }
@@ -66,6 +70,7 @@ export function openSqlite(opts: SqliteOptions): SqliteBackend {
       messages,
       metadata,
       safety: new SqliteSafetyStore(orm),
+      e2ee: new SqliteE2eeStore(orm),
       async close() {
         await messages.close();
         await metadata.close();

@@ -328,6 +328,58 @@ export const removedMessages = sqliteTable(
   (t) => [primaryKey({ columns: [t.convId, t.seq] })],
 );
 
+// ---- end-to-end encryption (src/e2ee): the MLS delivery service's state ------------------------
+
+/**
+ * KeyPackages devices uploaded for others to add them to MLS groups (RFC 9420 §10). Each is
+ * claimed once (deleted as it is taken), except a device's one last-resort package, which stays.
+ */
+export const mlsKeyPackages = sqliteTable(
+  "mls_key_packages",
+  {
+    /** Hex SHA-256 of `body`. */
+    ref: text("ref").primaryKey(),
+    user: text("user").notNull(),
+    device: text("device").notNull(),
+    /** The MLSMessage (mls_key_package) as uploaded. */
+    body: blob("body", { mode: "buffer" }).notNull(),
+    lastResort: integer("last_resort", { mode: "boolean" }).notNull(),
+    createdAt: integer("created_at").notNull(),
+    /** The package's lifetime.not_after, in ms. */
+    expiresAt: integer("expires_at").notNull(),
+  },
+  (t) => [index("mls_key_packages_device_idx").on(t.user, t.device, t.lastResort, t.createdAt)],
+);
+
+/** A conversation's MLS group: its id and epoch, and the commit that started the epoch. */
+export const mlsGroups = sqliteTable("mls_groups", {
+  convId: text("conv_id")
+    .primaryKey()
+    .references(() => conversations.id, { onDelete: "cascade" }),
+  groupId: blob("group_id", { mode: "buffer" }).notNull(),
+  epoch: integer("epoch").notNull(),
+  /** Seq of the MlsCommit message that started `epoch`; 0 while it is being stored. */
+  commitSeq: integer("commit_seq").notNull(),
+  /** Hex SHA-256 of that commit (a retry of it is recognised). */
+  commitHash: text("commit_hash").notNull(),
+  /** That MlsCommit message until it is stored (JSON: from, dev, cid, media; body base64): a node that finds it re-appends it. */
+  pending: text("pending"),
+});
+
+/** Who holds each leaf of a group's ratchet tree (blank leaves have no row). */
+export const mlsLeaves = sqliteTable(
+  "mls_leaves",
+  {
+    convId: text("conv_id")
+      .notNull()
+      .references(() => conversations.id, { onDelete: "cascade" }),
+    leaf: integer("leaf").notNull(),
+    user: text("user").notNull(),
+    device: text("device").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.convId, t.leaf] }), index("mls_leaves_device_idx").on(t.user, t.device)],
+);
+
 // ---- each user's own view of their conversations (ChatSettingsStore) --------------------------
 
 /** A user's settings of one conversation; no row: the defaults. */
