@@ -376,7 +376,7 @@ describe("log-backed store", () => {
 
 describe("failover", () => {
   let opened: Opened[] = [];
-  let children: Subprocess<"ignore", "pipe", "inherit">[] = [];
+  let children: Subprocess<"ignore", "inherit", "inherit">[] = [];
   const open = async (opts?: OpenOptions) => {
     const o = await openStore(opts);
     opened.push(o);
@@ -391,8 +391,17 @@ describe("failover", () => {
     await cleanUp();
   });
 
-  /** A store in a child process (test/helpers/log-writer.ts) appending `count` messages to `conv`; its acks as they come. */
+  /**
+   * A store in a child process (test/helpers/log-writer.ts) appending `count` messages to `conv`;
+   * its acks as they come, over Bun's IPC channel (a stdout pipe read here was once found closed
+   * under load while the child wrote to it, and the test saw none of its acks).
+   */
   async function writerProcess(stream: string, conv: string, count: number, window: number, extraEnv: Record<string, string> = {}) {
+    /** cid -> acked seq. */
+    const acks = new Map<string, number>();
+    let done = false;
+    let stats: WriterStats | undefined;
+    const listeners = new Set<() => void>();
     const proc = spawn([process.execPath, "test/helpers/log-writer.ts"], {
       cwd: new URL("../..", import.meta.url).pathname,
       env: {
@@ -410,33 +419,19 @@ describe("failover", () => {
         ...extraEnv,
       },
       stdin: "ignore",
-      stdout: "pipe",
+      stdout: "inherit",
       stderr: "inherit",
-    });
-    children.push(proc);
-    /** cid -> acked seq. */
-    const acks = new Map<string, number>();
-    let done = false;
-    let stats: WriterStats | undefined;
-    const listeners = new Set<() => void>();
-    void (async () => {
-      const decoder = new TextDecoder();
-      let buf = "";
-      for await (const chunk of proc.stdout) {
-        buf += decoder.decode(chunk, { stream: true });
-        const lines = buf.split("\n");
-        buf = lines.pop()!;
-        for (const line of lines) {
-          const [what, n, seq] = line.split(" ");
-          if (what === "ack") acks.set(`w${n}`, Number(seq));
-          if (what === "done") {
-            done = true;
-            stats = JSON.parse(n!) as WriterStats;
-          }
+      ipc(line: string) {
+        const [what, n, seq] = line.split(" ");
+        if (what === "ack") acks.set(`w${n}`, Number(seq));
+        if (what === "done") {
+          done = true;
+          stats = JSON.parse(n!) as WriterStats;
         }
         for (const l of listeners) l();
-      }
-    })();
+      },
+    });
+    children.push(proc);
     /** Resolves once `cond` holds over what the child printed. */
     const when = (cond: () => boolean, timeoutMs = 60_000) =>
       new Promise<void>((resolve, reject) => {

@@ -1,7 +1,8 @@
 // A log-backed store in a process of its own, as an edge has it, for failover tests that SIGKILL
 // or SIGSTOP it mid-batch: appends MSGR_TEST_COUNT messages to MSGR_TEST_CONV with
 // MSGR_TEST_WINDOW in flight, resends each (same client id, marked resend, as the SDK does) until
-// it is acknowledged, and prints "ack <n> <seq>" for each, then "done <its store's stats>".
+// it is acknowledged, and tells its parent "ack <n> <seq>" for each, then "done <its store's
+// stats>", over Bun's IPC channel (process.send).
 
 import pino from "pino";
 import { CassandraHistory } from "../../src/storage/cassandra/history-store.ts";
@@ -44,7 +45,6 @@ const history = await CassandraHistory.open({
 const frozen: Clock = { now: () => 0, after: () => () => {} };
 const clock = env.MSGR_TEST_FROZEN_CLOCK ? frozen : systemClock;
 const store = new LogBackedMessageStore(messageLog, history, log, { name: "child", leaseTtlMs: Number(env.MSGR_TEST_LEASE_TTL_MS), duplicateWindowMs: 60_000, clock });
-process.stdout.write("ready\n");
 
 let next = 0;
 const body = new TextEncoder().encode("x".repeat(100));
@@ -55,7 +55,7 @@ async function lane(): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       try {
         const r = await store.append(msg, { resend: attempt > 0 });
-        process.stdout.write(`ack ${n} ${r.message.seq}\n`);
+        process.send!(`ack ${n} ${r.message.seq}`);
         break;
       } catch {
         // Unknown outcome or no owner reachable: resend after a moment, as the SDK does.
@@ -65,6 +65,7 @@ async function lane(): Promise<void> {
   }
 }
 await Promise.all(Array.from({ length: window }, lane));
-process.stdout.write(`done ${JSON.stringify(store.stats())}\n`);
+// Exit only once the parent has the last message (the callback runs when it has been sent).
+await new Promise<void>((sent) => process.send!(`done ${JSON.stringify(store.stats())}`, undefined, undefined, () => sent()));
 await store.close();
 process.exit(0);
