@@ -215,11 +215,7 @@ describe("a cluster with credentials and TLS on every link", () => {
     });
     closers.push(() => cql.shutdown());
     const stored = async () => (await cql.execute("SELECT body FROM msgr.messages WHERE conv = ? AND bucket = 0 AND seq = ?", [conv.id, ack.seq], { prepare: true })).rows;
-    const deadline = Date.now() + 20_000;
-    while ((await stored()).length === 0) {
-      if (Date.now() > deadline) throw new Error("the worker did not store the message within 20 s");
-      await Bun.sleep(50);
-    }
+    await until(async () => (await stored()).length > 0, 20_000, "the worker to store the message");
     expect(new TextDecoder().decode((await stored())[0]!.body as Uint8Array)).toBe("sealed");
   }, 30_000);
 
