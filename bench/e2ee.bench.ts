@@ -179,7 +179,7 @@ async function party(server: ChildServer, dataDir: string, prefix: string, n: nu
 
 /** Server CPU (ms) per message for one burst (SEND, storing, fan-out), until every receiver has it all and the server is idle again, less its idle CPU over that time. */
 async function burst(server: ChildServer, p: Party, idlePerMs: number): Promise<number> {
-  const pid = server.proc.pid;
+  const pid = server.proc.pid!;
   const start = p.got();
   const t0 = performance.now();
   const before = cpuMs(pid);
@@ -201,9 +201,10 @@ async function burst(server: ChildServer, p: Party, idlePerMs: number): Promise<
 /** The server's CPU per ms of wall time while nothing happens (heartbeats, sweeps, timers). */
 async function idleRate(server: ChildServer): Promise<number> {
   const t0 = performance.now();
-  const c0 = cpuMs(server.proc.pid);
+  const pid = server.proc.pid!;
+  const c0 = cpuMs(pid);
   await Bun.sleep(5_000);
-  return (cpuMs(server.proc.pid) - c0) / (performance.now() - t0);
+  return (cpuMs(pid) - c0) / (performance.now() - t0);
 }
 
 async function serverCost(): Promise<{ size: number; plainMs: number; encryptedMs: number; idlePerS: number }[]> {

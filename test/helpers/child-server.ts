@@ -1,12 +1,12 @@
 // Runs the real server as a child process (`msgr start`), so tests can SIGKILL and SIGTERM it.
 
-import { spawn, type Subprocess } from "bun";
 import { resolveConfig } from "../../src/config/config.ts";
 import { mintToken } from "./harness.ts";
 import { freePort } from "./services/common.ts";
+import { spawnEngine, type EngineProcess } from "./services/engine-process.ts";
 
 export interface ChildServer {
-  proc: Subprocess<"ignore", "pipe", "pipe">;
+  proc: EngineProcess;
   wsUrl: string;
   httpUrl: string;
   /** Where its /metrics is served (its own listener with metrics.listen, else the edge's port). */
@@ -27,7 +27,7 @@ export async function startChild(env: Record<string, string>): Promise<ChildServ
 }
 
 export interface ChildWorker {
-  proc: Subprocess<"ignore", "pipe", "pipe">;
+  proc: EngineProcess;
   /** Where its /metrics is served (on a port the system picked). */
   metricsUrl: string;
   output(): string;
@@ -45,7 +45,7 @@ export async function startWorkerChild(env: Record<string, string>): Promise<Chi
 const OUTPUT_LIMIT = 256 * 1024;
 
 /** Children still running when this process exits (a crash, an interrupted run) go down with it. */
-const running = new Set<Subprocess>();
+const running = new Set<EngineProcess>();
 process.on("exit", () => {
   for (const p of running) {
     try {
@@ -58,12 +58,10 @@ process.on("exit", () => {
 
 /** Spawns a msgr command; resolves once its stdout matches `ready` (with the first group, if any). */
 async function startCommand(command: string, env: Record<string, string>, ready: RegExp) {
-  const proc = spawn([process.execPath, "src/cli/main.ts", command], {
+  // Shielded like an engine: one started in beforeAll must outlive bun test's auto-killer.
+  const proc = spawnEngine([process.execPath, "src/cli/main.ts", command], {
     cwd: ROOT,
     env: { ...process.env, MSGR_SERVER_PORT: "0", MSGR_LOG_LEVEL: "info", ...env },
-    stdin: "ignore",
-    stdout: "pipe",
-    stderr: "pipe",
   });
   running.add(proc);
   void proc.exited.then(() => running.delete(proc));

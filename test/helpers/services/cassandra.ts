@@ -3,7 +3,6 @@
 // package or Docker here: infra/services/install-cassandra.sh fetches the jars from Maven Central
 // once (about half a minute), and infra/services/cassandra.sh writes the config and runs the JVM.
 
-import { spawn, type Subprocess } from "bun";
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { mkdtemp } from "node:fs/promises";
 import { createConnection } from "node:net";
@@ -13,6 +12,7 @@ import type { TestCert } from "./certs.ts";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePorts, installedByScript } from "./common.ts";
+import { spawnEngine, type EngineProcess } from "./engine-process.ts";
 
 export interface CassandraServer {
   host: string;
@@ -105,10 +105,8 @@ export async function startCassandra(opts: { secure?: CassandraSecurity } = {}):
   const dir = await mkdtemp(join(tmpdir(), "msgr-cassandra-"));
   const logFile = join(dir, "logs", "system.log");
 
-  // setpriv --pdeathsig: the JVM dies with this process even when it is SIGKILLed and the exit
-  // hook below never runs (bash and setpriv exec, so the JVM is our direct child).
-  const pdeathsig = Bun.which("setpriv") ? ["setpriv", "--pdeathsig", "KILL", "--"] : [];
-  const cmd = [...pdeathsig, "bash", join(SERVICES, "cassandra.sh"), "run", dir, String(port), String(storagePort), "msgr_test"];
+  // bash execs the JVM, so the engine's pid is the JVM's.
+  const cmd = ["bash", join(SERVICES, "cassandra.sh"), "run", dir, String(port), String(storagePort), "msgr_test"];
   const env = {
     ...process.env,
     MSGR_CASSANDRA_INSTALL_DIR: home,
@@ -119,12 +117,12 @@ export async function startCassandra(opts: { secure?: CassandraSecurity } = {}):
   };
   const ca = opts.secure ? readFileSync(opts.secure.cert.caFile, "utf8") : undefined;
 
-  let proc: Subprocess<"ignore", "pipe", "pipe"> | undefined;
+  let proc: EngineProcess | undefined;
   let output = "";
 
   const launch = async () => {
     output = "";
-    const p = spawn(cmd, { stdin: "ignore", stdout: "pipe", stderr: "pipe", env });
+    const p = spawnEngine(cmd, { env });
     proc = p;
     // Keep reading both pipes (a full pipe blocks the JVM); the tail goes in the error below.
     for (const stream of [p.stdout, p.stderr]) {
@@ -148,7 +146,7 @@ export async function startCassandra(opts: { secure?: CassandraSecurity } = {}):
   const halt = async (signal: "SIGTERM" | "SIGKILL") => {
     const p = proc;
     proc = undefined;
-    if (!p || p.exitCode !== null || p.signalCode !== null) return;
+    if (!p || p.exitCode !== null) return;
     p.kill(signal);
     const timer = setTimeout(() => p.kill("SIGKILL"), STOP_TIMEOUT_MS);
     await p.exited;
@@ -158,14 +156,10 @@ export async function startCassandra(opts: { secure?: CassandraSecurity } = {}):
   // If the test process exits without stop() (a failed test, an interrupted run), take the JVM
   // down with it and delete its files. Exit hooks are synchronous: SIGKILL, then wait briefly.
   const onExit = () => {
-    const p = proc;
-    if (p && p.exitCode === null) {
-      try {
-        process.kill(p.pid, "SIGKILL");
-      } catch {
-        // Already gone.
-      }
-      for (let i = 0; i < 200 && existsSync(`/proc/${p.pid}`) && !isZombie(p.pid); i++) Bun.sleepSync(10);
+    const pid = proc?.pid;
+    if (pid !== undefined) {
+      proc!.kill("SIGKILL");
+      for (let i = 0; i < 200 && existsSync(`/proc/${pid}`) && !isZombie(pid); i++) Bun.sleepSync(10);
     }
     rmSync(dir, { recursive: true, force: true });
   };

@@ -2,9 +2,10 @@
 // command runner, and installing a missing Debian package with apt-get on first use (CI images
 // start without the servers).
 
-import { spawn, type Subprocess } from "bun";
+import { spawn } from "bun";
 import { createServer } from "node:net";
 import { join } from "node:path";
+import { spawnEngine, type EngineProcess } from "./engine-process.ts";
 
 /** A port that was free a moment ago (the kernel picks it; we close it and hand it to the server, which may still lose it). */
 export function freePort(host = "127.0.0.1"): Promise<number> {
@@ -93,13 +94,13 @@ async function install(spec: InstallSpec): Promise<string> {
  * restart in a test is a crash, and there is nothing to save on a clean stop.
  */
 export function serverProcess(name: string, args: string[], ready: () => Promise<boolean>, timeoutMs = 10_000) {
-  let proc: Subprocess<"ignore", "pipe", "pipe"> | undefined;
+  let proc: EngineProcess | undefined;
   let log = "";
   return {
     /** Starts the process and resolves once `ready` says so; rejects with the output's tail if it does not. */
     async start(): Promise<void> {
       log = "";
-      const p = spawn(args, { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+      const p = spawnEngine(args);
       proc = p;
       // Keep reading both pipes: an unread pipe fills up and blocks the server's logging. The
       // tail is kept for the error message when it does not start.

@@ -2,13 +2,13 @@
 // call gets its own empty data directory, removed on stop. MinIO has no Debian package, so a
 // missing binary is built from source by infra/services/install-minio.sh (Go, minutes once).
 
-import { spawn } from "bun";
 import { randomBytes } from "node:crypto";
 import { copyFile, mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TestCert } from "./certs.ts";
 import { freePorts, installedByScript } from "./common.ts";
+import { spawnEngine } from "./engine-process.ts";
 
 export interface MinioServer {
   endPoint: string;
@@ -44,10 +44,7 @@ export async function startMinio(opts: { secure?: { cert: TestCert } } = {}): Pr
     args.push("--certs-dir", certs);
     ca = await readFile(opts.secure.cert.caFile, "utf8");
   }
-  const proc = spawn(args, {
-    stdin: "ignore",
-    stdout: "pipe",
-    stderr: "pipe",
+  const proc = spawnEngine(args, {
     // No update checks: tests reach nothing beyond loopback.
     env: { ...process.env, MINIO_ROOT_USER: accessKey, MINIO_ROOT_PASSWORD: secretKey, MINIO_UPDATE: "off" },
   });

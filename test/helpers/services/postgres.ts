@@ -8,6 +8,7 @@ import { join } from "node:path";
 import postgres from "postgres";
 import type { TestCert } from "./certs.ts";
 import { ensureInstalled, freePort } from "./common.ts";
+import { spawnEngine } from "./engine-process.ts";
 
 export interface PostgresServer {
   /** postgres://postgres@127.0.0.1:PORT/DB: the suite's database, as the superuser (trust auth); secure: as `msgr`, its owner. */
@@ -105,7 +106,7 @@ const adminTarget = (dir: string, secure: boolean) => (secure ? { host: dir } : 
 /** Starts the server on `port` and resolves once it accepts queries; rejects with its log otherwise. */
 async function startServer(bin: string, dir: string, port: number, secure: boolean): Promise<RunningServer> {
   const data = join(dir, "data");
-  const proc = Bun.spawn(
+  const proc = spawnEngine(
     asServerUser([
       join(bin, "postgres"),
       "-D", data,
@@ -117,7 +118,6 @@ async function startServer(bin: string, dir: string, port: number, secure: boole
       "-c", "fsync=off",
       ...(secure ? ["-c", "ssl=on", "-c", "ssl_cert_file=server.crt", "-c", "ssl_key_file=server.key", "-c", "password_encryption=scram-sha-256"] : []),
     ]),
-    { stdout: "pipe", stderr: "pipe" },
   );
   let log = "";
   const collect = async (stream: ReadableStream<Uint8Array>) => {
