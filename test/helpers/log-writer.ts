@@ -1,8 +1,8 @@
 // A log-backed store in a process of its own, as an edge has it, for failover tests that SIGKILL
 // or SIGSTOP it mid-batch: appends MSGR_TEST_COUNT messages to MSGR_TEST_CONV with
 // MSGR_TEST_WINDOW in flight, resends each (same client id, marked resend, as the SDK does) until
-// it is acknowledged, and tells its parent "ack <n> <seq>" for each, then "done <its store's
-// stats>", over Bun's IPC channel (process.send).
+// it is acknowledged, and tells its parent "ack <n> <seq> <attempts>" for each, then "done <its
+// store's stats>", over Bun's IPC channel (process.send).
 
 import pino from "pino";
 import { CassandraHistory } from "../../src/storage/cassandra/history-store.ts";
@@ -55,7 +55,7 @@ async function lane(): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       try {
         const r = await store.append(msg, { resend: attempt > 0 });
-        process.send!(`ack ${n} ${r.message.seq}`);
+        process.send!(`ack ${n} ${r.message.seq} ${attempt + 1}`);
         break;
       } catch {
         // Unknown outcome or no owner reachable: resend after a moment, as the SDK does.
