@@ -12,7 +12,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { spawn, type Subprocess } from "bun";
 import cassandra from "cassandra-driver";
-import { connect, type NatsConnection } from "nats";
+import { connect, type NatsConnection, type Subscription } from "nats";
 import pino from "pino";
 import { CassandraHistory } from "../../src/storage/cassandra/history-store.ts";
 import { BUCKET_SEQS } from "../../src/storage/cassandra/schema.ts";
@@ -377,6 +377,7 @@ describe("log-backed store", () => {
 describe("failover", () => {
   let opened: Opened[] = [];
   let children: Subprocess<"ignore", "inherit", "inherit">[] = [];
+  let subscriptions: Subscription[] = [];
   const open = async (opts?: OpenOptions) => {
     const o = await openStore(opts);
     opened.push(o);
@@ -386,6 +387,8 @@ describe("failover", () => {
     for (const c of children) c.kill("SIGKILL");
     await Promise.all(children.map((c) => c.exited));
     children = [];
+    for (const sub of subscriptions) sub.unsubscribe();
+    subscriptions = [];
     for (const o of opened.reverse()) await o.close();
     opened = [];
     await cleanUp();
@@ -393,8 +396,11 @@ describe("failover", () => {
 
   /**
    * A store in a child process (test/helpers/log-writer.ts) appending `count` messages to `conv`;
-   * its acks as they come, over Bun's IPC channel (a stdout pipe read here was once found closed
-   * under load while the child wrote to it, and the test saw none of its acks).
+   * its acks as they come, on a NATS subject. Not over a pipe to this process: in full CI runs,
+   * twice over a stdout pipe and once over Bun's IPC channel, the child stored all its messages
+   * and exited 0 while this process received none of its reports (once the child's write failed
+   * with EPIPE: this end had been closed). Not reproduced alone; NATS takes this process's pipes
+   * out of the way, and the subscription is made before the child starts.
    */
   async function writerProcess(stream: string, conv: string, count: number, window: number, extraEnv: Record<string, string> = {}) {
     /** cid -> acked seq. */
@@ -404,6 +410,24 @@ describe("failover", () => {
     let done = false;
     let stats: WriterStats | undefined;
     const listeners = new Set<() => void>();
+    const report = `test.writer.${stream}.${conv}`;
+    const sub = admin.subscribe(report, {
+      callback: (_err, m) => {
+        const [what, n, seq, attempts] = m.string().split(" ");
+        if (what === "ack") {
+          acks.set(`w${n}`, Number(seq));
+          if (Number(attempts) > 1) resent.add(`w${n}`);
+        }
+        if (what === "done") {
+          done = true;
+          stats = JSON.parse(n!) as WriterStats;
+        }
+        for (const l of listeners) l();
+      },
+    });
+    subscriptions.push(sub);
+    // The server has the subscription before the child can publish.
+    await admin.flush();
     const proc = spawn([process.execPath, "test/helpers/log-writer.ts"], {
       cwd: new URL("../..", import.meta.url).pathname,
       env: {
@@ -418,23 +442,12 @@ describe("failover", () => {
         MSGR_TEST_CONV: conv,
         MSGR_TEST_COUNT: String(count),
         MSGR_TEST_WINDOW: String(window),
+        MSGR_TEST_REPORT: report,
         ...extraEnv,
       },
       stdin: "ignore",
       stdout: "inherit",
       stderr: "inherit",
-      ipc(line: string) {
-        const [what, n, seq, attempts] = line.split(" ");
-        if (what === "ack") {
-          acks.set(`w${n}`, Number(seq));
-          if (Number(attempts) > 1) resent.add(`w${n}`);
-        }
-        if (what === "done") {
-          done = true;
-          stats = JSON.parse(n!) as WriterStats;
-        }
-        for (const l of listeners) l();
-      },
     });
     children.push(proc);
     /** Resolves once `cond` holds over what the child printed. */

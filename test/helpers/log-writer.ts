@@ -2,7 +2,7 @@
 // or SIGSTOP it mid-batch: appends MSGR_TEST_COUNT messages to MSGR_TEST_CONV with
 // MSGR_TEST_WINDOW in flight, resends each (same client id, marked resend, as the SDK does) until
 // it is acknowledged, and tells its parent "ack <n> <seq> <attempts>" for each, then "done <its
-// store's stats>", over Bun's IPC channel (process.send).
+// store's stats>", on the NATS subject MSGR_TEST_REPORT.
 
 import pino from "pino";
 import { CassandraHistory } from "../../src/storage/cassandra/history-store.ts";
@@ -16,6 +16,7 @@ const conv = env.MSGR_TEST_CONV!;
 const count = Number(env.MSGR_TEST_COUNT);
 const window = Number(env.MSGR_TEST_WINDOW);
 const prefix = env.MSGR_TEST_PREFIX ?? "w";
+const report = env.MSGR_TEST_REPORT!;
 
 const messageLog = await MessageLog.open({
   servers: [env.MSGR_TEST_NATS!],
@@ -55,7 +56,7 @@ async function lane(): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       try {
         const r = await store.append(msg, { resend: attempt > 0 });
-        process.send!(`ack ${n} ${r.message.seq} ${attempt + 1}`);
+        messageLog.nc.publish(report, `ack ${n} ${r.message.seq} ${attempt + 1}`);
         break;
       } catch {
         // Unknown outcome or no owner reachable: resend after a moment, as the SDK does.
@@ -65,7 +66,8 @@ async function lane(): Promise<void> {
   }
 }
 await Promise.all(Array.from({ length: window }, lane));
-// Exit only once the parent has the last message (the callback runs when it has been sent).
-await new Promise<void>((sent) => process.send!(`done ${JSON.stringify(store.stats())}`, undefined, undefined, () => sent()));
+messageLog.nc.publish(report, `done ${JSON.stringify(store.stats())}`);
+// Exit only once the server has every report.
+await messageLog.nc.flush();
 await store.close();
 process.exit(0);
