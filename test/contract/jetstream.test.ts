@@ -149,6 +149,232 @@ async function logged(l: MessageLog, conv: string): Promise<StoredMessage[]> {
 
 const range1 = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
+// Failover first, straight after the engines start: in three full CI runs the first failover
+// test, run after the tests below, lost every report of its child writer at once (bun test also
+// printed "killed N dangling processes", its timeout handling, though no test had timed out).
+// Never seen alone or first; the cause is not known.
+describe("failover", () => {
+  let opened: Opened[] = [];
+  let children: Subprocess<"ignore", "inherit", "inherit">[] = [];
+  let subscriptions: Subscription[] = [];
+  const open = async (opts?: OpenOptions) => {
+    const o = await openStore(opts);
+    opened.push(o);
+    return o;
+  };
+  afterEach(async () => {
+    for (const c of children) c.kill("SIGKILL");
+    await Promise.all(children.map((c) => c.exited));
+    children = [];
+    for (const sub of subscriptions) sub.unsubscribe();
+    subscriptions = [];
+    for (const o of opened.reverse()) await o.close();
+    opened = [];
+    await cleanUp();
+  });
+
+  /**
+   * A store in a child process (test/helpers/log-writer.ts) appending `count` messages to `conv`;
+   * its acks as they come, on a NATS subject. Not over a pipe to this process: in full CI runs,
+   * twice over a stdout pipe and once over Bun's IPC channel, the child stored all its messages
+   * and exited 0 while this process received none of its reports (once the child's write failed
+   * with EPIPE: this end had been closed). Not reproduced alone; NATS takes this process's pipes
+   * out of the way, and the subscription is made before the child starts.
+   */
+  async function writerProcess(stream: string, conv: string, count: number, window: number, extraEnv: Record<string, string> = {}) {
+    /** cid -> acked seq. */
+    const acks = new Map<string, number>();
+    /** The cids acknowledged only after a resend. */
+    const resent = new Set<string>();
+    let done = false;
+    let stats: WriterStats | undefined;
+    const listeners = new Set<() => void>();
+    const report = `test.writer.${stream}.${conv}`;
+    const sub = admin.subscribe(report, {
+      callback: (_err, m) => {
+        const [what, n, seq, attempts] = m.string().split(" ");
+        if (what === "ack") {
+          acks.set(`w${n}`, Number(seq));
+          if (Number(attempts) > 1) resent.add(`w${n}`);
+        }
+        if (what === "done") {
+          done = true;
+          stats = JSON.parse(n!) as WriterStats;
+        }
+        for (const l of listeners) l();
+      },
+    });
+    subscriptions.push(sub);
+    // The server has the subscription before the child can publish.
+    await admin.flush();
+    const proc = spawn([process.execPath, "test/helpers/log-writer.ts"], {
+      cwd: new URL("../..", import.meta.url).pathname,
+      env: {
+        ...process.env,
+        MSGR_TEST_NATS: nats.url,
+        MSGR_TEST_CASSANDRA: cass.contactPoint,
+        MSGR_TEST_DC: cass.localDataCenter,
+        MSGR_TEST_KEYSPACE: KEYSPACE,
+        MSGR_TEST_STREAM: stream,
+        MSGR_TEST_SHARDS: String(SHARDS),
+        MSGR_TEST_LEASE_TTL_MS: String(LEASE_TTL_MS),
+        MSGR_TEST_CONV: conv,
+        MSGR_TEST_COUNT: String(count),
+        MSGR_TEST_WINDOW: String(window),
+        MSGR_TEST_REPORT: report,
+        ...extraEnv,
+      },
+      stdin: "ignore",
+      stdout: "inherit",
+      stderr: "inherit",
+    });
+    children.push(proc);
+    /** Resolves once `cond` holds over what the child printed. */
+    const when = (cond: () => boolean, timeoutMs = 60_000) =>
+      new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`child: condition not met; ${acks.size} acks, done ${done}, exit ${proc.exitCode}`)), timeoutMs);
+        const check = () => {
+          if (!cond()) return;
+          clearTimeout(timer);
+          listeners.delete(check);
+          resolve();
+        };
+        listeners.add(check);
+        check();
+      });
+    return { proc, acks, resent, when, isDone: () => done, stats: () => stats };
+  }
+
+  /** Appends like a client: resends (same client id, marked) until acknowledged; adds the cid to `resent` if it took more than one attempt. */
+  async function appendUntilAcked(store: LogBackedMessageStore, msg: NewMessage, resent?: Set<string>): Promise<AppendResult> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await store.append(msg, { resend: attempt > 0 });
+      } catch {
+        // Unknown outcome or no owner reachable yet.
+        resent?.add(msg.cid);
+      }
+    }
+  }
+
+  /**
+   * Runs `o`'s clock on, a lease TTL at a time whenever something waits on it, until `o` has taken
+   * a shard over. One step is not always enough: a renewal the old owner sent just before it was
+   * killed can reach the lease after the contender's first look at it, which restarts the TTL, and
+   * a forward that timed out makes the contender look again later.
+   */
+  async function runOutLease(o: Opened): Promise<void> {
+    await until(
+      () => {
+        if (o.store.stats().takeovers > 0) return true;
+        if (o.clock.hasPending()) o.clock.advance(LEASE_TTL_MS);
+        return false;
+      },
+      60_000,
+      "the contender to take the shard over",
+    );
+  }
+
+  /** The log holds every message of `conv` once, with seqs 1..n in log order, and each acked one at its acked seq. */
+  function expectOnceInOrder(all: StoredMessage[], acked: Map<string, number>): void {
+    expect(all.map((m) => m.seq)).toEqual(range1(1, all.length));
+    expect(new Set(all.map((m) => m.cid)).size).toBe(all.length);
+    const at = new Map(all.map((m) => [m.cid, m.seq]));
+    for (const [cid, seq] of acked) expect(at.get(cid)).toBe(seq);
+  }
+
+  /**
+   * A writer's messages (cid prefix + counter) appear in the log in its call order, apart from
+   * those in `resent`: an append that failed (an unknown outcome, its sender told at once) and was
+   * sent again is a later call, so it may land after appends made meanwhile.
+   */
+  function expectCallOrder(all: StoredMessage[], prefix: string, resent: ReadonlySet<string> = new Set()): void {
+    const ns = all.filter((m) => m.cid.startsWith(prefix) && !resent.has(m.cid)).map((m) => Number(m.cid.slice(prefix.length)));
+    expect(ns).toEqual([...ns].sort((x, y) => x - y));
+  }
+
+  test("an owner SIGKILLed mid-batch: another edge takes the shard over after the lease TTL; nothing acked is lost, nothing duplicated, no gap", async () => {
+    const b = await open();
+    const child = await writerProcess(b.log.layout.base, "k", 100_000, 256);
+    await child.when(() => child.acks.size >= 2_000);
+    child.proc.kill("SIGKILL");
+    await child.proc.exited;
+    const acked = new Map(child.acks);
+
+    // The other edge's appends find no owner answering; its clock then runs out the lease.
+    const sends = Array.from({ length: 100 }, (_, i) => appendUntilAcked(b.store, message("k", i + 1, { from: "bob", cid: `b${i}` })));
+    await runOutLease(b);
+    const results = await Promise.all(sends);
+    expect(b.store.stats().takeovers).toBe(1);
+
+    const all = await logged(b.log, "k");
+    expectOnceInOrder(all, acked);
+    expectCallOrder(all, "w", child.resent);
+    // The new owner's messages come after everything the killed one stored, in call order.
+    expect(results.map((r) => r.message.seq)).toEqual(range1(all.length - 99, all.length));
+    expect((await b.store.range("k", 0, 200_000)).map((m) => m.cid)).toEqual(all.map((m) => m.cid));
+  }, 120_000);
+
+  test("a lease whose owner went silent is taken over only once the contender's clock has run a whole TTL", async () => {
+    const a = await open();
+    const b = await open({ stream: a.log.layout.base });
+    for (let n = 1; n <= 10; n++) await a.store.append(message("s", n));
+    // a is cut off without giving its lease up (its connection drops, as when its host dies).
+    await a.log.nc.close();
+    const next = b.store.append(message("s", 11, { from: "bob" }));
+    await b.clock.pending();
+    b.clock.advance(LEASE_TTL_MS - 1);
+    await b.clock.pending();
+    expect(b.store.stats().takeovers).toBe(0);
+    b.clock.advance(1);
+    expect((await next).message.seq).toBe(11);
+    expect(b.store.stats().takeovers).toBe(1);
+    expect((await logged(b.log, "s")).map((m) => m.seq)).toEqual(range1(1, 11));
+  });
+
+  test("an owner closed cleanly gives its lease up: another edge takes the shard at once, without waiting out the TTL", async () => {
+    const a = await openStore();
+    const b = await open({ stream: a.log.layout.base });
+    await Promise.all(range1(1, 50).map((n) => a.store.append(message("h", n))));
+    await a.close();
+    expect((await b.store.append(message("h", 51))).message.seq).toBe(51);
+    expect(b.store.stats().takeovers).toBe(1);
+    expect((await b.store.range("h", 0, 100)).map((m) => m.seq)).toEqual(range1(1, 51));
+  });
+
+  test("two owners racing: an owner stalled past its lease wakes up after a takeover and is fenced; nothing lost, duplicated, reordered or gapped", async () => {
+    const b = await open();
+    // The stalled owner's clock never moves: it never renews its lease, so only the stream's fence can stop it.
+    const child = await writerProcess(b.log.layout.base, "r", 3_000, 128, { MSGR_TEST_FROZEN_CLOCK: "1" });
+    await child.when(() => child.acks.size >= 500);
+    // Stalled (a long GC pause, a frozen VM): its publishes in flight still land, its lease is not renewed.
+    child.proc.kill("SIGSTOP");
+    const resentByB = new Set<string>();
+    const sends = Array.from({ length: 200 }, (_, i) => appendUntilAcked(b.store, message("r", i + 1, { from: "bob", cid: `b${i}` }), resentByB));
+    // b's first forward times out (the stalled owner does not answer); then its clock runs out the lease.
+    await runOutLease(b);
+    const results = await Promise.all(sends);
+    expect(b.store.stats().takeovers).toBe(1);
+    // The stalled owner wakes up believing it still owns the shard; the stream refuses it, it steps
+    // down and forwards the rest of its appends to the new owner.
+    child.proc.kill("SIGCONT");
+    await child.when(() => child.isDone());
+    expect(await child.proc.exited).toBe(0);
+    expect(child.acks.size).toBe(3_000);
+    // Its clock never moved, so only the stream could tell it: it found the new owner's marker
+    // behind its own envelopes (after a refused publish, or one whose ack timed out while it was
+    // stopped), stepped down, and forwarded what it had left.
+    expect(child.stats()!.fenced).toBe(1);
+    expect(child.stats()!.forwarded).toBeGreaterThan(0);
+
+    const all = await logged(b.log, "r");
+    expect(all).toHaveLength(3_200);
+    expectOnceInOrder(all, new Map([...child.acks, ...results.map((r) => [r.message.cid, r.message.seq] as const)]));
+    expectCallOrder(all, "w", child.resent);
+    expectCallOrder(all, "b", resentByB);
+  }, 120_000);
+});
+
 messageStoreContract(
   "log-backed store, nothing flushed, no recent messages in memory (reads come from the log)",
   async () => {
@@ -372,226 +598,4 @@ describe("log-backed store", () => {
     expect((await o.store.history("c1", 100, 4)).map((m) => m.seq)).toEqual([15, 14, 13, 12]);
     expect(await o.store.lastSeqBySender("c1")).toEqual(new Map([["alice", 15]]));
   });
-});
-
-describe("failover", () => {
-  let opened: Opened[] = [];
-  let children: Subprocess<"ignore", "inherit", "inherit">[] = [];
-  let subscriptions: Subscription[] = [];
-  const open = async (opts?: OpenOptions) => {
-    const o = await openStore(opts);
-    opened.push(o);
-    return o;
-  };
-  afterEach(async () => {
-    for (const c of children) c.kill("SIGKILL");
-    await Promise.all(children.map((c) => c.exited));
-    children = [];
-    for (const sub of subscriptions) sub.unsubscribe();
-    subscriptions = [];
-    for (const o of opened.reverse()) await o.close();
-    opened = [];
-    await cleanUp();
-  });
-
-  /**
-   * A store in a child process (test/helpers/log-writer.ts) appending `count` messages to `conv`;
-   * its acks as they come, on a NATS subject. Not over a pipe to this process: in full CI runs,
-   * twice over a stdout pipe and once over Bun's IPC channel, the child stored all its messages
-   * and exited 0 while this process received none of its reports (once the child's write failed
-   * with EPIPE: this end had been closed). Not reproduced alone; NATS takes this process's pipes
-   * out of the way, and the subscription is made before the child starts.
-   */
-  async function writerProcess(stream: string, conv: string, count: number, window: number, extraEnv: Record<string, string> = {}) {
-    /** cid -> acked seq. */
-    const acks = new Map<string, number>();
-    /** The cids acknowledged only after a resend. */
-    const resent = new Set<string>();
-    let done = false;
-    let stats: WriterStats | undefined;
-    const listeners = new Set<() => void>();
-    const report = `test.writer.${stream}.${conv}`;
-    const sub = admin.subscribe(report, {
-      callback: (_err, m) => {
-        const [what, n, seq, attempts] = m.string().split(" ");
-        if (what === "ack") {
-          acks.set(`w${n}`, Number(seq));
-          if (Number(attempts) > 1) resent.add(`w${n}`);
-        }
-        if (what === "done") {
-          done = true;
-          stats = JSON.parse(n!) as WriterStats;
-        }
-        for (const l of listeners) l();
-      },
-    });
-    subscriptions.push(sub);
-    // The server has the subscription before the child can publish.
-    await admin.flush();
-    const proc = spawn([process.execPath, "test/helpers/log-writer.ts"], {
-      cwd: new URL("../..", import.meta.url).pathname,
-      env: {
-        ...process.env,
-        MSGR_TEST_NATS: nats.url,
-        MSGR_TEST_CASSANDRA: cass.contactPoint,
-        MSGR_TEST_DC: cass.localDataCenter,
-        MSGR_TEST_KEYSPACE: KEYSPACE,
-        MSGR_TEST_STREAM: stream,
-        MSGR_TEST_SHARDS: String(SHARDS),
-        MSGR_TEST_LEASE_TTL_MS: String(LEASE_TTL_MS),
-        MSGR_TEST_CONV: conv,
-        MSGR_TEST_COUNT: String(count),
-        MSGR_TEST_WINDOW: String(window),
-        MSGR_TEST_REPORT: report,
-        ...extraEnv,
-      },
-      stdin: "ignore",
-      stdout: "inherit",
-      stderr: "inherit",
-    });
-    children.push(proc);
-    /** Resolves once `cond` holds over what the child printed. */
-    const when = (cond: () => boolean, timeoutMs = 60_000) =>
-      new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`child: condition not met; ${acks.size} acks, done ${done}, exit ${proc.exitCode}`)), timeoutMs);
-        const check = () => {
-          if (!cond()) return;
-          clearTimeout(timer);
-          listeners.delete(check);
-          resolve();
-        };
-        listeners.add(check);
-        check();
-      });
-    return { proc, acks, resent, when, isDone: () => done, stats: () => stats };
-  }
-
-  /** Appends like a client: resends (same client id, marked) until acknowledged; adds the cid to `resent` if it took more than one attempt. */
-  async function appendUntilAcked(store: LogBackedMessageStore, msg: NewMessage, resent?: Set<string>): Promise<AppendResult> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await store.append(msg, { resend: attempt > 0 });
-      } catch {
-        // Unknown outcome or no owner reachable yet.
-        resent?.add(msg.cid);
-      }
-    }
-  }
-
-  /**
-   * Runs `o`'s clock on, a lease TTL at a time whenever something waits on it, until `o` has taken
-   * a shard over. One step is not always enough: a renewal the old owner sent just before it was
-   * killed can reach the lease after the contender's first look at it, which restarts the TTL, and
-   * a forward that timed out makes the contender look again later.
-   */
-  async function runOutLease(o: Opened): Promise<void> {
-    await until(
-      () => {
-        if (o.store.stats().takeovers > 0) return true;
-        if (o.clock.hasPending()) o.clock.advance(LEASE_TTL_MS);
-        return false;
-      },
-      60_000,
-      "the contender to take the shard over",
-    );
-  }
-
-  /** The log holds every message of `conv` once, with seqs 1..n in log order, and each acked one at its acked seq. */
-  function expectOnceInOrder(all: StoredMessage[], acked: Map<string, number>): void {
-    expect(all.map((m) => m.seq)).toEqual(range1(1, all.length));
-    expect(new Set(all.map((m) => m.cid)).size).toBe(all.length);
-    const at = new Map(all.map((m) => [m.cid, m.seq]));
-    for (const [cid, seq] of acked) expect(at.get(cid)).toBe(seq);
-  }
-
-  /**
-   * A writer's messages (cid prefix + counter) appear in the log in its call order, apart from
-   * those in `resent`: an append that failed (an unknown outcome, its sender told at once) and was
-   * sent again is a later call, so it may land after appends made meanwhile.
-   */
-  function expectCallOrder(all: StoredMessage[], prefix: string, resent: ReadonlySet<string> = new Set()): void {
-    const ns = all.filter((m) => m.cid.startsWith(prefix) && !resent.has(m.cid)).map((m) => Number(m.cid.slice(prefix.length)));
-    expect(ns).toEqual([...ns].sort((x, y) => x - y));
-  }
-
-  test("an owner SIGKILLed mid-batch: another edge takes the shard over after the lease TTL; nothing acked is lost, nothing duplicated, no gap", async () => {
-    const b = await open();
-    const child = await writerProcess(b.log.layout.base, "k", 100_000, 256);
-    await child.when(() => child.acks.size >= 2_000);
-    child.proc.kill("SIGKILL");
-    await child.proc.exited;
-    const acked = new Map(child.acks);
-
-    // The other edge's appends find no owner answering; its clock then runs out the lease.
-    const sends = Array.from({ length: 100 }, (_, i) => appendUntilAcked(b.store, message("k", i + 1, { from: "bob", cid: `b${i}` })));
-    await runOutLease(b);
-    const results = await Promise.all(sends);
-    expect(b.store.stats().takeovers).toBe(1);
-
-    const all = await logged(b.log, "k");
-    expectOnceInOrder(all, acked);
-    expectCallOrder(all, "w", child.resent);
-    // The new owner's messages come after everything the killed one stored, in call order.
-    expect(results.map((r) => r.message.seq)).toEqual(range1(all.length - 99, all.length));
-    expect((await b.store.range("k", 0, 200_000)).map((m) => m.cid)).toEqual(all.map((m) => m.cid));
-  }, 120_000);
-
-  test("a lease whose owner went silent is taken over only once the contender's clock has run a whole TTL", async () => {
-    const a = await open();
-    const b = await open({ stream: a.log.layout.base });
-    for (let n = 1; n <= 10; n++) await a.store.append(message("s", n));
-    // a is cut off without giving its lease up (its connection drops, as when its host dies).
-    await a.log.nc.close();
-    const next = b.store.append(message("s", 11, { from: "bob" }));
-    await b.clock.pending();
-    b.clock.advance(LEASE_TTL_MS - 1);
-    await b.clock.pending();
-    expect(b.store.stats().takeovers).toBe(0);
-    b.clock.advance(1);
-    expect((await next).message.seq).toBe(11);
-    expect(b.store.stats().takeovers).toBe(1);
-    expect((await logged(b.log, "s")).map((m) => m.seq)).toEqual(range1(1, 11));
-  });
-
-  test("an owner closed cleanly gives its lease up: another edge takes the shard at once, without waiting out the TTL", async () => {
-    const a = await openStore();
-    const b = await open({ stream: a.log.layout.base });
-    await Promise.all(range1(1, 50).map((n) => a.store.append(message("h", n))));
-    await a.close();
-    expect((await b.store.append(message("h", 51))).message.seq).toBe(51);
-    expect(b.store.stats().takeovers).toBe(1);
-    expect((await b.store.range("h", 0, 100)).map((m) => m.seq)).toEqual(range1(1, 51));
-  });
-
-  test("two owners racing: an owner stalled past its lease wakes up after a takeover and is fenced; nothing lost, duplicated, reordered or gapped", async () => {
-    const b = await open();
-    // The stalled owner's clock never moves: it never renews its lease, so only the stream's fence can stop it.
-    const child = await writerProcess(b.log.layout.base, "r", 3_000, 128, { MSGR_TEST_FROZEN_CLOCK: "1" });
-    await child.when(() => child.acks.size >= 500);
-    // Stalled (a long GC pause, a frozen VM): its publishes in flight still land, its lease is not renewed.
-    child.proc.kill("SIGSTOP");
-    const resentByB = new Set<string>();
-    const sends = Array.from({ length: 200 }, (_, i) => appendUntilAcked(b.store, message("r", i + 1, { from: "bob", cid: `b${i}` }), resentByB));
-    // b's first forward times out (the stalled owner does not answer); then its clock runs out the lease.
-    await runOutLease(b);
-    const results = await Promise.all(sends);
-    expect(b.store.stats().takeovers).toBe(1);
-    // The stalled owner wakes up believing it still owns the shard; the stream refuses it, it steps
-    // down and forwards the rest of its appends to the new owner.
-    child.proc.kill("SIGCONT");
-    await child.when(() => child.isDone());
-    expect(await child.proc.exited).toBe(0);
-    expect(child.acks.size).toBe(3_000);
-    // Its clock never moved, so only the stream could tell it: it found the new owner's marker
-    // behind its own envelopes (after a refused publish, or one whose ack timed out while it was
-    // stopped), stepped down, and forwarded what it had left.
-    expect(child.stats()!.fenced).toBe(1);
-    expect(child.stats()!.forwarded).toBeGreaterThan(0);
-
-    const all = await logged(b.log, "r");
-    expect(all).toHaveLength(3_200);
-    expectOnceInOrder(all, new Map([...child.acks, ...results.map((r) => [r.message.cid, r.message.seq] as const)]));
-    expectCallOrder(all, "w", child.resent);
-    expectCallOrder(all, "b", resentByB);
-  }, 120_000);
 });
