@@ -7,7 +7,7 @@ import { subjects } from "../bus/subjects.ts";
 import type { RouteDeps } from "../edge/http-routes.ts";
 import { ConvType, ErrorCode, MessageKind } from "../proto/codes.ts";
 import { CommandError } from "../proto/command-error.ts";
-import { CONV_ID_PATTERN, ID_PATTERN } from "../proto/schema.ts";
+import { CONV_ID_PATTERN, hasNul, ID_PATTERN } from "../proto/schema.ts";
 import type { AuditEntry, ReportRecord, UserRecord } from "../storage/safety-types.ts";
 import { isPlaceholder } from "../lifecycle/message-view.ts";
 import { removeMessage } from "../lifecycle/removal.ts";
@@ -67,10 +67,10 @@ function field(body: unknown, name: string): unknown {
   return typeof body === "object" && body !== null && !Array.isArray(body) ? (body as Record<string, unknown>)[name] : undefined;
 }
 
-/** An optional reason in the body: a string of at most 1000 characters. */
+/** An optional reason in the body: a string of at most 1000 characters, without U+0000. */
 function reason(body: unknown): string {
   const r = field(body, "reason") ?? "";
-  if (typeof r !== "string" || r.length > 1000) throw badParams("reason: expected a string of at most 1000 characters");
+  if (typeof r !== "string" || r.length > 1000 || hasNul(r)) throw badParams("reason: expected a string of at most 1000 characters, without U+0000");
   return r;
 }
 
