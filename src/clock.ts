@@ -50,11 +50,6 @@ export class ManualClock implements Clock {
     for (const x of due) x.fn();
   }
 
-  /** Whether some timer is pending: something waits on this clock. */
-  hasPending(): boolean {
-    return this.timers.length > 0;
-  }
-
   /** Resolves once some timer is pending (at once if one is): something is waiting on this clock. */
   pending(): Promise<void> {
     if (this.timers.length > 0) return Promise.resolve();

@@ -162,7 +162,10 @@ describe("failover", () => {
     opened.push(o);
     return o;
   };
+  /** Set while a test's stores close: appendUntilAcked stops resending (a closed store refuses at once, and forever). */
+  let ending = false;
   afterEach(async () => {
+    ending = true;
     for (const c of children) c.kill("SIGKILL");
     await Promise.all(children.map((c) => c.exited));
     children = [];
@@ -171,6 +174,7 @@ describe("failover", () => {
     for (const o of opened.reverse()) await o.close();
     opened = [];
     await cleanUp();
+    ending = false;
   });
 
   /**
@@ -245,12 +249,24 @@ describe("failover", () => {
     return { proc, acks, resent, when, isDone: () => done, stats: () => stats };
   }
 
-  /** Appends like a client: resends (same client id, marked) until acknowledged; adds the cid to `resent` if it took more than one attempt. */
-  async function appendUntilAcked(store: LogBackedMessageStore, msg: NewMessage, resent?: Set<string>): Promise<AppendResult> {
+  /**
+   * Appends like a client: resends (same client id, marked) until acknowledged; adds the cid to
+   * `resent` if it took more than one attempt. Gives up once the test ends: a failed test leaves
+   * its sends unacked, and resending into a closed store would spin without yielding.
+   */
+  function appendUntilAcked(store: LogBackedMessageStore, msg: NewMessage, resent?: Set<string>): Promise<AppendResult> {
+    const p = resendUntilAcked(store, msg, resent);
+    // A test that failed before awaiting its sends leaves them to reject once it ends: not an error of the next test.
+    p.catch(() => {});
+    return p;
+  }
+
+  async function resendUntilAcked(store: LogBackedMessageStore, msg: NewMessage, resent?: Set<string>): Promise<AppendResult> {
     for (let attempt = 0; ; attempt++) {
       try {
         return await store.append(msg, { resend: attempt > 0 });
-      } catch {
+      } catch (err) {
+        if (ending) throw err;
         // Unknown outcome or no owner reachable yet.
         resent?.add(msg.cid);
       }
@@ -258,21 +274,26 @@ describe("failover", () => {
   }
 
   /**
-   * Runs `o`'s clock on, a lease TTL at a time whenever something waits on it, until `o` has taken
-   * a shard over. One step is not always enough: a renewal the old owner sent just before it was
-   * killed can reach the lease after the contender's first look at it, which restarts the TTL, and
-   * a forward that timed out makes the contender look again later.
+   * Runs `o`'s clock on, a lease TTL every few milliseconds, until `o` has taken a shard over.
+   * Not only while a timer waits on it: a contender that finds the owner silent waits on its clock
+   * only while it holds appends, and a CI run (at 7c8a363) saw one that did not wait there once in
+   * a minute. Time run on early only makes the contender's view of the lease older, so it takes
+   * the shard over the next time it finds the owner silent.
    */
   async function runOutLease(o: Opened): Promise<void> {
-    await until(
-      () => {
-        if (o.store.stats().takeovers > 0) return true;
-        if (o.clock.hasPending()) o.clock.advance(LEASE_TTL_MS);
-        return false;
-      },
-      60_000,
-      "the contender to take the shard over",
-    );
+    try {
+      await until(
+        () => {
+          if (o.store.stats().takeovers > 0) return true;
+          o.clock.advance(LEASE_TTL_MS);
+          return false;
+        },
+        60_000,
+        "the contender to take the shard over",
+      );
+    } catch (err) {
+      throw new Error(`${(err as Error).message}; the contender's stats: ${JSON.stringify(o.store.stats())}`);
+    }
   }
 
   /** The log holds every message of `conv` once, with seqs 1..n in log order, and each acked one at its acked seq. */

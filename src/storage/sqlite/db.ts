@@ -52,10 +52,12 @@ export function openSqlite(opts: SqliteOptions): SqliteBackend {
   // (messages.id) is read as text and parsed to bigint by the message store.
   const db = new Database(opts.path, { create: true, strict: true });
   try {
+    // Another process (a CLI tool, a backup) may hold the lock briefly; wait rather than fail.
+    // First: switching to WAL takes the lock too, and without a timeout fails at once (SQLITE_BUSY,
+    // seen in a CI run opening a fresh database).
+    db.run("PRAGMA busy_timeout = 5000");
     db.run("PRAGMA journal_mode = WAL");
     db.run(`PRAGMA synchronous = ${opts.synchronous === "full" ? "FULL" : "NORMAL"}`);
-    // Another process (a CLI tool, a backup) may hold the lock briefly; wait rather than fail.
-    db.run("PRAGMA busy_timeout = 5000");
     db.run("PRAGMA foreign_keys = ON");
     // A message deleted for everyone, or disappeared, must not linger in the file's free space:
     // deleted content is zeroed where that costs no extra I/O (the page is written anyway).
