@@ -88,7 +88,8 @@ fi
 
 # Single node, one token, nothing that waits for peers. Small memtables and commit log
 # segments: the defaults are sized from the heap and disk for production. No auto_snapshot: a
-# TRUNCATE or DROP in a test would otherwise leave a snapshot behind on every run.
+# TRUNCATE or DROP in a test would otherwise leave a snapshot behind on every run. TRUNCATE waits
+# for the table's compactions, which on a node just booted on a loaded machine can take long.
 cat >"$dir/cassandra.yaml" <<EOF
 cluster_name: '$cluster'
 num_tokens: 1
@@ -122,6 +123,7 @@ memtable_offheap_space: 64MiB
 concurrent_compactors: 1
 hinted_handoff_enabled: false
 auto_snapshot: false
+truncate_request_timeout: 120000ms
 snapshot_before_compaction: false
 incremental_backups: false
 disk_failure_policy: stop

@@ -34,6 +34,8 @@ const KEYSPACE = "msgr_test";
 const TABLES = ["messages", "conv_buckets", "client_ids", "sender_last", "conv_last"];
 const SHARDS = 4;
 const LEASE_TTL_MS = 3_000;
+/** How long a test's cleanup may take: a truncation on a node that has just booted (below). */
+const CLEANUP_MS = 120_000;
 
 let nats: NatsServer;
 let cass: CassandraServer;
@@ -44,7 +46,11 @@ let admin: NatsConnection;
 
 beforeAll(async () => {
   [nats, cass] = await Promise.all([startNats({ jetstream: true }), startCassandra()]);
-  cql = new cassandra.Client({ contactPoints: [cass.contactPoint], localDataCenter: cass.localDataCenter, encoding: { useBigIntAsLong: true } });
+  // TRUNCATE waits for the table's compactions to stop, and a node that has just booted on a
+  // loaded machine can take longer than the driver's 12 s default for that: in one CI run the
+  // cleanup after each of the first four tests timed out there. A truncation gets CLEANUP_MS (as
+  // does the node's truncate_request_timeout, infra/services/cassandra.sh).
+  cql = new cassandra.Client({ contactPoints: [cass.contactPoint], localDataCenter: cass.localDataCenter, encoding: { useBigIntAsLong: true }, socketOptions: { readTimeout: CLEANUP_MS } });
   await cql.connect();
   admin = await connect({ servers: nats.url });
 }, 240_000);
@@ -175,7 +181,7 @@ describe("failover", () => {
     opened = [];
     await cleanUp();
     ending = false;
-  });
+  }, CLEANUP_MS + 60_000);
 
   /**
    * A store in a child process (test/helpers/log-writer.ts) appending `count` messages to `conv`;
@@ -439,7 +445,7 @@ describe("log-backed store", () => {
     for (const o of opened.reverse()) await o.close();
     opened = [];
     await cleanUp();
-  });
+  }, CLEANUP_MS + 60_000);
 
   test("shard streams are file-backed, limits-retained by age, brought in line with the config on open; the shard count is fixed", async () => {
     const o = await open({ maxAgeSeconds: 3600 });
