@@ -25,6 +25,8 @@ let keysFile: string;
 /** The key files and media directory every edge shares (cluster mode refuses per-edge ones). */
 let shared: Record<string, string>;
 const edges: ChildServer[] = [];
+/** How long a push that crosses processes may take on a loaded machine (see the safety test). */
+const SLOW_MS = 30_000;
 const clients: Client[] = [];
 
 async function startEdge(nodeId: number): Promise<ChildServer> {
@@ -133,12 +135,11 @@ describe("cluster: two edge processes on NATS, Redis and PostgreSQL", () => {
     expect((await offline).lastSeen).toBeGreaterThan(0);
   });
 
-  // Skipped, an open defect: in the fresh-clone CI runs at 7c8a363 and 8c6cbca (after 6 passes in
-  // earlier runs) Mallory's device on process 2 got no presence push within 10 s after Alice's
-  // block through process 1 (the first wait below). Not yet diagnosed: a lost re-decision on
-  // process 2, or one queued behind the previous test's work. test/e2e/safety.test.ts still runs
-  // blocks on the cluster topology (clients on either edge, not placed on different ones).
-  test.skip("safety across processes: a block, a privacy change and a ban made through one process are in force on the other", async () => {
+  // Its pushes cross processes through NATS and PostgreSQL on a machine the whole run loads: in
+  // two full CI runs (7c8a363, 8c6cbca) the first wait, at 10 s, ran out (the group test before
+  // it took twice its usual time); never alone, nor under two CPU hogs. The waits allow 30 s: a
+  // re-decision that is lost, not late, still fails here.
+  test("safety across processes: a block, a privacy change and a ban made through one process are in force on the other", async () => {
     const alice = await client("sx-alice", [e1.wsUrl]);
     const mallory = await client("sx-mallory", [e2.wsUrl]);
     const malloryLaptop = await client("sx-mallory", [e1.wsUrl], "sx-mallory-laptop");
@@ -151,21 +152,21 @@ describe("cluster: two edge processes on NATS, Redis and PostgreSQL", () => {
 
     // The block is stored through process 1; process 2 hears of it on NATS, re-decides the watch
     // (the push proves it has heard), and refuses the send from its own, refreshed cache.
-    const dropped = nextEvent(mallory, "presence", (p) => p.user === "sx-alice" && !p.online);
+    const dropped = nextEvent(mallory, "presence", (p) => p.user === "sx-alice" && !p.online, SLOW_MS);
     await alice.block("sx-mallory");
     await dropped;
     await expect(mallory.send(conv.id, "still there?")).rejects.toMatchObject({ code: 1104 });
-    const back = nextEvent(mallory, "presence", (p) => p.user === "sx-alice" && p.online);
+    const back = nextEvent(mallory, "presence", (p) => p.user === "sx-alice" && p.online, SLOW_MS);
     await alice.unblock("sx-mallory");
     await back;
 
     // A privacy change through process 1 hides Alice's online state from Mallory on process 2.
-    const hidden = nextEvent(mallory, "presence", (p) => p.user === "sx-alice" && !p.online);
+    const hidden = nextEvent(mallory, "presence", (p) => p.user === "sx-alice" && !p.online, SLOW_MS);
     await alice.setPrivacy({ online: "nobody" });
     await hidden;
 
     // A ban through process 1's admin API closes Mallory's devices on both processes.
-    const closed = [nextEvent(mallory, "disconnected", undefined, 10_000), nextEvent(malloryLaptop, "disconnected", undefined, 10_000)];
+    const closed = [nextEvent(mallory, "disconnected", undefined, SLOW_MS), nextEvent(malloryLaptop, "disconnected", undefined, SLOW_MS)];
     const admin = await mintAccessToken(await loadSigningKey(keysFile), { user: "ops", device: "cli", ttlSec: 600, audience: "msgr", admin: true });
     const res = await fetch(`${e1.httpUrl}/v1/admin/users/sx-mallory/ban`, { method: "POST", headers: { authorization: `Bearer ${admin}` } });
     expect(res.status).toBe(200);
