@@ -155,10 +155,11 @@ async function logged(l: MessageLog, conv: string): Promise<StoredMessage[]> {
 
 const range1 = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
-// Failover first, straight after the engines start: in three full CI runs the first failover
-// test, run after the tests below, lost every report of its child writer at once (bun test also
-// printed "killed N dangling processes", its timeout handling, though no test had timed out).
-// Never seen alone or first; the cause is not known.
+// Failover first, straight after the engines start, and this file in a bun test process of its
+// own (test/run.sh): in full CI runs the first failover test lost every report of its child writer
+// at once, and then its own NATS connection, when other files or the tests below had run before it
+// in the same process (bun test at times also printed "killed N dangling processes", its timeout
+// handling, though no test had timed out). Never seen alone; the cause is not known.
 describe("failover", () => {
   let opened: Opened[] = [];
   let children: Subprocess<"ignore", "inherit", "inherit">[] = [];
