@@ -84,6 +84,13 @@ afterAll(async () => {
   rmSync(root, { recursive: true, force: true });
 });
 
+/** `p`, or its error with the end of both edges' logs (what the servers did instead). */
+function withEdgeLogs<T>(p: Promise<T>): Promise<T> {
+  return p.catch((err: Error) => {
+    throw new Error(`${err.message}\n--- edge 1 ---\n${e1.output().slice(-4000)}\n--- edge 2 ---\n${e2.output().slice(-4000)}`);
+  });
+}
+
 const textsIn = (log: WireMessage[], conv: string) => log.filter((m) => m.conv === conv && m.kind === MessageKind.Text).map(text);
 
 describe("cluster: two edge processes on NATS, Redis and PostgreSQL", () => {
@@ -154,16 +161,16 @@ describe("cluster: two edge processes on NATS, Redis and PostgreSQL", () => {
     // (the push proves it has heard), and refuses the send from its own, refreshed cache.
     const dropped = nextEvent(mallory, "presence", (p) => p.user === "sx-alice" && !p.online, SLOW_MS);
     await alice.block("sx-mallory");
-    await dropped;
+    await withEdgeLogs(dropped);
     await expect(mallory.send(conv.id, "still there?")).rejects.toMatchObject({ code: 1104 });
     const back = nextEvent(mallory, "presence", (p) => p.user === "sx-alice" && p.online, SLOW_MS);
     await alice.unblock("sx-mallory");
-    await back;
+    await withEdgeLogs(back);
 
     // A privacy change through process 1 hides Alice's online state from Mallory on process 2.
     const hidden = nextEvent(mallory, "presence", (p) => p.user === "sx-alice" && !p.online, SLOW_MS);
     await alice.setPrivacy({ online: "nobody" });
-    await hidden;
+    await withEdgeLogs(hidden);
 
     // A ban through process 1's admin API closes Mallory's devices on both processes.
     const closed = [nextEvent(mallory, "disconnected", undefined, SLOW_MS), nextEvent(malloryLaptop, "disconnected", undefined, SLOW_MS)];
