@@ -141,6 +141,8 @@ export class Client extends Emitter<ClientEvents> {
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly urls: string[];
   private urlIndex = 0;
+  /** The users this device watches (watchPresence). A watch belongs to a connection: each new one subscribes again. */
+  private watched: string[] = [];
 
   constructor(opts: ClientOptions) {
     super();
@@ -248,11 +250,33 @@ export class Client extends Emitter<ClientEvents> {
       this.convCursors.set(c.conv, new ConversationCursor(c.from - 1));
       if (c.reset) this.emit("reset", c);
     }
+    await this.watchAgain();
     this.emit("connected", session);
     // Receipts that were due when the last connection dropped.
     this.sendDueAcks();
     for (const [, entry] of this.outbox) if (!entry.inFlight) this.transmit(entry);
     return session;
+  }
+
+  /**
+   * Restores the presence watch on a new connection, and emits each watched user's state: the
+   * transitions of the time in between were never pushed. A refusal the next connection would
+   * get too (the watch exceeds a node's limit) forgets the watch rather than failing every
+   * handshake; any other failure fails this one, and the reconnect tries again.
+   */
+  private async watchAgain(): Promise<void> {
+    if (this.watched.length === 0) return;
+    let presence: P.PresenceInfo[];
+    try {
+      ({ presence } = (await this.request(Method.PresenceSubscribe, { users: this.watched })) as P.PresenceSubscribeResult);
+    } catch (e) {
+      if (e instanceof ProtocolError && e.code !== CONNECTION_LOST && !e.retryable) {
+        this.watched = [];
+        return;
+      }
+      throw e;
+    }
+    for (const p of presence) this.emit("presence", p);
   }
 
   private beat(): void {
@@ -532,9 +556,15 @@ export class Client extends Emitter<ClientEvents> {
     return this.request(Method.History, params) as Promise<P.HistoryResult>;
   }
 
-  /** Replaces the set of users whose presence this device watches; returns their current presence. */
+  /**
+   * Replaces the set of users whose presence this device watches; returns their current presence.
+   * The watch lasts across reconnects: each new connection subscribes again and emits `presence`
+   * for every watched user.
+   */
   async watchPresence(users: string[]): Promise<P.PresenceInfo[]> {
-    return ((await this.request(Method.PresenceSubscribe, { users })) as P.PresenceSubscribeResult).presence;
+    const { presence } = (await this.request(Method.PresenceSubscribe, { users })) as P.PresenceSubscribeResult;
+    this.watched = [...users];
+    return presence;
   }
 
   async conversations(): Promise<P.ConvInfo[]> {

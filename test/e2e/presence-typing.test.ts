@@ -90,6 +90,31 @@ forEachTopology((topology) => {
       expect(dropped).toBe(false);
       expect(c.connected).toBe(true);
     });
+
+    test("an SDK client's watch lasts across a reconnect: the new connection subscribes again and reports the state", async () => {
+      await chose("rwt", ["rwv"]);
+      // The sockets the viewer's SDK opens, so that the test can drop one as a network would.
+      const sockets: WebSocket[] = [];
+      class Tracked extends WebSocket {
+        constructor(url: string, protocols: string[]) {
+          super(url, protocols);
+          sockets.push(this);
+        }
+      }
+      const viewer = await h.client("rwv", "rwv-phone", { WebSocket: Tracked, minBackoffMs: 10, maxBackoffMs: 50 });
+      await viewer.openDirect("rwt");
+      expect(await viewer.watchPresence(["rwt"])).toMatchObject([{ user: "rwt", online: false }]);
+      const reported = nextEvent(viewer, "presence", (p) => p.user === "rwt" && !p.online);
+      const reconnected = nextEvent(viewer, "connected");
+      sockets[0]!.close(4001, "as if the network dropped");
+      await reconnected;
+      await reported;
+      expect(sockets).toHaveLength(2);
+      // The server knows the new connection's watch: rwt coming online is pushed on it.
+      const online = nextEvent(viewer, "presence", (p) => p.user === "rwt" && p.online);
+      await h.client("rwt");
+      await online;
+    });
   });
 
   describe("typing", () => {
