@@ -62,7 +62,10 @@ async function token(user: string, device: string): Promise<string> {
 async function client(user: string, urls: string[], device = `${user}-dev`, cursors?: Record<string, number>): Promise<Client> {
   const c = new Client({ url: urls, token: () => token(user, device), minBackoffMs: 50, maxBackoffMs: 500, cursors });
   clients.push(c);
-  c.on("disconnected", (d) => drops.push(`${new Date().toISOString()} ${device}: ${d.code} ${d.reason} (reconnects: ${d.willReconnect})`));
+  c.on("disconnected", (d) => {
+    // 1000 without a reconnect: the test closed it.
+    if (d.code !== 1000 || d.willReconnect) drops.push(`${new Date().toISOString()} ${device}: ${d.code} ${d.reason} (reconnects: ${d.willReconnect})`);
+  });
   const synced = nextEvent(c, "synced", undefined, 30_000);
   await c.connect();
   await synced;
@@ -101,10 +104,30 @@ async function withEdgeLogs(body: () => Promise<void>): Promise<void> {
   }
 }
 
+/**
+ * A test whose failure message carries the clients' connection losses and both edges' logs. The
+ * clients it made are closed when it ends, failed or not, so that a failure leaves no load (256
+ * connected devices of the group test) on the tests after it.
+ */
+function clusterTest(name: string, body: () => Promise<void>, timeoutMs?: number): void {
+  test(
+    name,
+    async () => {
+      const first = clients.length;
+      try {
+        await withEdgeLogs(body);
+      } finally {
+        for (const c of clients.slice(first)) c.close();
+      }
+    },
+    timeoutMs,
+  );
+}
+
 const textsIn = (log: WireMessage[], conv: string) => log.filter((m) => m.conv === conv && m.kind === MessageKind.Text).map(text);
 
 describe("cluster: two edge processes on NATS, Redis and PostgreSQL", () => {
-  test("1:1 chat with the two users on different processes, with receipts", async () => {
+  clusterTest("1:1 chat with the two users on different processes, with receipts", async () => {
     const alice = await client("alice", [e1.wsUrl]);
     const bob = await client("bob", [e2.wsUrl]);
     const conv = await alice.openDirect("bob");
@@ -116,7 +139,7 @@ describe("cluster: two edge processes on NATS, Redis and PostgreSQL", () => {
     expect((await read).allRead).toBe(ack.seq);
   });
 
-  test("a group of 256 spread over both processes: every member device gets every message once, in one order", async () => {
+  clusterTest("a group of 256 spread over both processes: every member device gets every message once, in one order", async () => {
     const users = Array.from({ length: 256 }, (_, i) => `g${i}`);
     const members = await Promise.all(users.map((u, i) => client(u, [i % 2 ? e2.wsUrl : e1.wsUrl])));
     const logs = members.map(collect);
@@ -130,10 +153,9 @@ describe("cluster: two edge processes on NATS, Redis and PostgreSQL", () => {
     for (const l of logs) expect(textsIn(l, g.id)).toEqual(order);
     const seqs = logs[0]!.filter((m) => m.conv === g.id).map((m) => m.seq);
     expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => i + 1));
-    for (const m of members) m.close();
   }, 120_000);
 
-  test("presence and typing across processes", async () => {
+  clusterTest("presence and typing across processes", async () => {
     const viewer = await client("pv", [e1.wsUrl]);
     // pt chose the conversation (presence shows only then, protocol §10.3), from a device it then closes.
     const setup = await client("pt", [e2.wsUrl], "pt-setup");
@@ -159,51 +181,50 @@ describe("cluster: two edge processes on NATS, Redis and PostgreSQL", () => {
   // a process of its own (test/run.sh), and a failure names the clients' connection losses and
   // ends with both edges' logs. The waits allow 30 s: a re-decision that is lost, not late,
   // still fails here.
-  test("safety across processes: a block, a privacy change and a ban made through one process are in force on the other", () =>
-    withEdgeLogs(async () => {
-      const alice = await client("sx-alice", [e1.wsUrl]);
-      const mallory = await client("sx-mallory", [e2.wsUrl]);
-      const malloryLaptop = await client("sx-mallory", [e1.wsUrl], "sx-mallory-laptop");
-      const conv = await alice.openDirect("sx-mallory");
-      await mallory.openDirect("sx-alice");
-      // Each process has now cached both users' block lists (the sends check them).
-      await mallory.send(conv.id, "hi");
-      await alice.send(conv.id, "hello");
-      expect(await mallory.watchPresence(["sx-alice"])).toEqual([{ user: "sx-alice", online: true, lastSeen: 0 }]);
+  clusterTest("safety across processes: a block, a privacy change and a ban made through one process are in force on the other", async () => {
+    const alice = await client("sx-alice", [e1.wsUrl]);
+    const mallory = await client("sx-mallory", [e2.wsUrl]);
+    const malloryLaptop = await client("sx-mallory", [e1.wsUrl], "sx-mallory-laptop");
+    const conv = await alice.openDirect("sx-mallory");
+    await mallory.openDirect("sx-alice");
+    // Each process has now cached both users' block lists (the sends check them).
+    await mallory.send(conv.id, "hi");
+    await alice.send(conv.id, "hello");
+    expect(await mallory.watchPresence(["sx-alice"])).toEqual([{ user: "sx-alice", online: true, lastSeen: 0 }]);
 
-      // The block is stored through process 1; process 2 hears of it on NATS, re-decides the
-      // watch (Mallory sees Alice go offline) and drops its cached block lists. The push alone
-      // does not prove the second: a re-decision queued for an earlier change may read the
-      // block from the store first. So the test waits until process 2 refuses Mallory (a
-      // DIRECT_OPEN to Alice changes nothing when it passes), then checks the send.
-      const dropped = nextEvent(mallory, "presence", (p) => p.user === "sx-alice" && !p.online, SLOW_MS);
-      await alice.block("sx-mallory");
-      await dropped;
-      await until(() => mallory.openDirect("sx-alice").then(() => false, (e: { code?: number }) => e.code === 1104), SLOW_MS, "process 2 to refuse Mallory");
-      await expect(mallory.send(conv.id, "still there?")).rejects.toMatchObject({ code: 1104 });
-      const back = nextEvent(mallory, "presence", (p) => p.user === "sx-alice" && p.online, SLOW_MS);
-      await alice.unblock("sx-mallory");
-      await back;
+    // The block is stored through process 1; process 2 hears of it on NATS, re-decides the
+    // watch (Mallory sees Alice go offline) and drops its cached block lists. The push alone
+    // does not prove the second: a re-decision queued for an earlier change may read the
+    // block from the store first. So the test waits until process 2 refuses Mallory (a
+    // DIRECT_OPEN to Alice changes nothing when it passes), then checks the send.
+    const dropped = nextEvent(mallory, "presence", (p) => p.user === "sx-alice" && !p.online, SLOW_MS);
+    await alice.block("sx-mallory");
+    await dropped;
+    await until(() => mallory.openDirect("sx-alice").then(() => false, (e: { code?: number }) => e.code === 1104), SLOW_MS, "process 2 to refuse Mallory");
+    await expect(mallory.send(conv.id, "still there?")).rejects.toMatchObject({ code: 1104 });
+    const back = nextEvent(mallory, "presence", (p) => p.user === "sx-alice" && p.online, SLOW_MS);
+    await alice.unblock("sx-mallory");
+    await back;
 
-      // A privacy change through process 1 hides Alice's online state from Mallory on process 2.
-      const hidden = nextEvent(mallory, "presence", (p) => p.user === "sx-alice" && !p.online, SLOW_MS);
-      await alice.setPrivacy({ online: "nobody" });
-      await hidden;
+    // A privacy change through process 1 hides Alice's online state from Mallory on process 2.
+    const hidden = nextEvent(mallory, "presence", (p) => p.user === "sx-alice" && !p.online, SLOW_MS);
+    await alice.setPrivacy({ online: "nobody" });
+    await hidden;
 
-      // A ban through process 1's admin API closes Mallory's devices on both processes.
-      const closed = [nextEvent(mallory, "disconnected", undefined, SLOW_MS), nextEvent(malloryLaptop, "disconnected", undefined, SLOW_MS)];
-      const admin = await mintAccessToken(await loadSigningKey(keysFile), { user: "ops", device: "cli", ttlSec: 600, audience: "msgr", admin: true });
-      const res = await fetch(`${e1.httpUrl}/v1/admin/users/sx-mallory/ban`, { method: "POST", headers: { authorization: `Bearer ${admin}` } });
-      expect(res.status).toBe(200);
-      for (const d of await Promise.all(closed)) expect(d).toMatchObject({ code: 4504, willReconnect: false });
-      const upgrade = await fetch(e2.wsUrl.replace("ws:", "http:"), {
-        headers: { upgrade: "websocket", connection: "upgrade", "sec-websocket-version": "13", "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==", authorization: `Bearer ${await token("sx-mallory", "sx-mallory-dev")}` },
-      });
-      expect(upgrade.status).toBe(403);
-      expect(((await upgrade.json()) as { code: string }).code).toBe("user-banned");
-    }));
+    // A ban through process 1's admin API closes Mallory's devices on both processes.
+    const closed = [nextEvent(mallory, "disconnected", undefined, SLOW_MS), nextEvent(malloryLaptop, "disconnected", undefined, SLOW_MS)];
+    const admin = await mintAccessToken(await loadSigningKey(keysFile), { user: "ops", device: "cli", ttlSec: 600, audience: "msgr", admin: true });
+    const res = await fetch(`${e1.httpUrl}/v1/admin/users/sx-mallory/ban`, { method: "POST", headers: { authorization: `Bearer ${admin}` } });
+    expect(res.status).toBe(200);
+    for (const d of await Promise.all(closed)) expect(d).toMatchObject({ code: 4504, willReconnect: false });
+    const upgrade = await fetch(e2.wsUrl.replace("ws:", "http:"), {
+      headers: { upgrade: "websocket", connection: "upgrade", "sec-websocket-version": "13", "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==", authorization: `Bearer ${await token("sx-mallory", "sx-mallory-dev")}` },
+    });
+    expect(upgrade.status).toBe(403);
+    expect(((await upgrade.json()) as { code: string }).code).toBe("user-banned");
+  });
 
-  test("a device that moves to another process resumes from its cursors", async () => {
+  clusterTest("a device that moves to another process resumes from its cursors", async () => {
     const sender = await client("mover-peer", [e1.wsUrl]);
     const conv = await sender.openDirect("mover");
     const first = await client("mover", [e1.wsUrl]);
@@ -221,7 +242,7 @@ describe("cluster: two edge processes on NATS, Redis and PostgreSQL", () => {
     expect(textsIn(log, conv.id)).toEqual(Array.from({ length: 20 }, (_, i) => `away ${i}`));
   });
 
-  test("nats-server restarted during traffic: every acknowledged message reaches the other process", async () => {
+  clusterTest("nats-server restarted during traffic: every acknowledged message reaches the other process", async () => {
     const a = await client("na", [e1.wsUrl]);
     const b = await client("nb", [e2.wsUrl]);
     const conv = await a.openDirect("nb");
@@ -246,7 +267,7 @@ describe("cluster: two edge processes on NATS, Redis and PostgreSQL", () => {
     expect(textsIn(log, conv.id)).toEqual(acked);
   }, 90_000);
 
-  test("redis-server restarted: presence recovers within one heartbeat timeout, no message lost", async () => {
+  clusterTest("redis-server restarted: presence recovers within one heartbeat timeout, no message lost", async () => {
     const a = await client("ra", [e1.wsUrl]);
     const b = await client("rb", [e2.wsUrl]);
     const conv = await a.openDirect("rb");
@@ -264,7 +285,7 @@ describe("cluster: two edge processes on NATS, Redis and PostgreSQL", () => {
     );
   }, 60_000);
 
-  test("one edge process killed with SIGKILL during traffic: its clients fail over, nothing acknowledged is lost or duplicated", async () => {
+  clusterTest("one edge process killed with SIGKILL during traffic: its clients fail over, nothing acknowledged is lost or duplicated", async () => {
     const e3 = await startEdge(3);
     const a = await client("ka", [e3.wsUrl, e1.wsUrl, e2.wsUrl]);
     const b = await client("kb", [e2.wsUrl]);

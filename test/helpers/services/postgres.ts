@@ -108,6 +108,9 @@ async function startServer(bin: string, dir: string, port: number, secure: boole
   const data = join(dir, "data");
   const proc = spawnEngine(
     asServerUser([
+      // runuser forks the server and stays as its parent, so the shield's pdeathsig reaches
+      // runuser only: without one of its own, the server outlived a test process that died.
+      "setpriv", "--pdeathsig", "KILL", "--",
       join(bin, "postgres"),
       "-D", data,
       "-p", String(port),
