@@ -3,6 +3,7 @@
 // restarts empty, and hand a ticket to exactly one of many concurrent redeems.
 
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { connect, createServer, type AddressInfo, type Socket } from "node:net";
 import { RedisPresenceStore } from "../../src/storage/redis/presence-store.ts";
 import { RedisTicketStore } from "../../src/storage/redis/ticket-store.ts";
 import { startRedis, type RedisServer } from "../helpers/services/redis.ts";
@@ -141,6 +142,28 @@ describe("redis presence shared by several nodes", () => {
     expect(await live.get(["alice"])).toEqual([{ user: "alice", online: false, lastSeen: 5000 }]);
   });
 
+  test("a connection that goes silent without closing is dropped and made again", async () => {
+    const proxy = await silenceableProxy(server.url);
+    const keyPrefix = freshPrefix();
+    const [a, b] = await Promise.all([RedisPresenceStore.open(proxy.url, { ttlMs: 60_000, keyPrefix }), RedisPresenceStore.open(server.url, { ttlMs: 60_000, keyPrefix })]);
+    open.push(b);
+    try {
+      await a.deviceOnline("alice", "phone", 1, 1000);
+      // What the cluster test once met after a Redis restart: a connection that neither answers
+      // nor closes. Without ioredis's socketTimeout, this heartbeat would wait forever. With it,
+      // the silent socket is destroyed, ioredis connects again (the proxy forwards new
+      // connections) and sends the heartbeat there.
+      proxy.silence();
+      await a.heartbeat("alice", "phone", 1, 2000);
+      expect(proxy.connections()).toBe(2);
+      await a.deviceOffline("alice", "phone", 1, 3000);
+      expect(await b.get(["alice"])).toEqual([{ user: "alice", online: false, lastSeen: 3000 }]);
+    } finally {
+      await a.close();
+      proxy.close();
+    }
+  }, 30_000);
+
   // Restarts the shared server, so it comes last in the file (the stores above are closed by then).
   test("after Redis restarts empty, the next heartbeat brings the device back", async () => {
     const [a, b] = (await nodes(2)) as [RedisPresenceStore, RedisPresenceStore];
@@ -154,3 +177,48 @@ describe("redis presence shared by several nodes", () => {
     expect(await a.deviceOffline("alice", "phone", 1, 3000)).toBe(true);
   });
 });
+
+/**
+ * A TCP proxy in front of `redisUrl`. silence() makes every connection open at that moment drop
+ * what passes, both ways, without closing: a dead link that sends no FIN. Later connections
+ * forward as usual.
+ */
+async function silenceableProxy(redisUrl: string): Promise<{ url: string; silence(): void; connections(): number; close(): void }> {
+  const target = new URL(redisUrl);
+  const links = new Set<{ silent: boolean; client: Socket; upstream: Socket }>();
+  let accepted = 0;
+  const proxy = createServer((client) => {
+    accepted++;
+    const upstream = connect(Number(target.port), target.hostname);
+    const link = { silent: false, client, upstream };
+    links.add(link);
+    client.on("data", (d) => link.silent || upstream.write(d));
+    upstream.on("data", (d) => link.silent || client.write(d));
+    const end = () => {
+      links.delete(link);
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on("close", end);
+    upstream.on("close", end);
+    client.on("error", end);
+    upstream.on("error", end);
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+  const { port } = proxy.address() as AddressInfo;
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    silence: () => {
+      for (const link of links) link.silent = true;
+    },
+    /** Connections accepted so far. */
+    connections: () => accepted,
+    close: () => {
+      for (const link of links) {
+        link.client.destroy();
+        link.upstream.destroy();
+      }
+      proxy.close();
+    },
+  };
+}
