@@ -9,6 +9,12 @@ import { startInstances } from "./instances.ts";
 import type { Target } from "./types.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
+
+/** MSGR_BENCH_CPU_PROFILE=<dir>: each msgr server writes a CPU profile there (Markdown) when it stops. */
+function profileArgs(): string[] {
+  const dir = process.env.MSGR_BENCH_CPU_PROFILE;
+  return dir ? ["--cpu-prof-md", `--cpu-prof-dir=${dir}`] : [];
+}
 export const msgr: Target = {
   name: "msgr",
   perMessage:
@@ -19,7 +25,7 @@ export const msgr: Target = {
     return startInstances(
       opts,
       (host, port, i) => ({
-        cmd: [process.execPath, "src/cli/main.ts", "start"],
+        cmd: [process.execPath, ...profileArgs(), "src/cli/main.ts", "start"],
         cwd: ROOT,
         env: {
           MSGR_SERVER_HOST: host,
