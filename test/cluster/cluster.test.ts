@@ -14,6 +14,7 @@ import { startNats } from "../helpers/services/nats.ts";
 import { startPostgres } from "../helpers/services/postgres.ts";
 import { startRedis } from "../helpers/services/redis.ts";
 import { unlimitedEnv } from "../helpers/limits.ts";
+import { ClusterDiagnostics } from "../helpers/cluster-diagnostics.ts";
 import { sharedSecrets } from "../helpers/cluster-secrets.ts";
 
 type Service = Awaited<ReturnType<typeof startNats>>;
@@ -27,9 +28,9 @@ let shared: Record<string, string>;
 const edges: ChildServer[] = [];
 /** How long a push that crosses processes may take on a loaded machine (see the safety test). */
 const SLOW_MS = 30_000;
-const clients: Client[] = [];
-/** Every connection loss a test client saw, for the failure messages of withEdgeLogs. */
-const drops: string[] = [];
+/** Failures name the clients' connection losses and end with both edges' logs. */
+const diagnostics = new ClusterDiagnostics(() => ({ "edge 1": e1, "edge 2": e2 }));
+const clusterTest = diagnostics.test.bind(diagnostics);
 
 async function startEdge(nodeId: number): Promise<ChildServer> {
   const edge = await startChild({
@@ -61,11 +62,7 @@ async function token(user: string, device: string): Promise<string> {
 /** A synced client of `user` on the given edges (the first is where it connects; the rest are failover). */
 async function client(user: string, urls: string[], device = `${user}-dev`, cursors?: Record<string, number>): Promise<Client> {
   const c = new Client({ url: urls, token: () => token(user, device), minBackoffMs: 50, maxBackoffMs: 500, cursors });
-  clients.push(c);
-  c.on("disconnected", (d) => {
-    // 1000 without a reconnect: the test closed it.
-    if (d.code !== 1000 || d.willReconnect) drops.push(`${new Date().toISOString()} ${device}: ${d.code} ${d.reason} (reconnects: ${d.willReconnect})`);
-  });
+  diagnostics.track(c, device);
   const synced = nextEvent(c, "synced", undefined, 30_000);
   await c.connect();
   await synced;
@@ -84,45 +81,11 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  for (const c of clients) c.close();
+  for (const c of diagnostics.clients) c.close();
   for (const e of edges) e.proc.kill(9);
   await Promise.allSettled([nats?.stop(), redis?.stop(), pg?.stop()]);
   rmSync(root, { recursive: true, force: true });
 });
-
-/**
- * Runs `body`; its error, if any, gains the connection losses the test clients saw and the end of
- * both edges' logs (what the servers did instead).
- */
-async function withEdgeLogs(body: () => Promise<void>): Promise<void> {
-  try {
-    await body();
-  } catch (err) {
-    const lost = drops.length ? drops.join("\n") : "none";
-    (err as Error).message += `\n--- client connection losses ---\n${lost}\n--- edge 1 ---\n${e1.output().slice(-4000)}\n--- edge 2 ---\n${e2.output().slice(-4000)}`;
-    throw err;
-  }
-}
-
-/**
- * A test whose failure message carries the clients' connection losses and both edges' logs. The
- * clients it made are closed when it ends, failed or not, so that a failure leaves no load (256
- * connected devices of the group test) on the tests after it.
- */
-function clusterTest(name: string, body: () => Promise<void>, timeoutMs?: number): void {
-  test(
-    name,
-    async () => {
-      const first = clients.length;
-      try {
-        await withEdgeLogs(body);
-      } finally {
-        for (const c of clients.slice(first)) c.close();
-      }
-    },
-    timeoutMs,
-  );
-}
 
 const textsIn = (log: WireMessage[], conv: string) => log.filter((m) => m.conv === conv && m.kind === MessageKind.Text).map(text);
 
@@ -234,7 +197,7 @@ describe("cluster: two edge processes on NATS, Redis and PostgreSQL", () => {
     first.close();
     for (let i = 0; i < 20; i++) await sender.send(conv.id, `away ${i}`);
     const moved = new Client({ url: e2.wsUrl, token: () => token("mover", "mover-dev"), cursors: saved });
-    clients.push(moved);
+    diagnostics.track(moved, "mover-dev");
     const log = collect(moved);
     const synced = nextEvent(moved, "synced");
     await moved.connect();
