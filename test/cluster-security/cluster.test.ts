@@ -39,6 +39,8 @@ import { startNats, type NatsServer } from "../helpers/services/nats.ts";
 import { startPostgres, type PostgresServer } from "../helpers/services/postgres.ts";
 import { startRedis, type RedisServer } from "../helpers/services/redis.ts";
 import { sharedSecrets } from "../helpers/cluster-secrets.ts";
+import { ClusterDiagnostics } from "../helpers/cluster-diagnostics.ts";
+import { expectOwnerAnswersOnlyWhenAsked } from "../helpers/nats-replies.ts";
 
 const HOST = "127.0.0.1";
 const NAMES = { stream: DEFAULTS.jetstream.stream, shards: DEFAULTS.jetstream.shards, consumer: DEFAULTS.worker.consumer };
@@ -62,7 +64,8 @@ let e1: ChildServer;
 let e2: ChildServer;
 let worker: ChildWorker;
 let restoreWebSocket: () => void;
-const clients: Client[] = [];
+/** Failures of the tests with clients name their connection losses and end with every process's log. */
+const diagnostics = new ClusterDiagnostics(() => ({ "edge 1": e1, "edge 2": e2, worker }));
 const closers: (() => unknown)[] = [];
 
 /** A secret file as an operator makes one: random, owner-only. */
@@ -128,7 +131,7 @@ function clusterEnv(role: "edge" | "worker"): Record<string, string> {
 async function client(user: string, edge: ChildServer, device = `${user}-dev`): Promise<Client> {
   const key = await loadSigningKey(keysFile);
   const c = new Client({ url: edge.wsUrl, token: () => mintAccessToken(key, { user, device, ttlSec: 3600, audience: "msgr" }), minBackoffMs: 50, maxBackoffMs: 500 });
-  clients.push(c);
+  diagnostics.track(c, device);
   const synced = nextEvent(c, "synced", undefined, 20_000);
   await c.connect();
   await synced;
@@ -183,7 +186,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   restoreWebSocket?.();
-  for (const c of clients) c.close();
+  for (const c of diagnostics.clients) c.close();
   for (const close of closers) await Promise.resolve(close()).catch(() => {});
   for (const p of [e1, e2, worker]) p?.proc.kill(9);
   await Promise.allSettled([nats?.stop(), redis?.stop(), pg?.stop(), cass?.stop(), minio?.stop()]);
@@ -191,7 +194,7 @@ afterAll(async () => {
 });
 
 describe("a cluster with credentials and TLS on every link", () => {
-  test("end to end: a message crosses edges over wss://, NATS and the log, and the worker stores it in Cassandra", async () => {
+  diagnostics.test("end to end: a message crosses edges over wss://, NATS and the log, and the worker stores it in Cassandra", async () => {
     expect(e1.wsUrl).toStartWith("wss://");
     // Every link of this configuration is covered: nothing to warn about.
     for (const p of [e1, e2, worker]) expect(p.output()).not.toContain("unprotected link");
@@ -217,6 +220,9 @@ describe("a cluster with credentials and TLS on every link", () => {
     const stored = async () => (await cql.execute("SELECT body FROM msgr.messages WHERE conv = ? AND bucket = 0 AND seq = ?", [conv.id, ack.seq], { prepare: true })).rows;
     await until(async () => (await stored()).length > 0, 20_000, "the worker to store the message");
     expect(new TextDecoder().decode((await stored())[0]!.body as Uint8Array)).toBe("sealed");
+    // Nothing any process did was refused by NATS on the way (a shard owner's reply to the other
+    // edge, which loads the conversation for Bob's receipt, was once).
+    for (const p of [e1, e2, worker]) expect(p.output()).not.toContain("NATS async error");
   }, 30_000);
 
   test("NATS: a client without credentials, or with an unknown nkey, cannot connect; nor can one without TLS", async () => {
@@ -244,6 +250,11 @@ describe("a cluster with credentials and TLS on every link", () => {
     expect(reply).not.toContain("+OK");
   });
 
+  test("NATS: an edge answers another edge's request to its owner subject (shard RPC), and may publish on no other inbox", async () => {
+    const [owner, asker] = await Promise.all([natsAs(seedOf("edge"), "owner"), natsAs(seedOf("edge"), "asker")]);
+    await expectOwnerAnswersOnlyWhenAsked(owner, asker, LAYOUT.ownerSubject("edge-under-test"));
+  });
+
   test("NATS: an edge's credentials cannot do what only workers do: acknowledge, pull from or delete the workers' consumer", async () => {
     const edge = await natsAs(seedOf("edge"), "edge-impostor");
     // Any shard's stream: the permissions are the same for each.
@@ -264,7 +275,7 @@ describe("a cluster with credentials and TLS on every link", () => {
     await expect(asWorker.jetstream().publish(LAYOUT.subject(0), new Uint8Array([1]), { timeout: 2000 })).rejects.toThrow();
   });
 
-  test("a forged bus event from an authenticated process that is not an edge never reaches a device", async () => {
+  diagnostics.test("a forged bus event from an authenticated process that is not an edge never reaches a device", async () => {
     const carol = await client("carol", e1);
     const dave = await client("dave", e2);
     const conv = await carol.openDirect("dave");

@@ -6,7 +6,7 @@
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect, credsAuthenticator, Events, nkeys } from "nats";
@@ -15,9 +15,11 @@ type KeyPair = ReturnType<typeof nkeys.createUser>;
 import pino from "pino";
 import { DEFAULTS, resolveConfig } from "../../src/config/config.ts";
 import { natsClientOptions } from "../../src/connect/nats.ts";
-import { natsPermissions, type NatsRole } from "../../src/connect/nats-permissions.ts";
+import { natsPermissions, type NatsRole, type RolePermissions } from "../../src/connect/nats-permissions.ts";
+import { LogLayout } from "../../src/storage/jetstream/layout.ts";
 import { MessageLog } from "../../src/storage/jetstream/message-log.ts";
 import { until } from "../helpers/harness.ts";
+import { expectOwnerAnswersOnlyWhenAsked } from "../helpers/nats-replies.ts";
 import { startNats, type NatsServer } from "../helpers/services/nats.ts";
 
 const b64url = (b: Uint8Array | string) => Buffer.from(b).toString("base64url");
@@ -40,6 +42,9 @@ let root: string;
 let nats: NatsServer;
 const creds = {} as Record<NatsRole, string>;
 
+/** A role's `responses` as a user JWT says it: `resp`, its time to live in nanoseconds. */
+const resp = (r: RolePermissions["responses"]) => (r ? { resp: { max: r.max, ttl: r.expiresMs * 1_000_000 } } : {});
+
 beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), "msgr-nats-creds-"));
   const operator = nkeys.createOperator();
@@ -56,7 +61,7 @@ beforeAll(async () => {
     const userJwt = jwt(account, {
       sub: user.getPublicKey(),
       name: role,
-      nats: { type: "user", version: 2, pub: { allow: perms[role].publish }, sub: { allow: perms[role].subscribe }, subs: -1, data: -1, payload: -1 },
+      nats: { type: "user", version: 2, pub: { allow: perms[role].publish }, sub: { allow: perms[role].subscribe }, ...resp(perms[role].responses), subs: -1, data: -1, payload: -1 },
     });
     creds[role] = join(root, `${role}.creds`);
     writeFileSync(creds[role], credsFile(userJwt, user.getSeed()), { mode: 0o600 });
@@ -87,6 +92,16 @@ describe("nats.credsFile (operator mode)", () => {
       await log.close();
     }
     await expect(connect({ servers: nats.url, maxReconnectAttempts: 0 })).rejects.toThrow(/Authorization Violation/);
+  });
+
+  test("an edge answers another edge's request to its owner subject, and may publish on no other inbox", async () => {
+    const asEdge = () => connect({ servers: nats.url, authenticator: credsAuthenticator(new TextEncoder().encode(readFileSync(creds.edge, "utf8"))) });
+    const [owner, asker] = await Promise.all([asEdge(), asEdge()]);
+    try {
+      await expectOwnerAnswersOnlyWhenAsked(owner, asker, new LogLayout(names.stream, names.shards).ownerSubject("edge-1"));
+    } finally {
+      await Promise.all([owner.close(), asker.close()]);
+    }
   });
 
   test("the worker's credentials cannot publish on the bus", async () => {

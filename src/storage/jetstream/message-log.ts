@@ -7,6 +7,7 @@
 import {
   connect,
   DiscardPolicy,
+  Events,
   JSONCodec,
   nanos,
   RequestStrategy,
@@ -67,6 +68,15 @@ function isNotFound(err: unknown): boolean {
 
 export class LayoutMismatchError extends Error {}
 
+/**
+ * What the server refuses asynchronously (a publish or reply its permissions deny, a slow
+ * consumer) reaches only the connection's status stream; without this, a refused reply to another
+ * edge shows only as that edge's request timing out.
+ */
+async function logAsyncErrors(nc: NatsConnection, log: Logger): Promise<void> {
+  for await (const s of nc.status()) if (s.type === Events.Error) log.error({ data: s.data }, "NATS async error on the message log's connection");
+}
+
 export class MessageLog {
   private constructor(
     readonly nc: NatsConnection,
@@ -91,6 +101,7 @@ export class MessageLog {
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
     });
+    void logAsyncErrors(nc, opts.log);
     try {
       const jsm = await nc.jetstreamManager();
       const js = nc.jetstream();
