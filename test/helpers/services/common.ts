@@ -3,16 +3,60 @@
 // start without the servers).
 
 import { spawn } from "bun";
+import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { spawnEngine, type EngineProcess } from "./engine-process.ts";
 
-/** A port that was free a moment ago (the kernel picks it; we close it and hand it to the server, which may still lose it). */
-export function freePort(host = "127.0.0.1"): Promise<number> {
+/**
+ * A port that was free a moment ago, for a server to listen on. It is picked below the kernel's
+ * ephemeral range: a port from that range (what listening on port 0 gives) is also where every
+ * outgoing connection takes its local port, so a busy test process could take it for a client
+ * connection in the seconds before the server binds it (Cassandra once failed to start so). Ports
+ * handed out by this process are never handed out again. The server may still lose the port to
+ * another process picking the same one, which is unlikely among twenty thousand.
+ */
+export async function freePort(host = "127.0.0.1"): Promise<number> {
+  const low = ephemeralLow();
+  if (low - PICK_FLOOR >= 1_000) {
+    for (let attempt = 0; attempt < 100; attempt++) {
+      const port = PICK_FLOOR + Math.floor(Math.random() * (low - PICK_FLOOR));
+      if (handedOut.has(port)) continue;
+      handedOut.add(port);
+      if (await canListen(port, host)) return port;
+    }
+  }
+  // No room below the ephemeral range (an unusual ip_local_port_range): let the kernel pick.
+  return listenOn(0, host);
+}
+
+/** The lowest port a server picked here may have. */
+const PICK_FLOOR = 10_000;
+const handedOut = new Set<number>();
+
+/** The low end of the kernel's ephemeral port range (Linux: 32768 unless configured). */
+function ephemeralLow(): number {
+  try {
+    const low = Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]);
+    return Number.isInteger(low) ? low : 32_768;
+  } catch {
+    return 32_768;
+  }
+}
+
+function canListen(port: number, host: string): Promise<boolean> {
+  return listenOn(port, host).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** Listens on `port` (0: the kernel picks), closes again, and resolves with the port. */
+function listenOn(port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.once("error", reject);
-    srv.listen(0, host, () => {
+    srv.listen(port, host, () => {
       const addr = srv.address();
       srv.close(() => (typeof addr === "object" && addr ? resolve(addr.port) : reject(new Error("no port"))));
     });
