@@ -61,20 +61,17 @@ export class ConversationActor implements MailboxOwner {
     private readonly members: Map<string, MemberState>,
     private readonly lastSentBy: Map<string, number>,
     lastSeq: number,
+    /** Leaves the bus subscription that load() made for this actor. */
+    private readonly unsubscribe: () => void,
   ) {
     this.lastSeq = lastSeq;
     this.lastUsed = ctx.clock.now();
     this.subject = subjects.conversation(record.id);
     this.mailbox = new Mailbox(this);
-    // In a cluster another node may host an actor for this conversation too: learn its commits,
-    // markers and membership changes from the bus (its own come back too, and are skipped). On
-    // one node there is no one else to hear from.
-    this.unsubscribe = ctx.bus.distributed ? ctx.bus.subscribe(this.subject, (e) => this.observe(e)) : () => {};
   }
 
   /** The conversation's bus subject, made once. */
   private readonly subject: string;
-  private readonly unsubscribe: () => void;
 
   mailboxFailed(err: unknown): void {
     this.ctx.log.error({ err, conv: this.record.id }, "conversation actor task failed");
@@ -139,13 +136,39 @@ export class ConversationActor implements MailboxOwner {
     return this.members.has(user);
   }
 
+  /**
+   * Reads the conversation from the store. In a cluster another node may host an actor for it
+   * too: this one learns that actor's commits, markers and membership changes from the bus (its
+   * own come back too, and are skipped). It subscribes before the store is read, and replays what
+   * it heard meanwhile (observing is idempotent: markers and seqs only rise), so that a commit made
+   * elsewhere during the read is neither missing from the read nor missed on the bus. Missing it
+   * would leave lastSeq behind, and receipts up to the new message would be cut short at the old
+   * one. On one node there is no one else to hear from.
+   */
   static async load(ctx: NodeContext, host: ConversationHost, id: string): Promise<ConversationActor | null> {
-    const record = await ctx.metadata.getConversation(id);
-    if (!record) return null;
-    const [rows, lastSeq, lastSentBy] = await Promise.all([ctx.metadata.listMembers(id), ctx.messages.lastSeq(id), ctx.messages.lastSeqBySender(id)]);
-    const members = new Map<string, MemberState>();
-    for (const m of rows) members.set(m.user, { admin: m.admin, joinedSeq: m.joinedSeq, delivered: m.delivered, read: m.read });
-    return new ConversationActor(ctx, host, record, members, lastSentBy, lastSeq);
+    let actor: ConversationActor | null = null;
+    const heard: BusEvent[] = [];
+    let unsubscribe = () => {};
+    if (ctx.bus.distributed) {
+      unsubscribe = ctx.bus.subscribe(subjects.conversation(id), (e) => (actor ? actor.observe(e) : heard.push(e)));
+      await ctx.bus.ready();
+    }
+    try {
+      const record = await ctx.metadata.getConversation(id);
+      if (!record) {
+        unsubscribe();
+        return null;
+      }
+      const [rows, lastSeq, lastSentBy] = await Promise.all([ctx.metadata.listMembers(id), ctx.messages.lastSeq(id), ctx.messages.lastSeqBySender(id)]);
+      const members = new Map<string, MemberState>();
+      for (const m of rows) members.set(m.user, { admin: m.admin, joinedSeq: m.joinedSeq, delivered: m.delivered, read: m.read });
+      actor = new ConversationActor(ctx, host, record, members, lastSentBy, lastSeq, unsubscribe);
+    } catch (err) {
+      unsubscribe();
+      throw err;
+    }
+    for (const e of heard) actor.observe(e);
+    return actor;
   }
 
   get id(): string {
