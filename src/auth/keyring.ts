@@ -1,11 +1,12 @@
 // Keys that sign and verify access tokens, loaded from JWK Set files.
-// The verify side (Keyring) only ever needs public parts; the signing side (SigningKey) is for the
-// `token` CLI, the embedded single-node mode and tests.
+// The verify side (Keyring) only ever needs public parts, held as fast-jwt takes them (tokens.ts
+// verifies synchronously); the signing side (SigningKey, jose) is for the `token` CLI, the
+// embedded single-node mode and tests.
 
-import { randomBytes } from "node:crypto";
+import { createPublicKey, randomBytes, type JsonWebKey } from "node:crypto";
 import { access, mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { importJWK, type JWK, type JWSHeaderParameters } from "jose";
+import { importJWK, type JWK } from "jose";
 import { assertPrivateFile } from "../connect/files.ts";
 import { createSecretFileOnce } from "../secret-file.ts";
 
@@ -32,12 +33,20 @@ interface KeyEntry {
   jwk: JWK;
 }
 
+/** A key that verifies tokens, pinned to one algorithm. */
+export interface VerifyKey {
+  kid: string;
+  alg: KeyAlgorithm;
+  /** As fast-jwt takes it: the HMAC secret's bytes, or the public key in PEM (SPKI). */
+  material: Buffer | string;
+}
+
 /** Verification keys by kid. */
 export interface Keyring {
-  /** The algorithms present; restrict jwtVerify to these so `alg: none` and foreign algs are refused. */
+  /** The algorithms present. */
   readonly algorithms: string[];
-  /** jose key resolver for jwtVerify: picks the key by `kid`; throws KeyLookupError. */
-  resolve(header: JWSHeaderParameters): CryptoKey | Uint8Array;
+  /** The key for a token header's `kid` and `alg` (both attacker-supplied); throws KeyLookupError. */
+  key(kid: unknown, alg: unknown): VerifyKey;
 }
 
 /** Why the resolver refused a token header; tokens.ts maps it to an AuthError reason. */
@@ -60,14 +69,11 @@ export interface SigningKey {
 
 export async function loadKeyring(path: string): Promise<Keyring> {
   const entries = await readJwkSet(path);
-  const keys = new Map<string, { alg: KeyAlgorithm; key: CryptoKey | Uint8Array }>();
-  for (const [i, entry] of entries.entries()) {
-    keys.set(entry.kid, { alg: entry.alg, key: await importKey(path, i, entry, publicPart(entry.jwk)) });
-  }
+  const keys = new Map<string, VerifyKey>();
+  for (const [i, entry] of entries.entries()) keys.set(entry.kid, { kid: entry.kid, alg: entry.alg, material: verifyMaterial(path, i, entry) });
   return {
     algorithms: [...new Set(entries.map((e) => e.alg))],
-    resolve(header) {
-      const kid = header.kid;
+    key(kid, alg) {
       const found = typeof kid === "string" ? keys.get(kid) : undefined;
       if (!found) {
         // The kid is attacker-supplied: quote it, bounded, so it cannot flood or forge log lines.
@@ -75,10 +81,10 @@ export async function loadKeyring(path: string): Promise<Keyring> {
         throw new KeyLookupError("unknown-key", `no key with kid ${shown} in the keyring`);
       }
       // Pinning the alg to the key stops algorithm confusion (e.g. HS256 keyed with a public key).
-      if (header.alg !== found.alg) {
+      if (alg !== found.alg) {
         throw new KeyLookupError("bad-algorithm", `key ${JSON.stringify(kid)} is for ${found.alg}, not the token's alg`);
       }
-      return found.key;
+      return found;
     },
   };
 }
@@ -202,9 +208,22 @@ async function importKey(path: string, i: number, entry: KeyEntry, jwk: JWK): Pr
   try {
     return await importJWK(jwk, entry.alg);
   } catch (err) {
-    throw new Error(`${path}: key #${i} (kid ${JSON.stringify(entry.kid)}): cannot import: ${(err as Error).message}`);
+    throw cannotImport(path, i, entry, err);
   }
 }
+
+/** The verify side's key: the secret's bytes (oct), or the public part as PEM. */
+function verifyMaterial(path: string, i: number, entry: KeyEntry): Buffer | string {
+  if (entry.jwk.kty === "oct") return Buffer.from(entry.jwk.k!, "base64url");
+  try {
+    return createPublicKey({ key: publicPart(entry.jwk) as JsonWebKey, format: "jwk" }).export({ type: "spki", format: "pem" }).toString();
+  } catch (err) {
+    throw cannotImport(path, i, entry, err);
+  }
+}
+
+const cannotImport = (path: string, i: number, entry: KeyEntry, err: unknown) =>
+  new Error(`${path}: key #${i} (kid ${JSON.stringify(entry.kid)}): cannot import: ${(err as Error).message}`);
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);

@@ -1,7 +1,8 @@
 // Access tokens: JWTs naming a user (`sub`) and a device (`dev`), checked by the edge at upgrade.
 
-import { errors, jwtVerify, SignJWT, type JWTPayload } from "jose";
-import { KeyLookupError, type Keyring, type SigningKey } from "./keyring.ts";
+import { createVerifier, TokenError } from "fast-jwt";
+import { SignJWT } from "jose";
+import { KeyLookupError, type Keyring, type SigningKey, type VerifyKey } from "./keyring.ts";
 
 export type AuthFailure =
   | "malformed"
@@ -62,28 +63,36 @@ const ID_PATTERN = /^[A-Za-z0-9_.@+=:-]{1,128}$/;
 
 const DEFAULT_CLOCK_TOLERANCE_SEC = 30;
 
-export async function verifyAccessToken(token: string, keyring: Keyring, opts: VerifyOptions): Promise<AccessClaims> {
+/**
+ * Checks an access token and returns its claims; throws AuthError. Synchronous (fast-jwt over
+ * node:crypto): the edge answers a WebSocket upgrade in the same turn it arrived, where jose's
+ * WebCrypto path costs a promise hop and 4-5 times the CPU (about 90 µs against 20 for HS256).
+ */
+export function verifyAccessToken(token: string, keyring: Keyring, opts: VerifyOptions): AccessClaims {
   if (token.length > MAX_TOKEN_CHARS) {
     throw new AuthError("malformed", `access token is longer than ${MAX_TOKEN_CHARS} characters`);
   }
-  let payload: JWTPayload;
+  const header = decodeHeader(token);
+  let key: VerifyKey;
   try {
-    ({ payload } = await jwtVerify(token, keyring.resolve, {
-      algorithms: keyring.algorithms,
-      audience: opts.audience,
-      issuer: opts.issuer,
-      clockTolerance: opts.clockToleranceSec ?? DEFAULT_CLOCK_TOLERANCE_SEC,
-      currentDate: opts.nowMs === undefined ? undefined : new Date(opts.nowMs),
-      requiredClaims: ["exp", "sub", "dev"],
-    }));
+    key = keyring.key(header.kid, header.alg);
   } catch (err) {
     throw toAuthError(err);
   }
-  const { sub, dev, exp, iat, scope } = payload;
+  let payload: Record<string, unknown>;
+  try {
+    payload = verifierFor(key, opts)(token) as Record<string, unknown>;
+  } catch (err) {
+    throw toAuthError(err);
+  }
+  const { sub, dev, exp, iat, scope, aud, iss } = payload;
+  if (!(aud === opts.audience || (Array.isArray(aud) && aud.includes(opts.audience)))) throw new AuthError("bad-audience", `the token is not for audience ${JSON.stringify(opts.audience)}`);
+  if (opts.issuer !== undefined && iss !== opts.issuer) throw new AuthError("bad-issuer", `the token is not from issuer ${JSON.stringify(opts.issuer)}`);
   if (!isId(sub)) throw new AuthError("bad-claims", `"sub" must match ${ID_PATTERN}`);
   if (!isId(dev)) throw new AuthError("bad-claims", `"dev" must match ${ID_PATTERN}`);
-  // jose has already checked that exp is present and numeric; this narrows the type.
+  // fast-jwt has already checked that exp is present and numeric; this narrows the type.
   if (typeof exp !== "number") throw new AuthError("bad-claims", `"exp" must be a number`);
+  if (iat !== undefined && typeof iat !== "number") throw new AuthError("bad-claims", `"iat" must be a number`);
   if (opts.maxLifetimeSec !== undefined) {
     // Both: a token issued long ago may still be valid long into the future, and one without
     // `iat` (or with a backdated one) is judged by what is left of it.
@@ -94,6 +103,47 @@ export async function verifyAccessToken(token: string, keyring: Keyring, opts: V
     }
   }
   return { user: sub, device: dev, expiresAt: exp * 1000, admin: scope === "admin" };
+}
+
+/** The protected header's kid and alg; a token that is not three base64url parts with a JSON header is malformed. */
+function decodeHeader(token: string): { kid?: unknown; alg?: unknown } {
+  const parts = token.split(".");
+  let header: unknown;
+  try {
+    if (parts.length !== 3) throw new Error();
+    header = JSON.parse(Buffer.from(parts[0]!, "base64url").toString("utf8"));
+  } catch {
+    throw new AuthError("malformed", "the access token is not a signed JWT (three base64url parts with a JSON header)");
+  }
+  if (typeof header !== "object" || header === null || Array.isArray(header)) throw new AuthError("malformed", "the access token's header is not a JSON object");
+  // RFC 7515 §4.1.11: a recipient must refuse critical extensions it does not understand; msgr understands none.
+  if ("crit" in header) throw new AuthError("malformed", `the access token's header lists critical extensions ("crit"); none are supported`);
+  return header;
+}
+
+type Verify = (token: string) => unknown;
+
+/** One fast-jwt verifier per key and options: building one parses the key. */
+const verifiers = new WeakMap<VerifyKey, Map<string, Verify>>();
+
+function verifierFor(key: VerifyKey, opts: VerifyOptions): Verify {
+  const toleranceMs = (opts.clockToleranceSec ?? DEFAULT_CLOCK_TOLERANCE_SEC) * 1000;
+  const make = () =>
+    createVerifier({
+      key: key.material,
+      algorithms: [key.alg],
+      clockTolerance: toleranceMs,
+      requiredClaims: ["exp", "sub", "dev"],
+      ...(opts.nowMs === undefined ? {} : { clockTimestamp: opts.nowMs }),
+    });
+  // A moved clock (tests) is not worth keeping a verifier for.
+  if (opts.nowMs !== undefined) return make();
+  let byOptions = verifiers.get(key);
+  if (!byOptions) verifiers.set(key, (byOptions = new Map()));
+  const id = String(toleranceMs);
+  let v = byOptions.get(id);
+  if (!v) byOptions.set(id, (v = make()));
+  return v;
 }
 
 export async function mintAccessToken(key: SigningKey, claims: MintClaims): Promise<string> {
@@ -122,23 +172,30 @@ function isId(v: unknown): v is string {
   return typeof v === "string" && ID_PATTERN.test(v);
 }
 
-/** jose's messages describe the check that failed and never quote the token, so they are kept. */
+/** fast-jwt's messages describe the check that failed and never quote the token, so they are kept. */
 function toAuthError(err: unknown): Error {
+  if (err instanceof AuthError) return err;
   if (err instanceof KeyLookupError) return new AuthError(err.reason, err.message);
-  // Anything else that is not a jose error is a bug here, not a bad token: let it surface as such.
-  if (!(err instanceof errors.JOSEError)) return err instanceof Error ? err : new Error(String(err));
-  return new AuthError(reasonFor(err), err.message);
+  // Anything else that is not a fast-jwt error is a bug here, not a bad token: let it surface as such.
+  if (!(err instanceof TokenError)) return err instanceof Error ? err : new Error(String(err));
+  return new AuthError(reasonFor(err.code), err.message);
 }
 
-function reasonFor(err: errors.JOSEError): AuthFailure {
-  if (err instanceof errors.JWTExpired) return "expired";
-  if (err instanceof errors.JWTClaimValidationFailed) {
-    if (err.claim === "aud") return "bad-audience";
-    if (err.claim === "iss") return "bad-issuer";
-    return "bad-claims";
+function reasonFor(code: string): AuthFailure {
+  switch (code) {
+    case TokenError.codes.expired:
+      return "expired";
+    case TokenError.codes.invalidSignature:
+      return "bad-signature";
+    case TokenError.codes.invalidAlgorithm:
+      return "bad-algorithm";
+    case TokenError.codes.inactive:
+    case TokenError.codes.missingRequiredClaim:
+    case TokenError.codes.invalidClaimType:
+    case TokenError.codes.invalidClaimValue:
+      return "bad-claims";
+    default:
+      // FAST_JWT_MALFORMED, FAST_JWT_INVALID_TYPE and the rest: not a well-formed signed JWT.
+      return "malformed";
   }
-  if (err instanceof errors.JWSSignatureVerificationFailed) return "bad-signature";
-  if (err instanceof errors.JOSEAlgNotAllowed || err instanceof errors.JOSENotSupported) return "bad-algorithm";
-  // JWSInvalid, JWTInvalid and the rest: the token is not a well-formed signed JWT.
-  return "malformed";
 }

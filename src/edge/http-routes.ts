@@ -55,7 +55,7 @@ async function issueTicket(deps: RouteDeps, req: Request): Promise<Response> {
   if (!originAllowed(deps.config, req.headers.get("origin"))) return refuse({ status: 403, code: "origin-not-allowed", message: "origin not allowed" }, cors);
   const token = bearerToken(req);
   if (!token) return refuse({ status: 401, code: "credentials-missing", message: "Authorization: Bearer <token> required" }, cors);
-  const claims = await verify(deps, token);
+  const claims = verify(deps, token);
   if ("status" in claims) return refuse(claims, cors);
   if (await deps.metadata.isDeviceRevoked(claims.user, claims.device)) {
     return refuse({ status: 403, code: "device-revoked", message: "this device was revoked" }, cors);

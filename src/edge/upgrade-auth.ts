@@ -58,10 +58,10 @@ export function offeredSubprotocols(req: Request): string[] {
     .filter(Boolean);
 }
 
-export async function verify(deps: UpgradeDeps, token: string): Promise<AccessClaims | Refusal> {
+export function verify(deps: UpgradeDeps, token: string): AccessClaims | Refusal {
   const { auth } = deps.config;
   try {
-    return await verifyAccessToken(token, deps.keyring, {
+    return verifyAccessToken(token, deps.keyring, {
       audience: auth.audience,
       issuer: auth.issuer || undefined,
       clockToleranceSec: auth.clockToleranceSec,
@@ -90,7 +90,7 @@ export async function authenticateUpgrade(deps: UpgradeDeps, req: Request, url: 
   const ticket = url.searchParams.get("ticket");
   const token = bearerToken(req) ?? offered.find((p) => p.startsWith(BEARER_SUBPROTOCOL_PREFIX))?.slice(BEARER_SUBPROTOCOL_PREFIX.length);
   if (token) {
-    claims = await verify(deps, token);
+    claims = verify(deps, token);
   } else if (ticket) {
     const t = await deps.tickets.redeem(ticket, deps.clock.now());
     claims = t
