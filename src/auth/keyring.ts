@@ -18,7 +18,7 @@ const KEY_SHAPES = {
   HS512: { kty: "oct", minBits: 512 },
   EdDSA: { kty: "OKP", crv: "Ed25519" },
   ES256: { kty: "EC", crv: "P-256" },
-  // jose refuses shorter moduli at verify time; refusing at load time surfaces it at startup instead.
+  // Shorter moduli are weak (RFC 7518 §3.3); refused at load time, so a bad key file stops the start.
   RS256: { kty: "RSA", minBits: 2048 },
 } as const satisfies Record<string, { kty: string; crv?: string; minBits?: number }>;
 
