@@ -11,6 +11,7 @@ import { MembershipError, type ConversationRecord, type NewMessage, type StoredM
 import type { NodeContext } from "./context.ts";
 import { CommandError, notMember } from "../proto/command-error.ts";
 import type { BusEvent, ConversationEvent, ReceiptEvent } from "../bus/events.ts";
+import { LowestMarkers } from "./lowest-markers.ts";
 import { Mailbox, type MailboxOwner } from "./mailbox.ts";
 import { subjects } from "../bus/subjects.ts";
 
@@ -52,7 +53,8 @@ export class ConversationActor implements MailboxOwner {
   private readonly recentTs = new Map<number, number>();
   /** user + device -> the typing state last relayed and when (only devices shown as typing). */
   private readonly typingRelayed = new Map<string, { on: boolean; at: number }>();
-  private readonly lowest: Record<"delivered" | "read", { v1: number; u1: string; v2: number; u2: string } | null> = { delivered: null, read: null };
+  /** The members by each marker, lowest first (for the receipts' "all but me" aggregates). */
+  private readonly lowest = { delivered: new LowestMarkers(), read: new LowestMarkers() };
 
   private constructor(
     private readonly ctx: NodeContext,
@@ -68,6 +70,7 @@ export class ConversationActor implements MailboxOwner {
     this.lastUsed = ctx.clock.now();
     this.subject = subjects.conversation(record.id);
     this.mailbox = new Mailbox(this);
+    for (const [user, m] of members) this.markersMoved(user, m);
   }
 
   /** The conversation's bus subject, made once. */
@@ -94,7 +97,7 @@ export class ConversationActor implements MailboxOwner {
         if (!m) return;
         m.delivered = Math.max(m.delivered, e.delivered);
         m.read = Math.max(m.read, e.read);
-        this.markersMoved(e.user);
+        this.markersMoved(e.user, m);
         this.correctAggregates(e);
         return;
       }
@@ -119,8 +122,12 @@ export class ConversationActor implements MailboxOwner {
       });
     }
     this.members.clear();
-    for (const [u, m] of next) this.members.set(u, m);
-    this.markersMoved(null);
+    this.lowest.delivered.clear();
+    this.lowest.read.clear();
+    for (const [u, m] of next) {
+      this.members.set(u, m);
+      this.markersMoved(u, m);
+    }
   }
 
   /**
@@ -350,7 +357,7 @@ export class ConversationActor implements MailboxOwner {
         const before = type === ReceiptType.Read ? m.read : m.delivered;
         if (type === ReceiptType.Read) m.read = Math.max(m.read, upTo);
         m.delivered = Math.max(m.delivered, type === ReceiptType.Read ? m.read : upTo);
-        this.markersMoved(user);
+        this.markersMoved(user, m);
         const after = type === ReceiptType.Read ? m.read : m.delivered;
         if (after === before) return resolve();
         const acceptedAt = this.recentTs.get(after);
@@ -383,31 +390,9 @@ export class ConversationActor implements MailboxOwner {
     };
   }
 
-  /**
-   * The lowest marker, its holder and the second lowest: enough for every "all but me"
-   * aggregate. Markers only rise, so the answer changes only when one of the two lowest
-   * holders moves; it is cached until then instead of scanning every member per receipt.
-   */
+  /** The lowest marker, its holder and the second lowest: enough for every "all but me" aggregate. */
   private lowestTwo(field: "delivered" | "read"): [number, string, number] {
-    let c = this.lowest[field];
-    if (!c) {
-      c = { v1: Infinity, u1: "", v2: Infinity, u2: "" };
-      for (const [user, m] of this.members) {
-        const v = m[field];
-        if (v < c.v1) {
-          c.v2 = c.v1;
-          c.u2 = c.u1;
-          c.v1 = v;
-          c.u1 = user;
-        } else if (v < c.v2) {
-          c.v2 = v;
-          c.u2 = user;
-        }
-      }
-      this.lowest[field] = c;
-    }
-    const v1 = c.v1 === Infinity ? this.lastSeq : c.v1;
-    return [v1, c.u1, c.v2 === Infinity ? this.lastSeq : c.v2];
+    return this.lowest[field].lowestTwo(this.lastSeq);
   }
 
   /**
@@ -423,12 +408,10 @@ export class ConversationActor implements MailboxOwner {
     this.ctx.bus.publish(this.subject, { ...e, origin: this.ctx.config.server.nodeId, deliveredMin, readMin });
   }
 
-  /** Forgets the cached lowest markers that `user` moving (or membership changing) may change. */
-  private markersMoved(user: string | null): void {
-    for (const field of ["delivered", "read"] as const) {
-      const c = this.lowest[field];
-      if (c && (user === null || user === c.u1 || user === c.u2)) this.lowest[field] = null;
-    }
+  /** Keeps the ordered markers in step with a member's (new, or moved) markers. */
+  private markersMoved(user: string, m: MemberState): void {
+    this.lowest.delivered.set(user, m.delivered);
+    this.lowest.read.set(user, m.read);
   }
 
   /**
@@ -514,8 +497,11 @@ export class ConversationActor implements MailboxOwner {
         ),
       );
       if (added.length === 0) throw new CommandError(ErrorCode.Conflict, "every user is already a member");
-      for (const user of added) this.members.set(user, { admin: false, joinedSeq, delivered: 0, read: 0 });
-      this.markersMoved(null);
+      for (const user of added) {
+        const m = { admin: false, joinedSeq, delivered: 0, read: 0 };
+        this.members.set(user, m);
+        this.markersMoved(user, m);
+      }
       return this.recordChange(join ? { op: SystemOp.Joined, by } : { op: SystemOp.MembersAdded, by, users: added }, added, []);
     });
   }
@@ -544,7 +530,8 @@ export class ConversationActor implements MailboxOwner {
       if (moderator) await this.keepAnAdmin(user);
       await this.membership(() => this.ctx.metadata.removeMember(this.record.id, user));
       this.members.delete(user);
-      this.markersMoved(null);
+      this.lowest.delivered.delete(user);
+      this.lowest.read.delete(user);
       this.lastSentBy.delete(user);
       const op = by === user ? SystemOp.MemberLeft : SystemOp.MemberRemoved;
       return this.recordChange({ op, by, users: [user] }, [], [user]);
