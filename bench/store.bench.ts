@@ -1,0 +1,40 @@
+// Store micro-benchmark: the embedded (SQLite) store calls that a message to a member with no
+// device online makes, besides the append: who muted the conversation, and the member's push
+// subscriptions (src/push/notifier.ts). Each is measured per call on a populated database.
+// Medians of several rounds.
+// Run: bun bench/store.bench.ts
+
+import { openSqlite } from "../src/storage/sqlite/db.ts";
+
+const USERS = 1_000;
+const N = 20_000;
+const ROUNDS = 7;
+
+const store = openSqlite({ path: ":memory:", synchronous: "normal" });
+const { metadata } = store;
+const now = Date.now();
+for (let i = 0; i < USERS; i++) {
+  await metadata.savePushSubscription({ user: `u${i}`, device: "phone", endpoint: `https://push.example/${i}`, p256dh: "p".repeat(87), auth: "a".repeat(22), createdAt: now });
+  // A tenth of them muted the conversation.
+  if (i % 10 === 0) await metadata.saveChatSettings(`u${i}`, { conv: "c1", muteUntil: now + 3_600_000, archived: false, pinned: false, unread: false });
+}
+
+async function microsPerCall(fn: (i: number) => Promise<unknown>): Promise<number> {
+  const rounds: number[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    const t = Bun.nanoseconds();
+    for (let i = 0; i < N; i++) await fn(i);
+    rounds.push((Bun.nanoseconds() - t) / 1e3 / N);
+  }
+  rounds.sort((a, b) => a - b);
+  return rounds[ROUNDS >> 1]!;
+}
+
+const rows: [string, number][] = [
+  ["mutedAmong (one member of a direct conversation)", await microsPerCall((i) => metadata.mutedAmong("c1", [`u${i % USERS}`], now))],
+  ["mutedAmong (64 members of a group)", await microsPerCall((i) => metadata.mutedAmong("c1", Array.from({ length: 64 }, (_, k) => `u${(i + k) % USERS}`), now))],
+  ["listPushSubscriptions", await microsPerCall((i) => metadata.listPushSubscriptions(`u${i % USERS}`))],
+];
+console.log(`store bench, bun ${Bun.version}, SQLite in memory, ${USERS} users, ${N} calls x ${ROUNDS} rounds, median`);
+for (const [name, us] of rows) console.log(`${name.padEnd(52)} ${us.toFixed(1).padStart(7)} µs per call`);
+await store.close();
