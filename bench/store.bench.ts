@@ -1,7 +1,8 @@
-// Store micro-benchmark: the embedded (SQLite) store calls that a message to a member with no
-// device online makes, besides the append: who muted the conversation, and the member's push
-// subscriptions (src/push/notifier.ts). Each is measured per call on a populated database.
-// Medians of several rounds.
+// Store micro-benchmark: embedded (SQLite) store lookups made per message or per resuming device,
+// measured per call on a populated database. A message to a member with no device online asks
+// who muted the conversation and the member's push subscriptions (src/push/notifier.ts); a
+// device resuming a backlog asks in which conversations its user hid messages
+// (src/lifecycle/hidden-filter.ts). Medians of several rounds.
 // Run: bun bench/store.bench.ts
 
 import { openSqlite } from "../src/storage/sqlite/db.ts";
@@ -15,8 +16,9 @@ const { metadata } = store;
 const now = Date.now();
 for (let i = 0; i < USERS; i++) {
   await metadata.savePushSubscription({ user: `u${i}`, device: "phone", endpoint: `https://push.example/${i}`, p256dh: "p".repeat(87), auth: "a".repeat(22), createdAt: now });
-  // A tenth of them muted the conversation.
+  // A tenth of them muted the conversation, and hid three of its messages for themselves.
   if (i % 10 === 0) await metadata.saveChatSettings(`u${i}`, { conv: "c1", muteUntil: now + 3_600_000, archived: false, pinned: false, unread: false });
+  if (i % 10 === 0) await metadata.hideMessages(`u${i}`, "c1", [1, 2, 3], now);
 }
 
 async function microsPerCall(fn: (i: number) => Promise<unknown>): Promise<number> {
@@ -34,6 +36,7 @@ const rows: [string, number][] = [
   ["mutedAmong (one member of a direct conversation)", await microsPerCall((i) => metadata.mutedAmong("c1", [`u${i % USERS}`], now))],
   ["mutedAmong (64 members of a group)", await microsPerCall((i) => metadata.mutedAmong("c1", Array.from({ length: 64 }, (_, k) => `u${(i + k) % USERS}`), now))],
   ["listPushSubscriptions", await microsPerCall((i) => metadata.listPushSubscriptions(`u${i % USERS}`))],
+  ["hiddenConversations", await microsPerCall((i) => metadata.hiddenConversations(`u${i % USERS}`))],
 ];
 console.log(`store bench, bun ${Bun.version}, SQLite in memory, ${USERS} users, ${N} calls x ${ROUNDS} rounds, median`);
 for (const [name, us] of rows) console.log(`${name.padEnd(52)} ${us.toFixed(1).padStart(7)} µs per call`);

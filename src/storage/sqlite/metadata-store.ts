@@ -53,6 +53,8 @@ export class SqliteMetadataStore implements MetadataStore {
    */
   readonly #mutedAmong: (conv: string, nowMs: number, users: string[]) => { user: string }[];
   readonly #pushSubscriptionsOf;
+  /** Every device that resumes a backlog reads which conversations its user hid messages in: prepared too. */
+  readonly #hiddenConversations;
 
   constructor(db: Orm, raw: Database) {
     this.#db = db;
@@ -68,6 +70,11 @@ export class SqliteMetadataStore implements MetadataStore {
       `SELECT s."user" AS user FROM json_each(?3) AS j CROSS JOIN chat_settings AS s ON s."user" = j.value AND s.conv_id = ?1 WHERE s.mute_until > ?2`,
     );
     this.#mutedAmong = (conv: string, nowMs: number, users: string[]) => muted.all(conv, nowMs, JSON.stringify(users));
+    this.#hiddenConversations = db
+      .selectDistinct({ conv: hiddenMessages.convId })
+      .from(hiddenMessages)
+      .where(eq(hiddenMessages.user, sql.placeholder("user")))
+      .prepare();
     this.#pushSubscriptionsOf = db
       .select({
         user: pushSubscriptions.user,
@@ -357,12 +364,7 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   async hiddenConversations(user: string): Promise<string[]> {
-    return this.#db
-      .selectDistinct({ conv: hiddenMessages.convId })
-      .from(hiddenMessages)
-      .where(eq(hiddenMessages.user, user))
-      .all()
-      .map((r) => r.conv);
+    return this.#hiddenConversations.all({ user }).map((r) => r.conv);
   }
 
   async listHidden(user: string, perConv: number): Promise<HiddenMessages[]> {
