@@ -34,6 +34,10 @@ export class SqliteSafetyStore implements SafetyStore {
   // Every connection admits its user: prepared once, not built and compiled per upgrade.
   readonly #userById;
   readonly #insertUser;
+  // A node reads a user's privacy settings and block list the first time it needs them (a
+  // receipt, a presence decision, a send): prepared once too (safety.ts caches the answers).
+  readonly #privacyOf;
+  readonly #blockedBy;
 
   constructor(private readonly db: Orm) {
     this.#userById = db.select().from(users).where(eq(users.id, sql.placeholder("id"))).prepare();
@@ -43,6 +47,13 @@ export class SqliteSafetyStore implements SafetyStore {
       .onConflictDoNothing()
       .returning()
       .prepare();
+    // The users as one JSON array parameter, so that one statement serves any number of them.
+    this.#privacyOf = db
+      .select()
+      .from(privacySettings)
+      .where(sql`${privacySettings.user} IN (SELECT value FROM json_each(${sql.placeholder("users")}))`)
+      .prepare();
+    this.#blockedBy = db.select({ b: blocks.blocked }).from(blocks).where(eq(blocks.blocker, sql.placeholder("blocker"))).orderBy(asc(blocks.blocked)).prepare();
   }
 
   // ---- users --------------------------------------------------------------------------------
@@ -89,7 +100,7 @@ export class SqliteSafetyStore implements SafetyStore {
 
   async getPrivacy(list: string[]): Promise<Map<string, PrivacySettings>> {
     const out = new Map(list.map((u) => [u, { ...DEFAULT_PRIVACY }]));
-    if (list.length > 0) for (const r of this.db.select().from(privacySettings).where(inArray(privacySettings.user, distinct(list))).all()) out.set(r.user, privacyRecord(r));
+    if (list.length > 0) for (const r of this.#privacyOf.all({ users: JSON.stringify(distinct(list)) })) out.set(r.user, privacyRecord(r));
     return out;
   }
 
@@ -132,7 +143,7 @@ export class SqliteSafetyStore implements SafetyStore {
   }
 
   async listBlocked(blocker: string): Promise<string[]> {
-    return this.db.select({ b: blocks.blocked }).from(blocks).where(eq(blocks.blocker, blocker)).orderBy(asc(blocks.blocked)).all().map((r) => r.b);
+    return this.#blockedBy.all({ blocker }).map((r) => r.b);
   }
 
   async block(blocker: string, blocked: string, nowMs: number, max: number): Promise<boolean> {
