@@ -3,7 +3,8 @@
 // who muted the conversation and the member's push subscriptions (src/push/notifier.ts); a
 // device resuming a backlog asks in which conversations its user hid messages
 // (src/lifecycle/hidden-filter.ts); a node meeting a user for the first time reads their
-// privacy settings and block list (src/safety/safety.ts caches them). Medians of several rounds.
+// privacy settings and block list (src/safety/safety.ts caches them); a conversation actor
+// starting reads the conversation and its members. Medians of several rounds.
 // Run: bun bench/store.bench.ts
 
 import { openSqlite } from "../src/storage/sqlite/db.ts";
@@ -25,6 +26,12 @@ for (let i = 0; i < USERS; i++) {
   if (i % 10 === 0) for (const other of [i + 1, i + 2]) await safety.block(`u${i}`, `u${other}`, now, 1_000);
 }
 
+// A group of 64 for the conversation actor's start.
+await metadata.createConversation(
+  { id: "g1", type: 2, title: "group", createdBy: "u0", createdAt: now },
+  Array.from({ length: 64 }, (_, k) => ({ user: `u${k}`, admin: k === 0, joinedSeq: 1, delivered: 0, read: 0 })),
+);
+
 async function microsPerCall(fn: (i: number) => Promise<unknown>): Promise<number> {
   const rounds: number[] = [];
   for (let r = 0; r < ROUNDS; r++) {
@@ -43,6 +50,7 @@ const rows: [string, number][] = [
   ["hiddenConversations", await microsPerCall((i) => metadata.hiddenConversations(`u${i % USERS}`))],
   ["getPrivacy (one user)", await microsPerCall((i) => safety.getPrivacy([`u${i % USERS}`]))],
   ["listBlocked", await microsPerCall((i) => safety.listBlocked(`u${i % USERS}`))],
+  ["getConversation + listMembers (64)", await microsPerCall(() => Promise.all([metadata.getConversation("g1"), metadata.listMembers("g1")]))],
 ];
 console.log(`store bench, bun ${Bun.version}, SQLite in memory, ${USERS} users, ${N} calls x ${ROUNDS} rounds, median`);
 for (const [name, us] of rows) console.log(`${name.padEnd(52)} ${us.toFixed(1).padStart(7)} µs per call`);

@@ -55,6 +55,9 @@ export class SqliteMetadataStore implements MetadataStore {
   readonly #pushSubscriptionsOf;
   /** Every device that resumes a backlog reads which conversations its user hid messages in: prepared too. */
   readonly #hiddenConversations;
+  /** A conversation actor starting (first use, or after idle passivation) reads its record and members. */
+  readonly #conversationById;
+  readonly #membersOf;
 
   constructor(db: Orm, raw: Database) {
     this.#db = db;
@@ -70,6 +73,19 @@ export class SqliteMetadataStore implements MetadataStore {
       `SELECT s."user" AS user FROM json_each(?3) AS j CROSS JOIN chat_settings AS s ON s."user" = j.value AND s.conv_id = ?1 WHERE s.mute_until > ?2`,
     );
     this.#mutedAmong = (conv: string, nowMs: number, users: string[]) => muted.all(conv, nowMs, JSON.stringify(users));
+    this.#conversationById = db.select().from(conversations).where(eq(conversations.id, sql.placeholder("id"))).prepare();
+    this.#membersOf = db
+      .select({
+        user: members.user,
+        admin: members.admin,
+        joinedSeq: members.joinedSeq,
+        delivered: members.delivered,
+        read: members.read,
+      })
+      .from(members)
+      .where(eq(members.convId, sql.placeholder("conv")))
+      .orderBy(members.joinedSeq, members.user)
+      .prepare();
     this.#hiddenConversations = db
       .selectDistinct({ conv: hiddenMessages.convId })
       .from(hiddenMessages)
@@ -176,7 +192,7 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   async getConversation(id: string): Promise<ConversationRecord | null> {
-    const row = this.#db.select().from(conversations).where(eq(conversations.id, id)).get();
+    const row = this.#conversationById.get({ id });
     return row ? conversationRecord(row) : null;
   }
 
@@ -189,18 +205,7 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   async listMembers(conv: string): Promise<MemberRecord[]> {
-    return this.#db
-      .select({
-        user: members.user,
-        admin: members.admin,
-        joinedSeq: members.joinedSeq,
-        delivered: members.delivered,
-        read: members.read,
-      })
-      .from(members)
-      .where(eq(members.convId, conv))
-      .orderBy(members.joinedSeq, members.user)
-      .all();
+    return this.#membersOf.all({ conv });
   }
 
   async addMembers(conv: string, memberList: MemberRecord[], maxMembers: number): Promise<string[]> {
