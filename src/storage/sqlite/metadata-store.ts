@@ -91,15 +91,9 @@ export class SqliteMetadataStore implements MetadataStore {
       .from(hiddenMessages)
       .where(eq(hiddenMessages.user, sql.placeholder("user")))
       .prepare();
+    // Every column of the table is a field of PushSubscriptionRecord.
     this.#pushSubscriptionsOf = db
-      .select({
-        user: pushSubscriptions.user,
-        device: pushSubscriptions.device,
-        endpoint: pushSubscriptions.endpoint,
-        p256dh: pushSubscriptions.p256dh,
-        auth: pushSubscriptions.auth,
-        createdAt: pushSubscriptions.createdAt,
-      })
+      .select()
       .from(pushSubscriptions)
       .where(eq(pushSubscriptions.user, sql.placeholder("user")))
       .orderBy(pushSubscriptions.createdAt, pushSubscriptions.endpoint)
