@@ -43,8 +43,6 @@ export interface VerifyKey {
 
 /** Verification keys by kid. */
 export interface Keyring {
-  /** The algorithms present. */
-  readonly algorithms: string[];
   /** The key for a token header's `kid` and `alg` (both attacker-supplied); throws KeyLookupError. */
   key(kid: unknown, alg: unknown): VerifyKey;
 }
@@ -72,7 +70,6 @@ export async function loadKeyring(path: string): Promise<Keyring> {
   const keys = new Map<string, VerifyKey>();
   for (const [i, entry] of entries.entries()) keys.set(entry.kid, { kid: entry.kid, alg: entry.alg, material: verifyMaterial(path, i, entry) });
   return {
-    algorithms: [...new Set(entries.map((e) => e.alg))],
     key(kid, alg) {
       const found = typeof kid === "string" ? keys.get(kid) : undefined;
       if (!found) {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { randomBytes } from "node:crypto";
+import { createHmac, randomBytes } from "node:crypto";
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -88,7 +88,7 @@ describe("valid tokens", () => {
       expiresAt: (Math.floor(nowMs / 1000) + 600) * 1000,
       admin: false,
     });
-    expect(keyring.algorithms).toEqual(["HS256"]);
+    expect(keyring.key("hs-1", "HS256").alg).toBe("HS256");
   });
 
   for (const alg of ["EdDSA", "ES256", "RS256"] as const) {
@@ -101,7 +101,7 @@ describe("valid tokens", () => {
       const claims = verifyAccessToken(token, keyring, { audience: AUD, issuer: "https://auth.example" });
       expect(claims.user).toBe("alice");
       expect(claims.device).toBe("phone-1");
-      expect(keyring.algorithms).toEqual([alg]);
+      expect(keyring.key(`${alg}-1`, alg).alg).toBe(alg);
     });
   }
 
@@ -202,6 +202,29 @@ describe("refused tokens", () => {
     const token = await signRaw(signer, { sub: "alice", dev: "d1", pad: "x".repeat(MAX_TOKEN_CHARS) });
     expect(token.length).toBeGreaterThan(MAX_TOKEN_CHARS);
     await expectRefused(token, path, "malformed");
+  });
+
+  test("a critical header extension is refused as malformed; a non-numeric iat as bad-claims", async () => {
+    const secret = randomBytes(32);
+    const path = await writeJwks([hsKey("hs-1", secret)]);
+    const enc = (o: object) => base64url.encode(JSON.stringify(o));
+    const now = Math.floor(Date.now() / 1000);
+    // Signed by hand: jose refuses to sign a crit it does not know either.
+    const signed = (header: object, claims: object) => {
+      const input = `${enc(header)}.${enc(claims)}`;
+      return `${input}.${createHmac("sha256", secret).update(input).digest("base64url")}`;
+    };
+    const claims = { sub: "alice", dev: "d1", aud: AUD, exp: now + 600 };
+    await expectRefused(signed({ alg: "HS256", kid: "hs-1", crit: ["x"], x: 1 }, claims), path, "malformed");
+    await expectRefused(signed({ alg: "HS256", kid: "hs-1" }, { ...claims, iat: "yesterday" }), path, "bad-claims");
+    // The same token without either is accepted: the refusals are for those alone.
+    expect(verifyAccessToken(signed({ alg: "HS256", kid: "hs-1" }, claims), await loadKeyring(path), { audience: AUD }).user).toBe("alice");
+  });
+
+  test("an audience list that names this server is accepted; one that does not is bad-audience", async () => {
+    const { path, keyring, signer } = await setupHs();
+    expect(verifyAccessToken(await signRaw(signer, { sub: "alice", dev: "d1", aud: ["other", AUD] }), keyring, { audience: AUD }).user).toBe("alice");
+    await expectRefused(await signRaw(signer, { sub: "alice", dev: "d1", aud: ["other", "third"] }), path, "bad-audience");
   });
 
   test("garbage is malformed", async () => {
