@@ -17,6 +17,13 @@ const ERROR_WINDOW_MS = 10_000;
 /** Message frames by message object: one bus event reaches every local device as the same object. */
 const encodedMessages = new WeakMap<WireMessage, Uint8Array>();
 
+/** A MESSAGE push of `msg`, encoded once however many devices (or topics) it goes to. */
+export function messageFrame(msg: WireMessage): Uint8Array {
+  let frame = encodedMessages.get(msg);
+  if (!frame) encodedMessages.set(msg, (frame = encodePush(PushKind.Message, msg)));
+  return frame;
+}
+
 export class DeviceSession {
   /** CONNECT was accepted. */
   connected = false;
@@ -24,6 +31,12 @@ export class DeviceSession {
   synced = false;
   /** conversation id -> highest seq pushed (or known to the device) on this connection, with no gap below. */
   sent = new Map<string, number>();
+  /**
+   * Conversations whose messages reach this device through the edge's native fan-out
+   * (conversation-fanout.ts): `sent` is not kept for them, the fan-out's `published` is. Null
+   * while there are none.
+   */
+  live: Set<string> | null = null;
   /** Users whose presence this device watches (none until PRESENCE_SUBSCRIBE). */
   watching: ReadonlySet<string> = NO_ONE;
   /** Time of the last frame from the device (heartbeat). */
@@ -42,7 +55,7 @@ export class DeviceSession {
     readonly id: string,
     /** Access-token expiry, ms since epoch: the connection is closed then. */
     readonly expiresAt: number,
-    private readonly transport: Transport,
+    readonly transport: Transport,
     private readonly metrics: Metrics,
     now: number,
     private readonly commandRate: RateLimit,
@@ -70,9 +83,7 @@ export class DeviceSession {
 
   /** Pushes a message; its frame is encoded once however many devices it goes to. */
   pushMessage(msg: WireMessage): boolean {
-    let frame = encodedMessages.get(msg);
-    if (!frame) encodedMessages.set(msg, (frame = encodePush(PushKind.Message, msg)));
-    const ok = this.write(frame);
+    const ok = this.write(messageFrame(msg));
     if (ok) this.metrics.messagesDelivered.n++;
     return ok;
   }

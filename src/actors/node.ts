@@ -15,7 +15,8 @@ import { ConversationActor, type ConversationHost } from "./conversation-actor.t
 import { DeviceSession } from "./device-session.ts";
 import type { BusEvent } from "../bus/events.ts";
 import { subjects } from "../bus/subjects.ts";
-import type { Transport } from "./transport.ts";
+import type { Broadcaster, Transport } from "./transport.ts";
+import { ConversationFanout, type FanoutHost } from "./conversation-fanout.ts";
 import { UserActor, type UserActorHost } from "./user-actor.ts";
 
 export interface SessionClaims {
@@ -24,18 +25,14 @@ export interface SessionClaims {
   expiresAt: number;
 }
 
-interface Fanout {
-  /** Local members of the conversation, by user id. */
-  members: Map<string, UserActor>;
-  unsubscribe: Unsubscribe;
-}
-
-export class Node implements UserActorHost, ConversationHost, AccessHost {
+export class Node implements UserActorHost, ConversationHost, AccessHost, FanoutHost {
   /** The user actors of this node, by user id. */
   private readonly users = new Map<string, UserActor>();
   private readonly convs = new Map<string, ConversationActor>();
   private readonly loading = new Map<string, Promise<ConversationActor | null>>();
-  private readonly convIndex = new Map<string, Fanout>();
+  private readonly convIndex = new Map<string, ConversationFanout>();
+  /** FanoutHost: the edge's native fan-out, once an edge serves this node. */
+  broadcaster: Broadcaster | null = null;
   private readonly watched = new Map<string, { sessions: Set<DeviceSession>; unsubscribe: Unsubscribe }>();
   private readonly allSessions = new Set<DeviceSession>();
   /** Commands being handled; a drain waits for them (commandStarted / commandSettled). */
@@ -69,6 +66,16 @@ export class Node implements UserActorHost, ConversationHost, AccessHost {
     return this.users.get(user);
   }
 
+  /** Called by the edge that serves this node's connections. */
+  useBroadcaster(b: Broadcaster): void {
+    this.broadcaster = b;
+  }
+
+  /** FanoutHost: the local connection of a user's device. */
+  sessionOf(user: string, device: string): DeviceSession | undefined {
+    return this.users.get(user)?.sessions.get(device);
+  }
+
   /** AccessHost: this node's connections of one user. */
   sessionsOf(user: string): Iterable<DeviceSession> {
     return this.users.get(user)?.sessions.values() ?? [];
@@ -93,7 +100,7 @@ export class Node implements UserActorHost, ConversationHost, AccessHost {
     // One connection per device: a newer one replaces the older. Register the new one first:
     // closing the old socket runs closeSession(old) at once, which must not see the device gone.
     const older = actor.sessions.get(claims.device);
-    actor.sessions.set(claims.device, s);
+    actor.addSession(s);
     older?.close(DisconnectCode.Replaced, "replaced by a newer connection of this device");
     // And on the other nodes: an older connection of this device there goes too.
     if (this.ctx.bus.distributed) this.ctx.bus.publish(subjects.user(claims.user), { t: "device", device: claims.device, session: s.id, at: now });
@@ -107,6 +114,7 @@ export class Node implements UserActorHost, ConversationHost, AccessHost {
 
   closeSession(s: DeviceSession): void {
     if (!this.allSessions.delete(s)) return;
+    this.leaveTopics(s);
     this.ctx.metrics.connections.set(this.allSessions.size);
     this.watch(s, []);
     this.ctx.safety.presence.drop(s);
@@ -201,14 +209,21 @@ export class Node implements UserActorHost, ConversationHost, AccessHost {
   registerConversation(conv: string, actor: UserActor): void {
     let f = this.convIndex.get(conv);
     if (!f) {
-      const members = new Map<string, UserActor>();
-      const unsubscribe = this.ctx.bus.subscribe(subjects.conversation(conv), (e: BusEvent) => {
+      const fanout = (f = new ConversationFanout(conv, this, this.ctx.metrics));
+      const { members } = fanout;
+      fanout.unsubscribe = this.ctx.bus.subscribe(subjects.conversation(conv), (e: BusEvent) => {
         // A receipt concerns a few users (the reader and the senders it covers): in a large group,
         // handing it to every member would cost members² per message.
-        if (e.t === "receipt") for (const u of e.to) members.get(u)?.onEvent(e);
-        else for (const m of members.values()) m.onEvent(e);
+        if (e.t === "receipt") {
+          for (const u of e.to) members.get(u)?.onEvent(e);
+          return;
+        }
+        // The topic first: a member it drops must hear this event per device.
+        if (e.t === "msg") fanout.heard(e.msg);
+        else if (e.t === "conv" && e.removed.length > 0) fanout.removed(e.removed);
+        for (const m of members.values()) m.onEvent(e);
       });
-      this.convIndex.set(conv, (f = { members, unsubscribe }));
+      this.convIndex.set(conv, f);
     }
     f.members.set(actor.user, actor);
   }
@@ -216,11 +231,25 @@ export class Node implements UserActorHost, ConversationHost, AccessHost {
   unregisterConversation(conv: string, actor: UserActor): void {
     const f = this.convIndex.get(conv);
     if (!f) return;
-    if (f.members.get(actor.user) === actor) f.members.delete(actor.user);
+    if (f.members.get(actor.user) === actor) {
+      f.removed([actor.user]);
+      f.members.delete(actor.user);
+    }
     if (f.members.size === 0) {
       f.unsubscribe();
       this.convIndex.delete(conv);
     }
+  }
+
+  /** UserActorHost: `s` has been sent `seq` of `conv` in order; it may now get the rest by the topic. */
+  joinTopic(s: DeviceSession, conv: string, seq: number): boolean {
+    return this.convIndex.get(conv)?.join(s, seq) ?? false;
+  }
+
+  /** UserActorHost: `s` goes back to per-device delivery in every conversation. */
+  leaveTopics(s: DeviceSession): void {
+    if (!s.live) return;
+    for (const conv of [...s.live]) this.convIndex.get(conv)?.leave(s);
   }
 
   /** Disconnects a device on every node and refuses it from now on. */
@@ -259,6 +288,8 @@ export class Node implements UserActorHost, ConversationHost, AccessHost {
    * up on what this node published while it was cut off.
    */
   recoverFromBusOutage(): void {
+    // What the topics' devices missed is only known per device.
+    for (const f of this.convIndex.values()) f.dropAll();
     for (const actor of this.users.values()) actor.mailbox.enqueue(() => actor.catchUp());
     for (const conv of this.convs.values()) conv.republishLatest();
   }

@@ -13,4 +13,20 @@ export interface Transport {
   /** Resolves once the queued bytes fall to a quarter of the limit, or the connection closes. */
   drained(): Promise<void>;
   readonly closed: boolean;
+  /**
+   * Joins a topic of the edge's native fan-out (Broadcaster): frames published to it reach this
+   * connection after every frame queued with send() so far. A connection written past its
+   * buffer limit by a topic is cut (close code 1006 on the client: no room for a close frame).
+   */
+  subscribe(topic: string): void;
+  unsubscribe(topic: string): void;
+}
+
+/**
+ * The edge's native fan-out (Bun's pub/sub, uWebSockets inside): one call writes a frame to every
+ * connection subscribed to a topic, with no JavaScript per connection.
+ */
+export interface Broadcaster {
+  /** Writes `frame` to every connection subscribed to `topic`, except `except` when given. */
+  publish(topic: string, frame: Uint8Array, except?: Transport): void;
 }

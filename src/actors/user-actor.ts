@@ -24,6 +24,10 @@ const PAGE = 500;
 export interface UserActorHost {
   registerConversation(conv: string, actor: UserActor): void;
   unregisterConversation(conv: string, actor: UserActor): void;
+  /** `s` has been sent `seq` of `conv` with nothing missing: it may get the rest by the native fan-out (conversation-fanout.ts). */
+  joinTopic(s: DeviceSession, conv: string, seq: number): boolean;
+  /** `s` goes back to per-device delivery in every conversation. */
+  leaveTopics(s: DeviceSession): void;
 }
 
 export class UserActor implements MailboxOwner {
@@ -37,6 +41,12 @@ export class UserActor implements MailboxOwner {
   private readonly convs = new Map<string, number>();
   /** Messages this user hid for themselves (delete for me): tombstones in what they read back. */
   readonly hidden: HiddenFilter;
+  /**
+   * Conversations in which every device of this user gets messages by the native fan-out: their
+   * message events need nothing from this actor. Forgotten for a conversation when a device
+   * leaves its topic, and for all when a device connects.
+   */
+  private onTopic: Set<string> | null = null;
 
   constructor(
     readonly user: string,
@@ -69,6 +79,17 @@ export class UserActor implements MailboxOwner {
     this.convs.clear();
   }
 
+  /** A connection of this user opened on this node (replacing any older one of its device). */
+  addSession(s: DeviceSession): void {
+    this.sessions.set(s.device, s);
+    this.onTopic = null;
+  }
+
+  /** One of this user's devices left the topic of `conv`. */
+  leftTopic(conv: string): void {
+    this.onTopic?.delete(conv);
+  }
+
   conversations(): string[] {
     return [...this.convs.keys()];
   }
@@ -81,6 +102,7 @@ export class UserActor implements MailboxOwner {
 
   private leave(conv: string): void {
     if (!this.convs.delete(conv)) return;
+    this.onTopic?.delete(conv);
     this.host.unregisterConversation(conv, this);
     for (const s of this.sessions.values()) s.sent.delete(conv);
   }
@@ -89,6 +111,7 @@ export class UserActor implements MailboxOwner {
   onEvent(event: BusEvent): void {
     switch (event.t) {
       case "msg":
+        if (this.onTopic?.has(event.msg.conv)) return;
         return this.mailbox.enqueue(() => this.deliver(event.msg));
       case "receipt":
         if (event.to.includes(this.user)) this.mailbox.enqueue(() => this.relayReceipt(event));
@@ -128,12 +151,15 @@ export class UserActor implements MailboxOwner {
    */
   private deliver(msg: WireMessage): void | Promise<void> {
     let pending: Promise<void> | undefined;
+    let onTopic = 0;
     for (const s of this.sessions.values()) {
       if (!s.synced || s.closed) continue;
       // Once one device needs the store, the others wait their turn, so each device's order holds.
       if (pending) pending = pending.then(() => this.deliverTo(s, msg));
       else pending = this.deliverTo(s, msg) ?? undefined;
+      if (s.live?.has(msg.conv)) onTopic++;
     }
+    if (onTopic > 0 && onTopic === this.sessions.size) (this.onTopic ??= new Set()).add(msg.conv);
     return pending;
   }
 
@@ -143,6 +169,7 @@ export class UserActor implements MailboxOwner {
    * its own message (the ack carried its seq), so it is only marked as sent there.
    */
   private deliverTo(s: DeviceSession, msg: WireMessage): void | Promise<void> {
+    if (s.live?.has(msg.conv)) return;
     let sent = s.sent.get(msg.conv);
     if (sent === undefined) {
       const joined = this.convs.get(msg.conv);
@@ -153,6 +180,7 @@ export class UserActor implements MailboxOwner {
     if (msg.seq > sent + 1) return this.fillThenDeliver(s, msg, sent);
     if (!(msg.dev === s.device && msg.from === this.user) && !s.pushMessage(msg)) return;
     s.sent.set(msg.conv, msg.seq);
+    this.host.joinTopic(s, msg.conv, msg.seq);
   }
 
   private async fillThenDeliver(s: DeviceSession, msg: WireMessage, sent: number): Promise<void> {
@@ -160,6 +188,7 @@ export class UserActor implements MailboxOwner {
     if (last < msg.seq - 1 || s.closed) return;
     if (!(msg.dev === s.device && msg.from === this.user) && !s.pushMessage(msg)) return;
     s.sent.set(msg.conv, msg.seq);
+    this.host.joinTopic(s, msg.conv, msg.seq);
   }
 
   /** Streams stored messages (after, upTo] to a device with flow control; returns the last seq sent. */
@@ -186,6 +215,9 @@ export class UserActor implements MailboxOwner {
     for (const s of this.sessions.values()) {
       if (!s.synced) continue;
       for (const [conv, joinedSeq] of this.convs) {
+        // On a topic since the outage: the conversation's owner announces its latest message
+        // again (Node.recoverFromBusOutage), and a gap there sends the device back to this path.
+        if (s.live?.has(conv)) continue;
         const last = await this.ctx.messages.lastSeq(conv);
         const sent = s.sent.get(conv) ?? joinedSeq - 1;
         if (last > sent) await this.stream(s, conv, sent, last);
@@ -242,6 +274,7 @@ export class UserActor implements MailboxOwner {
    */
   sync(s: DeviceSession, cursors: Record<string, number>, reply: (convs: SyncConvState[]) => void): Promise<void> {
     return this.mailbox.call(async () => {
+      this.host.leaveTopics(s);
       s.synced = false;
       s.sent = new Map();
       const plan: SyncConvState[] = [];

@@ -9,6 +9,7 @@ import { decodeLimits, handleFrame } from "../actors/commands/dispatch.ts";
 import type { DeviceSession } from "../actors/device-session.ts";
 import { DisconnectCode, ErrorCode, SUBPROTOCOL } from "../proto/codes.ts";
 import { ThrottledLog } from "../throttled-log.ts";
+import { EdgeBroadcaster } from "./broadcaster.ts";
 import { Flusher } from "./flusher.ts";
 import { routeHttp, type RouteDeps } from "./http-routes.ts";
 import { serveEdge, type EdgeListener } from "./listener.ts";
@@ -22,11 +23,13 @@ const CLOSE_FRAME_ROOM = 1024;
 
 interface SocketData {
   claims: AccessClaims;
+  /** The listener it came in on (a TLS reload adds one; see listener.ts). */
+  server: Server<SocketData>;
   transport?: SocketTransport;
   session?: DeviceSession;
 }
 
-export function startEdge(deps: RouteDeps): EdgeListener {
+export function startEdge(deps: RouteDeps): EdgeListener<SocketData> {
   const { config, node } = deps;
   const { ctx } = node;
   const limits = decodeLimits(node);
@@ -50,7 +53,7 @@ export function startEdge(deps: RouteDeps): EdgeListener {
     const claims = await authenticateUpgrade(deps, req, url);
     if ("status" in claims) return refuseUpgrade(claims, req);
     const headers = offeredSubprotocols(req).length > 0 ? { "Sec-WebSocket-Protocol": SUBPROTOCOL } : undefined;
-    if (server.upgrade(req, { data: { claims }, headers })) return undefined;
+    if (server.upgrade(req, { data: { claims, server }, headers })) return undefined;
     return refuseUpgrade({ status: 400, code: "upgrade-failed", message: "WebSocket upgrade failed" }, req);
   }
   // A client refused at the upgrade sees only a failed handshake (browsers and most WebSocket
@@ -64,7 +67,7 @@ export function startEdge(deps: RouteDeps): EdgeListener {
   };
 
   // Bun.serve, plus TLS (server.tlsCertFile) reloaded on SIGHUP or when the files change.
-  return serveEdge<SocketData>(config.server, node.ctx.log, {
+  const listener = serveEdge<SocketData>(config.server, node.ctx.log, {
     hostname: config.server.host,
     port: config.server.port,
     reusePort: config.server.reusePort,
@@ -80,14 +83,17 @@ export function startEdge(deps: RouteDeps): EdgeListener {
     websocket: {
       maxPayloadLength: hardCap,
       // The transport enforces socketBufferBytes itself; uWebSockets' own limit sits above it so
-      // the 4002 close frame is never dropped (socket-transport.ts).
+      // the 4002 close frame is never dropped (socket-transport.ts). Only the native fan-out
+      // (broadcaster.ts) writes past ours, and past this one uWebSockets cuts the connection:
+      // it would otherwise drop the frame and write the next, and the device would never see
+      // the gap end.
       backpressureLimit: config.limits.socketBufferBytes + CLOSE_FRAME_ROOM,
-      closeOnBackpressureLimit: false,
+      closeOnBackpressureLimit: true,
       idleTimeout: Math.min(960, Math.ceil(config.heartbeat.timeoutMs / 1000) + 10),
       perMessageDeflate: false,
       open(ws: ServerWebSocket<SocketData>) {
         try {
-          const transport = new SocketTransport(ws as ServerWebSocket<unknown>, config.limits.socketBufferBytes, flusher);
+          const transport = new SocketTransport(ws as ServerWebSocket<unknown>, ws.data.server as Server<unknown>, config.limits.socketBufferBytes, flusher);
           ws.data.transport = transport;
           ws.data.session = node.openSession(transport, ws.data.claims);
         } catch (err) {
@@ -122,4 +128,6 @@ export function startEdge(deps: RouteDeps): EdgeListener {
       },
     },
   });
+  node.useBroadcaster(new EdgeBroadcaster(() => listener.servers() as Server<unknown>[]));
+  return listener;
 }

@@ -18,7 +18,7 @@ import type { Logger } from "pino";
 import type { Config } from "../config/config.ts";
 import { readPublicFile, readSecretBytes } from "../connect/files.ts";
 
-export interface EdgeListener {
+export interface EdgeListener<T = unknown> {
   readonly hostname: string;
   readonly port: number;
   /** Whether it serves TLS (https://, wss://). */
@@ -27,6 +27,8 @@ export interface EdgeListener {
   stop(closeActive?: boolean): void;
   /** Reads the certificate and key again and serves them if they changed; false when they could not be used (logged). */
   reloadTls(reason: string): boolean;
+  /** The Bun servers that may hold open connections: the current one, and any retired by a TLS reload. */
+  servers(): Server<T>[];
 }
 
 interface TlsPair {
@@ -55,7 +57,7 @@ export function loadTlsPair(server: Pick<Config["server"], "tlsCertFile" | "tlsK
 type ServeOptions<T> = Parameters<typeof Bun.serve<T>>[0];
 
 /** Bun.serve with `options`, plus TLS from `server` when configured, reloaded as described above. */
-export function serveEdge<T>(server: Config["server"], log: Logger, options: ServeOptions<T>): EdgeListener {
+export function serveEdge<T>(server: Config["server"], log: Logger, options: ServeOptions<T>): EdgeListener<T> {
   const tlsOn = server.tlsCertFile !== "";
   let pair = tlsOn ? loadTlsPair(server) : undefined;
   let current: Server<T> = Bun.serve<T>({ ...options, ...(pair ? { tls: pair } : {}) } as ServeOptions<T>);
@@ -64,6 +66,7 @@ export function serveEdge<T>(server: Config["server"], log: Logger, options: Ser
   /** Listeners that stopped accepting but may still hold connections. */
   let retired: Server<T>[] = [];
   let stopped = false;
+  let servers: Server<T>[] = [current];
 
   const reloadTls = (reason: string): boolean => {
     if (stopped) return false;
@@ -132,6 +135,11 @@ export function serveEdge<T>(server: Config["server"], log: Logger, options: Ser
     port,
     tls: tlsOn,
     reloadTls,
+    servers: () => {
+      // Called per published frame: the array is rebuilt only when a reload changed the set.
+      if (servers[0] !== current || servers.length !== retired.length + 1) servers = [current, ...retired];
+      return servers;
+    },
     stop(closeActive = false) {
       if (!stopped) {
         stopped = true;

@@ -10,7 +10,7 @@
 // (edge.ts), and a frame that would take the socket past ours is not written; the caller closes
 // with 4002, and that close frame still fits behind everything already queued.
 
-import type { ServerWebSocket } from "bun";
+import type { Server, ServerWebSocket } from "bun";
 import type { Transport } from "../actors/transport.ts";
 import type { Flusher } from "./flusher.ts";
 
@@ -26,6 +26,8 @@ export class SocketTransport implements Transport {
 
   constructor(
     private readonly ws: ServerWebSocket<unknown>,
+    /** The listener the socket came in on (one of several for a moment after a TLS reload). */
+    readonly server: Server<unknown>,
     /** Bytes the socket may hold unread before the device counts as a slow consumer. */
     private readonly limit: number,
     private readonly flusher: Flusher,
@@ -59,6 +61,22 @@ export class SocketTransport implements Transport {
     // Someone waiting for room (a backlog stream) may have it now that the kernel took the bytes:
     // Bun calls `drain` only after it had to hold some back.
     if (this.drainWaiters) this.onDrain();
+  }
+
+  subscribe(topic: string): void {
+    if (this.closed) return;
+    // What is queued goes first: a topic's frames must not overtake it (a backlog before live messages).
+    this.flush();
+    this.ws.subscribe(topic);
+  }
+
+  unsubscribe(topic: string): void {
+    if (!this.closed) this.ws.unsubscribe(topic);
+  }
+
+  /** Publishes to the topic's subscribers on this socket's listener, this socket excepted. */
+  publishToOthers(topic: string, frame: Uint8Array): void {
+    this.ws.publish(topic, frame);
   }
 
   close(code: number, reason: string): void {

@@ -41,6 +41,7 @@ export class Metrics {
   readonly framesOut: HotCounter;
   readonly messagesAccepted: HotCounter;
   readonly messagesDelivered: HotCounter;
+  readonly messagesFannedOut: HotCounter;
   readonly errors: Counter<"code">;
   readonly disconnects: Counter<"code">;
   readonly upgradesRefused: Counter<"reason">;
@@ -57,6 +58,11 @@ export class Metrics {
     this.framesOut = new HotCounter("msgr_frames_out_total", "Frames sent to clients", registers);
     this.messagesAccepted = new HotCounter("msgr_messages_accepted_total", "Messages made durable and acknowledged to the sender", registers);
     this.messagesDelivered = new HotCounter("msgr_messages_delivered_total", "Message pushes written to device sockets", registers);
+    this.messagesFannedOut = new HotCounter(
+      "msgr_messages_fanned_out_total",
+      "Of msgr_messages_delivered_total, those written by the edge's native fan-out (conversations with three or more members on the node)",
+      registers,
+    );
     this.errors = new Counter({ name: "msgr_errors_total", help: "Error replies by protocol error code", labelNames: ["code"], registers });
     this.disconnects = new Counter({ name: "msgr_disconnects_total", help: "Connections closed by the server, by close code", labelNames: ["code"], registers });
     this.upgradesRefused = new Counter({ name: "msgr_upgrades_refused_total", help: "WebSocket upgrades refused, by reason (the refusal's code, e.g. token-unknown-key)", labelNames: ["reason"], registers });
