@@ -26,6 +26,8 @@ interface MemberState {
 export interface ConversationHost {
   /** Whether `user` has a device connected to this node (and so is online). */
   hasLocalDevices(user: string): boolean;
+  /** How many of the conversation's members have a device connected to this node. */
+  localMembers(conv: string): number;
 }
 
 const RESEND = { resend: true } as const;
@@ -291,7 +293,8 @@ export class ConversationActor implements MailboxOwner {
     if (sampled) m.observeStage("routed", acceptedAt, Date.now(), message.conv, message.seq);
     // Members with no device online anywhere hear about it by push. Those with a device on this
     // node are online by definition: only the others cost the notifier a presence lookup.
-    if (this.ctx.push && message.kind !== MessageKind.System) {
+    // When every member has a device here (a busy group, all online), there is nobody to look up.
+    if (this.ctx.push && message.kind !== MessageKind.System && this.host.localMembers(this.record.id) < this.members.size) {
       let away: string[] | null = null;
       for (const user of this.members.keys()) {
         if (user === message.from || this.host.hasLocalDevices(user)) continue;

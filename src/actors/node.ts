@@ -187,6 +187,11 @@ export class Node implements UserActorHost, ConversationHost, AccessHost, Fanout
     return this.users.has(user);
   }
 
+  /** ConversationHost: members of `conv` with a device on this node (as their user actors know it). */
+  localMembers(conv: string): number {
+    return this.convIndex.get(conv)?.members.size ?? 0;
+  }
+
   /** The conversation's actor, loaded on first use; null when it does not exist. */
   conversation(id: string): Promise<ConversationActor | null> {
     const a = this.convs.get(id);

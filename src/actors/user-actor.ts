@@ -17,6 +17,9 @@ import { HiddenFilter } from "../lifecycle/hidden-filter.ts";
 
 const NOT_SUBSCRIBED: Unsubscribe = () => {};
 
+/** Receipt frames by event, for the receivers that all see the same one (UserActor.receiptFrame). */
+const commonReceiptFrames = new WeakMap<ReceiptEvent, Uint8Array>();
+
 /** Rows read per store query when streaming a backlog. */
 const PAGE = 500;
 
@@ -226,17 +229,30 @@ export class UserActor implements MailboxOwner {
   }
 
   private relayReceipt(e: ReceiptEvent): void {
-    // Aggregates exclude the receiving user: "everyone but me has delivered / read up to".
-    const allDelivered = e.deliveredMin[1] === this.user ? e.deliveredMin[2] : e.deliveredMin[0];
-    const allRead = e.readMin[1] === this.user ? e.readMin[2] : e.readMin[0];
-    // One frame for all of this user's devices.
     let frame: Uint8Array | undefined;
     for (const s of this.sessions.values()) {
       // The reader's own device sent the receipt: it knows.
       if (!s.synced || (e.user === this.user && s.device === e.dev)) continue;
-      frame ??= encodePush(PushKind.Receipt, receiptFor(this.user, e, { conv: e.conv, user: e.user, delivered: e.delivered, read: e.read, allDelivered, allRead }) satisfies ReceiptPush);
+      frame ??= this.receiptFrame(e);
       s.write(frame);
     }
+  }
+
+  /** The receipt as this user's devices see it; most receivers of one event see the same frame, encoded once. */
+  private receiptFrame(e: ReceiptEvent): Uint8Array {
+    // The reader and the holders of the lowest markers see their own variant: aggregates exclude
+    // the receiving user ("everyone but me has delivered / read up to"), and hidden read markers
+    // are visible to the reader alone (receiptFor).
+    const common = this.user !== e.user && this.user !== e.deliveredMin[1] && this.user !== e.readMin[1];
+    if (common) {
+      const cached = commonReceiptFrames.get(e);
+      if (cached) return cached;
+    }
+    const allDelivered = e.deliveredMin[1] === this.user ? e.deliveredMin[2] : e.deliveredMin[0];
+    const allRead = e.readMin[1] === this.user ? e.readMin[2] : e.readMin[0];
+    const frame = encodePush(PushKind.Receipt, receiptFor(this.user, e, { conv: e.conv, user: e.user, delivered: e.delivered, read: e.read, allDelivered, allRead }) satisfies ReceiptPush);
+    if (common) commonReceiptFrames.set(e, frame);
+    return frame;
   }
 
   private async conversationChanged(e: ConversationEvent): Promise<void> {
