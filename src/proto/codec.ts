@@ -8,6 +8,7 @@
 import { Packr, Unpackr } from "msgpackr";
 import { ErrorCode, FrameType, type ErrorCodeId, type MethodId, type PushKindId } from "./codes.ts";
 import { DEFAULT_DECODE_LIMITS, type DecodeLimits } from "./limits.ts";
+import { packFlatFrame } from "./flat-frame.ts";
 import { scanMsgpack } from "./scan.ts";
 import { isMethod, ParamError, validateParams, type ParamsOf } from "./schema.ts";
 
@@ -103,11 +104,11 @@ export function decodeCommand(buf: Uint8Array, limits: DecodeLimits = DEFAULT_DE
 }
 
 export function encodeCommand(id: number, method: MethodId, params: object): Uint8Array {
-  return packr.pack([FrameType.Command, id, method, params]);
+  return packFlatFrame([FrameType.Command, id, method], params) ?? packr.pack([FrameType.Command, id, method, params]);
 }
 
 export function encodeReply(id: number, result: object): Uint8Array {
-  return packr.pack([FrameType.Reply, id, ErrorCode.Ok, result]);
+  return packFlatFrame([FrameType.Reply, id, ErrorCode.Ok], result) ?? packr.pack([FrameType.Reply, id, ErrorCode.Ok, result]);
 }
 
 export function encodeError(id: number, code: ErrorCodeId, message: string, retryAfterMs?: number): Uint8Array {
@@ -116,7 +117,7 @@ export function encodeError(id: number, code: ErrorCodeId, message: string, retr
 }
 
 export function encodePush(kind: PushKindId, body: object): Uint8Array {
-  return packr.pack([FrameType.Push, kind, body]);
+  return packFlatFrame([FrameType.Push, kind], body) ?? packr.pack([FrameType.Push, kind, body]);
 }
 
 /** Client side: decodes a server frame. The server is trusted to be well-formed, but the shape is still checked. */
