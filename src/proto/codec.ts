@@ -9,6 +9,7 @@ import { Packr, Unpackr } from "msgpackr";
 import { ErrorCode, FrameType, type ErrorCodeId, type MethodId, type PushKindId } from "./codes.ts";
 import { DEFAULT_DECODE_LIMITS, type DecodeLimits } from "./limits.ts";
 import { packFlatFrame } from "./flat-frame.ts";
+import { NOT_READ, readFrame } from "./frame-reader.ts";
 import { scanMsgpack } from "./scan.ts";
 import { isMethod, ParamError, validateParams, type ParamsOf } from "./schema.ts";
 
@@ -122,7 +123,8 @@ export function encodePush(kind: PushKindId, body: object): Uint8Array {
 
 /** Client side: decodes a server frame. The server is trusted to be well-formed, but the shape is still checked. */
 export function decodeServerFrame(buf: Uint8Array): ServerFrame {
-  const v = unpackr.unpack(buf);
+  const read = readFrame(buf);
+  const v = read === NOT_READ ? unpackr.unpack(buf) : read;
   if (Array.isArray(v)) {
     if (v[0] === FrameType.Reply && v.length === 4 && typeof v[1] === "number" && typeof v[2] === "number") {
       return { type: FrameType.Reply, id: v[1], code: v[2], body: v[3] };

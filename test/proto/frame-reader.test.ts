@@ -1,0 +1,67 @@
+// The client's frame reader must give exactly what msgpackr gives with the protocol's options,
+// refuse what msgpackr refuses, and hand msgpackr what it does not read itself.
+
+import { expect, test } from "bun:test";
+import { Packr, Unpackr } from "msgpackr";
+import { NOT_READ, readFrame } from "../../src/proto/frame-reader.ts";
+
+const OPTIONS = { useRecords: false, structuredClone: false, moreTypes: false, bundleStrings: false, mapsAsObjects: true, int64AsType: "bigint" } as const;
+const packr = new Packr(OPTIONS);
+const unpackr = new Unpackr(OPTIONS);
+
+function rng(seed: number) {
+  let x = seed;
+  return () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) / 0x100000000;
+  };
+}
+
+const leaves: unknown[] = [0, 1, 127, 128, 255, 256, 65535, 65536, 2 ** 32 - 1, 2 ** 32, -1, -32, -33, -128, -129, -32768, -32769, -(2 ** 31), -(2 ** 31) - 1, 0.5, -1e300, NaN, Infinity, 1795955259459, 0n, 7250000000000000000n, 2n ** 64n - 1n, -(2n ** 63n), "", "a", "x".repeat(31), "x".repeat(64), "x".repeat(65), "x".repeat(300), "é", "日本語", "😀", "\ud800 lone", true, false, null, undefined, new Uint8Array(0), new Uint8Array([1, 2, 3]), new Uint8Array(300).fill(9)];
+const keys = ["conv", "seq", "body", "__proto__", "é", "x".repeat(40), ""];
+
+function value(r: () => number, depth: number): unknown {
+  const k = r();
+  if (depth > 3 || k < 0.6) return leaves[Math.floor(r() * leaves.length)];
+  if (k < 0.8) return Array.from({ length: Math.floor(r() * r() * 40) }, () => value(r, depth + 1));
+  const o: Record<string, unknown> = {};
+  for (let i = Math.floor(r() * r() * 40); i > 0; i--) {
+    // defineProperty: an assignment to "__proto__" would set the prototype instead.
+    Object.defineProperty(o, keys[Math.floor(r() * keys.length)]! + (r() < 0.5 ? i : ""), { value: value(r, depth + 1), enumerable: true, writable: true, configurable: true });
+  }
+  return o;
+}
+
+test("reads what msgpackr reads, to the same values", () => {
+  const r = rng(424242);
+  for (let i = 0; i < 3000; i++) {
+    const bytes = packr.pack(value(r, 0));
+    expect(readFrame(bytes)).toStrictEqual(unpackr.unpack(bytes));
+  }
+  // A 32-bit float and a fixext "__proto__" key written by another encoder.
+  const f32 = new Uint8Array([0xca, 0x3f, 0xc0, 0x00, 0x00]);
+  expect(readFrame(f32)).toBe(unpackr.unpack(f32) as number);
+  const proto = new Uint8Array([0x81, 0xa9, ...new TextEncoder().encode("__proto__"), 0x01]);
+  expect(readFrame(proto)).toEqual(unpackr.unpack(proto) as object);
+  expect(Object.getPrototypeOf(readFrame(proto))).toBe(Object.prototype);
+});
+
+test("truncated and overlong frames throw, as with msgpackr", () => {
+  const r = rng(7);
+  for (let i = 0; i < 500; i++) {
+    const bytes = packr.pack({ body: new Uint8Array(20), list: value(r, 1), s: "text" });
+    const cut = bytes.subarray(0, Math.floor(r() * bytes.length));
+    expect(() => unpackr.unpack(cut)).toThrow();
+    expect(() => readFrame(cut)).toThrow();
+  }
+  const extra = new Uint8Array([...packr.pack([3, 1, {}]), 0x00]);
+  expect(() => readFrame(extra)).toThrow();
+});
+
+test("extensions other than undefined, and 0xc1, are left to msgpackr", () => {
+  expect(readFrame(packr.pack([1, new Date(0)]))).toBe(NOT_READ);
+  expect(readFrame(new Uint8Array([0xc1]))).toBe(NOT_READ);
+  expect(readFrame(packr.pack({ gone: undefined }))).toEqual({ gone: undefined });
+});
