@@ -80,10 +80,12 @@ export function decodeCommand(buf: Uint8Array, limits: DecodeLimits = DEFAULT_DE
   if (bad) throw new FrameError(ErrorCode.BadFrame, `malformed frame: ${bad}`);
   let v: unknown;
   try {
-    v = unpackr.unpack(buf);
+    // The scan refused every extension type, so nothing here is left to msgpackr.
+    v = readFrame(buf);
   } catch {
-    throw new FrameError(ErrorCode.BadFrame, "malformed frame: undecodable");
+    v = NOT_READ;
   }
+  if (v === NOT_READ) throw new FrameError(ErrorCode.BadFrame, "malformed frame: undecodable");
   if (!Array.isArray(v) || v.length !== 4 || smallUint(v[0], 255) !== FrameType.Command) {
     throw new FrameError(ErrorCode.BadFrame, "expected a command [1, id, method, params]");
   }

@@ -1,4 +1,4 @@
-// A MessagePack reader for the frames a client receives, giving what msgpackr gives with the
+// A MessagePack reader for protocol frames, giving what msgpackr gives with the
 // protocol's options (codec.ts): maps as plain objects ("__proto__" renamed "__proto_", as
 // msgpackr does), 64-bit integers as bigint, bin as a view into the frame, the undefined
 // extension as undefined. Anything else (another extension, the reserved 0xc1) is left to msgpackr:
@@ -6,9 +6,9 @@
 //
 // Why: a client spends most of its CPU decoding pushes. msgpackr takes 2-4 µs for a MESSAGE push
 // on Bun (a native string-extraction call per frame, generic dispatch); in the group bench the
-// SDK's decoding was half of the generator's CPU and capped the deliveries it could take.
-// Frames from a client are not read here: the server decodes them with msgpackr after the
-// structural scan (scan.ts).
+// SDK's decoding was half of the generator's CPU and capped the deliveries it could take. The
+// server reads clients' frames with it too, but only after the structural scan (scan.ts) has
+// bounded their depth and lengths and refused extension types and "__proto__" keys.
 
 export const NOT_READ: unique symbol = Symbol("not read");
 
