@@ -19,6 +19,9 @@ type FlatValue = string | number | bigint | boolean | null | undefined | Uint8Ar
  * (the caller then uses msgpackr). `head`: the frame's numbers (type, id, kind...).
  */
 export function packFlatFrame(head: readonly number[], body: object): Uint8Array | null {
+  // Only a plain object is a map: msgpackr writes an array, a Map or a Date otherwise.
+  const proto = Object.getPrototypeOf(body);
+  if (proto !== Object.prototype && proto !== null) return null;
   const keys = Object.keys(body);
   if (keys.length > 0xffff) return null;
   const values = body as Record<string, unknown>;

@@ -61,6 +61,12 @@ test("anything not flat is left to msgpackr", () => {
   expect(packFlatFrame([3, 1], { nested: { a: 1 } })).toBeNull();
   expect(packFlatFrame([3, 1], { when: new Date() })).toBeNull();
   expect(packFlatFrame([3, 1], { words: new Uint16Array(2) })).toBeNull();
+  expect(packFlatFrame([3, 1], [1, 2])).toBeNull();
+  expect(packFlatFrame([3, 1], new Map([["a", 1]]))).toBeNull();
+  expect(packFlatFrame([3, 1], new Date(0))).toBeNull();
+  // A map without a prototype is still a plain map.
+  const bare = Object.assign(Object.create(null) as object, { a: 1 });
+  expect(Buffer.from(packFlatFrame([3, 1], bare)!).equals(packr.pack([3, 1, bare]))).toBe(true);
   // The codec falls back, and the frame still decodes.
   const frame = encodePush(PushKind.Conversation, { conv: { id: "c1", members: [] }, removed: false });
   expect(decodeServerFrame(frame)).toEqual({ type: 3, kind: PushKind.Conversation, body: { conv: { id: "c1", members: [] }, removed: false } });
