@@ -29,7 +29,7 @@ function opsPerSec(fn: () => unknown): number {
 }
 
 const rows: [string, number][] = [
-  ["decodeCommand (scan + unpack + validate)", opsPerSec(() => decodeCommand(frame))],
+  ["decodeCommand (scan + read + validate)", opsPerSec(() => decodeCommand(frame))],
   ["msgpackr.unpack only (no checks)", opsPerSec(() => plain.unpack(frame))],
   ["JSON.parse of the same command", opsPerSec(() => JSON.parse(json))],
   ["encodePush (MESSAGE)", opsPerSec(() => encodePush(PushKind.Message, push))],
