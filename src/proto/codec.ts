@@ -15,7 +15,7 @@ import { isMethod, ParamError, validateParams, type ParamsOf } from "./schema.ts
 
 // Records, structured clone, bundled strings and extra types are msgpackr extensions other
 // clients cannot read and a hostile peer could abuse: all off. 64-bit integers decode as bigint.
-const MSGPACK_OPTIONS = {
+export const MSGPACK_OPTIONS = {
   useRecords: false,
   structuredClone: false,
   moreTypes: false,

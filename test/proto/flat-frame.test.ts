@@ -3,22 +3,13 @@
 
 import { expect, test } from "bun:test";
 import { Packr } from "msgpackr";
+import { rng } from "../../fuzz/generator.ts";
 import { packFlatFrame } from "../../src/proto/flat-frame.ts";
-import { decodeServerFrame, encodePush, unpack } from "../../src/proto/codec.ts";
+import { decodeServerFrame, encodePush, MSGPACK_OPTIONS, unpack } from "../../src/proto/codec.ts";
 import { PushKind } from "../../src/proto/codes.ts";
 
-const packr = new Packr({ useRecords: false, structuredClone: false, moreTypes: false, bundleStrings: false, mapsAsObjects: true, int64AsType: "bigint" });
+const packr = new Packr(MSGPACK_OPTIONS);
 
-/** Deterministic pseudo-random numbers (xorshift), so a failure reproduces. */
-function rng(seed: number) {
-  let x = seed;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 0x100000000;
-  };
-}
 
 const edgeNumbers = [0, 1, 31, 32, 127, 128, 255, 256, 65535, 65536, 2 ** 32 - 1, 2 ** 32, 2 ** 53 - 1, -1, -32, -33, -128, -129, -32768, -32769, -(2 ** 31), -(2 ** 31) - 1, 0.5, -0.25, 1e300, Date.now(), NaN, Infinity, -Infinity, -0];
 const edgeBigInts = [0n, 1n, 7250000000000000000n, 2n ** 63n - 1n, 2n ** 63n, 2n ** 64n - 1n, -1n, -(2n ** 63n)];

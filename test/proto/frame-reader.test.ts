@@ -3,21 +3,13 @@
 
 import { expect, test } from "bun:test";
 import { Packr, Unpackr } from "msgpackr";
+import { rng } from "../../fuzz/generator.ts";
+import { MSGPACK_OPTIONS } from "../../src/proto/codec.ts";
 import { NOT_READ, readFrame } from "../../src/proto/frame-reader.ts";
 
-const OPTIONS = { useRecords: false, structuredClone: false, moreTypes: false, bundleStrings: false, mapsAsObjects: true, int64AsType: "bigint" } as const;
-const packr = new Packr(OPTIONS);
-const unpackr = new Unpackr(OPTIONS);
+const packr = new Packr(MSGPACK_OPTIONS);
+const unpackr = new Unpackr(MSGPACK_OPTIONS);
 
-function rng(seed: number) {
-  let x = seed;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 0x100000000;
-  };
-}
 
 const leaves: unknown[] = [0, 1, 127, 128, 255, 256, 65535, 65536, 2 ** 32 - 1, 2 ** 32, -1, -32, -33, -128, -129, -32768, -32769, -(2 ** 31), -(2 ** 31) - 1, 0.5, -1e300, NaN, Infinity, 1795955259459, 0n, 7250000000000000000n, 2n ** 64n - 1n, -(2n ** 63n), "", "a", "x".repeat(31), "x".repeat(64), "x".repeat(65), "x".repeat(300), "é", "日本語", "😀", "\ud800 lone", true, false, null, undefined, new Uint8Array(0), new Uint8Array([1, 2, 3]), new Uint8Array(300).fill(9)];
 const keys = ["conv", "seq", "body", "__proto__", "é", "x".repeat(40), ""];
