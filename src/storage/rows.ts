@@ -25,6 +25,11 @@ export function groupHidden(rows: { conv: string; seq: number }[]): HiddenMessag
   return [...by].map(([conv, seqs]) => ({ conv, seqs: seqs.sort((a, b) => a - b) }));
 }
 
+/** The columns of a members table (either dialect's) that make a MemberRecord: what a select projects. */
+export function memberColumns<T extends Record<"user" | "admin" | "joinedSeq" | "delivered" | "read", unknown>>(t: T): Pick<T, "user" | "admin" | "joinedSeq" | "delivered" | "read"> {
+  return { user: t.user, admin: t.admin, joinedSeq: t.joinedSeq, delivered: t.delivered, read: t.read };
+}
+
 export function memberRow(conv: string, m: MemberRecord) {
   return { convId: conv, user: m.user, admin: m.admin, joinedSeq: m.joinedSeq, delivered: m.delivered, read: m.read };
 }

@@ -30,7 +30,7 @@ import {
   type PushSubscriptionRecord,
   type UploadQuota,
 } from "../types.ts";
-import { chatSettingsRecord, conversationRecord, groupHidden, mediaRecord, mediaRow, memberRow } from "../rows.ts";
+import { chatSettingsRecord, conversationRecord, groupHidden, mediaRecord, mediaRow, memberColumns, memberRow } from "../rows.ts";
 import { checkAdminChange, checkRemoval, membersToAdd } from "../membership-rules.ts";
 import { checkUploadQuota, utcDay } from "../upload-quota.ts";
 import type * as schema from "./schema.ts";
@@ -163,13 +163,7 @@ export class PostgresMetadataStore implements MetadataStore {
 
   async listMembers(conv: string): Promise<MemberRecord[]> {
     return this.#db
-      .select({
-        user: members.user,
-        admin: members.admin,
-        joinedSeq: members.joinedSeq,
-        delivered: members.delivered,
-        read: members.read,
-      })
+      .select(memberColumns(members))
       .from(members)
       .where(eq(members.convId, conv))
       .orderBy(members.joinedSeq, members.user);

@@ -20,7 +20,7 @@ import {
   type PushSubscriptionRecord,
   type UploadQuota,
 } from "../types.ts";
-import { chatSettingsRecord, conversationRecord, groupHidden, mediaRecord, mediaRow, memberRow } from "../rows.ts";
+import { chatSettingsRecord, conversationRecord, groupHidden, mediaRecord, mediaRow, memberColumns, memberRow } from "../rows.ts";
 import { checkAdminChange, checkRemoval, membersToAdd, type MemberRole } from "../membership-rules.ts";
 import { checkUploadQuota } from "../upload-quota.ts";
 import * as schema from "./schema.ts";
@@ -75,13 +75,7 @@ export class SqliteMetadataStore implements MetadataStore {
     this.#mutedAmong = (conv: string, nowMs: number, users: string[]) => muted.all(conv, nowMs, JSON.stringify(users));
     this.#conversationById = db.select().from(conversations).where(eq(conversations.id, sql.placeholder("id"))).prepare();
     this.#membersOf = db
-      .select({
-        user: members.user,
-        admin: members.admin,
-        joinedSeq: members.joinedSeq,
-        delivered: members.delivered,
-        read: members.read,
-      })
+      .select(memberColumns(members))
       .from(members)
       .where(eq(members.convId, sql.placeholder("conv")))
       .orderBy(members.joinedSeq, members.user)
