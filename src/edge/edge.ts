@@ -8,6 +8,7 @@ import type { AccessClaims } from "../auth/tokens.ts";
 import { decodeLimits, handleFrame } from "../actors/commands/dispatch.ts";
 import type { DeviceSession } from "../actors/device-session.ts";
 import { DisconnectCode, ErrorCode, SUBPROTOCOL } from "../proto/codes.ts";
+import { then, type MaybeAsync } from "../maybe-async.ts";
 import { ThrottledLog } from "../throttled-log.ts";
 import { EdgeBroadcaster } from "./broadcaster.ts";
 import { Flusher } from "./flusher.ts";
@@ -43,18 +44,19 @@ export function startEdge(deps: RouteDeps): EdgeListener<SocketData> {
   };
   const flusher = new Flusher((err) => fault("socket-flush", err));
 
-  async function serveRequest(req: Request, server: Server<SocketData>): Promise<Response | undefined> {
+  function serveRequest(req: Request, server: Server<SocketData>): MaybeAsync<Response | undefined> {
     const url = new URL(req.url);
     if (url.pathname !== WS_PATH) return routeHttp(deps, req, url);
     if (req.headers.get("upgrade")?.toLowerCase() !== "websocket") {
       return refuse({ status: 426, code: "upgrade-required", message: "connect with a WebSocket" });
     }
     if (!deps.ready()) return refuseUpgrade({ status: 503, code: "draining", message: "server is shutting down" }, req);
-    const claims = await authenticateUpgrade(deps, req, url);
-    if ("status" in claims) return refuseUpgrade(claims, req);
-    const headers = offeredSubprotocols(req).length > 0 ? { "Sec-WebSocket-Protocol": SUBPROTOCOL } : undefined;
-    if (server.upgrade(req, { data: { claims, server }, headers })) return undefined;
-    return refuseUpgrade({ status: 400, code: "upgrade-failed", message: "WebSocket upgrade failed" }, req);
+    return then(authenticateUpgrade(deps, req, url), (claims) => {
+      if ("status" in claims) return refuseUpgrade(claims, req);
+      const headers = offeredSubprotocols(req).length > 0 ? { "Sec-WebSocket-Protocol": SUBPROTOCOL } : undefined;
+      if (server.upgrade(req, { data: { claims, server }, headers })) return undefined;
+      return refuseUpgrade({ status: 400, code: "upgrade-failed", message: "WebSocket upgrade failed" }, req);
+    });
   }
   // A client refused at the upgrade sees only a failed handshake (browsers and most WebSocket
   // libraries hide the HTTP answer), so the reason is logged and counted here for the operator.
@@ -71,13 +73,18 @@ export function startEdge(deps: RouteDeps): EdgeListener<SocketData> {
     hostname: config.server.host,
     port: config.server.port,
     reusePort: config.server.reusePort,
-    async fetch(req, server) {
-      try {
-        return await serveRequest(req, server);
-      } catch (err) {
-        // A fault in a route is that request's 500, never the process's end.
+    // Not async: an upgrade that needs nothing asynchronous happens in this turn (maybe-async.ts).
+    fetch(req, server) {
+      // A fault in a route is that request's 500, never the process's end.
+      const failed = (err: unknown) => {
         fault("http", err, { method: req.method, path: new URL(req.url).pathname });
         return refuse({ status: 500, code: "internal", message: "internal error" });
+      };
+      try {
+        const answer = serveRequest(req, server);
+        return answer instanceof Promise ? answer.catch(failed) : answer;
+      } catch (err) {
+        return failed(err);
       }
     },
     websocket: {

@@ -8,6 +8,7 @@
 import { AuthError, verifyAccessToken, type AccessClaims } from "../auth/tokens.ts";
 import type { Keyring } from "../auth/keyring.ts";
 import type { Clock } from "../clock.ts";
+import { then, type MaybeAsync } from "../maybe-async.ts";
 import { webAppEnabled, type Config } from "../config/config.ts";
 import { BEARER_SUBPROTOCOL_PREFIX, SUBPROTOCOL } from "../proto/codes.ts";
 import type { UserDirectory } from "../storage/safety-types.ts";
@@ -73,8 +74,12 @@ export function verify(deps: UpgradeDeps, token: string): AccessClaims | Refusal
   }
 }
 
-/** Returns the claims of an acceptable upgrade request, or why it is refused. */
-export async function authenticateUpgrade(deps: UpgradeDeps, req: Request, url: URL): Promise<AccessClaims | Refusal> {
+/**
+ * The claims of an acceptable upgrade request, or why it is refused: at once when the token is a
+ * header and the stores answer synchronously (embedded), so that the edge upgrades in the
+ * request's own turn; a promise otherwise (a ticket, or a networked store).
+ */
+export function authenticateUpgrade(deps: UpgradeDeps, req: Request, url: URL): MaybeAsync<AccessClaims | Refusal> {
   if (!originAllowed(deps.config, req.headers.get("origin"), req.headers.get("host"))) {
     return { status: 403, code: "origin-not-allowed", message: "this Origin may not connect; add it to server.allowedOrigins" };
   }
@@ -86,27 +91,36 @@ export async function authenticateUpgrade(deps: UpgradeDeps, req: Request, url: 
     return { status: 400, code: "unsupported-subprotocol", message: `offer the ${SUBPROTOCOL} subprotocol` };
   }
 
-  let claims: AccessClaims | Refusal;
   const ticket = url.searchParams.get("ticket");
   const token = bearerToken(req) ?? offered.find((p) => p.startsWith(BEARER_SUBPROTOCOL_PREFIX))?.slice(BEARER_SUBPROTOCOL_PREFIX.length);
-  if (token) {
-    claims = verify(deps, token);
-  } else if (ticket) {
-    const t = await deps.tickets.redeem(ticket, deps.clock.now());
-    claims = t
-      ? { user: t.user, device: t.device, expiresAt: t.expiresAt, admin: false }
-      : { status: 401, code: "ticket-invalid", message: "the ticket is unknown, used or expired" };
-  } else {
-    return { status: 401, code: "credentials-missing", message: "present an access token (Authorization header or bearer.<token> subprotocol) or a ticket" };
+  if (token) return admit(deps, verify(deps, token));
+  if (ticket) {
+    return deps.tickets.redeem(ticket, deps.clock.now()).then((t) =>
+      admit(
+        deps,
+        t
+          ? { user: t.user, device: t.device, expiresAt: t.expiresAt, admin: false }
+          : { status: 401, code: "ticket-invalid", message: "the ticket is unknown, used or expired" },
+      ),
+    );
   }
+  return { status: 401, code: "credentials-missing", message: "present an access token (Authorization header or bearer.<token> subprotocol) or a ticket" };
+}
+
+/** Authenticated claims pass when their user is not banned and their device may connect. */
+function admit(deps: UpgradeDeps, claims: AccessClaims | Refusal): MaybeAsync<AccessClaims | Refusal> {
   if ("status" in claims) return claims;
-  if ((await deps.users.admitUser(claims.user, "login", Date.now())).user.bannedAt !== null) return BANNED;
   const { maxDevicesPerUser } = deps.config.limits;
-  switch (await deps.metadata.touchDevice(claims.user, claims.device, Date.now(), maxDevicesPerUser)) {
-    case "revoked":
-      return { status: 403, code: "device-revoked", message: "this device was revoked" };
-    case "too-many":
-      return { status: 403, code: "too-many-devices", message: `this user already has ${maxDevicesPerUser} devices; revoke one (DEVICE_REVOKE) to add another` };
-  }
-  return claims;
+  return then(deps.users.admitUser(claims.user, "login", Date.now()), ({ user }) => {
+    if (user.bannedAt !== null) return BANNED;
+    return then(deps.metadata.touchDevice(claims.user, claims.device, Date.now(), maxDevicesPerUser), (admission): AccessClaims | Refusal => {
+      switch (admission) {
+        case "revoked":
+          return { status: 403, code: "device-revoked", message: "this device was revoked" };
+        case "too-many":
+          return { status: 403, code: "too-many-devices", message: `this user already has ${maxDevicesPerUser} devices; revoke one (DEVICE_REVOKE) to add another` };
+      }
+      return claims;
+    });
+  });
 }

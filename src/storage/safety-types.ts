@@ -6,6 +6,7 @@
 // (test/contract/safety-store.contract.ts) runs on both.
 
 import type { PrivacySettings } from "../proto/types.ts";
+import type { MaybeAsync } from "../maybe-async.ts";
 
 /** How a user came to exist: provisioned through the admin API, or on first authentication. */
 export type UserOrigin = "admin" | "login";
@@ -29,8 +30,11 @@ export class ListFullError extends Error {
 }
 
 export interface UserDirectory {
-  /** The user's record, registering them first (with `origin`) if they were never seen. */
-  admitUser(id: string, origin: UserOrigin, nowMs: number): Promise<{ user: UserRecord; created: boolean }>;
+  /**
+   * The user's record, registering them first (with `origin`) if they were never seen. Every
+   * connection calls it before its upgrade: an embedded store answers at once (maybe-async.ts).
+   */
+  admitUser(id: string, origin: UserOrigin, nowMs: number): MaybeAsync<{ user: UserRecord; created: boolean }>;
   getUser(id: string): Promise<UserRecord | null>;
   /** Which of `ids` are registered. */
   knownUsers(ids: string[]): Promise<Set<string>>;

@@ -1,8 +1,10 @@
 // Storage interfaces. Every backend (embedded SQLite and in-memory now; PostgreSQL, Redis,
 // ScyllaDB later) implements these and runs the same contract suites in test/contract/.
-// All methods are async so that networked backends fit without changing the callers.
+// Methods are async so that networked backends fit without changing the callers; the few that
+// the connect path calls before its upgrade are MaybeAsync (an embedded store answers at once).
 
 import type { ChatSettings, HiddenMessages, PresenceInfo, WireMessage } from "../proto/types.ts";
+import type { MaybeAsync } from "../maybe-async.ts";
 
 /**
  * A stored message is exactly what goes on the wire. Rows are written once and changed only by
@@ -185,9 +187,10 @@ export interface MetadataStore extends ChatSettingsStore {
   /**
    * Records that a device connected: its last-seen time, or the device itself on first sight
    * unless the user already has `maxDevices` devices that are not revoked. The count and the
-   * insert are one transaction, so concurrent first connections cannot exceed the cap.
+   * insert are one transaction, so concurrent first connections cannot exceed the cap. Every
+   * connection calls it before its upgrade: an embedded store answers at once (maybe-async.ts).
    */
-  touchDevice(user: string, device: string, nowMs: number, maxDevices: number): Promise<DeviceAdmission>;
+  touchDevice(user: string, device: string, nowMs: number, maxDevices: number): MaybeAsync<DeviceAdmission>;
   listDevices(user: string): Promise<DeviceRecord[]>;
   /** Marks a device revoked; false when the device is unknown. Revocation is permanent. */
   revokeDevice(user: string, device: string, nowMs: number): Promise<boolean>;

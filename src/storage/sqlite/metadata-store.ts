@@ -113,7 +113,7 @@ export class SqliteMetadataStore implements MetadataStore {
     }).immediate;
   }
 
-  async touchDevice(user: string, device: string, nowMs: number, maxDevices: number): Promise<DeviceAdmission> {
+  touchDevice(user: string, device: string, nowMs: number, maxDevices: number): DeviceAdmission {
     return this.#touchDevice(user, device, nowMs, maxDevices);
   }
 

@@ -58,7 +58,7 @@ export class SqliteSafetyStore implements SafetyStore {
 
   // ---- users --------------------------------------------------------------------------------
 
-  async admitUser(id: string, origin: UserOrigin, nowMs: number): Promise<{ user: UserRecord; created: boolean }> {
+  admitUser(id: string, origin: UserOrigin, nowMs: number): { user: UserRecord; created: boolean } {
     const known = this.#userById.get({ id });
     if (known) return { user: userRecord(known), created: false };
     const created = this.#insertUser.get({ id, createdAt: nowMs, origin });
