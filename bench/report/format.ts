@@ -15,6 +15,7 @@ export const rate = (x: number | undefined) => (x === undefined || !Number.isFin
 export const ratio = (x: number) => (Number.isFinite(x) && x > 0 ? `${sig(x, 2)}×` : DASH);
 export const percent = (share: number) => (Number.isFinite(share) ? `${Math.round(share * 100)}%` : DASH);
 export const kib = (bytes: number) => (Number.isFinite(bytes) ? `${sig(bytes / 1024)} KiB` : DASH);
+export const mib = (bytes: number) => (Number.isFinite(bytes) ? `${sig(bytes / 1024 / 1024)} MiB` : DASH);
 
 /** A Markdown table: the first `textColumns` columns left-aligned (names, text), the rest right-aligned (figures). */
 export function table(header: string[], rows: string[][], textColumns = 1): string {

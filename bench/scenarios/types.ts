@@ -38,9 +38,13 @@ export interface ConnectionsFigures {
   connectLatency: LatencySummary;
   /** Server CPU ms per 1,000 connects (authentication and session setup). */
   serverCpuPer1kConnects: number;
-  /** Growth of the servers' RSS per connection, bytes. */
+  /** Growth of the servers' RSS per connection opened after the warm-up, bytes. */
   serverRssPerConn: number;
+  /** The servers' RSS after the warm-up, the baseline of serverRssPerConn. */
   serverRssBaselineKiB: number;
+  /** Connections of the warm-up (they stay open), and the servers' RSS growth while they connected. */
+  warmUpConnected: number;
+  warmUpRssKiB: number;
   serverRssKiB: number;
   /** Server CPU while idle with heartbeats, as a share of one core. */
   idleServerCores: number;

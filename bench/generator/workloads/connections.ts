@@ -1,5 +1,6 @@
 // Idle connections: this generator's share of C authenticated connections, spread over the
-// target's instances, left open with heartbeats running until the orchestrator says close.
+// target's instances, left open with heartbeats running until the orchestrator says close. It may
+// be asked to connect more than once (a warm-up, then the measured batch); all stay open.
 
 import type { Adapter, Conn } from "../../adapters/types.ts";
 import { LatencyHistogram } from "../../lib/histogram.ts";
@@ -15,7 +16,7 @@ export interface ConnectParams {
 }
 
 export function connectionsWorkload(adapter: Adapter, access: TargetAccess, counters: Counters): Workload {
-  let conns: (Conn | undefined)[] = [];
+  const conns: (Conn | undefined)[] = [];
   return {
     steps: {
       async connect(p: ConnectParams) {
@@ -30,12 +31,12 @@ export function connectionsWorkload(adapter: Adapter, access: TargetAccess, coun
           counters.delivered++;
           return conn;
         });
-        conns = out.items;
+        for (const c of out.items) conns.push(c);
         return { connected: p.count - out.failed, failed: out.failed, firstError: out.firstError, elapsedMs: performance.now() - started, latency: latency.toData() };
       },
       async close() {
         for (const c of conns) c?.close();
-        conns = [];
+        conns.length = 0;
         return {};
       },
     },
