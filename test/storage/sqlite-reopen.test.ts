@@ -1,5 +1,7 @@
-// What was acked before close is there after reopening the same file, lastSeq included.
+// What was acked before close is there after reopening the same file, lastSeq included; so are
+// the devices' last-seen times, which are written in batches.
 
+import { Database } from "bun:sqlite";
 import { afterAll, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -55,6 +57,34 @@ test("messages (pending ones included), lastSeq and metadata survive close and r
     expect(await second.metadata.listMembers("even")).toEqual([
       { user: "alice", admin: true, joinedSeq: 1, delivered: 3, read: 2 },
     ]);
+  } finally {
+    await second.close();
+  }
+});
+
+test("a known device's last-seen time, written in a batch after the turn, is written by close too and never goes back", async () => {
+  const path = join(dir, "last-seen.db");
+  const first = openSqlite({ path, synchronous: "full" });
+  expect(first.metadata.touchDevice("alice", "phone", 1000, 16)).toBe("new");
+  // Known now: a read at once, its time pending until the end of the turn (or close).
+  expect(first.metadata.touchDevice("alice", "phone", 3000, 16)).toBe("known");
+  expect(first.metadata.touchDevice("alice", "phone", 2000, 16)).toBe("known");
+  await first.close();
+
+  const second = openSqlite({ path, synchronous: "full" });
+  try {
+    expect(await second.metadata.listDevices("alice")).toEqual([{ user: "alice", device: "phone", firstSeen: 1000, lastSeen: 3000, revoked: false }]);
+    expect(second.metadata.touchDevice("alice", "phone", 5000, 16)).toBe("known");
+    // Written after the turn without anyone asking: this immediate runs after the writer's.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    const raw = new Database(path, { readonly: true });
+    try {
+      expect(raw.query(`SELECT last_seen AS t FROM devices WHERE "user" = 'alice'`).get()).toEqual({ t: 5000 });
+    } finally {
+      raw.close();
+    }
+    expect(await second.metadata.revokeDevice("alice", "phone", 6000)).toBe(true);
+    expect(second.metadata.touchDevice("alice", "phone", 7000, 16)).toBe("revoked");
   } finally {
     await second.close();
   }

@@ -23,6 +23,7 @@ import {
 import { chatSettingsRecord, conversationRecord, groupHidden, mediaRecord, mediaRow, memberColumns, memberRow } from "../rows.ts";
 import { checkAdminChange, checkRemoval, membersToAdd, type MemberRole } from "../membership-rules.ts";
 import { checkUploadQuota } from "../upload-quota.ts";
+import { LastSeenWriter } from "./last-seen-writer.ts";
 import * as schema from "./schema.ts";
 import { chatSettings, conversations, devices, directPairs, hiddenMessages, media, mediaUsage, members, pushSubscriptions } from "./schema.ts";
 
@@ -45,6 +46,7 @@ export class SqliteMetadataStore implements MetadataStore {
   readonly #userConversations;
   /** Every connection touches its device: prepared statements too. */
   readonly #touchDevice: (user: string, device: string, nowMs: number, maxDevices: number) => DeviceAdmission;
+  readonly #lastSeen: LastSeenWriter;
   /**
    * Every message to a member with no device online asks who muted the conversation and, unless
    * cached, the member's push subscriptions: prepared once. Built per call, each cost about
@@ -99,18 +101,29 @@ export class SqliteMetadataStore implements MetadataStore {
       for (const u of updates) raise.run(u.delivered, u.read, u.conv, u.user);
     }).immediate;
 
+    // A known device is a read and a last-seen time for the next batch (last-seen-writer.ts); only
+    // a device seen for the first time takes a write transaction here, which checks again inside.
+    const known = raw.query<{ revoked: number }, [string, string]>(`SELECT revoked_at IS NOT NULL AS revoked FROM devices WHERE "user" = ?1 AND device = ?2`);
+    this.#lastSeen = new LastSeenWriter(raw);
     const seen = raw.query<{ revoked: number }, [number, string, string]>(
       `UPDATE devices SET last_seen = max(last_seen, ?1) WHERE "user" = ?2 AND device = ?3 RETURNING revoked_at IS NOT NULL AS revoked`,
     );
     const active = raw.query<{ n: number }, [string]>(`SELECT count(*) AS n FROM devices WHERE "user" = ?1 AND revoked_at IS NULL`);
     const insert = raw.query<never, [string, string, number]>(`INSERT INTO devices ("user", device, first_seen, last_seen) VALUES (?1, ?2, ?3, ?3)`);
-    this.#touchDevice = raw.transaction((user: string, device: string, nowMs: number, maxDevices: number): DeviceAdmission => {
+    const admit = raw.transaction((user: string, device: string, nowMs: number, maxDevices: number): DeviceAdmission => {
       const row = seen.get(nowMs, user, device);
       if (row) return row.revoked ? "revoked" : "known";
       if (active.get(user)!.n >= maxDevices) return "too-many";
       insert.run(user, device, nowMs);
       return "new";
     }).immediate;
+    this.#touchDevice = (user, device, nowMs, maxDevices) => {
+      const row = known.get(user, device);
+      if (!row) return admit(user, device, nowMs, maxDevices);
+      if (row.revoked) return "revoked";
+      this.#lastSeen.seen(user, device, nowMs);
+      return "known";
+    };
   }
 
   touchDevice(user: string, device: string, nowMs: number, maxDevices: number): DeviceAdmission {
@@ -118,6 +131,7 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   async listDevices(user: string): Promise<DeviceRecord[]> {
+    this.#lastSeen.flush();
     const rows = this.#db.select().from(devices).where(eq(devices.user, user)).orderBy(devices.firstSeen, devices.device).all();
     return rows.map((r) => ({
       user: r.user,
@@ -399,6 +413,8 @@ export class SqliteMetadataStore implements MetadataStore {
     this.#db.delete(pushSubscriptions).where(eq(pushSubscriptions.endpoint, endpoint)).run();
   }
 
-  /** Nothing to release: the shared connection is closed by openSqlite's close(). */
-  async close(): Promise<void> {}
+  /** Writes the pending last-seen times; the shared connection is closed by openSqlite's close(). */
+  async close(): Promise<void> {
+    this.#lastSeen.flush();
+  }
 }
