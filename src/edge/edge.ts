@@ -58,6 +58,11 @@ export function startEdge(deps: RouteDeps): EdgeListener<SocketData> {
       return refuseUpgrade({ status: 400, code: "upgrade-failed", message: "WebSocket upgrade failed" }, req);
     });
   }
+  // A fault in a route is that request's 500, never the process's end.
+  const failed = (req: Request, err: unknown): Response => {
+    fault("http", err, { method: req.method, path: new URL(req.url).pathname });
+    return refuse({ status: 500, code: "internal", message: "internal error" });
+  };
   // A client refused at the upgrade sees only a failed handshake (browsers and most WebSocket
   // libraries hide the HTTP answer), so the reason is logged and counted here for the operator.
   // Logged at a bounded rate: anyone can send refused upgrades.
@@ -75,16 +80,11 @@ export function startEdge(deps: RouteDeps): EdgeListener<SocketData> {
     reusePort: config.server.reusePort,
     // Not async: an upgrade that needs nothing asynchronous happens in this turn (maybe-async.ts).
     fetch(req, server) {
-      // A fault in a route is that request's 500, never the process's end.
-      const failed = (err: unknown) => {
-        fault("http", err, { method: req.method, path: new URL(req.url).pathname });
-        return refuse({ status: 500, code: "internal", message: "internal error" });
-      };
       try {
         const answer = serveRequest(req, server);
-        return answer instanceof Promise ? answer.catch(failed) : answer;
+        return answer instanceof Promise ? answer.catch((err: unknown) => failed(req, err)) : answer;
       } catch (err) {
-        return failed(err);
+        return failed(req, err);
       }
     },
     websocket: {
