@@ -10,8 +10,9 @@ import type { ConvInfo, SendResult, SystemEvent } from "../proto/types.ts";
 import { MembershipError, type ConversationRecord, type NewMessage, type StoredMessage } from "../storage/types.ts";
 import type { NodeContext } from "./context.ts";
 import { CommandError, notMember } from "../proto/command-error.ts";
-import type { BusEvent, ConversationEvent, ReceiptEvent } from "../bus/events.ts";
+import type { BusEvent, ConversationEvent, LowestTwo, ReceiptEvent } from "../bus/events.ts";
 import { LowestMarkers } from "./lowest-markers.ts";
+import { correctionAudience, receiptAudience, type Minimums } from "./receipt-audience.ts";
 import { Mailbox, type MailboxOwner } from "./mailbox.ts";
 import { subjects } from "../bus/subjects.ts";
 
@@ -194,9 +195,7 @@ export class ConversationActor implements MailboxOwner {
     return this.record.type;
   }
 
-  isMember(user: string): boolean {
-    return this.members.has(user);
-  }
+  readonly isMember = (user: string): boolean => this.members.has(user);
 
   /** A member other than `user` (the peer, in a direct conversation), without building info(). */
   otherMember(user: string): string | undefined {
@@ -358,6 +357,7 @@ export class ConversationActor implements MailboxOwner {
         const upTo = Math.min(seq, this.lastSeq);
         const deliveredBefore = m.delivered;
         const before = type === ReceiptType.Read ? m.read : m.delivered;
+        const minsBefore = this.minimums();
         if (type === ReceiptType.Read) m.read = Math.max(m.read, upTo);
         m.delivered = Math.max(m.delivered, type === ReceiptType.Read ? m.read : upTo);
         this.markersMoved(user, m);
@@ -366,7 +366,7 @@ export class ConversationActor implements MailboxOwner {
         const acceptedAt = this.recentTs.get(after);
         // Only sampled messages are in recentTs (see committed).
         if (acceptedAt !== undefined) this.ctx.metrics.observeStage(type === ReceiptType.Read ? "read" : "delivered", acceptedAt, Date.now(), this.record.id, after);
-        const e = this.receiptEvent(user, dev, m, before);
+        const e = this.receiptEvent(user, dev, m, before, minsBefore);
         if (hideRead) Object.assign(e, { hideRead, to: m.delivered === deliveredBefore ? [user] : e.to });
         this.ctx.bus.publish(this.subject, e);
         this.ctx.cursors.save({ conv: this.record.id, user, delivered: m.delivered, read: m.read }).then(resolve, () =>
@@ -376,39 +376,36 @@ export class ConversationActor implements MailboxOwner {
     });
   }
 
-  private receiptEvent(user: string, dev: string, m: MemberState, before: number): ReceiptEvent {
-    const to = [user];
-    for (const [sender, last] of this.lastSentBy) if (sender !== user && last > before && this.members.has(sender)) to.push(sender);
-    return {
-      t: "receipt",
-      origin: this.ctx.config.server.nodeId,
-      conv: this.record.id,
-      user,
-      dev,
-      delivered: m.delivered,
-      read: m.read,
-      to,
-      deliveredMin: this.lowestTwo("delivered"),
-      readMin: this.lowestTwo("read"),
-    };
+  /** The announcement of `user`'s moved markers, to those it concerns (receipt-audience.ts). */
+  private receiptEvent(user: string, dev: string, m: MemberState, before: number, minsBefore: Minimums): ReceiptEvent {
+    const after = this.minimums();
+    const to = receiptAudience(user, before, this.lastSentBy, this.isMember, minsBefore, after);
+    return { t: "receipt", origin: this.ctx.config.server.nodeId, conv: this.record.id, user, dev, delivered: m.delivered, read: m.read, to, deliveredMin: after.delivered, readMin: after.read };
+  }
+
+  private minimums(): Minimums {
+    return { delivered: this.lowestTwo("delivered"), read: this.lowestTwo("read") };
   }
 
   /** The lowest marker, its holder and the second lowest: enough for every "all but me" aggregate. */
-  private lowestTwo(field: "delivered" | "read"): [number, string, number] {
+  private lowestTwo(field: "delivered" | "read"): LowestTwo {
     return this.lowest[field].lowestTwo(this.lastSeq);
   }
 
   /**
    * Receipts moved through two nodes at once are each announced with "all but me" aggregates that
    * miss the other's marker, and no later receipt may come to set them right. A node that hears
-   * such a receipt while knowing higher minimums announces it again, to the same users, with what
-   * it knows. Each announcement raises a minimum, so this ends (at once when nothing raced).
+   * such a receipt while knowing higher minimums announces it again, with what it knows, to the
+   * same users and to every sender whose aggregates that raises: a race can leave a sender's
+   * aggregate moved by neither announcement as each node saw it. Each announcement raises a
+   * minimum, so this ends (at once when nothing raced).
    */
   private correctAggregates(e: ReceiptEvent): void {
     const deliveredMin = dominant(this.lowestTwo("delivered"), e.deliveredMin);
     const readMin = dominant(this.lowestTwo("read"), e.readMin);
     if (deliveredMin === e.deliveredMin && readMin === e.readMin) return;
-    this.ctx.bus.publish(this.subject, { ...e, origin: this.ctx.config.server.nodeId, deliveredMin, readMin });
+    const to = correctionAudience(e.to, this.lastSentBy.keys(), this.isMember, { delivered: e.deliveredMin, read: e.readMin }, { delivered: deliveredMin, read: readMin });
+    this.ctx.bus.publish(this.subject, { ...e, origin: this.ctx.config.server.nodeId, to, deliveredMin, readMin });
   }
 
   /** Keeps the ordered markers in step with a member's (new, or moved) markers. */
@@ -615,7 +612,7 @@ export class ConversationActor implements MailboxOwner {
 }
 
 /** `mine` when it is at least `theirs` in both minimums and above in one; else `theirs`. */
-function dominant(mine: [number, string, number], theirs: [number, string, number]): [number, string, number] {
+function dominant(mine: LowestTwo, theirs: LowestTwo): LowestTwo {
   const atLeast = mine[0] >= theirs[0] && mine[2] >= theirs[2];
   return atLeast && (mine[0] > theirs[0] || mine[2] > theirs[2]) ? mine : theirs;
 }

@@ -5,6 +5,8 @@
 // message, since the lowest holders are exactly the ones about to move. Here a moved marker costs
 // O(log members) and the answer is at the root.
 
+import type { LowestTwo } from "../bus/events.ts";
+
 export class LowestMarkers {
   private readonly users: string[] = [];
   private readonly values: number[] = [];
@@ -48,7 +50,7 @@ export class LowestMarkers {
   }
 
   /** The lowest marker, a holder of it, and the second lowest (equal to the lowest when two hold it); `empty` stands in for a missing one. */
-  lowestTwo(empty: number): [number, string, number] {
+  lowestTwo(empty: number): LowestTwo {
     const n = this.values.length;
     if (n === 0) return [empty, "", empty];
     const second = n === 1 ? empty : n === 2 ? this.values[1]! : Math.min(this.values[1]!, this.values[2]!);

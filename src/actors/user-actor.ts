@@ -10,6 +10,7 @@ import type { NodeContext } from "./context.ts";
 import type { DeviceSession } from "./device-session.ts";
 import type { Unsubscribe } from "../bus/bus.ts";
 import type { BusEvent, ConversationEvent, ReceiptEvent } from "../bus/events.ts";
+import { allBut } from "./receipt-audience.ts";
 import { Mailbox, type MailboxOwner } from "./mailbox.ts";
 import { RateLimits } from "./rate-limit.ts";
 import { receiptFor } from "../safety/policy.ts";
@@ -248,8 +249,8 @@ export class UserActor implements MailboxOwner {
       const cached = commonReceiptFrames.get(e);
       if (cached) return cached;
     }
-    const allDelivered = e.deliveredMin[1] === this.user ? e.deliveredMin[2] : e.deliveredMin[0];
-    const allRead = e.readMin[1] === this.user ? e.readMin[2] : e.readMin[0];
+    const allDelivered = allBut(e.deliveredMin, this.user);
+    const allRead = allBut(e.readMin, this.user);
     const frame = encodePush(PushKind.Receipt, receiptFor(this.user, e, { conv: e.conv, user: e.user, delivered: e.delivered, read: e.read, allDelivered, allRead }) satisfies ReceiptPush);
     if (common) commonReceiptFrames.set(e, frame);
     return frame;

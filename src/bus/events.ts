@@ -11,6 +11,9 @@ export interface MessageEvent {
   msg: WireMessage;
 }
 
+/** A marker's lowest value among members, a holder of it, and the second lowest (the lowest again when two hold it). */
+export type LowestTwo = [number, string, number];
+
 /** A member's delivered/read markers moved, on the conversation subject. */
 export interface ReceiptEvent {
   t: "receipt";
@@ -21,11 +24,11 @@ export interface ReceiptEvent {
   dev: string;
   delivered: number;
   read: number;
-  /** Users whose devices get the receipt: the member itself and the senders it concerns. */
+  /** Users whose devices get the receipt: the member itself and the senders whose ticks it moves (docs/protocol.md §9.2). */
   to: string[];
   /** Lowest delivered marker among members, its holder, and the second lowest (for "all but me" aggregates). */
-  deliveredMin: [number, string, number];
-  readMin: [number, string, number];
+  deliveredMin: LowestTwo;
+  readMin: LowestTwo;
   /** A direct conversation where one of the two turned read receipts off: read markers are hidden from the other (src/safety/policy.ts). */
   hideRead?: boolean;
 }

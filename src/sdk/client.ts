@@ -56,6 +56,7 @@ export interface ClientEvents extends Record<string, unknown> {
   disconnected: { code: number; reason: string; willReconnect: boolean };
   /** A message, in seq order per conversation, exactly once, including this device's own sends. */
   message: P.WireMessage;
+  /** A member's markers moved: this user's own, or another's that raised this user's aggregates (ticks; docs/protocol.md §9.2). */
   receipt: P.ReceiptPush;
   presence: P.PresenceInfo;
   typing: P.TypingPush;

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { decodeSystemEvent, ErrorCode, MessageKind, ProtocolError, SystemOp, type SystemEvent } from "../../src/sdk/index.ts";
+import { decodeSystemEvent, ErrorCode, MessageKind, ProtocolError, SystemOp, type ReceiptPush, type SystemEvent } from "../../src/sdk/index.ts";
 import { collect, nextEvent, HARNESS_START_MS, startHarness, text, until, type Harness } from "../helpers/harness.ts";
 import { forEachTopology } from "../helpers/topology.ts";
 
@@ -86,6 +86,35 @@ forEachTopology((topology) => {
       const readAll = nextEvent(clients[0]!, "receipt", (r) => r.allRead >= 41);
       await Promise.all(clients.slice(1).map((c) => c.markRead(g.id, 41)));
       expect((await readAll).allRead).toBe(41);
+    });
+
+    test("a member's receipt reaches the member's other devices, and a sender once it moves the sender's ticks", async () => {
+      const sam = await h.client("sam");
+      const mia = await h.client("mia", "mia-phone", { autoAck: false });
+      const miaTablet = await h.client("mia", "mia-tablet", { autoAck: false });
+      const max = await h.client("max", "max-phone", { autoAck: false });
+      const g = await sam.createGroup("ticks", ["mia", "max"]);
+      await Promise.all([mia, miaTablet, max].map((c) => until(() => c.cursors()[g.id] !== undefined)));
+      const { seq } = await sam.send(g.id, "hello");
+      const atSam: ReceiptPush[] = [];
+      sam.on("receipt", (r) => void atSam.push(r));
+
+      // Mia has it and Max has not: Sam's "delivered to all" has not moved. Mia's tablet hears.
+      const onTablet = nextEvent(miaTablet, "receipt", (r) => r.user === "mia" && r.delivered >= seq);
+      await mia.markDelivered(g.id, seq);
+      await onTablet;
+      // Max has it too: Sam's message is delivered to everyone, and Sam hears so.
+      const all = nextEvent(sam, "receipt", (r) => r.allDelivered >= seq);
+      await max.markDelivered(g.id, seq);
+      expect((await all).allDelivered).toBe(seq);
+      if (topology === "embedded") {
+        // One actor announced both, in order: Mia's would have reached Sam first. (Across two
+        // edges the two receipts may race, and the correction that follows goes to Sam.)
+        expect((await all).user).toBe("max");
+        expect(atSam.filter((r) => r.user === "mia")).toEqual([]);
+      }
+      // Every member's own markers are there on request.
+      expect((await sam.conversation(g.id)).members.find((m) => m.user === "mia")).toMatchObject({ delivered: seq });
     });
   });
 });
