@@ -8,7 +8,8 @@ import type { MediaService } from "../media/media-service.ts";
 import type { Metrics } from "../metrics/metrics.ts";
 import type { PushNotifier } from "../push/notifier.ts";
 import type { Safety } from "../safety/safety.ts";
-import type { MessageStore, MetadataStore, PresenceStore } from "../storage/types.ts";
+import type { MetadataStore, PresenceStore } from "../storage/types.ts";
+import type { MessageView } from "../lifecycle/message-view.ts";
 import type { Bus } from "../bus/bus.ts";
 import type { CursorWriter } from "./cursor-writer.ts";
 import type { SnowflakeGenerator } from "./snowflake.ts";
@@ -18,7 +19,8 @@ export interface NodeContext {
   /** Time for every decision by elapsed time (rate limits, sweeps); message timestamps use Date.now. */
   clock: Clock;
   bus: Bus;
-  messages: MessageStore;
+  /** The store as devices read it (tombstones, no holes; lifecycle/message-view.ts). */
+  messages: MessageView;
   metadata: MetadataStore;
   presence: PresenceStore;
   metrics: Metrics;

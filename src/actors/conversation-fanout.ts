@@ -21,7 +21,8 @@
 import type { Unsubscribe } from "../bus/bus.ts";
 import type { Metrics } from "../metrics/metrics.ts";
 import type { WireMessage } from "../proto/types.ts";
-import { messageFrame, type DeviceSession } from "./device-session.ts";
+import { messageFrame } from "../proto/message-frame.ts";
+import type { DeviceSession } from "./device-session.ts";
 import type { Broadcaster } from "./transport.ts";
 import type { UserActor } from "./user-actor.ts";
 

@@ -1,9 +1,10 @@
 // The server side of one device connection: its protocol state and what it has been sent.
 // Owned by the user actor; writes go through the Transport the edge provides.
 
-import { DisconnectCode, ErrorCode, PushKind, type ErrorCodeId, type PushKindId } from "../proto/codes.ts";
+import { DisconnectCode, ErrorCode, type ErrorCodeId, type PushKindId } from "../proto/codes.ts";
 import { encodeError, encodePush, encodeReply } from "../proto/codec.ts";
 import type { Metrics } from "../metrics/metrics.ts";
+import { messageFrame } from "../proto/message-frame.ts";
 import type { WireMessage } from "../proto/types.ts";
 import type { RateLimit } from "../config/config.ts";
 import { TokenBucket } from "./rate-limit.ts";
@@ -13,16 +14,6 @@ const NO_ONE: ReadonlySet<string> = new Set();
 
 /** Protocol errors and refused commands are counted over windows of this length. */
 const ERROR_WINDOW_MS = 10_000;
-
-/** Message frames by message object: one bus event reaches every local device as the same object. */
-const encodedMessages = new WeakMap<WireMessage, Uint8Array>();
-
-/** A MESSAGE push of `msg`, encoded once however many devices (or topics) it goes to. */
-export function messageFrame(msg: WireMessage): Uint8Array {
-  let frame = encodedMessages.get(msg);
-  if (!frame) encodedMessages.set(msg, (frame = encodePush(PushKind.Message, msg)));
-  return frame;
-}
 
 export class DeviceSession {
   /** CONNECT was accepted. */
@@ -83,7 +74,12 @@ export class DeviceSession {
 
   /** Pushes a message; its frame is encoded once however many devices it goes to. */
   pushMessage(msg: WireMessage): boolean {
-    const ok = this.write(messageFrame(msg));
+    return this.pushMessageFrame(messageFrame(msg));
+  }
+
+  /** Pushes a message already encoded as its MESSAGE frame (a stored backlog). */
+  pushMessageFrame(frame: Uint8Array): boolean {
+    const ok = this.write(frame);
     if (ok) this.metrics.messagesDelivered.n++;
     return ok;
   }

@@ -15,6 +15,7 @@ import { Mailbox, type MailboxOwner } from "./mailbox.ts";
 import { RateLimits } from "./rate-limit.ts";
 import { receiptFor } from "../safety/policy.ts";
 import { HiddenFilter } from "../lifecycle/hidden-filter.ts";
+import { FRAME_ROWS } from "../lifecycle/page-rows.ts";
 
 const NOT_SUBSCRIBED: Unsubscribe = () => {};
 
@@ -199,14 +200,14 @@ export class UserActor implements MailboxOwner {
   private async stream(s: DeviceSession, conv: string, after: number, upTo: number): Promise<number> {
     let last = after;
     while (last < upTo && !s.closed) {
-      const rows = await this.hidden.apply(conv, await this.ctx.messages.range(conv, last, Math.min(PAGE, upTo - last)));
+      const rows = await this.hidden.apply(conv, await this.ctx.messages.frames(conv, last, Math.min(PAGE, upTo - last)), FRAME_ROWS);
       if (rows.length === 0) break;
-      for (const m of rows) {
-        if (m.seq > upTo) break;
+      for (const f of rows) {
+        if (f.seq > upTo) break;
         // Unlike live delivery, a backlog includes the device's own messages: an ack it never
         // received, or local state it lost, must not leave a hole in its conversation.
-        if (!s.pushMessage(m)) return last;
-        last = m.seq;
+        if (!s.pushMessageFrame(f.frame)) return last;
+        last = f.seq;
         s.sent.set(conv, last);
       }
       await s.drained(this.ctx.config.limits.socketBufferBytes);

@@ -9,7 +9,7 @@ import { ConvType, ErrorCode, MessageKind } from "../proto/codes.ts";
 import { CommandError } from "../proto/command-error.ts";
 import { CONV_ID_PATTERN, hasNul, ID_PATTERN } from "../proto/schema.ts";
 import type { AuditEntry, ReportRecord, UserRecord } from "../storage/safety-types.ts";
-import { isPlaceholder } from "../lifecycle/message-view.ts";
+import { isPlaceholder } from "../lifecycle/page-rows.ts";
 import { removeMessage } from "../lifecycle/removal.ts";
 
 export class AdminError extends Error {

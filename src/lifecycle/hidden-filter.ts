@@ -5,8 +5,8 @@
 // Which conversations have hidden messages is read once per user actor, and kept current by the
 // HIDDEN notices the user's actors hear; a conversation without any costs a set lookup per read.
 
-import { tombstone } from "../safety/removed-messages.ts";
-import type { ChatSettingsStore, StoredMessage } from "../storage/types.ts";
+import type { ChatSettingsStore } from "../storage/types.ts";
+import type { PageRows } from "./page-rows.ts";
 
 export class HiddenFilter {
   private convs: Promise<Set<string>> | null = null;
@@ -34,16 +34,16 @@ export class HiddenFilter {
     void this.convs?.then((s) => s.add(conv), () => {});
   }
 
-  /** `rows` of `conv`, with the messages this user hid replaced by tombstones. */
-  async apply(conv: string, rows: StoredMessage[]): Promise<StoredMessage[]> {
+  /** `rows` of `conv` (messages or frames), with the messages this user hid replaced by tombstones. */
+  async apply<T>(conv: string, rows: T[], shape: PageRows<T>): Promise<T[]> {
     if (rows.length === 0 || !(await this.load()).has(conv)) return rows;
     let lo = Infinity;
     let hi = 0;
-    for (const m of rows) {
-      lo = Math.min(lo, m.seq);
-      hi = Math.max(hi, m.seq);
+    for (const r of rows) {
+      lo = Math.min(lo, shape.seq(r));
+      hi = Math.max(hi, shape.seq(r));
     }
     const hidden = new Set(await this.store.hiddenSeqs(this.user, conv, lo, hi));
-    return hidden.size === 0 ? rows : rows.map((m) => (hidden.has(m.seq) ? tombstone(m) : m));
+    return hidden.size === 0 ? rows : rows.map((r) => (hidden.has(shape.seq(r)) ? shape.tombstone(r) : r));
   }
 }

@@ -11,24 +11,13 @@
 //   while a device was being brought up to date) comes as a bare tombstone. Devices apply
 //   messages in seq order and wait for a missing seq (docs/protocol.md §8.2); without this, a
 //   disappeared message in the middle of a backlog would stall them.
-// Writes go straight through.
+// These rules hold for both shapes a page is read in (page-rows.ts): messages, and the frames a
+// backlog streams. Writes go straight through.
 
 import type { Clock } from "../clock.ts";
-import { MessageKind } from "../proto/codes.ts";
-import { tombstone, type RemovedMessages } from "../safety/removed-messages.ts";
-import type { AppendOptions, AppendResult, MessageStore, NewMessage, StoredMessage } from "../storage/types.ts";
-
-const EMPTY = new Uint8Array(0);
-
-/** What a seq the store no longer holds reads as: nothing of the message is left but its place. */
-export function placeholder(conv: string, seq: number): StoredMessage {
-  return { conv, seq, id: 0n, from: "", dev: "", cid: "", kind: MessageKind.Removed, body: EMPTY, ts: 0 };
-}
-
-/** Whether `m` is such a placeholder: nothing of the message is left. */
-export function isPlaceholder(m: StoredMessage): boolean {
-  return m.id === 0n && m.from === "" && m.kind === MessageKind.Removed;
-}
+import type { RemovedMessages } from "../safety/removed-messages.ts";
+import type { AppendOptions, AppendResult, MessageStore, NewMessage, StoredFrame, StoredMessage } from "../storage/types.ts";
+import { FRAME_ROWS, frameRow, MESSAGE_ROWS, type PageRows } from "./page-rows.ts";
 
 export class MessageView implements MessageStore {
   constructor(
@@ -51,27 +40,46 @@ export class MessageView implements MessageStore {
   }
 
   async range(conv: string, afterSeq: number, limit: number): Promise<StoredMessage[]> {
-    const rows = await this.removed.redact(conv, await this.inner.range(conv, afterSeq, limit));
+    return this.page(conv, afterSeq, limit, await this.inner.range(conv, afterSeq, limit), MESSAGE_ROWS);
+  }
+
+  /** range() as frames: what a backlog streams. */
+  async frames(conv: string, afterSeq: number, limit: number): Promise<StoredFrame[]> {
+    const rows = this.inner.frames ? await this.inner.frames(conv, afterSeq, limit) : (await this.inner.range(conv, afterSeq, limit)).map(frameRow);
+    return this.page(conv, afterSeq, limit, rows, FRAME_ROWS);
+  }
+
+  /** A page of range(), of either shape, as devices read it: tombstones in place, no holes. */
+  private async page<T>(conv: string, afterSeq: number, limit: number, read: T[], shape: PageRows<T>): Promise<T[]> {
+    const rows = await this.redact(conv, read, shape);
     const now = this.clock.now();
     for (let i = 0; i < rows.length; i++) {
-      const m = rows[i]!;
-      if (m.exp !== undefined && m.exp <= now && m.kind !== MessageKind.Removed) rows[i] = tombstone(m);
+      const r = rows[i]!;
+      const exp = shape.exp(r);
+      if (exp !== undefined && exp <= now && !shape.gone(r)) rows[i] = shape.tombstone(r);
     }
     // Contiguous and complete (the common case): nothing to fill.
-    if (limit <= 0 || (rows.length === limit && rows[rows.length - 1]!.seq === afterSeq + limit)) return rows;
+    if (limit <= 0 || (rows.length === limit && shape.seq(rows[rows.length - 1]!) === afterSeq + limit)) return rows;
     // Fill up to what the page covers: the last row, or the conversation's end when the page is short.
     const last = rows.length === limit ? afterSeq + limit : Math.min(afterSeq + limit, await this.inner.lastSeq(conv));
-    const out: StoredMessage[] = [];
+    const out: T[] = [];
     let i = 0;
     for (let seq = afterSeq + 1; seq <= last; seq++) {
-      while (i < rows.length && rows[i]!.seq < seq) i++;
-      out.push(i < rows.length && rows[i]!.seq === seq ? rows[i]! : placeholder(conv, seq));
+      while (i < rows.length && shape.seq(rows[i]!) < seq) i++;
+      out.push(i < rows.length && shape.seq(rows[i]!) === seq ? rows[i]! : shape.placeholder(conv, seq));
     }
     return out;
   }
 
+  /** `rows` of `conv` with removed messages replaced by tombstones. */
+  private async redact<T>(conv: string, rows: T[], shape: PageRows<T>): Promise<T[]> {
+    if (rows.length === 0) return rows;
+    const seqs = await this.removed.seqs(conv);
+    return seqs === null || seqs.size === 0 ? rows : rows.map((r) => (seqs.has(shape.seq(r)) ? shape.tombstone(r) : r));
+  }
+
   async history(conv: string, beforeSeq: number, limit: number): Promise<StoredMessage[]> {
-    const rows = await this.removed.redact(conv, await this.inner.history(conv, beforeSeq, limit));
+    const rows = await this.redact(conv, await this.inner.history(conv, beforeSeq, limit), MESSAGE_ROWS);
     const now = this.clock.now();
     return rows.some((m) => m.exp !== undefined && m.exp <= now) ? rows.filter((m) => m.exp === undefined || m.exp > now) : rows;
   }

@@ -73,12 +73,10 @@ export class RemovedMessages {
     return p;
   }
 
-  /** `rows` of `conv` with removed messages replaced by tombstones. */
-  async redact(conv: string, rows: StoredMessage[]): Promise<StoredMessage[]> {
+  /** The seqs of `conv` whose messages were removed; null when it has none. */
+  async seqs(conv: string): Promise<ReadonlySet<number> | null> {
     const p = this.removals(conv);
-    if (!p || rows.length === 0) return rows;
-    const { seqs } = await p;
-    return seqs.size === 0 ? rows : rows.map((m) => (seqs.has(m.seq) ? tombstone(m) : m));
+    return p ? (await p).seqs : null;
   }
 
   /** Whether `media` was carried by a removed message of `conv`. */

@@ -15,6 +15,18 @@ export type StoredMessage = WireMessage;
 /** A message before the store gives it its place in the conversation. */
 export type NewMessage = Omit<StoredMessage, "seq">;
 
+/**
+ * A stored message as the bytes of its MESSAGE push (src/proto/message-frame.ts), with what
+ * deciding how to replay it needs: a backlog is streamed without building a message per row.
+ */
+export interface StoredFrame {
+  seq: number;
+  kind: number;
+  /** Disappearing message: when it is deleted; null otherwise. */
+  exp: number | null;
+  frame: Uint8Array;
+}
+
 export interface AppendResult {
   message: StoredMessage;
   /** The sender had already stored this client id: `message` is the original, nothing was written. */
@@ -52,6 +64,11 @@ export interface MessageStore {
   firstRetainedSeq(conv: string): Promise<number>;
   /** Messages with seq > afterSeq, ascending, at most `limit`. */
   range(conv: string, afterSeq: number, limit: number): Promise<StoredMessage[]>;
+  /**
+   * What range() returns, as frames, by a store that keeps each message's frame (SQLite):
+   * nothing decoded, nothing encoded. Stores without it are read through range().
+   */
+  frames?(conv: string, afterSeq: number, limit: number): Promise<StoredFrame[]>;
   /** Messages with seq < beforeSeq, descending (newest first), at most `limit`. */
   history(conv: string, beforeSeq: number, limit: number): Promise<StoredMessage[]>;
   /** For each sender, the highest seq it sent in the conversation. */

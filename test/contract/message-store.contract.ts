@@ -2,7 +2,9 @@
 // messageStoreContract() with a factory that opens a fresh, empty store.
 
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { MessageKind } from "../../src/proto/codes.ts";
+import { encodePush } from "../../src/proto/codec.ts";
+import { MessageKind, PushKind } from "../../src/proto/codes.ts";
+import { messageOfFrame } from "../../src/proto/message-frame.ts";
 import type { AppendResult, MessageStore, NewMessage, StoredMessage } from "../../src/storage/types.ts";
 
 export type OpenMessageStore = () => Promise<{ store: MessageStore; close: () => Promise<void> }>;
@@ -37,9 +39,11 @@ export function unstorable(conv: string, n: number): NewMessage {
 export interface ContractOptions {
   /** False for stores whose retention is a TTL set at write time: the pruneBefore tests do not apply. */
   prunes?: boolean;
+  /** True for stores that keep each message's frame (MessageStore.frames). */
+  frames?: boolean;
 }
 
-export function messageStoreContract(name: string, open: OpenMessageStore, { prunes = true }: ContractOptions = {}): void {
+export function messageStoreContract(name: string, open: OpenMessageStore, { prunes = true, frames = false }: ContractOptions = {}): void {
   describe(name, () => {
     let store: MessageStore;
     let close: () => Promise<void>;
@@ -322,6 +326,21 @@ export function messageStoreContract(name: string, open: OpenMessageStore, { pru
       // answers from its log, which holds the message as first sent: only the seq is compared.)
       const dup = await store.append(message("c1", 4, { cid: original.cid }));
       expect([dup.duplicate, dup.message.seq]).toEqual([true, 1]);
+    });
+
+    // Only stores that keep frames have the method; MessageView reads the others through range().
+    if (frames)
+      test("frames are the MESSAGE pushes of what range returns, rewrites included", async () => {
+      if (!store.frames) throw new Error("this store keeps no frames");
+      await store.append(message("c1", 1, { media: `m${"cd".repeat(16)}`, ref: 3 }));
+      await store.append(message("c1", 2, { exp: 1_800_000_000_000 }));
+      await store.append(message("c1", 3, { id: (1n << 62n) + 5n }));
+      await store.rewrite({ ...(await store.range("c1", 1, 1))[0]!, body: new TextEncoder().encode("edited"), edited: 9 });
+      const asRange = (await store.range("c1", 0, 10)).map((m) => ({ seq: m.seq, kind: m.kind, exp: m.exp ?? null, frame: encodePush(PushKind.Message, m) }));
+      expect(await store.frames("c1", 0, 10)).toEqual(asRange);
+      expect(await store.frames("c1", 1, 1)).toEqual(asRange.slice(1, 2));
+      expect(messageOfFrame((await store.frames("c1", 1, 1))[0]!.frame)).toEqual((await store.range("c1", 1, 1))[0]!);
+      expect(await store.frames("c1", 3, 10)).toEqual([]);
     });
 
     test("a rewrite issued right after the append of its message applies to it", async () => {

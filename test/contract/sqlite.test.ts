@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openSqlite, type SqliteBackend } from "../../src/storage/sqlite/db.ts";
 import { SqliteMessageStore } from "../../src/storage/sqlite/message-store.ts";
+import { messageOfFrame } from "../../src/proto/message-frame.ts";
 import { expectFailedBatchRejectedWhole, message, messageStoreContract } from "./message-store.contract.ts";
 import { metadataStoreContract } from "./metadata-store.contract.ts";
 import { safetyStoreContract } from "./safety-store.contract.ts";
@@ -33,7 +34,7 @@ for (const synchronous of ["full", "normal"] as const) {
   messageStoreContract(`sqlite message store (synchronous=${synchronous})`, async () => {
     const { backend, close } = openFresh(synchronous);
     return { store: backend.messages, close };
-  });
+  }, { frames: true });
   metadataStoreContract(`sqlite metadata store (synchronous=${synchronous})`, async () => {
     const { backend, close } = openFresh(synchronous);
     return { store: backend.metadata, close };
@@ -77,6 +78,36 @@ describe("sqlite message store specifics", () => {
       expect((await reopened.messages.range("c1", 0, 10)).map((m) => m.seq)).toEqual([1, 2]);
     } finally {
       await reopened.close();
+    }
+  });
+
+  test("rows written before frames are read from their columns, streamed as frames, and rewritten with one", async () => {
+    const { backend, close } = openFresh("normal");
+    const path = join(dir, `normal-${opened}`, "msgr.db");
+    try {
+      const store = backend.messages;
+      const old = message("c1", 1, { ref: 4 });
+      await store.append(old);
+      // What a row written before migration 0010 holds: its body in the column, no frame.
+      const db = new Database(path, { strict: true });
+      db.query("UPDATE messages SET body = ?, frame = NULL WHERE conv_id = 'c1' AND seq = 1").run(old.body);
+      db.close();
+      await store.append(message("c1", 2));
+      const expected = { ...old, seq: 1 };
+      expect((await store.range("c1", 0, 10))[0]).toEqual(expected);
+      const frames = await store.frames!("c1", 0, 10);
+      expect(frames.map((f) => f.seq)).toEqual([1, 2]);
+      expect(messageOfFrame(frames[0]!.frame)).toEqual(expected);
+      // A rewrite gives the row a frame and empties its body column.
+      const edited = { ...expected, body: new TextEncoder().encode("edited"), edited: 7 };
+      await store.rewrite(edited);
+      expect((await store.range("c1", 0, 1))[0]).toEqual(edited);
+      const check = new Database(path, { readonly: true });
+      const row = check.query<{ body: Uint8Array; frame: Uint8Array | null }, []>("SELECT body, frame FROM messages WHERE conv_id = 'c1' AND seq = 1").get()!;
+      check.close();
+      expect([row.body.length, row.frame === null]).toEqual([0, false]);
+    } finally {
+      await close();
     }
   });
 

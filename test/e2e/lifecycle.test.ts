@@ -23,6 +23,7 @@ import {
   type WireMessage,
 } from "../../src/sdk/index.ts";
 import { collect, nextEvent, startHarness, text, until, type Harness } from "../helpers/harness.ts";
+import { messageOfFrame } from "../../src/proto/message-frame.ts";
 
 const clock = new ManualClock();
 let h: Harness;
@@ -62,10 +63,14 @@ interface Row {
   media: string | null;
   edited: number | null;
 }
+/** A message's row, with the body its frame carries (rows hold their message as a MESSAGE frame). */
 function storedRow(conv: string, seq: number): Row | null {
   const d = db();
   try {
-    return d.query<Row, [string, number]>("SELECT kind, body, media, edited FROM messages WHERE conv_id = ? AND seq = ?").get(conv, seq);
+    const row = d.query<Row & { frame: Uint8Array | null }, [string, number]>("SELECT kind, body, media, edited, frame FROM messages WHERE conv_id = ? AND seq = ?").get(conv, seq);
+    if (!row) return null;
+    const { frame, ...columns } = row;
+    return frame ? { ...columns, body: messageOfFrame(frame).body } : columns;
   } finally {
     d.close();
   }

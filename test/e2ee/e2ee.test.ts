@@ -24,7 +24,11 @@ const te = new TextEncoder();
 function storedBytes(): Uint8Array[] {
   const db = new Database(join(h.dataDir, "msgr.db"), { readonly: true });
   try {
-    return db.query<{ body: Uint8Array }, []>("SELECT body FROM messages").all().map((r) => new Uint8Array(r.body));
+    // Both the body column (rows from before frames) and the frame that carries the body now.
+    return db
+      .query<{ body: Uint8Array; frame: Uint8Array | null }, []>("SELECT body, frame FROM messages")
+      .all()
+      .flatMap((r) => [new Uint8Array(r.body), ...(r.frame ? [new Uint8Array(r.frame)] : [])]);
   } finally {
     db.close();
   }

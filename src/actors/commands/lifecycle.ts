@@ -9,7 +9,7 @@
 import { ConvType, ErrorCode, MessageKind, Method, PushKind } from "../../proto/codes.ts";
 import { CommandError } from "../../proto/command-error.ts";
 import type { ChatSettings, HiddenMessages, MembershipResult, SendResult, SendParams, SettingsListResult } from "../../proto/types.ts";
-import { isPlaceholder } from "../../lifecycle/message-view.ts";
+import { isPlaceholder } from "../../lifecycle/page-rows.ts";
 import { removeMessage } from "../../lifecycle/removal.ts";
 import type { MediaRecord, StoredMessage } from "../../storage/types.ts";
 import type { ConversationActor } from "../conversation-actor.ts";

@@ -7,6 +7,7 @@ import type { ConversationActor } from "../conversation-actor.ts";
 import type { DeviceSession } from "../device-session.ts";
 import type { Node } from "../node.ts";
 import type { Command } from "./command.ts";
+import { MESSAGE_ROWS } from "../../lifecycle/page-rows.ts";
 import { thumbnail } from "./media.ts";
 import { peerOf } from "./guards.ts";
 import { memberOf } from "./membership.ts";
@@ -121,7 +122,7 @@ export const history: Command<typeof Method.History> = {
     const joined = (await memberOf(node, conv, s.user)).joinedSeq(s.user) ?? 1;
     // A member reads from the message that added them; earlier history was never theirs. What
     // they hid for themselves reads as removed.
-    const rows = await user.hidden.apply(conv, (await ctx.messages.history(conv, before ?? Number.MAX_SAFE_INTEGER, limit + 1)).filter((m) => m.seq >= joined));
+    const rows = await user.hidden.apply(conv, (await ctx.messages.history(conv, before ?? Number.MAX_SAFE_INTEGER, limit + 1)).filter((m) => m.seq >= joined), MESSAGE_ROWS);
     // One reply frame stays well below the socket buffer limit, however large the bodies.
     const budget = Math.min(1 << 20, ctx.config.limits.socketBufferBytes / 4);
     const messages: WireMessage[] = [];

@@ -93,8 +93,15 @@ export const messages = sqliteTable(
     device: text("device").notNull(),
     cid: text("cid").notNull(),
     kind: integer("kind").notNull(),
+    /** Empty when `frame` is set (it carries the body); the body of a row written before frames. */
     body: blob("body", { mode: "buffer" }).notNull(),
     ts: integer("ts").notNull(),
+    /**
+     * The message as its MESSAGE push (src/proto/message-frame.ts): what the message says, read
+     * back as is by a resume, which neither builds nor encodes a message per row. The columns
+     * around it are what queries select and sort by. Null in rows written before it existed.
+     */
+    frame: blob("frame", { mode: "buffer" }),
     /** Media id carried by a kind Media message; null for every other message. */
     media: text("media"),
     /** Edit, Reaction: the message they apply to; other kinds: the message replied to. */

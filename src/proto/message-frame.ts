@@ -1,0 +1,25 @@
+// A message as the bytes of its MESSAGE push. One message object is encoded once however many
+// devices, topics or stores take it (the live path encodes it when it is stored, and every local
+// delivery reuses that); a store that keeps the bytes (SQLite) replays a backlog without building
+// or encoding a message object per row. Read back only for the rare replayed message that must
+// change on the way out (it was removed, it expired, the reader hid it).
+
+import { PushKind } from "./codes.ts";
+import { decodeServerFrame, encodePush } from "./codec.ts";
+import type { WireMessage } from "./types.ts";
+
+const encoded = new WeakMap<WireMessage, Uint8Array>();
+
+/** The MESSAGE push of `msg`, encoded once per object. */
+export function messageFrame(msg: WireMessage): Uint8Array {
+  let frame = encoded.get(msg);
+  if (!frame) encoded.set(msg, (frame = encodePush(PushKind.Message, msg)));
+  return frame;
+}
+
+/** The message a MESSAGE push carries (the server's own frames: their shape is not checked again). */
+export function messageOfFrame(frame: Uint8Array): WireMessage {
+  const f = decodeServerFrame(frame);
+  if (!("kind" in f) || f.kind !== PushKind.Message) throw new Error("not a MESSAGE push");
+  return f.body as WireMessage;
+}
