@@ -9,7 +9,7 @@ export function resumeSection(r: Resume): string {
   const out = [
     "## resume — reconnect storm",
     "",
-    `${r.params.devices} devices, each in a 1:1 conversation, go offline holding their cursors and miss ${r.params.missedEach} messages each; then all reconnect at once (SDK \`cursors\` option) and each counts as caught up at its \`synced\` event with exactly the messages it missed.`,
+    `${r.params.devices} devices, each in a 1:1 conversation, go offline holding their cursors and access tokens and miss ${r.params.missedEach} messages each; then all reconnect at once (SDK \`cursors\` option) and each counts as caught up at its \`synced\` event with exactly the messages it missed.`,
     "",
   ];
   if (r.targets.length === 0) return [...out, "Not run (msgr was not selected)."].join("\n");
