@@ -87,17 +87,21 @@ describe("sqlite message store specifics", () => {
     try {
       const store = backend.messages;
       const old = message("c1", 1, { ref: 4 });
-      await store.append(old);
-      // What a row written before migration 0010 holds: its body in the column, no frame.
+      const older = message("c1", 3, { exp: 1_800_000_000_000 });
+      for (const m of [old, message("c1", 2), older]) await store.append(m);
+      // What rows written before migration 0010 hold: the body in its column, no frame.
       const db = new Database(path, { strict: true });
-      db.query("UPDATE messages SET body = ?, frame = NULL WHERE conv_id = 'c1' AND seq = 1").run(old.body);
+      for (const [m, seq] of [[old, 1], [older, 3]] as const) db.query("UPDATE messages SET body = ?, frame = NULL WHERE conv_id = 'c1' AND seq = ?").run(m.body, seq);
       db.close();
-      await store.append(message("c1", 2));
+      await store.append(message("c1", 4));
       const expected = { ...old, seq: 1 };
-      expect((await store.range("c1", 0, 10))[0]).toEqual(expected);
+      const messages = await store.range("c1", 0, 10);
+      expect(messages[0]).toEqual(expected);
+      expect(messages[2]).toEqual({ ...older, seq: 3 });
+      // Streamed as frames, the old rows among new ones: each the encoding of what range reads.
       const frames = await store.frames!("c1", 0, 10);
-      expect(frames.map((f) => f.seq)).toEqual([1, 2]);
-      expect(messageOfFrame(frames[0]!.frame)).toEqual(expected);
+      expect(frames.map((f) => [f.seq, f.exp])).toEqual([[1, null], [2, null], [3, older.exp!], [4, null]]);
+      expect(frames.map((f) => messageOfFrame(f.frame))).toEqual(messages);
       // A rewrite gives the row a frame and empties its body column.
       const edited = { ...expected, body: new TextEncoder().encode("edited"), edited: 7 };
       await store.rewrite(edited);

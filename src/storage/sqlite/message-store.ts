@@ -338,9 +338,11 @@ export class SqliteMessageStore implements MessageStore {
 
   async frames(conv: string, afterSeq: number, limit: number): Promise<StoredFrame[]> {
     const rows = this.#rangeFrames.all(conv, afterSeq, clampLimit(limit));
-    for (const r of rows) {
-      // A row from before frames: read from its columns, and encoded.
-      if (r.frame === null) r.frame = messageFrame(toMessage(this.#bySeq.get(conv, r.seq)!));
+    // Rows from before frames (every backlog, just after the upgrade): the page read once more
+    // from its columns, and those rows encoded; not a read per row.
+    if (rows.some((r) => r.frame === null)) {
+      const bySeq = new Map(this.#range.all(conv, afterSeq, clampLimit(limit)).map((row) => [row.seq, row]));
+      for (const r of rows) if (r.frame === null) r.frame = messageFrame(toMessage(bySeq.get(r.seq)!));
     }
     return rows as StoredFrame[];
   }
