@@ -16,11 +16,12 @@ import { RateLimits } from "./rate-limit.ts";
 import { receiptFor } from "../safety/policy.ts";
 import { HiddenFilter } from "../lifecycle/hidden-filter.ts";
 import { FRAME_ROWS } from "../lifecycle/page-rows.ts";
+import { ObjectMemo } from "../object-memo.ts";
 
 const NOT_SUBSCRIBED: Unsubscribe = () => {};
 
 /** Receipt frames by event, for the receivers that all see the same one (UserActor.receiptFrame). */
-const commonReceiptFrames = new WeakMap<ReceiptEvent, Uint8Array>();
+const commonReceiptFrames = new ObjectMemo<ReceiptEvent, Uint8Array>("msgr.commonReceiptFrame");
 
 /** Rows read per store query when streaming a backlog. */
 const PAGE = 500;

@@ -7,14 +7,13 @@
 import { PushKind } from "./codes.ts";
 import { decodeServerFrame, encodePush } from "./codec.ts";
 import type { WireMessage } from "./types.ts";
+import { ObjectMemo } from "../object-memo.ts";
 
-const encoded = new WeakMap<WireMessage, Uint8Array>();
+const encoded = new ObjectMemo<WireMessage, Uint8Array>("msgr.messageFrame");
 
-/** The MESSAGE push of `msg`, encoded once per object. */
+/** The MESSAGE push of `msg`, encoded once per object (so `msg` must not change after). */
 export function messageFrame(msg: WireMessage): Uint8Array {
-  let frame = encoded.get(msg);
-  if (!frame) encoded.set(msg, (frame = encodePush(PushKind.Message, msg)));
-  return frame;
+  return encoded.get(msg) ?? encoded.set(msg, encodePush(PushKind.Message, msg));
 }
 
 /** The message a MESSAGE push carries (the server's own frames: their shape is not checked again). */
