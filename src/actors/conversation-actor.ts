@@ -15,6 +15,7 @@ import { LowestMarkers } from "./lowest-markers.ts";
 import { correctionAudience, receiptAudience, type Minimums } from "./receipt-audience.ts";
 import { Mailbox, type MailboxOwner } from "./mailbox.ts";
 import { subjects } from "../bus/subjects.ts";
+import { BoundedMap } from "../bounded-map.ts";
 
 interface MemberState {
   admin: boolean;
@@ -53,7 +54,7 @@ export class ConversationActor implements MailboxOwner {
   private lastSeq = 0;
   private inflight = 0;
   private settledWaiters: (() => void)[] = [];
-  private readonly recentTs = new Map<number, number>();
+  private readonly recentTs = new BoundedMap<number, number>(RECENT_TS);
   /** user + device -> the typing state last relayed and when (only devices shown as typing). */
   private readonly typingRelayed = new Map<string, { on: boolean; at: number }>();
   /** The members by each marker, lowest first (for the receipts' "all but me" aggregates). */
@@ -286,7 +287,6 @@ export class ConversationActor implements MailboxOwner {
     if (sampled) {
       m.observeStage("durable", acceptedAt, Date.now(), message.conv, message.seq);
       this.recentTs.set(message.seq, acceptedAt);
-      if (this.recentTs.size > RECENT_TS) this.recentTs.delete(this.recentTs.keys().next().value!);
     }
     this.ctx.bus.publish(this.subject, { t: "msg", msg: message, origin: this.ctx.config.server.nodeId });
     if (sampled) m.observeStage("routed", acceptedAt, Date.now(), message.conv, message.seq);

@@ -36,6 +36,7 @@ import type {
 import { KeyPackageLimitError, type E2eeStore, type MlsGroupRecord, type NewKeyPackage } from "../storage/e2ee-types.ts";
 import { checkWelcome, invalid, readCommit, readKeyPackage } from "./mls-objects.ts";
 import { applyCommit, deviceKey, leafOf, missingDevices, revokedSet, staleLeaves, type Leaves } from "./roster.ts";
+import { BoundedMap } from "../bounded-map.ts";
 
 /** What the service needs of a conversation: the conversation actor provides it. */
 export interface Conversation {
@@ -63,7 +64,7 @@ interface Facts {
   /** A leaf's device has been revoked. */
   revoked: boolean;
   /** Sender data of recent application messages -> the device and client id that sent it. */
-  recent: Map<string, string>;
+  recent: BoundedMap<string, string>;
 }
 
 export interface E2eeDeps {
@@ -82,7 +83,7 @@ const senderKey = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteL
 export class E2ee {
   readonly store: E2eeStore;
   /** Conversation id -> its group's facts, or null: not end-to-end encrypted. */
-  private readonly cache = new Map<string, Facts | null>();
+  private readonly cache = new BoundedMap<string, Facts | null>(MAX_CACHED);
   private readonly loading = new Map<string, Promise<Facts | null>>();
   private readonly offBus: Unsubscribe;
   private readonly offRecovered: Unsubscribe;
@@ -114,7 +115,6 @@ export class E2ee {
 
   private remember(conv: string, f: Facts | null): void {
     this.cache.set(conv, f);
-    if (this.cache.size > MAX_CACHED) this.cache.delete(this.cache.keys().next().value!);
   }
 
   /** Tells the other nodes that `conv`'s group changed. */
@@ -173,7 +173,6 @@ export class E2ee {
     if (seen !== undefined && seen !== from) throw invalid("body: replayed (this message was sent before)");
     if (seen === undefined) {
       f.recent.set(key, from);
-      if (f.recent.size > RECENT_MESSAGES) f.recent.delete(f.recent.keys().next().value!);
     }
     return true;
   }
@@ -200,7 +199,7 @@ export class E2ee {
     return facts;
   }
 
-  private async factsOf(groupId: Uint8Array, epoch: number, leaves: Leaves, recent = new Map<string, string>()): Promise<Facts> {
+  private async factsOf(groupId: Uint8Array, epoch: number, leaves: Leaves, recent = new BoundedMap<string, string>(RECENT_MESSAGES)): Promise<Facts> {
     const held = leaves.filter((l): l is DeviceRef => l !== null);
     const users = [...new Set(held.map((l) => l.user))];
     const revoked = revokedSet(await this.store.deviceStates(users, this.deps.clock.now()));

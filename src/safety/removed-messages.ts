@@ -13,6 +13,7 @@ import type { MessageRemovedEvent } from "../bus/events.ts";
 import { MessageKind } from "../proto/codes.ts";
 import type { ModerationStore } from "../storage/safety-types.ts";
 import type { StoredMessage } from "../storage/types.ts";
+import { BoundedMap } from "../bounded-map.ts";
 
 /** Conversations whose removed seqs one node keeps loaded; the least recently used are reloaded on use. */
 const MAX_LOADED = 10_000;
@@ -30,7 +31,7 @@ export function tombstone(m: StoredMessage): StoredMessage {
 
 export class RemovedMessages {
   private convs = new Set<string>();
-  private loaded = new Map<string, Promise<Removals>>();
+  private loaded = new BoundedMap<string, Promise<Removals>>(MAX_LOADED);
 
   constructor(private readonly store: ModerationStore) {}
 
@@ -60,16 +61,11 @@ export class RemovedMessages {
 
   private removals(conv: string): Promise<Removals> | null {
     if (!this.convs.has(conv)) return null;
-    let p = this.loaded.get(conv);
-    if (p) {
-      this.loaded.delete(conv);
-      this.loaded.set(conv, p);
-      return p;
-    }
+    let p = this.loaded.touch(conv);
+    if (p) return p;
     p = this.store.removedIn(conv).then((rows) => ({ seqs: new Set(rows.map((r) => r.seq)), media: new Set(rows.flatMap((r) => (r.media ? [r.media] : []))) }));
     p.catch(() => this.loaded.delete(conv));
     this.loaded.set(conv, p);
-    if (this.loaded.size > MAX_LOADED) this.loaded.delete(this.loaded.keys().next().value!);
     return p;
   }
 

@@ -24,6 +24,7 @@ import type { PresenceStore } from "../storage/types.ts";
 import { mayAdd, presenceMask, readsHidden, type PresenceMask } from "./policy.ts";
 import { PresenceGate } from "./presence-gate.ts";
 import { RemovedMessages } from "./removed-messages.ts";
+import { BoundedMap } from "../bounded-map.ts";
 
 /** Users whose settings and block lists one node keeps in memory; the least recently used go first. */
 const MAX_CACHED_USERS = 50_000;
@@ -51,7 +52,7 @@ export class Safety {
   readonly presence: PresenceGate;
   /** Messages removed by moderation. */
   readonly removed: RemovedMessages;
-  private readonly cache = new Map<string, Cached>();
+  private readonly cache = new BoundedMap<string, Cached>(MAX_CACHED_USERS);
   private readonly consents = new Set<string>();
   private readonly offSafety: Unsubscribe;
   private readonly offRecovered: Unsubscribe;
@@ -91,16 +92,11 @@ export class Safety {
   // ---- cached facts about one user ------------------------------------------------------------
 
   private entry(user: string): Cached {
-    let c = this.cache.get(user);
-    if (c) {
-      // Most recently used last, so the oldest is first in line for eviction.
-      this.cache.delete(user);
-      this.cache.set(user, c);
-      return c;
-    }
+    // Most recently used last, so the least recently used is first in line for eviction.
+    let c = this.cache.touch(user);
+    if (c) return c;
     c = {};
     this.cache.set(user, c);
-    if (this.cache.size > MAX_CACHED_USERS) this.cache.delete(this.cache.keys().next().value!);
     return c;
   }
 

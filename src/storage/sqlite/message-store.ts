@@ -22,6 +22,7 @@
 
 import type { Database, Statement } from "bun:sqlite";
 import { messageFrame, messageOfFrame } from "../../proto/message-frame.ts";
+import { BoundedMap } from "../../bounded-map.ts";
 import type { AppendOptions, AppendResult, MessageStore, NewMessage, StoredFrame, StoredMessage } from "../types.ts";
 
 /** A batch this large is committed at once rather than waiting for the end of the loop turn. */
@@ -123,16 +124,6 @@ function storedAs(msg: NewMessage, seq: number): StoredMessage {
   return stored;
 }
 
-/** Drops a map's oldest entries (insertion order) until it holds at most `max`. */
-function trimOldest<K, V>(map: Map<K, V>, max: number): void {
-  let excess = map.size - max;
-  if (excess <= 0) return;
-  for (const k of map.keys()) {
-    if (excess-- <= 0) break;
-    map.delete(k);
-  }
-}
-
 /** Whether a stored message has the client id (and conversation, and sender) of `msg`. */
 function sameClientId(stored: { conv: string; from: string; cid: string }, msg: NewMessage): boolean {
   return stored.cid === msg.cid && stored.from === msg.from && stored.conv === msg.conv;
@@ -149,10 +140,10 @@ export class SqliteMessageStore implements MessageStore {
   #flushScheduled = false;
   #closed = false;
 
-  /** conversation id -> last seq committed, for the conversations used since open. */
-  readonly #lastSeqs = new Map<string, number>();
+  /** conversation id -> last seq committed, for the conversations used since open (the oldest are forgotten, and read again if needed). */
+  readonly #lastSeqs = new BoundedMap<string, number>(MAX_CACHED_SEQS);
   /** clientKey -> seq, for the client ids stored most recently (oldest first). */
-  readonly #recent = new Map<number, number>();
+  readonly #recent: BoundedMap<number, number>;
   readonly #commitBatch: (batch: PendingAppend[]) => AppendResult[];
   readonly #bySeq: Statement<MessageRow, [string, number]>;
   readonly #resendLookup: Statement<MessageRow, [string, number, string, string]>;
@@ -172,6 +163,7 @@ export class SqliteMessageStore implements MessageStore {
 
   constructor(db: Database, window: DuplicateWindow = DEFAULT_WINDOW) {
     this.#window = window;
+    this.#recent = new BoundedMap(window.recentClientIds);
     const insert = db.query<never, InsertParams>(
       `INSERT INTO messages (conv_id, seq, id, sender, device, cid, kind, body, ts, media, ref, exp, frame) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
@@ -219,9 +211,6 @@ export class SqliteMessageStore implements MessageStore {
         const key = batch[i]!.key;
         if (key !== null) this.#recent.set(key, m.seq);
       }
-      trimOldest(this.#recent, window.recentClientIds);
-      // The oldest conversations are dropped (and read again from the database if needed).
-      if (this.#lastSeqs.size > MAX_CACHED_SEQS) trimOldest(this.#lastSeqs, MAX_CACHED_SEQS / 2);
       return results;
     };
 
