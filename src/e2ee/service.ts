@@ -171,9 +171,7 @@ export class E2ee {
     const seen = f.recent.get(key);
     // The same bytes again under the same client id are a resend, which the message store answers.
     if (seen !== undefined && seen !== from) throw invalid("body: replayed (this message was sent before)");
-    if (seen === undefined) {
-      f.recent.set(key, from);
-    }
+    if (seen === undefined) f.recent.set(key, from);
     return true;
   }
 

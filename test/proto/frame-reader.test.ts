@@ -40,6 +40,15 @@ test("reads what msgpackr reads, to the same values", () => {
   expect(Object.getPrototypeOf(readFrame(proto))).toBe(Object.prototype);
 });
 
+test("a bin is a copy of its bytes, not a view into the frame (which may be reused or outlived)", () => {
+  const frame = packr.pack({ body: new Uint8Array([1, 2, 3]) });
+  const { body } = readFrame(frame) as { body: Uint8Array };
+  expect(body).toEqual(new Uint8Array([1, 2, 3]));
+  expect(body.buffer).not.toBe(frame.buffer);
+  frame.fill(0);
+  expect(body).toEqual(new Uint8Array([1, 2, 3]));
+});
+
 test("truncated and overlong frames throw, as with msgpackr", () => {
   const r = rng(7);
   for (let i = 0; i < 500; i++) {
