@@ -81,7 +81,7 @@ export function decodeCommand(buf: Uint8Array, limits: DecodeLimits = DEFAULT_DE
   let v: unknown;
   try {
     // The scan refused every extension type, so nothing here is left to msgpackr.
-    v = readFrame(buf);
+    v = readFrame(buf, "copy");
   } catch {
     v = NOT_READ;
   }
@@ -125,7 +125,7 @@ export function encodePush(kind: PushKindId, body: object): Uint8Array {
 
 /** Client side: decodes a server frame. The server is trusted to be well-formed, but the shape is still checked. */
 export function decodeServerFrame(buf: Uint8Array): ServerFrame {
-  const read = readFrame(buf);
+  const read = readFrame(buf, "view");
   const v = read === NOT_READ ? unpackr.unpack(buf) : read;
   if (Array.isArray(v)) {
     if (v[0] === FrameType.Reply && v.length === 4 && typeof v[1] === "number" && typeof v[2] === "number") {

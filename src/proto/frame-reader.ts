@@ -1,8 +1,8 @@
 // A MessagePack reader for protocol frames, giving what msgpackr gives with the
 // protocol's options (codec.ts): maps as plain objects ("__proto__" renamed "__proto_", as
-// msgpackr does), 64-bit integers as bigint, bin as a copy (msgpackr gives a view), the undefined
-// extension as undefined. Anything else (another extension, the reserved 0xc1) is left to msgpackr:
-// readFrame returns NOT_READ.
+// msgpackr does), 64-bit integers as bigint, bin as a view into the frame (or a copy: readFrame's
+// `bins`), the undefined extension as undefined. Anything else (another extension, the reserved
+// 0xc1) is left to msgpackr: readFrame returns NOT_READ.
 //
 // Why: a client spends most of its CPU decoding pushes. msgpackr takes 2-4 µs for a MESSAGE push
 // on Bun (a native string-extraction call per frame, generic dispatch); in the group bench the
@@ -16,6 +16,7 @@ const utf8 = new TextDecoder();
 const EMPTY = new Uint8Array(0);
 
 let src: Uint8Array = EMPTY;
+let copyBins = false;
 let pos = 0;
 let end = 0;
 /** 8-byte numbers are copied here to be read: a DataView per frame would cost more than the copy. */
@@ -34,9 +35,16 @@ const slotStr: string[] = new Array<string>(SLOTS).fill("");
 
 class Unreadable extends Error {}
 
-/** The value `buf` holds (it must hold exactly one), or NOT_READ when msgpackr must read it. */
-export function readFrame(buf: Uint8Array): unknown {
+/**
+ * The value `buf` holds (it must hold exactly one), or NOT_READ when msgpackr must read it.
+ * `bins`: "copy" gives each bin as a copy of its bytes, for values kept after the frame (the
+ * server's commands: a SEND's body lives on in the store's batch and in deliveries); "view" as a
+ * view into the frame, cheaper where a value is used and dropped (a client reading pushes: in the
+ * group bench the copy cost the generator, whose core is the limit, a tenth of its deliveries).
+ */
+export function readFrame(buf: Uint8Array, bins: "copy" | "view"): unknown {
   src = buf;
+  copyBins = bins === "copy";
   pos = 0;
   end = buf.length;
   try {
@@ -158,15 +166,15 @@ function readArray(n: number): unknown[] {
 }
 
 /**
- * A copy of the bytes, not a view into the frame: a message body outlives its frame (in the
- * store's batch, in flight to other devices), and Bun's young collections slow down with every
- * view kept into a received frame (bench/gc-pressure.bench.ts: view, copy). The view made here
- * to copy from is dropped at once.
+ * A copy, when asked: Bun's young collections slow down with every view kept into a received
+ * frame (bench/gc-pressure.bench.ts: view, copy). The view made here to copy from is dropped at once.
  */
 function readBin(n: number): Uint8Array {
   need(n);
+  const view = src.subarray(pos, (pos += n));
+  if (!copyBins) return view;
   const bin = new Uint8Array(n);
-  bin.set(src.subarray(pos, (pos += n)));
+  bin.set(view);
   return bin;
 }
 
