@@ -73,12 +73,12 @@ export class Node implements UserActorHost, ConversationHost, AccessHost, Fanout
 
   /** FanoutHost: the local connection of a user's device. */
   sessionOf(user: string, device: string): DeviceSession | undefined {
-    return this.users.get(user)?.sessions.get(device);
+    return this.users.get(user)?.session(device);
   }
 
   /** AccessHost: this node's connections of one user. */
   sessionsOf(user: string): Iterable<DeviceSession> {
-    return this.users.get(user)?.sessions.values() ?? [];
+    return this.users.get(user)?.sessions ?? [];
   }
 
 
@@ -99,7 +99,7 @@ export class Node implements UserActorHost, ConversationHost, AccessHost, Fanout
     }
     // One connection per device: a newer one replaces the older. Register the new one first:
     // closing the old socket runs closeSession(old) at once, which must not see the device gone.
-    const older = actor.sessions.get(claims.device);
+    const older = actor.session(claims.device);
     actor.addSession(s);
     older?.close(DisconnectCode.Replaced, "replaced by a newer connection of this device");
     // And on the other nodes: an older connection of this device there goes too.
@@ -119,10 +119,9 @@ export class Node implements UserActorHost, ConversationHost, AccessHost, Fanout
     this.watch(s, []);
     this.ctx.safety.presence.drop(s);
     const actor = this.users.get(s.user);
-    if (!actor || actor.sessions.get(s.device) !== s) return;
-    actor.sessions.delete(s.device);
+    if (!actor?.removeSession(s)) return;
     void this.presenceChanged(s.user, s.device, false, this.ctx.clock.now());
-    if (actor.sessions.size === 0) {
+    if (actor.sessions.length === 0) {
       this.users.delete(s.user);
       actor.busOff();
       actor.mailbox.enqueue(() => actor.passivate());

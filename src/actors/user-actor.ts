@@ -38,7 +38,13 @@ export interface UserActorHost {
 
 export class UserActor implements MailboxOwner {
   readonly mailbox: Mailbox;
-  readonly sessions = new Map<string, DeviceSession>();
+  /**
+   * This user's connections on this node, at most one per device. An array because a user has a
+   * handful of devices and most have one (a Map's table is ten times the size of a one-element
+   * array, on every idle connection), and replaced rather than changed in place, so a loop over it
+   * is not disturbed by a connection that closes while it runs.
+   */
+  sessions: readonly DeviceSession[] = [];
   /** Leaves the user's bus subject; set by the node that subscribed it. */
   busOff: Unsubscribe = NOT_SUBSCRIBED;
   /** This user's command rates on this node (config `rates`). */
@@ -87,8 +93,21 @@ export class UserActor implements MailboxOwner {
 
   /** A connection of this user opened on this node (replacing any older one of its device). */
   addSession(s: DeviceSession): void {
-    this.sessions.set(s.device, s);
+    this.sessions = [...this.sessions.filter((o) => o.device !== s.device), s];
     this.onTopic = null;
+  }
+
+  /** Forgets a connection that closed; false when it was not this user's (a replaced one). */
+  removeSession(s: DeviceSession): boolean {
+    if (!this.sessions.includes(s)) return false;
+    this.sessions = this.sessions.filter((o) => o !== s);
+    return true;
+  }
+
+  /** The connection of `device` on this node. */
+  session(device: string): DeviceSession | undefined {
+    for (const s of this.sessions) if (s.device === device) return s;
+    return undefined;
   }
 
   /** One of this user's devices left the topic of `conv`. */
@@ -110,7 +129,7 @@ export class UserActor implements MailboxOwner {
     if (!this.convs.delete(conv)) return;
     this.onTopic?.delete(conv);
     this.host.unregisterConversation(conv, this);
-    for (const s of this.sessions.values()) s.sent.delete(conv);
+    for (const s of this.sessions) s.sent.delete(conv);
   }
 
   /** Entry point for bus events addressed to this user or to one of its conversations. */
@@ -125,7 +144,7 @@ export class UserActor implements MailboxOwner {
       case "typing":
         return this.mailbox.enqueue(async () => {
           if (!(await this.ctx.safety.typingVisible(this.user, event.user))) return;
-          for (const s of this.sessions.values()) {
+          for (const s of this.sessions) {
             if (s.synced && !(event.user === this.user && s.device === event.dev)) s.push(PushKind.Typing, { conv: event.conv, user: event.user, dev: event.dev, on: event.on });
           }
         });
@@ -134,7 +153,7 @@ export class UserActor implements MailboxOwner {
       case "device":
         return this.mailbox.enqueue(() => {
           // The same device connected to another node: the older of the two connections goes.
-          const s = this.sessions.get(event.device);
+          const s = this.session(event.device);
           if (s && s.id !== event.session && (s.openedAt < event.at || (s.openedAt === event.at && s.id < event.session))) {
             s.close(DisconnectCode.Replaced, "replaced by a newer connection of this device");
           }
@@ -142,7 +161,7 @@ export class UserActor implements MailboxOwner {
       case "notice":
         if (event.kind === PushKind.Hidden) this.hidden.heard((event.body as HiddenMessages).conv);
         return this.mailbox.enqueue(() => {
-          for (const s of this.sessions.values()) if (s.synced) s.push(event.kind, event.body);
+          for (const s of this.sessions) if (s.synced) s.push(event.kind, event.body);
         });
       case "presence":
         return;
@@ -158,14 +177,14 @@ export class UserActor implements MailboxOwner {
   private deliver(msg: WireMessage): void | Promise<void> {
     let pending: Promise<void> | undefined;
     let onTopic = 0;
-    for (const s of this.sessions.values()) {
+    for (const s of this.sessions) {
       if (!s.synced || s.closed) continue;
       // Once one device needs the store, the others wait their turn, so each device's order holds.
       if (pending) pending = pending.then(() => this.deliverTo(s, msg));
       else pending = this.deliverTo(s, msg) ?? undefined;
       if (s.live?.has(msg.conv)) onTopic++;
     }
-    if (onTopic > 0 && onTopic === this.sessions.size) (this.onTopic ??= new Set()).add(msg.conv);
+    if (onTopic > 0 && onTopic === this.sessions.length) (this.onTopic ??= new Set()).add(msg.conv);
     return pending;
   }
 
@@ -218,7 +237,7 @@ export class UserActor implements MailboxOwner {
 
   /** Streams whatever each live device is missing in any conversation (after a bus outage). */
   async catchUp(): Promise<void> {
-    for (const s of this.sessions.values()) {
+    for (const s of this.sessions) {
       if (!s.synced) continue;
       for (const [conv, joinedSeq] of this.convs) {
         // On a topic since the outage: the conversation's owner announces its latest message
@@ -233,7 +252,7 @@ export class UserActor implements MailboxOwner {
 
   private relayReceipt(e: ReceiptEvent): void {
     let frame: Uint8Array | undefined;
-    for (const s of this.sessions.values()) {
+    for (const s of this.sessions) {
       // The reader's own device sent the receipt: it knows.
       if (!s.synced || (e.user === this.user && s.device === e.dev)) continue;
       frame ??= this.receiptFrame(e);
@@ -263,7 +282,7 @@ export class UserActor implements MailboxOwner {
     if (e.removed.includes(this.user)) {
       if (!this.convs.has(conv)) return;
       this.leave(conv);
-      for (const s of this.sessions.values()) if (s.synced) s.push(PushKind.Conversation, { conv: e.info, removed: true });
+      for (const s of this.sessions) if (s.synced) s.push(PushKind.Conversation, { conv: e.info, removed: true });
       return;
     }
     const me = e.info.members.find((m) => m.user === this.user);
@@ -273,7 +292,7 @@ export class UserActor implements MailboxOwner {
     this.join(conv, joinedSeq);
     // Subscribed before the store is read below: whatever it does not hold yet is heard live.
     if (isNew) await this.ctx.bus.ready();
-    for (const s of this.sessions.values()) {
+    for (const s of this.sessions) {
       if (!s.synced) continue;
       s.push(PushKind.Conversation, { conv: e.info, removed: false });
       // Messages published before this node subscribed to the conversation come from the store.
