@@ -28,8 +28,8 @@ import { BoundedMap } from "../bounded-map.ts";
 
 /** Users whose settings and block lists one node keeps in memory; the least recently used go first. */
 const MAX_CACHED_USERS = 50_000;
-/** (conversation, user) pairs a node remembers having recorded consent for. */
-const MAX_CONSENTS = 200_000;
+/** Conversations whose recorded consents a node remembers, by member; the oldest go first. */
+const MAX_CONSENT_CONVERSATIONS = 100_000;
 
 interface Cached {
   privacy?: Promise<PrivacySettings>;
@@ -53,7 +53,12 @@ export class Safety {
   /** Messages removed by moderation. */
   readonly removed: RemovedMessages;
   private readonly cache = new BoundedMap<string, Cached>(MAX_CACHED_USERS);
-  private readonly consents = new Set<string>();
+  /**
+   * conversation -> the members whose consent this node has recorded. By conversation, not by a
+   * joined "conv user" key: the check runs on every SEND, and a joined key is a new string to
+   * build and hash each time, where these ids are strings the caller already holds.
+   */
+  private readonly consents = new BoundedMap<string, Set<string>>(MAX_CONSENT_CONVERSATIONS);
   private readonly offSafety: Unsubscribe;
   private readonly offRecovered: Unsubscribe;
 
@@ -148,7 +153,7 @@ export class Safety {
 
   /** Whether `user`'s consent to `conv` is already recorded (consent() would do nothing). */
   consentKnown(conv: string, user: string): boolean {
-    return this.consents.has(conv + "\u0000" + user);
+    return this.consents.get(conv)?.has(user) ?? false;
   }
 
   /** Whether either of the two blocked the other. */
@@ -210,16 +215,16 @@ export class Safety {
    * writes a pair once. A new consent may reveal presence, so watchers re-decide.
    */
   async consent(conv: string, user: string): Promise<void> {
-    const key = conv + "\u0000" + user;
-    if (this.consents.has(key)) return;
+    if (this.consentKnown(conv, user)) return;
     if (await this.store.recordConsent(conv, user, Date.now())) await this.changed(user);
-    this.consents.add(key);
-    if (this.consents.size > MAX_CONSENTS) this.consents.delete(this.consents.values().next().value!);
+    const members = this.consents.get(conv);
+    if (members) members.add(user);
+    else this.consents.set(conv, new Set([user]));
   }
 
   /** `user` left `conv`, or was removed: the conversation no longer counts as their choice. */
   async withdrawConsent(conv: string, user: string): Promise<void> {
-    this.consents.delete(conv + "\u0000" + user);
+    this.consents.get(conv)?.delete(user);
     await this.store.forgetConsent(conv, user);
     await this.changed(user);
   }
