@@ -34,7 +34,8 @@ export class Node implements UserActorHost, ConversationHost, AccessHost, Fanout
   /** FanoutHost: the edge's native fan-out, once an edge serves this node. */
   broadcaster: Broadcaster | null = null;
   private readonly watched = new Map<string, { sessions: Set<DeviceSession>; unsubscribe: Unsubscribe }>();
-  private readonly allSessions = new Set<DeviceSession>();
+  /** Connections open on this node: its users' sessions, counted (the connections gauge). */
+  private open = 0;
   /** Commands being handled; a drain waits for them (commandStarted / commandSettled). */
   private inflight = 0;
   private commandWaiters: (() => void)[] = [];
@@ -55,11 +56,14 @@ export class Node implements UserActorHost, ConversationHost, AccessHost, Fanout
   }
 
   get sessionCount(): number {
-    return this.allSessions.size;
+    return this.open;
   }
 
-  sessions(): Iterable<DeviceSession> {
-    return this.allSessions;
+  /** Every connection open on this node, as of the call (a copy: callers close some as they go). */
+  sessions(): DeviceSession[] {
+    const all: DeviceSession[] = [];
+    for (const a of this.users.values()) all.push(...a.sessions);
+    return all;
   }
 
   userActor(user: string): UserActor | undefined {
@@ -87,8 +91,7 @@ export class Node implements UserActorHost, ConversationHost, AccessHost, Fanout
   openSession(transport: Transport, claims: SessionClaims): DeviceSession {
     const now = this.ctx.clock.now();
     const s = new DeviceSession(claims.user, claims.device, randomUUID(), claims.expiresAt, transport, this.ctx.metrics, now, this.commandRate);
-    this.allSessions.add(s);
-    this.ctx.metrics.connections.set(this.allSessions.size);
+    this.ctx.metrics.connections.set(++this.open);
     let actor = this.users.get(claims.user);
     if (!actor) {
       const a = (actor = new UserActor(claims.user, this.ctx, this));
@@ -108,14 +111,22 @@ export class Node implements UserActorHost, ConversationHost, AccessHost, Fanout
     // A revocation or ban that committed after the upgrade's store check went by on the bus
     // before this socket opened: the access watch remembers it.
     const refused = this.access.refusal(s);
-    if (refused !== null) s.close(refused, refused === DisconnectCode.UserBanned ? "user banned" : "device revoked");
+    if (refused !== null) {
+      s.close(refused, refused === DisconnectCode.UserBanned ? "user banned" : "device revoked");
+      // Its socket closed before the edge was handed the session, so the edge's close handler
+      // could not report it: the node forgets it here.
+      this.closeSession(s);
+    }
     return s;
   }
 
+  /**
+   * A connection closed. Called once per session: by the edge when its socket closes, or by
+   * openSession for one closed at open (Bun runs the close handler inside ws.close()).
+   */
   closeSession(s: DeviceSession): void {
-    if (!this.allSessions.delete(s)) return;
     this.leaveTopics(s);
-    this.ctx.metrics.connections.set(this.allSessions.size);
+    this.ctx.metrics.connections.set(--this.open);
     this.watch(s, []);
     this.ctx.safety.presence.drop(s);
     const actor = this.users.get(s.user);
@@ -272,10 +283,13 @@ export class Node implements UserActorHost, ConversationHost, AccessHost, Fanout
   /** Closes dead, expired and silent connections and drops idle conversation actors. */
   sweep(now: number): void {
     const { heartbeat } = this.ctx.config;
-    for (const s of this.allSessions) {
-      if (!s.connected && now - s.openedAt > heartbeat.connectTimeoutMs) s.close(DisconnectCode.ConnectTimeout, "no CONNECT in time");
-      else if (now - s.lastFrameAt > heartbeat.timeoutMs) s.close(DisconnectCode.HeartbeatTimeout, "no heartbeat");
-      else if (now >= s.expiresAt) s.close(DisconnectCode.TokenExpired, "access token expired");
+    // Closing one replaces its user's list (and may drop the user): the loops go on over what they started with.
+    for (const a of this.users.values()) {
+      for (const s of a.sessions) {
+        if (!s.connected && now - s.openedAt > heartbeat.connectTimeoutMs) s.close(DisconnectCode.ConnectTimeout, "no CONNECT in time");
+        else if (now - s.lastFrameAt > heartbeat.timeoutMs) s.close(DisconnectCode.HeartbeatTimeout, "no heartbeat");
+        else if (now >= s.expiresAt) s.close(DisconnectCode.TokenExpired, "access token expired");
+      }
     }
     for (const [id, a] of this.convs) {
       if (a.idle && now - a.lastUsed > this.ctx.config.actors.conversationIdleMs) {

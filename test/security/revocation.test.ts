@@ -2,9 +2,10 @@
 // device is disconnected (4503) at once, refused at every later upgrade, and nobody else notices.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { DisconnectCode, ErrorCode, ProtocolError, type Client } from "../../src/sdk/index.ts";
+import { subjects } from "../../src/bus/subjects.ts";
+import { Client, DisconnectCode, ErrorCode, ProtocolError } from "../../src/sdk/index.ts";
 import { nextEvent, HARNESS_START_MS, startHarness, text, type Harness } from "../helpers/harness.ts";
-import { forEachTopology } from "../helpers/topology.ts";
+import { embeddedOnly, forEachTopology } from "../helpers/topology.ts";
 import { customToken, expectRefused, signingKey, wsOutcome } from "./ws.ts";
 
 forEachTopology((topology) => {
@@ -235,6 +236,25 @@ forEachTopology((topology) => {
         ["l1", false],
         ["l2", true],
       ]);
+    });
+  });
+
+  embeddedOnly(topology, "it puts the event on the in-process bus, standing for another node's", () => {
+    describe("a revocation heard between the upgrade's store check and the socket's open", () => {
+      test("closes the connection at open (4503), and the node keeps nothing of it", async () => {
+        const { node } = h.embedded;
+        const open = node.sessionCount;
+        // The store knows nothing of it, so the upgrade is accepted; the access watch remembers it.
+        node.ctx.bus.publish(subjects.access, { t: "revoke", user: "late", device: "d1" });
+        const c = new Client({ url: h.server.wsUrl, token: await h.token("late", "d1"), reconnect: false });
+        const closed = disconnectOf(c);
+        await c.connect().catch(() => {});
+        expect((await closed).code).toBe(DisconnectCode.DeviceRevoked);
+        // The session was closed before the edge knew it: the node must still forget it.
+        expect(node.sessionCount).toBe(open);
+        expect(node.userActor("late")).toBeUndefined();
+        expect((await node.ctx.presence.get(["late"]))[0]!.online).toBe(false);
+      });
     });
   });
 
