@@ -283,7 +283,8 @@ export class Node implements UserActorHost, ConversationHost, AccessHost, Fanout
   /** Closes dead, expired and silent connections and drops idle conversation actors. */
   sweep(now: number): void {
     const { heartbeat } = this.ctx.config;
-    // Closing one replaces its user's list (and may drop the user): the loops go on over what they started with.
+    // Closing a session replaces its user's list (and may drop the user): each loop goes on over
+    // what it started with.
     for (const a of this.users.values()) {
       for (const s of a.sessions) {
         if (!s.connected && now - s.openedAt > heartbeat.connectTimeoutMs) s.close(DisconnectCode.ConnectTimeout, "no CONNECT in time");
