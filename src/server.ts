@@ -163,7 +163,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
       await node.quiesce(config.shutdown.drainTimeoutMs);
       await backends.messages.flush();
       await ctx.cursors.flush();
-      for (const s of [...node.sessions()]) s.close(DisconnectCode.Shutdown, "server shutting down; reconnect");
+      for (const s of node.sessions()) s.close(DisconnectCode.Shutdown, "server shutting down; reconnect");
       await Bun.sleep(50);
       edge.stop(true);
       offRecovered();

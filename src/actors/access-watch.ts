@@ -16,8 +16,9 @@ const REMEMBER_MS = 30_000;
 
 /** What the watch needs of its node: the open connections of a user. */
 export interface AccessHost {
-  sessionsOf(user: string): Iterable<DeviceSession>;
-  sessions(): Iterable<DeviceSession>;
+  /** Snapshots: closing a connection while looping over one does not change it. */
+  sessionsOf(user: string): readonly DeviceSession[];
+  sessions(): readonly DeviceSession[];
 }
 
 export class AccessWatch {
@@ -57,7 +58,7 @@ export class AccessWatch {
       for (const s of this.host.sessionsOf(e.user)) if (s.device === e.device) s.close(DisconnectCode.DeviceRevoked, "device revoked");
     } else if (e.t === "ban") {
       this.recent.set(e.user, now);
-      for (const s of [...this.host.sessionsOf(e.user)]) s.close(DisconnectCode.UserBanned, "user banned");
+      for (const s of this.host.sessionsOf(e.user)) s.close(DisconnectCode.UserBanned, "user banned");
     } else if (e.t === "unban") {
       this.recent.delete(e.user);
     }
@@ -65,7 +66,7 @@ export class AccessWatch {
 
   private async recheckAll(): Promise<void> {
     const { metadata, safety, log } = this.ctx;
-    for (const s of [...this.host.sessions()]) {
+    for (const s of this.host.sessions()) {
       try {
         if (await metadata.isDeviceRevoked(s.user, s.device)) s.close(DisconnectCode.DeviceRevoked, "device revoked");
         else if ((await safety.store.getUser(s.user))?.bannedAt) s.close(DisconnectCode.UserBanned, "user banned");

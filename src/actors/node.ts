@@ -80,8 +80,8 @@ export class Node implements UserActorHost, ConversationHost, AccessHost, Fanout
     return this.users.get(user)?.session(device);
   }
 
-  /** AccessHost: this node's connections of one user. */
-  sessionsOf(user: string): Iterable<DeviceSession> {
+  /** AccessHost: this node's connections of one user (the user actor's list, replaced on change). */
+  sessionsOf(user: string): readonly DeviceSession[] {
     return this.users.get(user)?.sessions ?? [];
   }
 
