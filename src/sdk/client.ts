@@ -21,6 +21,7 @@ import { decodeServerFrame, encodeCommand, type ErrorBody } from "../proto/codec
 import type * as P from "../proto/types.ts";
 import { ConversationCursor } from "./conversation-cursor.ts";
 import { Emitter } from "./emitter.ts";
+import { ReceiptBatcher } from "./receipt-batcher.ts";
 import { resolveWebSocket, WS_OPEN, type WebSocketConstructor, type WebSocketLike } from "./websocket.ts";
 
 export interface ClientOptions {
@@ -37,11 +38,17 @@ export interface ClientOptions {
   /** Send delivered receipts for received messages (default true). */
   autoAck?: boolean;
   /**
-   * Delivered receipts are batched: at most one per conversation per this many ms, cumulative
-   * (default 100). The sender's grey ticks lag by up to this much; the server and the network
-   * handle one receipt per batch instead of one per message.
+   * Delivered receipts are cumulative and batched (receipt-batcher.ts): the first batch after a
+   * quiet spell leaves this many ms after the message that opened it (default 100), so a lone
+   * message's sender sees the second tick that soon.
    */
   receiptDelayMs?: number;
+  /**
+   * While messages keep arriving, receipt batches leave at most once per this many ms (default
+   * 500): the sender's ticks then lag by up to this much, and the server, the network and the
+   * device handle one receipt per conversation per interval instead of one per few messages.
+   */
+  receiptIntervalMs?: number;
   requestTimeoutMs?: number;
   clientName?: string;
   /**
@@ -133,8 +140,7 @@ export class Client extends Emitter<ClientEvents> {
   private readonly pending = new Map<number, Pending>();
   private readonly outbox = new Map<string, OutboxEntry>();
   private readonly convCursors = new Map<string, ConversationCursor>();
-  private readonly ackDue = new Map<string, number>();
-  private ackScheduled = false;
+  private readonly receipts: ReceiptBatcher;
   private heartbeat: ReturnType<typeof setInterval> | null = null;
   private lastFrameAt = 0;
   private attempt = 0;
@@ -155,12 +161,16 @@ export class Client extends Emitter<ClientEvents> {
       maxBackoffMs: 10_000,
       autoAck: true,
       receiptDelayMs: 100,
+      receiptIntervalMs: 500,
       requestTimeoutMs: 15_000,
       ...rest,
     };
     this.urls = Array.isArray(opts.url) ? opts.url : [opts.url];
     if (this.urls.length === 0) throw new Error("url: at least one server URL is required");
     for (const [conv, seq] of Object.entries(cursors ?? {})) this.convCursors.set(conv, new ConversationCursor(seq));
+    this.receipts = new ReceiptBatcher({ delayMs: this.opts.receiptDelayMs, intervalMs: this.opts.receiptIntervalMs }, (conv, seq) =>
+      this.session ? this.notify(Method.Receipt, { conv, type: ReceiptType.Delivered, seq }) : false,
+    );
   }
 
   /** The URL of the node this client is connected to (or trying). */
@@ -254,7 +264,7 @@ export class Client extends Emitter<ClientEvents> {
     await this.watchAgain();
     this.emit("connected", session);
     // Receipts that were due when the last connection dropped.
-    this.sendDueAcks();
+    this.receipts.flush();
     for (const [, entry] of this.outbox) if (!entry.inFlight) this.transmit(entry);
     return session;
   }
@@ -335,9 +345,11 @@ export class Client extends Emitter<ClientEvents> {
     });
   }
 
-  /** Sends a command that wants no reply on success (id 0). */
-  notify(method: MethodId, params: object): void {
-    if (this.ws?.readyState === WS_OPEN) this.ws.send(encodeCommand(0, method, params));
+  /** Sends a command that wants no reply on success (id 0); false when there is no open connection to send it on. */
+  notify(method: MethodId, params: object): boolean {
+    if (this.ws?.readyState !== WS_OPEN) return false;
+    this.ws.send(encodeCommand(0, method, params));
+    return true;
   }
 
   private onFrame(buf: Uint8Array): void {
@@ -408,25 +420,7 @@ export class Client extends Emitter<ClientEvents> {
     const ready = c.accept(m);
     if (ready.length === 0) return;
     for (const x of ready) this.emit("message", x);
-    if (this.opts.autoAck && ready.some((x) => x.from !== this.session?.user)) this.scheduleAck(m.conv, c.seq);
-  }
-
-  private scheduleAck(conv: string, seq: number): void {
-    this.ackDue.set(conv, seq);
-    if (this.ackScheduled) return;
-    this.ackScheduled = true;
-    // One cumulative receipt per conversation per window, however many messages arrived in it.
-    setTimeout(() => {
-      this.ackScheduled = false;
-      this.sendDueAcks();
-    }, this.opts.receiptDelayMs);
-  }
-
-  /** Sends the receipts due; kept for the next connection when there is none now. */
-  private sendDueAcks(): void {
-    if (!this.session) return;
-    for (const [c, s] of this.ackDue) this.notify(Method.Receipt, { conv: c, type: ReceiptType.Delivered, seq: s });
-    this.ackDue.clear();
+    if (this.opts.autoAck && ready.some((x) => x.from !== this.session?.user)) this.receipts.add(m.conv, c.seq);
   }
 
   // ---- messaging ----------------------------------------------------------------------------
