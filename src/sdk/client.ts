@@ -246,18 +246,11 @@ export class Client extends Emitter<ClientEvents> {
 
   private async handshake(): Promise<P.ConnectResult> {
     const params: P.ConnectParams = this.opts.clientName ? { v: PROTOCOL_VERSION, client: this.opts.clientName } : { v: PROTOCOL_VERSION };
-    // SYNC goes out right behind CONNECT, without waiting for its reply: the server answers
-    // CONNECT before it reads the next frame (docs/protocol.md §4), so the handshake takes one
-    // round trip, not two, and the server reads both commands in one wake-up.
-    const connecting = this.request(Method.Connect, params);
-    const syncing = this.request(Method.Sync, { cursors: this.cursors() });
-    // A refused CONNECT fails the SYNC too (1004); the CONNECT's error is the one to report.
-    syncing.catch(() => {});
-    const session = (await connecting) as P.ConnectResult;
+    const session = (await this.request(Method.Connect, params)) as P.ConnectResult;
     this.session = session;
     this.attempt = 0;
     this.heartbeat = setInterval(() => this.beat(), session.heartbeatMs);
-    const plan = (await syncing) as P.SyncResult;
+    const plan = (await this.request(Method.Sync, { cursors: this.cursors() })) as P.SyncResult;
     for (const c of plan.convs) {
       if (c.removed) {
         this.convCursors.delete(c.conv);
