@@ -38,15 +38,15 @@ export interface ClientOptions {
   /** Send delivered receipts for received messages (default true). */
   autoAck?: boolean;
   /**
-   * Delivered receipts are cumulative and batched (receipt-batcher.ts): the first batch after a
-   * quiet spell leaves this many ms after the message that opened it (default 100), so a lone
-   * message's sender sees the second tick that soon.
+   * Delivered receipts are cumulative and timed per conversation (receipt-batcher.ts): the first
+   * after a quiet spell leaves this many ms after the message that opened it (default 100), so a
+   * lone message's sender sees the second tick that soon.
    */
   receiptDelayMs?: number;
   /**
-   * While messages keep arriving, receipt batches leave at most once per this many ms (default
-   * 500): the sender's ticks then lag by up to this much, and the server, the network and the
-   * device handle one receipt per conversation per interval instead of one per few messages.
+   * While messages keep arriving in a conversation, its receipts leave at most once per this many
+   * ms (default 500): the senders' ticks then lag by up to this much, and the server, the network
+   * and the device handle one receipt per interval instead of one per few messages.
    */
   receiptIntervalMs?: number;
   requestTimeoutMs?: number;

@@ -34,11 +34,11 @@ describe("delivered receipts", () => {
     expect(sent).toEqual([{ at: 100, conv: "c1", seq: 7 }]);
   });
 
-  test("one batch carries the latest seq of every conversation due", () => {
+  test("each conversation's receipt carries its latest seq; receipts due together leave together", () => {
     const { clock, sent, batcher } = setup();
     batcher.add("c1", 1);
-    clock.advance(10);
     batcher.add("c2", 4);
+    clock.advance(10);
     batcher.add("c1", 2);
     batcher.add("c1", 3);
     clock.advance(90);
@@ -72,6 +72,19 @@ describe("delivered receipts", () => {
     batcher.add("c1", 3);
     clock.advance(100);
     expect(sent.map((s) => s.at)).toEqual([100, 600, 2700]);
+  });
+
+  test("a busy conversation does not hold back a lone message's receipt in another", () => {
+    const { clock, sent, batcher } = setup();
+    for (let seq = 1; seq <= 200; seq++) {
+      batcher.add("group", seq);
+      if (seq === 104) batcher.add("direct", 1);
+      clock.advance(10);
+    }
+    clock.advance(100);
+    // The direct message arrived at 1030 ms, inside the group's interval; its receipt left 100 ms later.
+    expect(sent.filter((s) => s.conv === "direct")).toEqual([{ at: 1130, conv: "direct", seq: 1 }]);
+    expect(sent.filter((s) => s.conv === "group").map((s) => s.at)).toEqual([100, 600, 1100, 1600, 2100]);
   });
 
   test("receipts due without a connection are kept for the next one, and not lost to a later batch", () => {
