@@ -20,6 +20,8 @@ export class DeviceSession {
   connected = false;
   /** SYNC was accepted: message pushes flow to this device from now on. */
   synced = false;
+  /** The node has forgotten this connection (Node.closeSession): a later report of its close changes nothing. */
+  forgotten = false;
   /** conversation id -> highest seq pushed (or known to the device) on this connection, with no gap below. */
   sent = new Map<string, number>();
   /**

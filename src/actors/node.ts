@@ -121,10 +121,13 @@ export class Node implements UserActorHost, ConversationHost, AccessHost, Fanout
   }
 
   /**
-   * A connection closed. Called once per session: by the edge when its socket closes, or by
-   * openSession for one closed at open (Bun runs the close handler inside ws.close()).
+   * A connection closed: reported by the edge when its socket closes, and by openSession for one
+   * closed at open (whose socket may close before the edge holds the session). Only the first
+   * report counts, whoever makes it.
    */
   closeSession(s: DeviceSession): void {
+    if (s.forgotten) return;
+    s.forgotten = true;
     this.leaveTopics(s);
     this.ctx.metrics.connections.set(--this.open);
     this.watch(s, []);

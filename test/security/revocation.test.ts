@@ -6,6 +6,7 @@ import { subjects } from "../../src/bus/subjects.ts";
 import { Client, DisconnectCode, ErrorCode, ProtocolError } from "../../src/sdk/index.ts";
 import { nextEvent, HARNESS_START_MS, startHarness, text, type Harness } from "../helpers/harness.ts";
 import { embeddedOnly, forEachTopology } from "../helpers/topology.ts";
+import { until } from "../helpers/wait.ts";
 import { customToken, expectRefused, signingKey, wsOutcome } from "./ws.ts";
 
 forEachTopology((topology) => {
@@ -254,6 +255,21 @@ forEachTopology((topology) => {
         expect(node.sessionCount).toBe(open);
         expect(node.userActor("late")).toBeUndefined();
         expect((await node.ctx.presence.get(["late"]))[0]!.online).toBe(false);
+      });
+    });
+
+    describe("a connection's close reported twice", () => {
+      test("counts once", async () => {
+        const { node } = h.embedded;
+        const open = node.sessionCount;
+        const c = await h.client("twice", "t1");
+        const [s] = node.sessionsOf("twice");
+        expect(node.sessionCount).toBe(open + 1);
+        c.close();
+        await until(() => node.sessionCount === open, 10_000, "the server to see the close");
+        // A second report (openSession's, for a socket closed at open, racing the edge's).
+        node.closeSession(s!);
+        expect(node.sessionCount).toBe(open);
       });
     });
   });
