@@ -2,43 +2,26 @@
 // media is served from the key its upload wrote, and unsent media gets a slot that ends an hour
 // after it was issued, so the sweeper removes it.
 
-import { Database } from "bun:sqlite";
 import { afterAll, expect, test } from "bun:test";
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { drizzle } from "drizzle-orm/bun-sqlite";
-import { migrate } from "drizzle-orm/bun-sqlite/migrator";
 import { openSqlite } from "../../src/storage/sqlite/db.ts";
+import { sqliteDatabaseBefore } from "./sqlite-migrations.ts";
 
-const MIGRATIONS = join(import.meta.dir, "../../src/storage/sqlite/migrations");
 const dir = mkdtempSync(join(tmpdir(), "msgr-media-backfill-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** A copy of the migrations folder that stops before `tag`. */
-function migrationsBefore(tag: string): string {
-  const out = join(dir, "migrations");
-  cpSync(MIGRATIONS, out, { recursive: true });
-  const journalPath = join(out, "meta", "_journal.json");
-  const journal = JSON.parse(readFileSync(journalPath, "utf8")) as { entries: { tag: string }[] };
-  const stop = journal.entries.findIndex((e) => e.tag === tag);
-  expect(stop).toBeGreaterThan(0);
-  journal.entries = journal.entries.slice(0, stop);
-  writeFileSync(journalPath, JSON.stringify(journal));
-  return out;
-}
+const sha = "a".repeat(64);
+const BEFORE_0003 = [
+  `INSERT INTO media (id, owner, content_type, size, sha256, created_at, conv_id, thumb) VALUES
+     ('msent', 'alice', 'image/png', 10, '${sha}', 1000, 'c1', 'mthumb'),
+     ('mthumb', 'alice', 'image/png', 10, '${sha}', 2000, 'c1', NULL),
+     ('munsent', 'alice', 'image/png', 10, '${sha}', 3000, NULL, NULL)`,
+];
 
 test("media rows from before slots and copies are served from their upload key, or expire an hour after issue", async () => {
-  const path = join(dir, "msgr.db");
-  const old = new Database(path, { create: true, strict: true });
-  migrate(drizzle({ client: old }), { migrationsFolder: migrationsBefore("0003_media_slots") });
-  const insert = old.query(`INSERT INTO media (id, owner, content_type, size, sha256, created_at, conv_id, thumb) VALUES (?, 'alice', 'image/png', 10, ?, ?, ?, ?)`);
-  const sha = "a".repeat(64);
-  insert.run("msent", sha, 1_000, "c1", "mthumb");
-  insert.run("mthumb", sha, 2_000, "c1", null);
-  insert.run("munsent", sha, 3_000, null, null);
-  old.close();
-
+  const path = sqliteDatabaseBefore(dir, "0003_media_slots", BEFORE_0003);
   const backend = openSqlite({ path, synchronous: "normal" });
   try {
     const { metadata } = backend;

@@ -178,19 +178,18 @@ export const pushSubscriptions = pgTable(
 
 // ---- safety and moderation (src/storage/safety-types.ts) -------------------------------------
 
-/** Every user that exists: provisioned through the admin API, or registered on first authentication. */
-export const users = pgTable(
-  "users",
-  {
-    id: text("id").primaryKey(),
-    createdAt: ms("created_at").notNull(),
-    /** "admin" or "login". */
-    origin: text("origin").notNull(),
-    bannedAt: ms("banned_at"),
-    banReason: text("ban_reason"),
-  },
-  (t) => [index("users_banned_idx").on(t.bannedAt)],
-);
+/**
+ * Every user that exists: provisioned through the admin API, or registered on first
+ * authentication. No index on banned_at: no query filters on it, and every registration paid for it.
+ */
+export const users = pgTable("users", {
+  id: text("id").primaryKey(),
+  createdAt: ms("created_at").notNull(),
+  /** "admin" or "login". */
+  origin: text("origin").notNull(),
+  bannedAt: ms("banned_at"),
+  banReason: text("ban_reason"),
+});
 
 /** A user's privacy settings; no row: the defaults. */
 export const privacySettings = pgTable("privacy_settings", {

@@ -19,6 +19,7 @@ const int64 = customType<{ data: bigint; driverData: bigint | number | string }>
   },
 });
 
+/** WITHOUT ROWID since migration 0011 (see users). */
 export const devices = sqliteTable(
   "devices",
   {
@@ -190,19 +191,20 @@ export const pushSubscriptions = sqliteTable(
 
 // ---- safety and moderation (src/storage/safety-types.ts) -------------------------------------
 
-/** Every user that exists: provisioned through the admin API, or registered on first authentication. */
-export const users = sqliteTable(
-  "users",
-  {
-    id: text("id").primaryKey(),
-    createdAt: integer("created_at").notNull(),
-    /** "admin" or "login". */
-    origin: text("origin").notNull(),
-    bannedAt: integer("banned_at"),
-    banReason: text("ban_reason"),
-  },
-  (t) => [index("users_banned_idx").on(t.bannedAt)],
-);
+/**
+ * Every user that exists: provisioned through the admin API, or registered on first
+ * authentication. WITHOUT ROWID (migration 0011, which drizzle-kit cannot express: keep it when a
+ * later migration rebuilds the table), like devices: a first connect writes one page per table
+ * instead of the table's and its primary-key index's.
+ */
+export const users = sqliteTable("users", {
+  id: text("id").primaryKey(),
+  createdAt: integer("created_at").notNull(),
+  /** "admin" or "login". */
+  origin: text("origin").notNull(),
+  bannedAt: integer("banned_at"),
+  banReason: text("ban_reason"),
+});
 
 /** A user's privacy settings; no row: the defaults. */
 export const privacySettings = sqliteTable("privacy_settings", {
