@@ -13,7 +13,7 @@ CREATE TABLE `__new_users` (
 	`ban_reason` text
 ) WITHOUT ROWID;
 --> statement-breakpoint
-INSERT INTO `__new_users` (`id`, `created_at`, `origin`, `banned_at`, `ban_reason`) SELECT `id`, `created_at`, `origin`, `banned_at`, `ban_reason` FROM `users`;
+INSERT INTO `__new_users` (`id`, `created_at`, `origin`, `banned_at`, `ban_reason`) SELECT `id`, `created_at`, `origin`, `banned_at`, `ban_reason` FROM `users` ORDER BY `id`;
 --> statement-breakpoint
 DROP TABLE `users`;
 --> statement-breakpoint
@@ -28,7 +28,7 @@ CREATE TABLE `__new_devices` (
 	PRIMARY KEY(`user`, `device`)
 ) WITHOUT ROWID;
 --> statement-breakpoint
-INSERT INTO `__new_devices` (`user`, `device`, `first_seen`, `last_seen`, `revoked_at`) SELECT `user`, `device`, `first_seen`, `last_seen`, `revoked_at` FROM `devices`;
+INSERT INTO `__new_devices` (`user`, `device`, `first_seen`, `last_seen`, `revoked_at`) SELECT `user`, `device`, `first_seen`, `last_seen`, `revoked_at` FROM `devices` ORDER BY `user`, `device`;
 --> statement-breakpoint
 DROP TABLE `devices`;
 --> statement-breakpoint
