@@ -53,6 +53,7 @@ export class Node implements UserActorHost, ConversationHost, AccessHost, Fanout
     this.access = new AccessWatch(ctx, this);
     const { limits } = ctx.config;
     this.commandRate = { perSecond: limits.commandsPerSecond, burst: limits.commandsBurst };
+    ctx.metrics.census = { connections: () => this.open, userActors: () => this.users.size, conversationActors: () => this.convs.size };
   }
 
   get sessionCount(): number {
@@ -91,14 +92,13 @@ export class Node implements UserActorHost, ConversationHost, AccessHost, Fanout
   openSession(transport: Transport, claims: SessionClaims): DeviceSession {
     const now = this.ctx.clock.now();
     const s = new DeviceSession(claims.user, claims.device, randomUUID(), claims.expiresAt, transport, this.ctx.metrics, now, this.commandRate);
-    this.ctx.metrics.connections.set(++this.open);
+    this.open++;
     let actor = this.users.get(claims.user);
     if (!actor) {
       const a = (actor = new UserActor(claims.user, this.ctx, this));
       a.mailbox.enqueue(() => a.activate());
       a.busOff = this.ctx.bus.subscribe(subjects.user(claims.user), (e) => a.onEvent(e));
       this.users.set(claims.user, a);
-      this.ctx.metrics.actors.set({ kind: "user" }, this.users.size);
     }
     // One connection per device: a newer one replaces the older. Register the new one first:
     // closing the old socket runs closeSession(old) at once, which must not see the device gone.
@@ -129,7 +129,7 @@ export class Node implements UserActorHost, ConversationHost, AccessHost, Fanout
     if (s.forgotten) return;
     s.forgotten = true;
     this.leaveTopics(s);
-    this.ctx.metrics.connections.set(--this.open);
+    this.open--;
     this.watch(s, []);
     this.ctx.safety.presence.drop(s);
     const actor = this.users.get(s.user);
@@ -139,7 +139,6 @@ export class Node implements UserActorHost, ConversationHost, AccessHost, Fanout
       this.users.delete(s.user);
       actor.busOff();
       actor.mailbox.enqueue(() => actor.passivate());
-      this.ctx.metrics.actors.set({ kind: "user" }, this.users.size);
     }
   }
 
@@ -213,10 +212,7 @@ export class Node implements UserActorHost, ConversationHost, AccessHost, Fanout
     if (!p) {
       p = ConversationActor.load(this.ctx, this, id).then((actor) => {
         this.loading.delete(id);
-        if (actor) {
-          this.convs.set(id, actor);
-          this.ctx.metrics.actors.set({ kind: "conversation" }, this.convs.size);
-        }
+        if (actor) this.convs.set(id, actor);
         return actor;
       });
       this.loading.set(id, p);
@@ -301,7 +297,6 @@ export class Node implements UserActorHost, ConversationHost, AccessHost, Fanout
         a.close();
       }
     }
-    this.ctx.metrics.actors.set({ kind: "conversation" }, this.convs.size);
   }
 
   /**

@@ -34,9 +34,17 @@ export class HotCounter {
   }
 }
 
+/** Sizes of what a node holds, read when Prometheus scrapes: keeping gauges current cost every connect a labelled set. */
+export interface NodeCensus {
+  connections(): number;
+  userActors(): number;
+  conversationActors(): number;
+}
+
 export class Metrics {
   readonly registry = new Registry();
-  readonly connections: Gauge;
+  /** Set by the node; until then its gauges are not reported. */
+  census: NodeCensus | null = null;
   readonly framesIn: HotCounter;
   readonly framesOut: HotCounter;
   readonly messagesAccepted: HotCounter;
@@ -46,14 +54,21 @@ export class Metrics {
   readonly disconnects: Counter<"code">;
   readonly upgradesRefused: Counter<"reason">;
   readonly stageLatency: Histogram<"stage">;
-  readonly actors: Gauge<"kind">;
   readonly internalErrors: Counter<"where">;
   readonly pushes: Counter<"service" | "outcome">;
 
   constructor(withProcessMetrics = true) {
     const registers = [this.registry];
     if (withProcessMetrics) registerProcessMetrics(this.registry, "msgr_");
-    this.connections = new Gauge({ name: "msgr_connections", help: "Open WebSocket connections", registers });
+    const self = this;
+    new Gauge({
+      name: "msgr_connections",
+      help: "Open WebSocket connections",
+      registers,
+      collect() {
+        if (self.census) this.set(self.census.connections());
+      },
+    });
     this.framesIn = new HotCounter("msgr_frames_in_total", "Frames received from clients", registers);
     this.framesOut = new HotCounter("msgr_frames_out_total", "Frames sent to clients", registers);
     this.messagesAccepted = new HotCounter("msgr_messages_accepted_total", "Messages made durable and acknowledged to the sender", registers);
@@ -73,7 +88,18 @@ export class Metrics {
       buckets: STAGE_BUCKETS_SECONDS,
       registers,
     });
-    this.actors = new Gauge({ name: "msgr_actors", help: "Live actors by kind", labelNames: ["kind"], registers });
+    new Gauge({
+      name: "msgr_actors",
+      help: "Live actors by kind",
+      labelNames: ["kind"],
+      registers,
+      collect() {
+        const census = self.census;
+        if (!census) return;
+        this.set({ kind: "user" }, census.userActors());
+        this.set({ kind: "conversation" }, census.conversationActors());
+      },
+    });
     this.internalErrors = new Counter({
       name: "msgr_internal_errors_total",
       help: "Faults in the server's own code contained at a boundary (a command, an HTTP route, a bus handler), by boundary",

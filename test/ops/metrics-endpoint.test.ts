@@ -8,6 +8,7 @@ import { Registry } from "prom-client";
 import { registerProcessMetrics } from "../../src/metrics/process-metrics.ts";
 import { WorkerMetrics } from "../../src/worker/metrics.ts";
 import { startHarness, type Harness } from "../helpers/harness.ts";
+import { until } from "../helpers/wait.ts";
 
 const loadedAt = Date.now() / 1000;
 
@@ -83,6 +84,23 @@ describe("/metrics on the main listener (the built-in default)", () => {
     const ok = await fetch(h.server.metricsUrl, { headers: { authorization: "Bearer scrape-secret" } });
     expect(ok.status).toBe(200);
     expect(await ok.text()).toContain("msgr_connections");
+  });
+
+  test("connection and actor gauges report what the node holds when scraped", async () => {
+    const scrape = async () => samples(await (await fetch(h.server.metricsUrl, { headers: { authorization: "Bearer scrape-secret" } })).text());
+    const before = await scrape();
+    expect(before.get("msgr_connections")).toBe(0);
+    expect(before.get('msgr_actors{kind="user"}')).toBe(0);
+    const phone = await h.client("gauge-alice", "phone");
+    const laptop = await h.client("gauge-alice", "laptop");
+    const open = await scrape();
+    expect(open.get("msgr_connections")).toBe(2);
+    expect(open.get('msgr_actors{kind="user"}')).toBe(1);
+    phone.close();
+    laptop.close();
+    let closed = open;
+    await until(async () => (closed = await scrape()).get("msgr_connections") === 0, 10_000, "both connections gone from the gauge");
+    expect(closed.get('msgr_actors{kind="user"}')).toBe(0);
   });
 });
 
