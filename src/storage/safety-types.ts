@@ -32,7 +32,9 @@ export class ListFullError extends Error {
 export interface UserDirectory {
   /**
    * The user's record, registering them first (with `origin`) if they were never seen. Every
-   * connection calls it before its upgrade: an embedded store answers at once (maybe-async.ts).
+   * connection calls it before its upgrade: an embedded store answers at once (maybe-async.ts),
+   * and may write a "login" registration a moment later, in a batch (the store's reads see it);
+   * an "admin" one (provisioning, answered "created") is written before it returns.
    */
   admitUser(id: string, origin: UserOrigin, nowMs: number): MaybeAsync<{ user: UserRecord; created: boolean }>;
   getUser(id: string): Promise<UserRecord | null>;

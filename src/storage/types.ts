@@ -202,11 +202,12 @@ export type DeviceAdmission = "known" | "new" | "revoked" | "too-many";
 
 export interface MetadataStore extends ChatSettingsStore {
   /**
-   * Records that a device connected: its last-seen time (which a store may write a moment later,
-   * in a batch; listDevices sees it), or the device itself on first sight
-   * unless the user already has `maxDevices` devices that are not revoked. The count and the
-   * insert are one transaction, so concurrent first connections cannot exceed the cap. Every
-   * connection calls it before its upgrade: an embedded store answers at once (maybe-async.ts).
+   * Records that a device connected: its last-seen time, or the device itself on first sight
+   * unless the user already has `maxDevices` devices that are not revoked. A store may write
+   * either a moment later, in a batch (the embedded one does, after the turn); the store's own
+   * reads (listDevices, revokeDevice, isDeviceRevoked) see it. Concurrent first connections
+   * cannot exceed the cap. Every connection calls it before its upgrade: an embedded store
+   * answers at once (maybe-async.ts).
    */
   touchDevice(user: string, device: string, nowMs: number, maxDevices: number): MaybeAsync<DeviceAdmission>;
   listDevices(user: string): Promise<DeviceRecord[]>;

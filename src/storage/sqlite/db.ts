@@ -9,6 +9,7 @@ import { migrate } from "drizzle-orm/bun-sqlite/migrator";
 import type { E2eeStore } from "../e2ee-types.ts";
 import type { SafetyStore } from "../safety-types.ts";
 import type { MessageStore, MetadataStore } from "../types.ts";
+import { ConnectWriter } from "./connect-writer.ts";
 import { SqliteMessageStore } from "./message-store.ts";
 import { SqliteMetadataStore } from "./metadata-store.ts";
 import { SqliteE2eeStore } from "./e2ee-store.ts";
@@ -67,12 +68,14 @@ export function openSqlite(opts: SqliteOptions): SqliteBackend {
     db.run(opts.pruning ? "CREATE INDEX IF NOT EXISTS messages_ts_idx ON messages (ts)" : "DROP INDEX IF EXISTS messages_ts_idx");
 
     const messages = new SqliteMessageStore(db);
-    const metadata = new SqliteMetadataStore(orm, db);
+    // What connections register, batched per turn for all three stores (one transaction).
+    const connects = new ConnectWriter(db);
+    const metadata = new SqliteMetadataStore(orm, db, connects);
     return {
       messages,
       metadata,
-      safety: new SqliteSafetyStore(orm),
-      e2ee: new SqliteE2eeStore(orm),
+      safety: new SqliteSafetyStore(orm, connects),
+      e2ee: new SqliteE2eeStore(orm, connects),
       async close() {
         await messages.close();
         await metadata.close();

@@ -7,6 +7,7 @@ import type { BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
 import type { DeviceRef } from "../../proto/types.ts";
 import { checkKeyPackageCap, deviceKey, distinctDevices, groupRecord, leafRows, pendingColumn } from "../e2ee-rows.ts";
 import type { ClaimedPackage, DeviceState, E2eeStore, KeyPackageStock, MlsGroupNext, MlsGroupRecord, NewKeyPackage } from "../e2ee-types.ts";
+import type { ConnectWriter } from "./connect-writer.ts";
 import type * as schema from "./schema.ts";
 import { devices, mlsGroups, mlsKeyPackages, mlsLeaves } from "./schema.ts";
 
@@ -46,7 +47,11 @@ function claimOne(tx: Tx, d: DeviceRef, nowMs: number): ClaimedPackage | null {
 }
 
 export class SqliteE2eeStore implements E2eeStore {
-  constructor(private readonly db: Orm) {}
+  constructor(
+    private readonly db: Orm,
+    /** Connections' device registrations wait for their batch here: deviceStates flushes it first. */
+    private readonly connects: ConnectWriter,
+  ) {}
 
   // ---- KeyPackages ----------------------------------------------------------------------------
 
@@ -80,6 +85,7 @@ export class SqliteE2eeStore implements E2eeStore {
   async deviceStates(users: string[], nowMs: number): Promise<DeviceState[]> {
     if (users.length === 0) return [];
     const list = [...new Set(users)];
+    this.connects.flush();
     const rows = this.db.select({ user: devices.user, device: devices.device, revokedAt: devices.revokedAt }).from(devices).where(inArray(devices.user, list)).all();
     const holding = new Set(
       this.db

@@ -23,7 +23,7 @@ import {
 import { chatSettingsRecord, conversationRecord, groupHidden, mediaRecord, mediaRow, memberColumns, memberRow } from "../rows.ts";
 import { checkAdminChange, checkRemoval, membersToAdd, type MemberRole } from "../membership-rules.ts";
 import { checkUploadQuota } from "../upload-quota.ts";
-import { LastSeenWriter } from "./last-seen-writer.ts";
+import type { ConnectWriter } from "./connect-writer.ts";
 import * as schema from "./schema.ts";
 import { chatSettings, conversations, devices, directPairs, hiddenMessages, media, mediaUsage, members, pushSubscriptions } from "./schema.ts";
 
@@ -46,7 +46,8 @@ export class SqliteMetadataStore implements MetadataStore {
   readonly #userConversations;
   /** Every connection touches its device: prepared statements too. */
   readonly #touchDevice: (user: string, device: string, nowMs: number, maxDevices: number) => DeviceAdmission;
-  readonly #lastSeen: LastSeenWriter;
+  /** Where a connection's device registration or last-seen time waits for the batch; reads of `devices` flush it first. */
+  readonly #connects: ConnectWriter;
   /**
    * Every message to a member with no device online asks who muted the conversation and, unless
    * cached, the member's push subscriptions: prepared once. Built per call, each cost about
@@ -61,7 +62,7 @@ export class SqliteMetadataStore implements MetadataStore {
   readonly #conversationById;
   readonly #membersOf;
 
-  constructor(db: Orm, raw: Database) {
+  constructor(db: Orm, raw: Database, connects: ConnectWriter) {
     this.#db = db;
     this.#userConversations = db
       .select({ conv: members.convId, joinedSeq: members.joinedSeq })
@@ -101,28 +102,23 @@ export class SqliteMetadataStore implements MetadataStore {
       for (const u of updates) raise.run(u.delivered, u.read, u.conv, u.user);
     }).immediate;
 
-    // A known device is a read and a last-seen time for the next batch (last-seen-writer.ts); only
-    // a device seen for the first time takes a write transaction here, which checks again inside.
+    // A connection's device is reads here and a row or a last-seen time for the batch written
+    // after the turn (connect-writer.ts): this one thread is the database's only writer, so the
+    // count of a user's devices, pending ones included, cannot be overtaken.
+    this.#connects = connects;
     const known = raw.query<{ revoked: number }, [string, string]>(`SELECT revoked_at IS NOT NULL AS revoked FROM devices WHERE "user" = ?1 AND device = ?2`);
-    this.#lastSeen = new LastSeenWriter(raw);
-    const seen = raw.query<{ revoked: number }, [number, string, string]>(
-      `UPDATE devices SET last_seen = max(last_seen, ?1) WHERE "user" = ?2 AND device = ?3 RETURNING revoked_at IS NOT NULL AS revoked`,
-    );
     const active = raw.query<{ n: number }, [string]>(`SELECT count(*) AS n FROM devices WHERE "user" = ?1 AND revoked_at IS NULL`);
-    const insert = raw.query<never, [string, string, number]>(`INSERT INTO devices ("user", device, first_seen, last_seen) VALUES (?1, ?2, ?3, ?3)`);
-    const admit = raw.transaction((user: string, device: string, nowMs: number, maxDevices: number): DeviceAdmission => {
-      const row = seen.get(nowMs, user, device);
-      if (row) return row.revoked ? "revoked" : "known";
-      if (active.get(user)!.n >= maxDevices) return "too-many";
-      insert.run(user, device, nowMs);
-      return "new";
-    }).immediate;
     this.#touchDevice = (user, device, nowMs, maxDevices) => {
       const row = known.get(user, device);
-      if (!row) return admit(user, device, nowMs, maxDevices);
-      if (row.revoked) return "revoked";
-      this.#lastSeen.seen(user, device, nowMs);
-      return "known";
+      if (row) {
+        if (row.revoked) return "revoked";
+        connects.seen(user, device, nowMs);
+        return "known";
+      }
+      if (connects.pendingDevice(user, device, nowMs)) return "known";
+      if (active.get(user)!.n + connects.pendingDevicesOf(user) >= maxDevices) return "too-many";
+      connects.registerDevice(user, device, nowMs);
+      return "new";
     };
   }
 
@@ -131,7 +127,7 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   async listDevices(user: string): Promise<DeviceRecord[]> {
-    this.#lastSeen.flush();
+    this.#connects.flush();
     const rows = this.#db.select().from(devices).where(eq(devices.user, user)).orderBy(devices.firstSeen, devices.device).all();
     return rows.map((r) => ({
       user: r.user,
@@ -143,6 +139,7 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   async revokeDevice(user: string, device: string, nowMs: number): Promise<boolean> {
+    this.#connects.flush();
     const rows = this.#db
       .update(devices)
       // coalesce: revoking again keeps the original revocation time.
@@ -154,6 +151,7 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   async isDeviceRevoked(user: string, device: string): Promise<boolean> {
+    this.#connects.flush();
     const row = this.#db
       .select({ revokedAt: devices.revokedAt })
       .from(devices)
@@ -413,8 +411,8 @@ export class SqliteMetadataStore implements MetadataStore {
     this.#db.delete(pushSubscriptions).where(eq(pushSubscriptions.endpoint, endpoint)).run();
   }
 
-  /** Writes the pending last-seen times; the shared connection is closed by openSqlite's close(). */
+  /** Writes the pending registrations and last-seen times; the shared connection is closed by openSqlite's close(). */
   async close(): Promise<void> {
-    this.#lastSeen.flush();
+    this.#connects.flush();
   }
 }

@@ -22,6 +22,7 @@ import {
   type UserOrigin,
   type UserRecord,
 } from "../safety-types.ts";
+import type { ConnectWriter } from "./connect-writer.ts";
 import type * as schema from "./schema.ts";
 import { auditLog, blocks, contacts, invitations, inviteLinks, joinRequests, memberConsents, members, privacySettings, removedMessages, reports, users } from "./schema.ts";
 
@@ -33,20 +34,17 @@ const WRITE = { behavior: "immediate" } as const;
 export class SqliteSafetyStore implements SafetyStore {
   // Every connection admits its user: prepared once, not built and compiled per upgrade.
   readonly #userById;
-  readonly #insertUser;
   // A node reads a user's privacy settings and block list the first time it needs them (a
   // receipt, a presence decision, a send): prepared once too (safety.ts caches the answers).
   readonly #privacyOf;
   readonly #blockedBy;
 
-  constructor(private readonly db: Orm) {
+  constructor(
+    private readonly db: Orm,
+    /** Where a connection's registration waits for the batch; reads of `users` flush it first. */
+    private readonly connects: ConnectWriter,
+  ) {
     this.#userById = db.select().from(users).where(eq(users.id, sql.placeholder("id"))).prepare();
-    this.#insertUser = db
-      .insert(users)
-      .values({ id: sql.placeholder("id"), createdAt: sql.placeholder("createdAt"), origin: sql.placeholder("origin") })
-      .onConflictDoNothing()
-      .returning()
-      .prepare();
     // The users as one JSON array parameter, so that one statement serves any number of them.
     this.#privacyOf = db
       .select()
@@ -59,23 +57,33 @@ export class SqliteSafetyStore implements SafetyStore {
   // ---- users --------------------------------------------------------------------------------
 
   admitUser(id: string, origin: UserOrigin, nowMs: number): { user: UserRecord; created: boolean } {
+    // An operator provisioning a user is told whether it was created: from the database, and
+    // written before the answer. A connection's registration joins the batch (connect-writer.ts).
+    if (origin === "admin") this.connects.flush();
     const known = this.#userById.get({ id });
     if (known) return { user: userRecord(known), created: false };
-    const created = this.#insertUser.get({ id, createdAt: nowMs, origin });
-    return created ? { user: userRecord(created), created: true } : { user: userRecord(this.#userById.get({ id })!), created: false };
+    const pending = this.connects.pendingUser(id);
+    if (pending) return { user: userRecord(pending), created: false };
+    const row = { id, createdAt: nowMs, origin, bannedAt: null, banReason: null };
+    this.connects.registerUser(row);
+    if (origin === "admin") this.connects.flush();
+    return { user: userRecord(row), created: true };
   }
 
   async getUser(id: string): Promise<UserRecord | null> {
+    this.connects.flush();
     const row = this.db.select().from(users).where(eq(users.id, id)).get();
     return row ? userRecord(row) : null;
   }
 
   async knownUsers(ids: string[]): Promise<Set<string>> {
     if (ids.length === 0) return new Set();
+    this.connects.flush();
     return new Set(this.db.select({ id: users.id }).from(users).where(inArray(users.id, distinct(ids))).all().map((r) => r.id));
   }
 
   async searchUsers(query: string, after: string, limit: number): Promise<UserRecord[]> {
+    this.connects.flush();
     return this.db
       .select()
       .from(users)
@@ -87,6 +95,7 @@ export class SqliteSafetyStore implements SafetyStore {
   }
 
   async setBan(id: string, ban: { at: number; reason: string } | null): Promise<UserRecord | null> {
+    this.connects.flush();
     const row = this.db
       .update(users)
       .set(ban ? { bannedAt: ban.at, banReason: ban.reason } : { bannedAt: null, banReason: null })
