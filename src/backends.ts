@@ -49,7 +49,12 @@ export async function openStores(config: Config, log: Logger): Promise<Stores> {
   const openSqliteOnce = async () => {
     if (!sqlite) {
       const { openSqlite } = await import("./storage/sqlite/db.ts");
-      sqlite = openSqlite({ path: join(config.server.dataDir, "msgr.db"), synchronous: config.storage.synchronous, pruning: config.storage.retentionSeconds > 0 });
+      sqlite = openSqlite({
+        path: join(config.server.dataDir, "msgr.db"),
+        synchronous: config.storage.synchronous,
+        pruning: config.storage.retentionSeconds > 0,
+        warn: (message) => log.warn(message),
+      });
       closers.push(() => sqlite!.close());
     }
     return sqlite;

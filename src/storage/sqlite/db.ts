@@ -9,6 +9,7 @@ import { migrate } from "drizzle-orm/bun-sqlite/migrator";
 import type { E2eeStore } from "../e2ee-types.ts";
 import type { SafetyStore } from "../safety-types.ts";
 import type { MessageStore, MetadataStore } from "../types.ts";
+import { CHECKPOINT_FALLBACK_PAGES, Checkpointer } from "./checkpointer.ts";
 import { ConnectWriter } from "./connect-writer.ts";
 import { SqliteMessageStore } from "./message-store.ts";
 import { SqliteMetadataStore } from "./metadata-store.ts";
@@ -33,6 +34,8 @@ export interface SqliteOptions {
    * timestamps. Without pruning it is dropped, so appends do not maintain it.
    */
   pruning?: boolean;
+  /** Hears what the checkpoint thread could not do (checkpointer.ts); the server logs it. */
+  warn?: (message: string) => void;
 }
 
 export interface SqliteBackend {
@@ -41,6 +44,8 @@ export interface SqliteBackend {
   safety: SafetyStore;
   /** KeyPackages and MLS groups (src/e2ee). */
   e2ee: E2eeStore;
+  /** Copies the WAL into the database file on its own thread (null for ":memory:", which has no WAL). */
+  checkpointer: Checkpointer | null;
   /** Flushes pending appends, then closes the shared connection. */
   close(): Promise<void>;
 }
@@ -63,11 +68,14 @@ export function openSqlite(opts: SqliteOptions): SqliteBackend {
     // A message deleted for everyone, or disappeared, must not linger in the file's free space:
     // deleted content is zeroed where that costs no extra I/O (the page is written anyway).
     db.run("PRAGMA secure_delete = FAST");
+    // Checkpoints run on their own thread (checkpointer.ts); this connection's are a fallback.
+    db.run(`PRAGMA wal_autocheckpoint = ${CHECKPOINT_FALLBACK_PAGES}`);
     const orm = drizzle({ client: db, schema });
     migrate(orm, { migrationsFolder: MIGRATIONS });
     db.run(opts.pruning ? "CREATE INDEX IF NOT EXISTS messages_ts_idx ON messages (ts)" : "DROP INDEX IF EXISTS messages_ts_idx");
 
-    const messages = new SqliteMessageStore(db);
+    const checkpointer = opts.path === ":memory:" ? null : new Checkpointer(opts.path, opts.synchronous, opts.warn ?? (() => {}));
+    const messages = new SqliteMessageStore(db, undefined, checkpointer ? () => checkpointer.committed() : undefined);
     // What connections register, batched per turn for all three stores (one transaction).
     const connects = new ConnectWriter(db);
     const metadata = new SqliteMetadataStore(orm, db, connects);
@@ -76,9 +84,11 @@ export function openSqlite(opts: SqliteOptions): SqliteBackend {
       metadata,
       safety: new SqliteSafetyStore(orm, connects),
       e2ee: new SqliteE2eeStore(orm, connects),
+      checkpointer,
       async close() {
         await messages.close();
         await metadata.close();
+        await checkpointer?.close();
         db.close();
       },
     };

@@ -161,7 +161,12 @@ export class SqliteMessageStore implements MessageStore {
 
   readonly #window: DuplicateWindow;
 
-  constructor(db: Database, window: DuplicateWindow = DEFAULT_WINDOW) {
+  constructor(
+    db: Database,
+    window: DuplicateWindow = DEFAULT_WINDOW,
+    /** Told after each commit (the checkpointer watches the WAL grow: checkpointer.ts). */
+    private readonly afterCommit: () => void = () => {},
+  ) {
     this.#window = window;
     this.#recent = new BoundedMap(window.recentClientIds);
     const insert = db.query<never, InsertParams>(
@@ -306,6 +311,7 @@ export class SqliteMessageStore implements MessageStore {
       return;
     }
     batch.forEach((p, i) => p.resolve(results[i]!));
+    this.afterCommit();
   }
 
   async flush(): Promise<void> {

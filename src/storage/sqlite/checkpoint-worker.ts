@@ -1,0 +1,34 @@
+// The checkpointer's thread (checkpointer.ts): a connection of its own to the database, which
+// copies the WAL's pages into the database file with PASSIVE checkpoints when asked. They never
+// wait for, nor block, the server's connection, which keeps writing meanwhile.
+
+import { Database } from "bun:sqlite";
+import type { CheckpointReply, CheckpointRequest } from "./checkpointer.ts";
+
+declare const self: Worker;
+
+let db: Database | null = null;
+
+self.onmessage = (e: MessageEvent<CheckpointRequest>) => {
+  const m = e.data;
+  let reply: CheckpointReply;
+  try {
+    if (m.t === "open") {
+      db = new Database(m.path);
+      db.run("PRAGMA busy_timeout = 5000");
+      // A checkpoint syncs the files as its connection's setting says: the server's own.
+      db.run(`PRAGMA synchronous = ${m.synchronous === "full" ? "FULL" : "NORMAL"}`);
+      reply = { t: "ok" };
+    } else if (m.t === "checkpoint") {
+      const r = db!.query<{ log: number; checkpointed: number }, []>("PRAGMA wal_checkpoint(PASSIVE)").get()!;
+      reply = { t: "ok", log: r.log, checkpointed: r.checkpointed };
+    } else {
+      db?.close();
+      db = null;
+      reply = { t: "ok" };
+    }
+  } catch (err) {
+    reply = { t: "failed", message: (err as Error).message };
+  }
+  postMessage(reply);
+};

@@ -1,0 +1,122 @@
+// WAL checkpoints on a thread of their own. By SQLite's default, the connection whose commit takes
+// the WAL past 1,000 pages copies them into the database file inside that commit and syncs both
+// files: on the server's one connection that stalled the event loop, and every message in flight
+// with it, for the whole checkpoint (about 10 ms for 1,350 pages here, nearly all of it the syncs).
+//
+// Here the same threshold is kept, so the same pages are copied as often as before, but by a
+// worker thread with a connection of its own (checkpoint-worker.ts), in PASSIVE checkpoints that
+// never block the server's writes. SQLite tells no other connection that the WAL grew, so the
+// message store calls committed() after each commit, and this reads how far the WAL runs past
+// what was copied from the WAL-index header in the -shm file (https://www.sqlite.org/walformat.html:
+// mxFrame at byte 16, nBackfill at byte 96, native byte order): one 100-byte read per commit. A
+// torn read (the header is read without SQLite's lock) can only start a checkpoint early or late.
+// The server's connection still checkpoints by itself past CHECKPOINT_FALLBACK_PAGES, should the
+// thread stop or fall behind. What a commit writes, and what a crash keeps, are the same.
+
+import { closeSync, openSync, readSync } from "node:fs";
+import { endianness } from "node:os";
+import type { SqliteOptions } from "./db.ts";
+
+/** The thread checkpoints once the WAL holds this many pages not yet copied (SQLite's own default). */
+export const CHECKPOINT_PAGES = 1_000;
+/** The server's connection checkpoints by itself past this many WAL pages. */
+export const CHECKPOINT_FALLBACK_PAGES = 16_000;
+
+export type CheckpointRequest = { t: "open"; path: string; synchronous: SqliteOptions["synchronous"] } | { t: "checkpoint" } | { t: "close" };
+/** The answer to each request, in order. */
+export type CheckpointReply = { t: "ok"; log?: number; checkpointed?: number } | { t: "failed"; message: string };
+
+const LITTLE_ENDIAN = endianness() === "LE";
+
+/**
+ * The WAL's length in pages and how many of them the last checkpoint copied, from the WAL-index
+ * header of an open -shm file (`header`: a 100-byte scratch buffer); null when it is shorter.
+ */
+export function readWalIndex(shm: number, header: Buffer): { frames: number; copied: number } | null {
+  if (readSync(shm, header, 0, 100, 0) < 100) return null;
+  const u32 = (at: number) => (LITTLE_ENDIAN ? header.readUInt32LE(at) : header.readUInt32BE(at));
+  return { frames: u32(16), copied: u32(96) };
+}
+
+export class Checkpointer {
+  readonly #worker = new Worker(new URL("./checkpoint-worker.ts", import.meta.url));
+  /** The requests sent and not yet answered, oldest first (the worker answers in order). */
+  readonly #pending: ((r: CheckpointReply) => void)[] = [];
+  readonly #header = Buffer.alloc(100);
+  #shm: number | null = null;
+  /** The WAL index could not be read: the server's connection checkpoints (past the fallback). */
+  #blind = false;
+  #checkpointing = false;
+  #closed: Promise<void> | null = null;
+
+  /** Starts the thread on the database at `path` (in WAL mode); `warn` hears what it could not do. */
+  constructor(
+    private readonly path: string,
+    synchronous: SqliteOptions["synchronous"],
+    private readonly warn: (message: string) => void,
+  ) {
+    this.#worker.onmessage = (e: MessageEvent<CheckpointReply>) => {
+      const r = e.data;
+      if (r.t === "failed") warn(`SQLite checkpoint thread: ${r.message}`);
+      this.#pending.shift()?.(r);
+      // The process's exit waits for the thread only while a request awaits its answer.
+      if (this.#pending.length === 0) this.#worker.unref();
+    };
+    // A thread that died answers nothing more: what waits on it fails rather than hangs.
+    this.#worker.addEventListener("error", (e) => warn(`SQLite checkpoint thread: ${e.message}`));
+    this.#worker.addEventListener("close", () => {
+      for (const answer of this.#pending.splice(0)) answer({ t: "failed", message: "the thread ended" });
+    });
+    void this.#ask({ t: "open", path, synchronous });
+  }
+
+  /** After a commit: starts a checkpoint on the thread when the WAL has run CHECKPOINT_PAGES past the last one. */
+  committed(): void {
+    if (this.#checkpointing || this.#closed || this.#blind) return;
+    if (this.#uncopiedPages() < CHECKPOINT_PAGES) return;
+    this.#checkpointing = true;
+    void this.checkpoint().then(
+      () => (this.#checkpointing = false),
+      () => (this.#checkpointing = false),
+    );
+  }
+
+  /** Checkpoints now: the WAL's pages, and how many of them are in the database file after. */
+  async checkpoint(): Promise<{ log: number; checkpointed: number }> {
+    const r = await this.#ask({ t: "checkpoint" });
+    if (r.t === "failed") throw new Error(`SQLite checkpoint thread: ${r.message}`);
+    return { log: r.log ?? 0, checkpointed: r.checkpointed ?? 0 };
+  }
+
+  /** Closes the thread's connection, then ends the thread. */
+  close(): Promise<void> {
+    this.#closed ??= this.#ask({ t: "close" }).then(() => {
+      this.#worker.terminate();
+      if (this.#shm !== null) closeSync(this.#shm);
+      this.#shm = null;
+    });
+    return this.#closed;
+  }
+
+  /** WAL pages past the last checkpoint, from the WAL-index header (0 when it cannot be read). */
+  #uncopiedPages(): number {
+    let wal: { frames: number; copied: number } | null;
+    try {
+      this.#shm ??= openSync(`${this.path}-shm`, "r");
+      wal = readWalIndex(this.#shm, this.#header);
+    } catch (err) {
+      this.#blind = true;
+      this.warn(`SQLite checkpoint thread: cannot read the WAL index (${(err as Error).message}); checkpoints fall back to the server's connection, past ${CHECKPOINT_FALLBACK_PAGES} pages`);
+      return 0;
+    }
+    return wal ? wal.frames - wal.copied : 0;
+  }
+
+  #ask(m: CheckpointRequest): Promise<CheckpointReply> {
+    return new Promise((resolve) => {
+      this.#pending.push(resolve);
+      this.#worker.ref();
+      this.#worker.postMessage(m);
+    });
+  }
+}

@@ -1,0 +1,77 @@
+// The embedded store's WAL is copied into the database file by a thread of its own
+// (src/storage/sqlite/checkpointer.ts) once it holds CHECKPOINT_PAGES pages not yet copied, not
+// inside the server connection's commits (which checkpoint only past CHECKPOINT_FALLBACK_PAGES).
+
+import { Database } from "bun:sqlite";
+import { afterAll, expect, test } from "bun:test";
+import { closeSync, mkdtempSync, openSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { CHECKPOINT_FALLBACK_PAGES, CHECKPOINT_PAGES, readWalIndex } from "../../src/storage/sqlite/checkpointer.ts";
+import { openSqlite, type SqliteBackend } from "../../src/storage/sqlite/db.ts";
+import { until } from "../helpers/wait.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "msgr-sqlite-checkpointer-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+let next = 0;
+/** Appends `n` messages with 1 KiB bodies over 10 conversations, in one commit. */
+async function append(store: SqliteBackend, n: number): Promise<void> {
+  await Promise.all(
+    Array.from({ length: n }, () => {
+      const i = next++;
+      return store.messages.append({ conv: `c${i % 10}`, id: BigInt(i + 1), from: "alice", dev: "phone", cid: `cid-${i}`, kind: 1, body: new Uint8Array(1024).fill(i & 0xff), ts: 1000 + i });
+    }),
+  );
+}
+
+test("once the WAL holds CHECKPOINT_PAGES pages the thread copies them into the database file, and not before", async () => {
+  const path = join(dir, "threshold.db");
+  const store = openSqlite({ path, synchronous: "normal" });
+  const shm = openSync(`${path}-shm`, "r");
+  const header = Buffer.alloc(100);
+  try {
+    const size = statSync(path).size;
+    // Below the threshold nothing is copied: the database file keeps its size.
+    while (readWalIndex(shm, header)!.frames < CHECKPOINT_PAGES / 2) await append(store, 20);
+    expect(statSync(path).size).toBe(size);
+    // Past it, the thread copies the WAL: the file grows, with the WAL far below the fallback.
+    while (readWalIndex(shm, header)!.frames < CHECKPOINT_PAGES) await append(store, 20);
+    await append(store, 1);
+    expect(readWalIndex(shm, header)!.frames).toBeLessThan(CHECKPOINT_FALLBACK_PAGES);
+    await until(() => statSync(path).size > size, 10_000, "the thread to copy the WAL into the database file");
+  } finally {
+    closeSync(shm);
+    await store.close();
+  }
+});
+
+test("asked, the thread checkpoints at once and reports the WAL copied", async () => {
+  const path = join(dir, "asked.db");
+  const store = openSqlite({ path, synchronous: "normal" });
+  try {
+    await append(store, 20);
+    const r = await store.checkpointer!.checkpoint();
+    expect(r.log).toBeGreaterThan(0);
+    expect(r.checkpointed).toBe(r.log);
+  } finally {
+    await store.close();
+  }
+});
+
+test("close ends the thread after its connection closed; what was written is all there after", async () => {
+  const path = join(dir, "close.db");
+  const store = openSqlite({ path, synchronous: "full" });
+  await append(store, 50);
+  await store.close();
+  await expect(store.checkpointer!.checkpoint()).rejects.toThrow("SQLite checkpoint thread");
+  const db = new Database(path, { readonly: true });
+  expect(db.query<{ n: number }, []>("SELECT count(*) AS n FROM messages").get()!.n).toBe(50);
+  db.close();
+});
+
+test("an in-memory database has no WAL and no thread", async () => {
+  const store = openSqlite({ path: ":memory:", synchronous: "normal" });
+  expect(store.checkpointer).toBeNull();
+  await store.close();
+});
