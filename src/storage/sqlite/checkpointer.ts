@@ -6,8 +6,9 @@
 // Here the same threshold is kept, so the same pages are copied as often as before, but by a
 // worker thread with a connection of its own (checkpoint-worker.ts), in PASSIVE checkpoints that
 // never block the server's writes. SQLite tells no other connection that the WAL grew, so the
-// message store calls committed() after each commit, and this reads how far the WAL runs past
-// what was copied from the WAL-index header in the -shm file (https://www.sqlite.org/walformat.html:
+// writers that commit often (messages, receipts' cursors, connections' registrations) call
+// committed() after each commit, and this reads how far the WAL runs past what was copied from
+// the WAL-index header in the -shm file (https://www.sqlite.org/walformat.html:
 // mxFrame at byte 16, nBackfill at byte 96, native byte order): one 100-byte read per commit. A
 // torn read (the header is read without SQLite's lock) can only start a checkpoint early or late.
 // The server's connection still checkpoints by itself past CHECKPOINT_FALLBACK_PAGES, should the

@@ -37,7 +37,11 @@ export class ConnectWriter {
   #scheduled = false;
   readonly #write: (users: UserRow[], devices: PendingDevice[], seen: { user: string; device: string; at: number }[]) => void;
 
-  constructor(raw: Database) {
+  constructor(
+    raw: Database,
+    /** Told after each batch is written (the checkpointer watches the WAL grow). */
+    private readonly afterCommit: () => void = () => {},
+  ) {
     // DO NOTHING: a row that exists already (written by another connection to the file since)
     // stays as it is, as the synchronous registration's conflict clause left it.
     const user = raw.query<never, [string, number, string]>(`INSERT INTO users (id, created_at, origin) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING`);
@@ -99,6 +103,7 @@ export class ConnectWriter {
     this.#devices.clear();
     this.#devicesOf.clear();
     this.#seen.clear();
+    this.afterCommit();
   }
 
   #schedule(): void {

@@ -75,10 +75,12 @@ export function openSqlite(opts: SqliteOptions): SqliteBackend {
     db.run(opts.pruning ? "CREATE INDEX IF NOT EXISTS messages_ts_idx ON messages (ts)" : "DROP INDEX IF EXISTS messages_ts_idx");
 
     const checkpointer = opts.path === ":memory:" ? null : new Checkpointer(opts.path, opts.synchronous, opts.warn ?? (() => {}));
-    const messages = new SqliteMessageStore(db, undefined, checkpointer ? () => checkpointer.committed() : undefined);
+    // The writers that commit often tell the checkpointer after each commit; the rest write little.
+    const committed = checkpointer ? () => checkpointer.committed() : () => {};
+    const messages = new SqliteMessageStore(db, undefined, committed);
     // What connections register, batched per turn for all three stores (one transaction).
-    const connects = new ConnectWriter(db);
-    const metadata = new SqliteMetadataStore(orm, db, connects);
+    const connects = new ConnectWriter(db, committed);
+    const metadata = new SqliteMetadataStore(orm, db, connects, committed);
     return {
       messages,
       metadata,

@@ -62,7 +62,13 @@ export class SqliteMetadataStore implements MetadataStore {
   readonly #conversationById;
   readonly #membersOf;
 
-  constructor(db: Orm, raw: Database, connects: ConnectWriter) {
+  constructor(
+    db: Orm,
+    raw: Database,
+    connects: ConnectWriter,
+    /** Told after each receipts' commit (the checkpointer watches the WAL grow). */
+    afterCommit: () => void = () => {},
+  ) {
     this.#db = db;
     this.#userConversations = db
       .select({ conv: members.convId, joinedSeq: members.joinedSeq })
@@ -98,9 +104,13 @@ export class SqliteMetadataStore implements MetadataStore {
     const raise = raw.query<never, [number, number, string, string]>(
       `UPDATE members SET delivered = max(delivered, ?1), "read" = max("read", ?2) WHERE conv_id = ?3 AND "user" = ?4`,
     );
-    this.#raiseCursors = raw.transaction((updates: CursorUpdate[]) => {
+    const raiseAll = raw.transaction((updates: CursorUpdate[]) => {
       for (const u of updates) raise.run(u.delivered, u.read, u.conv, u.user);
     }).immediate;
+    this.#raiseCursors = (updates) => {
+      raiseAll(updates);
+      afterCommit();
+    };
 
     // A connection's device is reads here and a row or a last-seen time for the batch written
     // after the turn (connect-writer.ts): this one thread is the database's only writer, so the
