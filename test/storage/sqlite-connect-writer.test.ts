@@ -14,9 +14,9 @@ const dir = mkdtempSync(join(tmpdir(), "msgr-connect-writer-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 let n = 0;
-async function withStore(body: (s: SqliteBackend, path: string) => Promise<void>): Promise<void> {
+async function withStore(body: (s: SqliteBackend, path: string) => Promise<void>, warn?: (message: string) => void): Promise<void> {
   const path = join(dir, `db-${++n}.db`);
-  const s = openSqlite({ path, synchronous: "normal" });
+  const s = openSqlite({ path, synchronous: "normal", warn });
   try {
     await body(s, path);
   } finally {
@@ -106,4 +106,23 @@ test("a user provisioned through the admin API is written before admitUser retur
     expect(committed(path).users).toEqual(["heidi", "ivan"]);
     expect(await s.safety.admitUser("heidi", "admin", 2000)).toMatchObject({ created: false, user: { origin: "login", createdAt: 1000 } });
   });
+});
+
+test("a batch that cannot be written is said, kept, and written with the next one", async () => {
+  const warnings: string[] = [];
+  await withStore(async (s, path) => {
+    expect(await s.metadata.touchDevice("judy", "phone", 1000, 4)).toBe("new");
+    // Another connection takes the table away: the batch written after this turn fails.
+    const other = new Database(path);
+    other.run("ALTER TABLE devices RENAME TO devices_away");
+    await endOfTurn();
+    expect(warnings).toEqual([expect.stringContaining("registrations and last-seen times not written yet")]);
+    other.run("ALTER TABLE devices_away RENAME TO devices");
+    other.close();
+    // Still known from the batch, and written with the next one.
+    expect(await s.metadata.touchDevice("judy", "phone", 2000, 4)).toBe("known");
+    expect(await s.metadata.touchDevice("judy", "laptop", 2000, 4)).toBe("new");
+    await endOfTurn();
+    expect(committed(path).devices).toEqual(["judy/laptop", "judy/phone"]);
+  }, (m) => warnings.push(m));
 });

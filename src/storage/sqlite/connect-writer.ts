@@ -41,6 +41,8 @@ export class ConnectWriter {
     raw: Database,
     /** Told after each batch is written (the checkpointer watches the WAL grow). */
     private readonly afterCommit: () => void = () => {},
+    /** Hears that a batch written after its turn failed (it is kept and tried with the next one). */
+    private readonly warn: (message: string) => void = () => {},
   ) {
     // DO NOTHING: a row that exists already (written by another connection to the file since)
     // stays as it is, as the synchronous registration's conflict clause left it.
@@ -112,10 +114,13 @@ export class ConnectWriter {
     setImmediate(() => {
       this.#scheduled = false;
       // A failed write (the database locked past busy_timeout) keeps the batch for the next
-      // flush: a timer callback that threw would end the process.
+      // flush: a timer callback that threw would end the process. Said, not swallowed: until it
+      // is written, the batch's registrations would not survive a crash.
       try {
         this.flush();
-      } catch {}
+      } catch (err) {
+        this.warn(`SQLite: connections' registrations and last-seen times not written yet (${(err as Error).message}); kept for the next batch`);
+      }
     });
   }
 }

@@ -34,7 +34,7 @@ export interface SqliteOptions {
    * timestamps. Without pruning it is dropped, so appends do not maintain it.
    */
   pruning?: boolean;
-  /** Hears what the checkpoint thread could not do (checkpointer.ts); the server logs it. */
+  /** Hears what background work could not do (checkpoints, connections' registrations); the server logs it. */
   warn?: (message: string) => void;
 }
 
@@ -74,12 +74,13 @@ export function openSqlite(opts: SqliteOptions): SqliteBackend {
     migrate(orm, { migrationsFolder: MIGRATIONS });
     db.run(opts.pruning ? "CREATE INDEX IF NOT EXISTS messages_ts_idx ON messages (ts)" : "DROP INDEX IF EXISTS messages_ts_idx");
 
-    const checkpointer = opts.path === ":memory:" ? null : new Checkpointer(opts.path, opts.synchronous, opts.warn ?? (() => {}));
+    const warn = opts.warn ?? (() => {});
+    const checkpointer = opts.path === ":memory:" ? null : new Checkpointer(opts.path, opts.synchronous, warn);
     // The writers that commit often tell the checkpointer after each commit; the rest write little.
     const committed = checkpointer ? () => checkpointer.committed() : () => {};
     const messages = new SqliteMessageStore(db, undefined, committed);
     // What connections register, batched per turn for all three stores (one transaction).
-    const connects = new ConnectWriter(db, committed);
+    const connects = new ConnectWriter(db, committed, warn);
     const metadata = new SqliteMetadataStore(orm, db, connects, committed);
     return {
       messages,
