@@ -5,6 +5,7 @@
 
 import { DisconnectCode, PushKind } from "../proto/codes.ts";
 import { encodePush } from "../proto/codec.ts";
+import { messageOfFrame } from "../proto/message-frame.ts";
 import type { HiddenMessages, ReceiptPush, SyncConvState, WireMessage } from "../proto/types.ts";
 import type { NodeContext } from "./context.ts";
 import type { DeviceSession } from "./device-session.ts";
@@ -208,16 +209,25 @@ export class UserActor implements MailboxOwner {
     this.host.joinTopic(s, msg.conv, msg.seq);
   }
 
+  /**
+   * A live message past a gap: the device gets the missing ones from the store first. They are
+   * live sends too, heard out of order (in a cluster, two nodes that commit in one conversation
+   * publish on connections of their own, so a node can hear seq n + 1 before n): the device's own
+   * sends among them are skipped, as on the live path, where its ack carries them.
+   */
   private async fillThenDeliver(s: DeviceSession, msg: WireMessage, sent: number): Promise<void> {
-    const last = await this.stream(s, msg.conv, sent, msg.seq - 1);
+    const last = await this.stream(s, msg.conv, sent, msg.seq - 1, true);
     if (last < msg.seq - 1 || s.closed) return;
     if (!(msg.dev === s.device && msg.from === this.user) && !s.pushMessage(msg)) return;
     s.sent.set(msg.conv, msg.seq);
     this.host.joinTopic(s, msg.conv, msg.seq);
   }
 
-  /** Streams stored messages (after, upTo] to a device with flow control; returns the last seq sent. */
-  private async stream(s: DeviceSession, conv: string, after: number, upTo: number): Promise<number> {
+  /**
+   * Streams stored messages (after, upTo] to a device with flow control; returns the last seq sent.
+   * With `live`, the device's own messages are passed over (see fillThenDeliver).
+   */
+  private async stream(s: DeviceSession, conv: string, after: number, upTo: number, live = false): Promise<number> {
     let last = after;
     while (last < upTo && !s.closed) {
       const rows = await this.hidden.apply(conv, await this.ctx.messages.frames(conv, last, Math.min(PAGE, upTo - last)), FRAME_ROWS);
@@ -226,13 +236,19 @@ export class UserActor implements MailboxOwner {
         if (f.seq > upTo) break;
         // Unlike live delivery, a backlog includes the device's own messages: an ack it never
         // received, or local state it lost, must not leave a hole in its conversation.
-        if (!s.pushMessageFrame(f.frame)) return last;
+        if (!(live && this.sentBy(s, f.frame)) && !s.pushMessageFrame(f.frame)) return last;
         last = f.seq;
         s.sent.set(conv, last);
       }
       await s.drained(this.ctx.config.limits.socketBufferBytes);
     }
     return last;
+  }
+
+  /** Whether the stored MESSAGE push `frame` is one `s` sent (read back: only gap fills ask). */
+  private sentBy(s: DeviceSession, frame: Uint8Array): boolean {
+    const m = messageOfFrame(frame);
+    return m.dev === s.device && m.from === this.user;
   }
 
   /** Streams whatever each live device is missing in any conversation (after a bus outage). */

@@ -6,7 +6,8 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { Client, type WireMessage } from "../../src/sdk/index.ts";
 import { collect, HARNESS_START_MS, nextEvent, startHarness, until, type Harness } from "../helpers/harness.ts";
-import { forEachTopology } from "../helpers/topology.ts";
+import { embeddedOnly, forEachTopology } from "../helpers/topology.ts";
+import type { BusEvent } from "../../src/bus/events.ts";
 
 forEachTopology((topology) => {
   let h: Harness;
@@ -39,6 +40,43 @@ forEachTopology((topology) => {
     // One server holds all five devices: after each device's first message, the topic wrote them.
     if (topology === "embedded") expect((await h.metric("msgr_messages_fanned_out_total")) - fannedOut).toBeGreaterThan(n * 3);
     for (const c of all) c.close();
+  });
+
+  embeddedOnly(topology, "reorders the node's bus", () => {
+    test("messages heard out of order are filled from the store, and a device's own sends among them still not pushed to it", async () => {
+      // In a cluster, two nodes committing in one conversation publish on connections of their
+      // own, so a node can hear seq n + 1 before n. Here the node's bus holds back ann-1's message
+      // until ben's, after it, is published.
+      const ann = [await h.client("fo3-ann", "ann-1"), await h.client("fo3-ann", "ann-2")];
+      const ben = await h.client("fo3-ben");
+      const cat = await h.client("fo3-cat");
+      const all = [...ann, ben, cat];
+      const logs = all.map(collect);
+      const g = await ann[0]!.createGroup("reordered", ["fo3-ben", "fo3-cat"]);
+      await until(() => logs.every((l) => seqsIn(l, g.id).length === 1), 10_000, "the group's first message everywhere");
+      const { bus } = h.embedded.node.ctx;
+      const publish = bus.publish.bind(bus);
+      let held: BusEvent | undefined;
+      bus.publish = (subject, e) => {
+        if (e.t !== "msg" || e.msg.conv !== g.id) return publish(subject, e);
+        if (e.msg.from === "fo3-ann") return void (held = e);
+        publish(subject, e);
+        publish(subject, held!);
+      };
+      try {
+        const delivered = await h.metric("msgr_messages_delivered_total");
+        expect((await ann[0]!.send(g.id, "own")).seq).toBe(2);
+        expect((await ben.send(g.id, "later")).seq).toBe(3);
+        await until(() => logs.every((l) => seqsIn(l, g.id).length === 3), 10_000, "both messages on every device");
+        for (const l of logs) expect(seqsIn(l, g.id)).toEqual([1, 2, 3]);
+        // Written to the devices that did not send them: ann-1 gets ben's alone, ben ann-1's alone.
+        await until(async () => (await h.metric("msgr_messages_delivered_total")) - delivered >= 6, 10_000, "delivery count");
+        expect((await h.metric("msgr_messages_delivered_total")) - delivered).toBe(6);
+      } finally {
+        bus.publish = publish;
+      }
+      for (const c of all) c.close();
+    });
   });
 
   test("a device that connects, or resyncs, while messages flow misses none; a removed member gets no more", async () => {
