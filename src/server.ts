@@ -27,6 +27,7 @@ import { openPushNotifier } from "./push/open.ts";
 import { Safety } from "./safety/safety.ts";
 import { E2ee } from "./e2ee/service.ts";
 import { MessageView } from "./lifecycle/message-view.ts";
+import { IdleCollector } from "./idle-collector.ts";
 
 export interface RunningServer {
   /** ws://host:port/v1/ws (wss:// with server.tlsCertFile) */
@@ -43,6 +44,8 @@ export interface RunningServer {
 
 /** A backend that has not answered its readiness probe within this long is reported down. */
 const READY_PROBE_TIMEOUT_MS = 2_000;
+/** How often the idle collector compares the node's traffic with its busiest interval. */
+const IDLE_COLLECT_INTERVAL_MS = 1_000;
 
 export function createLogger(config: Config): Logger {
   return pino({
@@ -113,6 +116,8 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   const metricsListener = config.metrics.listen ? startMetricsListener(config.metrics.listen, metrics.registry, config.metrics.token) : null;
 
   const sweeper = setInterval(() => node.sweep(clock.now()), Math.min(1000, config.heartbeat.intervalMs / 2));
+  const idle = new IdleCollector(() => metrics.framesIn.n + metrics.framesOut.n, () => Bun.gc(true));
+  const collector = setInterval(() => idle.tick(), IDLE_COLLECT_INTERVAL_MS);
   const mediaSweeper = startMediaSweeper(ctx.media, config.media.sweepIntervalMs, log);
   const retention = config.storage.retentionSeconds;
   // Stores with a TTL (the log-backed one) expire messages themselves.
@@ -156,6 +161,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
       log.info({ connections: node.sessionCount }, "draining");
       edge.stop(false);
       clearInterval(sweeper);
+      clearInterval(collector);
       if (pruner) clearInterval(pruner);
       if (expirySweeper) clearInterval(expirySweeper);
       await expiring;

@@ -19,8 +19,13 @@ import { totalRssKiB } from "../lib/proc-stats.ts";
 import { eachTarget, measured, stageLabel, withGenerators, withTarget, type ScenarioContext } from "./context.ts";
 import type { ConnectionsFigures, ConnectionsTarget, ScenarioResult } from "./types.ts";
 
-/** Lets a fresh server finish starting (JIT, allocator) before its baseline memory is read. */
-const SETTLE_MS = 1_000;
+/**
+ * Lets a fresh server finish starting (JIT, allocator), and a server that tidies up after a burst
+ * (msgr's idle collector, src/idle-collector.ts, within 2 s of the burst's end) finish the
+ * warm-up's, before its baseline memory is read: otherwise the warm-up's garbage, collected
+ * during the measured hold, would make the measured connections look cheaper than they are.
+ */
+const SETTLE_MS = 3_000;
 /** Warm-up connections per server process. */
 const WARM_UP_PER_SERVER = 1_000;
 
