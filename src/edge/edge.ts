@@ -51,9 +51,10 @@ export function startEdge(deps: RouteDeps): EdgeListener<SocketData> {
       return refuse({ status: 426, code: "upgrade-required", message: "connect with a WebSocket" });
     }
     if (!deps.ready()) return refuseUpgrade({ status: 503, code: "draining", message: "server is shutting down" }, req);
-    return then(authenticateUpgrade(deps, req, url), (claims) => {
+    const offered = offeredSubprotocols(req);
+    return then(authenticateUpgrade(deps, req, url, offered), (claims) => {
       if ("status" in claims) return refuseUpgrade(claims, req);
-      const headers = offeredSubprotocols(req).length > 0 ? { "Sec-WebSocket-Protocol": SUBPROTOCOL } : undefined;
+      const headers = offered.length > 0 ? { "Sec-WebSocket-Protocol": SUBPROTOCOL } : undefined;
       if (server.upgrade(req, { data: { claims, server }, headers })) return undefined;
       return refuseUpgrade({ status: 400, code: "upgrade-failed", message: "WebSocket upgrade failed" }, req);
     });

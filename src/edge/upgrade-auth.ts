@@ -53,7 +53,9 @@ export function bearerToken(req: Request): string | null {
 
 /** Subprotocols the client offered, trimmed. */
 export function offeredSubprotocols(req: Request): string[] {
-  return (req.headers.get("sec-websocket-protocol") ?? "")
+  const offered = req.headers.get("sec-websocket-protocol");
+  if (!offered) return [];
+  return offered
     .split(",")
     .map((s) => s.trim())
     .filter(Boolean);
@@ -79,14 +81,13 @@ export function verify(deps: UpgradeDeps, token: string): AccessClaims | Refusal
  * header and the stores answer synchronously (embedded), so that the edge upgrades in the
  * request's own turn; a promise otherwise (a ticket, or a networked store).
  */
-export function authenticateUpgrade(deps: UpgradeDeps, req: Request, url: URL): MaybeAsync<AccessClaims | Refusal> {
+export function authenticateUpgrade(deps: UpgradeDeps, req: Request, url: URL, offered = offeredSubprotocols(req)): MaybeAsync<AccessClaims | Refusal> {
   if (!originAllowed(deps.config, req.headers.get("origin"), req.headers.get("host"))) {
     return { status: 403, code: "origin-not-allowed", message: "this Origin may not connect; add it to server.allowedOrigins" };
   }
   if (url.searchParams.has("token") || url.searchParams.has("access_token")) {
     return { status: 400, code: "token-in-url", message: "access tokens in URLs are refused (they end up in logs); use a ticket or a header" };
   }
-  const offered = offeredSubprotocols(req);
   if (offered.length > 0 && !offered.includes(SUBPROTOCOL)) {
     return { status: 400, code: "unsupported-subprotocol", message: `offer the ${SUBPROTOCOL} subprotocol` };
   }
