@@ -4,16 +4,18 @@
 // or encoding a message object per row. Read back only for the rare replayed message that must
 // change on the way out (it was removed, it expired, the reader hid it).
 
-import { PushKind } from "./codes.ts";
-import { decodeServerFrame, encodePush } from "./codec.ts";
+import { FrameType, PushKind } from "./codes.ts";
+import { decodeServerFrame } from "./codec.ts";
+import { packMessageFrame } from "./flat-frame.ts";
 import type { WireMessage } from "./types.ts";
 import { ObjectMemo } from "../object-memo.ts";
 
+const MESSAGE_PUSH = [FrameType.Push, PushKind.Message];
 const encoded = new ObjectMemo<WireMessage, Uint8Array>("msgr.messageFrame");
 
 /** The MESSAGE push of `msg`, encoded once per object (so `msg` must not change after). */
 export function messageFrame(msg: WireMessage): Uint8Array {
-  return encoded.get(msg) ?? encoded.set(msg, encodePush(PushKind.Message, msg));
+  return encoded.get(msg) ?? encoded.set(msg, packMessageFrame(MESSAGE_PUSH, msg));
 }
 
 /** The message a MESSAGE push carries (the server's own frames: their shape is not checked again). */

@@ -4,7 +4,8 @@
 import { expect, test } from "bun:test";
 import { Packr } from "msgpackr";
 import { rng } from "../../fuzz/generator.ts";
-import { packFlatFrame } from "../../src/proto/flat-frame.ts";
+import { packFlatFrame, packMessageFrame } from "../../src/proto/flat-frame.ts";
+import type { WireMessage } from "../../src/proto/types.ts";
 import { decodeServerFrame, encodePush, MSGPACK_OPTIONS, unpack } from "../../src/proto/codec.ts";
 import { PushKind } from "../../src/proto/codes.ts";
 
@@ -66,4 +67,20 @@ test("anything not flat is left to msgpackr", () => {
 test("a MESSAGE push decodes to the message", () => {
   const msg = { conv: "c1", seq: 42, id: 7250000000000000001n, from: "ann", dev: "phone", cid: "m-1", kind: 1, body: new Uint8Array([1, 2, 3]), ts: 1795955259459, ref: 7 };
   expect(unpack(encodePush(PushKind.Message, msg))).toEqual([3, PushKind.Message, msg]);
+});
+
+test("a message's frame is byte for byte what msgpackr writes for it, optional fields or not", () => {
+  const r = rng(20261130);
+  const pick = <T>(xs: readonly T[]) => xs[Math.floor(r() * xs.length)]!;
+  const someNumber = () => pick(edgeNumbers.filter((n) => Number.isFinite(n)));
+  for (let i = 0; i < 500; i++) {
+    // Built in WireMessage's order, as the stores build them.
+    const body = new Uint8Array(Math.floor(r() * r() * 70_000)).map((_, k) => k * 3);
+    const msg: WireMessage = { conv: pick(edgeStrings), seq: someNumber(), id: pick(edgeBigInts), from: pick(edgeStrings), dev: pick(edgeStrings), cid: pick(edgeStrings), kind: someNumber(), body, ts: someNumber() };
+    if (r() < 0.3) msg.media = pick(edgeStrings);
+    if (r() < 0.3) msg.ref = someNumber();
+    if (r() < 0.3) msg.edited = someNumber();
+    if (r() < 0.3) msg.exp = someNumber();
+    expect(Buffer.from(packMessageFrame([3, PushKind.Message], msg)).equals(packr.pack([3, PushKind.Message, msg]))).toBe(true);
+  }
 });
