@@ -12,24 +12,27 @@ export class SnowflakeGenerator {
   private lastMs = 0;
   private counter = 0;
   private readonly node: bigint;
+  /** The id's bits above the counter for lastMs: one BigInt per millisecond, not three per id. */
+  private high: bigint;
 
   constructor(nodeId: number, private readonly now: () => number = Date.now) {
     if (!Number.isInteger(nodeId) || nodeId < 0 || nodeId > 1023) throw new RangeError("node id must be 0..1023");
     this.node = BigInt(nodeId);
+    this.high = this.node << COUNTER_BITS;
   }
 
   next(): bigint {
     const ms = this.now() - SNOWFLAKE_EPOCH_MS;
-    if (ms > this.lastMs) {
-      this.lastMs = ms;
-      this.counter = 0;
-    } else if (this.counter < MAX_COUNTER) {
-      this.counter++;
-    } else {
-      this.lastMs++;
-      this.counter = 0;
-    }
-    return (BigInt(this.lastMs) << (NODE_BITS + COUNTER_BITS)) | (this.node << COUNTER_BITS) | BigInt(this.counter);
+    if (ms > this.lastMs) this.startMs(ms);
+    else if (this.counter < MAX_COUNTER) this.counter++;
+    else this.startMs(this.lastMs + 1);
+    return this.high | BigInt(this.counter);
+  }
+
+  private startMs(ms: number): void {
+    this.lastMs = ms;
+    this.counter = 0;
+    this.high = (BigInt(ms) << (NODE_BITS + COUNTER_BITS)) | (this.node << COUNTER_BITS);
   }
 }
 

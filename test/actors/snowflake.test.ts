@@ -23,6 +23,14 @@ describe("snowflake ids", () => {
     }
   });
 
+  test("a clock before the epoch still gives increasing ids that name their node", () => {
+    const g = new SnowflakeGenerator(5, () => SNOWFLAKE_EPOCH_MS - 1_000);
+    const [a, b] = [g.next(), g.next()];
+    expect(b > a).toBe(true);
+    expect(snowflakeParts(a).node).toBe(5);
+    expect(snowflakeParts(b).node).toBe(5);
+  });
+
   test("a node id outside 0..1023 is refused", () => {
     expect(() => new SnowflakeGenerator(1024)).toThrow(RangeError);
     expect(() => new SnowflakeGenerator(-1)).toThrow(RangeError);
