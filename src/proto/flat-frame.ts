@@ -79,25 +79,9 @@ export function packFlatFrame(head: readonly number[], body: object): Uint8Array
   return t.slice(0, p);
 }
 
-/** Keys as msgpackr writes them (fixstr: every key here is ASCII and under 32 characters). */
-function fixKey(k: string): number[] {
-  return [0xa0 | k.length, ...[...k].map((c) => c.charCodeAt(0))];
-}
-const K = {
-  conv: fixKey("conv"),
-  seq: fixKey("seq"),
-  id: fixKey("id"),
-  from: fixKey("from"),
-  dev: fixKey("dev"),
-  cid: fixKey("cid"),
-  kind: fixKey("kind"),
-  body: fixKey("body"),
-  ts: fixKey("ts"),
-  media: fixKey("media"),
-  ref: fixKey("ref"),
-  edited: fixKey("edited"),
-  exp: fixKey("exp"),
-};
+/** A message's keys in WireMessage's order, each as msgpackr writes it (a fixstr: ASCII, under 32 characters). */
+const MESSAGE_KEYS = ["conv", "seq", "id", "from", "dev", "cid", "kind", "body", "ts", "media", "ref", "edited", "exp"] as const;
+const K = Object.fromEntries(MESSAGE_KEYS.map((k) => [k, [0xa0 | k.length, ...[...k].map((c) => c.charCodeAt(0))]])) as Record<(typeof MESSAGE_KEYS)[number], number[]>;
 
 function writeKey(t: Uint8Array, p: number, key: number[]): number {
   for (let i = 0; i < key.length; i++) t[p++] = key[i]!;
@@ -105,7 +89,7 @@ function writeKey(t: Uint8Array, p: number, key: number[]): number {
 }
 
 /**
- * `[...head, m]` for a message (a MESSAGE push, a page of history), its fields written by name in
+ * `[...head, m]` for a message (a MESSAGE push), its fields written by name in
  * the order WireMessage declares them: the bytes msgpackr writes for a message object built in
  * that order, as the stores build them. The general writer above reads an object's keys and
  * switches on each value's type, and on the live path it sees acks, receipts and messages of
