@@ -37,14 +37,8 @@ export function packFlatFrame(head: readonly number[], body: object): Uint8Array
     else if (v === null || v === undefined || typeof v === "number" || typeof v === "bigint" || typeof v === "boolean") max += 9;
     else return null;
   }
-  if (max > scratch.length) {
-    scratch = new Uint8Array(Math.max(max, scratch.length * 2));
-    view = new DataView(scratch.buffer);
-  }
-  const t = scratch;
-  let p = 0;
-  t[p++] = 0x90 | (head.length + 1);
-  for (const n of head) p = writeNumber(t, p, n);
+  const t = reserve(max);
+  let p = writeHead(t, head);
   // msgpackr writes every object as a map 16, whatever its size (its default variableMapSize: false).
   t[p++] = 0xde;
   t[p++] = keys.length >> 8;
@@ -102,14 +96,8 @@ export function packMessageFrame(head: readonly number[], m: WireMessage): Uint8
   // Keys (7 bytes at most) and numbers (9) of all 13 fields, plus the strings and the body.
   let max = 4 + head.length * 9 + 13 * 16 + 5 * 5 + 3 * (conv.length + from.length + dev.length + cid.length) + body.byteLength;
   if (media !== undefined) max += 3 * media.length;
-  if (max > scratch.length) {
-    scratch = new Uint8Array(Math.max(max, scratch.length * 2));
-    view = new DataView(scratch.buffer);
-  }
-  const t = scratch;
-  let p = 0;
-  t[p++] = 0x90 | (head.length + 1);
-  for (let i = 0; i < head.length; i++) p = writeNumber(t, p, head[i]!);
+  const t = reserve(max);
+  let p = writeHead(t, head);
   const keys = 9 + (media !== undefined ? 1 : 0) + (ref !== undefined ? 1 : 0) + (edited !== undefined ? 1 : 0) + (exp !== undefined ? 1 : 0);
   t[p++] = 0xde;
   t[p++] = 0;
@@ -128,6 +116,23 @@ export function packMessageFrame(head: readonly number[], m: WireMessage): Uint8
   if (edited !== undefined) p = writeNumber(t, writeKey(t, p, K.edited), edited);
   if (exp !== undefined) p = writeNumber(t, writeKey(t, p, K.exp), exp);
   return t.slice(0, p);
+}
+
+/** The scratch buffer, grown to hold at least `max` bytes. */
+function reserve(max: number): Uint8Array {
+  if (max > scratch.length) {
+    scratch = new Uint8Array(Math.max(max, scratch.length * 2));
+    view = new DataView(scratch.buffer);
+  }
+  return scratch;
+}
+
+/** The frame's array header and its numbers, at the buffer's start; returns where the body goes. */
+function writeHead(t: Uint8Array, head: readonly number[]): number {
+  let p = 0;
+  t[p++] = 0x90 | (head.length + 1);
+  for (let i = 0; i < head.length; i++) p = writeNumber(t, p, head[i]!);
+  return p;
 }
 
 function writeNumber(t: Uint8Array, p: number, v: number): number {
