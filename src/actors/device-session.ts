@@ -116,6 +116,16 @@ export class DeviceSession {
   }
 
   /**
+   * Drops what an idle connection no longer needs (Node.sweep): a command bucket that has filled
+   * up again, error counts whose window has passed. Each is made again on next use, as it was.
+   */
+  shed(now: number): void {
+    if (this.commandBucket?.full(now)) this.commandBucket = null;
+    if (this.badFrames?.over(now, ERROR_WINDOW_MS)) this.badFrames = null;
+    if (this.refusals?.over(now, ERROR_WINDOW_MS)) this.refusals = null;
+  }
+
+  /**
    * Counts a protocol error; returns true (and closes the connection) when the device has sent
    * too many bad frames recently to be anything but broken or abusive.
    */
@@ -148,6 +158,11 @@ class WindowCount {
       this.n = 0;
     }
     return ++this.n;
+  }
+
+  /** Whether the window has passed at `now`: the next event starts a new one. */
+  over(now: number, windowMs: number): boolean {
+    return now - this.start >= windowMs;
   }
 }
 

@@ -279,16 +279,21 @@ export class Node implements UserActorHost, ConversationHost, AccessHost, Fanout
 
   // ---- housekeeping -----------------------------------------------------------------------
 
-  /** Closes dead, expired and silent connections and drops idle conversation actors. */
+  /**
+   * Closes dead, expired and silent connections, drops idle conversation actors, and sheds what
+   * idle users and connections no longer need (full rate buckets, passed error windows).
+   */
   sweep(now: number): void {
     const { heartbeat } = this.ctx.config;
     // Closing a session replaces its user's list (and may drop the user): each loop goes on over
     // what it started with.
     for (const a of this.users.values()) {
+      a.shed(now);
       for (const s of a.sessions) {
         if (!s.connected && now - s.openedAt > heartbeat.connectTimeoutMs) s.close(DisconnectCode.ConnectTimeout, "no CONNECT in time");
         else if (now - s.lastFrameAt > heartbeat.timeoutMs) s.close(DisconnectCode.HeartbeatTimeout, "no heartbeat");
         else if (now >= s.expiresAt) s.close(DisconnectCode.TokenExpired, "access token expired");
+        else s.shed(now);
       }
     }
     for (const [id, a] of this.convs) {

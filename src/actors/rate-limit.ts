@@ -1,5 +1,8 @@
 // Token buckets: `perSecond` sustained, `burst` at once. Time comes from the caller (a Clock
 // reading), so the buckets never look at the wall clock themselves.
+//
+// A bucket that has filled up again is what a new one would be, so its holder may drop it
+// (`full`): an idle connection then carries none (Node.sweep sheds them).
 
 import type { RateClass, RateLimit } from "../config/config.ts";
 
@@ -28,6 +31,11 @@ export class TokenBucket {
     }
     return Math.max(1, Math.ceil(((1 - this.tokens) * 1000) / this.perSecond));
   }
+
+  /** Whether the bucket is back to its burst at `now`: forgetting it changes nothing. */
+  full(now: number): boolean {
+    return this.tokens + ((now - this.last) * this.perSecond) / 1000 >= this.burst;
+  }
 }
 
 /**
@@ -48,5 +56,17 @@ export class RateLimits {
       this.buckets[cls] = b = new TokenBucket(r.perSecond, r.burst, now);
     }
     return b.take(now);
+  }
+
+  /** Forgets the buckets that are full at `now`; true when none is left (the holder may drop this). */
+  shed(now: number): boolean {
+    let left = false;
+    for (const cls in this.buckets) {
+      const b = this.buckets[cls as RateClass];
+      if (!b) continue;
+      if (b.full(now)) this.buckets[cls as RateClass] = undefined;
+      else left = true;
+    }
+    return !left;
   }
 }

@@ -14,6 +14,7 @@ import type { BusEvent, ConversationEvent, ReceiptEvent } from "../bus/events.ts
 import { allBut } from "./receipt-audience.ts";
 import { Mailbox, type MailboxOwner } from "./mailbox.ts";
 import { RateLimits } from "./rate-limit.ts";
+import type { RateClass } from "../config/config.ts";
 import { receiptFor } from "../safety/policy.ts";
 import { HiddenFilter } from "../lifecycle/hidden-filter.ts";
 import { FRAME_ROWS } from "../lifecycle/page-rows.ts";
@@ -48,12 +49,12 @@ export class UserActor implements MailboxOwner {
   sessions: readonly DeviceSession[] = [];
   /** Leaves the user's bus subject; set by the node that subscribed it. */
   busOff: Unsubscribe = NOT_SUBSCRIBED;
-  /** This user's command rates on this node (config `rates`). */
-  readonly rates: RateLimits;
+  /** This user's command rates on this node (config `rates`); none while every bucket is full. */
+  private limits: RateLimits | null = null;
   /** conversation id -> seq of the first message this user may receive. */
   private readonly convs = new Map<string, number>();
-  /** Messages this user hid for themselves (delete for me): tombstones in what they read back. */
-  readonly hidden: HiddenFilter;
+  /** Made when first read (most connections never read history); see `hidden`. */
+  private hiddenFilter: HiddenFilter | null = null;
   /**
    * Conversations in which every device of this user gets messages by the native fan-out: their
    * message events need nothing from this actor. Forgotten for a conversation when a device
@@ -67,8 +68,21 @@ export class UserActor implements MailboxOwner {
     private readonly host: UserActorHost,
   ) {
     this.mailbox = new Mailbox(this);
-    this.rates = new RateLimits(ctx.config.rates);
-    this.hidden = new HiddenFilter(user, ctx.metadata);
+  }
+
+  /** Messages this user hid for themselves (delete for me): tombstones in what they read back. */
+  get hidden(): HiddenFilter {
+    return (this.hiddenFilter ??= new HiddenFilter(this.user, this.ctx.metadata));
+  }
+
+  /** Takes a token of the user's rate for `cls`: 0 when the command may run now, else ms to wait. */
+  takeRate(cls: RateClass, now: number): number {
+    return (this.limits ??= new RateLimits(this.ctx.config.rates)).take(cls, now);
+  }
+
+  /** Drops the rate buckets that have filled up again (Node.sweep): an idle user carries none. */
+  shed(now: number): void {
+    if (this.limits?.shed(now)) this.limits = null;
   }
 
   mailboxFailed(err: unknown): void {
@@ -160,7 +174,8 @@ export class UserActor implements MailboxOwner {
           }
         });
       case "notice":
-        if (event.kind === PushKind.Hidden) this.hidden.heard((event.body as HiddenMessages).conv);
+        // Not made yet: it reads the store when first used, where the notice's change was written first.
+        if (event.kind === PushKind.Hidden) this.hiddenFilter?.heard((event.body as HiddenMessages).conv);
         return this.mailbox.enqueue(() => {
           for (const s of this.sessions) if (s.synced) s.push(event.kind, event.body);
         });

@@ -4,9 +4,7 @@
 // where there is someone to answer) and never ends the process.
 
 import type { Server, ServerWebSocket } from "bun";
-import type { AccessClaims } from "../auth/tokens.ts";
 import { decodeLimits, handleFrame } from "../actors/commands/dispatch.ts";
-import type { DeviceSession } from "../actors/device-session.ts";
 import { DisconnectCode, ErrorCode, SUBPROTOCOL } from "../proto/codes.ts";
 import { then, type MaybeAsync } from "../maybe-async.ts";
 import { ThrottledLog } from "../throttled-log.ts";
@@ -19,18 +17,13 @@ import { authenticateUpgrade, offeredSubprotocols, refuse, type Refusal } from "
 
 export const WS_PATH = "/v1/ws";
 
+/** The answer to a client that offered subprotocols (browsers): the one it speaks. */
+const SUBPROTOCOL_HEADERS = { "Sec-WebSocket-Protocol": SUBPROTOCOL };
+
 /** Room above the slow-consumer limit for the close frame (at most 125 bytes) and its header. */
 const CLOSE_FRAME_ROOM = 1024;
 
-interface SocketData {
-  claims: AccessClaims;
-  /** The listener it came in on (a TLS reload adds one; see listener.ts). */
-  server: Server<SocketData>;
-  transport?: SocketTransport;
-  session?: DeviceSession;
-}
-
-export function startEdge(deps: RouteDeps): EdgeListener<SocketData> {
+export function startEdge(deps: RouteDeps): EdgeListener<SocketTransport> {
   const { config, node } = deps;
   const { ctx } = node;
   const limits = decodeLimits(node);
@@ -44,7 +37,7 @@ export function startEdge(deps: RouteDeps): EdgeListener<SocketData> {
   };
   const flusher = new Flusher((err) => fault("socket-flush", err));
 
-  function serveRequest(req: Request, server: Server<SocketData>): MaybeAsync<Response | undefined> {
+  function serveRequest(req: Request, server: Server<SocketTransport>): MaybeAsync<Response | undefined> {
     const url = new URL(req.url);
     if (url.pathname !== WS_PATH) return routeHttp(deps, req, url);
     if (req.headers.get("upgrade")?.toLowerCase() !== "websocket") {
@@ -54,8 +47,10 @@ export function startEdge(deps: RouteDeps): EdgeListener<SocketData> {
     const offered = offeredSubprotocols(req);
     return then(authenticateUpgrade(deps, req, url, offered), (claims) => {
       if ("status" in claims) return refuseUpgrade(claims, req);
-      const headers = offered.length > 0 ? { "Sec-WebSocket-Protocol": SUBPROTOCOL } : undefined;
-      if (server.upgrade(req, { data: { claims, server }, headers })) return undefined;
+      const headers = offered.length > 0 ? SUBPROTOCOL_HEADERS : undefined;
+      // The socket's data is its transport, which keeps the listener it came in on (a TLS reload adds one; see listener.ts).
+      const transport = new SocketTransport(claims, server, config.limits.socketBufferBytes, flusher);
+      if (server.upgrade(req, { data: transport, headers })) return undefined;
       return refuseUpgrade({ status: 400, code: "upgrade-failed", message: "WebSocket upgrade failed" }, req);
     });
   }
@@ -75,7 +70,7 @@ export function startEdge(deps: RouteDeps): EdgeListener<SocketData> {
   };
 
   // Bun.serve, plus TLS (server.tlsCertFile) reloaded on SIGHUP or when the files change.
-  const listener = serveEdge<SocketData>(config.server, node.ctx.log, {
+  const listener = serveEdge<SocketTransport>(config.server, node.ctx.log, {
     hostname: config.server.host,
     port: config.server.port,
     reusePort: config.server.reusePort,
@@ -99,17 +94,19 @@ export function startEdge(deps: RouteDeps): EdgeListener<SocketData> {
       closeOnBackpressureLimit: true,
       idleTimeout: Math.min(960, Math.ceil(config.heartbeat.timeoutMs / 1000) + 10),
       perMessageDeflate: false,
-      open(ws: ServerWebSocket<SocketData>) {
+      open(ws: ServerWebSocket<SocketTransport>) {
         try {
-          const transport = new SocketTransport(ws as ServerWebSocket<unknown>, ws.data.server as Server<unknown>, config.limits.socketBufferBytes, flusher);
-          ws.data.transport = transport;
-          ws.data.session = node.openSession(transport, ws.data.claims);
+          const t = ws.data;
+          t.opened(ws);
+          const claims = t.claims!;
+          t.claims = null;
+          t.session = node.openSession(t, claims);
         } catch (err) {
           fault("socket-open", err);
           ws.close(DisconnectCode.ServerError, "server error; reconnect");
         }
       },
-      message(ws: ServerWebSocket<SocketData>, msg) {
+      message(ws: ServerWebSocket<SocketTransport>, msg) {
         const s = ws.data.session;
         if (!s) return;
         if (typeof msg === "string") {
@@ -119,16 +116,16 @@ export function startEdge(deps: RouteDeps): EdgeListener<SocketData> {
         }
         handleFrame(node, s, msg, limits);
       },
-      drain(ws: ServerWebSocket<SocketData>) {
+      drain(ws: ServerWebSocket<SocketTransport>) {
         try {
-          ws.data.transport?.onDrain();
+          ws.data.onDrain();
         } catch (err) {
           fault("socket-drain", err);
         }
       },
-      close(ws: ServerWebSocket<SocketData>) {
+      close(ws: ServerWebSocket<SocketTransport>) {
         try {
-          ws.data.transport?.markClosed();
+          ws.data.markClosed();
           if (ws.data.session) node.closeSession(ws.data.session);
         } catch (err) {
           fault("socket-close", err);

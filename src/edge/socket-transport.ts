@@ -9,8 +9,14 @@
 // connection: the client would see 1006 mid-frame. So uWebSockets' limit is set above ours
 // (edge.ts), and a frame that would take the socket past ours is not written; the caller closes
 // with 4002, and that close frame still fits behind everything already queued.
+//
+// It is also the socket's own data (Bun's ws.data): made at the upgrade with who authenticated,
+// it gets its socket when that opens, and then holds the device's session. One object per
+// connection where there were three (data, claims, transport).
 
 import type { Server, ServerWebSocket } from "bun";
+import type { AccessClaims } from "../auth/tokens.ts";
+import type { DeviceSession } from "../actors/device-session.ts";
 import type { Transport } from "../actors/transport.ts";
 import type { Flusher } from "./flusher.ts";
 
@@ -19,19 +25,32 @@ const EARLY_FLUSH_BYTES = 64 * 1024;
 
 export class SocketTransport implements Transport {
   closed = false;
+  /** Set when the socket opens (open()); nothing is written before. */
+  private ws!: ServerWebSocket<SocketTransport>;
+  /** Who authenticated at the upgrade, until the node has opened the device's session. */
+  claims: AccessClaims | null;
+  /** The device's session once the socket is open. */
+  session: DeviceSession | null = null;
   /** Frames written this turn, sent by flush(); null when there are none (most sockets, most turns). */
   private queue: Uint8Array[] | null = null;
   private queuedBytes = 0;
   private drainWaiters: (() => void)[] | null = null;
 
   constructor(
-    private readonly ws: ServerWebSocket<unknown>,
+    claims: AccessClaims,
     /** The listener the socket came in on (one of several for a moment after a TLS reload). */
-    readonly server: Server<unknown>,
+    readonly server: Server<SocketTransport>,
     /** Bytes the socket may hold unread before the device counts as a slow consumer. */
     private readonly limit: number,
     private readonly flusher: Flusher,
-  ) {}
+  ) {
+    this.claims = claims;
+  }
+
+  /** The socket opened (Bun's `open`): frames may be written to it from now on. */
+  opened(ws: ServerWebSocket<SocketTransport>): void {
+    this.ws = ws;
+  }
 
   send(frame: Uint8Array): boolean {
     if (this.closed) return false;

@@ -101,7 +101,7 @@ function admit(node: Node, s: DeviceSession, command: Command<MethodId>, method:
   if (!user) throw new CommandError(ErrorCode.Unavailable, "session is closing", 1000);
   if (s.inflight >= limits.maxInflightPerConnection) throw rateLimited(`more than ${limits.maxInflightPerConnection} commands in flight`, INFLIGHT_RETRY_MS);
   if (command.rate) {
-    const w = user.rates.take(command.rate, now);
+    const w = user.takeRate(command.rate, now);
     if (w > 0) throw rateLimited(command.rate, w);
   }
   return user;
