@@ -417,10 +417,17 @@ export class Client extends Emitter<ClientEvents> {
   private received(m: P.WireMessage): void {
     let c = this.convCursors.get(m.conv);
     if (!c) this.convCursors.set(m.conv, (c = new ConversationCursor(m.seq - 1)));
+    const me = this.session?.user;
+    // The usual case, the next message with none held back: released as it is.
+    if (c.next(m)) {
+      this.emit("message", m);
+      if (this.opts.autoAck && m.from !== me) this.receipts.add(m.conv, m.seq);
+      return;
+    }
     const ready = c.accept(m);
     if (ready.length === 0) return;
     for (const x of ready) this.emit("message", x);
-    if (this.opts.autoAck && ready.some((x) => x.from !== this.session?.user)) this.receipts.add(m.conv, c.seq);
+    if (this.opts.autoAck && ready.some((x) => x.from !== me)) this.receipts.add(m.conv, c.seq);
   }
 
   // ---- messaging ----------------------------------------------------------------------------

@@ -9,6 +9,16 @@ export class ConversationCursor {
 
   constructor(public seq: number) {}
 
+  /**
+   * Accepts `m` when it is the next message and none is held back: true, and it is released
+   * alone. Otherwise nothing changes; accept() takes it.
+   */
+  next(m: WireMessage): boolean {
+    if (m.seq !== this.seq + 1 || this.early.size > 0) return false;
+    this.seq = m.seq;
+    return true;
+  }
+
   /** Accepts a message; returns the messages now releasable, in order (possibly none). */
   accept(m: WireMessage): WireMessage[] {
     if (m.seq <= this.seq || this.early.has(m.seq)) return [];
