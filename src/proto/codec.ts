@@ -6,10 +6,10 @@
 //   Push     [3, kind, body]           server -> client
 
 import { Packr, Unpackr } from "msgpackr";
-import { ErrorCode, FrameType, type ErrorCodeId, type MethodId, type PushKindId } from "./codes.ts";
+import { ErrorCode, FrameType, PushKind, type ErrorCodeId, type MethodId, type PushKindId } from "./codes.ts";
 import { DEFAULT_DECODE_LIMITS, type DecodeLimits } from "./limits.ts";
 import { packFlatFrame } from "./flat-frame.ts";
-import { NOT_READ, readFrame } from "./frame-reader.ts";
+import { NOT_READ, readFrame, readMessagePush } from "./frame-reader.ts";
 import { scanMsgpack } from "./scan.ts";
 import { isMethod, ParamError, validateParams, type ParamsOf } from "./schema.ts";
 
@@ -125,6 +125,8 @@ export function encodePush(kind: PushKindId, body: object): Uint8Array {
 
 /** Client side: decodes a server frame. The server is trusted to be well-formed, but the shape is still checked. */
 export function decodeServerFrame(buf: Uint8Array): ServerFrame {
+  const message = readMessagePush(buf, FrameType.Push, PushKind.Message);
+  if (message !== NOT_READ) return { type: FrameType.Push, kind: PushKind.Message, body: message };
   const read = readFrame(buf, "view");
   const v = read === NOT_READ ? unpackr.unpack(buf) : read;
   if (Array.isArray(v)) {

@@ -1,11 +1,14 @@
 // The client's frame reader must give exactly what msgpackr gives with the protocol's options,
 // refuse what msgpackr refuses, and hand msgpackr what it does not read itself.
 
-import { expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { Packr, Unpackr } from "msgpackr";
 import { rng } from "../../fuzz/generator.ts";
 import { MSGPACK_OPTIONS } from "../../src/proto/codec.ts";
-import { NOT_READ, readFrame } from "../../src/proto/frame-reader.ts";
+import { FrameType, PushKind } from "../../src/proto/codes.ts";
+import { NOT_READ, readFrame, readMessagePush } from "../../src/proto/frame-reader.ts";
+import { messageFrame } from "../../src/proto/message-frame.ts";
+import type { WireMessage } from "../../src/proto/types.ts";
 
 const packr = new Packr(MSGPACK_OPTIONS);
 const unpackr = new Unpackr(MSGPACK_OPTIONS);
@@ -67,4 +70,58 @@ test("extensions other than undefined, and 0xc1, are left to msgpackr", () => {
   expect(readFrame(packr.pack([1, new Date(0)]), "view")).toBe(NOT_READ);
   expect(readFrame(new Uint8Array([0xc1]), "view")).toBe(NOT_READ);
   expect(readFrame(packr.pack({ gone: undefined }), "view")).toEqual({ gone: undefined });
+});
+
+describe("a MESSAGE push read as one object", () => {
+  const message = (r: () => number, i: number): Record<string, unknown> => {
+    const m: Record<string, unknown> = { conv: `c${i % 7}`, seq: i + 1, id: BigInt(i) << 22n, from: "alice", dev: "phone", cid: `cid-${i}`, kind: i % 5, body: new Uint8Array([i & 255, 1, 2]), ts: 1_795_955_259_459 + i };
+    if (r() < 0.3) m.media = `m${i}`;
+    if (r() < 0.3) m.ref = i;
+    if (r() < 0.3) m.edited = 1_795_955_259_000 + i;
+    if (r() < 0.3) m.exp = 1_795_955_260_000 + i;
+    return m;
+  };
+
+  test("what the server writes reads as readFrame reads it", () => {
+    const r = rng(99);
+    for (let i = 0; i < 500; i++) {
+      const m = message(r, i);
+      const frame = messageFrame(m as unknown as WireMessage);
+      const read = readMessagePush(frame, FrameType.Push, PushKind.Message);
+      expect(read).toStrictEqual((readFrame(frame, "view") as Record<string, unknown>[])[2]!);
+      expect(Object.keys(read as object)).toEqual(Object.keys(m));
+    }
+  });
+
+  test("keys it does not know are kept, in their order; any other map is readFrame's", () => {
+    const r = rng(5);
+    const known = message(r, 1);
+    const withMore = { ...known, later: [1, 2], "é": "x" };
+    const push = (body: unknown) => packr.pack([FrameType.Push, PushKind.Message, body]);
+    expect(readMessagePush(push(withMore), FrameType.Push, PushKind.Message)).toStrictEqual(withMore);
+    const { ts: _, ...missing } = known;
+    for (const body of [missing, { ...known, __proto__x: 1 }, [1, 2], { a: 1 }]) {
+      const frame = push(body);
+      const read = readMessagePush(frame, FrameType.Push, PushKind.Message);
+      if (read !== NOT_READ) expect(read).toStrictEqual((readFrame(frame, "view") as Record<string, unknown>[])[2]!);
+    }
+    expect(readMessagePush(push(missing), FrameType.Push, PushKind.Message)).toBe(NOT_READ);
+    expect(readMessagePush(push([1, 2]), FrameType.Push, PushKind.Message)).toBe(NOT_READ);
+    expect(readMessagePush(packr.pack([FrameType.Push, PushKind.Receipt, known]), FrameType.Push, PushKind.Message)).toBe(NOT_READ);
+    // A key twice (no encoder of ours writes one): left to readFrame, whose rules are msgpackr's.
+    const nine = push(message(() => 1, 1));
+    expect([...nine.subarray(3, 6)]).toEqual([0xde, 0, 9]);
+    const twice = new Uint8Array([0x93, nine[1]!, nine[2]!, 0xde, 0, 10, ...nine.subarray(6), ...packr.pack("seq"), ...packr.pack(5)]);
+    expect(readMessagePush(twice, FrameType.Push, PushKind.Message)).toBe(NOT_READ);
+    expect(((readFrame(twice, "view") as unknown[])[2] as { seq: number }).seq).toBe(5);
+  });
+
+  test("a push cut short throws, as readFrame does", () => {
+    const frame = messageFrame(message(rng(3), 3) as unknown as WireMessage);
+    for (let n = 5; n < frame.length; n++) {
+      const cut = frame.subarray(0, n);
+      expect(() => readFrame(cut, "view")).toThrow();
+      expect(() => readMessagePush(cut, FrameType.Push, PushKind.Message)).toThrow();
+    }
+  });
 });
