@@ -1,11 +1,12 @@
 // Codec micro-benchmark: the server's full decode path (size cap, structural scan, msgpackr,
 // parameter validation) beside plain msgpackr.unpack and JSON.parse of the same command, in
-// one run, so the cost of the safety checks is read as a ratio. Medians of several rounds.
+// one run, so the cost of the safety checks is read as a ratio; and a MESSAGE push each way, the
+// server's write and a client's read. Medians of several rounds.
 // Run: bun bench/codec.bench.ts
 
 import { Unpackr } from "msgpackr";
 import { Method } from "../src/proto/codes.ts";
-import { decodeCommand, encodeCommand, encodePush } from "../src/proto/codec.ts";
+import { decodeCommand, decodeServerFrame, encodeCommand, encodePush } from "../src/proto/codec.ts";
 import { PushKind } from "../src/proto/codes.ts";
 
 const body = new TextEncoder().encode("hello, this is a typical short chat message body");
@@ -14,6 +15,7 @@ const frame = encodeCommand(42, Method.Send, params);
 const json = JSON.stringify([1, 42, Method.Send, { ...params, body: Buffer.from(body).toString("base64") }]);
 const plain = new Unpackr({ useRecords: false, mapsAsObjects: true });
 const push = { conv: params.conv, seq: 123456, id: (1n << 60n) + 99n, from: "alice", dev: "phone", cid: params.cid, kind: 1, body, ts: Date.now() };
+const pushFrame = encodePush(PushKind.Message, push);
 
 const N = 200_000;
 const ROUNDS = 7;
@@ -33,7 +35,8 @@ const rows: [string, number][] = [
   ["msgpackr.unpack only (no checks)", opsPerSec(() => plain.unpack(frame))],
   ["JSON.parse of the same command", opsPerSec(() => JSON.parse(json))],
   ["encodePush (MESSAGE)", opsPerSec(() => encodePush(PushKind.Message, push))],
+  ["decodeServerFrame (MESSAGE, a client's read)", opsPerSec(() => decodeServerFrame(pushFrame))],
 ];
 const base = rows[1]![1];
 console.log(`codec bench, bun ${Bun.version}, ${N} ops x ${ROUNDS} rounds, median; frame ${frame.length} B (JSON ${json.length} B)`);
-for (const [name, rate] of rows) console.log(`${name.padEnd(44)} ${(rate / 1e6).toFixed(2).padStart(6)} M ops/s   ${(rate / base).toFixed(2)}x of msgpackr.unpack`);
+for (const [name, rate] of rows) console.log(`${name.padEnd(46)} ${(rate / 1e6).toFixed(2).padStart(6)} M ops/s   ${(rate / base).toFixed(2)}x of msgpackr.unpack`);

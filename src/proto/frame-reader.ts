@@ -88,49 +88,79 @@ export function readMessagePush(buf: Uint8Array, type: number, kind: number): Re
   }
 }
 
-/** Bits of the keys every message has, as readMessage counts them. */
+/** A message's keys in the order packMessageFrame writes them: the nine every message has first. */
+const MESSAGE_KEYS = ["conv", "seq", "id", "from", "dev", "cid", "kind", "body", "ts", "media", "ref", "edited", "exp"] as const;
+/** The same as msgpack fixstr bytes, matched in place (no string made or looked up). */
+const KEY_BYTES = MESSAGE_KEYS.map((k) => Uint8Array.of(0xa0 | k.length, ...new TextEncoder().encode(k)));
+const KEY_INDEX = new Map<unknown, number>(MESSAGE_KEYS.map((k, i) => [k, i]));
+/** Bits of the keys every message has, as readMessage counts them (bit i: MESSAGE_KEYS[i]). */
 const ALL_REQUIRED = (1 << 9) - 1;
+
+/**
+ * The index of the message key at `pos`, looking from index `from` on, and moves past it; -1 (and
+ * stays) when it is none of them. Keys come in the writer's order, so the first look nearly always hits.
+ */
+function messageKeyAt(from: number): number {
+  for (let k = from; k < KEY_BYTES.length; k++) {
+    const key = KEY_BYTES[k]!;
+    if (pos + key.length > end) continue;
+    let i = 0;
+    while (i < key.length && src[pos + i] === key[i]) i++;
+    if (i === key.length) {
+      pos += key.length;
+      return k;
+    }
+  }
+  return -1;
+}
 
 function readMessage(n: number): Record<string, unknown> | typeof NOT_READ {
   need(n * 2);
   let conv, seq, id, from, dev, cid, kind, body, ts;
   let media, ref, edited, exp;
-  // Which keys were read: the nine every message has, then the four optional ones.
   let seen = 0;
+  let next = 0;
   let others: [string, unknown][] | null = null;
   for (let i = 0; i < n; i++) {
-    const k = read();
-    const v = read();
-    let bit: number;
-    switch (k) {
-      case "conv": conv = v; bit = 1; break;
-      case "seq": seq = v; bit = 2; break;
-      case "id": id = v; bit = 4; break;
-      case "from": from = v; bit = 8; break;
-      case "dev": dev = v; bit = 16; break;
-      case "cid": cid = v; bit = 32; break;
-      case "kind": kind = v; bit = 64; break;
-      case "body": body = v; bit = 128; break;
-      case "ts": ts = v; bit = 256; break;
-      case "media": media = v; bit = 512; break;
-      case "ref": ref = v; bit = 1024; break;
-      case "edited": edited = v; bit = 2048; break;
-      case "exp": exp = v; bit = 4096; break;
-      default:
-        // Not a string key, or a key seen twice: readFrame reads it as it reads any map.
-        if (typeof k !== "string" || k === "__proto__" || others?.some((o) => o[0] === k)) return NOT_READ;
-        (others ??= []).push([k, v]);
-        continue;
+    let f = messageKeyAt(next);
+    let key: unknown;
+    if (f >= 0) next = f + 1;
+    else {
+      // Another key, or a message key out of the writer's order (another encoder).
+      key = read();
+      f = KEY_INDEX.get(key) ?? -1;
     }
-    if (seen & bit) return NOT_READ;
-    seen |= bit;
+    const v = read();
+    if (f < 0) {
+      // Not a string key, or one seen twice: readFrame reads the map as it reads any other.
+      if (typeof key !== "string" || key === "__proto__" || others?.some((o) => o[0] === key)) return NOT_READ;
+      (others ??= []).push([key, v]);
+      continue;
+    }
+    if (seen & (1 << f)) return NOT_READ;
+    seen |= 1 << f;
+    switch (f) {
+      case 0: conv = v; break;
+      case 1: seq = v; break;
+      case 2: id = v; break;
+      case 3: from = v; break;
+      case 4: dev = v; break;
+      case 5: cid = v; break;
+      case 6: kind = v; break;
+      case 7: body = v; break;
+      case 8: ts = v; break;
+      case 9: media = v; break;
+      case 10: ref = v; break;
+      case 11: edited = v; break;
+      case 12: exp = v; break;
+    }
   }
   if ((seen & ALL_REQUIRED) !== ALL_REQUIRED) return NOT_READ;
   const m: Record<string, unknown> = { conv, seq, id, from, dev, cid, kind, body, ts };
-  if (seen & 512) m.media = media;
-  if (seen & 1024) m.ref = ref;
-  if (seen & 2048) m.edited = edited;
-  if (seen & 4096) m.exp = exp;
+  if (seen & (1 << 9)) m.media = media;
+  if (seen & (1 << 10)) m.ref = ref;
+  if (seen & (1 << 11)) m.edited = edited;
+  if (seen & (1 << 12)) m.exp = exp;
   if (others) for (const [k, v] of others) m[k] = v;
   return m;
 }

@@ -99,6 +99,9 @@ describe("a MESSAGE push read as one object", () => {
     const withMore = { ...known, later: [1, 2], "é": "x" };
     const push = (body: unknown) => packr.pack([FrameType.Push, PushKind.Message, body]);
     expect(readMessagePush(push(withMore), FrameType.Push, PushKind.Message)).toStrictEqual(withMore);
+    // Another encoder's order of the same keys.
+    const reversed = Object.fromEntries(Object.entries(withMore).reverse());
+    expect(readMessagePush(push(reversed), FrameType.Push, PushKind.Message)).toStrictEqual(withMore);
     const { ts: _, ...missing } = known;
     for (const body of [missing, { ...known, __proto__x: 1 }, [1, 2], { a: 1 }]) {
       const frame = push(body);
