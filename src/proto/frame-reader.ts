@@ -61,11 +61,11 @@ export function readFrame(buf: Uint8Array, bins: "copy" | "view"): unknown {
 
 /**
  * The message of a push of `kind` whose body is a message map (a MESSAGE push, as packMessageFrame
- * writes it), built as one object literal: the value readFrame gives for the push's body (the same
- * keys and values), or NOT_READ when `buf` is not such a push or its map is not a message's nine keys once
- * each, plus any others (readFrame reads those). readMap adds keys by name one at a time at one
- * place, which a receiving client reaches with every key of every frame: in the group bench that
- * place was an eighth of the generator's CPU, the most of any in the reader.
+ * writes it), built as one object literal: the value readFrame gives for the push's body (the
+ * same keys and values), or NOT_READ when `buf` is not such a push or its map is not a message's
+ * nine keys once each, plus any others (readFrame reads those). readMap adds keys by name one at
+ * a time at one place, which a receiving client reaches with every key of every frame: in the
+ * group bench that place was an eighth of the generator's CPU, the most of any in the reader.
  */
 export function readMessagePush(buf: Uint8Array, type: number, kind: number): Record<string, unknown> | typeof NOT_READ {
   // fixarray of 3, two positive fixints, then a fixmap or a map16.
