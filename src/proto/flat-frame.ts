@@ -8,6 +8,7 @@
 // frame's 8 KiB buffer from Buffer.allocUnsafeSlow, about 7% of the server's CPU in the 1:1 bench.
 // Here a frame is written into one reused scratch buffer and copied out at its exact size.
 
+import { MESSAGE_KEY_BYTES, MESSAGE_KEYS, type MessageKey } from "./message-keys.ts";
 import type { WireMessage } from "./types.ts";
 
 let scratch = new Uint8Array(64 * 1024);
@@ -73,11 +74,10 @@ export function packFlatFrame(head: readonly number[], body: object): Uint8Array
   return t.slice(0, p);
 }
 
-/** A message's keys in WireMessage's order, each as msgpackr writes it (a fixstr: ASCII, under 32 characters). */
-const MESSAGE_KEYS = ["conv", "seq", "id", "from", "dev", "cid", "kind", "body", "ts", "media", "ref", "edited", "exp"] as const;
-const K = Object.fromEntries(MESSAGE_KEYS.map((k) => [k, [0xa0 | k.length, ...[...k].map((c) => c.charCodeAt(0))]])) as Record<(typeof MESSAGE_KEYS)[number], number[]>;
+/** A message's keys, each as msgpackr writes it. */
+const K = Object.fromEntries(MESSAGE_KEYS.map((k, i) => [k, MESSAGE_KEY_BYTES[i]!])) as Record<MessageKey, Uint8Array>;
 
-function writeKey(t: Uint8Array, p: number, key: number[]): number {
+function writeKey(t: Uint8Array, p: number, key: Uint8Array): number {
   for (let i = 0; i < key.length; i++) t[p++] = key[i]!;
   return p;
 }

@@ -10,6 +10,8 @@
 // server reads clients' frames with it too, but only after the structural scan (scan.ts) has
 // bounded their depth and lengths and refused extension types and "__proto__" keys.
 
+import { MESSAGE_KEY_BYTES, MESSAGE_KEYS, REQUIRED_MESSAGE_KEYS } from "./message-keys.ts";
+
 export const NOT_READ: unique symbol = Symbol("not read");
 
 const utf8 = new TextDecoder();
@@ -88,21 +90,19 @@ export function readMessagePush(buf: Uint8Array, type: number, kind: number): Re
   }
 }
 
-/** A message's keys in the order packMessageFrame writes them: the nine every message has first. */
-const MESSAGE_KEYS = ["conv", "seq", "id", "from", "dev", "cid", "kind", "body", "ts", "media", "ref", "edited", "exp"] as const;
-/** The same as msgpack fixstr bytes, matched in place (no string made or looked up). */
-const KEY_BYTES = MESSAGE_KEYS.map((k) => Uint8Array.of(0xa0 | k.length, ...new TextEncoder().encode(k)));
 const KEY_INDEX = new Map<unknown, number>(MESSAGE_KEYS.map((k, i) => [k, i]));
 /** Bits of the keys every message has, as readMessage counts them (bit i: MESSAGE_KEYS[i]). */
-const ALL_REQUIRED = (1 << 9) - 1;
+const ALL_REQUIRED = (1 << REQUIRED_MESSAGE_KEYS) - 1;
+/** readMessage's values by key index, cleared after each message (the reader is not re-entered). */
+const fields: unknown[] = new Array<unknown>(MESSAGE_KEYS.length).fill(undefined);
 
 /**
  * The index of the message key at `pos`, looking from index `from` on, and moves past it; -1 (and
  * stays) when it is none of them. Keys come in the writer's order, so the first look nearly always hits.
  */
 function messageKeyAt(from: number): number {
-  for (let k = from; k < KEY_BYTES.length; k++) {
-    const key = KEY_BYTES[k]!;
+  for (let k = from; k < MESSAGE_KEY_BYTES.length; k++) {
+    const key = MESSAGE_KEY_BYTES[k]!;
     if (pos + key.length > end) continue;
     let i = 0;
     while (i < key.length && src[pos + i] === key[i]) i++;
@@ -115,9 +115,14 @@ function messageKeyAt(from: number): number {
 }
 
 function readMessage(n: number): Record<string, unknown> | typeof NOT_READ {
+  const m = readMessageFields(n);
+  // What the fields held now lives in `m` or nowhere: the scratch list keeps nothing alive.
+  fields.fill(undefined);
+  return m;
+}
+
+function readMessageFields(n: number): Record<string, unknown> | typeof NOT_READ {
   need(n * 2);
-  let conv, seq, id, from, dev, cid, kind, body, ts;
-  let media, ref, edited, exp;
   let seen = 0;
   let next = 0;
   let others: [string, unknown][] | null = null;
@@ -139,28 +144,11 @@ function readMessage(n: number): Record<string, unknown> | typeof NOT_READ {
     }
     if (seen & (1 << f)) return NOT_READ;
     seen |= 1 << f;
-    switch (f) {
-      case 0: conv = v; break;
-      case 1: seq = v; break;
-      case 2: id = v; break;
-      case 3: from = v; break;
-      case 4: dev = v; break;
-      case 5: cid = v; break;
-      case 6: kind = v; break;
-      case 7: body = v; break;
-      case 8: ts = v; break;
-      case 9: media = v; break;
-      case 10: ref = v; break;
-      case 11: edited = v; break;
-      case 12: exp = v; break;
-    }
+    fields[f] = v;
   }
   if ((seen & ALL_REQUIRED) !== ALL_REQUIRED) return NOT_READ;
-  const m: Record<string, unknown> = { conv, seq, id, from, dev, cid, kind, body, ts };
-  if (seen & (1 << 9)) m.media = media;
-  if (seen & (1 << 10)) m.ref = ref;
-  if (seen & (1 << 11)) m.edited = edited;
-  if (seen & (1 << 12)) m.exp = exp;
+  const m: Record<string, unknown> = { conv: fields[0], seq: fields[1], id: fields[2], from: fields[3], dev: fields[4], cid: fields[5], kind: fields[6], body: fields[7], ts: fields[8] };
+  for (let f = REQUIRED_MESSAGE_KEYS; f < MESSAGE_KEYS.length; f++) if (seen & (1 << f)) m[MESSAGE_KEYS[f]!] = fields[f];
   if (others) for (const [k, v] of others) m[k] = v;
   return m;
 }

@@ -103,11 +103,10 @@ describe("a MESSAGE push read as one object", () => {
     const reversed = Object.fromEntries(Object.entries(withMore).reverse());
     expect(readMessagePush(push(reversed), FrameType.Push, PushKind.Message)).toStrictEqual(withMore);
     const { ts: _, ...missing } = known;
-    for (const body of [missing, { ...known, __proto__x: 1 }, [1, 2], { a: 1 }]) {
-      const frame = push(body);
-      const read = readMessagePush(frame, FrameType.Push, PushKind.Message);
-      if (read !== NOT_READ) expect(read).toStrictEqual((readFrame(frame, "view") as Record<string, unknown>[])[2]!);
-    }
+    // A key that only starts like a message key is another key.
+    const lookalike = push({ ...known, __proto__x: 1, conversation: "c" });
+    expect(readMessagePush(lookalike, FrameType.Push, PushKind.Message)).toStrictEqual((readFrame(lookalike, "view") as Record<string, unknown>[])[2]!);
+    expect(readMessagePush(push({ a: 1 }), FrameType.Push, PushKind.Message)).toBe(NOT_READ);
     expect(readMessagePush(push(missing), FrameType.Push, PushKind.Message)).toBe(NOT_READ);
     expect(readMessagePush(push([1, 2]), FrameType.Push, PushKind.Message)).toBe(NOT_READ);
     expect(readMessagePush(packr.pack([FrameType.Push, PushKind.Receipt, known]), FrameType.Push, PushKind.Message)).toBe(NOT_READ);
