@@ -14,6 +14,11 @@ export interface Transport {
   drained(): Promise<void>;
   readonly closed: boolean;
   /**
+   * The client reads Batch envelopes (it said so in CONNECT): from now on, frames written to it in
+   * one turn may leave as one WebSocket message, and topics may bring it its own messages back.
+   */
+  batchFrames(): void;
+  /**
    * Joins a topic of the edge's native fan-out (Broadcaster): frames published to it reach this
    * connection after every frame queued with send() so far. A connection written past its
    * buffer limit by a topic is cut (close code 1006 on the client: no room for a close frame).
@@ -27,6 +32,10 @@ export interface Transport {
  * connection subscribed to a topic, with no JavaScript per connection.
  */
 export interface Broadcaster {
-  /** Writes `frame` to every connection subscribed to `topic`, except `except` when given. */
+  /**
+   * Writes `frame` to every connection subscribed to `topic`, except `except` when given. A
+   * connection that reads batches may get it at the end of the turn, with the topic's other
+   * frames of the turn, and then also when it is `except`.
+   */
   publish(topic: string, frame: Uint8Array, except?: Transport): void;
 }

@@ -12,7 +12,7 @@ import { EdgeBroadcaster } from "./broadcaster.ts";
 import { Flusher } from "./flusher.ts";
 import { routeHttp, type RouteDeps } from "./http-routes.ts";
 import { serveEdge, type EdgeListener } from "./listener.ts";
-import { SocketTransport } from "./socket-transport.ts";
+import { SocketTransport, type SocketEdge } from "./socket-transport.ts";
 import { authenticateUpgrade, offeredSubprotocols, refuse, type Refusal } from "./upgrade-auth.ts";
 
 export const WS_PATH = "/v1/ws";
@@ -36,6 +36,8 @@ export function startEdge(deps: RouteDeps): EdgeListener<SocketTransport> {
     node.faultLog.log({ err, ...fields }, `${where} handler failed`);
   };
   const flusher = new Flusher((err) => fault("socket-flush", err));
+  const broadcaster = new EdgeBroadcaster(() => listener.servers() as Server<unknown>[], flusher);
+  const sockets: SocketEdge = { limit: config.limits.socketBufferBytes, flusher, broadcaster };
 
   function serveRequest(req: Request, server: Server<SocketTransport>): MaybeAsync<Response | undefined> {
     const url = new URL(req.url);
@@ -49,7 +51,7 @@ export function startEdge(deps: RouteDeps): EdgeListener<SocketTransport> {
       if ("status" in claims) return refuseUpgrade(claims, req);
       const headers = offered.length > 0 ? SUBPROTOCOL_HEADERS : undefined;
       // The socket's data is its transport, which keeps the listener it came in on (a TLS reload adds one; see listener.ts).
-      const transport = new SocketTransport(claims, server, config.limits.socketBufferBytes, flusher);
+      const transport = new SocketTransport(claims, server, sockets);
       if (server.upgrade(req, { data: transport, headers })) return undefined;
       return refuseUpgrade({ status: 400, code: "upgrade-failed", message: "WebSocket upgrade failed" }, req);
     });
@@ -133,6 +135,6 @@ export function startEdge(deps: RouteDeps): EdgeListener<SocketTransport> {
       },
     },
   });
-  node.useBroadcaster(new EdgeBroadcaster(() => listener.servers() as Server<unknown>[]));
+  node.useBroadcaster(broadcaster);
   return listener;
 }

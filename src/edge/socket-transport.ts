@@ -2,7 +2,8 @@
 //
 // Writes are queued and flushed once per event-loop turn, all frames of one socket inside one
 // cork, so a socket that receives an ack, a message and a receipt in the same turn costs one
-// write syscall instead of three (flusher.ts).
+// write syscall instead of three (flusher.ts). A client that reads Batch envelopes (it said so in
+// CONNECT) gets them as one WebSocket message, which it reads at once (frame-batch.ts).
 //
 // Slow consumers: this transport enforces the buffer limit itself, before uWebSockets would.
 // uWebSockets drops every frame over its own limit, the close frame included, and then cuts the
@@ -18,7 +19,17 @@ import type { Server, ServerWebSocket } from "bun";
 import type { AccessClaims } from "../auth/tokens.ts";
 import type { DeviceSession } from "../actors/device-session.ts";
 import type { Transport } from "../actors/transport.ts";
+import { encodeBatch } from "../proto/frame-batch.ts";
+import { batchTopic, type EdgeBroadcaster } from "./broadcaster.ts";
 import type { Flusher } from "./flusher.ts";
+
+/** What every socket of an edge shares (one reference per connection rather than one each). */
+export interface SocketEdge {
+  /** Bytes a socket may hold unread before the device counts as a slow consumer. */
+  readonly limit: number;
+  readonly flusher: Flusher;
+  readonly broadcaster: EdgeBroadcaster;
+}
 
 /** A queue this large is written at once rather than at the end of the turn (a backlog being streamed). */
 const EARLY_FLUSH_BYTES = 64 * 1024;
@@ -35,14 +46,14 @@ export class SocketTransport implements Transport {
   private queue: Uint8Array[] | null = null;
   private queuedBytes = 0;
   private drainWaiters: (() => void)[] | null = null;
+  /** The client reads Batch envelopes: set by batchFrames(). */
+  private batches = false;
 
   constructor(
     claims: AccessClaims,
     /** The listener the socket came in on (one of several for a moment after a TLS reload). */
     readonly server: Server<SocketTransport>,
-    /** Bytes the socket may hold unread before the device counts as a slow consumer. */
-    private readonly limit: number,
-    private readonly flusher: Flusher,
+    private readonly edge: SocketEdge,
   ) {
     this.claims = claims;
   }
@@ -54,11 +65,11 @@ export class SocketTransport implements Transport {
 
   send(frame: Uint8Array): boolean {
     if (this.closed) return false;
-    if (this.ws.getBufferedAmount() + this.queuedBytes + frame.length > this.limit) return false;
+    if (this.ws.getBufferedAmount() + this.queuedBytes + frame.length > this.edge.limit) return false;
     if (this.queue) this.queue.push(frame);
     else {
       this.queue = [frame];
-      this.flusher.schedule(this);
+      this.edge.flusher.schedule(this);
     }
     this.queuedBytes += frame.length;
     if (this.queuedBytes >= EARLY_FLUSH_BYTES) this.flush();
@@ -73,6 +84,7 @@ export class SocketTransport implements Transport {
     this.queuedBytes = 0;
     if (this.closed) return;
     if (q.length === 1) this.ws.send(q[0]!, false);
+    else if (this.batches) this.ws.send(encodeBatch(q), false);
     else
       this.ws.cork(() => {
         for (const f of q) this.ws.send(f, false);
@@ -82,15 +94,30 @@ export class SocketTransport implements Transport {
     if (this.drainWaiters) this.onDrain();
   }
 
+  batchFrames(): void {
+    this.batches = true;
+  }
+
   subscribe(topic: string): void {
     if (this.closed) return;
     // What is queued goes first: a topic's frames must not overtake it (a backlog before live messages).
     this.flush();
-    this.ws.subscribe(topic);
+    if (!this.batches) return this.ws.subscribe(topic);
+    // The topic's batch of this turn holds messages this socket was sent already.
+    this.edge.broadcaster.flushTopic(topic);
+    this.ws.subscribe(batchTopic(topic));
   }
 
   unsubscribe(topic: string): void {
-    if (!this.closed) this.ws.unsubscribe(topic);
+    if (this.closed) return;
+    // Frames published to the topic before the socket leaves it are still its to receive. Those
+    // waiting for this turn's batch are published now; and uWebSockets holds published frames
+    // until the end of the loop iteration, and unsubscribing drops those not yet written to this
+    // socket. Any send writes them first: a ping is the smallest (two bytes, and the client's
+    // WebSocket answers it by itself).
+    if (this.batches) this.edge.broadcaster.flushTopic(topic);
+    this.ws.ping();
+    this.ws.unsubscribe(this.batches ? batchTopic(topic) : topic);
   }
 
   /** Publishes to the topic's subscribers on this socket's listener, this socket excepted. */
@@ -111,13 +138,13 @@ export class SocketTransport implements Transport {
   }
 
   drained(): Promise<void> {
-    if (this.closed || this.bufferedAmount() <= this.limit / 4) return Promise.resolve();
+    if (this.closed || this.bufferedAmount() <= this.edge.limit / 4) return Promise.resolve();
     return new Promise((r) => (this.drainWaiters ??= []).push(r));
   }
 
   /** Called from Bun's `drain` handler. */
   onDrain(): void {
-    if (this.bufferedAmount() <= this.limit / 4) this.wake();
+    if (this.bufferedAmount() <= this.edge.limit / 4) this.wake();
   }
 
   /** Called from Bun's `close` handler and by close(). */

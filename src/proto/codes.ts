@@ -7,11 +7,13 @@ export const SUBPROTOCOL = "msgr.v1";
 /** Prefix of the subprotocol entry that carries a bearer token (browsers cannot set headers). */
 export const BEARER_SUBPROTOCOL_PREFIX = "bearer.";
 
-/** First element of every frame: which of the three envelopes it is. */
+/** First element of every frame: which envelope it is. */
 export const FrameType = {
   Command: 1,
   Reply: 2,
   Push: 3,
+  /** Several server frames in one WebSocket message, for a client that asked for them in CONNECT (frame-batch.ts). */
+  Batch: 4,
 } as const;
 
 /** Commands a client sends. */

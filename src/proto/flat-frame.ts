@@ -118,6 +118,27 @@ export function packMessageFrame(head: readonly number[], m: WireMessage): Uint8
   return t.slice(0, p);
 }
 
+/** `[type, [frame, ...]]` with each frame a bin: the Batch envelope (frame-batch.ts). */
+export function packBatchFrame(type: number, frames: readonly Uint8Array[]): Uint8Array {
+  let max = 2 + 5;
+  for (const f of frames) max += 5 + f.byteLength;
+  const t = reserve(max);
+  let p = writeHead(t, [type]);
+  const n = frames.length;
+  if (n < 16) t[p++] = 0x90 | n;
+  else if (n < 0x10000) {
+    t[p++] = 0xdc;
+    t[p++] = n >> 8;
+    t[p++] = n & 0xff;
+  } else {
+    t[p++] = 0xdd;
+    view.setUint32(p, n);
+    p += 4;
+  }
+  for (const f of frames) p = writeBin(t, p, f);
+  return t.slice(0, p);
+}
+
 /** The scratch buffer, grown to hold at least `max` bytes. */
 function reserve(max: number): Uint8Array {
   if (max > scratch.length) {

@@ -230,7 +230,7 @@ const reportedMessage = {
 };
 
 export const PARAM_SCHEMAS = {
-  [Method.Connect]: { v: uint(), client: optional(str(128)) },
+  [Method.Connect]: { v: uint(), client: optional(str(128)), batch: optional(bool) },
   [Method.Ping]: {},
   /** conversation id -> highest seq this device holds with nothing missing below it. */
   [Method.Sync]: { cursors: optional(cursors) },

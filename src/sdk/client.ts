@@ -18,6 +18,7 @@ import {
   type MethodId,
 } from "../proto/codes.ts";
 import { decodeServerFrame, encodeCommand, type ErrorBody } from "../proto/codec.ts";
+import { framesOfBatch, isBatch } from "../proto/frame-batch.ts";
 import type * as P from "../proto/types.ts";
 import { ConversationCursor } from "./conversation-cursor.ts";
 import { Emitter } from "./emitter.ts";
@@ -115,6 +116,8 @@ export class ProtocolError extends Error {
 }
 
 interface Pending {
+  /** Applies the reply's result to the client's state as the frame is read (see exchange()). */
+  apply: ((result: unknown) => void) | undefined;
   resolve: (v: unknown) => void;
   reject: (e: Error) => void;
   timer: ReturnType<typeof setTimeout>;
@@ -226,7 +229,7 @@ export class Client extends Emitter<ClientEvents> {
           },
         );
       };
-      ws.onmessage = (ev: { data: ArrayBuffer }) => this.onFrame(new Uint8Array(ev.data));
+      ws.onmessage = (ev: { data: ArrayBuffer }) => this.onMessage(new Uint8Array(ev.data));
       ws.onclose = (ev: { code: number; reason: string }) => {
         if (this.ws !== ws) return;
         this.teardown();
@@ -245,12 +248,23 @@ export class Client extends Emitter<ClientEvents> {
   }
 
   private async handshake(): Promise<P.ConnectResult> {
-    const params: P.ConnectParams = this.opts.clientName ? { v: PROTOCOL_VERSION, client: this.opts.clientName } : { v: PROTOCOL_VERSION };
+    // This client reads Batch envelopes (onMessage): several frames to a WebSocket message.
+    const params: P.ConnectParams = this.opts.clientName ? { v: PROTOCOL_VERSION, client: this.opts.clientName, batch: true } : { v: PROTOCOL_VERSION, batch: true };
     const session = (await this.request(Method.Connect, params)) as P.ConnectResult;
     this.session = session;
     this.attempt = 0;
     this.heartbeat = setInterval(() => this.beat(), session.heartbeatMs);
-    const plan = (await this.request(Method.Sync, { cursors: this.cursors() })) as P.SyncResult;
+    await this.exchange(Method.Sync, { cursors: this.cursors() }, (plan) => this.resumeFrom(plan as P.SyncResult));
+    await this.watchAgain();
+    this.emit("connected", session);
+    // Receipts that were due when the last connection dropped.
+    this.receipts.flush();
+    for (const [, entry] of this.outbox) if (!entry.inFlight) this.transmit(entry);
+    return session;
+  }
+
+  /** SYNC's plan: where each conversation's backlog, which follows it, begins. */
+  private resumeFrom(plan: P.SyncResult): void {
     for (const c of plan.convs) {
       if (c.removed) {
         this.convCursors.delete(c.conv);
@@ -261,12 +275,6 @@ export class Client extends Emitter<ClientEvents> {
       this.convCursors.set(c.conv, new ConversationCursor(c.from - 1));
       if (c.reset) this.emit("reset", c);
     }
-    await this.watchAgain();
-    this.emit("connected", session);
-    // Receipts that were due when the last connection dropped.
-    this.receipts.flush();
-    for (const [, entry] of this.outbox) if (!entry.inFlight) this.transmit(entry);
-    return session;
   }
 
   /**
@@ -331,6 +339,15 @@ export class Client extends Emitter<ClientEvents> {
 
   /** Sends a command and resolves with its result; rejects with ProtocolError. */
   request(method: MethodId, params: object): Promise<unknown> {
+    return this.exchange(method, params, undefined);
+  }
+
+  /**
+   * request(), with `apply` run on the result as soon as the reply is read. A promise's
+   * continuation runs only after the rest of a Batch envelope: a reply whose result decides how
+   * the frames behind it are read (SYNC's plan, then its backlog) must take effect here.
+   */
+  private exchange(method: MethodId, params: object, apply: ((result: unknown) => void) | undefined): Promise<unknown> {
     const ws = this.ws;
     if (!ws || ws.readyState !== WS_OPEN) return Promise.reject(new ProtocolError(CONNECTION_LOST, "not connected"));
     const id = this.nextId;
@@ -340,7 +357,7 @@ export class Client extends Emitter<ClientEvents> {
         this.pending.delete(id);
         reject(new ProtocolError(ErrorCode.Unavailable, "request timed out"));
       }, this.opts.requestTimeoutMs);
-      this.pending.set(id, { resolve, reject, timer });
+      this.pending.set(id, { apply, resolve, reject, timer });
       ws.send(encodeCommand(id, method, params));
     });
   }
@@ -352,16 +369,35 @@ export class Client extends Emitter<ClientEvents> {
     return true;
   }
 
-  private onFrame(buf: Uint8Array): void {
+  /** One WebSocket message: a frame, or a Batch envelope of several (CONNECT asked for them). */
+  private onMessage(buf: Uint8Array): void {
     this.lastFrameAt = Date.now();
+    if (!isBatch(buf)) return this.onFrame(buf);
+    // An application handler that throws loses no other frame of the batch: the first error is
+    // thrown once all are handled, where it would have come from its own message.
+    let failed = false;
+    let error: unknown;
+    for (const f of framesOfBatch(buf)) {
+      try {
+        this.onFrame(f);
+      } catch (e) {
+        if (!failed) (failed = true), (error = e);
+      }
+    }
+    if (failed) throw error;
+  }
+
+  private onFrame(buf: Uint8Array): void {
     const f = decodeServerFrame(buf);
     if (f.type === FrameType.Reply) {
       const p = this.pending.get(f.id);
       if (!p) return;
       this.pending.delete(f.id);
       clearTimeout(p.timer);
-      if (f.code === ErrorCode.Ok) p.resolve(f.body);
-      else {
+      if (f.code === ErrorCode.Ok) {
+        p.apply?.(f.body);
+        p.resolve(f.body);
+      } else {
         const e = f.body as ErrorBody;
         p.reject(new ProtocolError(f.code, e.message, e.retryAfterMs));
       }

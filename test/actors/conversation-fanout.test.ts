@@ -16,6 +16,7 @@ class RecordingTransport implements Transport {
   close = () => {};
   bufferedAmount = () => 0;
   drained = () => Promise.resolve();
+  batchFrames = () => {};
   subscribe(topic: string) {
     this.topics.add(topic);
   }

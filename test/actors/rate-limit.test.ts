@@ -48,6 +48,7 @@ describe("a connection's idle state", () => {
     close: () => {},
     bufferedAmount: () => 0,
     drained: () => Promise.resolve(),
+    batchFrames: () => {},
     subscribe: () => {},
     unsubscribe: () => {},
   };

@@ -1,13 +1,17 @@
 // Group messages reach the devices that are caught up through the edge's native fan-out
 // (src/actors/conversation-fanout.ts). Whichever way a message goes, every member device gets it
-// once and in order, the sending device gets no copy of its own, a device that connects or
-// resyncs mid-stream misses nothing, and a removed member gets nothing more.
+// once and in order, whether it reads Batch envelopes (the SDK) or one frame per WebSocket message
+// (a client that did not ask for batches, which also gets no copy of its own sends), a device
+// that connects or resyncs mid-stream misses nothing, and a removed member gets nothing more.
 
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { Client, type WireMessage } from "../../src/sdk/index.ts";
 import { collect, HARNESS_START_MS, nextEvent, startHarness, until, type Harness } from "../helpers/harness.ts";
 import { embeddedOnly, forEachTopology } from "../helpers/topology.ts";
 import type { BusEvent } from "../../src/bus/events.ts";
+import { decodeServerFrame, encodeCommand } from "../../src/proto/codec.ts";
+import { FrameType, Method, PushKind } from "../../src/proto/codes.ts";
+import { isBatch } from "../../src/proto/frame-batch.ts";
 
 forEachTopology((topology) => {
   let h: Harness;
@@ -19,27 +23,53 @@ forEachTopology((topology) => {
   const seqsIn = (log: WireMessage[], conv: string) => log.filter((m) => m.conv === conv).map((m) => m.seq);
   const upTo = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
 
+  /**
+   * A device whose CONNECT does not ask for batches, on a bare WebSocket: every MESSAGE push it
+   * gets, as it gets it (no reordering or deduplication), and every Batch envelope (there must be none).
+   */
+  async function unbatchedDevice(user: string, device: string) {
+    const got = { messages: [] as WireMessage[], batches: 0 };
+    const ws = new WebSocket(h.server.wsUrl, ["msgr.v1", "bearer." + (await h.token(user, device))]);
+    ws.binaryType = "arraybuffer";
+    const synced = new Promise<void>((resolve) => {
+      ws.onmessage = (ev) => {
+        const buf = new Uint8Array(ev.data as ArrayBuffer);
+        if (isBatch(buf)) return void got.batches++;
+        const f = decodeServerFrame(buf);
+        if (f.type === FrameType.Reply && f.id === 1) ws.send(encodeCommand(2, Method.Sync, {}));
+        if (f.type === FrameType.Push && f.kind === PushKind.SyncDone) resolve();
+        if (f.type === FrameType.Push && f.kind === PushKind.Message) got.messages.push(f.body as WireMessage);
+      };
+    });
+    ws.onopen = () => ws.send(encodeCommand(1, Method.Connect, { v: 1 }));
+    await synced;
+    return { got, close: () => ws.close() };
+  }
+
   test("every member device gets each group message once, in order, and the sender's device no copy", async () => {
     const senders = [await h.client("fo-ann", "ann-1"), await h.client("fo-ann", "ann-2")];
     const others = [await h.client("fo-ben"), await h.client("fo-cat"), await h.client("fo-dan")];
     const all: Client[] = [...senders, ...others];
     const logs = all.map(collect);
-    const g = await senders[0]!.createGroup("fan-out", ["fo-ben", "fo-cat", "fo-dan"]);
-    await until(() => logs.every((l) => seqsIn(l, g.id).length === 1), 10_000, "the group's first message everywhere");
+    const eve = await unbatchedDevice("fo-eve", "eve-1");
+    const g = await senders[0]!.createGroup("fan-out", ["fo-ben", "fo-cat", "fo-dan", "fo-eve"]);
+    await until(() => logs.every((l) => seqsIn(l, g.id).length === 1) && seqsIn(eve.got.messages, g.id).length === 1, 10_000, "the group's first message everywhere");
 
     const delivered = await h.metric("msgr_messages_delivered_total");
     const fannedOut = await h.metric("msgr_messages_fanned_out_total");
     const n = 40;
     // Two writers at once: the node hears both devices' messages interleaved, in seq order.
     await Promise.all(Array.from({ length: n }, (_, i) => all[i % 2 === 0 ? 0 : 2]!.send(g.id, `m${i}`)));
-    await until(() => logs.every((l) => seqsIn(l, g.id).length === n + 1), 10_000, "every message on every device");
-    for (const l of logs) expect(seqsIn(l, g.id)).toEqual(upTo(n + 1));
-    // Five devices, each message written to the four that did not send it.
-    await until(async () => (await h.metric("msgr_messages_delivered_total")) - delivered >= n * 4, 10_000, "delivery count");
-    expect((await h.metric("msgr_messages_delivered_total")) - delivered).toBe(n * 4);
+    await until(() => [...logs, eve.got.messages].every((l) => seqsIn(l, g.id).length >= n + 1), 10_000, "every message on every device");
+    for (const l of [...logs, eve.got.messages]) expect(seqsIn(l, g.id)).toEqual(upTo(n + 1));
+    expect(eve.got.batches).toBe(0);
+    // Six devices, each message written to the five that did not send it.
+    await until(async () => (await h.metric("msgr_messages_delivered_total")) - delivered >= n * 5, 10_000, "delivery count");
+    expect((await h.metric("msgr_messages_delivered_total")) - delivered).toBe(n * 5);
     // One server holds all five devices: after each device's first message, the topic wrote them.
-    if (topology === "embedded") expect((await h.metric("msgr_messages_fanned_out_total")) - fannedOut).toBeGreaterThan(n * 3);
+    if (topology === "embedded") expect((await h.metric("msgr_messages_fanned_out_total")) - fannedOut).toBeGreaterThan(n * 4);
     for (const c of all) c.close();
+    eve.close();
   });
 
   embeddedOnly(topology, "reorders the node's bus", () => {

@@ -16,6 +16,7 @@ export const connect: Command<typeof Method.Connect> = {
       throw new CommandError(ErrorCode.UnsupportedVersion, `protocol version ${p.v} is not supported; this server speaks ${PROTOCOL_VERSION}`);
     }
     s.connected = true;
+    if (p.batch) s.transport.batchFrames();
     return {
       v: PROTOCOL_VERSION,
       user: s.user,
