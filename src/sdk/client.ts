@@ -146,6 +146,8 @@ export class Client extends Emitter<ClientEvents> {
   private readonly receipts: ReceiptBatcher;
   private heartbeat: ReturnType<typeof setInterval> | null = null;
   private lastFrameAt = 0;
+  /** While the handshake waits for SYNC's reply and the presence watch: whether SYNC_DONE has come (null outside it). */
+  private syncDoneEarly: boolean | null = null;
   private attempt = 0;
   private closedByUser = false;
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
@@ -254,9 +256,15 @@ export class Client extends Emitter<ClientEvents> {
     this.session = session;
     this.attempt = 0;
     this.heartbeat = setInterval(() => this.beat(), session.heartbeatMs);
-    await this.exchange(Method.Sync, { cursors: this.cursors() }, (plan) => this.resumeFrom(plan as P.SyncResult));
-    await this.watchAgain();
-    this.emit("connected", session);
+    this.syncDoneEarly = false;
+    try {
+      await this.exchange(Method.Sync, { cursors: this.cursors() }, (plan) => this.resumeFrom(plan as P.SyncResult));
+      await this.watchAgain();
+      this.emit("connected", session);
+      if (this.syncDoneEarly) this.emit("synced", undefined);
+    } finally {
+      this.syncDoneEarly = null;
+    }
     // Receipts that were due when the last connection dropped.
     this.receipts.flush();
     for (const [, entry] of this.outbox) if (!entry.inFlight) this.transmit(entry);
@@ -422,6 +430,8 @@ export class Client extends Emitter<ClientEvents> {
         return this.emit("conversation", c);
       }
       case PushKind.SyncDone:
+        // "connected" comes first, though SYNC_DONE can come in the batch of SYNC's reply.
+        if (this.syncDoneEarly === false) return void (this.syncDoneEarly = true);
         return this.emit("synced", undefined);
       case PushKind.Blocks:
         return this.emit("blocks", f.body as P.UserListResult);
