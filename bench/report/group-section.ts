@@ -11,7 +11,8 @@ export function groupSection(r: Group): string {
     "## group — groups of 256",
     "",
     `${p.groups} groups of ${p.members} members (one connection each), ${p.sendersPerGroup} senders per group, closed loop with ${p.window} message(s) in flight per sender ` +
-      `(the next one leaves when the last reached all ${Number(p.members) - 1} other members), ${Number(p.durationMs) / 1000} s, ${p.bodyBytes}-byte bodies, one generator process.`,
+      `(the next one leaves when the last reached all ${Number(p.members) - 1} other members), ${Number(p.durationMs) / 1000} s, ${p.bodyBytes}-byte bodies, one generator process. ` +
+      "How pushes share WebSocket messages differs: msgr's SDK asks for batches (a group's messages of one server turn in one message, docs/protocol.md §3.5), Centrifugo merges the pushes queued for a connection into one message, bare Bun's router and socket.io send one per message.",
     "",
     table(
       ["server", "deliveries/s", "server CPU ms per 1k deliveries", "server cores busy", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms", "incomplete msgs", "generator core"],
