@@ -118,8 +118,12 @@ test("a connection joining a topic mid-turn gets only what is published after; o
 test("a socket's frames of one turn: one Batch when it reads batches, one message each otherwise", async () => {
   const ann = await connect("ann", true);
   const ben = await connect("ben", false);
-  for (const c of [ann, ben]) for (const s of ["r1", "r2", "r3"]) expect(c.t.send(frame(s))).toBe(true);
-  await until(() => ann.got.length === 1 && ben.got.length === 3, 5_000, "the frames");
+  const cat = await connect("cat", true);
+  for (const c of [ann, ben, cat]) for (const s of ["r1", "r2", "r3"]) expect(c.t.send(frame(s))).toBe(true);
+  // Two batches in one turn, each with its own bytes.
+  expect(cat.t.send(frame("r4"))).toBe(true);
+  await until(() => ann.got.length === 1 && ben.got.length === 3 && cat.got.length === 1, 5_000, "the frames");
   expect(ann.got).toEqual([["r1", "r2", "r3"]]);
   expect(ben.got).toEqual([["r1"], ["r2"], ["r3"]]);
+  expect(cat.got).toEqual([["r1", "r2", "r3", "r4"]]);
 });
