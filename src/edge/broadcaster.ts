@@ -13,11 +13,8 @@
 import type { Server } from "bun";
 import type { Broadcaster, Transport } from "../actors/transport.ts";
 import { encodeBatch } from "../proto/frame-batch.ts";
-import type { Flushable, Flusher } from "./flusher.ts";
+import { EARLY_FLUSH_BYTES, type Flushable, type Flusher } from "./flusher.ts";
 import type { SocketTransport } from "./socket-transport.ts";
-
-/** A batch this large is published at once rather than at the end of the turn. */
-const EARLY_FLUSH_BYTES = 64 * 1024;
 
 /** The topic of a conversation's connections that read batches. */
 export function batchTopic(topic: string): string {

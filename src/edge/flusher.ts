@@ -2,6 +2,13 @@
 // turn's I/O callbacks (setImmediate): every frame a turn produced for a socket leaves in one
 // write. The delay this adds is the rest of the current turn.
 
+/**
+ * What waits for the end of the turn is written at once when it reaches this many bytes (a
+ * backlog being streamed, a burst into a group): a WebSocket message, a Batch included, stays
+ * this size or one frame more.
+ */
+export const EARLY_FLUSH_BYTES = 64 * 1024;
+
 export interface Flushable {
   flush(): void;
 }

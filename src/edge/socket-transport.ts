@@ -21,7 +21,7 @@ import type { DeviceSession } from "../actors/device-session.ts";
 import type { Transport } from "../actors/transport.ts";
 import { encodeBatch } from "../proto/frame-batch.ts";
 import { batchTopic, type EdgeBroadcaster } from "./broadcaster.ts";
-import type { Flusher } from "./flusher.ts";
+import { EARLY_FLUSH_BYTES, type Flusher } from "./flusher.ts";
 
 /** What every socket of an edge shares (one reference per connection rather than one each). */
 export interface SocketEdge {
@@ -30,9 +30,6 @@ export interface SocketEdge {
   readonly flusher: Flusher;
   readonly broadcaster: EdgeBroadcaster;
 }
-
-/** A queue this large is written at once rather than at the end of the turn (a backlog being streamed). */
-const EARLY_FLUSH_BYTES = 64 * 1024;
 
 export class SocketTransport implements Transport {
   closed = false;

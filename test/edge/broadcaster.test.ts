@@ -94,6 +94,17 @@ test("one turn's frames to a topic: one Batch to a reader of batches, its own in
   expect(ben.got[1]).toEqual(["m6"]);
 });
 
+test("a turn's frames to a topic past 64 KiB leave in batches of at most that much and one frame more, in order", async () => {
+  const ann = await connect("ann", true);
+  ann.t.subscribe("big");
+  const big = (s: string) => frame(s.padEnd(40 * 1024, "."));
+  broadcaster.publish("big", big("b1"));
+  broadcaster.publish("big", big("b2"));
+  broadcaster.publish("big", big("b3"));
+  await until(() => ann.got.length === 2, 5_000, "both messages");
+  expect(ann.got.map((m) => m.map((f) => f.slice(0, 2)))).toEqual([["b1", "b2"], ["b3"]]);
+});
+
 test("a connection joining a topic mid-turn gets only what is published after; one leaving gets what was published before", async () => {
   const ann = await connect("ann", true);
   const ben = await connect("ben", true);
