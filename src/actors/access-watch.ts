@@ -30,7 +30,7 @@ export class AccessWatch {
     private readonly host: AccessHost,
   ) {
     // For the node's lifetime: the subscriptions end with the bus, when the server stops.
-    ctx.bus.subscribe(subjects.access, (e) => this.heard(e));
+    ctx.bus.subscribe(subjects.access, { onEvent: (e) => this.heard(e) });
     ctx.bus.onRecovered(() => void this.recheckAll());
   }
 

@@ -161,7 +161,10 @@ export class ConversationActor implements MailboxOwner {
     const heard: BusEvent[] = [];
     let unsubscribe = () => {};
     if (ctx.bus.distributed) {
-      unsubscribe = ctx.bus.subscribe(subjects.conversation(id), (e) => (actor ? actor.observe(e) : heard.push(e)));
+      const subject = subjects.conversation(id);
+      const listener = { onEvent: (e: BusEvent) => (actor ? actor.observe(e) : heard.push(e)) };
+      ctx.bus.subscribe(subject, listener);
+      unsubscribe = () => ctx.bus.unsubscribe(subject, listener);
       await ctx.bus.ready();
     }
     try {

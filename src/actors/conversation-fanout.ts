@@ -18,7 +18,8 @@
 // delivery costs no more, and keeps the 4002 close for a device that stops reading (a topic can
 // only cut it, see transport.ts).
 
-import type { Unsubscribe } from "../bus/bus.ts";
+import type { BusListener } from "../bus/bus.ts";
+import type { BusEvent } from "../bus/events.ts";
 import type { Metrics } from "../metrics/metrics.ts";
 import type { WireMessage } from "../proto/types.ts";
 import { messageFrame } from "../proto/message-frame.ts";
@@ -35,20 +36,33 @@ export interface FanoutHost {
   sessionOf(user: string, device: string): DeviceSession | undefined;
 }
 
-export class ConversationFanout {
+/** Hears the conversation's subject for its local members (Node.registerConversation). */
+export class ConversationFanout implements BusListener {
   /** Local members, by user id. */
   readonly members = new Map<string, UserActor>();
   /** Devices on the topic. */
   private readonly live = new Set<DeviceSession>();
   /** Highest seq this node heard with none missing below it since it started listening; -1 before the first. */
   private published = -1;
-  unsubscribe: Unsubscribe = () => {};
 
   constructor(
     readonly conv: string,
     private readonly host: FanoutHost,
     private readonly metrics: Metrics,
   ) {}
+
+  onEvent(e: BusEvent): void {
+    // A receipt concerns a few users (the reader and the senders it covers): in a large group,
+    // handing it to every member would cost members² per message.
+    if (e.t === "receipt") {
+      for (const u of e.to) this.members.get(u)?.onEvent(e);
+      return;
+    }
+    // The topic first: a member it drops must hear this event per device.
+    if (e.t === "msg") this.heard(e.msg);
+    else if (e.t === "conv" && e.removed.length > 0) this.removed(e.removed);
+    for (const m of this.members.values()) m.onEvent(e);
+  }
 
   /** A message heard on the conversation's subject, in the order the node heard them. */
   heard(msg: WireMessage): void {

@@ -8,12 +8,11 @@
 import { randomUUID } from "node:crypto";
 import { ThrottledLog } from "../throttled-log.ts";
 import { DisconnectCode, PushKind } from "../proto/codes.ts";
-import type { Unsubscribe } from "../bus/bus.ts";
+import type { BusListener } from "../bus/bus.ts";
 import type { NodeContext } from "./context.ts";
 import { AccessWatch, type AccessHost } from "./access-watch.ts";
 import { ConversationActor, type ConversationHost } from "./conversation-actor.ts";
 import { DeviceSession } from "./device-session.ts";
-import type { BusEvent } from "../bus/events.ts";
 import { subjects } from "../bus/subjects.ts";
 import type { Broadcaster, Transport } from "./transport.ts";
 import { ConversationFanout, type FanoutHost } from "./conversation-fanout.ts";
@@ -33,7 +32,7 @@ export class Node implements UserActorHost, ConversationHost, AccessHost, Fanout
   private readonly convIndex = new Map<string, ConversationFanout>();
   /** FanoutHost: the edge's native fan-out, once an edge serves this node. */
   broadcaster: Broadcaster | null = null;
-  private readonly watched = new Map<string, { sessions: Set<DeviceSession>; unsubscribe: Unsubscribe }>();
+  private readonly watched = new Map<string, { sessions: Set<DeviceSession> } & BusListener>();
   /** Connections open on this node: its users' sessions, counted (the connections gauge). */
   private open = 0;
   /** Commands being handled; a drain waits for them (commandStarted / commandSettled). */
@@ -97,7 +96,7 @@ export class Node implements UserActorHost, ConversationHost, AccessHost, Fanout
     if (!actor) {
       const a = (actor = new UserActor(claims.user, this.ctx, this));
       a.mailbox.enqueue(() => a.activate());
-      a.busOff = this.ctx.bus.subscribe(subjects.user(claims.user), (e) => a.onEvent(e));
+      this.ctx.bus.subscribe(subjects.user(claims.user), a);
       this.users.set(claims.user, a);
     }
     // One connection per device: a newer one replaces the older. Register the new one first:
@@ -137,7 +136,7 @@ export class Node implements UserActorHost, ConversationHost, AccessHost, Fanout
     void this.presenceChanged(s.user, s.device, false, this.ctx.clock.now());
     if (actor.sessions.length === 0) {
       this.users.delete(s.user);
-      actor.busOff();
+      this.ctx.bus.unsubscribe(subjects.user(s.user), actor);
       actor.mailbox.enqueue(() => actor.passivate());
     }
   }
@@ -163,7 +162,7 @@ export class Node implements UserActorHost, ConversationHost, AccessHost, Fanout
       if (!w) continue;
       w.sessions.delete(s);
       if (w.sessions.size === 0) {
-        w.unsubscribe();
+        this.ctx.bus.unsubscribe(subjects.presence(u), w);
         this.watched.delete(u);
       }
     }
@@ -172,15 +171,19 @@ export class Node implements UserActorHost, ConversationHost, AccessHost, Fanout
       let w = this.watched.get(u);
       if (!w) {
         const sessions = new Set<DeviceSession>();
-        const unsubscribe = this.ctx.bus.subscribe(subjects.presence(u), (e) => {
-          if (e.t !== "presence") return;
-          for (const x of sessions) {
-            // Each device hears only what the user's privacy settings and blocks let it see.
-            const p = x.connected && this.ctx.safety.presence.view(x, e.info);
-            if (p) x.push(PushKind.Presence, p);
-          }
-        });
-        this.watched.set(u, (w = { sessions, unsubscribe }));
+        w = {
+          sessions,
+          onEvent: (e) => {
+            if (e.t !== "presence") return;
+            for (const x of sessions) {
+              // Each device hears only what the user's privacy settings and blocks let it see.
+              const p = x.connected && this.ctx.safety.presence.view(x, e.info);
+              if (p) x.push(PushKind.Presence, p);
+            }
+          },
+        };
+        this.ctx.bus.subscribe(subjects.presence(u), w);
+        this.watched.set(u, w);
       }
       w.sessions.add(s);
     }
@@ -223,20 +226,8 @@ export class Node implements UserActorHost, ConversationHost, AccessHost, Fanout
   registerConversation(conv: string, actor: UserActor): void {
     let f = this.convIndex.get(conv);
     if (!f) {
-      const fanout = (f = new ConversationFanout(conv, this, this.ctx.metrics));
-      const { members } = fanout;
-      fanout.unsubscribe = this.ctx.bus.subscribe(subjects.conversation(conv), (e: BusEvent) => {
-        // A receipt concerns a few users (the reader and the senders it covers): in a large group,
-        // handing it to every member would cost members² per message.
-        if (e.t === "receipt") {
-          for (const u of e.to) members.get(u)?.onEvent(e);
-          return;
-        }
-        // The topic first: a member it drops must hear this event per device.
-        if (e.t === "msg") fanout.heard(e.msg);
-        else if (e.t === "conv" && e.removed.length > 0) fanout.removed(e.removed);
-        for (const m of members.values()) m.onEvent(e);
-      });
+      f = new ConversationFanout(conv, this, this.ctx.metrics);
+      this.ctx.bus.subscribe(subjects.conversation(conv), f);
       this.convIndex.set(conv, f);
     }
     f.members.set(actor.user, actor);
@@ -250,7 +241,7 @@ export class Node implements UserActorHost, ConversationHost, AccessHost, Fanout
       f.members.delete(actor.user);
     }
     if (f.members.size === 0) {
-      f.unsubscribe();
+      this.ctx.bus.unsubscribe(subjects.conversation(conv), f);
       this.convIndex.delete(conv);
     }
   }

@@ -9,7 +9,7 @@ import { messageOfFrame } from "../proto/message-frame.ts";
 import type { HiddenMessages, ReceiptPush, SyncConvState, WireMessage } from "../proto/types.ts";
 import type { NodeContext } from "./context.ts";
 import type { DeviceSession } from "./device-session.ts";
-import type { Unsubscribe } from "../bus/bus.ts";
+import type { BusListener } from "../bus/bus.ts";
 import type { BusEvent, ConversationEvent, ReceiptEvent } from "../bus/events.ts";
 import { allBut } from "./receipt-audience.ts";
 import { Mailbox, type MailboxOwner } from "./mailbox.ts";
@@ -19,8 +19,6 @@ import { receiptFor } from "../safety/policy.ts";
 import { HiddenFilter } from "../lifecycle/hidden-filter.ts";
 import { FRAME_ROWS } from "../lifecycle/page-rows.ts";
 import { ObjectMemo } from "../object-memo.ts";
-
-const NOT_SUBSCRIBED: Unsubscribe = () => {};
 
 /** Receipt frames by event, for the receivers that all see the same one (UserActor.receiptFrame). */
 const commonReceiptFrames = new ObjectMemo<ReceiptEvent, Uint8Array>("msgr.commonReceiptFrame");
@@ -38,7 +36,8 @@ export interface UserActorHost {
   leaveTopics(s: DeviceSession): void;
 }
 
-export class UserActor implements MailboxOwner {
+/** Its node subscribes it to the user's bus subject while the user has a device connected there. */
+export class UserActor implements MailboxOwner, BusListener {
   readonly mailbox: Mailbox;
   /**
    * This user's connections on this node, at most one per device. An array because a user has a
@@ -47,8 +46,6 @@ export class UserActor implements MailboxOwner {
    * is not disturbed by a connection that closes while it runs.
    */
   sessions: readonly DeviceSession[] = [];
-  /** Leaves the user's bus subject; set by the node that subscribed it. */
-  busOff: Unsubscribe = NOT_SUBSCRIBED;
   /** This user's command rates on this node (config `rates`); none while every bucket is full. */
   private limits: RateLimits | null = null;
   /** conversation id -> seq of the first message this user may receive. */

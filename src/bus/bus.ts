@@ -7,6 +7,16 @@ import type { BusEvent } from "./events.ts";
 
 export type Unsubscribe = () => void;
 
+/**
+ * What hears a subject's events: an object, not a closure. Every user with a device connected
+ * holds a subscription, and a handler closure plus the unsubscribe closure over it were a quarter
+ * of the JavaScript heap an idle connection holds (bench/connection-heap.bench.ts: 912 bytes of
+ * cells per connection with them, 687 without); a user actor is its own listener.
+ */
+export interface BusListener {
+  onEvent(event: BusEvent): void;
+}
+
 export interface Bus {
   /**
    * True when other nodes share this bus (NATS): a conversation's events may then come from
@@ -16,10 +26,13 @@ export interface Bus {
   /** Delivers `event` to every current subscriber of `subject`, on every node, in publish order. */
   publish(subject: string, event: BusEvent): void;
   /**
-   * Subscribes this node to `subject`; handlers on one subject see events in publish order. A
-   * handler that throws is logged and skipped: it never reaches the publisher or other handlers.
+   * Subscribes this node to `subject`; listeners on one subject see events in publish order. A
+   * listener that throws is logged and skipped: it never reaches the publisher or other listeners.
+   * A listener subscribed twice hears each event twice, and needs two unsubscribes.
    */
-  subscribe(subject: string, handler: (event: BusEvent) => void): Unsubscribe;
+  subscribe(subject: string, listener: BusListener): void;
+  /** Undoes one subscribe(subject, listener); nothing when there is none left to undo. */
+  unsubscribe(subject: string, listener: BusListener): void;
   /**
    * Resolves once every subscription this node made so far is in place on the bus, and every
    * event it published so far has been handed to the subscribers' connections: an event another

@@ -3,46 +3,54 @@
 // afterwards) and dispatched synchronously, so handlers must only enqueue work or do work that
 // cannot wait.
 
-import type { Bus, Unsubscribe } from "./bus.ts";
+import type { Bus, BusListener, Unsubscribe } from "./bus.ts";
 import type { BusEvent } from "./events.ts";
-
-type Handler = (event: BusEvent) => void;
 
 export class MemoryBus implements Bus {
   readonly distributed = false;
-  /** subject -> its handlers; most subjects (a user's) have one, so an array, not a set. */
-  private readonly subs = new Map<string, Handler[]>();
+  /**
+   * subject -> its listener, or its listeners when there are several. Most subjects (a user's)
+   * have one, held as is: an array of one would be two more cells on every idle connection.
+   */
+  private readonly subs = new Map<string, BusListener | BusListener[]>();
 
-  /** `onHandlerError` hears what a handler threw; the publisher and the other handlers never do. */
+  /** `onHandlerError` hears what a listener threw; the publisher and the other listeners never do. */
   constructor(private readonly onHandlerError: (err: unknown, subject: string, event: BusEvent) => void = () => {}) {}
 
   publish(subject: string, event: BusEvent): void {
-    const list = this.subs.get(subject);
-    if (!list) return;
-    // A copy only when there are several: a handler may unsubscribe itself or others meanwhile.
-    const handlers = list.length === 1 ? list : list.slice();
-    for (const h of handlers) {
-      try {
-        h(event);
-      } catch (err) {
-        this.onHandlerError(err, subject, event);
-      }
+    const subs = this.subs.get(subject);
+    if (subs === undefined) return;
+    if (!Array.isArray(subs)) return this.deliver(subs, subject, event);
+    // A copy: a listener may unsubscribe itself or others meanwhile.
+    for (const l of subs.slice()) this.deliver(l, subject, event);
+  }
+
+  subscribe(subject: string, listener: BusListener): void {
+    const subs = this.subs.get(subject);
+    if (subs === undefined) this.subs.set(subject, listener);
+    else if (Array.isArray(subs)) subs.push(listener);
+    else this.subs.set(subject, [subs, listener]);
+  }
+
+  unsubscribe(subject: string, listener: BusListener): void {
+    const subs = this.subs.get(subject);
+    if (subs === listener) {
+      this.subs.delete(subject);
+    } else if (Array.isArray(subs)) {
+      const i = subs.indexOf(listener);
+      if (i < 0) return;
+      subs.splice(i, 1);
+      // Back to a lone listener, as if it had been the only one subscribed.
+      if (subs.length === 1) this.subs.set(subject, subs[0]!);
     }
   }
 
-  subscribe(subject: string, handler: Handler): Unsubscribe {
-    let list = this.subs.get(subject);
-    if (!list) this.subs.set(subject, (list = []));
-    list.push(handler);
-    // Subscribing the same function twice needs two unsubscribes; each removes one entry, once.
-    let subscribed = true;
-    return () => {
-      if (!subscribed) return;
-      subscribed = false;
-      const i = list.indexOf(handler);
-      if (i >= 0) list.splice(i, 1);
-      if (list.length === 0 && this.subs.get(subject) === list) this.subs.delete(subject);
-    };
+  private deliver(listener: BusListener, subject: string, event: BusEvent): void {
+    try {
+      listener.onEvent(event);
+    } catch (err) {
+      this.onHandlerError(err, subject, event);
+    }
   }
 
   /** Subscriptions take effect and events are delivered synchronously. */

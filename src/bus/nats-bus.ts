@@ -4,20 +4,19 @@
 // already in the store before it is published; onRecovered tells the node to catch its devices
 // up from there, and a device that was not caught up resumes from its cursor.
 //
-// One NATS subscription per subject per process, whatever the number of local handlers, so a
+// One NATS subscription per subject per process, whatever the number of local listeners, so a
 // group message crosses the network once per process that has members connected.
 
 import { connect, Events, type Msg, type NatsConnection, type NatsError, type Subscription } from "nats";
 import type { Logger } from "pino";
 import type { NatsClientOptions } from "../connect/nats.ts";
 import { pack, unpack } from "../proto/codec.ts";
-import type { Bus, Unsubscribe } from "./bus.ts";
+import type { Bus, BusListener, Unsubscribe } from "./bus.ts";
 import type { BusEvent } from "./events.ts";
 
-type Handler = (event: BusEvent) => void;
-
 interface Topic {
-  handlers: Set<Handler>;
+  /** In subscription order; a listener subscribed twice is here twice. */
+  listeners: BusListener[];
   sub: Subscription;
 }
 
@@ -96,22 +95,25 @@ export class NatsBus implements Bus {
     }
   }
 
-  subscribe(subject: string, handler: Handler): Unsubscribe {
-    let topic = this.topics.get(subject);
-    if (!topic) {
-      const handlers = new Set<Handler>();
-      const sub = this.nc.subscribe(subject, { callback: (err, msg) => this.dispatch(subject, handlers, err, msg) });
-      this.topics.set(subject, (topic = { handlers, sub }));
+  subscribe(subject: string, listener: BusListener): void {
+    const topic = this.topics.get(subject);
+    if (topic) {
+      topic.listeners.push(listener);
+      return;
     }
-    // A fresh wrapper per call: subscribing the same function twice needs two unsubscribes.
-    const entry: Handler = (e) => handler(e);
-    const t = topic;
-    t.handlers.add(entry);
-    return () => {
-      if (!t.handlers.delete(entry) || t.handlers.size > 0) return;
-      t.sub.unsubscribe();
-      if (this.topics.get(subject) === t) this.topics.delete(subject);
-    };
+    const listeners = [listener];
+    const sub = this.nc.subscribe(subject, { callback: (err, msg) => this.dispatch(subject, listeners, err, msg) });
+    this.topics.set(subject, { listeners, sub });
+  }
+
+  unsubscribe(subject: string, listener: BusListener): void {
+    const t = this.topics.get(subject);
+    const i = t ? t.listeners.indexOf(listener) : -1;
+    if (i < 0) return;
+    t!.listeners.splice(i, 1);
+    if (t!.listeners.length > 0) return;
+    t!.sub.unsubscribe();
+    this.topics.delete(subject);
   }
 
   ready(): Promise<void> {
@@ -146,7 +148,7 @@ export class NatsBus implements Bus {
   }
 
   /** Runs in NATS's read loop, one message at a time, so handlers see a subject's events in arrival order. */
-  private dispatch(subject: string, handlers: Set<Handler>, err: NatsError | null, msg: Msg): void {
+  private dispatch(subject: string, listeners: BusListener[], err: NatsError | null, msg: Msg): void {
     if (err) {
       this.log.error({ err, subject }, "NATS subscription failed");
       return;
@@ -164,11 +166,12 @@ export class NatsBus implements Bus {
       this.log.warn({ subject, bytes: msg.data.length }, "dropped a bus payload that is not an event");
       return;
     }
-    for (const h of handlers) {
+    // A copy only when there are several: a listener may unsubscribe itself or others meanwhile.
+    for (const l of listeners.length === 1 ? listeners : listeners.slice()) {
       try {
-        h(event);
+        l.onEvent(event);
       } catch (err) {
-        this.log.error({ err, subject, t: event.t }, "bus handler failed");
+        this.log.error({ err, subject, t: event.t }, "bus listener failed");
       }
     }
   }

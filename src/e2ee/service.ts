@@ -14,7 +14,7 @@
 
 import { createHash } from "node:crypto";
 import type { Logger } from "pino";
-import type { Bus, Unsubscribe } from "../bus/bus.ts";
+import type { Bus, BusListener, Unsubscribe } from "../bus/bus.ts";
 import { subjects } from "../bus/subjects.ts";
 import type { Clock } from "../clock.ts";
 import type { Config } from "../config/config.ts";
@@ -85,16 +85,19 @@ export class E2ee {
   /** Conversation id -> its group's facts, or null: not end-to-end encrypted. */
   private readonly cache = new BoundedMap<string, Facts | null>(MAX_CACHED);
   private readonly loading = new Map<string, Promise<Facts | null>>();
-  private readonly offBus: Unsubscribe;
+  private readonly listener: BusListener;
   private readonly offRecovered: Unsubscribe;
   private readonly pruner: ReturnType<typeof setInterval>;
 
   constructor(private readonly deps: E2eeDeps) {
     this.store = deps.store;
     const node = deps.config.server.nodeId;
-    this.offBus = deps.bus.subscribe(subjects.e2ee, (e) => {
-      if (e.t === "e2ee" && e.origin !== node) this.forget(e.conv);
-    });
+    this.listener = {
+      onEvent: (e) => {
+        if (e.t === "e2ee" && e.origin !== node) this.forget(e.conv);
+      },
+    };
+    deps.bus.subscribe(subjects.e2ee, this.listener);
     // Events lost in an outage would leave facts stale: drop them all.
     this.offRecovered = deps.bus.onRecovered(() => this.cache.clear());
     this.pruner = setInterval(() => {
@@ -104,7 +107,7 @@ export class E2ee {
   }
 
   close(): void {
-    this.offBus();
+    this.deps.bus.unsubscribe(subjects.e2ee, this.listener);
     this.offRecovered();
     clearInterval(this.pruner);
   }

@@ -8,7 +8,7 @@
 
 import { randomUUID } from "node:crypto";
 import { Gauge, type Registry } from "prom-client";
-import type { Bus } from "../bus/bus.ts";
+import type { Bus, BusListener } from "../bus/bus.ts";
 import { subjects } from "../bus/subjects.ts";
 import type { MessageStore, MetadataStore, PresenceStore, TicketStore } from "../storage/types.ts";
 
@@ -44,14 +44,16 @@ export class Readiness {
   /** Bus probes waiting for their event to come back, by nonce. */
   private readonly echoes = new Map<string, () => void>();
   private readonly busSubject: string;
-  private readonly unsubscribe: () => void;
+  private readonly listener: BusListener = {
+    onEvent: (event) => {
+      if (event.t === "presence") this.echoes.get(event.info.user)?.();
+    },
+  };
 
   constructor(private readonly deps: ReadinessDeps) {
     // One subscription for the node's lifetime; each probe sends one event through it.
     this.busSubject = subjects.health(deps.nodeId, randomUUID());
-    this.unsubscribe = deps.bus.subscribe(this.busSubject, (event) => {
-      if (event.t === "presence") this.echoes.get(event.info.user)?.();
-    });
+    deps.bus.subscribe(this.busSubject, this.listener);
   }
 
   /** From now on the node reports itself not ready (the first step of a drain). */
@@ -94,7 +96,7 @@ export class Readiness {
   }
 
   close(): void {
-    this.unsubscribe();
+    this.deps.bus.unsubscribe(this.busSubject, this.listener);
     for (const resolve of this.echoes.values()) resolve();
     this.echoes.clear();
   }

@@ -12,7 +12,7 @@
 // others as soon as the event arrives.
 
 import type { Logger } from "pino";
-import type { Bus, Unsubscribe } from "../bus/bus.ts";
+import type { Bus, BusListener, Unsubscribe } from "../bus/bus.ts";
 import type { BusEvent } from "../bus/events.ts";
 import { subjects } from "../bus/subjects.ts";
 import type { Config } from "../config/config.ts";
@@ -59,14 +59,14 @@ export class Safety {
    * build and hash each time, where these ids are strings the caller already holds.
    */
   private readonly consents = new BoundedMap<string, Set<string>>(MAX_CONSENT_CONVERSATIONS);
-  private readonly offSafety: Unsubscribe;
+  private readonly listener: BusListener = { onEvent: (e) => this.heard(e) };
   private readonly offRecovered: Unsubscribe;
 
   constructor(private readonly deps: SafetyDeps) {
     this.store = deps.store;
     this.presence = new PresenceGate((viewer, targets) => this.masks(viewer, targets), deps.presence, deps.log);
     this.removed = new RemovedMessages(deps.store);
-    this.offSafety = deps.bus.subscribe(subjects.safety, (e) => this.heard(e));
+    deps.bus.subscribe(subjects.safety, this.listener);
     this.offRecovered = deps.bus.onRecovered(() => {
       this.cache.clear();
       this.consents.clear();
@@ -81,7 +81,7 @@ export class Safety {
   }
 
   close(): void {
-    this.offSafety();
+    this.deps.bus.unsubscribe(subjects.safety, this.listener);
     this.offRecovered();
   }
 

@@ -1,10 +1,10 @@
 // Behaviour every Bus backend must show. Each backend's test file calls busContract() with a
 // factory that opens two bus instances, standing for two nodes of a cluster. An in-process bus
 // has one "cluster" only, so it passes the same instance twice (a === b); the assertions hold
-// either way because they count what each handler received, never which node it was on.
+// either way because they count what each listener received, never which node it was on.
 
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import type { Bus } from "../../src/bus/bus.ts";
+import type { Bus, BusListener } from "../../src/bus/bus.ts";
 import type { BusEvent, MessageEvent } from "../../src/bus/events.ts";
 import { subjects } from "../../src/bus/subjects.ts";
 import { MessageKind } from "../../src/proto/codes.ts";
@@ -23,10 +23,10 @@ export function messageEvent(conv: string, seq: number, body: Uint8Array = new U
   };
 }
 
-/** A handler that records what it receives. */
-export function recorder(): { events: BusEvent[]; handler: (e: BusEvent) => void } {
+/** A listener that records what it receives. */
+export function recorder(): BusListener & { events: BusEvent[] } {
   const events: BusEvent[] = [];
-  return { events, handler: (e) => events.push(e) };
+  return { events, onEvent: (e) => void events.push(e) };
 }
 
 
@@ -45,14 +45,15 @@ export async function settle(a: Bus, b: Bus): Promise<void> {
   ] as const) {
     const subject = subjects.user(`barrier-${++barriers}`);
     let seen = false;
-    const off = sub.subscribe(subject, () => (seen = true));
+    const barrier: BusListener = { onEvent: () => (seen = true) };
+    sub.subscribe(subject, barrier);
     const deadline = Date.now() + 10_000;
     while (!seen) {
       if (Date.now() > deadline) throw new Error("bus barrier timed out");
       pub.publish(subject, { t: "typing", conv: "barrier", user: "barrier", dev: "barrier", on: true });
       await Bun.sleep(5);
     }
-    off();
+    sub.unsubscribe(subject, barrier);
   }
 }
 
@@ -73,8 +74,8 @@ export function busContract(name: string, open: OpenBuses): void {
       const subject = subjects.conversation("conv-1");
       const onA = recorder();
       const onB = recorder();
-      a.subscribe(subject, onA.handler);
-      b.subscribe(subject, onB.handler);
+      a.subscribe(subject, onA);
+      b.subscribe(subject, onB);
       await settle(a, b);
 
       a.publish(subject, messageEvent("conv-1", 1));
@@ -90,7 +91,7 @@ export function busContract(name: string, open: OpenBuses): void {
     test("1,000 events on one subject arrive in publish order", async () => {
       const subject = subjects.conversation("ordered");
       const onB = recorder();
-      b.subscribe(subject, onB.handler);
+      b.subscribe(subject, onB);
       await settle(a, b);
 
       for (let seq = 1; seq <= 1000; seq++) a.publish(subject, messageEvent("ordered", seq));
@@ -99,47 +100,68 @@ export function busContract(name: string, open: OpenBuses): void {
       expect(onB.events.map((e) => (e as MessageEvent).msg.seq)).toEqual(Array.from({ length: 1000 }, (_, i) => i + 1));
     });
 
-    test("several handlers on one subject of one node each receive every event once", async () => {
+    test("several listeners on one subject of one node each receive every event once", async () => {
       const subject = subjects.presence("carol");
       const rs = [recorder(), recorder(), recorder()];
-      for (const r of rs) b.subscribe(subject, r.handler);
+      for (const r of rs) b.subscribe(subject, r);
       await settle(a, b);
 
       const event: BusEvent = { t: "presence", info: { user: "carol", online: true, lastSeen: 0 } };
       a.publish(subject, event);
-      await until(() => rs.every((r) => r.events.length >= 1), 10_000, "every handler");
+      await until(() => rs.every((r) => r.events.length >= 1), 10_000, "every listener");
       await settle(a, b);
 
       for (const r of rs) expect(r.events).toEqual([event]);
     });
 
-    test("unsubscribing stops delivery to that handler only", async () => {
+    test("unsubscribing stops delivery to that listener only", async () => {
       const subject = subjects.user("dave");
       const gone = recorder();
       const stays = recorder();
-      const offGone = b.subscribe(subject, gone.handler);
-      b.subscribe(subject, stays.handler);
+      b.subscribe(subject, gone);
+      b.subscribe(subject, stays);
       await settle(a, b);
 
-      offGone();
-      offGone(); // a second call is harmless
+      b.unsubscribe(subject, gone);
+      b.unsubscribe(subject, gone); // a second call is harmless
       a.publish(subject, { t: "revoke", user: "dave", device: "phone" });
-      await until(() => stays.events.length >= 1, 10_000, "the remaining handler");
+      await until(() => stays.events.length >= 1, 10_000, "the remaining listener");
       await settle(a, b);
 
       expect(gone.events).toEqual([]);
       expect(stays.events).toEqual([{ t: "revoke", user: "dave", device: "phone" }]);
     });
 
-    test("after the last handler of a subject leaves, nothing arrives, and subscribing again works", async () => {
+    test("a listener subscribed twice hears each event twice, until it is unsubscribed twice", async () => {
+      const subject = subjects.user("twice");
+      const r = recorder();
+      b.subscribe(subject, r);
+      b.subscribe(subject, r);
+      await settle(a, b);
+      a.publish(subject, { t: "revoke", user: "twice", device: "1" });
+      await until(() => r.events.length >= 2, 10_000, "the event twice");
+
+      b.unsubscribe(subject, r);
+      await settle(a, b);
+      a.publish(subject, { t: "revoke", user: "twice", device: "2" });
+      await until(() => r.events.length >= 3, 10_000, "the second event once");
+
+      b.unsubscribe(subject, r);
+      await settle(a, b);
+      a.publish(subject, { t: "revoke", user: "twice", device: "3" });
+      await settle(a, b);
+      expect(r.events.map((e) => (e as { device: string }).device)).toEqual(["1", "1", "2"]);
+    });
+
+    test("after the last listener of a subject leaves, nothing arrives, and subscribing again works", async () => {
       const subject = subjects.user("erin");
       const first = recorder();
       const second = recorder();
-      const offFirst = b.subscribe(subject, first.handler);
-      const offSecond = b.subscribe(subject, second.handler);
+      b.subscribe(subject, first);
+      b.subscribe(subject, second);
       await settle(a, b);
-      offFirst();
-      offSecond();
+      b.unsubscribe(subject, first);
+      b.unsubscribe(subject, second);
       await settle(a, b);
 
       a.publish(subject, { t: "revoke", user: "erin", device: "old" });
@@ -148,10 +170,10 @@ export function busContract(name: string, open: OpenBuses): void {
       expect(second.events).toEqual([]);
 
       const again = recorder();
-      b.subscribe(subject, again.handler);
+      b.subscribe(subject, again);
       await settle(a, b);
       a.publish(subject, { t: "revoke", user: "erin", device: "new" });
-      await until(() => again.events.length >= 1, 10_000, "the new handler");
+      await until(() => again.events.length >= 1, 10_000, "the new listener");
       await settle(a, b);
       expect(again.events).toEqual([{ t: "revoke", user: "erin", device: "new" }]);
       expect(first.events).toEqual([]);
@@ -162,7 +184,7 @@ export function busContract(name: string, open: OpenBuses): void {
       // subscription still on its way to the server would miss its event.
       const heard = Array.from({ length: 50 }, () => recorder());
       for (const [i, r] of heard.entries()) {
-        b.subscribe(subjects.user(`ready-${i}`), r.handler);
+        b.subscribe(subjects.user(`ready-${i}`), r);
         await b.ready();
         a.publish(subjects.user(`ready-${i}`), { t: "revoke", user: `ready-${i}`, device: "d" });
       }
@@ -176,7 +198,7 @@ export function busContract(name: string, open: OpenBuses): void {
     test("bigint ids above 2^53 and binary bodies round-trip exactly", async () => {
       const subject = subjects.conversation("binary");
       const onB = recorder();
-      b.subscribe(subject, onB.handler);
+      b.subscribe(subject, onB);
       await settle(a, b);
 
       const every = Uint8Array.from({ length: 256 }, (_, i) => i);
@@ -201,9 +223,9 @@ export function busContract(name: string, open: OpenBuses): void {
       const mine = recorder();
       const star = recorder();
       const tail = recorder();
-      b.subscribe(subjects.user("frank"), mine.handler);
-      b.subscribe(subjects.user("*"), star.handler);
-      b.subscribe(subjects.user(">"), tail.handler);
+      b.subscribe(subjects.user("frank"), mine);
+      b.subscribe(subjects.user("*"), star);
+      b.subscribe(subjects.user(">"), tail);
       await settle(a, b);
 
       a.publish(subjects.user("frank.x"), { t: "revoke", user: "frank.x", device: "d" });

@@ -54,7 +54,7 @@ describe("nats bus over a real server", () => {
     b.onRecovered(() => recovered.b++);
     const subject = subjects.conversation("restart");
     const onB = recorder();
-    b.subscribe(subject, onB.handler);
+    b.subscribe(subject, onB);
     await settle(a, b);
 
     let seq = 0;
@@ -88,7 +88,7 @@ describe("nats bus over a real server", () => {
     const raw = await connect({ servers: nats.url });
     const subject = subjects.user("mallory");
     const r = recorder();
-    bus.subscribe(subject, r.handler);
+    bus.subscribe(subject, r);
     await settle(bus, bus);
 
     const garbage = [
@@ -114,30 +114,31 @@ describe("nats bus over a real server", () => {
   test("close() returns while NATS is down", async () => {
     const own = await startNats();
     const bus = await NatsBus.connect({ servers: [own.url], name: "close-while-down", log: silent });
-    bus.subscribe(subjects.user("ivan"), () => {});
+    bus.subscribe(subjects.user("ivan"), { onEvent: () => {} });
     await own.stop();
     const started = Date.now();
     await bus.close();
     expect(Date.now() - started).toBeLessThan(10_000);
   });
 
-  test("one NATS subscription per subject per process, dropped with the last local handler", async () => {
+  test("one NATS subscription per subject per process, dropped with the last local listener", async () => {
     const bus = await openNats("refcount");
     const subject = subjects.conversation("refcount");
     const subsOnServer = async () => {
       const connz = (await (await fetch(`${nats.monitorUrl}/connz?subs=1`)).json()) as { connections: { name?: string; subscriptions_list?: string[] }[] };
       return connz.connections.find((c) => c.name === "refcount")?.subscriptions_list?.filter((s) => s === subject).length ?? 0;
     };
-    const offs = [recorder(), recorder(), recorder()].map((r) => bus.subscribe(subject, r.handler));
+    const rs = [recorder(), recorder(), recorder()];
+    for (const r of rs) bus.subscribe(subject, r);
     await settle(bus, bus);
     expect(await subsOnServer()).toBe(1);
 
-    offs[0]!();
-    offs[1]!();
+    bus.unsubscribe(subject, rs[0]!);
+    bus.unsubscribe(subject, rs[1]!);
     await settle(bus, bus);
     expect(await subsOnServer()).toBe(1);
 
-    offs[2]!();
+    bus.unsubscribe(subject, rs[2]!);
     await settle(bus, bus);
     expect(await subsOnServer()).toBe(0);
 
