@@ -3,6 +3,7 @@
 // times in the turn is written once at its highest value.
 
 import type { CursorUpdate, MetadataStore } from "../storage/types.ts";
+import { atTurnEnd } from "../turn-end.ts";
 
 export class CursorWriter {
   private pending = new Map<string, CursorUpdate>();
@@ -18,7 +19,7 @@ export class CursorWriter {
     this.pending.set(key, prev ? { ...u, delivered: Math.max(prev.delivered, u.delivered), read: Math.max(prev.read, u.read) } : u);
     if (!this.scheduled) {
       this.scheduled = true;
-      setImmediate(() => void this.flush());
+      atTurnEnd(() => void this.flush());
     }
     return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
   }

@@ -117,6 +117,7 @@ export function startEdge(deps: RouteDeps): EdgeListener<SocketTransport> {
           return;
         }
         handleFrame(node, s, msg, limits);
+        flusher.arm();
       },
       drain(ws: ServerWebSocket<SocketTransport>) {
         try {

@@ -1,6 +1,10 @@
 // Flushes the sockets that were written to during one turn of the event loop, once, after the
 // turn's I/O callbacks (setImmediate): every frame a turn produced for a socket leaves in one
-// write. The delay this adds is the rest of the current turn.
+// write. The delay this adds is the rest of the current turn. The flush is queued behind the
+// turn's end-of-turn work (src/turn-end.ts), so a group commit's acks and deliveries leave in
+// the turn that committed them.
+
+import { turnEndsQueued } from "../turn-end.ts";
 
 /**
  * What waits for the end of the turn is written at once when it reaches this many bytes (a
@@ -15,20 +19,36 @@ export interface Flushable {
 
 export class Flusher {
   private dirty: Flushable[] = [];
-  private scheduled = false;
+  /** Flushes queued (setImmediate) and not yet run. */
+  private queued = 0;
+  /** turnEndsQueued() when the last of them was queued: it runs after that many end-of-turn tasks. */
+  private queuedBehind = -1;
 
   constructor(private readonly onError: (err: unknown) => void) {}
 
   schedule(t: Flushable): void {
     this.dirty.push(t);
-    if (this.scheduled) return;
-    this.scheduled = true;
+    if (this.queued === 0) this.queue();
+  }
+
+  /**
+   * Called once a frame was handled: makes sure a flush is queued behind any end-of-turn work
+   * (src/turn-end.ts) the frame queued, so that what that work writes leaves in this turn.
+   */
+  arm(): void {
+    if (this.queued === 0 || this.queuedBehind !== turnEndsQueued()) this.queue();
+  }
+
+  private queue(): void {
+    this.queued++;
+    this.queuedBehind = turnEndsQueued();
     setImmediate(this.run);
   }
 
   private readonly run = (): void => {
-    this.scheduled = false;
+    this.queued--;
     const list = this.dirty;
+    if (list.length === 0) return;
     this.dirty = [];
     for (const t of list) {
       try {

@@ -23,6 +23,7 @@
 import type { Database, Statement } from "bun:sqlite";
 import { messageFrame, messageOfFrame } from "../../proto/message-frame.ts";
 import { BoundedMap } from "../../bounded-map.ts";
+import { atTurnEnd } from "../../turn-end.ts";
 import type { AppendOptions, AppendResult, MessageStore, NewMessage, StoredFrame, StoredMessage } from "../types.ts";
 
 /** A batch this large is committed at once rather than waiting for the end of the loop turn. */
@@ -285,10 +286,10 @@ export class SqliteMessageStore implements MessageStore {
       if (this.#pending.length >= MAX_BATCH) {
         this.#commitPending();
       } else if (!this.#flushScheduled) {
-        // setImmediate, not a microtask: it runs after pending I/O callbacks, so appends from
+        // At the turn's end, not in a microtask: after pending I/O callbacks, so appends from
         // every socket read in this loop turn share the commit.
         this.#flushScheduled = true;
-        setImmediate(() => {
+        atTurnEnd(() => {
           this.#flushScheduled = false;
           this.#commitPending();
         });
