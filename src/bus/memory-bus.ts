@@ -1,6 +1,6 @@
 // In-process bus for the embedded single-node mode.
 // Limits: one process only; events are passed by reference (publishers must not mutate them
-// afterwards) and dispatched synchronously, so handlers must only enqueue work or do work that
+// afterwards) and dispatched synchronously, so listeners must only enqueue work or do work that
 // cannot wait.
 
 import type { Bus, BusListener, Unsubscribe } from "./bus.ts";
@@ -21,7 +21,7 @@ export class MemoryBus implements Bus {
     const subs = this.subs.get(subject);
     if (subs === undefined) return;
     if (!Array.isArray(subs)) return this.deliver(subs, subject, event);
-    // A copy: a listener may unsubscribe itself or others meanwhile.
+    // A copy: a listener may subscribe or unsubscribe itself or others meanwhile.
     for (const l of subs.slice()) this.deliver(l, subject, event);
   }
 

@@ -79,7 +79,7 @@ export class NatsBus implements Bus {
       // minutes while events vanish; notice a dead server within about 30 s.
       pingInterval: 10_000,
       maxPingOut: 2,
-      // noEcho stays off: handlers in this process must see the events this process publishes.
+      // noEcho stays off: listeners in this process must see the events this process publishes.
     });
     log.info({ server: nc.getServer() }, "NATS connected");
     return new NatsBus(nc, log);
@@ -108,11 +108,12 @@ export class NatsBus implements Bus {
 
   unsubscribe(subject: string, listener: BusListener): void {
     const t = this.topics.get(subject);
-    const i = t ? t.listeners.indexOf(listener) : -1;
+    if (!t) return;
+    const i = t.listeners.indexOf(listener);
     if (i < 0) return;
-    t!.listeners.splice(i, 1);
-    if (t!.listeners.length > 0) return;
-    t!.sub.unsubscribe();
+    t.listeners.splice(i, 1);
+    if (t.listeners.length > 0) return;
+    t.sub.unsubscribe();
     this.topics.delete(subject);
   }
 
@@ -138,7 +139,7 @@ export class NatsBus implements Bus {
   }
 
   private async drain(): Promise<void> {
-    // Drain delivers what is already in flight to the handlers, then closes. It needs the server,
+    // Drain delivers what is already in flight to the listeners, then closes. It needs the server,
     // so while NATS is down it would wait forever: bound it.
     const drained = this.nc.drain().catch((err: unknown) => this.log.warn({ err }, "NATS drain failed"));
     await Promise.race([drained, Bun.sleep(DRAIN_TIMEOUT_MS)]);
@@ -147,7 +148,7 @@ export class NatsBus implements Bus {
     this.recoveredHandlers.clear();
   }
 
-  /** Runs in NATS's read loop, one message at a time, so handlers see a subject's events in arrival order. */
+  /** Runs in NATS's read loop, one message at a time, so listeners see a subject's events in arrival order. */
   private dispatch(subject: string, listeners: BusListener[], err: NatsError | null, msg: Msg): void {
     if (err) {
       this.log.error({ err, subject }, "NATS subscription failed");
@@ -166,13 +167,16 @@ export class NatsBus implements Bus {
       this.log.warn({ subject, bytes: msg.data.length }, "dropped a bus payload that is not an event");
       return;
     }
-    // A copy only when there are several: a listener may unsubscribe itself or others meanwhile.
-    for (const l of listeners.length === 1 ? listeners : listeners.slice()) {
-      try {
-        l.onEvent(event);
-      } catch (err) {
-        this.log.error({ err, subject, t: event.t }, "bus listener failed");
-      }
+    if (listeners.length === 1) return this.deliver(listeners[0]!, subject, event);
+    // A copy: a listener may subscribe or unsubscribe itself or others meanwhile.
+    for (const l of listeners.slice()) this.deliver(l, subject, event);
+  }
+
+  private deliver(listener: BusListener, subject: string, event: BusEvent): void {
+    try {
+      listener.onEvent(event);
+    } catch (err) {
+      this.log.error({ err, subject, t: event.t }, "bus listener failed");
     }
   }
 
