@@ -32,11 +32,12 @@ export class Flusher {
   }
 
   /**
-   * Called once a frame was handled: makes sure a flush is queued behind any end-of-turn work
-   * (src/turn-end.ts) the frame queued, so that what that work writes leaves in this turn.
+   * Called once a frame was handled: when end-of-turn work (src/turn-end.ts) was queued since the
+   * last flush was, queues one behind it, so that what that work writes leaves in this turn. A
+   * frame that queued none (a ping, a typing relay) queues nothing: what it wrote is scheduled.
    */
   arm(): void {
-    if (this.queued === 0 || this.queuedBehind !== turnEndsQueued()) this.queue();
+    if (this.queuedBehind !== turnEndsQueued()) this.queue();
   }
 
   private queue(): void {

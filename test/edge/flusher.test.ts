@@ -14,15 +14,29 @@ import { until } from "../helpers/wait.ts";
 
 let server: Server;
 let client: Socket;
-/** What happened, in order: "flush" (the flusher wrote) and "read" (the next turn's poll read the byte). */
+/** The server's end of the connection: its reads run frames, as the edge's message handler does. */
+let serverSide: Socket;
+/** What happened, in order: "flush" (the flusher wrote) and "read" (a later turn's poll read the byte). */
 let events: string[] = [];
+/** The frame the next read on the server's end runs. */
+let nextFrame: (() => void) | null = null;
 
 beforeAll(async () => {
-  server = createServer((s) => s.on("data", () => events.push("read")));
+  const accepted = new Promise<Socket>((resolve) => {
+    server = createServer((s) => {
+      s.on("data", () => {
+        const frame = nextFrame;
+        nextFrame = null;
+        frame?.();
+      });
+      resolve(s);
+    });
+  });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as { port: number };
   client = connect(port, "127.0.0.1");
-  await new Promise<void>((resolve) => client.once("connect", resolve));
+  client.on("data", () => events.push("read"));
+  serverSide = await accepted;
 });
 
 afterAll(() => {
@@ -35,19 +49,20 @@ const flusher = new Flusher((err) => {
 });
 const socket = { flush: () => void events.push("flush") };
 
-/** End-of-turn work like a group commit: its promise continuations queue a frame; it also writes the byte the next poll reads. */
+/** End-of-turn work like a group commit: its promise continuations queue a frame; it also writes the byte a later poll reads. */
 function commitLike(): void {
   atTurnEnd(() => {
-    client.write("x");
+    serverSide.write("x");
     void Promise.resolve().then(() => flusher.schedule(socket));
   });
 }
 
-/** Runs `frame` as an I/O callback would (a timer: before the turn's immediates), then waits for both events. */
-async function inTurn(frame: () => void): Promise<string[]> {
+/** Runs `frame` in an I/O callback (a read on the server's end), then waits for both events. */
+async function inTurn(frame: () => void, expected = 2): Promise<string[]> {
   events = [];
-  setTimeout(frame, 0);
-  await until(() => events.length === 2, 5_000, "the flush and the read");
+  nextFrame = frame;
+  client.write("f");
+  await until(() => events.length === expected, 5_000, "the flushes and the read");
   return events;
 }
 
@@ -60,13 +75,14 @@ test("arm() after the frame: the work's frames leave in the turn that did the wo
   ).toEqual(["flush", "read"]);
 });
 
-test("a flush armed before the turn's first end-of-turn work is queued again behind it", async () => {
+test("a flush queued before the turn's first end-of-turn work is queued again behind it", async () => {
   expect(
     await inTurn(() => {
-      // A frame that queued no work (a ping's reply) armed first; a SEND's commit came after.
+      // A frame that queued no work wrote a reply (its flush is queued) and armed; a SEND's commit came after.
+      flusher.schedule({ flush: () => void events.push("reply") });
       flusher.arm();
       commitLike();
       flusher.arm();
-    }),
-  ).toEqual(["flush", "read"]);
+    }, 3),
+  ).toEqual(["reply", "flush", "read"]);
 });
