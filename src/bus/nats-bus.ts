@@ -51,6 +51,7 @@ export class NatsBus implements Bus {
   private constructor(
     private readonly nc: NatsConnection,
     private readonly log: Logger,
+    private readonly drainTimeoutMs: number,
   ) {
     void this.watchStatus();
     void nc.closed().then((err) => {
@@ -58,7 +59,8 @@ export class NatsBus implements Bus {
     });
   }
 
-  static async connect(opts: NatsClientOptions & { log: Logger }): Promise<NatsBus> {
+  /** `drainTimeoutMs`: how long close() waits for the drain (DRAIN_TIMEOUT_MS unless given). */
+  static async connect(opts: NatsClientOptions & { log: Logger; drainTimeoutMs?: number }): Promise<NatsBus> {
     const log = opts.log.child({ component: "nats-bus" });
     const nc = await connect({
       servers: opts.servers,
@@ -82,7 +84,7 @@ export class NatsBus implements Bus {
       // noEcho stays off: listeners in this process must see the events this process publishes.
     });
     log.info({ server: nc.getServer() }, "NATS connected");
-    return new NatsBus(nc, log);
+    return new NatsBus(nc, log, opts.drainTimeoutMs ?? DRAIN_TIMEOUT_MS);
   }
 
   publish(subject: string, event: BusEvent): void {
@@ -142,7 +144,7 @@ export class NatsBus implements Bus {
     // Drain delivers what is already in flight to the listeners, then closes. It needs the server,
     // so while NATS is down it would wait forever: bound it.
     const drained = this.nc.drain().catch((err: unknown) => this.log.warn({ err }, "NATS drain failed"));
-    await Promise.race([drained, Bun.sleep(DRAIN_TIMEOUT_MS)]);
+    await Promise.race([drained, Bun.sleep(this.drainTimeoutMs)]);
     if (!this.nc.isClosed()) await this.nc.close();
     this.topics.clear();
     this.recoveredHandlers.clear();

@@ -111,14 +111,14 @@ describe("nats bus over a real server", () => {
     await bus.close();
   });
 
+  // The drain needs the server, so close() bounds its wait for it; a close() that hung would fail
+  // this test by the runner's timeout. The bound is short here only to keep the test quick.
   test("close() returns while NATS is down", async () => {
     const own = await startNats();
-    const bus = await NatsBus.connect({ servers: [own.url], name: "close-while-down", log: silent });
+    const bus = await NatsBus.connect({ servers: [own.url], name: "close-while-down", log: silent, drainTimeoutMs: 100 });
     bus.subscribe(subjects.user("ivan"), { onEvent: () => {} });
     await own.stop();
-    const started = Date.now();
-    await bus.close();
-    expect(Date.now() - started).toBeLessThan(10_000);
+    await expect(bus.close()).resolves.toBeUndefined();
   });
 
   test("one NATS subscription per subject per process, dropped with the last local listener", async () => {
