@@ -99,7 +99,10 @@ export class SocketTransport implements Transport {
     if (this.closed) return;
     // What is queued goes first: a topic's frames must not overtake it (a backlog before live messages).
     this.flush();
-    if (!this.batches) return this.ws.subscribe(topic);
+    if (!this.batches) {
+      this.ws.subscribe(topic);
+      return;
+    }
     // The topic's batch of this turn holds messages this socket was sent already.
     this.edge.broadcaster.flushTopic(topic);
     this.ws.subscribe(batchTopic(topic));
