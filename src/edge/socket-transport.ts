@@ -99,13 +99,13 @@ export class SocketTransport implements Transport {
     if (this.closed) return;
     // What is queued goes first: a topic's frames must not overtake it (a backlog before live messages).
     this.flush();
-    if (!this.batches) {
+    if (this.batches) {
+      // The topic's batch of this turn holds messages this socket was sent already.
+      this.edge.broadcaster.flushTopic(topic);
+      this.ws.subscribe(batchTopic(topic));
+    } else {
       this.ws.subscribe(topic);
-      return;
     }
-    // The topic's batch of this turn holds messages this socket was sent already.
-    this.edge.broadcaster.flushTopic(topic);
-    this.ws.subscribe(batchTopic(topic));
   }
 
   unsubscribe(topic: string): void {
