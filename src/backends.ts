@@ -64,7 +64,7 @@ export async function openStores(config: Config, log: Logger): Promise<Stores> {
     if (!pg) {
       const { openPostgres } = await import("./storage/postgres/db.ts");
       const { postgresClientOptions } = await import("./connect/postgres.ts");
-      pg = await openPostgres({ url: config.postgres.url, poolSize: config.postgres.poolSize, connection: postgresClientOptions(config) });
+      pg = await openPostgres({ url: config.postgres.url, poolSize: config.postgres.poolSize, statementTimeoutMs: config.postgres.statementTimeoutMs, connection: postgresClientOptions(config) });
       closers.push(() => pg!.close());
     }
     return pg;

@@ -346,6 +346,13 @@ export interface Config {
     /** postgres://user@host:port/database. Keep passwords out of it: use passwordFile. */
     url: string;
     poolSize: number;
+    /**
+     * The server cancels a statement of the serving pool that runs, or waits for a lock, longer
+     * than this (PostgreSQL's statement_timeout), and a transaction left idle this long
+     * (idle_in_transaction_session_timeout): the command fails as retryable instead of waiting
+     * without end. Milliseconds; 0 turns both off. Migrations are not bound by it.
+     */
+    statementTimeoutMs: number;
     /** Secret file with the role's password (scram-sha-256 on the server). */
     passwordFile: string;
     /** Require TLS, verifying the server's certificate and name. */
@@ -566,6 +573,7 @@ export const DEFAULTS: Config = {
   postgres: {
     url: "postgres://msgr@127.0.0.1:5432/msgr",
     poolSize: 10,
+    statementTimeoutMs: 10_000,
     passwordFile: "",
     tls: false,
     tlsCaFile: "",
@@ -640,6 +648,7 @@ function validate(c: Config): Config {
   if (c.limits.maxContacts > 10_000 || c.limits.maxBlocked > 10_000) bad("limits.maxContacts and limits.maxBlocked must be at most 10000");
   if (!(c.auth.maxTokenLifetimeSec > 0)) bad("auth.maxTokenLifetimeSec must be positive");
   if (!(c.storage.expirySweepMs > 0)) bad("storage.expirySweepMs must be positive");
+  if (!Number.isInteger(c.postgres.statementTimeoutMs) || c.postgres.statementTimeoutMs < 0) bad("postgres.statementTimeoutMs must be a non-negative integer (0: off)");
   if (!(c.messages.editWindowSec > 0)) bad("messages.editWindowSec must be positive");
   if (!(c.messages.deleteWindowSec >= 0)) bad("messages.deleteWindowSec must be >= 0 (0: no limit)");
   if (c.storage.synchronous !== "full" && c.storage.synchronous !== "normal") bad('storage.synchronous must be "full" or "normal"');

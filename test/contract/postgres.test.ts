@@ -122,6 +122,38 @@ describe("postgres message store specifics", () => {
     }
   });
 
+  // The server bounds how long a statement may wait: without statementTimeoutMs an append behind
+  // another session's lock waits for as long as the lock is held, and its command with it.
+  test("an append held up by another session's lock fails after statementTimeoutMs, consuming no seq; it goes through once the lock is gone", async () => {
+    const db = await freshDatabase();
+    const backend = await openPostgres({ url: db.url, poolSize: POOL_SIZE, statementTimeoutMs: 200 });
+    const locker = postgres(db.url, { max: 1, onnotice: () => {} });
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    let locked!: () => void;
+    const isLocked = new Promise<void>((r) => (locked = r));
+    try {
+      await backend.messages.append(message("c1", 1));
+      const holding = locker.begin(async (tx) => {
+        await tx`LOCK TABLE messages IN ACCESS EXCLUSIVE MODE`;
+        locked();
+        await released;
+      });
+      await isLocked;
+      await expect(backend.messages.append(message("c1", 2))).rejects.toThrow(/statement timeout/);
+      release();
+      await holding;
+      const retried = await backend.messages.append(message("c1", 2));
+      expect([retried.message.seq, retried.duplicate]).toEqual([2, false]);
+      expect((await backend.messages.range("c1", 0, 10)).map((m) => m.seq)).toEqual([1, 2]);
+    } finally {
+      release();
+      await locker.end();
+      await backend.close();
+      await db.drop();
+    }
+  });
+
   test("two stores appending to the same conversations at once get contiguous seqs, each in its call order", async () => {
     const { a, b, close } = await openTwo();
     try {

@@ -21,6 +21,12 @@ export interface PostgresOptions {
   url: string;
   /** Connections in the pool, shared by both stores; message appends use at most one at a time. */
   poolSize: number;
+  /**
+   * The server cancels a statement of the pool's that runs or waits longer (statement_timeout),
+   * and ends a session left idle in a transaction as long (idle_in_transaction_session_timeout).
+   * Milliseconds; 0 or absent: no bound.
+   */
+  statementTimeoutMs?: number;
   /** Credentials and TLS (src/connect/postgres.ts). */
   connection?: PostgresConnection;
 }
@@ -61,7 +67,14 @@ export async function openPostgres(opts: PostgresOptions): Promise<PostgresBacke
   await migratePostgres(opts.url, opts.connection);
   // int8 columns come back as strings (postgres.js's default): the stores convert them, to bigint
   // for message ids (exact above 2^53) and to number for seqs and timestamps.
-  const client = postgres(opts.url, { ...opts.connection, max: opts.poolSize });
+  // A statement blocked behind another session's lock, or a transaction whose client went quiet,
+  // would otherwise hold its command (and a pooled connection) for good: the server bounds both.
+  const bound = opts.statementTimeoutMs ?? 0;
+  const client = postgres(opts.url, {
+    ...opts.connection,
+    max: opts.poolSize,
+    ...(bound > 0 ? { connection: { statement_timeout: bound, idle_in_transaction_session_timeout: bound } } : {}),
+  });
   const messages = new PostgresMessageStore(client);
   const orm = drizzle({ client, schema });
   const metadata = new PostgresMetadataStore(orm);
