@@ -1,6 +1,9 @@
 // Work deferred to the end of the event loop's turn: what the turn's I/O callbacks (every socket
-// read in it) queued is done once, together, after them: a group commit, the receipts' cursor
-// writes, the connections' registrations (setImmediate).
+// read in it) queued is done once, together, after them: the SQLite group commit and the
+// receipts' cursor writes, whose results the edge writes to sockets in that same turn.
+// Batches whose results nothing writes in the turn use setImmediate directly: the connections'
+// registrations (sqlite/connect-writer.ts: nothing waits on them) and PostgreSQL's group commit
+// (its acks come back with a later turn's I/O).
 //
 // The edge writes each socket's frames once per turn (src/edge/flusher.ts), and wants that write
 // to carry what this work produces (a commit's acks and deliveries): its flush must be queued
