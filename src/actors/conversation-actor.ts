@@ -13,7 +13,7 @@ import { CommandError, notMember } from "../proto/command-error.ts";
 import type { BusEvent, ConversationEvent, LowestTwo, ReceiptEvent } from "../bus/events.ts";
 import { LowestMarkers } from "./lowest-markers.ts";
 import { correctionAudience, receiptAudience, type Minimums } from "./receipt-audience.ts";
-import { Mailbox, type MailboxOwner } from "./mailbox.ts";
+import { Mailbox } from "./mailbox.ts";
 import { subjects } from "../bus/subjects.ts";
 import { BoundedMap } from "../bounded-map.ts";
 
@@ -47,8 +47,7 @@ const TYPING_REPEAT_MS = 3_000;
 /** How many recent acceptance times are kept for the delivered/read stage latencies. */
 const RECENT_TS = 2048;
 
-export class ConversationActor implements MailboxOwner {
-  readonly mailbox: Mailbox;
+export class ConversationActor extends Mailbox {
   /** Clock time of the last command, for idle passivation. */
   lastUsed: number;
   private lastSeq = 0;
@@ -70,17 +69,17 @@ export class ConversationActor implements MailboxOwner {
     /** Leaves the bus subscription that load() made for this actor. */
     private readonly unsubscribe: () => void,
   ) {
+    super();
     this.lastSeq = lastSeq;
     this.lastUsed = ctx.clock.now();
     this.subject = subjects.conversation(record.id);
-    this.mailbox = new Mailbox(this);
     for (const [user, m] of members) this.markersMoved(user, m);
   }
 
   /** The conversation's bus subject, made once. */
   private readonly subject: string;
 
-  mailboxFailed(err: unknown): void {
+  protected mailboxFailed(err: unknown): void {
     this.ctx.log.error({ err, conv: this.record.id }, "conversation actor task failed");
   }
 
@@ -141,7 +140,7 @@ export class ConversationActor implements MailboxOwner {
    */
   async isMemberNow(user: string): Promise<boolean> {
     if (this.members.has(user) || !this.ctx.bus.distributed) return this.members.has(user);
-    await this.mailbox.call(async () => {
+    await this.call(async () => {
       if (!this.members.has(user)) this.replaceMembers(await this.ctx.metadata.listMembers(this.record.id));
     });
     return this.members.has(user);
@@ -191,7 +190,7 @@ export class ConversationActor implements MailboxOwner {
 
   /** True when nothing is queued or in flight, so the actor can be dropped from memory. */
   get idle(): boolean {
-    return this.mailbox.size === 0 && this.inflight === 0;
+    return this.tasks === 0 && this.inflight === 0;
   }
 
   /** ConvType: direct or group. */
@@ -231,8 +230,8 @@ export class ConversationActor implements MailboxOwner {
    * own: the append is issued in the caller's stack.
    */
   send(from: string, dev: string, cid: string, kind: number, body: Uint8Array, acceptedAt: number, opts: AppendOpts = {}): Promise<SendResult> {
-    if (this.mailbox.size === 0) return this.accept(from, dev, cid, kind, body, acceptedAt, opts);
-    return this.mailbox.call(() => this.accept(from, dev, cid, kind, body, acceptedAt, opts));
+    if (this.tasks === 0) return this.accept(from, dev, cid, kind, body, acceptedAt, opts);
+    return this.call(() => this.accept(from, dev, cid, kind, body, acceptedAt, opts));
   }
 
   private accept(from: string, dev: string, cid: string, kind: number, body: Uint8Array, acceptedAt: number, opts: AppendOpts): Promise<SendResult> {
@@ -312,7 +311,7 @@ export class ConversationActor implements MailboxOwner {
    * gap from the store. Devices that already have it drop it as a duplicate.
    */
   republishLatest(): void {
-    this.mailbox.enqueue(async () => {
+    this.enqueue(async () => {
       const [latest] = await this.ctx.messages.history(this.record.id, Number.MAX_SAFE_INTEGER, 1);
       if (latest) this.ctx.bus.publish(this.subject, { t: "msg", msg: latest, origin: this.ctx.config.server.nodeId });
     });
@@ -329,7 +328,7 @@ export class ConversationActor implements MailboxOwner {
   /** Resolves once nothing is queued and no append is outstanding (a drain waits for it). */
   async settled(): Promise<void> {
     while (!this.idle) {
-      await this.mailbox.idle();
+      await this.mailboxEmpty();
       await this.quiesce();
     }
   }
@@ -353,7 +352,7 @@ export class ConversationActor implements MailboxOwner {
    */
   receipt(user: string, dev: string, type: number, seq: number, hideRead = false): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.mailbox.enqueue(() => {
+      this.enqueue(() => {
         this.lastUsed = this.ctx.clock.now();
         const m = this.members.get(user);
         if (!m) return reject(notMember());
@@ -452,7 +451,7 @@ export class ConversationActor implements MailboxOwner {
 
   /** Records the system message of a new group (seq 1) and tells every member. */
   announceCreated(by: string): Promise<number> {
-    return this.mailbox.call(async () => {
+    return this.call(async () => {
       const users = [...this.members.keys()];
       const seq = await this.appendSystem({ op: SystemOp.Created, by, users, title: this.record.title });
       await this.publishChange(users, []);
@@ -462,16 +461,16 @@ export class ConversationActor implements MailboxOwner {
 
   /** Records that the thumbnail of the media carried by message `ref` is ready. */
   announceThumbnail(owner: string, media: string, thumb: string, ref: number): Promise<number> {
-    return this.mailbox.call(() => this.appendSystem({ op: SystemOp.ThumbnailReady, by: owner, media, thumb, ref }));
+    return this.call(() => this.appendSystem({ op: SystemOp.ThumbnailReady, by: owner, media, thumb, ref }));
   }
 
   /** Tells both users of a new direct conversation, so their nodes start routing it. */
   announceDirect(): Promise<void> {
-    return this.mailbox.call(() => this.publishChange([...this.members.keys()], []));
+    return this.call(() => this.publishChange([...this.members.keys()], []));
   }
 
   rename(by: string, title: string): Promise<number> {
-    return this.mailbox.call(async () => {
+    return this.call(async () => {
       this.requireGroup();
       this.requireAdmin(by);
       await this.quiesce();
@@ -483,7 +482,7 @@ export class ConversationActor implements MailboxOwner {
 
   /** `join`: `by` joins by their own choice (an accepted invitation, a link): no admin needed. */
   add(by: string, users: string[], { join = false } = {}): Promise<number> {
-    return this.mailbox.call(async () => {
+    return this.call(async () => {
       this.requireGroup();
       if (!join) this.requireAdmin(by);
       const candidates = [...new Set(users)].filter((u) => !this.members.has(u));
@@ -525,7 +524,7 @@ export class ConversationActor implements MailboxOwner {
    * a group whose only admin is removed gets its longest-standing member as admin.
    */
   remove(by: string, user: string, { moderator = false } = {}): Promise<number> {
-    return this.mailbox.call(async () => {
+    return this.call(async () => {
       this.requireGroup();
       if (by !== user && !moderator) this.requireAdmin(by);
       if (!this.members.has(user)) throw new CommandError(ErrorCode.NotFound, "not a member");
@@ -553,7 +552,7 @@ export class ConversationActor implements MailboxOwner {
 
   /** Records that message `ref` was removed (MessageRemoved; `by` empty: by the service's moderators): devices drop their copy. */
   announceRemoval(ref: number, by = ""): Promise<number> {
-    return this.mailbox.call(() => this.appendSystem({ op: SystemOp.MessageRemoved, by, ref }));
+    return this.call(() => this.appendSystem({ op: SystemOp.MessageRemoved, by, ref }));
   }
 
   /**
@@ -561,7 +560,7 @@ export class ConversationActor implements MailboxOwner {
    * Messages accepted from then on expire `seconds` after they were accepted (0: never).
    */
   setTimer(by: string, seconds: number): Promise<number> {
-    return this.mailbox.call(async () => {
+    return this.call(async () => {
       if (this.record.type === ConvType.Group) this.requireAdmin(by);
       else if (!this.members.has(by)) throw notMember();
       if ((this.record.timer ?? 0) === seconds) throw new CommandError(ErrorCode.Conflict, seconds ? `the timer already is ${seconds} s` : "the timer is already off");
@@ -574,7 +573,7 @@ export class ConversationActor implements MailboxOwner {
   }
 
   setAdmin(by: string, user: string, admin: boolean): Promise<number> {
-    return this.mailbox.call(async () => {
+    return this.call(async () => {
       this.requireGroup();
       this.requireAdmin(by);
       const target = this.members.get(user);

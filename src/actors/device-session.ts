@@ -9,12 +9,33 @@ import type { WireMessage } from "../proto/types.ts";
 import type { RateLimit } from "../config/config.ts";
 import { TokenBucket } from "./rate-limit.ts";
 import type { Transport } from "./transport.ts";
+import { randomUUID } from "node:crypto";
 
 const NO_ONE: ReadonlySet<string> = new Set();
+
+/**
+ * Session ids are UUIDs made when asked for (CONNECT's reply, a cluster's device event), not held
+ * by every connection: a random UUID drawn once per process, its last 48 bits replaced by the
+ * session's serial number. Unique per connection: serials do not repeat within a process, and
+ * the 74 random bits left tell processes apart.
+ */
+const SESSION_ID_PREFIX = randomUUID().slice(0, 24);
+let lastSerial = 0;
+
+/** What every session of a node shares: one reference per connection rather than one each. */
+export interface SessionShared {
+  readonly metrics: Metrics;
+  /** Each connection's budget for commands of every method. */
+  readonly commandRate: RateLimit;
+}
 
 /** Protocol errors and refused commands are counted over windows of this length. */
 const ERROR_WINDOW_MS = 10_000;
 
+// One of these per connection, so its size is watched: JavaScriptCore gives an object made by this
+// constructor room for its fields in steps (up to 18 fields: 160 bytes; 19 to 22: 224), and at 18
+// it sits at the top of its step. A new field belongs in SessionShared, or made on first use
+// inside one that is, unless it is worth 64 bytes on every connection.
 export class DeviceSession {
   /** CONNECT was accepted. */
   connected = false;
@@ -41,20 +62,25 @@ export class DeviceSession {
   private commandBucket: TokenBucket | null = null;
   private badFrames: WindowCount | null = null;
   private refusals: WindowCount | null = null;
+  /** This connection's number in the process: a small integer, held without an allocation. */
+  private readonly serial = ++lastSerial;
 
   constructor(
     readonly user: string,
     readonly device: string,
-    readonly id: string,
     /** Access-token expiry, ms since epoch: the connection is closed then. */
     readonly expiresAt: number,
     readonly transport: Transport,
-    private readonly metrics: Metrics,
+    private readonly shared: SessionShared,
     now: number,
-    private readonly commandRate: RateLimit,
   ) {
     this.lastFrameAt = now;
     this.openedAt = now;
+  }
+
+  /** A UUID unique to this connection (see SESSION_ID_PREFIX); the same string each time. */
+  get id(): string {
+    return SESSION_ID_PREFIX + this.serial.toString(16).padStart(12, "0");
   }
 
   get closed(): boolean {
@@ -66,7 +92,7 @@ export class DeviceSession {
   }
 
   error(id: number, code: ErrorCodeId, message: string, retryAfterMs?: number): void {
-    this.metrics.errors.inc({ code });
+    this.shared.metrics.errors.inc({ code });
     this.write(encodeError(id, code, message, retryAfterMs));
   }
 
@@ -82,14 +108,14 @@ export class DeviceSession {
   /** Pushes a message already encoded as its MESSAGE frame (a stored backlog). */
   pushMessageFrame(frame: Uint8Array): boolean {
     const ok = this.write(frame);
-    if (ok) this.metrics.messagesDelivered.n++;
+    if (ok) this.shared.metrics.messagesDelivered.n++;
     return ok;
   }
 
   write(frame: Uint8Array): boolean {
     if (this.transport.closed) return false;
     if (this.transport.send(frame)) {
-      this.metrics.framesOut.n++;
+      this.shared.metrics.framesOut.n++;
       return true;
     }
     // Never keep writing after a drop: the device would see a gap. It resumes from its cursors instead.
@@ -104,14 +130,15 @@ export class DeviceSession {
 
   close(code: number, reason: string): void {
     if (this.transport.closed) return;
-    this.metrics.disconnects.inc({ code });
+    this.shared.metrics.disconnects.inc({ code });
     this.transport.close(code, reason);
   }
 
   /** The connection's budget for commands of every method: 0 when one may run, else ms to wait. */
   takeCommandToken(now: number): number {
     // Made on the first command, so an idle connection does not carry one.
-    this.commandBucket ??= new TokenBucket(this.commandRate.perSecond, this.commandRate.burst, now);
+    const { perSecond, burst } = this.shared.commandRate;
+    this.commandBucket ??= new TokenBucket(perSecond, burst, now);
     return this.commandBucket.take(now);
   }
 

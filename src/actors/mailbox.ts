@@ -6,24 +6,25 @@
 // synchronous, and this way they cost no queue entry and no promise. Order is unchanged: a task
 // enqueued while another runs, or from inside a running task, waits for its turn.
 
-export type Task = () => void | Promise<void>;
+//
+// An actor extends its mailbox rather than holding one: a user actor lives as long as its user
+// has a connection, and a mailbox of its own was one more object on every idle connection.
 
-/** Who hears what a task threw (the mailbox goes on with the next task). */
-export interface MailboxOwner {
-  mailboxFailed(err: unknown): void;
-}
+export type Task = () => void | Promise<void>;
 
 // Nothing here is allocated until it is needed: a user actor's mailbox (one per connected user)
 // mostly runs its tasks at once and never queues.
-export class Mailbox {
+export abstract class Mailbox {
   private queue: Task[] | null = null;
   private head = 0;
   private running = false;
   private idleWaiters: (() => void)[] | null = null;
 
-  constructor(private readonly owner: MailboxOwner) {}
+  /** Hears what a task threw; the mailbox goes on with the next task. */
+  protected abstract mailboxFailed(err: unknown): void;
 
-  get size(): number {
+  /** Tasks queued or running. */
+  get tasks(): number {
     return (this.queue ? this.queue.length - this.head : 0) + (this.running ? 1 : 0);
   }
 
@@ -50,8 +51,8 @@ export class Mailbox {
   }
 
   /** Resolves when the mailbox has nothing queued or running. */
-  idle(): Promise<void> {
-    if (this.size === 0) return Promise.resolve();
+  mailboxEmpty(): Promise<void> {
+    if (this.tasks === 0) return Promise.resolve();
     return new Promise((r) => (this.idleWaiters ??= []).push(r));
   }
 
@@ -61,14 +62,14 @@ export class Mailbox {
     try {
       r = task();
     } catch (e) {
-      this.owner.mailboxFailed(e);
+      this.mailboxFailed(e);
       return false;
     }
     if (!r) return false;
     r.then(
       () => this.drain(),
       (e: unknown) => {
-        this.owner.mailboxFailed(e);
+        this.mailboxFailed(e);
         this.drain();
       },
     );

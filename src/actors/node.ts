@@ -5,14 +5,13 @@
 //   subscribes to a conversation's subject once, however many of its members are connected;
 // - presence watches: which local devices watch which users.
 
-import { randomUUID } from "node:crypto";
 import { ThrottledLog } from "../throttled-log.ts";
 import { DisconnectCode, PushKind } from "../proto/codes.ts";
 import type { BusListener } from "../bus/bus.ts";
 import type { NodeContext } from "./context.ts";
 import { AccessWatch, type AccessHost } from "./access-watch.ts";
 import { ConversationActor, type ConversationHost } from "./conversation-actor.ts";
-import { DeviceSession } from "./device-session.ts";
+import { DeviceSession, type SessionShared } from "./device-session.ts";
 import { subjects } from "../bus/subjects.ts";
 import type { Broadcaster, Transport } from "./transport.ts";
 import { ConversationFanout, type FanoutHost } from "./conversation-fanout.ts";
@@ -41,8 +40,8 @@ export class Node implements UserActorHost, ConversationHost, AccessHost, Fanout
   draining = false;
   /** Faults contained at the frame boundary are logged through this, at a bounded rate. */
   readonly faultLog: ThrottledLog;
-  /** Every connection's command budget (config limits), one object for all of them. */
-  private readonly commandRate: { perSecond: number; burst: number };
+  /** What every connection's session shares (metrics, the command budget from config limits). */
+  private readonly sessionShared: SessionShared;
 
   /** Revocations and bans heard from every node. */
   private readonly access: AccessWatch;
@@ -51,7 +50,7 @@ export class Node implements UserActorHost, ConversationHost, AccessHost, Fanout
     this.faultLog = new ThrottledLog(ctx.log, ctx.clock);
     this.access = new AccessWatch(ctx, this);
     const { limits } = ctx.config;
-    this.commandRate = { perSecond: limits.commandsPerSecond, burst: limits.commandsBurst };
+    this.sessionShared = { metrics: ctx.metrics, commandRate: { perSecond: limits.commandsPerSecond, burst: limits.commandsBurst } };
     ctx.metrics.census = { connections: () => this.open, userActors: () => this.users.size, conversationActors: () => this.convs.size };
   }
 
@@ -90,12 +89,12 @@ export class Node implements UserActorHost, ConversationHost, AccessHost, Fanout
 
   openSession(transport: Transport, claims: SessionClaims): DeviceSession {
     const now = this.ctx.clock.now();
-    const s = new DeviceSession(claims.user, claims.device, randomUUID(), claims.expiresAt, transport, this.ctx.metrics, now, this.commandRate);
+    const s = new DeviceSession(claims.user, claims.device, claims.expiresAt, transport, this.sessionShared, now);
     this.open++;
     let actor = this.users.get(claims.user);
     if (!actor) {
       const a = (actor = new UserActor(claims.user, this.ctx, this));
-      a.mailbox.enqueue(() => a.activate());
+      a.enqueue(() => a.activate());
       this.ctx.bus.subscribe(subjects.user(claims.user), a);
       this.users.set(claims.user, a);
     }
@@ -137,7 +136,7 @@ export class Node implements UserActorHost, ConversationHost, AccessHost, Fanout
     if (actor.sessions.length === 0) {
       this.users.delete(s.user);
       this.ctx.bus.unsubscribe(subjects.user(s.user), actor);
-      actor.mailbox.enqueue(() => actor.passivate());
+      actor.enqueue(() => actor.passivate());
     }
   }
 
@@ -303,7 +302,7 @@ export class Node implements UserActorHost, ConversationHost, AccessHost, Fanout
   recoverFromBusOutage(): void {
     // What the topics' devices missed is only known per device.
     for (const f of this.convIndex.values()) f.dropAll();
-    for (const actor of this.users.values()) actor.mailbox.enqueue(() => actor.catchUp());
+    for (const actor of this.users.values()) actor.enqueue(() => actor.catchUp());
     for (const conv of this.convs.values()) conv.republishLatest();
   }
 

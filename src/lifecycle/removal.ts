@@ -39,7 +39,7 @@ export async function removeMessage(ctx: NodeContext, a: ConversationActor, m: S
   const fresh = await ctx.safety.store.removeMessage({ conv: m.conv, seq: m.seq, sender: m.from, media, by: r.by, reason: r.reason, at: Date.now() });
   if (r.erase) {
     // In the conversation's turn, so that no edit of it runs in between and writes content back.
-    await a.mailbox.call(() => erase(ctx, m));
+    await a.call(() => erase(ctx, m));
     if (media) await ctx.media.deleteMedia([media]);
   }
   if (!fresh) return 0;

@@ -40,7 +40,7 @@ function setup(localMembers = FANOUT_MIN_MEMBERS) {
     f.members.set(user, { leftTopic: (conv: string) => left.push(`${user}:${conv}`) } as unknown as UserActor);
   }
   const device = (user: string, dev = "d") => {
-    const s = new DeviceSession(user, dev, `${user}/${dev}`, Infinity, new RecordingTransport(), metrics, 0, { perSecond: 1, burst: 1 });
+    const s = new DeviceSession(user, dev, Infinity, new RecordingTransport(), { metrics, commandRate: { perSecond: 1, burst: 1 } }, 0);
     s.synced = true;
     sessions.set(`${user}/${dev}`, s);
     return s;

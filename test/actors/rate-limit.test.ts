@@ -54,7 +54,7 @@ describe("a connection's idle state", () => {
   };
 
   test("shedding the command bucket and the error windows changes no decision", () => {
-    const s = new DeviceSession("u", "d", "s1", Infinity, transport, new Metrics(false), 0, { perSecond: 1, burst: 2 });
+    const s = new DeviceSession("u", "d", Infinity, transport, { metrics: new Metrics(false), commandRate: { perSecond: 1, burst: 2 } }, 0);
     expect([s.takeCommandToken(0), s.takeCommandToken(0), s.takeCommandToken(0)]).toEqual([0, 0, 1_000]);
     s.shed(500);
     expect(s.takeCommandToken(500)).toBe(500);
@@ -66,7 +66,7 @@ describe("a connection's idle state", () => {
   });
 
   test("after the window has passed and the bucket refilled, a shed connection starts afresh", () => {
-    const s = new DeviceSession("u", "d", "s1", Infinity, transport, new Metrics(false), 0, { perSecond: 1, burst: 2 });
+    const s = new DeviceSession("u", "d", Infinity, transport, { metrics: new Metrics(false), commandRate: { perSecond: 1, burst: 2 } }, 0);
     expect([s.takeCommandToken(0), s.takeCommandToken(0)]).toEqual([0, 0]);
     expect(s.protocolError(0, 1)).toBe(false);
     s.shed(10_000);

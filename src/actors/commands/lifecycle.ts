@@ -73,7 +73,7 @@ export async function sendEdit(node: Node, s: DeviceSession, p: SendParams, acce
   const a = await memberOf(node, p.conv, s.user);
   await requireNotBlockedIn(node, a, s.user);
   const body = p.body;
-  const ack = await a.mailbox.call(async () => {
+  const ack = await a.call(async () => {
     const target = await targetOf(node, a, s.user, p.ref!, "edit");
     if (target.from !== s.user) throw new CommandError(ErrorCode.Forbidden, "only its sender may edit a message");
     if (ctx.clock.now() - target.ts > ctx.config.messages.editWindowSec * 1000) {
