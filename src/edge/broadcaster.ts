@@ -88,6 +88,6 @@ export class EdgeBroadcaster implements Broadcaster, Flushable {
 
 function publishIn(server: Server<unknown>, topic: string, frame: Uint8Array, except: SocketTransport | undefined): void {
   // Bun's ws.publish reaches every subscriber but the socket it is called on.
-  if (except && !except.closed && except.server === server) except.publishToOthers(topic, frame);
+  if (except && !except.closed && except.edge.server === server) except.publishToOthers(topic, frame);
   else server.publish(topic, frame);
 }

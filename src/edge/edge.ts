@@ -37,7 +37,13 @@ export function startEdge(deps: RouteDeps): EdgeListener<SocketTransport> {
   };
   const flusher = new Flusher((err) => fault("socket-flush", err));
   const broadcaster = new EdgeBroadcaster(() => listener.servers() as Server<unknown>[], flusher);
-  const sockets: SocketEdge = { limit: config.limits.socketBufferBytes, flusher, broadcaster };
+  // One per listener (a TLS reload adds one; see listener.ts), made at its first upgrade.
+  const socketEdges = new WeakMap<Server<SocketTransport>, SocketEdge>();
+  const socketEdge = (server: Server<SocketTransport>): SocketEdge => {
+    let e = socketEdges.get(server);
+    if (!e) socketEdges.set(server, (e = { server, limit: config.limits.socketBufferBytes, flusher, broadcaster }));
+    return e;
+  };
 
   function serveRequest(req: Request, server: Server<SocketTransport>): MaybeAsync<Response | undefined> {
     const url = new URL(req.url);
@@ -50,8 +56,8 @@ export function startEdge(deps: RouteDeps): EdgeListener<SocketTransport> {
     return then(authenticateUpgrade(deps, req, url, offered), (claims) => {
       if ("status" in claims) return refuseUpgrade(claims, req);
       const headers = offered.length > 0 ? SUBPROTOCOL_HEADERS : undefined;
-      // The socket's data is its transport, which keeps the listener it came in on (a TLS reload adds one; see listener.ts).
-      const transport = new SocketTransport(claims, server, sockets);
+      // The socket's data is its transport, which keeps the listener it came in on.
+      const transport = new SocketTransport(claims, socketEdge(server));
       if (server.upgrade(req, { data: transport, headers })) return undefined;
       return refuseUpgrade({ status: 400, code: "upgrade-failed", message: "WebSocket upgrade failed" }, req);
     });

@@ -13,7 +13,9 @@
 //
 // It is also the socket's own data (Bun's ws.data): made at the upgrade with who authenticated,
 // it gets its socket when that opens, and then holds the device's session. One object per
-// connection where there were three (data, claims, transport).
+// connection where there were three (data, claims, transport), and a small one: with eight
+// fields JavaScriptCore makes it in 80 bytes (ten took 112), so what every socket of a listener
+// shares is one reference (SocketEdge) and its two booleans are bits of one number.
 
 import type { Server, ServerWebSocket } from "bun";
 import type { AccessClaims } from "../auth/tokens.ts";
@@ -23,16 +25,23 @@ import { encodeBatch } from "../proto/frame-batch.ts";
 import { batchTopic, type EdgeBroadcaster } from "./broadcaster.ts";
 import { EARLY_FLUSH_BYTES, type Flusher } from "./flusher.ts";
 
-/** What every socket of an edge shares (one reference per connection rather than one each). */
+/** What every socket of one listener shares (one reference per connection rather than one each). */
 export interface SocketEdge {
+  /** The listener (one of several for a moment after a TLS reload). */
+  readonly server: Server<SocketTransport>;
   /** Bytes a socket may hold unread before the device counts as a slow consumer. */
   readonly limit: number;
   readonly flusher: Flusher;
   readonly broadcaster: EdgeBroadcaster;
 }
 
+/** Bits of SocketTransport's flags. */
+const CLOSED = 1;
+/** The client reads Batch envelopes: set by batchFrames(). */
+const BATCHES = 2;
+
 export class SocketTransport implements Transport {
-  closed = false;
+  private flags = 0;
   /** Set when the socket opens (open()); nothing is written before. */
   private ws!: ServerWebSocket<SocketTransport>;
   /** Who authenticated at the upgrade, until the node has opened the device's session. */
@@ -43,16 +52,21 @@ export class SocketTransport implements Transport {
   private queue: Uint8Array[] | null = null;
   private queuedBytes = 0;
   private drainWaiters: (() => void)[] | null = null;
-  /** The client reads Batch envelopes: set by batchFrames(). */
-  private batches = false;
 
   constructor(
     claims: AccessClaims,
-    /** The listener the socket came in on (one of several for a moment after a TLS reload). */
-    readonly server: Server<SocketTransport>,
-    private readonly edge: SocketEdge,
+    /** The listener the socket came in on, and what its sockets share. */
+    readonly edge: SocketEdge,
   ) {
     this.claims = claims;
+  }
+
+  get closed(): boolean {
+    return (this.flags & CLOSED) !== 0;
+  }
+
+  private get batches(): boolean {
+    return (this.flags & BATCHES) !== 0;
   }
 
   /** The socket opened (Bun's `open`): frames may be written to it from now on. */
@@ -92,7 +106,7 @@ export class SocketTransport implements Transport {
   }
 
   batchFrames(): void {
-    this.batches = true;
+    this.flags |= BATCHES;
   }
 
   subscribe(topic: string): void {
@@ -149,7 +163,7 @@ export class SocketTransport implements Transport {
 
   /** Called from Bun's `close` handler and by close(). */
   markClosed(): void {
-    this.closed = true;
+    this.flags |= CLOSED;
     this.queue = null;
     this.queuedBytes = 0;
     this.wake();

@@ -26,7 +26,7 @@ beforeAll(() => {
     port: 0,
     fetch(req, srv) {
       const name = new URL(req.url).searchParams.get("name")!;
-      const t = new SocketTransport({ user: name, device: name, expiresAt: Infinity, admin: false }, srv, { limit: 1 << 20, flusher, broadcaster });
+      const t = new SocketTransport({ user: name, device: name, expiresAt: Infinity, admin: false }, { server: srv, limit: 1 << 20, flusher, broadcaster });
       return srv.upgrade(req, { data: t }) ? undefined : new Response("no", { status: 400 });
     },
     websocket: {
