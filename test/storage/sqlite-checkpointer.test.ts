@@ -4,10 +4,10 @@
 
 import { Database } from "bun:sqlite";
 import { afterAll, expect, test } from "bun:test";
-import { closeSync, mkdtempSync, openSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { getPriority, tmpdir } from "node:os";
 import { join } from "node:path";
-import { CHECKPOINT_FALLBACK_PAGES, CHECKPOINT_PAGES, readWalIndex } from "../../src/storage/sqlite/checkpointer.ts";
+import { CHECKPOINT_FALLBACK_PAGES, CHECKPOINT_NICE, CHECKPOINT_PAGES, readWalIndex } from "../../src/storage/sqlite/checkpointer.ts";
 import { openSqlite, type SqliteBackend } from "../../src/storage/sqlite/db.ts";
 import { until } from "../helpers/wait.ts";
 
@@ -74,4 +74,26 @@ test("an in-memory database has no WAL and no thread", async () => {
   const store = openSqlite({ path: ":memory:", synchronous: "normal" });
   expect(store.checkpointer).toBeNull();
   await store.close();
+});
+
+/** This process's threads: thread id -> nice value (field 19 of /proc/self/task/<tid>/stat). */
+function threadNices(): Map<string, number> {
+  return new Map(readdirSync("/proc/self/task").map((tid) => [tid, Number(readFileSync(`/proc/self/task/${tid}/stat`, "utf8").split(") ")[1]!.split(" ")[16])]));
+}
+
+test.skipIf(process.platform !== "linux")("the thread runs CHECKPOINT_NICE nicer than the process, which keeps its own priority", async () => {
+  const own = getPriority();
+  const before = threadNices();
+  const store = openSqlite({ path: join(dir, "nice.db"), synchronous: "normal" });
+  try {
+    // Answered after the thread's open, which lowers its priority first.
+    await store.checkpointer!.checkpoint();
+    // Threads that came with the store (the worker's, and any helper of its own): one is nicer.
+    const started = [...threadNices()].filter(([tid]) => !before.has(tid)).map(([, nice]) => nice);
+    expect(started).toContain(Math.min(19, own + CHECKPOINT_NICE));
+    expect(getPriority()).toBe(own);
+    expect(threadNices().get(String(process.pid))).toBe(own);
+  } finally {
+    await store.close();
+  }
 });

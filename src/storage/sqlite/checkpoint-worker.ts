@@ -3,9 +3,23 @@
 // wait for, nor block, the server's connection, which keeps writing meanwhile.
 
 import { Database } from "bun:sqlite";
-import type { CheckpointReply, CheckpointRequest } from "./checkpointer.ts";
+import { readlinkSync } from "node:fs";
+import { getPriority, setPriority } from "node:os";
+import { CHECKPOINT_NICE, type CheckpointReply, type CheckpointRequest } from "./checkpointer.ts";
 
 declare const self: Worker;
+
+/** Lowers this thread's priority by CHECKPOINT_NICE (checkpointer.ts), on Linux. */
+function yieldToServer(): void {
+  if (process.platform !== "linux") return;
+  try {
+    // setpriority on a thread id changes that thread alone (Linux); /proc/thread-self names it.
+    const tid = Number(readlinkSync("/proc/thread-self").split("/").pop());
+    setPriority(tid, Math.min(19, getPriority(tid) + CHECKPOINT_NICE));
+  } catch {
+    // Not allowed, or no /proc: the thread checkpoints at the server's priority, as it did before.
+  }
+}
 
 let db: Database | null = null;
 
@@ -14,6 +28,7 @@ self.onmessage = (e: MessageEvent<CheckpointRequest>) => {
   let reply: CheckpointReply;
   try {
     if (m.t === "open") {
+      yieldToServer();
       db = new Database(m.path);
       db.run("PRAGMA busy_timeout = 5000");
       // A checkpoint syncs the files as its connection's setting says: the server's own.
