@@ -1,6 +1,7 @@
 // The server side of one device connection: its protocol state and what it has been sent.
 // Owned by the user actor; writes go through the Transport the edge provides.
 
+import { randomUUID } from "node:crypto";
 import { DisconnectCode, ErrorCode, type ErrorCodeId, type PushKindId } from "../proto/codes.ts";
 import { encodeError, encodePush, encodeReply } from "../proto/codec.ts";
 import type { Metrics } from "../metrics/metrics.ts";
@@ -9,7 +10,6 @@ import type { WireMessage } from "../proto/types.ts";
 import type { RateLimit } from "../config/config.ts";
 import { TokenBucket } from "./rate-limit.ts";
 import type { Transport } from "./transport.ts";
-import { randomUUID } from "node:crypto";
 
 const NO_ONE: ReadonlySet<string> = new Set();
 

@@ -5,7 +5,6 @@
 // microtask: most tasks (a message to deliver with no gap, a send to a quiet conversation) are
 // synchronous, and this way they cost no queue entry and no promise. Order is unchanged: a task
 // enqueued while another runs, or from inside a running task, waits for its turn.
-
 //
 // An actor extends its mailbox rather than holding one: a user actor lives as long as its user
 // has a connection, and a mailbox of its own was one more object on every idle connection.
