@@ -137,8 +137,10 @@ export class DeviceSession {
   /** The connection's budget for commands of every method: 0 when one may run, else ms to wait. */
   takeCommandToken(now: number): number {
     // Made on the first command, so an idle connection does not carry one.
-    const { perSecond, burst } = this.shared.commandRate;
-    this.commandBucket ??= new TokenBucket(perSecond, burst, now);
+    if (!this.commandBucket) {
+      const { perSecond, burst } = this.shared.commandRate;
+      this.commandBucket = new TokenBucket(perSecond, burst, now);
+    }
     return this.commandBucket.take(now);
   }
 

@@ -167,7 +167,8 @@ export class UserActor extends Mailbox implements BusListener {
         return this.enqueue(() => {
           // The same device connected to another node: the older of the two connections goes.
           const s = this.session(event.device);
-          if (s && s.id !== event.session && (s.openedAt < event.at || (s.openedAt === event.at && s.id < event.session))) {
+          const id = s?.id; // made on each read (device-session.ts)
+          if (s && id !== event.session && (s.openedAt < event.at || (s.openedAt === event.at && id! < event.session))) {
             s.close(DisconnectCode.Replaced, "replaced by a newer connection of this device");
           }
         });

@@ -25,6 +25,17 @@ forEachTopology((topology) => {
     expect((await fresh.send(conv.id, "still works")).seq).toBe(1);
   });
 
+  test("each connection's CONNECT reply names a session of its own, a UUID (a reconnect gets a new one)", async () => {
+    const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+    const ids: string[] = [];
+    // The last is the first's device again: it replaces that connection (whose client then forgets its session).
+    for (const [user, device] of [["sid-a", "phone"], ["sid-a", "laptop"], ["sid-b", "phone"], ["sid-a", "phone"]] as const) {
+      ids.push((await h.client(user, device)).session!.session);
+    }
+    for (const id of ids) expect(id).toMatch(UUID);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
   test("typing from another user's device with the same device id is shown", async () => {
     const a = await h.client("ty-a", "phone");
     const b = await h.client("ty-b", "phone");
