@@ -1,13 +1,14 @@
 // Codec micro-benchmark: the server's full decode path (size cap, structural scan, msgpackr,
 // parameter validation) beside plain msgpackr.unpack and JSON.parse of the same command, in
 // one run, so the cost of the safety checks is read as a ratio; and a MESSAGE push each way, the
-// server's write and a client's read. Medians of several rounds.
+// server's write and a client's read, alone and in a batch. Medians of several rounds.
 // Run: bun bench/codec.bench.ts
 
 import { Unpackr } from "msgpackr";
 import { Method } from "../src/proto/codes.ts";
 import { decodeCommand, decodeServerFrame, encodeCommand, encodePush } from "../src/proto/codec.ts";
 import { PushKind } from "../src/proto/codes.ts";
+import { encodeBatch, frameBoundsOfBatch } from "../src/proto/frame-batch.ts";
 
 const body = new TextEncoder().encode("hello, this is a typical short chat message body");
 const params = { conv: "c0123456789abcdef0123456789abcdef", cid: "9f1c2e7a-4b8d-4c1e-a3f0-123456789abc", kind: 1, body };
@@ -16,6 +17,13 @@ const json = JSON.stringify([1, 42, Method.Send, { ...params, body: Buffer.from(
 const plain = new Unpackr({ useRecords: false, mapsAsObjects: true });
 const push = { conv: params.conv, seq: 123456, id: (1n << 60n) + 99n, from: "alice", dev: "phone", cid: params.cid, kind: 1, body, ts: Date.now() };
 const pushFrame = encodePush(PushKind.Message, push);
+// A group's messages of one server turn, as the server batches them for a client (protocol §3.5).
+const BATCHED = 8;
+const batch = encodeBatch(Array.from({ length: BATCHED }, (_, i) => encodePush(PushKind.Message, { ...push, seq: push.seq + i, cid: crypto.randomUUID() })));
+function readBatch(): void {
+  const bounds = frameBoundsOfBatch(batch);
+  for (let i = 0; i < bounds.length; i += 2) decodeServerFrame(batch, bounds[i], bounds[i + 1]);
+}
 
 const N = 200_000;
 const ROUNDS = 7;
@@ -36,6 +44,7 @@ const rows: [string, number][] = [
   ["JSON.parse of the same command", opsPerSec(() => JSON.parse(json))],
   ["encodePush (MESSAGE)", opsPerSec(() => encodePush(PushKind.Message, push))],
   ["decodeServerFrame (MESSAGE, a client's read)", opsPerSec(() => decodeServerFrame(pushFrame))],
+  [`MESSAGE in a batch of ${BATCHED} (a client's read)`, opsPerSec(readBatch) * BATCHED],
 ];
 const base = rows[1]![1];
 console.log(`codec bench, bun ${Bun.version}, ${N} ops x ${ROUNDS} rounds, median; frame ${frame.length} B (JSON ${json.length} B)`);

@@ -123,12 +123,16 @@ export function encodePush(kind: PushKindId, body: object): Uint8Array {
   return packFlatFrame([FrameType.Push, kind], body) ?? packr.pack([FrameType.Push, kind, body]);
 }
 
-/** Client side: decodes a server frame. The server is trusted to be well-formed, but the shape is still checked. */
-export function decodeServerFrame(buf: Uint8Array): ServerFrame {
-  const message = readMessagePush(buf, FrameType.Push, PushKind.Message);
+/**
+ * Client side: decodes a server frame, all of `buf` or the bytes from `start` to `end` (a frame
+ * of a batch: frame-batch.ts). The server is trusted to be well-formed, but the shape is still checked.
+ */
+export function decodeServerFrame(buf: Uint8Array, start = 0, end = buf.length): ServerFrame {
+  const message = readMessagePush(buf, FrameType.Push, PushKind.Message, start, end);
   if (message !== NOT_READ) return { type: FrameType.Push, kind: PushKind.Message, body: message };
-  const read = readFrame(buf, "view");
-  const v = read === NOT_READ ? unpackr.unpack(buf) : read;
+  const frame = start === 0 && end === buf.length ? buf : buf.subarray(start, end);
+  const read = readFrame(frame, "view");
+  const v = read === NOT_READ ? unpackr.unpack(frame) : read;
   if (Array.isArray(v)) {
     if (v[0] === FrameType.Reply && v.length === 4 && typeof v[1] === "number" && typeof v[2] === "number") {
       return { type: FrameType.Reply, id: v[1], code: v[2], body: v[3] };

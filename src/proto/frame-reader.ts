@@ -28,11 +28,16 @@ const wordView = new DataView(word.buffer);
 /**
  * Short strings recur from frame to frame: map keys ("conv", "seq"), and conversation, user and
  * device ids. Each native decode costs about 0.2 µs on Bun (a view, a call), more than hashing
- * and comparing 31 bytes, so fixstr strings are kept in a small direct-mapped table by their bytes.
+ * and comparing 31 bytes, so fixstr strings are kept in a small direct-mapped table by their bytes,
+ * and so is a message's conversation id (33 bytes, a str8), which every message of a conversation
+ * repeats. Its other long strings (the client's id) are not: each is new, so a table would only
+ * add a copy to the decode.
  */
 const SLOTS = 4096;
+/** Bytes a slot holds: strings as long as this or longer are decoded every time. */
+const SLOT_BYTES = 64;
 const slotLen = new Int8Array(SLOTS).fill(-1);
-const slotBytes = new Uint8Array(SLOTS * 32);
+const slotBytes = new Uint8Array(SLOTS * SLOT_BYTES);
 const slotStr: string[] = new Array<string>(SLOTS).fill("");
 
 class Unreadable extends Error {}
@@ -64,18 +69,18 @@ export function readFrame(buf: Uint8Array, bins: "copy" | "view"): unknown {
 /**
  * The message of a push of `kind` whose body is a message map (a MESSAGE push, as packMessageFrame
  * writes it), built as one object literal: the value readFrame gives for the push's body (the
- * same keys and values), or NOT_READ when `buf` is not such a push or its map is not a message's
- * nine keys once each, plus any others (readFrame reads those). readMap adds keys by name one at
+ * same keys and values), or NOT_READ when `buf` (from `start` to `stop`: a frame of a batch) is not
+ * such a push or its map is not a message's nine keys once each, plus any others (readFrame reads those). readMap adds keys by name one at
  * a time at one place, which a receiving client reaches with every key of every frame: in the
  * group bench that place was an eighth of the generator's CPU, the most of any in the reader.
  */
-export function readMessagePush(buf: Uint8Array, type: number, kind: number): Record<string, unknown> | typeof NOT_READ {
+export function readMessagePush(buf: Uint8Array, type: number, kind: number, start = 0, stop = buf.length): Record<string, unknown> | typeof NOT_READ {
   // fixarray of 3, two positive fixints, then a fixmap or a map16.
-  if (buf.length < 5 || buf[0] !== 0x93 || buf[1] !== type || buf[2] !== kind || type >= 0x80 || kind >= 0x80) return NOT_READ;
+  if (stop - start < 5 || buf[start] !== 0x93 || buf[start + 1] !== type || buf[start + 2] !== kind || type >= 0x80 || kind >= 0x80) return NOT_READ;
   src = buf;
   copyBins = false;
-  pos = 3;
-  end = buf.length;
+  pos = start + 3;
+  end = stop;
   try {
     const t = src[pos++]!;
     const n = t >= 0x80 && t < 0x90 ? t & 0x0f : t === 0xde ? readUint(2) : -1;
@@ -91,6 +96,7 @@ export function readMessagePush(buf: Uint8Array, type: number, kind: number): Re
 }
 
 const KEY_INDEX = new Map<unknown, number>(MESSAGE_KEYS.map((k, i) => [k, i]));
+const CONV = MESSAGE_KEYS.indexOf("conv");
 /** Bits of the keys every message has, as readMessage counts them (bit i: MESSAGE_KEYS[i]). */
 const ALL_REQUIRED = (1 << REQUIRED_MESSAGE_KEYS) - 1;
 /** readMessage's values by key index, cleared after each message (the reader is not re-entered). */
@@ -135,7 +141,7 @@ function readMessageFields(n: number): Record<string, unknown> | typeof NOT_READ
       key = read();
       f = KEY_INDEX.get(key) ?? -1;
     }
-    const v = read();
+    const v = f === CONV ? readRecurring() : read();
     if (f < 0) {
       // Not a string key, or one seen twice: readFrame reads the map as it reads any other.
       if (typeof key !== "string" || key === "__proto__" || others?.some((o) => o[0] === key)) return NOT_READ;
@@ -155,6 +161,13 @@ function readMessageFields(n: number): Record<string, unknown> | typeof NOT_READ
 
 function need(n: number): void {
   if (pos + n > end) throw new Error("Unexpected end of MessagePack data");
+}
+
+/** A value that recurs from frame to frame (a conversation id): a string shorter than a slot comes from the table. */
+function readRecurring(): unknown {
+  if (pos + 1 >= end || src[pos] !== 0xd9 || src[pos + 1]! >= SLOT_BYTES) return read();
+  pos += 2;
+  return readShortString(src[pos - 1]!);
 }
 
 function read(): unknown {
@@ -279,15 +292,16 @@ function readString(n: number): string {
   return n === 0 ? "" : utf8.decode(src.subarray(pos - n, pos));
 }
 
-/** A fixstr (under 32 bytes), from the table when the same bytes were read before. */
+/** A string of under SLOT_BYTES bytes, from the table when the same bytes were read before. */
 function readShortString(n: number): string {
   need(n);
   const p = pos;
+  // The last 8 bytes pick the slot: ids differ most at their ends, and a collision costs a decode.
   let h = n;
-  for (let i = 0; i < n; i++) h = Math.imul(h ^ src[p + i]!, 0x01000193);
+  for (let i = n > 8 ? p + n - 8 : p; i < p + n; i++) h = Math.imul(h ^ src[i]!, 0x01000193);
   const slot = (h >>> 0) & (SLOTS - 1);
   pos = p + n;
-  const base = slot * 32;
+  const base = slot * SLOT_BYTES;
   if (slotLen[slot] === n) {
     let i = 0;
     while (i < n && slotBytes[base + i] === src[p + i]) i++;

@@ -18,7 +18,7 @@ import {
   type MethodId,
 } from "../proto/codes.ts";
 import { decodeServerFrame, encodeCommand, type ErrorBody } from "../proto/codec.ts";
-import { framesOfBatch, isBatch } from "../proto/frame-batch.ts";
+import { frameBoundsOfBatch, isBatch } from "../proto/frame-batch.ts";
 import type * as P from "../proto/types.ts";
 import { ConversationCursor } from "./conversation-cursor.ts";
 import { Emitter } from "./emitter.ts";
@@ -385,9 +385,10 @@ export class Client extends Emitter<ClientEvents> {
     // thrown once all are handled, where it would have come from its own message.
     let failed = false;
     let error: unknown;
-    for (const f of framesOfBatch(buf)) {
+    const bounds = frameBoundsOfBatch(buf);
+    for (let i = 0; i < bounds.length; i += 2) {
       try {
-        this.onFrame(f);
+        this.onFrame(buf, bounds[i], bounds[i + 1]);
       } catch (e) {
         if (!failed) (failed = true), (error = e);
       }
@@ -395,8 +396,9 @@ export class Client extends Emitter<ClientEvents> {
     if (failed) throw error;
   }
 
-  private onFrame(buf: Uint8Array): void {
-    const f = decodeServerFrame(buf);
+  /** The frame in `buf` from `start` to `end` (all of it when they are left out). */
+  private onFrame(buf: Uint8Array, start?: number, end?: number): void {
+    const f = decodeServerFrame(buf, start, end);
     if (f.type === FrameType.Reply) {
       const p = this.pending.get(f.id);
       if (!p) return;

@@ -9,7 +9,7 @@ import type { Server, ServerWebSocket } from "bun";
 import { EdgeBroadcaster } from "../../src/edge/broadcaster.ts";
 import { Flusher } from "../../src/edge/flusher.ts";
 import { SocketTransport } from "../../src/edge/socket-transport.ts";
-import { framesOfBatch, isBatch } from "../../src/proto/frame-batch.ts";
+import { frameBoundsOfBatch, isBatch } from "../../src/proto/frame-batch.ts";
 import { until } from "../helpers/wait.ts";
 
 const faults: unknown[] = [];
@@ -57,7 +57,8 @@ async function connect(name: string, batches: boolean) {
   ws.binaryType = "arraybuffer";
   ws.onmessage = (ev) => {
     const buf = new Uint8Array(ev.data as ArrayBuffer);
-    got.push((isBatch(buf) ? framesOfBatch(buf) : [buf]).map((f) => new TextDecoder().decode(f)));
+    const bounds = isBatch(buf) ? frameBoundsOfBatch(buf) : [0, buf.length];
+    got.push(Array.from({ length: bounds.length / 2 }, (_, i) => new TextDecoder().decode(buf.subarray(bounds[2 * i], bounds[2 * i + 1]))));
   };
   clients.push(ws);
   await until(() => opened.has(name), 5_000, `${name} open`);

@@ -73,8 +73,11 @@ test("extensions other than undefined, and 0xc1, are left to msgpackr", () => {
 });
 
 describe("a MESSAGE push read as one object", () => {
+  // Conversation ids of each string header (fixstr, str8 under and over the reader's table's
+  // 64 bytes, UTF-8), recurring as a client sees them: from the table, they read as decoded.
+  const convs = ["c1", `c${"0123456789abcdef".repeat(2)}`, `c${"fedcba9876543210".repeat(2)}`, "é".repeat(20), "c".repeat(63), "c".repeat(64), "c".repeat(300)];
   const message = (r: () => number, i: number): Record<string, unknown> => {
-    const m: Record<string, unknown> = { conv: `c${i % 7}`, seq: i + 1, id: BigInt(i) << 22n, from: "alice", dev: "phone", cid: `cid-${i}`, kind: i % 5, body: new Uint8Array([i & 255, 1, 2]), ts: 1_795_955_259_459 + i };
+    const m: Record<string, unknown> = { conv: convs[i % convs.length], seq: i + 1, id: BigInt(i) << 22n, from: "alice", dev: "phone", cid: `cid-${i}`, kind: i % 5, body: new Uint8Array([i & 255, 1, 2]), ts: 1_795_955_259_459 + i };
     if (r() < 0.3) m.media = `m${i}`;
     if (r() < 0.3) m.ref = i;
     if (r() < 0.3) m.edited = 1_795_955_259_000 + i;
