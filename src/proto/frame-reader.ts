@@ -28,10 +28,10 @@ const wordView = new DataView(word.buffer);
 /**
  * Short strings recur from frame to frame: map keys ("conv", "seq"), and conversation, user and
  * device ids. Each native decode costs about 0.2 µs on Bun (a view, a call), more than hashing
- * and comparing 31 bytes, so fixstr strings are kept in a small direct-mapped table by their bytes,
- * and so is a message's conversation id (33 bytes, a str8), which every message of a conversation
- * repeats. Its other long strings (the client's id) are not: each is new, so a table would only
- * add a copy to the decode.
+ * and comparing the bytes, so fixstr strings are kept in a small direct-mapped table by their
+ * bytes, and so is a message's conversation id (33 bytes, a str8), which every message of a
+ * conversation repeats. A message's other long string, the client's id, is not: each is new, so
+ * a table would only add a copy to the decode.
  */
 const SLOTS = 4096;
 /** Bytes a slot holds: strings as long as this or longer are decoded every time. */
@@ -69,10 +69,11 @@ export function readFrame(buf: Uint8Array, bins: "copy" | "view"): unknown {
 /**
  * The message of a push of `kind` whose body is a message map (a MESSAGE push, as packMessageFrame
  * writes it), built as one object literal: the value readFrame gives for the push's body (the
- * same keys and values), or NOT_READ when `buf` (from `start` to `stop`: a frame of a batch) is not
- * such a push or its map is not a message's nine keys once each, plus any others (readFrame reads those). readMap adds keys by name one at
- * a time at one place, which a receiving client reaches with every key of every frame: in the
- * group bench that place was an eighth of the generator's CPU, the most of any in the reader.
+ * same keys and values), or NOT_READ when `buf` (from `start` to `stop`: a frame of a batch) is
+ * not such a push or its map is not a message's nine keys once each, plus any others (readFrame
+ * reads those). readMap adds keys by name one at a time at one place, which a receiving client
+ * reaches with every key of every frame: in the group bench that place was an eighth of the
+ * generator's CPU, the most of any in the reader.
  */
 export function readMessagePush(buf: Uint8Array, type: number, kind: number, start = 0, stop = buf.length): Record<string, unknown> | typeof NOT_READ {
   // fixarray of 3, two positive fixints, then a fixmap or a map16.
