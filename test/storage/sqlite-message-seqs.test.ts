@@ -1,0 +1,85 @@
+// message_seqs (schema.ts) is written a moment after each commit, not in it. What a crash leaves in
+// between, rows without their entries, is indexed when the store opens: every acked message is
+// found by (conv, seq) again and seqs go on from it. Migration 0012 indexes every row a server of
+// the release before stored, and keeps their rowids.
+
+import { Database } from "bun:sqlite";
+import { afterAll, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { messageFrame } from "../../src/proto/message-frame.ts";
+import { openSqlite } from "../../src/storage/sqlite/db.ts";
+import { SqliteMessageStore } from "../../src/storage/sqlite/message-store.ts";
+import type { NewMessage } from "../../src/storage/types.ts";
+import { sqliteDatabaseBefore } from "./sqlite-migrations.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "msgr-message-seqs-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const message = (conv: string, i: number): NewMessage => ({ conv, id: (1n << 60n) + BigInt(i), from: "alice", dev: "phone", cid: `cid-${conv}-${i}`, kind: 1, body: Uint8Array.of(i), ts: 1000 + i });
+const entries = (db: Database) => db.query<{ n: number }, []>("SELECT count(*) AS n FROM message_seqs").get()!.n;
+
+test("rows committed before a crash, their entries not yet written, are found after reopening", async () => {
+  const path = join(dir, "crash.db");
+  await openSqlite({ path, synchronous: "normal" }).close();
+  // A store whose entries wait for a read or close, and that is never closed: a crash after its commits.
+  const crashed = new Database(path, { strict: true });
+  const before = new SqliteMessageStore(crashed, undefined, undefined, null);
+  const acked = await Promise.all([0, 1, 2, 3, 4].map((i) => before.append(message(i % 2 ? "odd" : "even", i))));
+  expect(acked.map((r) => r.message.seq)).toEqual([1, 1, 2, 2, 3]);
+  expect(entries(crashed)).toBe(0);
+  // A read writes the entries first; then two more commits whose entries the crash loses.
+  expect((await before.range("even", 0, 10)).map((m) => m.seq)).toEqual([1, 2, 3]);
+  expect(entries(crashed)).toBe(5);
+  await Promise.all([5, 6].map((i) => before.append(message("odd", i))));
+  expect(entries(crashed)).toBe(5);
+
+  const again = openSqlite({ path, synchronous: "normal" });
+  try {
+    expect((await again.messages.range("odd", 0, 10)).map((m) => [m.seq, m.cid])).toEqual([
+      [1, "cid-odd-1"],
+      [2, "cid-odd-3"],
+      [3, "cid-odd-5"],
+      [4, "cid-odd-6"],
+    ]);
+    expect(await again.messages.lastSeq("odd")).toBe(4);
+    expect((await again.messages.append(message("odd", 7))).message.seq).toBe(5);
+    // A retransmission of a message acked before the crash is still a duplicate.
+    expect(await again.messages.append(message("odd", 6), { resend: true })).toMatchObject({ duplicate: true, message: { seq: 4 } });
+  } finally {
+    await again.close();
+    crashed.close();
+  }
+});
+
+test("migration 0012 indexes every stored message and keeps its rowid", async () => {
+  const rows = [0, 1, 2].map((i) => {
+    const m = message(i === 1 ? "b" : "a", i);
+    const seq = i === 2 ? 2 : 1;
+    const frame = Buffer.from(messageFrame({ ...m, seq })).toString("hex");
+    return `INSERT INTO messages (rowid, conv_id, seq, id, sender, device, cid, kind, body, ts, frame) VALUES (${10 + i}, '${m.conv}', ${seq}, ${m.id}, 'alice', 'phone', '${m.cid}', 1, x'', ${m.ts}, x'${frame}')`;
+  });
+  const backend = openSqlite({ path: sqliteDatabaseBefore(dir, "0012_message_seqs", rows), synchronous: "normal" });
+  try {
+    expect((await backend.messages.range("a", 0, 10)).map((m) => [m.seq, m.cid])).toEqual([
+      [1, "cid-a-0"],
+      [2, "cid-a-2"],
+    ]);
+    expect((await backend.messages.append(message("b", 3))).message.seq).toBe(2);
+    await backend.messages.flush();
+    const check = new Database(join(dir, "msgr.db"), { readonly: true });
+    try {
+      expect(check.query("SELECT conv_id AS conv, seq, row FROM message_seqs ORDER BY row").all()).toEqual([
+        { conv: "a", seq: 1, row: 10 },
+        { conv: "b", seq: 1, row: 11 },
+        { conv: "a", seq: 2, row: 12 },
+        { conv: "b", seq: 2, row: 13 },
+      ]);
+    } finally {
+      check.close();
+    }
+  } finally {
+    await backend.close();
+  }
+});
