@@ -53,6 +53,24 @@ test("rows committed before a crash, their entries not yet written, are found af
   }
 });
 
+test("a store opened on the same file meanwhile indexes the waiting rows; the first one's entries then change nothing", async () => {
+  const path = join(dir, "two.db");
+  await openSqlite({ path, synchronous: "normal" }).close();
+  const first = new Database(path, { strict: true });
+  const server = new SqliteMessageStore(first, undefined, undefined, null);
+  await Promise.all([0, 1, 2].map((i) => server.append(message("c", i))));
+  // `msgr migrate` run while the server runs: it opens the store, which indexes the rows at its open.
+  const other = new Database(path, { strict: true });
+  new SqliteMessageStore(other);
+  expect(entries(other)).toBe(3);
+  other.close();
+  expect((await server.range("c", 0, 10)).map((m) => m.seq)).toEqual([1, 2, 3]);
+  expect((await server.append(message("c", 3))).message.seq).toBe(4);
+  expect((await server.range("c", 2, 10)).map((m) => m.seq)).toEqual([3, 4]);
+  await server.close();
+  first.close();
+});
+
 test("migration 0012 indexes every stored message and keeps its rowid", async () => {
   const rows = [0, 1, 2].map((i) => {
     const m = message(i === 1 ? "b" : "a", i);
