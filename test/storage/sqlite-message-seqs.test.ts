@@ -59,7 +59,8 @@ test("a store opened on the same file meanwhile indexes the waiting rows; the fi
   const first = new Database(path, { strict: true });
   const server = new SqliteMessageStore(first, undefined, undefined, null);
   await Promise.all([0, 1, 2].map((i) => server.append(message("c", i))));
-  // `msgr migrate` run while the server runs: it opens the store, which indexes the rows at its open.
+  // Another connection's store (the owner lock, owner-lock.ts, keeps a second msgr process out;
+  // this covers anything else): it indexes the waiting rows at its open.
   const other = new Database(path, { strict: true });
   new SqliteMessageStore(other);
   expect(entries(other)).toBe(3);

@@ -11,6 +11,7 @@ import type { SafetyStore } from "../safety-types.ts";
 import type { MessageStore, MetadataStore } from "../types.ts";
 import { CHECKPOINT_FALLBACK_PAGES, Checkpointer } from "./checkpointer.ts";
 import { ConnectWriter } from "./connect-writer.ts";
+import { lockDatabase } from "./owner-lock.ts";
 import { SqliteMessageStore } from "./message-store.ts";
 import { SqliteMetadataStore } from "./metadata-store.ts";
 import { SqliteE2eeStore } from "./e2ee-store.ts";
@@ -54,9 +55,16 @@ const MIGRATIONS = join(import.meta.dir, "migrations");
 
 export function openSqlite(opts: SqliteOptions): SqliteBackend {
   if (opts.path !== ":memory:") mkdirSync(dirname(opts.path), { recursive: true });
+  const owner = opts.path === ":memory:" ? null : lockDatabase(opts.path);
   // safeIntegers stays off so that seq and timestamps read as numbers; the one 64-bit column
   // (messages.id) is read as text and parsed to bigint by the message store.
-  const db = new Database(opts.path, { create: true, strict: true });
+  let db: Database;
+  try {
+    db = new Database(opts.path, { create: true, strict: true });
+  } catch (err) {
+    owner?.release();
+    throw err;
+  }
   try {
     // Another process (a CLI tool, a backup) may hold the lock briefly; wait rather than fail.
     // First: switching to WAL takes the lock too, and without a timeout fails at once (SQLITE_BUSY,
@@ -93,10 +101,12 @@ export function openSqlite(opts: SqliteOptions): SqliteBackend {
         await metadata.close();
         await checkpointer?.close();
         db.close();
+        owner?.release();
       },
     };
   } catch (err) {
     db.close();
+    owner?.release();
     throw err;
   }
 }

@@ -218,8 +218,9 @@ export class SqliteMessageStore implements MessageStore {
     const insert = db.query<{ lastInsertRowid: number | bigint }, InsertParams>(
       `INSERT INTO messages (conv_id, seq, id, sender, device, cid, kind, body, ts, media, ref, exp, frame) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
-    // OR IGNORE: another connection that opened the store meanwhile (`msgr migrate` while the server
-    // runs) indexed these rows at its open, the same entries; a failing batch would fail every read.
+    // OR IGNORE: another connection that opened a store on the file meanwhile indexed these rows at
+    // its open, the same entries (owner-lock.ts keeps a second msgr process out; anything else
+    // could), and a batch that failed on them would fail every read after it.
     const indexRow = db.query<never, Unindexed>(`INSERT OR IGNORE INTO message_seqs (conv_id, seq, row) VALUES (?, ?, ?)`);
     this.#indexRows = db.transaction((entries: Unindexed[]) => {
       for (const e of entries) indexRow.run(e[0], e[1], e[2]);
