@@ -56,16 +56,11 @@ const MIGRATIONS = join(import.meta.dir, "migrations");
 export function openSqlite(opts: SqliteOptions): SqliteBackend {
   if (opts.path !== ":memory:") mkdirSync(dirname(opts.path), { recursive: true });
   const owner = opts.path === ":memory:" ? null : lockDatabase(opts.path);
-  // safeIntegers stays off so that seq and timestamps read as numbers; the one 64-bit column
-  // (messages.id) is read as text and parsed to bigint by the message store.
-  let db: Database;
+  let db: Database | undefined;
   try {
+    // safeIntegers stays off so that seq and timestamps read as numbers; the one 64-bit column
+    // (messages.id) is read as text and parsed to bigint by the message store.
     db = new Database(opts.path, { create: true, strict: true });
-  } catch (err) {
-    owner?.release();
-    throw err;
-  }
-  try {
     // Another process (a CLI tool, a backup) may hold the lock briefly; wait rather than fail.
     // First: switching to WAL takes the lock too, and without a timeout fails at once (SQLITE_BUSY,
     // seen in a CI run opening a fresh database).
@@ -100,12 +95,12 @@ export function openSqlite(opts: SqliteOptions): SqliteBackend {
         await messages.close();
         await metadata.close();
         await checkpointer?.close();
-        db.close();
+        db?.close();
         owner?.release();
       },
     };
   } catch (err) {
-    db.close();
+    db?.close();
     owner?.release();
     throw err;
   }

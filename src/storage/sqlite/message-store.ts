@@ -215,7 +215,7 @@ export class SqliteMessageStore implements MessageStore {
   ) {
     this.#window = window;
     this.#recent = new BoundedMap(window.recentClientIds);
-    const insert = db.query<{ lastInsertRowid: number | bigint }, InsertParams>(
+    const insert = db.query<never, InsertParams>(
       `INSERT INTO messages (conv_id, seq, id, sender, device, cid, kind, body, ts, media, ref, exp, frame) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     // OR IGNORE: another connection that opened a store on the file meanwhile indexed these rows at
