@@ -8,10 +8,17 @@
 // appears to cost. So once an interval's frames drop to a quarter of the busiest interval's
 // since the node last collected, it collects once, while little waits on it.
 //
-// Intervals, not a moment of silence: a node holding many idle connections is never silent (their
-// heartbeats), and heartbeats after a storm come in waves, so the rate is compared with the peak.
-// A node under steady load never triggers it, and a small burst is not worth a full collection:
-// JavaScriptCore's own collections handle both.
+// Heartbeats (PING and its reply) are not counted: they are what a node holding idle connections
+// does, and they leave little garbage. Counted, they hid the end of any burst smaller than four
+// times their own rate. In the bench's connection scenario (two nodes, 2,000 connections
+// heartbeating every 2 s, then 2,000 more opened at once), the collection after the burst ran on
+// some nodes and not on others, and the memory a new connection appeared to cost swung between
+// 1.1 and 4.8 KiB from round to round; with heartbeats left out it ran on every node, and the
+// figure read 2.9 to 3.7 KiB (`bun bench/run.ts connections --peers msgr --rounds 3`, twice each).
+//
+// Intervals, not a moment of silence: a node is rarely silent for long, so the rate is compared
+// with the peak. A node under steady load never triggers it, and a small burst is not worth a
+// full collection: JavaScriptCore's own collections handle both.
 
 /** Frames in one interval below which traffic is not a burst. */
 export const MIN_BURST_FRAMES = 2_000;
@@ -23,7 +30,7 @@ export class IdleCollector {
   private peak = 0;
 
   /**
-   * `frames`: the node's frames so far, in and out (a count that only rises); `collect`: a full
+   * `frames`: the node's frames so far, in and out, heartbeats left out (a count that only rises); `collect`: a full
    * collection (Bun.gc(true) in production).
    */
   constructor(

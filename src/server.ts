@@ -116,7 +116,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   const metricsListener = config.metrics.listen ? startMetricsListener(config.metrics.listen, metrics.registry, config.metrics.token) : null;
 
   const sweeper = setInterval(() => node.sweep(clock.now()), Math.min(1000, config.heartbeat.intervalMs / 2));
-  const idle = new IdleCollector(() => metrics.framesIn.n + metrics.framesOut.n, () => Bun.gc(true));
+  const idle = new IdleCollector(() => metrics.framesIn.n + metrics.framesOut.n - 2 * metrics.heartbeats.n, () => Bun.gc(true));
   const collector = setInterval(() => idle.tick(), IDLE_COLLECT_INTERVAL_MS);
   const mediaSweeper = startMediaSweeper(ctx.media, config.media.sweepIntervalMs, log);
   const retention = config.storage.retentionSeconds;

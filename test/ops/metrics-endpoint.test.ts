@@ -7,7 +7,9 @@ import { totalmem } from "node:os";
 import { Registry } from "prom-client";
 import { registerProcessMetrics } from "../../src/metrics/process-metrics.ts";
 import { WorkerMetrics } from "../../src/worker/metrics.ts";
+import { Method } from "../../src/proto/codes.ts";
 import { startHarness, type Harness } from "../helpers/harness.ts";
+import { RawConn } from "../security/ws.ts";
 import { until } from "../helpers/wait.ts";
 
 const loadedAt = Date.now() / 1000;
@@ -101,6 +103,20 @@ describe("/metrics on the main listener (the built-in default)", () => {
     let closed = open;
     await until(async () => (closed = await scrape()).get("msgr_connections") === 0, 10_000, "both connections gone from the gauge");
     expect(closed.get('msgr_actors{kind="user"}')).toBe(0);
+  });
+
+  // The idle collector (src/idle-collector.ts) reads the frames other than heartbeats from these.
+  test("heartbeats are counted apart: each PING is one of msgr_heartbeats_total and a frame each way", async () => {
+    const scrape = async () => samples(await (await fetch(h.server.metricsUrl, { headers: { authorization: "Bearer scrape-secret" } })).text());
+    const c = await RawConn.connected(h.server.wsUrl, await h.token("beats", "b1"));
+    const before = await scrape();
+    for (let i = 0; i < 3; i++) expect((await c.request(Method.Ping, {})).code).toBe(0);
+    const after = await scrape();
+    c.close();
+    const delta = (name: string) => after.get(name)! - before.get(name)!;
+    expect(delta("msgr_heartbeats_total")).toBe(3);
+    expect(delta("msgr_frames_in_total")).toBe(3);
+    expect(delta("msgr_frames_out_total")).toBe(3);
   });
 });
 

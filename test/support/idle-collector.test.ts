@@ -26,7 +26,7 @@ test("once after a burst, when an interval handles at most a 1/QUIET_RATIO of th
   const { ticks, collections } = collector();
   const burst = 10 * MIN_BURST_FRAMES;
   const background = burst / QUIET_RATIO;
-  // Heartbeats after a storm come in waves: the quiet tick between two waves is when it collects.
+  // Traffic after a storm comes in waves (clients catching up): the quiet tick between two is when it collects.
   expect(ticks([burst / 2, burst, background + 1, background, background + 1, background])).toEqual([false, false, false, true, false, false]);
   expect(collections()).toBe(1);
 });

@@ -39,6 +39,7 @@ export const ping: Command<typeof Method.Ping> = {
   rate: null,
   run({ node, session: s, acceptedAt }) {
     const { ctx } = node;
+    ctx.metrics.heartbeats.n++;
     // Presence is soft state: a slow or absent presence store must not delay the heartbeat reply.
     ctx.presence.heartbeat(s.user, s.device, ctx.config.server.nodeId, acceptedAt).catch((err) => ctx.log.warn({ err }, "presence heartbeat failed"));
     return { t: Date.now() };
