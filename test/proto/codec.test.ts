@@ -28,6 +28,16 @@ describe("codec", () => {
     expect([...f.params.body]).toEqual([1, 2, 3]);
   });
 
+  // The SEND handler keeps the body (the store's batch, deliveries) without copying it again.
+  test("a command's bins are its own: they outlive the frame's buffer being reused", () => {
+    const frame = encodeCommand(9, Method.Send, { conv: "c1", cid: "x-2", kind: 1, body: new Uint8Array([4, 5, 6]) });
+    const f = decodeCommand(frame);
+    if (f.method !== Method.Send) throw new Error("expected SEND");
+    expect(f.params.body.buffer).not.toBe(frame.buffer);
+    frame.fill(0);
+    expect([...f.params.body]).toEqual([4, 5, 6]);
+  });
+
   test("64-bit ids survive as bigint", () => {
     const id = (1n << 62n) + 5n;
     expect(scanMsgpack(pack({ id }), DEFAULT_DECODE_LIMITS)).toBeNull();

@@ -22,22 +22,22 @@ export const send: Command<typeof Method.Send> = {
     // An encrypted message (kind Mls) may carry an upload too: the file, encrypted by the sender.
     if (media && kind !== MessageKind.Media && kind !== MessageKind.Mls) throw new CommandError(ErrorCode.InvalidParams, "media: only messages of kind media or mls carry an upload");
     if (kind === MessageKind.Removed) throw new CommandError(ErrorCode.InvalidParams, "kind: removed messages are written by the server");
-    // Copy: the frame's buffer belongs to the socket layer.
-    const copy = body.slice();
+    // `body` is the command's own copy, not a view of the socket's buffer: decodeCommand copies
+    // every bin it reads (proto/codec.ts), so it may live on in the store's batch and in deliveries.
     // A message about another one (an edit, a reaction, a reply, a forward) is checked against it first.
     if (ref !== undefined || p.forward || kind === MessageKind.Edit || kind === MessageKind.Reaction) {
       checkLifecycleParams(p);
-      const q = { ...p, body: copy };
+      const q = { ...p, body };
       if (kind === MessageKind.Edit) return admitted(node, s, q, () => sendEdit(node, s, q, acceptedAt));
       if (p.forward) return admitted(node, s, q, () => sendForward(node, s, q, acceptedAt));
-      return sendSlow(node, s, conv, cid, kind, copy, media, resend, acceptedAt, ref);
+      return sendSlow(node, s, conv, cid, kind, body, media, resend, acceptedAt, ref);
     }
     // The hot path takes no promise until the store's: a loaded conversation, no media, and
     // what the safety rules need already known (no block between the two of a direct
     // conversation, the sender's consent recorded).
     const loaded = media ? undefined : node.loadedConversation(conv);
-    if (loaded && readyToSend(node, loaded, s.user) && node.ctx.e2ee.screen(loaded, s.user, s.device, kind, copy, cid)) return loaded.send(s.user, s.device, cid, kind, copy, acceptedAt, { resend });
-    return sendSlow(node, s, conv, cid, kind, copy, media, resend, acceptedAt);
+    if (loaded && readyToSend(node, loaded, s.user) && node.ctx.e2ee.screen(loaded, s.user, s.device, kind, body, cid)) return loaded.send(s.user, s.device, cid, kind, body, acceptedAt, { resend });
+    return sendSlow(node, s, conv, cid, kind, body, media, resend, acceptedAt);
   },
 };
 
