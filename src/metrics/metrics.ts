@@ -72,7 +72,7 @@ export class Metrics {
     });
     this.framesIn = new HotCounter("msgr_frames_in_total", "Frames received from clients", registers);
     this.framesOut = new HotCounter("msgr_frames_out_total", "Frames sent to clients", registers);
-    this.heartbeats = new HotCounter("msgr_heartbeats_total", "PING commands answered; each is one frame of msgr_frames_in_total and one of msgr_frames_out_total", registers);
+    this.heartbeats = new HotCounter("msgr_heartbeats_total", "PING commands answered (a PING with id 0 is not); each is one frame of msgr_frames_in_total and one of msgr_frames_out_total", registers);
     this.messagesAccepted = new HotCounter("msgr_messages_accepted_total", "Messages made durable and acknowledged to the sender", registers);
     this.messagesDelivered = new HotCounter("msgr_messages_delivered_total", "Message pushes written to device sockets", registers);
     this.messagesFannedOut = new HotCounter(

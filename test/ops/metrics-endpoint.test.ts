@@ -7,6 +7,7 @@ import { totalmem } from "node:os";
 import { Registry } from "prom-client";
 import { registerProcessMetrics } from "../../src/metrics/process-metrics.ts";
 import { WorkerMetrics } from "../../src/worker/metrics.ts";
+import { encodeCommand } from "../../src/proto/codec.ts";
 import { Method } from "../../src/proto/codes.ts";
 import { startHarness, type Harness } from "../helpers/harness.ts";
 import { RawConn } from "../security/ws.ts";
@@ -117,6 +118,21 @@ describe("/metrics on the main listener (the built-in default)", () => {
     expect(delta("msgr_heartbeats_total")).toBe(3);
     expect(delta("msgr_frames_in_total")).toBe(3);
     expect(delta("msgr_frames_out_total")).toBe(3);
+  });
+
+  test("a PING with id 0 is not answered, so it is a frame in and no heartbeat", async () => {
+    const scrape = async () => samples(await (await fetch(h.server.metricsUrl, { headers: { authorization: "Bearer scrape-secret" } })).text());
+    const c = await RawConn.connected(h.server.wsUrl, await h.token("beats", "b2"));
+    const before = await scrape();
+    c.send(encodeCommand(0, Method.Ping, {}));
+    // Frames are handled in order: this one's reply comes after the unanswered one was handled.
+    expect((await c.request(Method.Ping, {})).code).toBe(0);
+    const after = await scrape();
+    c.close();
+    const delta = (name: string) => after.get(name)! - before.get(name)!;
+    expect(delta("msgr_heartbeats_total")).toBe(1);
+    expect(delta("msgr_frames_in_total")).toBe(2);
+    expect(delta("msgr_frames_out_total")).toBe(1);
   });
 });
 

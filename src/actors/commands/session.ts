@@ -37,9 +37,10 @@ export const connect: Command<typeof Method.Connect> = {
 
 export const ping: Command<typeof Method.Ping> = {
   rate: null,
-  run({ node, session: s, acceptedAt }) {
+  run({ node, session: s, id, acceptedAt }) {
     const { ctx } = node;
-    ctx.metrics.heartbeats.n++;
+    // Answered ones only: the idle collector (server.ts) takes two frames off the count per heartbeat.
+    if (id !== 0) ctx.metrics.heartbeats.n++;
     // Presence is soft state: a slow or absent presence store must not delay the heartbeat reply.
     ctx.presence.heartbeat(s.user, s.device, ctx.config.server.nodeId, acceptedAt).catch((err) => ctx.log.warn({ err }, "presence heartbeat failed"));
     return { t: Date.now() };
