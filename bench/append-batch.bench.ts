@@ -7,12 +7,12 @@
 // included) and WAL pages written, medians of the rounds.
 // Run: bun bench/append-batch.bench.ts [--rounds 3]
 
-import { mkdtempSync, openSync, closeSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { readWalIndex } from "../src/storage/sqlite/checkpointer.ts";
-import { openSqlite } from "../src/storage/sqlite/db.ts";
+import { openSqlite, walState } from "../src/storage/sqlite/db.ts";
+import { openDatabaseFile } from "../src/storage/sqlite/open-file.ts";
 
 const { values } = parseArgs({ options: { rounds: { type: "string", default: "3" } } });
 const ROUNDS = Number(values.rounds);
@@ -35,9 +35,10 @@ async function round(batch: number, perConversation: number): Promise<Cost> {
   const dir = mkdtempSync(join(tmpdir(), "msgr-append-bench-"));
   const path = join(dir, "msgr.db");
   const store = openSqlite({ path, synchronous: "normal" });
-  const shm = openSync(`${path}-shm`, "r");
-  const header = Buffer.alloc(100);
-  const walFrames = () => readWalIndex(shm, header)?.frames ?? 0;
+  // A connection of this process beside the store's shares its WAL index (open-file.ts).
+  const reader = openDatabaseFile(path, "readonly");
+  const wal = walState(reader);
+  const walFrames = () => wal().frames;
   let id = 1n;
   let n = 0;
   let commits = 0;
@@ -64,7 +65,7 @@ async function round(batch: number, perConversation: number): Promise<Cost> {
     const used = process.cpuUsage(before);
     return { cpu: (used.user + used.system) / MEASURED, pages: pages / MEASURED };
   } finally {
-    closeSync(shm);
+    reader.close();
     await store.close();
     rmSync(dir, { recursive: true, force: true });
   }

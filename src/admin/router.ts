@@ -7,6 +7,7 @@ import type { AccessClaims } from "../auth/tokens.ts";
 import type { RouteDeps } from "../edge/http-routes.ts";
 import { bearerToken, refuse, verify } from "../edge/upgrade-auth.ts";
 import { ADMIN_ROUTES, AdminError, type AdminRoute } from "./actions.ts";
+import type { DatabaseCopy } from "./backup.ts";
 
 export const ADMIN_PREFIX = "/v1/admin/";
 
@@ -80,6 +81,7 @@ export async function routeAdmin(deps: RouteDeps, req: Request, url: URL): Promi
   let body: object;
   let target = "";
   let details: Record<string, unknown> = {};
+  let file: DatabaseCopy | undefined;
   try {
     names.forEach((n, i) => (params[n] = decodeURIComponent(match.values[i]!)));
     target = params[route.target ?? ""] ?? "";
@@ -88,6 +90,7 @@ export async function routeAdmin(deps: RouteDeps, req: Request, url: URL): Promi
     body = result.body;
     target = result.target ?? target;
     details = result.details ?? {};
+    file = result.file;
   } catch (e) {
     if (!(e instanceof AdminError) && !(e instanceof URIError)) throw e;
     const err = e instanceof AdminError ? e : new AdminError(400, "bad-params", "malformed percent-encoding in the path");
@@ -96,5 +99,6 @@ export async function routeAdmin(deps: RouteDeps, req: Request, url: URL): Promi
     details = { code: err.code };
   }
   await deps.node.ctx.safety.store.appendAudit({ at: Date.now(), admin: admin.user, device: admin.device, action: route.action, target, status, details });
+  if (file) return new Response(file.stream, { status, headers: { "content-type": "application/octet-stream" } });
   return Response.json(body, { status });
 }

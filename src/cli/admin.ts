@@ -5,6 +5,7 @@
 import { parseArgs } from "node:util";
 import { ADMIN_ROUTES } from "../admin/actions.ts";
 import { ConfigError, loadConfig, type Config } from "../config/config.ts";
+import { callServer, serverUrl } from "./admin-call.ts";
 
 type Mint = (config: Config, user: string, device: string, ttlSec: number, admin: boolean) => Promise<string>;
 
@@ -81,12 +82,12 @@ export async function runAdmin(argv: string[], mint: Mint): Promise<void> {
   }
   const route = ADMIN_ROUTES.find((r) => r.action === sub.action)!;
   const path = route.path.replace(/\{(\w+)\}/g, (_m, p: string) => encodeURIComponent(values[sub.path![p]!] as string));
-  const url = new URL(path, values.url ?? `${config.server.tlsCertFile ? "https" : "http"}://${config.server.host}:${config.server.port}`);
+  const url = new URL(path, serverUrl(config, values.url));
   for (const q of sub.query ?? []) if (values[q] !== undefined) url.searchParams.set(q, values[q] as string);
   const body: Record<string, string> = {};
   for (const b of sub.body ?? []) if (values[b] !== undefined) body[b] = values[b] as string;
   const token = await mint(config, (values.as as string | undefined) ?? "admin", "cli", 60, true);
-  const res = await fetch(url, {
+  const res = await callServer(url, {
     method: route.method,
     headers: { authorization: `Bearer ${token}`, ...(route.method === "POST" ? { "content-type": "application/json" } : {}) },
     body: route.method === "POST" ? JSON.stringify(body) : undefined,

@@ -105,18 +105,13 @@ const COMMANDS: Record<string, Command> = {
     async run(v, config) {
       const user = required(v, "user", "revoke");
       const device = required(v, "device", "revoke");
-      const url = str(v, "url") ?? `${config.server.tlsCertFile ? "https" : "http"}://${config.server.host}:${config.server.port}`;
+      const { callServer, serverUrl } = await import("./admin-call.ts");
       const admin = await mintWith(await localSigningKey(config), config, "admin", "cli", 60, true);
-      let res: Response;
-      try {
-        res = await fetch(`${url}/v1/admin/revoke`, {
-          method: "POST",
-          headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" },
-          body: JSON.stringify({ user, device }),
-        });
-      } catch (e) {
-        throw new UsageError(`no msgr server answers at ${url} (${(e as Error).message}): is \`msgr start\` running? (--url to name another)`);
-      }
+      const res = await callServer(`${serverUrl(config, str(v, "url"))}/v1/admin/revoke`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" },
+        body: JSON.stringify({ user, device }),
+      });
       const body = await res.text();
       if (!res.ok) throw new Error(`revoke failed (${res.status}): ${body}`);
       console.log(body);
@@ -169,15 +164,18 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   backup: {
-    synopsis: "backup --out DIR [--config FILE]",
-    summary: "online backup of the embedded data (SQLite, keys, media) while the server runs",
-    details: "DIR (new or empty) becomes a data directory: to restore, start a server with server.dataDir set to it.",
-    options: { ...CONFIG_OPTION, out: { type: "string" } },
-    optionHelp: { out: "the backup's directory (new or empty)", ...CONFIG_HELP },
+    synopsis: "backup --out DIR [--url URL] [--config FILE]",
+    summary: "online backup of the embedded data (SQLite, keys, media), taken by the running server",
+    details:
+      "Asks the server for a consistent copy of its database (POST /v1/admin/backup, with an admin token minted from its key),\n" +
+      "checks it, and copies the keys and media files beside it. DIR (new or empty) becomes a data directory:\n" +
+      "to restore, start a server with server.dataDir set to it.",
+    options: { ...CONFIG_OPTION, out: { type: "string" }, url: { type: "string" } },
+    optionHelp: { out: "the backup's directory (new or empty)", url: "the server's HTTP URL (default http://server.host:server.port)", ...CONFIG_HELP },
     async run(v, config) {
       const out = required(v, "out", "backup");
       const { backupEmbedded } = await import("./backup.ts");
-      const b = backupEmbedded(config, out);
+      const b = await backupEmbedded(config, out, str(v, "url"));
       console.log(`backed up ${b.messages} messages in ${b.conversations} conversations (${b.databaseBytes} bytes) and ${b.files.join(", ") || "no other files"} to ${b.dir}`);
       console.log(`restore: stop the server, set server.dataDir = "${b.dir}" (or copy the directory's contents into an empty data directory), start it`);
     },

@@ -1,11 +1,13 @@
 // The checkpointer's thread (checkpointer.ts): a connection of its own to the database, which
 // copies the WAL's pages into the database file with PASSIVE checkpoints when asked. They never
-// wait for, nor block, the server's connection, which keeps writing meanwhile.
+// wait for, nor block, the server's connection, which keeps writing meanwhile. It also writes
+// online backups (VACUUM INTO, one read transaction: a consistent copy, taken beside the writes).
 
-import { Database } from "bun:sqlite";
+import type { Database } from "bun:sqlite";
 import { readlinkSync } from "node:fs";
 import { getPriority, setPriority } from "node:os";
 import { CHECKPOINT_NICE, type CheckpointReply, type CheckpointRequest } from "./checkpointer.ts";
+import { openDatabaseFile } from "./open-file.ts";
 
 declare const self: Worker;
 
@@ -29,7 +31,7 @@ self.onmessage = (e: MessageEvent<CheckpointRequest>) => {
   try {
     if (m.t === "open") {
       yieldToServer();
-      db = new Database(m.path);
+      db = openDatabaseFile(m.path, "create");
       db.run("PRAGMA busy_timeout = 5000");
       // A checkpoint syncs the files as its connection's setting says: the server's own.
       db.run(`PRAGMA synchronous = ${m.synchronous === "full" ? "FULL" : "NORMAL"}`);
@@ -37,6 +39,9 @@ self.onmessage = (e: MessageEvent<CheckpointRequest>) => {
     } else if (m.t === "checkpoint") {
       const r = db!.query<{ log: number; checkpointed: number }, []>("PRAGMA wal_checkpoint(PASSIVE)").get()!;
       reply = { t: "ok", log: r.log, checkpointed: r.checkpointed };
+    } else if (m.t === "snapshot") {
+      db!.run("VACUUM INTO ?", [m.path]);
+      reply = { t: "ok" };
     } else {
       db?.close();
       db = null;

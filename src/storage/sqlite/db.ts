@@ -9,8 +9,9 @@ import { migrate } from "drizzle-orm/bun-sqlite/migrator";
 import type { E2eeStore } from "../e2ee-types.ts";
 import type { SafetyStore } from "../safety-types.ts";
 import type { MessageStore, MetadataStore } from "../types.ts";
-import { CHECKPOINT_FALLBACK_PAGES, Checkpointer } from "./checkpointer.ts";
+import { CHECKPOINT_FALLBACK_PAGES, Checkpointer, type WalState } from "./checkpointer.ts";
 import { ConnectWriter } from "./connect-writer.ts";
+import { openDatabaseFile } from "./open-file.ts";
 import { lockDatabase } from "./owner-lock.ts";
 import { SqliteMessageStore } from "./message-store.ts";
 import { SqliteMetadataStore } from "./metadata-store.ts";
@@ -47,11 +48,22 @@ export interface SqliteBackend {
   e2ee: E2eeStore;
   /** Copies the WAL into the database file on its own thread (null for ":memory:", which has no WAL). */
   checkpointer: Checkpointer | null;
+  /** Writes a consistent copy of the database to the new file `path`, off the event loop (Checkpointer.snapshot). */
+  snapshot(path: string): Promise<void>;
   /** Flushes pending appends, then closes the shared connection. */
   close(): Promise<void>;
 }
 
 const MIGRATIONS = join(import.meta.dir, "migrations");
+
+/** Reads the WAL's state on `db` without copying anything (SQLite 3.51+). */
+export function walState(db: Database): () => WalState {
+  const noop = db.query<{ log: number; checkpointed: number }, []>("PRAGMA wal_checkpoint(NOOP)");
+  return () => {
+    const r = noop.get()!;
+    return { frames: r.log, copied: r.checkpointed };
+  };
+}
 
 export function openSqlite(opts: SqliteOptions): SqliteBackend {
   if (opts.path !== ":memory:") mkdirSync(dirname(opts.path), { recursive: true });
@@ -60,10 +72,8 @@ export function openSqlite(opts: SqliteOptions): SqliteBackend {
   try {
     // safeIntegers stays off so that seq and timestamps read as numbers; the one 64-bit column
     // (messages.id) is read as text and parsed to bigint by the message store.
-    db = new Database(opts.path, { create: true, strict: true });
-    // Another process (a CLI tool, a backup) may hold the lock briefly; wait rather than fail.
-    // First: switching to WAL takes the lock too, and without a timeout fails at once (SQLITE_BUSY,
-    // seen in a CI run opening a fresh database).
+    db = opts.path === ":memory:" ? new Database(":memory:", { strict: true }) : openDatabaseFile(opts.path, "create");
+    // The checkpoint thread's connection may hold the lock briefly; wait rather than fail.
     db.run("PRAGMA busy_timeout = 5000");
     db.run("PRAGMA journal_mode = WAL");
     db.run(`PRAGMA synchronous = ${opts.synchronous === "full" ? "FULL" : "NORMAL"}`);
@@ -78,7 +88,7 @@ export function openSqlite(opts: SqliteOptions): SqliteBackend {
     db.run(opts.pruning ? "CREATE INDEX IF NOT EXISTS messages_ts_idx ON messages (ts)" : "DROP INDEX IF EXISTS messages_ts_idx");
 
     const warn = opts.warn ?? (() => {});
-    const checkpointer = opts.path === ":memory:" ? null : new Checkpointer(opts.path, opts.synchronous, warn);
+    const checkpointer = opts.path === ":memory:" ? null : new Checkpointer(opts.path, opts.synchronous, walState(db), warn);
     // The writers that commit often tell the checkpointer after each commit; the rest write little.
     const committed = checkpointer ? () => checkpointer.committed() : () => {};
     const messages = new SqliteMessageStore(db, undefined, committed);
@@ -91,6 +101,11 @@ export function openSqlite(opts: SqliteOptions): SqliteBackend {
       safety: new SqliteSafetyStore(orm, connects),
       e2ee: new SqliteE2eeStore(orm, connects),
       checkpointer,
+      async snapshot(path) {
+        if (!checkpointer) throw new Error("an in-memory database has no file to copy");
+        await messages.flush();
+        await checkpointer.snapshot(path);
+      },
       async close() {
         await messages.close();
         await metadata.close();
