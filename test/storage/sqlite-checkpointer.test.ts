@@ -8,7 +8,7 @@ import { afterAll, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { getPriority, tmpdir } from "node:os";
 import { join } from "node:path";
-import { CHECKPOINT_FALLBACK_PAGES, CHECKPOINT_NICE, CHECKPOINT_PAGES } from "../../src/storage/sqlite/checkpointer.ts";
+import { CHECKPOINT_FALLBACK_PAGES, CHECKPOINT_NICE, CHECKPOINT_PAGES, Checkpointer } from "../../src/storage/sqlite/checkpointer.ts";
 import { openSqlite, walState, type SqliteBackend } from "../../src/storage/sqlite/db.ts";
 import { openDatabaseFile } from "../../src/storage/sqlite/open-file.ts";
 import { until } from "../helpers/wait.ts";
@@ -47,6 +47,23 @@ test("once the WAL holds CHECKPOINT_PAGES pages the thread copies them into the 
     await until(() => wal().copied > 0, 10_000, "the WAL index to show the pages copied");
   } finally {
     reader.close();
+    await store.close();
+  }
+});
+
+test("a WAL whose state cannot be read is reported once, and commits go on (the server's connection checkpoints by itself)", async () => {
+  const path = join(dir, "blind.db");
+  const store = openSqlite({ path, synchronous: "normal" });
+  const warnings: string[] = [];
+  const unreadable = () => {
+    throw new Error("no WAL here");
+  };
+  const checkpointer = new Checkpointer(path, "normal", unreadable, (m) => warnings.push(m));
+  try {
+    for (let i = 0; i < 20; i++) checkpointer.committed();
+    expect(warnings).toEqual([expect.stringContaining("cannot read the WAL's state (no WAL here)")]);
+  } finally {
+    await checkpointer.close();
     await store.close();
   }
 });

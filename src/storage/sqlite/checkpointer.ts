@@ -50,6 +50,8 @@ export class Checkpointer {
   /** The requests sent and not yet answered, oldest first (the worker answers in order). */
   readonly #pending: { request: CheckpointRequest["t"]; answer(r: CheckpointReply): void }[] = [];
   #sinceCheck = 0;
+  /** The WAL's state could not be read: the server's connection checkpoints (past the fallback). */
+  #blind = false;
   #checkpointing = false;
   #closed: Promise<void> | null = null;
 
@@ -58,7 +60,7 @@ export class Checkpointer {
     path: string,
     synchronous: SqliteOptions["synchronous"],
     private readonly wal: () => WalState,
-    warn: (message: string) => void,
+    private readonly warn: (message: string) => void,
   ) {
     this.#worker.onmessage = (e: MessageEvent<CheckpointReply>) => {
       const r = e.data;
@@ -79,10 +81,17 @@ export class Checkpointer {
 
   /** After a commit: starts a checkpoint on the thread when the WAL has run CHECKPOINT_PAGES past the last one. */
   committed(): void {
-    if (this.#checkpointing || this.#closed || ++this.#sinceCheck < CHECK_EVERY) return;
+    if (this.#checkpointing || this.#closed || this.#blind || ++this.#sinceCheck < CHECK_EVERY) return;
     this.#sinceCheck = 0;
-    const { frames, copied } = this.wal();
-    if (frames - copied < CHECKPOINT_PAGES) return;
+    let wal: WalState;
+    try {
+      wal = this.wal();
+    } catch (err) {
+      this.#blind = true;
+      this.warn(`SQLite checkpoint thread: cannot read the WAL's state (${(err as Error).message}); checkpoints fall back to the server's connection, past ${CHECKPOINT_FALLBACK_PAGES} pages`);
+      return;
+    }
+    if (wal.frames - wal.copied < CHECKPOINT_PAGES) return;
     this.#checkpointing = true;
     void this.checkpoint().then(
       () => (this.#checkpointing = false),

@@ -103,6 +103,7 @@ export function openSqlite(opts: SqliteOptions): SqliteBackend {
       checkpointer,
       async snapshot(path) {
         if (!checkpointer) throw new Error("an in-memory database has no file to copy");
+        // The rows' waiting message_seqs entries too (message-store.ts), so the copy needs no repair at open.
         await messages.flush();
         await checkpointer.snapshot(path);
       },
