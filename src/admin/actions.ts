@@ -316,6 +316,7 @@ export const ADMIN_ROUTES: AdminRoute[] = [
         throw new AdminError(409, "not-embedded", "this server keeps its data in cluster backends: back them up with their own tools (pg_dump, nodetool snapshot, JetStream stream backups)");
       }
       const file = await copyDatabase(deps.snapshot, deps.config.server.dataDir);
+      if (!file) throw new AdminError(409, "backup-in-progress", "another backup is being taken or sent: try again once it is done");
       return { body: {}, file, details: { bytes: file.bytes } };
     },
   },

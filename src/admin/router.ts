@@ -98,7 +98,13 @@ export async function routeAdmin(deps: RouteDeps, req: Request, url: URL): Promi
     body = { code: err.code, message: err.message };
     details = { code: err.code };
   }
-  await deps.node.ctx.safety.store.appendAudit({ at: Date.now(), admin: admin.user, device: admin.device, action: route.action, target, status, details });
+  try {
+    await deps.node.ctx.safety.store.appendAudit({ at: Date.now(), admin: admin.user, device: admin.device, action: route.action, target, status, details });
+  } catch (err) {
+    // Not sent, so not read to its end: the copy is let go here.
+    await file?.stream.cancel();
+    throw err;
+  }
   if (file) return new Response(file.stream, { status, headers: { "content-type": "application/octet-stream" } });
   return Response.json(body, { status });
 }
