@@ -311,7 +311,9 @@ export const ADMIN_ROUTES: AdminRoute[] = [
     method: "POST",
     path: "/v1/admin/backup",
     action: "database.backup",
-    async run({ deps }) {
+    async run({ deps, admin }) {
+      // The copy holds every message's content, which no other route shows: an admin token is not enough.
+      if (!admin.backup) throw new AdminError(403, "not-backup", "the token lacks scope=backup: `msgr backup` mints one with the server's key");
       if (!deps.snapshot) {
         throw new AdminError(409, "not-embedded", "this server keeps its data in cluster backends: back them up with their own tools (pg_dump, nodetool snapshot, JetStream stream backups)");
       }

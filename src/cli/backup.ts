@@ -40,7 +40,7 @@ export async function backupEmbedded(config: Config, outDir: string, url?: strin
   if (dir === dataDir) throw new Error("--out must not be the data directory itself");
   if (existsSync(dir) && readdirSync(dir).length > 0) throw new Error(`${dir} is not empty: back up into a new directory`);
 
-  const admin = await mintWith(await localSigningKey(config), config, "admin", "cli", 60, true);
+  const admin = await mintWith(await localSigningKey(config), config, "admin", "cli", 60, true, true);
   const res = await callServer(`${serverUrl(config, url)}/v1/admin/backup`, { method: "POST", headers: { authorization: `Bearer ${admin}` } });
   if (!res.ok) throw new Error(`the server refused the backup (${res.status}): ${await res.text()}`);
   mkdirSync(dir, { recursive: true, mode: 0o700 });

@@ -234,8 +234,12 @@ forEachTopology((topology) => {
   });
 
   describe("backup", () => {
-    test("the embedded server answers with a consistent copy of its database; on cluster backends it says to use their tools", async () => {
-      const res = await fetch(`${h.server.httpUrl}/v1/admin/backup`, { method: "POST", headers: { authorization: `Bearer ${adminToken}` } });
+    test("the embedded server answers a backup token with a consistent copy of its database; on cluster backends it says to use their tools", async () => {
+      // The copy holds every message's content: an admin token without scope backup is refused.
+      const plain = await call("POST", "/v1/admin/backup", {});
+      expect(plain).toMatchObject({ status: 403, json: { code: "not-backup" } });
+      const backupToken = await h.token("root", "console", { admin: true, backup: true });
+      const res = await fetch(`${h.server.httpUrl}/v1/admin/backup`, { method: "POST", headers: { authorization: `Bearer ${backupToken}` } });
       if (topology === "cluster") {
         expect({ status: res.status, json: await res.json() }).toMatchObject({ status: 409, json: { code: "not-embedded", message: expect.stringContaining("pg_dump") } });
         return;
