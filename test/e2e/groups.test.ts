@@ -95,7 +95,11 @@ forEachTopology((topology) => {
       const max = await h.client("max", "max-phone", { autoAck: false });
       const g = await sam.createGroup("ticks", ["mia", "max"]);
       await Promise.all([mia, miaTablet, max].map((c) => until(() => c.cursors()[g.id] !== undefined)));
+      // Each marks what its device holds, as a client does (a node caps a marker at the newest
+      // message it has heard of; in the cluster Sam's message reaches the others' nodes on the bus).
+      const held = [mia, max].map((c) => nextEvent(c, "message", (m) => m.conv === g.id && text(m) === "hello"));
       const { seq } = await sam.send(g.id, "hello");
+      await Promise.all(held);
       const atSam: ReceiptPush[] = [];
       sam.on("receipt", (r) => void atSam.push(r));
       const atMiaPhone: ReceiptPush[] = [];

@@ -374,7 +374,11 @@ forEachTopology((topology) => {
 
       const receipts: { user: string; delivered: number; read: number; allRead: number }[] = [];
       alice.on("receipt", (r) => receipts.push(r));
+      // Bob marks what his device holds, as a client does: a node caps a marker at the newest
+      // message it has heard of, and in the cluster Alice's message reaches Bob's node on the bus.
+      const arrived = nextEvent(bob, "message", (m) => text(m) === "are you there?");
       const { seq } = await alice.send(conv, "are you there?");
+      await arrived;
       const delivered = nextEvent(alice, "receipt", (r) => r.user === "rr-bob" && r.delivered >= seq);
       await bob.markDelivered(conv, seq);
       expect(await delivered).toMatchObject({ delivered: seq, read: 0, allRead: 0 });
@@ -403,7 +407,9 @@ forEachTopology((topology) => {
 
       // Both on: read markers show again.
       await bob.setPrivacy({ readReceipts: true });
+      const readThis = nextEvent(bob, "message", (m) => text(m) === "read this");
       const { seq: s2 } = await alice.send(conv, "read this");
+      await readThis;
       const read = nextEvent(alice, "receipt", (r) => r.user === "rr-bob" && r.read >= s2);
       await bob.markRead(conv, s2);
       expect(await read).toMatchObject({ read: s2, allRead: s2 });
