@@ -89,8 +89,13 @@ describe("/metrics on the main listener (the built-in default)", () => {
     expect(await ok.text()).toContain("msgr_connections");
   });
 
+  /** The node's samples, scraped with the token. */
+  const scrape = async () => samples(await (await fetch(h.server.metricsUrl, { headers: { authorization: "Bearer scrape-secret" } })).text());
+  /** How far each of `names` moved between two scrapes. */
+  const moved = (before: Map<string, number>, after: Map<string, number>, names: string[]) => Object.fromEntries(names.map((n) => [n, after.get(n)! - before.get(n)!]));
+  const FRAMES = ["msgr_heartbeats_total", "msgr_frames_in_total", "msgr_frames_out_total"];
+
   test("connection and actor gauges report what the node holds when scraped", async () => {
-    const scrape = async () => samples(await (await fetch(h.server.metricsUrl, { headers: { authorization: "Bearer scrape-secret" } })).text());
     const before = await scrape();
     expect(before.get("msgr_connections")).toBe(0);
     expect(before.get('msgr_actors{kind="user"}')).toBe(0);
@@ -108,20 +113,15 @@ describe("/metrics on the main listener (the built-in default)", () => {
 
   // The idle collector (src/idle-collector.ts) reads the frames other than heartbeats from these.
   test("heartbeats are counted apart: each PING is one of msgr_heartbeats_total and a frame each way", async () => {
-    const scrape = async () => samples(await (await fetch(h.server.metricsUrl, { headers: { authorization: "Bearer scrape-secret" } })).text());
     const c = await RawConn.connected(h.server.wsUrl, await h.token("beats", "b1"));
     const before = await scrape();
     for (let i = 0; i < 3; i++) expect((await c.request(Method.Ping, {})).code).toBe(0);
     const after = await scrape();
     c.close();
-    const delta = (name: string) => after.get(name)! - before.get(name)!;
-    expect(delta("msgr_heartbeats_total")).toBe(3);
-    expect(delta("msgr_frames_in_total")).toBe(3);
-    expect(delta("msgr_frames_out_total")).toBe(3);
+    expect(moved(before, after, FRAMES)).toEqual({ msgr_heartbeats_total: 3, msgr_frames_in_total: 3, msgr_frames_out_total: 3 });
   });
 
   test("a PING with id 0 is not answered, so it is a frame in and no heartbeat", async () => {
-    const scrape = async () => samples(await (await fetch(h.server.metricsUrl, { headers: { authorization: "Bearer scrape-secret" } })).text());
     const c = await RawConn.connected(h.server.wsUrl, await h.token("beats", "b2"));
     const before = await scrape();
     c.send(encodeCommand(0, Method.Ping, {}));
@@ -129,10 +129,7 @@ describe("/metrics on the main listener (the built-in default)", () => {
     expect((await c.request(Method.Ping, {})).code).toBe(0);
     const after = await scrape();
     c.close();
-    const delta = (name: string) => after.get(name)! - before.get(name)!;
-    expect(delta("msgr_heartbeats_total")).toBe(1);
-    expect(delta("msgr_frames_in_total")).toBe(2);
-    expect(delta("msgr_frames_out_total")).toBe(1);
+    expect(moved(before, after, FRAMES)).toEqual({ msgr_heartbeats_total: 1, msgr_frames_in_total: 2, msgr_frames_out_total: 1 });
   });
 });
 
