@@ -351,11 +351,28 @@ export class ConversationActor extends Mailbox {
    * `hideRead` (src/safety): other members must not see the read marker, nor learn that it moved.
    */
   receipt(user: string, dev: string, type: number, seq: number, hideRead = false): Promise<void> {
+    // A marker is cut at the newest message there is. A device may hold one this actor has not
+    // heard of: in a cluster, a message another node committed, read through HISTORY before the
+    // bus brought it here. The store has it, so a marker past this actor's last seq is cut at the
+    // store's (and the actor learns of it); cut at the actor's own, the marker would stay short
+    // until the device's next receipt, which may never come.
+    if (seq > this.lastSeq) {
+      return this.ctx.messages.lastSeq(this.record.id).then(
+        (stored) => this.moveMarker(user, dev, type, seq, hideRead, stored),
+        () => Promise.reject(new CommandError(ErrorCode.Unavailable, "storage unavailable; retry")),
+      );
+    }
+    return this.moveMarker(user, dev, type, seq, hideRead, 0);
+  }
+
+  /** receipt(), in the mailbox; `stored`: the store's last seq when read for it (0: not read). */
+  private moveMarker(user: string, dev: string, type: number, seq: number, hideRead: boolean, stored: number): Promise<void> {
     return new Promise((resolve, reject) => {
       this.enqueue(() => {
         this.lastUsed = this.ctx.clock.now();
         const m = this.members.get(user);
         if (!m) return reject(notMember());
+        this.lastSeq = Math.max(this.lastSeq, stored);
         const upTo = Math.min(seq, this.lastSeq);
         const deliveredBefore = m.delivered;
         const before = type === ReceiptType.Read ? m.read : m.delivered;

@@ -70,6 +70,26 @@ forEachTopology((topology) => {
       expect(info.members.find((x) => x.user === "dave")).toMatchObject({ delivered: ack.seq, read: ack.seq });
     });
 
+    test("a marker up to a message its node has not heard of (read through history) is not cut short", async () => {
+      const gina = await h.client("gina");
+      const hal = await h.client("hal", "h1", { autoAck: false });
+      const conv = await gina.openDirect("hal");
+      const arrived = nextEvent(hal, "message", (m) => m.conv === conv.id);
+      await gina.send(conv.id, "first");
+      await arrived;
+      // A commit that no conversation actor hears of, as one made on another node is until the
+      // bus brings it: written to the store directly.
+      const { messages } = await h.stores();
+      const body = new TextEncoder().encode("unheard");
+      const { message: unheard } = await messages.append({ conv: conv.id, id: 7_000_001n, from: "gina", dev: "gina-elsewhere", cid: "unheard-1", kind: MessageKind.Text, body, ts: Date.now() });
+      expect((await hal.history(conv.id)).messages.map((m) => m.seq)).toContain(unheard.seq);
+
+      const read = nextEvent(gina, "receipt", (r) => r.user === "hal" && r.read >= unheard.seq);
+      await hal.markRead(conv.id, unheard.seq);
+      expect(await read).toMatchObject({ delivered: unheard.seq, read: unheard.seq, allRead: unheard.seq });
+      expect((await gina.conversation(conv.id)).members.find((x) => x.user === "hal")).toMatchObject({ read: unheard.seq });
+    });
+
     test("automatic delivered receipts from the SDK", async () => {
       const erin = await h.client("erin");
       const frank = await h.client("frank");
