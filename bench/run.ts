@@ -35,7 +35,7 @@ async function main(argv: string[]): Promise<void> {
   const tmpRoot = mkdtempSync(join(tmpdir(), "msgr-bench-"));
   killChildrenOnExit(() => rmSync(tmpRoot, { recursive: true, force: true }));
 
-  const selected = args.peers ? args.peers.map(targetByName) : TARGETS;
+  const selected = args.peers ? args.peers.map((name) => targetByName(name, tmpRoot)) : TARGETS;
   const skipped = TARGETS.filter((t) => !selected.includes(t)).map((t) => ({ target: t.name, reason: "not selected (--peers)" }));
   const targets = selected.filter((t) => {
     const why = t.unavailable();

@@ -10,7 +10,8 @@ export type ScenarioName = (typeof SCENARIOS)[number];
 const USAGE = `usage: npm run bench -- <${SCENARIOS.join("|")}|all> [options]
 
   --profile quick|full   quick (default): all scenarios in about 3 minutes; full: design scale, 3 rounds
-  --peers a,b,...        servers to run (default: all available): msgr, bare-bun, node-ws, socketio, centrifugo
+  --peers a,b,...        servers to run (default: all available): msgr, bare-bun, node-ws, socketio, centrifugo;
+                         msgr@REV: msgr as of git revision REV too (a commit, a branch, HEAD~1), compared round by round
   --rounds N             repeat each measurement N times and quote medians
   --closed               direct: closed loop only (maximum throughput), no open-loop run
   --rate R               direct: open loop at R messages/s instead of 70% of the closed loop's throughput

@@ -6,6 +6,7 @@ import { connectionsSection } from "./connections-section.ts";
 import { directSection } from "./direct-section.ts";
 import { durableSection } from "./durable-section.ts";
 import { groupSection } from "./group-section.ts";
+import { pairedSection } from "./paired.ts";
 import { resumeSection } from "./resume-section.ts";
 import { checkTargets } from "./target-checks.ts";
 import { table } from "./format.ts";
@@ -34,6 +35,8 @@ export function sections(results: ScenarioResult[]): string {
     if (r.scenario === "resume") out.push(resumeSection(r));
     if (r.scenario === "durable") out.push(durableSection(r));
   }
+  const paired = pairedSection(results);
+  if (paired) out.push(paired);
   const checks = checkTargets(results);
   out.push(
     [
