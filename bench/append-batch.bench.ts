@@ -35,7 +35,7 @@ async function round(batch: number, perConversation: number): Promise<Cost> {
   const dir = mkdtempSync(join(tmpdir(), "msgr-append-bench-"));
   const path = join(dir, "msgr.db");
   const store = openSqlite({ path, synchronous: "normal" });
-  // A connection of this process beside the store's shares its WAL index (open-file.ts).
+  // A second connection reads the WAL's state (the store's own is not exposed).
   const reader = openDatabaseFile(path, "readonly");
   const wal = walState(reader);
   const walFrames = () => wal().frames;

@@ -1,7 +1,7 @@
 // POST /v1/admin/backup: a consistent copy of the embedded database, sent as the response body.
-// The server holds its database file exclusively (storage/sqlite/open-file.ts), so a backup is
-// taken by the server: its checkpoint thread writes the copy (VACUUM INTO, one read transaction,
-// beside the writes), into the data directory (the same disk, as large as the database), and the
+// Taken by the server, which has the database open: its checkpoint thread writes the copy (VACUUM
+// INTO, one read transaction, beside the writes), so the caller needs neither the data directory
+// nor SQLite, only the API; into the data directory (the same disk, as large as the database), and the
 // file is removed as soon as it is open, so that it lives only as long as its response. One copy
 // at a time: each takes the database's size on disk and the checkpoint thread's time until its
 // response is sent. `msgr backup` (src/cli/backup.ts) checks the copy and adds the keys and media.

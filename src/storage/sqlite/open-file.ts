@@ -1,31 +1,19 @@
-// Every connection to the embedded database file opens it through SQLite's unix-excl VFS. With
-// the default VFS each transaction takes and drops POSIX locks on the database and its -shm file
-// (fcntl calls: about 3 µs of every commit here, and a commit is made per loop turn), and reads
-// the WAL index through a shared mapping. unix-excl takes the file's lock once and keeps the WAL
-// index in this process's memory, shared by its connections (the server's and the checkpoint
-// thread's): in the 1:1 bench's open loop the server's syscalls fell by a third (fcntl 91k -> 0
-// in 2 s) and its CPU per message by about 6%.
+// Every connection to the embedded database file opens it here: the server's, the checkpoint
+// thread's (checkpoint-worker.ts), and readers in tests and the bench.
 //
-// What it costs: no other process can open the database while one has it open, not even to read
-// (the owner lock, owner-lock.ts, already refuses a second writer), so an online backup is taken
-// by the server itself (backup.ts), and inspecting a live database with the sqlite3 shell means
-// `msgr backup` first. Bun opens a URI filename only when given the open flags as a number, which
-// leaves out its `strict` option: every statement here binds positional parameters, where strict
-// changes nothing but the error for a missing one.
+// Tried and not kept: SQLite's unix-excl VFS (3fc8ce3), which takes the file's lock once instead
+// of fcntl locks at every transaction, and keeps the WAL index in the process's memory instead
+// of the -shm file. It cut the server's syscalls in the 1:1 bench's open loop by a third (fcntl
+// 104k -> 0 in 2 s), but not its CPU: against the default VFS in the same runs, round by round
+// (`bun bench/run.ts direct --peers msgr,msgr@46b7acf`, bench/README.md), its closed loop's CPU
+// per message was 1.028x the default's (median of 30 rounds' ratios, lower in 12) and 0.944x (20
+// rounds, lower in 15), its open loop's 0.993x and the open loop's p99 0.971x (20 rounds at 20k
+// msg/s, lower in 11 each). What it cost: no other process could open the database while the
+// server had it, not even the sqlite3 shell to read it.
 
 import { Database } from "bun:sqlite";
 
-const OPEN_READONLY = 0x1;
-const OPEN_READWRITE = 0x2;
-const OPEN_CREATE = 0x4;
-const OPEN_URI = 0x40;
-
-/** `path` as a SQLite URI on the unix-excl VFS (https://www.sqlite.org/uri.html: %, ? and # escaped). */
-function excl(path: string): string {
-  return `file:${path.replace(/[%?#]/g, (c) => `%${c.charCodeAt(0).toString(16).padStart(2, "0")}`)}?vfs=unix-excl`;
-}
-
 /** A connection to the database file at `path`: "create" to write (creating the file when missing), "readonly" to read. */
 export function openDatabaseFile(path: string, mode: "create" | "readonly"): Database {
-  return new Database(excl(path), OPEN_URI | (mode === "create" ? OPEN_READWRITE | OPEN_CREATE : OPEN_READONLY));
+  return new Database(path, mode === "create" ? { create: true, strict: true } : { readonly: true, strict: true });
 }
