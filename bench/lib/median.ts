@@ -1,7 +1,8 @@
 // Medians across rounds. Shared machines are noisy: one slow round should not move a figure,
 // so every figure of a multi-round run is the median of its rounds, field by field.
 
-function median(xs: number[]): number {
+/** The median of the finite numbers among `xs` (NaN when there are none). */
+export function median(xs: number[]): number {
   const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
   if (s.length === 0) return Number.NaN;
   const mid = s.length >> 1;

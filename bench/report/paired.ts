@@ -1,11 +1,12 @@
 // msgr against another revision of itself (the target msgr@REV: targets/revision.ts), round by
-// round. Within a round the two builds ran minutes apart; across rounds this machine's speed
+// round. Within a round the two builds ran seconds apart; across rounds this machine's speed
 // drifts by more than most changes are worth, so medians of each build's rounds compare two
 // different machines. Each round gives one ratio, this tree's figure over the other's; reported
 // are their median and how many rounds went each way, with the exact two-sided sign test: the
 // chance of a split at least as lopsided were neither build cheaper. Only costs are compared
 // (lower is better), so a ratio below 1 and "lower in most rounds" mean this tree costs less.
 
+import { median } from "../lib/median.ts";
 import type { ScenarioResult } from "../scenarios/types.ts";
 import { REVISION_PREFIX } from "../targets/revision.ts";
 import { table } from "./format.ts";
@@ -38,12 +39,6 @@ export function signTestP(lower: number, higher: number): number {
     logTerm += Math.log((n - i) / (i + 1));
   }
   return Math.min(1, 2 * tail);
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length === 0 ? Number.NaN : s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
 /** Round-by-round comparison of two builds' figures (a round missing either is left out). */

@@ -1,7 +1,7 @@
 // The target `msgr@REV`: msgr's server as of another revision (anything git names: a commit, a
 // branch, HEAD~1), measured in the same invocation as this tree's. The bench runs every target
 // once per round before the next round (scenarios/context.ts: eachTarget), so each round measures
-// both builds minutes apart: on a shared machine, whose speed drifts by tens of percent within
+// both builds seconds apart: on a shared machine, whose speed drifts by tens of percent within
 // minutes, the comparison of two builds that holds (report/paired.ts compares them round by round).
 //
 // The revision's tree is its committed files (`git archive`), unpacked in the run's temporary
