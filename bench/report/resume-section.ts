@@ -13,13 +13,12 @@ export function resumeSection(r: Resume): string {
     "",
   ];
   if (r.targets.length === 0) return [...out, "Not run (msgr was not selected)."].join("\n");
-  const f = r.targets[0]!.figures;
   out.push(
     table(
       ["server", "devices", "caught up", "with a wrong count", "all caught up in ms", "per device p50 ms", "per device p99 ms", "replayed msgs/s", "server CPU ms per 1k replayed (reconnects included)", "generator core"],
-      [["msgr", num(f.devices), num(f.caughtUp), num(f.incomplete), ms(f.allCaughtUpMs), ms(f.perDevice.p50), ms(f.perDevice.p99), rate(f.replayRate), ms(f.serverCpuPer1k), percent(f.generatorCores)]],
+      r.targets.map(({ target, figures: f }) => [target, num(f.devices), num(f.caughtUp), num(f.incomplete), ms(f.allCaughtUpMs), ms(f.perDevice.p50), ms(f.perDevice.p99), rate(f.replayRate), ms(f.serverCpuPer1k), percent(f.generatorCores)]),
     ),
   );
-  if (f.timedOut) out.push("", "**The storm timed out before every device was caught up.**");
+  for (const t of r.targets) if (t.figures.timedOut) out.push("", `**${t.target}: the storm timed out before every device was caught up.**`);
   return out.join("\n");
 }

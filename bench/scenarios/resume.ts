@@ -1,10 +1,12 @@
-// Scenario "resume" (reconnect storm), msgr only: the peers keep no per-device backlog to
+// Scenario "resume" (reconnect storm), msgr only (and msgr@REV): the peers keep no per-device backlog to
 // resume from. M devices each miss K messages while offline, then all reconnect at once with
 // their saved cursors; the figure is the time until every one of them is caught up.
 
 import type { PreloadParams, ResumeSetup, StormParams } from "../generator/workloads/resume.ts";
 import type { HistogramData } from "../lib/histogram.ts";
 import { medianOf } from "../lib/median.ts";
+import { REVISION_PREFIX } from "../targets/revision.ts";
+import type { Target } from "../targets/types.ts";
 import { eachTarget, measured, stageLabel, withGenerators, withTarget, type ScenarioContext } from "./context.ts";
 import type { ResumeFigures, ResumeTarget, ScenarioResult } from "./types.ts";
 
@@ -23,7 +25,9 @@ interface StormOutcome {
 export async function runResume(ctx: ScenarioContext): Promise<ScenarioResult> {
   const { profile } = ctx.args;
   const p = profile.resume;
-  const msgr = ctx.targets.filter((t) => t.name === "msgr");
+  // msgr, and msgr as of another revision (targets/revision.ts) when one was asked for.
+  const resumes = (t: Target) => t.name === "msgr" || t.name.startsWith(REVISION_PREFIX);
+  const msgr = ctx.targets.filter(resumes);
   const { measuredTargets, results, skipped } = await eachTarget(ctx, msgr, (target, round) => {
     const label = stageLabel(ctx, "resume", target.name, round);
     return withTarget(ctx, target, 1, profile.heartbeatMs, (running) =>
@@ -66,7 +70,7 @@ export async function runResume(ctx: ScenarioContext): Promise<ScenarioResult> {
     ...ctx.meta,
     scenario: "resume",
     params: { devices: p.devices, missedEach: p.missed, bodyBytes: profile.bodyBytes },
-    skipped: [...skipped, ...ctx.targets.filter((t) => t.name !== "msgr").map((t) => ({ target: t.name, reason: "keeps no per-device backlog to resume from" }))],
+    skipped: [...skipped, ...ctx.targets.filter((t) => !resumes(t)).map((t) => ({ target: t.name, reason: "keeps no per-device backlog to resume from" }))],
     targets,
   };
 }
