@@ -11,8 +11,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { Database } from "bun:sqlite";
 import { openSqlite, walState } from "../src/storage/sqlite/db.ts";
-import { openDatabaseFile } from "../src/storage/sqlite/open-file.ts";
 
 const { values } = parseArgs({ options: { rounds: { type: "string", default: "3" } } });
 const ROUNDS = Number(values.rounds);
@@ -36,7 +36,7 @@ async function round(batch: number, perConversation: number): Promise<Cost> {
   const path = join(dir, "msgr.db");
   const store = openSqlite({ path, synchronous: "normal" });
   // A second connection reads the WAL's state (the store's own is not exposed).
-  const reader = openDatabaseFile(path, "readonly");
+  const reader = new Database(path, { readonly: true });
   const wal = walState(reader);
   const walFrames = () => wal().frames;
   let id = 1n;

@@ -10,7 +10,6 @@ import { getPriority, tmpdir } from "node:os";
 import { join } from "node:path";
 import { CHECKPOINT_FALLBACK_PAGES, CHECKPOINT_NICE, CHECKPOINT_PAGES, Checkpointer } from "../../src/storage/sqlite/checkpointer.ts";
 import { openSqlite, walState, type SqliteBackend } from "../../src/storage/sqlite/db.ts";
-import { openDatabaseFile } from "../../src/storage/sqlite/open-file.ts";
 import { until } from "../helpers/wait.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "msgr-sqlite-checkpointer-"));
@@ -31,7 +30,7 @@ test("once the WAL holds CHECKPOINT_PAGES pages the thread copies them into the 
   const path = join(dir, "threshold.db");
   const store = openSqlite({ path, synchronous: "normal" });
   // A second connection reads the WAL's state from the WAL index the store's shares.
-  const reader = openDatabaseFile(path, "readonly");
+  const reader = new Database(path, { readonly: true });
   const wal = walState(reader);
   try {
     const size = statSync(path).size;

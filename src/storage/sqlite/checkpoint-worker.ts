@@ -3,11 +3,10 @@
 // wait for, nor block, the server's connection, which keeps writing meanwhile. It also writes
 // online backups (VACUUM INTO, one read transaction: a consistent copy, taken beside the writes).
 
-import type { Database } from "bun:sqlite";
+import { Database } from "bun:sqlite";
 import { readlinkSync } from "node:fs";
 import { getPriority, setPriority } from "node:os";
 import { CHECKPOINT_NICE, type CheckpointReply, type CheckpointRequest } from "./checkpointer.ts";
-import { openDatabaseFile } from "./open-file.ts";
 
 declare const self: Worker;
 
@@ -31,7 +30,7 @@ self.onmessage = (e: MessageEvent<CheckpointRequest>) => {
   try {
     if (m.t === "open") {
       yieldToServer();
-      db = openDatabaseFile(m.path, "create");
+      db = new Database(m.path);
       db.run("PRAGMA busy_timeout = 5000");
       // A checkpoint syncs the files as its connection's setting says: the server's own.
       db.run(`PRAGMA synchronous = ${m.synchronous === "full" ? "FULL" : "NORMAL"}`);
