@@ -11,7 +11,7 @@ import { MemoryPresenceStore } from "./storage/memory/presence-store.ts";
 import { MemoryTicketStore } from "./storage/memory/ticket-store.ts";
 import type { E2eeStore } from "./storage/e2ee-types.ts";
 import type { SafetyStore } from "./storage/safety-types.ts";
-import type { MessageStore, MetadataStore, PresenceStore, Snapshot, TicketStore } from "./storage/types.ts";
+import type { MessageStore, MetadataStore, PresenceStore, TicketStore } from "./storage/types.ts";
 
 export interface Backends {
   bus: Bus;
@@ -23,8 +23,6 @@ export interface Backends {
   e2ee: E2eeStore;
   presence: PresenceStore;
   tickets: TicketStore;
-  /** An online copy of the embedded database (src/admin/backup.ts); null when the data lives elsewhere. */
-  snapshot: Snapshot | null;
   /** Closes everything, stores last (they may still receive the final flush). */
   close(): Promise<void>;
 }
@@ -34,8 +32,6 @@ export interface Stores {
   metadata: MetadataStore;
   safety: SafetyStore;
   e2ee: E2eeStore;
-  /** Only when both messages and metadata are in the embedded database. */
-  snapshot: Snapshot | null;
   close(): Promise<void>;
 }
 
@@ -81,13 +77,11 @@ export async function openStores(config: Config, log: Logger): Promise<Stores> {
     messages = backends.messages === "postgres" ? (await openPostgresOnce()).messages : (await openSqliteOnce()).messages;
   }
   const { metadata, safety, e2ee } = backends.metadata === "postgres" ? await openPostgresOnce() : await openSqliteOnce();
-  const embedded = backends.messages === "sqlite" && backends.metadata === "sqlite" ? sqlite : undefined;
   return {
     messages,
     metadata,
     safety,
     e2ee,
-    snapshot: embedded ? (path) => embedded.snapshot(path) : null,
     async close() {
       for (const close of closers.reverse()) await close();
     },
@@ -97,7 +91,7 @@ export async function openStores(config: Config, log: Logger): Promise<Stores> {
 export async function openBackends(config: Config, log: Logger): Promise<Backends> {
   const { backends } = config;
   const stores = await openStores(config, log);
-  const { messages, metadata, safety, e2ee, snapshot } = stores;
+  const { messages, metadata, safety, e2ee } = stores;
 
   let presence: PresenceStore;
   let tickets: TicketStore;
@@ -126,7 +120,6 @@ export async function openBackends(config: Config, log: Logger): Promise<Backend
     e2ee,
     presence,
     tickets,
-    snapshot,
     async close() {
       await bus.close();
       await Promise.all([presence.close(), tickets.close()]);

@@ -112,7 +112,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   readiness.registerMetrics(metrics.registry);
   let accepting = true;
   const localMedia = objects instanceof LocalDiskObjectStore ? objects : null;
-  const edge = startEdge({ config, clock, keyring, metadata: backends.metadata, users: backends.safety, tickets, node, localMedia, snapshot: backends.snapshot, ready: () => accepting, readiness });
+  const edge = startEdge({ config, clock, keyring, metadata: backends.metadata, users: backends.safety, tickets, node, localMedia, ready: () => accepting, readiness });
   const metricsListener = config.metrics.listen ? startMetricsListener(config.metrics.listen, metrics.registry, config.metrics.token) : null;
 
   const sweeper = setInterval(() => node.sweep(clock.now()), Math.min(1000, config.heartbeat.intervalMs / 2));

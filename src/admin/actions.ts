@@ -11,7 +11,6 @@ import { CONV_ID_PATTERN, hasNul, ID_PATTERN } from "../proto/schema.ts";
 import type { AuditEntry, ReportRecord, UserRecord } from "../storage/safety-types.ts";
 import { isPlaceholder } from "../lifecycle/page-rows.ts";
 import { removeMessage } from "../lifecycle/removal.ts";
-import { copyDatabase, type DatabaseCopy } from "./backup.ts";
 
 export class AdminError extends Error {
   constructor(
@@ -41,8 +40,6 @@ export interface AdminResult {
   /** Overrides the audit entry's target (default: the route's target parameter). */
   target?: string;
   details?: Record<string, unknown>;
-  /** Sent as the response body instead of `body` (the backup): application/octet-stream. */
-  file?: DatabaseCopy;
 }
 
 export interface AdminRoute {
@@ -305,21 +302,6 @@ export const ADMIN_ROUTES: AdminRoute[] = [
       const r = await node.ctx.safety.store.getReport(n);
       if (!r) throw notFound("report");
       return { body: { report: reportView(r) } };
-    },
-  },
-  {
-    method: "POST",
-    path: "/v1/admin/backup",
-    action: "database.backup",
-    async run({ deps, admin }) {
-      // The copy holds every message's content, which no other route shows: an admin token is not enough.
-      if (!admin.backup) throw new AdminError(403, "not-backup", "the token lacks scope=backup: `msgr backup` mints one with the server's key");
-      if (!deps.snapshot) {
-        throw new AdminError(409, "not-embedded", "this server keeps its data in cluster backends: back them up with their own tools (pg_dump, nodetool snapshot, JetStream stream backups)");
-      }
-      const file = await copyDatabase(deps.snapshot, deps.config.server.dataDir);
-      if (!file) throw new AdminError(409, "backup-in-progress", "another backup is being taken or sent: try again once it is done");
-      return { body: {}, file, details: { bytes: file.bytes } };
     },
   },
   {

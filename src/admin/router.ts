@@ -7,7 +7,6 @@ import type { AccessClaims } from "../auth/tokens.ts";
 import type { RouteDeps } from "../edge/http-routes.ts";
 import { bearerToken, refuse, verify } from "../edge/upgrade-auth.ts";
 import { ADMIN_ROUTES, AdminError, type AdminRoute } from "./actions.ts";
-import type { DatabaseCopy } from "./backup.ts";
 
 export const ADMIN_PREFIX = "/v1/admin/";
 
@@ -81,7 +80,6 @@ export async function routeAdmin(deps: RouteDeps, req: Request, url: URL): Promi
   let body: object;
   let target = "";
   let details: Record<string, unknown> = {};
-  let file: DatabaseCopy | undefined;
   try {
     names.forEach((n, i) => (params[n] = decodeURIComponent(match.values[i]!)));
     target = params[route.target ?? ""] ?? "";
@@ -90,7 +88,6 @@ export async function routeAdmin(deps: RouteDeps, req: Request, url: URL): Promi
     body = result.body;
     target = result.target ?? target;
     details = result.details ?? {};
-    file = result.file;
   } catch (e) {
     if (!(e instanceof AdminError) && !(e instanceof URIError)) throw e;
     const err = e instanceof AdminError ? e : new AdminError(400, "bad-params", "malformed percent-encoding in the path");
@@ -98,13 +95,6 @@ export async function routeAdmin(deps: RouteDeps, req: Request, url: URL): Promi
     body = { code: err.code, message: err.message };
     details = { code: err.code };
   }
-  try {
-    await deps.node.ctx.safety.store.appendAudit({ at: Date.now(), admin: admin.user, device: admin.device, action: route.action, target, status, details });
-  } catch (err) {
-    // Not sent, so not read to its end: the copy is let go here.
-    await file?.stream.cancel();
-    throw err;
-  }
-  if (file) return new Response(file.stream, { status, headers: { "content-type": "application/octet-stream" } });
+  await deps.node.ctx.safety.store.appendAudit({ at: Date.now(), admin: admin.user, device: admin.device, action: route.action, target, status, details });
   return Response.json(body, { status });
 }

@@ -33,8 +33,6 @@ export interface AccessClaims {
   /** Unix milliseconds. */
   expiresAt: number;
   admin: boolean;
-  /** Scope `backup` too: may take a copy of the whole database (POST /v1/admin/backup). Absent otherwise. */
-  backup?: true;
 }
 
 export interface VerifyOptions {
@@ -55,8 +53,6 @@ export interface MintClaims {
   audience: string;
   issuer?: string;
   admin?: boolean;
-  /** Adds scope `backup` (with `admin`: the database copy). */
-  backup?: boolean;
   nowMs?: number;
 }
 
@@ -107,11 +103,7 @@ export function verifyAccessToken(token: string, keyring: Keyring, opts: VerifyO
       throw new AuthError("lifetime", `the token lives longer than the ${opts.maxLifetimeSec} s this server accepts; ask for a shorter-lived one`);
     }
   }
-  // Space-separated, as OAuth scopes are: "admin", or "admin backup".
-  const scopes = typeof scope === "string" ? scope.split(" ") : [];
-  const claims: AccessClaims = { user: sub, device: dev, expiresAt: exp * 1000, admin: scopes.includes("admin") };
-  if (scopes.includes("backup")) claims.backup = true;
-  return claims;
+  return { user: sub, device: dev, expiresAt: exp * 1000, admin: scope === "admin" };
 }
 
 type Header = { kid?: unknown; alg?: unknown };
@@ -178,8 +170,7 @@ export async function mintAccessToken(key: SigningKey, claims: MintClaims): Prom
   if (!Number.isInteger(claims.ttlSec) || claims.ttlSec <= 0) throw new RangeError("ttlSec must be a positive integer");
 
   const now = Math.floor((claims.nowMs ?? Date.now()) / 1000);
-  const scope = [...(claims.admin ? ["admin"] : []), ...(claims.backup ? ["backup"] : [])].join(" ");
-  const jwt = new SignJWT({ dev: claims.device, ...(scope ? { scope } : {}) })
+  const jwt = new SignJWT({ dev: claims.device, ...(claims.admin ? { scope: "admin" } : {}) })
     .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: "JWT" })
     .setSubject(claims.user)
     .setAudience(claims.audience)

@@ -1,4 +1,4 @@
-// How the CLI reaches a running server's admin API (`revoke`, `admin`, `backup`): the server's
+// How the CLI reaches a running server's admin API (`revoke`, `admin`): the server's
 // HTTP address from the config unless --url names another, and a refusal to connect reported as
 // a usage mistake that says what to check.
 

@@ -1,20 +1,17 @@
 // `msgr backup --out DIR`: an online backup of the embedded data while the server runs.
 //
-// The server holds its database exclusively, so the copy is the server's: POST /v1/admin/backup
-// (src/admin/backup.ts) answers with a copy written by SQLite's VACUUM INTO in one read
-// transaction, a consistent snapshot (every message acknowledged before the backup began is in
-// it, with its receipts) taken beside the writes. Here it is written to DIR, checked (PRAGMA
-// integrity_check) and counted. The signing keys (jwks.json), the VAPID keys, the media URL
-// secret and the local media files go along, so the output directory is itself a data directory:
-// restoring is pointing server.dataDir at it (or copying its contents into an empty one).
+// The database is copied with SQLite's VACUUM INTO from a read-only connection of its own: one
+// read transaction, so the copy is a consistent snapshot (every message acknowledged before the
+// backup began is in it, with its receipts), and in WAL mode it blocks no writer. The copy is
+// compact and checked (PRAGMA integrity_check). The signing keys (jwks.json), the VAPID keys, the
+// media URL secret and the local media files go along, so the output directory is itself a data directory: restoring
+// is pointing server.dataDir at it (or copying its contents into an empty one).
 
 import { Database } from "bun:sqlite";
-import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Config } from "../config/config.ts";
 import { localMediaDir } from "../media/open.ts";
-import { callServer, serverUrl } from "./admin-call.ts";
-import { localSigningKey, mintWith } from "./signing-key.ts";
 
 export interface BackupSummary {
   dir: string;
@@ -28,7 +25,7 @@ export interface BackupSummary {
 /** Files of the data directory that belong in a backup besides the database. */
 const KEY_FILES = ["jwks.json", "vapid.json", "media.key"];
 
-export async function backupEmbedded(config: Config, outDir: string, url?: string): Promise<BackupSummary> {
+export function backupEmbedded(config: Config, outDir: string): BackupSummary {
   const { backends } = config;
   if (backends.messages !== "sqlite" || backends.metadata !== "sqlite") {
     throw new Error(
@@ -36,20 +33,21 @@ export async function backupEmbedded(config: Config, outDir: string, url?: strin
     );
   }
   const dataDir = resolve(config.server.dataDir);
+  const source = join(dataDir, "msgr.db");
+  if (!existsSync(source)) throw new Error(`no database at ${source}: is server.dataDir (${dataDir}) the server's data directory?`);
   const dir = resolve(outDir);
   if (dir === dataDir) throw new Error("--out must not be the data directory itself");
   if (existsSync(dir) && readdirSync(dir).length > 0) throw new Error(`${dir} is not empty: back up into a new directory`);
-
-  const admin = await mintWith(await localSigningKey(config), config, "admin", "cli", 60, true, true);
-  const res = await callServer(`${serverUrl(config, url)}/v1/admin/backup`, { method: "POST", headers: { authorization: `Bearer ${admin}` } });
-  if (!res.ok) throw new Error(`the server refused the backup (${res.status}): ${await res.text()}`);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
+
   const target = join(dir, "msgr.db");
+  const db = new Database(source, { readonly: true });
   try {
-    await Bun.write(target, res);
-  } catch (err) {
-    rmSync(target, { force: true });
-    throw new Error(`the copy did not arrive whole: ${(err as Error).message}`);
+    // The server may hold the write lock for a commit: wait for it rather than fail.
+    db.run("PRAGMA busy_timeout = 10000");
+    db.run("VACUUM INTO ?", [target]);
+  } finally {
+    db.close();
   }
 
   const copy = new Database(target);

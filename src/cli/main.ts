@@ -164,18 +164,15 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   backup: {
-    synopsis: "backup --out DIR [--url URL] [--config FILE]",
-    summary: "online backup of the embedded data (SQLite, keys, media), taken by the running server",
-    details:
-      "Asks the server for a consistent copy of its database (POST /v1/admin/backup, with an admin token minted from its key),\n" +
-      "checks it, and copies the keys and media files beside it. DIR (new or empty) becomes a data directory:\n" +
-      "to restore, start a server with server.dataDir set to it.",
-    options: { ...CONFIG_OPTION, out: { type: "string" }, url: { type: "string" } },
-    optionHelp: { out: "the backup's directory (new or empty)", url: "the server's HTTP URL (default http://server.host:server.port)", ...CONFIG_HELP },
+    synopsis: "backup --out DIR [--config FILE]",
+    summary: "online backup of the embedded data (SQLite, keys, media) while the server runs",
+    details: "DIR (new or empty) becomes a data directory: to restore, start a server with server.dataDir set to it.",
+    options: { ...CONFIG_OPTION, out: { type: "string" } },
+    optionHelp: { out: "the backup's directory (new or empty)", ...CONFIG_HELP },
     async run(v, config) {
       const out = required(v, "out", "backup");
       const { backupEmbedded } = await import("./backup.ts");
-      const b = await backupEmbedded(config, out, str(v, "url"));
+      const b = backupEmbedded(config, out);
       console.log(`backed up ${b.messages} messages in ${b.conversations} conversations (${b.databaseBytes} bytes) and ${b.files.join(", ") || "no other files"} to ${b.dir}`);
       console.log(`restore: stop the server, set server.dataDir = "${b.dir}" (or copy the directory's contents into an empty data directory), start it`);
     },

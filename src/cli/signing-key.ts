@@ -34,6 +34,6 @@ export async function localSigningKey(config: Config): Promise<LocalSigningKey> 
   return { ...(await loadSigningKey(file)), file };
 }
 
-export function mintWith(key: SigningKey, config: Config, user: string, device: string, ttlSec: number, admin = false, backup = false): Promise<string> {
-  return mintAccessToken(key, { user, device, ttlSec, admin, backup, audience: config.auth.audience, issuer: config.auth.issuer || undefined });
+export function mintWith(key: SigningKey, config: Config, user: string, device: string, ttlSec: number, admin = false): Promise<string> {
+  return mintAccessToken(key, { user, device, ttlSec, admin, audience: config.auth.audience, issuer: config.auth.issuer || undefined });
 }

@@ -7,7 +7,6 @@ import type { LocalDiskObjectStore } from "../media/local-disk-store.ts";
 import { localMediaRoute } from "../media/local-media-routes.ts";
 import { serveMetrics } from "../metrics/metrics-endpoint.ts";
 import { BANNED, bearerToken, originAllowed, refuse, verify, type UpgradeDeps } from "./upgrade-auth.ts";
-import type { Snapshot } from "../storage/types.ts";
 import { webAppRoute } from "./web-app.ts";
 
 export interface RouteDeps extends UpgradeDeps {
@@ -18,8 +17,6 @@ export interface RouteDeps extends UpgradeDeps {
   readiness: Pick<Readiness, "respond">;
   /** The embedded media store, whose signed upload and download URLs this edge serves. */
   localMedia: LocalDiskObjectStore | null;
-  /** Copies the embedded database for POST /v1/admin/backup; null with cluster backends. */
-  snapshot: Snapshot | null;
 }
 
 function corsHeaders(deps: RouteDeps, req: Request): Record<string, string> {

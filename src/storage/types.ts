@@ -42,9 +42,6 @@ export interface AppendOptions {
   resend?: boolean;
 }
 
-/** Writes a consistent copy of the embedded database to the new file `path`, beside the server's writes. */
-export type Snapshot = (path: string) => Promise<void>;
-
 export interface MessageStore {
   /**
    * True when retention is applied by pruneBefore. False when the store expires messages itself

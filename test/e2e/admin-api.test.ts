@@ -3,7 +3,6 @@
 // tombstones everywhere, members removed by moderation, the user registry, reports; and the
 // `msgr admin` command line.
 
-import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { ADMIN_ROUTES } from "../../src/admin/actions.ts";
 import { decodeSystemEvent, DisconnectCode, ErrorCode, MessageKind, Method, ProtocolError, SystemOp, type Client, type SystemEvent } from "../../src/sdk/index.ts";
@@ -230,31 +229,6 @@ forEachTopology((topology) => {
       expect(Buffer.from(one.json.report.messages[0].body, "base64").toString()).toBe("threat");
       expect(await call("GET", "/v1/admin/reports/999999")).toMatchObject({ status: 404 });
       expect(await call("GET", "/v1/admin/reports/x")).toMatchObject({ status: 400 });
-    });
-  });
-
-  describe("backup", () => {
-    test("the embedded server answers a backup token with a consistent copy of its database; on cluster backends it says to use their tools", async () => {
-      // The copy holds every message's content: an admin token without scope backup is refused.
-      const plain = await call("POST", "/v1/admin/backup", {});
-      expect(plain).toMatchObject({ status: 403, json: { code: "not-backup" } });
-      const backupToken = await h.token("root", "console", { admin: true, backup: true });
-      const res = await fetch(`${h.server.httpUrl}/v1/admin/backup`, { method: "POST", headers: { authorization: `Bearer ${backupToken}` } });
-      if (topology === "cluster") {
-        expect({ status: res.status, json: await res.json() }).toMatchObject({ status: 409, json: { code: "not-embedded", message: expect.stringContaining("pg_dump") } });
-        return;
-      }
-      expect(res.status).toBe(200);
-      expect(res.headers.get("content-type")).toBe("application/octet-stream");
-      const bytes = new Uint8Array(await res.arrayBuffer());
-      expect(new TextDecoder().decode(bytes.subarray(0, 16))).toBe("SQLite format 3\0");
-      const copy = Database.deserialize(bytes, true);
-      try {
-        expect(copy.query<{ integrity_check: string }, []>("PRAGMA integrity_check").get()!.integrity_check).toBe("ok");
-        expect(copy.query<{ n: number }, []>("SELECT count(*) AS n FROM users").get()!.n).toBeGreaterThan(0);
-      } finally {
-        copy.close();
-      }
     });
   });
 

@@ -57,7 +57,7 @@ export interface Harness {
   mediaDir: string;
   /** What a `msgr` CLI command needs in its environment to mint tokens for this deployment. */
   cliEnv: Record<string, string>;
-  token(user: string, device: string, opts?: { ttlSec?: number; admin?: boolean; backup?: boolean }): Promise<string>;
+  token(user: string, device: string, opts?: { ttlSec?: number; admin?: boolean }): Promise<string>;
   /** A connected, synced client. */
   client(user: string, device?: string, opts?: Partial<ClientOptions>): Promise<Client>;
   /** The shared stores (opened from the cluster's settings on first use). */
@@ -86,9 +86,9 @@ export function testConfig(dataDir: string, overrides: DeepPartial<Config> = {})
   );
 }
 
-export async function mintToken(config: Config, user: string, device: string, opts: { ttlSec?: number; admin?: boolean; backup?: boolean } = {}): Promise<string> {
+export async function mintToken(config: Config, user: string, device: string, opts: { ttlSec?: number; admin?: boolean } = {}): Promise<string> {
   const key = await loadSigningKey(config.auth.keysFile || (await ensureEmbeddedKeyring(config.server.dataDir)));
-  return mintAccessToken(key, { user, device, ttlSec: opts.ttlSec ?? 3600, admin: opts.admin ?? false, backup: opts.backup ?? false, audience: config.auth.audience });
+  return mintAccessToken(key, { user, device, ttlSec: opts.ttlSec ?? 3600, admin: opts.admin ?? false, audience: config.auth.audience });
 }
 
 export interface HarnessOptions extends Omit<ServerOptions, "log"> {

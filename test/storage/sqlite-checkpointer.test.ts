@@ -1,11 +1,10 @@
 // The embedded store's WAL is copied into the database file by a thread of its own
 // (src/storage/sqlite/checkpointer.ts) once it holds CHECKPOINT_PAGES pages not yet copied, not
 // inside the server connection's commits (which checkpoint only past CHECKPOINT_FALLBACK_PAGES).
-// The same thread writes online backups (snapshot).
 
 import { Database } from "bun:sqlite";
 import { afterAll, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { getPriority, tmpdir } from "node:os";
 import { join } from "node:path";
 import { CHECKPOINT_FALLBACK_PAGES, CHECKPOINT_NICE, CHECKPOINT_PAGES, Checkpointer } from "../../src/storage/sqlite/checkpointer.ts";
@@ -89,39 +88,6 @@ test("asked, the thread checkpoints at once and reports the WAL copied", async (
   } finally {
     await store.close();
   }
-});
-
-test("a snapshot is a consistent copy of what was committed, written while the store goes on appending", async () => {
-  const path = join(dir, "snapshot.db");
-  const store = openSqlite({ path, synchronous: "normal" });
-  try {
-    await append(store, 300);
-    // Appends keep coming while the copy is written; the copy holds a prefix of them, with no gap.
-    const during = append(store, 300);
-    await store.snapshot(join(dir, "snapshot-copy.db"));
-    await during;
-    const copy = new Database(join(dir, "snapshot-copy.db"), { readonly: true });
-    try {
-      expect(copy.query<{ integrity_check: string }, []>("PRAGMA integrity_check").get()!.integrity_check).toBe("ok");
-      const perConv = copy.query<{ conv: string; n: number; top: number }, []>("SELECT conv_id AS conv, count(*) AS n, max(seq) AS top FROM messages GROUP BY conv_id").all();
-      expect(perConv.length).toBe(10);
-      for (const c of perConv) {
-        expect(c.n).toBeGreaterThanOrEqual(30);
-        expect(c.top).toBe(c.n);
-      }
-    } finally {
-      copy.close();
-    }
-    // A file that exists is not overwritten.
-    const again = await store.snapshot(join(dir, "snapshot-copy.db")).then(
-      () => "written",
-      (e: Error) => e.message,
-    );
-    expect(again).toContain("SQLite backup: output file already exists");
-  } finally {
-    await store.close();
-  }
-  expect(existsSync(join(dir, "snapshot-copy.db"))).toBe(true);
 });
 
 test("another process can read the database while the store has it open (the sqlite3 shell, a replication tool)", async () => {

@@ -1,7 +1,6 @@
 // The checkpointer's thread (checkpointer.ts): a connection of its own to the database, which
 // copies the WAL's pages into the database file with PASSIVE checkpoints when asked. They never
-// wait for, nor block, the server's connection, which keeps writing meanwhile. It also writes
-// online backups (VACUUM INTO, one read transaction: a consistent copy, taken beside the writes).
+// wait for, nor block, the server's connection, which keeps writing meanwhile.
 
 import { Database } from "bun:sqlite";
 import { readlinkSync } from "node:fs";
@@ -38,9 +37,6 @@ self.onmessage = (e: MessageEvent<CheckpointRequest>) => {
     } else if (m.t === "checkpoint") {
       const r = db!.query<{ log: number; checkpointed: number }, []>("PRAGMA wal_checkpoint(PASSIVE)").get()!;
       reply = { t: "ok", log: r.log, checkpointed: r.checkpointed };
-    } else if (m.t === "snapshot") {
-      db!.run("VACUUM INTO ?", [m.path]);
-      reply = { t: "ok" };
     } else {
       db?.close();
       db = null;

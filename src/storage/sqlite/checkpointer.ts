@@ -12,9 +12,6 @@
 // nothing and reads the WAL index from the -shm file's mapping, taking no file lock; about 0.8 µs
 // here). The server's connection still checkpoints by itself past CHECKPOINT_FALLBACK_PAGES,
 // should the thread stop or fall behind. What a commit writes, and what a crash keeps, are the same.
-//
-// The thread also takes online backups (snapshot()): VACUUM INTO on its connection, one read
-// transaction, so the copy is consistent and the server's writes go on meanwhile.
 
 import type { SqliteOptions } from "./db.ts";
 
@@ -35,7 +32,7 @@ export const CHECKPOINT_FALLBACK_PAGES = 16_000;
  */
 export const CHECKPOINT_NICE = 10;
 
-export type CheckpointRequest = { t: "open"; path: string; synchronous: SqliteOptions["synchronous"] } | { t: "checkpoint" } | { t: "snapshot"; path: string } | { t: "close" };
+export type CheckpointRequest = { t: "open"; path: string; synchronous: SqliteOptions["synchronous"] } | { t: "checkpoint" } | { t: "close" };
 /** The answer to each request, in order. */
 export type CheckpointReply = { t: "ok"; log?: number; checkpointed?: number } | { t: "failed"; message: string };
 
@@ -48,7 +45,7 @@ export interface WalState {
 export class Checkpointer {
   readonly #worker = new Worker(new URL("./checkpoint-worker.ts", import.meta.url));
   /** The requests sent and not yet answered, oldest first (the worker answers in order). */
-  readonly #pending: { request: CheckpointRequest["t"]; answer(r: CheckpointReply): void }[] = [];
+  readonly #pending: ((r: CheckpointReply) => void)[] = [];
   #sinceCheck = 0;
   /** The WAL's state could not be read: the server's connection checkpoints (past the fallback). */
   #blind = false;
@@ -64,17 +61,15 @@ export class Checkpointer {
   ) {
     this.#worker.onmessage = (e: MessageEvent<CheckpointReply>) => {
       const r = e.data;
-      const asked = this.#pending.shift();
-      // A snapshot's failure is its caller's to report.
-      if (r.t === "failed" && asked?.request !== "snapshot") warn(`SQLite checkpoint thread: ${r.message}`);
-      asked?.answer(r);
+      if (r.t === "failed") warn(`SQLite checkpoint thread: ${r.message}`);
+      this.#pending.shift()?.(r);
       // The process's exit waits for the thread only while a request awaits its answer.
       if (this.#pending.length === 0) this.#worker.unref();
     };
     // A thread that died answers nothing more: what waits on it fails rather than hangs.
     this.#worker.addEventListener("error", (e) => warn(`SQLite checkpoint thread: ${e.message}`));
     this.#worker.addEventListener("close", () => {
-      for (const asked of this.#pending.splice(0)) asked.answer({ t: "failed", message: "the thread ended" });
+      for (const answer of this.#pending.splice(0)) answer({ t: "failed", message: "the thread ended" });
     });
     void this.#ask({ t: "open", path, synchronous });
   }
@@ -106,16 +101,6 @@ export class Checkpointer {
     return { log: r.log ?? 0, checkpointed: r.checkpointed ?? 0 };
   }
 
-  /**
-   * Writes a consistent copy of the database to `path` (a new file), on the thread: what was
-   * committed when it began, compacted. Checkpoints wait for it (the thread does one thing at a time).
-   */
-  async snapshot(path: string): Promise<void> {
-    if (this.#closed) throw new Error("the database is closing");
-    const r = await this.#ask({ t: "snapshot", path });
-    if (r.t === "failed") throw new Error(`SQLite backup: ${r.message}`);
-  }
-
   /** Closes the thread's connection, then ends the thread. */
   close(): Promise<void> {
     this.#closed ??= this.#ask({ t: "close" }).then(() => this.#worker.terminate());
@@ -124,7 +109,7 @@ export class Checkpointer {
 
   #ask(m: CheckpointRequest): Promise<CheckpointReply> {
     return new Promise((answer) => {
-      this.#pending.push({ request: m.t, answer });
+      this.#pending.push(answer);
       this.#worker.ref();
       this.#worker.postMessage(m);
     });

@@ -47,8 +47,6 @@ export interface SqliteBackend {
   e2ee: E2eeStore;
   /** Copies the WAL into the database file on its own thread (null for ":memory:", which has no WAL). */
   checkpointer: Checkpointer | null;
-  /** Writes a consistent copy of the database to the new file `path`, off the event loop (Checkpointer.snapshot). */
-  snapshot(path: string): Promise<void>;
   /** Flushes pending appends, then closes the shared connection. */
   close(): Promise<void>;
 }
@@ -110,12 +108,6 @@ export function openSqlite(opts: SqliteOptions): SqliteBackend {
       safety: new SqliteSafetyStore(orm, connects),
       e2ee: new SqliteE2eeStore(orm, connects),
       checkpointer,
-      async snapshot(path) {
-        if (!checkpointer) throw new Error("an in-memory database has no file to copy");
-        // The rows' waiting message_seqs entries too (message-store.ts), so the copy needs no repair at open.
-        await messages.flush();
-        await checkpointer.snapshot(path);
-      },
       async close() {
         await messages.close();
         await metadata.close();
