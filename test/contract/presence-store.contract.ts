@@ -41,6 +41,21 @@ export function presenceStoreContract(name: string, open: OpenPresenceStore): vo
       expect((await store.get(["alice"]))[0]?.online).toBe(true);
     });
 
+    test("three devices come and go in any order; the user goes offline with the last", async () => {
+      expect(await store.deviceOnline("alice", "phone", 1, 1000)).toBe(true);
+      expect(await store.deviceOnline("alice", "laptop", 1, 1100)).toBe(false);
+      expect(await store.deviceOnline("alice", "tablet", 2, 1200)).toBe(false);
+      expect(await store.deviceOnline("alice", "laptop", 1, 1300)).toBe(false);
+      expect(await store.deviceOffline("alice", "laptop", 1, 2000)).toBe(false);
+      expect((await store.onlineDevices("alice")).sort()).toEqual(["phone", "tablet"]);
+      expect(await store.deviceOffline("alice", "phone", 1, 2100)).toBe(false);
+      expect(await store.onlineDevices("alice")).toEqual(["tablet"]);
+      expect(await store.deviceOnline("alice", "phone", 1, 2200)).toBe(false);
+      expect(await store.deviceOffline("alice", "tablet", 2, 2300)).toBe(false);
+      expect(await store.deviceOffline("alice", "phone", 1, 2400)).toBe(true);
+      expect(await store.get(["alice"])).toEqual([{ user: "alice", online: false, lastSeen: 2400 }]);
+    });
+
     test("a device reconnecting on another node stays online until both connections close", async () => {
       expect(await store.deviceOnline("alice", "phone", 1, 1000)).toBe(true);
       expect(await store.deviceOnline("alice", "phone", 2, 1500)).toBe(false);
