@@ -88,3 +88,23 @@ export function containsPattern(query: string): string {
 
 /** Unique, in first-seen order. */
 export const distinct = (xs: string[]): string[] => [...new Set(xs)];
+
+// The columns the stores select for invite links, join requests and removed messages, named as
+// their records are. Given either dialect's table, they keep its column types for drizzle's
+// result types.
+
+export function linkColumns<T extends Record<"token" | "convId" | "by" | "at" | "approval" | "revokedAt", unknown>>(
+  t: T,
+): { token: T["token"]; conv: T["convId"]; by: T["by"]; at: T["at"]; approval: T["approval"]; revokedAt: T["revokedAt"] } {
+  return { token: t.token, conv: t.convId, by: t.by, at: t.at, approval: t.approval, revokedAt: t.revokedAt };
+}
+
+export function requestColumns<T extends Record<"convId" | "user" | "token" | "at", unknown>>(t: T): { conv: T["convId"]; user: T["user"]; token: T["token"]; at: T["at"] } {
+  return { conv: t.convId, user: t.user, token: t.token, at: t.at };
+}
+
+export function removedColumns<T extends Record<"convId" | "seq" | "sender" | "media" | "by" | "reason" | "at", unknown>>(
+  t: T,
+): { conv: T["convId"]; seq: T["seq"]; sender: T["sender"]; media: T["media"]; by: T["by"]; reason: T["reason"]; at: T["at"] } {
+  return { conv: t.convId, seq: t.seq, sender: t.sender, media: t.media, by: t.by, reason: t.reason, at: t.at };
+}

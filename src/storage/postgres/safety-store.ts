@@ -9,7 +9,7 @@ import { and, asc, count, desc, eq, inArray, isNull, lt, sql } from "drizzle-orm
 import { alias, type AnyPgColumn } from "drizzle-orm/pg-core";
 import type { PostgresJsDatabase } from "drizzle-orm/postgres-js";
 import type { PrivacySettings } from "../../proto/types.ts";
-import { auditRecord, auditRow, containsPattern, distinct, privacyRecord, reportRecord, reportRow, userRecord } from "../safety-rows.ts";
+import { auditRecord, auditRow, containsPattern, distinct, linkColumns, privacyRecord, removedColumns, reportRecord, reportRow, requestColumns, userRecord } from "../safety-rows.ts";
 import {
   DEFAULT_PRIVACY,
   ListFullError,
@@ -297,21 +297,6 @@ export class PostgresSafetyStore implements SafetyStore {
   }
 }
 
-const LINK = {
-  token: inviteLinks.token,
-  conv: inviteLinks.convId,
-  by: inviteLinks.by,
-  at: inviteLinks.at,
-  approval: inviteLinks.approval,
-  revokedAt: inviteLinks.revokedAt,
-};
-const REQUEST = { conv: joinRequests.convId, user: joinRequests.user, token: joinRequests.token, at: joinRequests.at };
-const REMOVED = {
-  conv: removedMessages.convId,
-  seq: removedMessages.seq,
-  sender: removedMessages.sender,
-  media: removedMessages.media,
-  by: removedMessages.by,
-  reason: removedMessages.reason,
-  at: removedMessages.at,
-};
+const LINK = linkColumns(inviteLinks);
+const REQUEST = requestColumns(joinRequests);
+const REMOVED = removedColumns(removedMessages);

@@ -6,7 +6,7 @@ import { and, asc, count, desc, eq, gt, inArray, isNull, lt, sql } from "drizzle
 import type { BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
 import { alias } from "drizzle-orm/sqlite-core";
 import type { PrivacySettings } from "../../proto/types.ts";
-import { auditRecord, auditRow, containsPattern, distinct, privacyRecord, reportRecord, reportRow, userRecord } from "../safety-rows.ts";
+import { auditRecord, auditRow, containsPattern, distinct, linkColumns, privacyRecord, removedColumns, reportRecord, reportRow, requestColumns, userRecord } from "../safety-rows.ts";
 import {
   DEFAULT_PRIVACY,
   ListFullError,
@@ -310,21 +310,6 @@ export class SqliteSafetyStore implements SafetyStore {
   }
 }
 
-const LINK = {
-  token: inviteLinks.token,
-  conv: inviteLinks.convId,
-  by: inviteLinks.by,
-  at: inviteLinks.at,
-  approval: inviteLinks.approval,
-  revokedAt: inviteLinks.revokedAt,
-};
-const REQUEST = { conv: joinRequests.convId, user: joinRequests.user, token: joinRequests.token, at: joinRequests.at };
-const REMOVED = {
-  conv: removedMessages.convId,
-  seq: removedMessages.seq,
-  sender: removedMessages.sender,
-  media: removedMessages.media,
-  by: removedMessages.by,
-  reason: removedMessages.reason,
-  at: removedMessages.at,
-};
+const LINK = linkColumns(inviteLinks);
+const REQUEST = requestColumns(joinRequests);
+const REMOVED = removedColumns(removedMessages);
