@@ -249,17 +249,30 @@ export class Client extends Emitter<ClientEvents> {
     });
   }
 
+  /**
+   * CONNECT, SYNC and the presence watch, sent together: the server handles a connection's
+   * frames in order and answers CONNECT before it reads the next one, so the others run as after
+   * it (docs/protocol.md §4), and a connection is ready after one round trip instead of three. Each
+   * reply takes effect as it is read (exchange()): the session before SYNC's plan, the plan
+   * before its backlog, the watched users' state before any later presence push.
+   */
   private async handshake(): Promise<P.ConnectResult> {
     // This client reads Batch envelopes (onMessage): several frames to a WebSocket message.
     const params: P.ConnectParams = this.opts.clientName ? { v: PROTOCOL_VERSION, client: this.opts.clientName, batch: true } : { v: PROTOCOL_VERSION, batch: true };
-    const session = (await this.request(Method.Connect, params)) as P.ConnectResult;
-    this.session = session;
-    this.attempt = 0;
-    this.heartbeat = setInterval(() => this.beat(), session.heartbeatMs);
+    const connecting = this.exchange(Method.Connect, params, (r) => (this.session = r as P.ConnectResult));
     this.syncDoneEarly = false;
+    const syncing = this.exchange(Method.Sync, { cursors: this.cursors() }, (plan) => this.resumeFrom(plan as P.SyncResult));
+    const watching = this.watched.length > 0 ? this.exchange(Method.PresenceSubscribe, { users: this.watched }, (r) => this.watchedNow(r as P.PresenceSubscribeResult)) : null;
+    // When CONNECT fails, the others fail with it (NotConnected, or the connection's loss): its error is the handshake's.
+    syncing.catch(() => {});
+    watching?.catch(() => {});
+    let session: P.ConnectResult;
     try {
-      await this.exchange(Method.Sync, { cursors: this.cursors() }, (plan) => this.resumeFrom(plan as P.SyncResult));
-      await this.watchAgain();
+      session = (await connecting) as P.ConnectResult;
+      this.attempt = 0;
+      this.heartbeat = setInterval(() => this.beat(), session.heartbeatMs);
+      await syncing;
+      if (watching) await this.watchSettled(watching);
       this.emit("connected", session);
       if (this.syncDoneEarly) this.emit("synced", undefined);
     } finally {
@@ -285,17 +298,19 @@ export class Client extends Emitter<ClientEvents> {
     }
   }
 
+  /** The presence watch restored on a new connection: each watched user's state, as of its reply (the transitions in between were never pushed). */
+  private watchedNow(r: P.PresenceSubscribeResult): void {
+    for (const p of r.presence) this.emit("presence", p);
+  }
+
   /**
-   * Restores the presence watch on a new connection, and emits each watched user's state: the
-   * transitions of the time in between were never pushed. A refusal the next connection would
-   * get too (the watch exceeds a node's limit) forgets the watch rather than failing every
-   * handshake; any other failure fails this one, and the reconnect tries again.
+   * The watch's answer, once CONNECT succeeded. A refusal the next connection would get too (the
+   * watch exceeds a node's limit) forgets the watch rather than failing every handshake; any
+   * other failure fails this one, and the reconnect tries again.
    */
-  private async watchAgain(): Promise<void> {
-    if (this.watched.length === 0) return;
-    let presence: P.PresenceInfo[];
+  private async watchSettled(watching: Promise<unknown>): Promise<void> {
     try {
-      ({ presence } = (await this.request(Method.PresenceSubscribe, { users: this.watched })) as P.PresenceSubscribeResult);
+      await watching;
     } catch (e) {
       if (e instanceof ProtocolError && e.code !== CONNECTION_LOST && !e.retryable) {
         this.watched = [];
@@ -303,7 +318,6 @@ export class Client extends Emitter<ClientEvents> {
       }
       throw e;
     }
-    for (const p of presence) this.emit("presence", p);
   }
 
   private beat(): void {
@@ -405,8 +419,9 @@ export class Client extends Emitter<ClientEvents> {
       this.pending.delete(f.id);
       clearTimeout(p.timer);
       if (f.code === ErrorCode.Ok) {
-        p.apply?.(f.body);
+        // Settled first: `apply` may emit events, and a handler that throws must not leave the request hanging.
         p.resolve(f.body);
+        p.apply?.(f.body);
       } else {
         const e = f.body as ErrorBody;
         p.reject(new ProtocolError(f.code, e.message, e.retryAfterMs));
