@@ -4,8 +4,8 @@
 // read transaction, so the copy is a consistent snapshot (every message acknowledged before the
 // backup began is in it, with its receipts), and in WAL mode it blocks no writer. The copy is
 // compact and checked (PRAGMA integrity_check). The signing keys (jwks.json), the VAPID keys, the
-// media URL secret and the local media files go along, so the output directory is itself a data directory: restoring
-// is pointing server.dataDir at it (or copying its contents into an empty one).
+// media URL secret and the local media files go along, so the output directory is itself a data
+// directory: restoring is pointing server.dataDir at it (or copying its contents into an empty one).
 
 import { Database } from "bun:sqlite";
 import { cpSync, existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
