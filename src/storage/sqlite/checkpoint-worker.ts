@@ -6,6 +6,7 @@ import { Database } from "bun:sqlite";
 import { readlinkSync } from "node:fs";
 import { getPriority, setPriority } from "node:os";
 import { CHECKPOINT_NICE, type CheckpointReply, type CheckpointRequest } from "./checkpointer.ts";
+import { OpenFileSync } from "./file-sync.ts";
 
 declare const self: Worker;
 
@@ -22,6 +23,8 @@ function yieldToServer(): void {
 }
 
 let db: Database | null = null;
+/** The database file, synced after each checkpoint. */
+let file: OpenFileSync | null = null;
 
 self.onmessage = (e: MessageEvent<CheckpointRequest>) => {
   const m = e.data;
@@ -33,13 +36,18 @@ self.onmessage = (e: MessageEvent<CheckpointRequest>) => {
       db.run("PRAGMA busy_timeout = 5000");
       // A checkpoint syncs the files as its connection's setting says: the server's own.
       db.run(`PRAGMA synchronous = ${m.synchronous === "full" ? "FULL" : "NORMAL"}`);
+      file = new OpenFileSync(m.path);
       reply = { t: "ok" };
     } else if (m.t === "checkpoint") {
       const r = db!.query<{ log: number; checkpointed: number }, []>("PRAGMA wal_checkpoint(PASSIVE)").get()!;
+      // SQLite syncs the database file only after a checkpoint that reached the WAL's end, which
+      // under load is the server connection's (checkpointer.ts): synced here, off its thread.
+      file?.sync();
       reply = { t: "ok", log: r.log, checkpointed: r.checkpointed };
     } else {
       db?.close();
       db = null;
+      file = null;
       reply = { t: "ok" };
     }
   } catch (err) {
