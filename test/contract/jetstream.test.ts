@@ -568,7 +568,9 @@ describe("log-backed store", () => {
     const o = await open({ duplicateWindowSeconds: 1 });
     const first = await o.store.append(message("c1", 1, { cid: "late" }));
     const worker = await startWorker(o);
-    await until(async () => (await storedRows("c1")).length === 1, 20_000, "the worker to flush");
+    // The message's row and its client-id key are in different partitions, written concurrently:
+    // the key is what the resend is looked up by.
+    await until(async () => (await o.history.byClientId("c1", "alice", "late")) !== null, 20_000, "the worker to write the client-id key");
     o.clock.advance(1_500);
     expect(await o.store.append(message("c1", 2, { cid: "late", body: new Uint8Array([7]) }), { resend: true })).toEqual({ message: first.message, duplicate: true });
     expect(await o.store.lastSeq("c1")).toBe(1);
