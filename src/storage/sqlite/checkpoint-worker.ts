@@ -42,8 +42,8 @@ self.onmessage = (e: MessageEvent<CheckpointRequest>) => {
       const r = db!.query<{ log: number; checkpointed: number }, []>("PRAGMA wal_checkpoint(PASSIVE)").get()!;
       // SQLite syncs the database file only after a checkpoint that reached the WAL's end, which
       // under load is the server connection's (checkpointer.ts): synced here, off its thread.
-      file?.sync();
-      reply = { t: "ok", log: r.log, checkpointed: r.checkpointed };
+      const synced = file?.sync() ?? false;
+      reply = { t: "ok", log: r.log, checkpointed: r.checkpointed, synced };
     } else {
       db?.close();
       db = null;

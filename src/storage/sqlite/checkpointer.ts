@@ -44,7 +44,7 @@ export const CHECKPOINT_NICE = 10;
 
 export type CheckpointRequest = { t: "open"; path: string; synchronous: SqliteOptions["synchronous"] } | { t: "checkpoint" } | { t: "close" };
 /** The answer to each request, in order. */
-export type CheckpointReply = { t: "ok"; log?: number; checkpointed?: number } | { t: "failed"; message: string };
+export type CheckpointReply = { t: "ok"; log?: number; checkpointed?: number; synced?: boolean } | { t: "failed"; message: string };
 
 /** The WAL's length in pages and how many of them are in the database file. */
 export interface WalState {
@@ -104,11 +104,11 @@ export class Checkpointer {
     );
   }
 
-  /** Checkpoints now: the WAL's pages, and how many of them are in the database file after. */
-  async checkpoint(): Promise<{ log: number; checkpointed: number }> {
+  /** Checkpoints now: the WAL's pages, how many of them are in the database file after, and whether the thread synced that file (file-sync.ts: Linux). */
+  async checkpoint(): Promise<{ log: number; checkpointed: number; synced: boolean }> {
     const r = await this.#ask({ t: "checkpoint" });
     if (r.t === "failed") throw new Error(`SQLite checkpoint thread: ${r.message}`);
-    return { log: r.log ?? 0, checkpointed: r.checkpointed ?? 0 };
+    return { log: r.log ?? 0, checkpointed: r.checkpointed ?? 0, synced: r.synced === true };
   }
 
   /** Closes the thread's connection, then ends the thread. */
