@@ -44,7 +44,7 @@ test("once the WAL holds CHECKPOINT_PAGES pages the thread copies them into the 
     expect(past).toBeLessThan(CHECKPOINT_FALLBACK_PAGES);
     await until(() => statSync(path).size > size, 10_000, "the thread to copy the WAL into the database file");
     // The WAL index shows the pages copied, or the WAL already started over: the store's next
-    // commit (its message_seqs entries, 25 ms after the appends) restarts a WAL whose every page
+    // commit (its message_index entries, 25 ms after the appends) restarts a WAL whose every page
     // was copied, and that happens only after a complete checkpoint.
     await until(
       () => {

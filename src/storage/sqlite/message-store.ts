@@ -8,7 +8,7 @@
 // conversation's last seq only when pruning deletes its newest rows: the last seq is the higher
 // of that and the rows' own max(seq).
 //
-// The rows are found by (conv_id, seq) through message_seqs (schema.ts), whose entries are written
+// The rows are found by (conv_id, seq) through message_index (schema.ts), whose entries are written
 // SEQ_INDEX_DELAY_MS after the commit, for every commit in between at once, sorted: the commit
 // itself appends a few pages at the table's end instead of one page of the index per conversation
 // (in the 1:1 open loop at 30k msg/s: median send-to-deliver 1.28-1.55 -> 0.76-0.81 ms). Every
@@ -33,7 +33,7 @@
 // A SEND's client id is checked against the 100,000 most recently stored ones (kept in memory
 // with the seq each got, and read back from the newest rows at open, so the window survives
 // restarts); one marked `resend` (the SDK marks every retransmission) is also looked up among its
-// conversation's 10,000 newest messages, a bounded range of message_seqs (DuplicateWindow). A
+// conversation's 10,000 newest messages, a bounded range of message_index (DuplicateWindow). A
 // duplicate is answered with the original row and consumes no seq.
 
 import type { Database, Statement } from "bun:sqlite";
@@ -109,31 +109,51 @@ interface MessageRow {
   frame: Uint8Array | null;
 }
 
-/** A message row's columns, from messages `m` joined to its message_seqs entry `s`. */
-const COLUMNS = `m.conv_id AS conv, s.seq AS seq, CAST(m.id AS TEXT) AS id, m.sender AS "from", m.device AS dev, m.cid AS cid, m.kind AS kind, m.body AS body, m.ts AS ts, m.media AS media, m.ref AS ref, m.edited AS edited, m.exp AS exp, m.frame AS frame`;
-/** Messages by (conv_id, seq): their message_seqs entries, then the rows they name. */
-const BY_SEQ = "message_seqs s JOIN messages m ON m.rowid = s.row";
+/** A message row's columns, from messages `m` joined to its message_index entry `s`. */
+const COLUMNS = `m.conv_id AS conv, m.seq AS seq, CAST(m.id AS TEXT) AS id, m.sender AS "from", m.device AS dev, m.cid AS cid, m.kind AS kind, m.body AS body, m.ts AS ts, m.media AS media, m.ref AS ref, m.edited AS edited, m.exp AS exp, m.frame AS frame`;
+/** Messages by (conv_id, seq): their message_index entries, then the rows they name. */
+const BY_SEQ = "message_index s JOIN messages m ON m.rowid = s.row";
 
 /**
- * How long after a commit its rows' message_seqs entries are written (schema.ts), together with
+ * How long after a commit its rows' message_index entries are written (schema.ts), together with
  * those of the commits in between: one page per conversation per batch instead of per commit.
  */
 const SEQ_INDEX_DELAY_MS = 25;
 
-/** A row committed and not yet in message_seqs: conversation, seq, rowid. */
-type Unindexed = [string, number, number];
+/** A row committed and not yet in message_index: its conversation's number (conv_nums), seq, rowid. */
+type Unindexed = [number, number, number];
 
 function byConvSeq(a: Unindexed, b: Unindexed): number {
-  return a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] - b[1];
+  return a[0] - b[0] || a[1] - b[1];
 }
 
 /**
- * Deletes the oldest `limit` rows that `where` picks (its parameter ?1), with their message_seqs
+ * An index key is a conversation's number (conv_nums) above SEQ_BITS bits of seq, computed by
+ * SQLite: as a JavaScript number it would lose bits past 2^53. A conversation's seqs stay below
+ * 2^36 (68 billion messages), and a store numbers at most 2^27 conversations (134 million): past
+ * either, appends fail with an error rather than write a key another conversation's could be.
+ */
+const SEQ_BITS = 36;
+const MAX_SEQ = 2 ** SEQ_BITS - 1;
+const MAX_CONV_NUM = 2 ** (63 - SEQ_BITS) - 1;
+/** The first index key of the conversation whose id is parameter `param`; null when it has no number (nothing of it is stored). */
+const base = (param: string): string => `((SELECT num FROM conv_nums WHERE conv_id = ${param}) << ${SEQ_BITS})`;
+/**
+ * Index keys of the conversation whose id is ?1, with seqs in [lo, hi] (SQL expressions), held to
+ * its own keys: a bound past 0 or MAX_SEQ (a caller's "after -1", "before Infinity") would reach
+ * into the neighbouring conversations'.
+ */
+const seqsOf = (lo: string, hi: string): string => `s.key BETWEEN ${base("?1")} + max(${lo}, 0) AND ${base("?1")} + min(${hi}, ${MAX_SEQ})`;
+
+/**
+ * Deletes the oldest `limit` rows that `where` picks (its parameter ?1), with their message_index
  * entries, in one transaction; returns how many. Every row must have its entry (#indexNow first).
  */
 function deleteChunk(db: Database, where: string): (param: number, limit: number) => number {
   const chunk = `SELECT rowid FROM messages WHERE ${where} ORDER BY rowid LIMIT ?2 + 0`;
-  const entries = db.query<never, [number, number]>(`DELETE FROM message_seqs WHERE (conv_id, seq) IN (SELECT conv_id, seq FROM messages WHERE rowid IN (${chunk}))`);
+  const entries = db.query<never, [number, number]>(
+    `DELETE FROM message_index WHERE key IN (SELECT (n.num << ${SEQ_BITS}) + m.seq FROM messages m JOIN conv_nums n ON n.conv_id = m.conv_id WHERE m.rowid IN (${chunk}))`,
+  );
   const rows = db.query<never, [number, number]>(`DELETE FROM messages WHERE rowid IN (${chunk})`);
   return db.transaction((param: number, limit: number) => {
     entries.run(param, limit);
@@ -186,13 +206,19 @@ export class SqliteMessageStore implements MessageStore {
   #pending: PendingAppend[] = [];
   #flushScheduled = false;
   #closed = false;
-  /** Rows committed whose message_seqs entries are not written yet, oldest first: always the newest rows. */
+  /** Rows committed whose message_index entries are not written yet, oldest first: always the newest rows. */
   #unindexed: Unindexed[] = [];
   #indexTimer: ReturnType<typeof setTimeout> | null = null;
   readonly #indexRows: { immediate(entries: Unindexed[]): void };
 
   /** conversation id -> last seq committed, for the conversations used since open (the oldest are forgotten, and read again if needed). */
   readonly #lastSeqs = new BoundedMap<string, number>(MAX_CACHED_SEQS);
+  /** conversation id -> its number in conv_nums, for the conversations used since open (the oldest are forgotten, and read again if needed). */
+  readonly #convNums = new BoundedMap<string, number>(MAX_CACHED_SEQS);
+  /** conv_nums rows inserted by the transaction under way: forgotten again should it roll back. */
+  #numbered: string[] = [];
+  readonly #convNumOf: Statement<{ num: number }, [string]>;
+  readonly #addConvNum: Statement<never, [string]>;
   /** clientKey -> seq, for the client ids stored most recently (oldest first). */
   readonly #recent: BoundedMap<number, number>;
   readonly #commitBatch: (batch: PendingAppend[]) => AppendResult[];
@@ -217,7 +243,7 @@ export class SqliteMessageStore implements MessageStore {
     window: DuplicateWindow = DEFAULT_WINDOW,
     /** Told after each commit (the checkpointer watches the WAL grow: checkpointer.ts). */
     private readonly afterCommit: () => void = () => {},
-    /** After a commit, when its rows' message_seqs entries are written; null: only before a read or at close (tests: a crash in between). */
+    /** After a commit, when its rows' message_index entries are written; null: only before a read or at close (tests: a crash in between). */
     private readonly seqIndexDelayMs: number | null = SEQ_INDEX_DELAY_MS,
   ) {
     this.#window = window;
@@ -225,20 +251,22 @@ export class SqliteMessageStore implements MessageStore {
     const insert = db.query<never, InsertParams>(
       `INSERT INTO messages (conv_id, seq, id, sender, device, cid, kind, body, ts, media, ref, exp, frame) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
+    this.#convNumOf = db.query(`SELECT num FROM conv_nums WHERE conv_id = ?`);
+    this.#addConvNum = db.query(`INSERT INTO conv_nums (conv_id) VALUES (?)`);
     // OR IGNORE: another connection that opened a store on the file meanwhile indexed these rows at
     // its open, the same entries (owner-lock.ts keeps a second msgr process out; anything else
     // could), and a batch that failed on them would fail every read after it.
-    const indexRow = db.query<never, Unindexed>(`INSERT OR IGNORE INTO message_seqs (conv_id, seq, row) VALUES (?, ?, ?)`);
+    const indexRow = db.query<never, Unindexed>(`INSERT OR IGNORE INTO message_index (key, row) VALUES ((?1 << ${SEQ_BITS}) + ?2, ?3)`);
     this.#indexRows = db.transaction((entries: Unindexed[]) => {
       for (const e of entries) indexRow.run(e[0], e[1], e[2]);
     });
-    this.#bySeq = db.query(`SELECT ${COLUMNS} FROM ${BY_SEQ} WHERE s.conv_id = ? AND s.seq = ?`);
-    // A range of message_seqs, newest first: the original of a resend is nearly always recent.
-    this.#resendLookup = db.query(`SELECT ${COLUMNS} FROM ${BY_SEQ} WHERE s.conv_id = ?1 AND s.seq > ?2 AND m.sender = ?3 AND m.cid = ?4 ORDER BY s.seq DESC LIMIT 1`);
+    this.#bySeq = db.query(`SELECT ${COLUMNS} FROM ${BY_SEQ} WHERE ${seqsOf("?2", "?2")}`);
+    // A range of message_index, newest first: the original of a resend is nearly always recent.
+    this.#resendLookup = db.query(`SELECT ${COLUMNS} FROM ${BY_SEQ} WHERE ${seqsOf("?2 + 1", String(MAX_SEQ))} AND m.sender = ?3 AND m.cid = ?4 ORDER BY s.key DESC LIMIT 1`);
     this.#storedLastSeq = db.query(
-      `SELECT max(coalesce((SELECT last_seq FROM conv_seq WHERE conv_id = ?1), 0), coalesce((SELECT max(seq) FROM message_seqs WHERE conv_id = ?1), 0)) AS lastSeq`,
+      `SELECT max(coalesce((SELECT last_seq FROM conv_seq WHERE conv_id = ?1), 0), coalesce((SELECT max(s.key) FROM message_index s WHERE ${seqsOf("0", String(MAX_SEQ))}) - ${base("?1")}, 0)) AS lastSeq`,
     );
-    // The rows of this batch, for message_seqs once it committed.
+    // The rows of this batch, for message_index once it committed.
     let added: Unindexed[] = [];
 
     const transaction = db.transaction((batch: PendingAppend[]): AppendResult[] => {
@@ -256,12 +284,14 @@ export class SqliteMessageStore implements MessageStore {
           if (original) return { message: original, duplicate: true };
         }
         const seq = last + 1;
+        if (seq > MAX_SEQ) throw new RangeError(`conversation ${msg.conv} has reached the store's last seq (${MAX_SEQ})`);
+        const num = this.#convNum(msg.conv);
         // The body goes into the frame, where anything encodes: what the column refused, refuse here.
         if (!(msg.body instanceof Uint8Array)) throw new TypeError("a message body must be bytes");
         const stored = storedAs(msg, seq);
         // The frame every local device is then sent (encoded once per message object).
         const { lastInsertRowid } = insert.run(msg.conv, seq, msg.id, msg.from, msg.dev, msg.cid, msg.kind, EMPTY, msg.ts, msg.media ?? null, msg.ref ?? null, msg.exp ?? null, messageFrame(stored));
-        added.push([msg.conv, seq, Number(lastInsertRowid)]);
+        added.push([num, seq, Number(lastInsertRowid)]);
         assigned.set(msg.conv, seq);
         if (key !== null) inBatch.set(key, stored);
         return { message: stored, duplicate: false };
@@ -270,7 +300,7 @@ export class SqliteMessageStore implements MessageStore {
     // IMMEDIATE: take the write lock up front rather than fail upgrading a read lock when another
     // connection (a CLI tool) wrote in between. The in-memory state moves only once it committed.
     this.#commitBatch = (batch) => {
-      const results = transaction.immediate(batch);
+      const results = this.#numbering(() => transaction.immediate(batch));
       for (let i = 0; i < results.length; i++) {
         const { message: m, duplicate } = results[i]!;
         if (duplicate) continue;
@@ -282,20 +312,26 @@ export class SqliteMessageStore implements MessageStore {
       return results;
     };
 
-    // Rows a crash left past message_seqs: the newest rows, down to the first one it has
+    // Rows a crash left past message_index: the newest rows, down to the first one it has
     // (entries are written in commit order, all that are waiting at once).
-    const hasEntry = db.query<{ one: number }, [string, number]>(`SELECT 1 AS one FROM message_seqs WHERE conv_id = ? AND seq = ?`);
-    const missing: Unindexed[] = [];
+    const hasEntry = db.query<{ one: number }, [string, number]>(`SELECT 1 AS one FROM message_index s WHERE ${seqsOf("?2", "?2")}`);
+    const missing: { conv: string; seq: number; row: number }[] = [];
     const newestFirst = db.prepare<{ row: number; conv: string; seq: number }, []>(`SELECT rowid AS row, conv_id AS conv, seq FROM messages ORDER BY rowid DESC`);
     try {
       for (const r of newestFirst.iterate()) {
         if (hasEntry.get(r.conv, r.seq)) break;
-        missing.push([r.conv, r.seq, r.row]);
+        missing.push(r);
       }
     } finally {
       newestFirst.finalize();
     }
-    if (missing.length > 0) this.#indexRows.immediate(missing.sort(byConvSeq));
+    if (missing.length > 0) {
+      // Their conversations were numbered in the commits that wrote them, or never (a database
+      // from before conv_nums whose rows a crash left unindexed): numbered here then.
+      const number = db.transaction(() => missing.map((r): Unindexed => [this.#convNum(r.conv), r.seq, r.row]));
+      const entries = this.#numbering(() => number.immediate());
+      this.#indexRows.immediate(entries.sort(byConvSeq));
+    }
 
     // The window survives restarts: it starts as the client ids of the newest rows (the table is
     // in insertion order), so a client that retransmits after a crash or a restart is recognised.
@@ -311,11 +347,11 @@ export class SqliteMessageStore implements MessageStore {
     // parameter about 8 µs slower every time (it appears to plan it again once the parameter is
     // bound), against 1.5 µs for the whole one-row read with the limit as an expression. A resume
     // reads one page per conversation, so this was most of its store time.
-    this.#range = db.query(`SELECT ${COLUMNS} FROM ${BY_SEQ} WHERE s.conv_id = ? AND s.seq > ? ORDER BY s.seq LIMIT ? + 0`);
-    this.#history = db.query(`SELECT ${COLUMNS} FROM ${BY_SEQ} WHERE s.conv_id = ? AND s.seq < ? ORDER BY s.seq DESC LIMIT ? + 0`);
-    this.#rangeFrames = db.query(`SELECT s.seq AS seq, m.kind AS kind, m.exp AS exp, m.frame AS frame FROM ${BY_SEQ} WHERE s.conv_id = ? AND s.seq > ? ORDER BY s.seq LIMIT ? + 0`);
-    this.#firstSeq = db.query(`SELECT min(seq) AS seq FROM message_seqs WHERE conv_id = ?`);
-    this.#bySender = db.query(`SELECT m.sender AS sender, max(s.seq) AS seq FROM ${BY_SEQ} WHERE s.conv_id = ? GROUP BY m.sender`);
+    this.#range = db.query(`SELECT ${COLUMNS} FROM ${BY_SEQ} WHERE ${seqsOf("?2 + 1", String(MAX_SEQ))} ORDER BY s.key LIMIT ?3 + 0`);
+    this.#history = db.query(`SELECT ${COLUMNS} FROM ${BY_SEQ} WHERE ${seqsOf("0", "?2 - 1")} ORDER BY s.key DESC LIMIT ?3 + 0`);
+    this.#rangeFrames = db.query(`SELECT m.seq AS seq, m.kind AS kind, m.exp AS exp, m.frame AS frame FROM ${BY_SEQ} WHERE ${seqsOf("?2 + 1", String(MAX_SEQ))} ORDER BY s.key LIMIT ?3 + 0`);
+    this.#firstSeq = db.query(`SELECT min(s.key) - ${base("?1")} AS seq FROM message_index s WHERE ${seqsOf("0", String(MAX_SEQ))}`);
+    this.#bySender = db.query(`SELECT m.sender AS sender, max(m.seq) AS seq FROM ${BY_SEQ} WHERE ${seqsOf("0", String(MAX_SEQ))} GROUP BY m.sender`);
     // Before old rows go, the last seqs they hold are recorded, so that deleting a
     // conversation's newest rows never lowers its last seq.
     this.#keepLastSeqs = db.query(
@@ -330,8 +366,38 @@ export class SqliteMessageStore implements MessageStore {
     );
     this.#pruneExpiredChunk = deleteChunk(db, "exp IS NOT NULL AND exp <= ?1");
     this.#rewrite = db.query(
-      `UPDATE messages SET kind = ?, body = x'', media = ?, ref = ?, edited = ?, frame = ? WHERE rowid = (SELECT row FROM message_seqs WHERE conv_id = ? AND seq = ?)`,
+      `UPDATE messages SET kind = ?1, body = x'', media = ?2, ref = ?3, edited = ?4, frame = ?5 WHERE rowid = (SELECT row FROM message_index WHERE key = ${base("?6")} + ?7)`,
     );
+  }
+
+  /**
+   * The conversation's number in conv_nums; numbered now if it has none, which only a write
+   * transaction may do (inside #numbering, which forgets the number again should it roll back).
+   */
+  #convNum(conv: string): number {
+    let num = this.#convNums.get(conv);
+    if (num !== undefined) return num;
+    num = this.#convNumOf.get(conv)?.num;
+    if (num === undefined) {
+      num = Number(this.#addConvNum.run(conv).lastInsertRowid);
+      if (num > MAX_CONV_NUM) throw new RangeError(`the store has numbered its last conversation (${MAX_CONV_NUM})`);
+      this.#numbered.push(conv);
+    }
+    this.#convNums.set(conv, num);
+    return num;
+  }
+
+  /** Runs `transaction`; the conversations it numbered are forgotten if it throws (it rolled back). */
+  #numbering<T>(transaction: () => T): T {
+    this.#numbered = [];
+    try {
+      return transaction();
+    } catch (err) {
+      for (const conv of this.#numbered) this.#convNums.delete(conv);
+      throw err;
+    } finally {
+      this.#numbered = [];
+    }
   }
 
   /** The stored original of a duplicate client id, or null: the recent window, then for a resend the store. */
@@ -383,7 +449,7 @@ export class SqliteMessageStore implements MessageStore {
     let results: AppendResult[];
     try {
       // A commit reads the store for a conversation whose last seq is not in memory and for the
-      // original of a possible duplicate: message_seqs must have every row first (not written
+      // original of a possible duplicate: message_index must have every row first (not written
       // inside the commit, whose failure would take the entries with it).
       let reads = false;
       for (const p of batch) {
@@ -409,7 +475,7 @@ export class SqliteMessageStore implements MessageStore {
     this.#indexNow();
   }
 
-  /** Notes a commit's rows for message_seqs, written SEQ_INDEX_DELAY_MS later with any that follow. */
+  /** Notes a commit's rows for message_index, written SEQ_INDEX_DELAY_MS later with any that follow. */
   #unindexedAdd(rows: Unindexed[]): void {
     if (rows.length === 0) return;
     for (const r of rows) this.#unindexed.push(r);
@@ -426,7 +492,7 @@ export class SqliteMessageStore implements MessageStore {
   }
 
   /**
-   * Writes the waiting message_seqs entries, sorted (each conversation's page once), in one
+   * Writes the waiting message_index entries, sorted (each conversation's page once), in one
    * transaction; before any read by (conv_id, seq). They stay waiting if it fails.
    */
   #indexNow(): void {

@@ -1,5 +1,5 @@
 // One process owns an embedded database at a time. Its message store keeps what it has not yet
-// indexed in memory (message-store.ts: message_seqs) and each conversation's last seq, so a
+// indexed in memory (message-store.ts: message_index) and each conversation's last seq, so a
 // second process writing the same file (a second server on the same data directory, `msgr
 // migrate` while the server runs) would assign seqs the first one also assigns, or index its
 // rows under it. The lock is a SQLite file beside the database, held in an exclusive transaction
