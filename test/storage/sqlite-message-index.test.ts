@@ -1,9 +1,9 @@
 // message_index (schema.ts) is written a moment after each commit, not in it. What a crash leaves
 // in between, rows without their entries, is indexed when the store opens: every acked message is
 // found by (conv, seq) again and seqs go on from it. Its keys are a conversation's number above its
-// seqs: a read stays within its conversation's keys, and a number given in a commit that rolled
-// back is not kept. Migrations 0012 and 0013 index every row a server of an earlier release
-// stored, and keep their rowids.
+// seqs: a read stays within its conversation's keys, a number given in a commit that rolled back
+// is not kept, and past the last seq or number an append fails. Migrations 0012 and 0013 index
+// every row a server of an earlier release stored, and keep their rowids.
 
 import { Database } from "bun:sqlite";
 import { afterAll, expect, test } from "bun:test";
@@ -112,6 +112,27 @@ test("a conversation numbered in a commit that rolled back gets a number of its 
     await store.append(message("x", 2));
     expect((await store.range("x", 0, 10)).map((m) => [m.conv, m.cid])).toEqual([["x", "cid-x-2"]]);
     expect((await store.range("y", 0, 10)).map((m) => [m.conv, m.cid])).toEqual([["y", "cid-y-1"]]);
+  } finally {
+    await backend.close();
+  }
+});
+
+test("past the last seq a key holds, or the last conversation number, an append fails and writes nothing", async () => {
+  const path = join(dir, "limits.db");
+  await openSqlite({ path, synchronous: "normal" }).close();
+  const setup = new Database(path, { strict: true });
+  // "full" has used every seq below 2^36; the next conversation numbered would be 2^27.
+  setup.run(`INSERT INTO conv_seq (conv_id, last_seq) VALUES ('full', ${2 ** 36 - 1})`);
+  setup.run(`INSERT INTO conv_nums (num, conv_id) VALUES (${2 ** 27 - 1}, 'last')`);
+  setup.close();
+  const backend = openSqlite({ path, synchronous: "normal" });
+  try {
+    await expect(backend.messages.append(message("full", 0))).rejects.toThrow("last seq");
+    await expect(backend.messages.append(message("new", 1))).rejects.toThrow("last conversation");
+    expect(await backend.messages.range("new", 0, 10)).toEqual([]);
+    // The conversation numbered last still takes messages.
+    expect((await backend.messages.append(message("last", 2))).message.seq).toBe(1);
+    expect((await backend.messages.range("last", 0, 10)).map((m) => m.cid)).toEqual(["cid-last-2"]);
   } finally {
     await backend.close();
   }
