@@ -19,7 +19,8 @@ const push = { conv: params.conv, seq: 123456, id: (1n << 60n) + 99n, from: "ali
 const pushFrame = encodePush(PushKind.Message, push);
 // A group's messages of one server turn, as the server batches them for a client (protocol §3.5).
 const BATCHED = 8;
-const batch = encodeBatch(Array.from({ length: BATCHED }, (_, i) => encodePush(PushKind.Message, { ...push, seq: push.seq + i, cid: crypto.randomUUID() })));
+// A copy: the envelope is written in a buffer that the next frame encoded reuses.
+const batch = encodeBatch(Array.from({ length: BATCHED }, (_, i) => encodePush(PushKind.Message, { ...push, seq: push.seq + i, cid: crypto.randomUUID() }))).slice();
 function readBatch(): void {
   const bounds = frameBoundsOfBatch(batch);
   for (let i = 0; i < bounds.length; i += 2) decodeServerFrame(batch, bounds[i], bounds[i + 1]);

@@ -11,7 +11,13 @@
 import { FrameType } from "./codes.ts";
 import { packBatchFrame } from "./flat-frame.ts";
 
-/** The Batch envelope of `frames`, which must be whole server frames. */
+/**
+ * The Batch envelope of `frames`, which must be whole server frames, in a buffer that the next
+ * frame encoded reuses: hand it on at once (Bun's ws.send and publish copy what they are given)
+ * or copy it. An envelope is written once and sent at once, so copying it out at its exact size,
+ * as the other frames are, cost a copy of every frame it holds: 2.4% of the server's CPU in
+ * the 1:1 bench.
+ */
 export function encodeBatch(frames: readonly Uint8Array[]): Uint8Array {
   return packBatchFrame(FrameType.Batch, frames);
 }
