@@ -39,13 +39,14 @@
 import type { Database, Statement } from "bun:sqlite";
 import { messageFrame, messageOfFrame } from "../../proto/message-frame.ts";
 import { BoundedMap } from "../../bounded-map.ts";
+import { BoundedNumberMap } from "../../bounded-number-map.ts";
 import { atTurnEnd } from "../../turn-end.ts";
 import type { AppendOptions, AppendResult, MessageStore, NewMessage, StoredFrame, StoredMessage } from "../types.ts";
 
 /** A batch this large is committed at once rather than waiting for the end of the loop turn. */
 const MAX_BATCH = 1000;
 export interface DuplicateWindow {
-  /** Client ids stored most recently, kept in memory for the duplicate check (100,000: about 15 MB). */
+  /** Client ids stored most recently, kept in memory for the duplicate check (100,000: about 5 MB, bounded-number-map.ts). */
   recentClientIds: number;
   /** A resend's original is also looked for among this many of its conversation's newest messages. */
   resendLookback: number;
@@ -220,7 +221,7 @@ export class SqliteMessageStore implements MessageStore {
   readonly #convNumOf: Statement<{ num: number }, [string]>;
   readonly #addConvNum: Statement<never, [string]>;
   /** clientKey -> seq, for the client ids stored most recently (oldest first). */
-  readonly #recent: BoundedMap<number, number>;
+  readonly #recent: BoundedNumberMap;
   readonly #commitBatch: (batch: PendingAppend[]) => AppendResult[];
   readonly #bySeq: Statement<MessageRow, [string, number]>;
   readonly #resendLookup: Statement<MessageRow, [string, number, string, string]>;
@@ -247,7 +248,7 @@ export class SqliteMessageStore implements MessageStore {
     private readonly seqIndexDelayMs: number | null = SEQ_INDEX_DELAY_MS,
   ) {
     this.#window = window;
-    this.#recent = new BoundedMap(window.recentClientIds);
+    this.#recent = new BoundedNumberMap(window.recentClientIds);
     const insert = db.query<never, InsertParams>(
       `INSERT INTO messages (conv_id, seq, id, sender, device, cid, kind, body, ts, media, ref, exp, frame) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
