@@ -80,7 +80,9 @@ export class EdgeBroadcaster implements Broadcaster, Flushable {
     let frame: Uint8Array | null = null;
     for (const server of this.listeners()) {
       if (server.subscriberCount(to) === 0) continue;
-      frame ??= b.frames.length === 1 ? b.frames[0]! : encodeBatch(b.frames);
+      // Copied out of the encoder's scratch buffer: it must outlive a publish per listener, and a
+      // publish may run a handler that encodes (a socket closed over its backpressure limit).
+      frame ??= b.frames.length === 1 ? b.frames[0]! : encodeBatch(b.frames).slice();
       publishIn(server, to, frame, b.except ?? undefined);
     }
   }
