@@ -78,7 +78,10 @@ function costs(r: ScenarioResult): Series[] {
     case "connections":
       return [series("server RSS bytes per idle connection", r.targets, (x) => x.serverRssPerConn), series("server CPU ms per 1k connects", r.targets, (x) => x.serverCpuPer1kConnects)];
     case "resume":
-      return [series("ms until every device caught up", r.targets, (x) => x.allCaughtUpMs)];
+      return [
+        series("ms until every device caught up", r.targets, (x) => x.allCaughtUpMs),
+        series("server CPU ms per 1k sent to offline devices", r.targets, (x) => x.offlineSendCpuPer1k),
+      ];
     case "durable":
       return [];
   }

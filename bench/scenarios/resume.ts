@@ -5,6 +5,7 @@
 import type { PreloadParams, ResumeSetup, StormParams } from "../generator/workloads/resume.ts";
 import type { HistogramData } from "../lib/histogram.ts";
 import { medianOf } from "../lib/median.ts";
+import { untilQuiet } from "../lib/quiet.ts";
 import { REVISION_PREFIX } from "../targets/revision.ts";
 import type { Target } from "../targets/types.ts";
 import { eachTarget, measured, stageLabel, withGenerators, withTarget, type ScenarioContext } from "./context.ts";
@@ -36,7 +37,11 @@ export async function runResume(ctx: ScenarioContext): Promise<ScenarioResult> {
         ctx.progress.stage(label(`setup ${p.devices} devices`));
         await g.call("setup", { devices: p.devices, bodyBytes: profile.bodyBytes, connectConcurrency: profile.connectConcurrency } satisfies ResumeSetup, 300_000);
         ctx.progress.stage(label(`${p.missed} messages each while offline`));
-        await g.call("preload", { missed: p.missed, window: 8 } satisfies PreloadParams, 600_000);
+        // Sending the backlog is measured too: every message goes to a recipient with no device
+        // online, the path that asks the push notifier (none of these users has a subscription).
+        const preload = await measured(running.pids, [g], () => g.call<{ messages: number }>("preload", { missed: p.missed, window: 8 } satisfies PreloadParams, 600_000));
+        ctx.progress.stage(label("until the server is quiet"));
+        const settled = await untilQuiet(running.pids);
         ctx.progress.stage(label("reconnect storm"));
         const storm = await measured(running.pids, [g], () =>
           g.call<StormOutcome>("storm", { concurrency: p.devices, timeoutMs: p.timeoutMs } satisfies StormParams, p.timeoutMs + 60_000),
@@ -56,6 +61,8 @@ export async function runResume(ctx: ScenarioContext): Promise<ScenarioResult> {
           replayed: s.replayed,
           replayRate: (s.replayed * 1000) / s.allCaughtUpMs,
           serverCpuPer1k: s.replayed > 0 ? (storm.server.totalMs * 1000) / s.replayed : Number.NaN,
+          offlineSendCpuPer1k: (preload.server.totalMs * 1000) / preload.value.messages,
+          settled,
           generatorCores: storm.generator.maxCoreShare,
           otherCores: storm.otherCores,
         };

@@ -75,6 +75,10 @@ export interface ResumeFigures {
   replayed: number;
   replayRate: number;
   serverCpuPer1k: number;
+  /** Server CPU per 1k messages sent to the offline devices (the backlog), acks included. */
+  offlineSendCpuPer1k: number;
+  /** Whether the server had gone quiet after the sends before the storm began (bench/lib/quiet.ts). */
+  settled: boolean;
   generatorCores: number;
   otherCores: number;
 }

@@ -73,25 +73,40 @@ export class PushNotifier {
     this.deps.provider.close?.();
   }
 
+  /**
+   * Cheapest test first. Most users have no subscription (never granted one, or on a client that
+   * does not push): the cache answers for them, and they cost neither the presence lookup (a
+   * round trip with Redis) nor the mute query (SQLite: about 35 µs in the server). With presence
+   * and mutes asked first, server CPU per message sent to a user with no device online was 1.5×
+   * what it is now (the resume bench's "sent to offline devices", 15 rounds against 6e837a1).
+   */
   private async notifyOffline(users: string[], conv: string): Promise<void> {
+    const subscribed = new Map<string, PushSubscriptionRecord[]>();
+    for (const user of users) {
+      const subs = this.cachedSubscriptions(user) ?? (await this.readSubscriptions(user));
+      if (subs.length > 0) subscribed.set(user, subs);
+    }
+    if (subscribed.size === 0) return;
     // An online device receives the message over its socket; pushing as well would notify twice.
     // One presence lookup for all of them, however large the group.
-    let offline = (await this.deps.presence.get(users)).filter((p) => !p.online).map((p) => p.user);
+    let offline = (await this.deps.presence.get([...subscribed.keys()])).filter((p) => !p.online).map((p) => p.user);
     if (offline.length > 0 && this.deps.muted) {
       const muted = await this.deps.muted(conv, offline, this.deps.clock.now());
       if (muted.size > 0) offline = offline.filter((u) => !muted.has(u));
     }
-    for (const user of offline) {
-      const subs = await this.subscriptions(user);
-      if (this.closed) return;
-      for (const sub of subs) this.enqueue(sub, conv);
-    }
+    if (this.closed) return;
+    for (const user of offline) for (const sub of subscribed.get(user)!) this.enqueue(sub, conv);
   }
 
-  private async subscriptions(user: string): Promise<PushSubscriptionRecord[]> {
-    const now = this.deps.clock.now();
+  /** The user's subscriptions while remembered; undefined once the entry expired or was never made. */
+  private cachedSubscriptions(user: string): PushSubscriptionRecord[] | undefined {
     const hit = this.subsCache.get(user);
-    if (hit && hit.until > now) return hit.subs;
+    return hit && hit.until > this.deps.clock.now() ? hit.subs : undefined;
+  }
+
+  /** The user's subscriptions from the store, remembered for `minIntervalMs`. */
+  private async readSubscriptions(user: string): Promise<PushSubscriptionRecord[]> {
+    const now = this.deps.clock.now();
     const subs = await this.deps.metadata.listPushSubscriptions(user);
     this.subsCache.set(user, { subs, until: now + this.deps.minIntervalMs });
     // Bounded: expired entries go whenever the cache grows past a few thousand users.

@@ -28,7 +28,10 @@ class Subscriptions implements Pick<MetadataStore, "listPushSubscriptions" | "de
 
 class Presence implements Pick<PresenceStore, "get"> {
   readonly online = new Map<string, string[]>();
+  /** The users of each lookup, in order. */
+  readonly asked: string[][] = [];
   async get(users: string[]): Promise<PresenceInfo[]> {
+    this.asked.push(users);
     return users.map((user) => ({ user, online: (this.online.get(user) ?? []).length > 0, lastSeen: 0 }));
   }
 }
@@ -119,14 +122,32 @@ describe("PushNotifier", () => {
     expect(pushesTo(alice, from)).toEqual([{ type: "message", conv: "other-conv", count: 1 }]);
   });
 
+  test("users without a subscription cost neither a presence lookup nor a mute query", async () => {
+    const asked: string[][] = [];
+    const { notifier, subscribe, presence } = setup(undefined, undefined, async (_conv, users) => {
+      asked.push(users);
+      return new Set();
+    });
+    const dave = subscribe("sub-dave", "phone");
+    const from = service.received.length;
+    // One lookup chain: by the time Dave's push reaches the service, Carol has been decided on.
+    notifier.notify(["nosub-carol", "sub-dave", "nosub-erin"], "c");
+    await service.waitFor(from + 1);
+    expect(pushesTo(dave, from)).toEqual([{ type: "message", conv: "c", count: 1 }]);
+    expect(presence.asked).toEqual([["sub-dave"]]);
+    expect(asked).toEqual([["sub-dave"]]);
+  });
+
   test("no push while the user has a device online; a push once none is", async () => {
     const { presence, notifier, subscribe, resting } = setup();
     const phone = subscribe("alice", "phone");
     const from = service.received.length;
 
-    // Online for c1, offline for c2: a push for c1 would come first and hold c2 back.
+    // Online for c1, offline for c2: a push for c1 would come first and hold c2 back. Presence
+    // is read once the subscriptions are known: it changes once c1's lookup has been answered.
     presence.online.set(phone.record.user, ["laptop"]);
     notifier.notify([phone.record.user], "c1");
+    await waitFor(() => presence.asked.length === 1);
     presence.online.delete(phone.record.user);
     notifier.notify([phone.record.user], "c2");
     await service.waitFor(from + 1);
