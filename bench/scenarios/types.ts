@@ -75,9 +75,11 @@ export interface ResumeFigures {
   replayed: number;
   replayRate: number;
   serverCpuPer1k: number;
+  /** The first storm, of as many other devices, run before this one on the fresh server: what its JIT had not compiled yet, it paid for. */
+  cold: { allCaughtUpMs: number; incomplete: number; failed: number; timedOut: boolean };
   /** Server CPU per 1k messages sent to the offline devices (the backlog), acks included. */
   offlineSendCpuPer1k: number;
-  /** Whether the server had gone quiet after the sends before the storm began (bench/lib/quiet.ts). */
+  /** Whether the server had gone quiet before the measured storm began (bench/lib/quiet.ts). */
   settled: boolean;
   generatorCores: number;
   otherCores: number;

@@ -1,7 +1,9 @@
 // Reconnect storm (msgr only: the peers keep no backlog to resume from). M receivers, each in a
 // 1:1 conversation with its own sender, go offline holding their cursors (and tokens); each misses K
 // messages; then all reconnect at once with the SDK's `cursors` option, and the step measures
-// how long each takes until its `synced` event, having received exactly its K messages.
+// how long each takes until its `synced` event, having received exactly its K messages. A storm
+// step reconnects a range of the receivers, so that one cohort can warm the server up before
+// another is measured.
 
 import { loadSigningKey, type SigningKey } from "../../../src/auth/keyring.ts";
 import { Client } from "../../../src/sdk/index.ts";
@@ -24,6 +26,9 @@ export interface PreloadParams {
 }
 
 export interface StormParams {
+  /** The receivers that reconnect: [first, first + count). */
+  first: number;
+  count: number;
   concurrency: number;
   timeoutMs: number;
 }
@@ -86,14 +91,15 @@ export function resumeWorkload(access: TargetAccess, counters: Counters): Worklo
         let replayed = 0;
         // A device reconnects with the token it holds (they live for hours): minting them, with
         // WebCrypto, is the token service's work, not part of the time to catch up.
-        const tokens = await Promise.all(cursors.map((_, i) => mintToken(key, receiver(i), "phone")));
+        const cohort = Array.from({ length: p.count }, (_, k) => p.first + k);
+        const tokens = await Promise.all(cohort.map((i) => mintToken(key, receiver(i), "phone")));
         const started = performance.now();
         const clients: Client[] = [];
         let timer: ReturnType<typeof setTimeout> | undefined;
         const deadline = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), p.timeoutMs)));
-        const storm = connectAll(cursors.length, p.concurrency, async (i) => {
+        const storm = connectAll(cohort.length, p.concurrency, async (k) => {
           let got = 0;
-          const c = new Client({ url, token: tokens[i]!, reconnect: false, cursors: cursors[i] });
+          const c = new Client({ url, token: tokens[k]!, reconnect: false, cursors: cursors[cohort[k]!] });
           clients.push(c);
           c.on("message", () => {
             got++;
@@ -111,7 +117,7 @@ export function resumeWorkload(access: TargetAccess, counters: Counters): Worklo
         clearTimeout(timer);
         for (const c of clients) c.close();
         return {
-          devices: cursors.length,
+          devices: cohort.length,
           caughtUp: perDevice.count,
           incomplete,
           timedOut: outcome === "timeout",
