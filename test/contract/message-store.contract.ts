@@ -394,6 +394,18 @@ export function messageStoreContract(name: string, open: OpenMessageStore, { pru
       expect(await store.lastSeq("c2")).toBe(1);
     });
 
+    test.if(prunes)("firstRetainedSeq asked before appends, and between prunes of either kind, stays right", async () => {
+      expect(await store.firstRetainedSeq("c1")).toBe(1);
+      for (let n = 1; n <= 3; n++) await store.append(message("c1", n, { ts: n * 1000, ...(n === 1 ? { exp: 5000 } : {}) }));
+      expect(await store.firstRetainedSeq("c1")).toBe(1);
+      expect(await store.pruneExpired(6000)).toBe(1);
+      expect(await store.firstRetainedSeq("c1")).toBe(2);
+      expect(await store.pruneBefore(10_000)).toBe(2);
+      expect(await store.firstRetainedSeq("c1")).toBe(4);
+      await store.append(message("c1", 4, { ts: 20_000 }));
+      expect(await store.firstRetainedSeq("c1")).toBe(4);
+    });
+
     test.if(prunes)("seqs continue after pruning and are never reused", async () => {
       for (let n = 1; n <= 3; n++) await store.append(message("c1", n, { ts: n * 1000 }));
       expect(await store.pruneBefore(10_000)).toBe(3);

@@ -214,6 +214,13 @@ export class SqliteMessageStore implements MessageStore {
 
   /** conversation id -> last seq committed, for the conversations used since open (the oldest are forgotten, and read again if needed). */
   readonly #lastSeqs = new BoundedMap<string, number>(MAX_CACHED_SEQS);
+  /**
+   * conversation id -> its first retained seq, for the conversations asked since open. A resume
+   * asks it for every conversation of the user. Appends never change it: a conversation with no
+   * rows left answers its last seq + 1, the seq its next row gets. Only deleting rows (pruning)
+   * does, and forgets every entry.
+   */
+  readonly #firstSeqs = new BoundedMap<string, number>(MAX_CACHED_SEQS);
   /** conversation id -> its number in conv_nums, for the conversations used since open (the oldest are forgotten, and read again if needed). */
   readonly #convNums = new BoundedMap<string, number>(MAX_CACHED_SEQS);
   /** conv_nums rows inserted by the transaction under way: forgotten again should it roll back. */
@@ -513,9 +520,12 @@ export class SqliteMessageStore implements MessageStore {
   }
 
   async firstRetainedSeq(conv: string): Promise<number> {
+    let first = this.#firstSeqs.get(conv);
+    if (first !== undefined) return first;
     this.#indexNow();
-    const first = this.#firstSeq.get(conv)?.seq;
-    return first ?? (await this.lastSeq(conv)) + 1;
+    first = this.#firstSeq.get(conv)?.seq ?? this.#lastSeqOf(conv) + 1;
+    this.#firstSeqs.set(conv, first);
+    return first;
   }
 
   async range(conv: string, afterSeq: number, limit: number): Promise<StoredMessage[]> {
@@ -551,6 +561,7 @@ export class SqliteMessageStore implements MessageStore {
     for (;;) {
       this.#indexNow();
       const changes = this.#pruneChunk(tsMs, PRUNE_CHUNK);
+      this.#firstSeqs.clear();
       deleted += changes;
       if (changes < PRUNE_CHUNK) return deleted;
       await new Promise<void>((resolve) => setImmediate(resolve));
@@ -563,6 +574,7 @@ export class SqliteMessageStore implements MessageStore {
     for (;;) {
       this.#indexNow();
       const changes = this.#pruneExpiredChunk(nowMs, PRUNE_CHUNK);
+      this.#firstSeqs.clear();
       deleted += changes;
       if (changes < PRUNE_CHUNK) return deleted;
       await new Promise<void>((resolve) => setImmediate(resolve));
