@@ -2,7 +2,7 @@
 // synchronous and every write runs in an immediate transaction, so a claim's read and delete, and
 // a commit's epoch check and write, happen under the write lock with nothing in between.
 
-import { and, asc, count, eq, gt, inArray, lte } from "drizzle-orm";
+import { and, asc, count, eq, gt, inArray, lte, sql } from "drizzle-orm";
 import type { BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
 import type { DeviceRef } from "../../proto/types.ts";
 import { checkKeyPackageCap, deviceKey, distinctDevices, groupRecord, leafRows, pendingColumn } from "../e2ee-rows.ts";
@@ -47,11 +47,19 @@ function claimOne(tx: Tx, d: DeviceRef, nowMs: number): ClaimedPackage | null {
 }
 
 export class SqliteE2eeStore implements E2eeStore {
+  // Prepared once: a conversation's first send after its actor loads asks for its group (most
+  // have none), and building the query each time cost several times running it.
+  readonly #groupOf;
+  readonly #leavesOf;
+
   constructor(
     private readonly db: Orm,
     /** Connections' device registrations wait for their batch here: deviceStates flushes it first. */
     private readonly connects: ConnectWriter,
-  ) {}
+  ) {
+    this.#groupOf = db.select().from(mlsGroups).where(eq(mlsGroups.convId, sql.placeholder("conv"))).prepare();
+    this.#leavesOf = db.select().from(mlsLeaves).where(eq(mlsLeaves.convId, sql.placeholder("conv"))).orderBy(asc(mlsLeaves.leaf)).prepare();
+  }
 
   // ---- KeyPackages ----------------------------------------------------------------------------
 
@@ -105,9 +113,9 @@ export class SqliteE2eeStore implements E2eeStore {
   // ---- groups -----------------------------------------------------------------------------------
 
   async getGroup(conv: string): Promise<MlsGroupRecord | null> {
-    const row = this.db.select().from(mlsGroups).where(eq(mlsGroups.convId, conv)).get();
+    const row = this.#groupOf.get({ conv });
     if (!row) return null;
-    const leaves = this.db.select().from(mlsLeaves).where(eq(mlsLeaves.convId, conv)).orderBy(asc(mlsLeaves.leaf)).all();
+    const leaves = this.#leavesOf.all({ conv });
     return groupRecord(row, leaves);
   }
 
