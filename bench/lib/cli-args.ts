@@ -18,6 +18,7 @@ const USAGE = `usage: npm run bench -- <${SCENARIOS.join("|")}|all> [options]
   --users N              direct: users (in pairs)
   --window W             direct and group: closed-loop messages in flight per sender
   --duration S           seconds of each measured phase (direct, group)
+  --warmup S             seconds of the unmeasured closed loop before them (direct, group)
   --groups G             group: groups of 256 members
   --senders S            group: senders per group
   --connections C        connections: idle connections
@@ -53,6 +54,7 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
       users: { type: "string" },
       window: { type: "string" },
       duration: { type: "string" },
+      warmup: { type: "string" },
       groups: { type: "string" },
       senders: { type: "string" },
       connections: { type: "string" },
@@ -83,6 +85,7 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
   set(int("users", values.users, 2), (v) => (p.direct.users = 2 * Math.round(v / 2)));
   set(int("window", values.window, 1), (v) => (p.direct.window = p.group.window = Math.round(v)));
   set(int("duration", values.duration, 0.5), (v) => (p.direct.durationMs = p.group.durationMs = v * 1000));
+  set(int("warmup", values.warmup, 0), (v) => (p.direct.warmupMs = p.group.warmupMs = v * 1000));
   set(int("groups", values.groups, 1), (v) => (p.group.groups = Math.round(v)));
   set(int("senders", values.senders, 1), (v) => (p.group.senders = Math.round(v)));
   set(int("connections", values.connections, 1), (v) => (p.connections.connections = Math.round(v)));

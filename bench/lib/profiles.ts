@@ -50,10 +50,13 @@ export interface Profile {
   heartbeatMs: number;
 }
 
+// The warm-ups are as long as full's: msgr's JIT thread compiles its hot path for about 2 s after
+// the traffic starts, on the server's pinned core. After 0.5 s it was still compiling in the
+// measured phase, about a fifth of msgr's server CPU there (bench/README.md, `direct`).
 const quick: Profile = {
   rounds: 1,
-  direct: { users: 100, window: 4, warmupMs: 500, durationMs: 2_500, drainMs: 3_000, openFraction: 0.7 },
-  group: { groups: 2, members: 256, senders: 4, window: 4, warmupMs: 500, durationMs: 2_500, drainMs: 3_000 },
+  direct: { users: 100, window: 4, warmupMs: 3_000, durationMs: 2_500, drainMs: 3_000, openFraction: 0.7 },
+  group: { groups: 2, members: 256, senders: 4, window: 4, warmupMs: 3_000, durationMs: 2_500, drainMs: 3_000 },
   connections: { connections: 2_000, perProcess: 1_000, heartbeatMs: 2_000, holdMs: 3_000 },
   resume: { devices: 200, missed: 50, timeoutMs: 30_000 },
   durable: { messages: 60_000, conversations: 1_000, bodyBytes: 200, rawMs: 3_000, openMs: 3_000, openFraction: 0.5, hotMessages: 10_000, probeMs: 3_000, warmupMs: 4_000, drainMs: 15_000 },
