@@ -122,7 +122,7 @@ describe("PushNotifier", () => {
     expect(pushesTo(alice, from)).toEqual([{ type: "message", conv: "other-conv", count: 1 }]);
   });
 
-  test("users without a subscription cost neither a presence lookup nor a mute query", async () => {
+  test("users remembered to have no subscription cost neither a presence lookup nor a mute query", async () => {
     const asked: string[][] = [];
     const { notifier, subscribe, presence } = setup(undefined, undefined, async (_conv, users) => {
       asked.push(users);
@@ -130,12 +130,23 @@ describe("PushNotifier", () => {
     });
     const dave = subscribe("sub-dave", "phone");
     const from = service.received.length;
-    // One lookup chain: by the time Dave's push reaches the service, Carol has been decided on.
+    // One lookup chain: by the time Dave's push reaches the service, everyone has been decided on.
     notifier.notify(["nosub-carol", "sub-dave", "nosub-erin"], "c");
     await service.waitFor(from + 1);
     expect(pushesTo(dave, from)).toEqual([{ type: "message", conv: "c", count: 1 }]);
-    expect(presence.asked).toEqual([["sub-dave"]]);
+    // Nobody's subscriptions were known yet: presence was asked about all three, mutes about Dave.
+    expect(presence.asked).toEqual([["nosub-carol", "sub-dave", "nosub-erin"]]);
     expect(asked).toEqual([["sub-dave"]]);
+    // Now Carol and Erin are remembered to have none: only Dave is asked about.
+    notifier.notify(["nosub-carol", "sub-dave", "nosub-erin"], "c");
+    await waitFor(() => asked.length === 2);
+    expect(presence.asked[1]).toEqual(["sub-dave"]);
+    expect(asked[1]).toEqual(["sub-dave"]);
+    // Nobody with a subscription: nothing is asked at all (a third mute query would follow the lookup).
+    notifier.notify(["nosub-carol", "nosub-erin"], "c");
+    notifier.notify(["sub-dave"], "c");
+    await waitFor(() => asked.length === 3);
+    expect(presence.asked.slice(2)).toEqual([["sub-dave"]]);
   });
 
   test("no push while the user has a device online; a push once none is", async () => {
@@ -144,10 +155,9 @@ describe("PushNotifier", () => {
     const from = service.received.length;
 
     // Online for c1, offline for c2: a push for c1 would come first and hold c2 back. Presence
-    // is read once the subscriptions are known: it changes once c1's lookup has been answered.
+    // is asked as notify is called, before the subscriptions are read.
     presence.online.set(phone.record.user, ["laptop"]);
     notifier.notify([phone.record.user], "c1");
-    await waitFor(() => presence.asked.length === 1);
     presence.online.delete(phone.record.user);
     notifier.notify([phone.record.user], "c2");
     await service.waitFor(from + 1);
